@@ -1,0 +1,9 @@
+#include "graph/op_registry.h"
+
+namespace flowps {
+
+// Each family registers itself from its own file (array_ops.cc, math_ops.cc, nn_ops.cc, ...).
+// Add the family's Register call here when the family lands.
+void RegisterStandardOps(OpRegistry* registry) { (void)registry; }
+
+}  // namespace flowps

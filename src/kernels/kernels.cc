@@ -1,0 +1,2 @@
+// Placeholder translation unit until the first kernel family lands.
+namespace flowps::kernels {}
