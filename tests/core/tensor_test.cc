@@ -23,8 +23,8 @@ TEST_CASE("a reshape to another element count is refused") {
 }
 
 TEST_CASE("bfloat16 truncates the low 16 bits of float32") {
-  float x = 1.0f + 1.0f / 256 + 1.0f / 65536;  // the last bit is below bfloat16's mantissa
-  CHECK(BFloat16ToFloat(FloatToBFloat16(x)) == 1.0f + 1.0f / 256);
+  float x = 1.0f + 1.0f / 128 + 1.0f / 65536;  // the last bit is below bfloat16's mantissa
+  CHECK(BFloat16ToFloat(FloatToBFloat16(x)) == 1.0f + 1.0f / 128);
   Tensor t = Tensor::FromVector<float>(Shape{2}, {3.0f, -0.5f});
   CHECK(FromBFloat16(ToBFloat16(t)).ToVector<float>() == std::vector<float>{3.0f, -0.5f});
 }

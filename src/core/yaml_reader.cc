@@ -1,0 +1,90 @@
+#include "core/yaml_reader.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace flowps {
+
+StatusOr<YAML::Node> ParseYaml(const std::string& text, const std::string& path) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " + e.msg);
+  }
+}
+
+StatusOr<YAML::Node> LoadYamlFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return NotFound(path + ": cannot open file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseYaml(ss.str(), path);
+}
+
+YamlMap::YamlMap(std::string file, YAML::Node node, std::string key_path)
+    : file_(std::move(file)), node_(std::move(node)), key_path_(std::move(key_path)) {
+  if (!node_.IsMap()) {
+    if (node_.IsNull() || !node_.IsDefined())
+      status_ = InvalidArgument(file_ + ": " +
+                                (key_path_.empty() ? std::string("the document is empty")
+                                                   : "key '" + key_path_ + "' is empty"));
+    else
+      status_ = InvalidArgument(Where(node_) + ": " +
+                                (key_path_.empty() ? std::string("the document") : "key '" + key_path_ + "'") +
+                                " must be a mapping");
+  }
+}
+
+std::string YamlMap::Where(const YAML::Node& n) const {
+  if (!n.IsDefined() || n.Mark().line < 0) return file_;
+  return file_ + ":" + std::to_string(n.Mark().line + 1);
+}
+
+std::string YamlMap::FullKey(const std::string& key) const {
+  if (key.empty()) return key_path_;
+  return key_path_.empty() ? key : key_path_ + "." + key;
+}
+
+Status YamlMap::Error(const std::string& key, const std::string& message) const {
+  YAML::Node at = node_;
+  if (!key.empty() && node_.IsMap()) {
+    // Point at the key itself when present, else at this mapping.
+    for (auto it = node_.begin(); it != node_.end(); ++it)
+      if (it->first.IsScalar() && it->first.Scalar() == key) at.reset(it->first);  // rebind; = would assign
+  }
+  std::string k = FullKey(key);
+  return InvalidArgument(Where(at) + ": " + (k.empty() ? "" : "key '" + k + "' ") + message);
+}
+
+void YamlMap::Fail(const std::string& key, const std::string& message) {
+  if (status_.ok()) status_ = Error(key, message);
+}
+
+YamlMap YamlMap::Child(const std::string& key, bool required) {
+  read_.insert(key);
+  YAML::Node n = Get(key);
+  if (!status_.ok()) return YamlMap(file_, YAML::Node(YAML::NodeType::Map), FullKey(key));
+  if ((!n.IsDefined() || n.IsNull()) && !required)
+    return YamlMap(file_, YAML::Node(YAML::NodeType::Map), FullKey(key));
+  if (!n.IsDefined() || n.IsNull()) Fail(key, "is required");
+  return YamlMap(file_, n, FullKey(key));
+}
+
+YAML::Node YamlMap::Raw(const std::string& key) {
+  read_.insert(key);
+  return Get(key);
+}
+
+Status YamlMap::Finish() {
+  if (!status_.ok()) return status_;
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    std::string k = it->first.Scalar();
+    if (!read_.count(k)) {
+      status_ = InvalidArgument(Where(it->first) + ": unknown key '" + FullKey(k) + "'");
+      break;
+    }
+  }
+  return status_;
+}
+
+}  // namespace flowps
