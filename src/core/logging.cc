@@ -139,6 +139,11 @@ void LogHub::Unsubscribe(const std::shared_ptr<LogSubscriber>& subscriber) {
   subscriber->Close();
 }
 
+size_t LogHub::subscriber_count() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->subscribers.size();
+}
+
 std::vector<LogRecord> LogHub::Backlog() const {
   std::lock_guard<std::mutex> lock(state_->mu);
   return {state_->backlog.begin(), state_->backlog.end()};

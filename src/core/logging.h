@@ -97,6 +97,7 @@ class LogHub {
   // every line is either in the backlog or delivered to the subscriber, once.
   std::shared_ptr<LogSubscriber> Subscribe(size_t capacity, std::vector<LogRecord>* backlog = nullptr);
   void Unsubscribe(const std::shared_ptr<LogSubscriber>& subscriber);
+  size_t subscriber_count() const;
   // The kept recent lines, oldest first.
   std::vector<LogRecord> Backlog() const;
   void Publish(LogRecord record);

@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include <kj/async.h>
+#include <kj/debug.h>
 
 #include "core/thread_pool.h"
 

@@ -36,6 +36,10 @@ kj::Timer& RpcClient::timer() { return io_.provider->getTimer(); }
 
 void RpcClient::Disconnect() { connection_ = nullptr; }
 
+void RpcClient::MarkBroken() {
+  if (connection_.get() != nullptr) connection_->broken = true;
+}
+
 kj::Promise<void> RpcClient::Connect() {
   std::string host;
   int port = 0;

@@ -59,10 +59,16 @@ class RpcClient {
   kj::Promise<capnp::Capability::Client> GetService(std::string name);
   kj::Promise<TaskHealth> Health();
 
-  // `promise` under this client's call deadline; `what` names the call in the error.
+  // `promise` under this client's call deadline; `what` names the call in the
+  // error. A DISCONNECTED failure marks the connection broken, so that the
+  // next use connects again.
   template <typename T>
   kj::Promise<T> Call(kj::Promise<T> promise, std::string what) {
-    return WithDeadline(timer(), options_.call_timeout, kj::mv(promise), options_.address + ": " + what);
+    return WithDeadline(timer(), options_.call_timeout, kj::mv(promise), options_.address + ": " + what)
+        .catch_([this](kj::Exception&& e) -> kj::Promise<T> {
+          if (e.getType() == kj::Exception::Type::DISCONNECTED) MarkBroken();
+          return kj::mv(e);
+        });
   }
 
   // Drops the connection; the next use connects again.
@@ -71,6 +77,7 @@ class RpcClient {
  private:
   struct Connection;
   kj::Promise<void> Connect();
+  void MarkBroken();
 
   kj::AsyncIoContext& io_;
   RpcClientOptions options_;

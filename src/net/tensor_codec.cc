@@ -21,8 +21,7 @@ bool IsKnownDType(wire::DType d) {
 
 }  // namespace
 
-StatusOr<Tensor> WriteTensor(const Tensor& tensor, wire::Tensor::Builder out, capnp::Orphanage orphanage,
-                             const TensorWireOptions& options) {
+StatusOr<Tensor> WriteTensor(const Tensor& tensor, wire::Tensor::Builder out, const TensorWireOptions& options) {
   if (!tensor.valid()) return InvalidArgument("cannot send an invalid (empty) tensor");
   Tensor sent = (options.bfloat16 && tensor.dtype() == DType::kFloat32) ? ToBFloat16(tensor) : tensor;
   out.setDtype(static_cast<wire::DType>(static_cast<uint16_t>(sent.dtype())));
@@ -54,6 +53,7 @@ StatusOr<Tensor> WriteTensor(const Tensor& tensor, wire::Tensor::Builder out, ca
     return InvalidArgument("tensor of " + std::to_string(bytes) + " bytes is too large to send");
   const bool has_tail = body != bytes;
   auto chunks = out.initChunks(static_cast<unsigned>(n_body + (has_tail ? 1 : 0)));
+  capnp::Orphanage orphanage = capnp::Orphanage::getForMessageContaining(out);
   for (size_t i = 0; i < n_body; ++i) {
     size_t begin = i * chunk, len = std::min(chunk, body - begin);
     chunks.adopt(static_cast<unsigned>(i),

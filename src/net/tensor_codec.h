@@ -3,10 +3,16 @@
 // Sending: WriteTensor references the tensor's bytes from the message
 // (Orphanage::referenceExternalData), chunk by chunk. The message then points
 // at the tensor's buffer, so that buffer must stay alive and unchanged until
-// the message is sent and released: keep the Tensor that WriteTensor returns
-// (e.g. `request.send().attach(kept)`, or attach it to the call's promise on
-// the server side). Bytes are copied only when they cannot be referenced: a
-// buffer that is not 8-byte aligned, and the last (size % 8) bytes.
+// the message has been written out:
+//  - a request (client side): keep the Tensor that WriteTensor returns until
+//    the response arrives, e.g. `request.send().attach(kept)`; the response
+//    implies the request was read in full.
+//  - a response (server side): Cap'n Proto writes the results after the
+//    call's promise resolves, when the service holds nothing of it. Use
+//    TensorWireOptions::Copying() there, unless the buffer is immutable and
+//    kept alive by the service itself for longer (e.g. a published snapshot).
+// Small tensors, a buffer that is not 8-byte aligned and the last (size % 8)
+// bytes are copied.
 //
 // Receiving: ReadTensor returns a tensor whose buffer points into the received
 // message when the data arrived in one aligned chunk; `owner` keeps that message
@@ -44,6 +50,13 @@ struct TensorWireOptions {
   // costs less than a segment of its own, and keeps many small tensors in one
   // message under the segment limit.
   size_t copy_below_bytes = size_t{64} << 10;
+
+  // Options that copy every byte into the message (for server responses).
+  static TensorWireOptions Copying() {
+    TensorWireOptions o;
+    o.copy_below_bytes = ~size_t{0};
+    return o;
+  }
 };
 
 // The most chunks WriteTensor makes for one tensor.
@@ -53,8 +66,7 @@ constexpr size_t kMaxChunkBytes = (size_t{1} << 29) - 8;
 
 // Fills `out` from `tensor`. Returns the tensor the message now references
 // (the input, or its bfloat16 conversion); keep it alive as said above.
-StatusOr<Tensor> WriteTensor(const Tensor& tensor, wire::Tensor::Builder out, capnp::Orphanage orphanage,
-                             const TensorWireOptions& options = {});
+StatusOr<Tensor> WriteTensor(const Tensor& tensor, wire::Tensor::Builder out, const TensorWireOptions& options = {});
 
 // Reads a tensor; `what` names it in errors (e.g. "push of 'layer1/w'").
 StatusOr<Tensor> ReadTensor(wire::Tensor::Reader in, std::shared_ptr<void> owner, const std::string& what);
