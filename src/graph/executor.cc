@@ -12,11 +12,18 @@ namespace flowps {
 // The state of one step; shared by the kernels' callbacks until the last finishes.
 struct Executor::Step {
   Step(VariableStore* vars, TensorTransfer* transfer, int n)
-      : services(vars, transfer), needed(n, 0), fed(n), pending(new std::atomic<int>[n]), outputs(n), contexts(n) {}
+      : services(vars, transfer),
+        needed(n, 0),
+        fed(n),
+        consumers(n),
+        pending(new std::atomic<int>[n]),
+        outputs(n),
+        contexts(n) {}
 
   StepServices services;
   std::vector<char> needed;                  // by node id: runs in this step
   std::vector<std::vector<char>> fed;        // by node id, output: fed, not computed
+  std::vector<std::vector<int>> consumers;   // by node id: needed nodes waiting on it, once per edge
   std::unique_ptr<std::atomic<int>[]> pending;  // inputs not yet available
   std::vector<std::vector<Tensor>> outputs;  // written by the node, then read by consumers
   std::vector<std::unique_ptr<KernelContext>> contexts;  // kept alive for async kernels
@@ -41,12 +48,7 @@ std::string Where(const Node& n) { return "node '" + n.name() + "' (op " + n.op(
 }  // namespace
 
 Executor::Executor(const Graph& graph, ThreadPool* pool, DeviceType device)
-    : graph_(graph), pool_(pool), device_(device), out_edges_(graph.num_nodes()) {
-  for (const auto& n : graph.nodes()) {
-    for (const Output& in : n->inputs()) out_edges_[in.node->id()].push_back({n->id(), in.index});
-    for (const Node* c : n->control_inputs()) out_edges_[c->id()].push_back({n->id(), -1});
-  }
-}
+    : graph_(graph), pool_(pool), device_(device) {}
 
 StatusOr<std::vector<Tensor>> Executor::Run(const FeedList& feeds, const std::vector<Output>& fetches,
                                             const std::vector<Node*>& targets, const StepOptions& options) {
@@ -58,8 +60,6 @@ StatusOr<std::vector<Tensor>> Executor::Run(const FeedList& feeds, const std::ve
 void Executor::RunAsync(const FeedList& feeds, const std::vector<Output>& fetches, const std::vector<Node*>& targets,
                         const StepOptions& options, DoneFn done) {
   const int n = graph_.num_nodes();
-  if (n != static_cast<int>(out_edges_.size()))
-    return done(FailedPrecondition("the graph gained nodes after the executor was made; make a new executor"));
   auto step = std::make_shared<Step>(options.variables, options.transfer, n);
   auto belongs = [&](const Node* node) { return node != nullptr && node->graph() == &graph_ && node->id() < n; };
 
@@ -103,9 +103,13 @@ void Executor::RunAsync(const FeedList& feeds, const std::vector<Output>& fetche
     for (const Output& in : node->inputs()) {
       if (is_fed(in)) continue;
       ++pending;
+      step->consumers[in.node->id()].push_back(node->id());
       stack.push_back(in.node);
     }
-    for (const Node* c : node->control_inputs()) stack.push_back(c);
+    for (const Node* c : node->control_inputs()) {
+      step->consumers[c->id()].push_back(node->id());
+      stack.push_back(c);
+    }
     step->pending[node->id()].store(pending, std::memory_order_relaxed);
   }
 
@@ -177,11 +181,8 @@ std::vector<int> Executor::FinishNode(Step& step, int id, Status s, std::vector<
     slot.resize(node.num_outputs());
     for (int i = 0; i < node.num_outputs(); ++i)
       if (fed.empty() || !fed[i]) slot[i] = std::move((*outputs)[i]);
-    for (const OutEdge& e : out_edges_[id]) {
-      if (!step.needed[e.consumer]) continue;
-      if (e.output >= 0 && !fed.empty() && fed[e.output]) continue;
-      if (step.pending[e.consumer].fetch_sub(1, std::memory_order_acq_rel) == 1) ready.push_back(e.consumer);
-    }
+    for (int consumer : step.consumers[id])
+      if (step.pending[consumer].fetch_sub(1, std::memory_order_acq_rel) == 1) ready.push_back(consumer);
   }
   step.outstanding += static_cast<int>(ready.size());
   if (step.outstanding.fetch_sub(1) == 1) FinishStep(step);

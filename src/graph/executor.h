@@ -37,7 +37,7 @@ struct StepOptions {
 
 // Thread safety: Run/RunAsync may be called from many threads at once; each
 // step has its own state. REQUIRES: the graph and the pool outlive the
-// executor, and the graph does not change while it lives.
+// executor; the graph may grow between steps, never during one.
 class Executor {
  public:
   Executor(const Graph& graph, ThreadPool* pool, DeviceType device = DeviceType::kCPU);
@@ -57,10 +57,6 @@ class Executor {
 
  private:
   struct Step;
-  struct OutEdge {
-    int consumer;
-    int output;  // -1: a control edge
-  };
   void RunNode(const std::shared_ptr<Step>& step, int id) const;
   // Checks and stores the outputs, readies the consumers; returns the ready ones.
   std::vector<int> FinishNode(Step& step, int id, Status s, std::vector<Tensor>* outputs) const;
@@ -70,7 +66,6 @@ class Executor {
   const Graph& graph_;
   ThreadPool* pool_;
   DeviceType device_;
-  std::vector<std::vector<OutEdge>> out_edges_;  // by node id
 };
 
 }  // namespace flowps
