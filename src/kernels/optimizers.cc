@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <latch>
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <unordered_map>
 
 #include <Eigen/Core>
@@ -17,6 +21,34 @@ using ConstArray = Eigen::Map<const Eigen::ArrayXf>;
 
 // Below this many elements a dense update runs on the calling thread.
 constexpr int64_t kParallelChunk = 1 << 20;
+
+// Runs fn(0..chunks-1): the caller claims chunks itself and pool threads help.
+// The caller never waits for a chunk that nobody has started, so this cannot
+// deadlock even when every pool thread is itself inside RunChunks.
+void RunChunks(ThreadPool* pool, int64_t chunks, const std::function<void(int64_t)>& fn) {
+  struct Job {
+    std::atomic<int64_t> next{0};
+    int64_t chunks = 0;
+    int64_t finished = 0;  // guarded by mu
+    std::mutex mu;
+    std::condition_variable cv;
+    const std::function<void(int64_t)>* fn = nullptr;  // valid until finished == chunks
+  };
+  auto job = std::make_shared<Job>();
+  job->chunks = chunks;
+  job->fn = &fn;
+  auto work = [job] {
+    for (int64_t c; (c = job->next.fetch_add(1)) < job->chunks;) {
+      (*job->fn)(c);
+      std::lock_guard<std::mutex> lock(job->mu);
+      if (++job->finished == job->chunks) job->cv.notify_all();
+    }
+  };
+  for (int64_t i = 1; i < chunks; ++i) pool->Schedule(work);
+  work();
+  std::unique_lock<std::mutex> lock(job->mu);
+  job->cv.wait(lock, [&] { return job->finished == job->chunks; });
+}
 
 }  // namespace
 
@@ -155,16 +187,11 @@ Status Optimizer::ApplyDense(Tensor& var, std::vector<Tensor>& slots, const Tens
   }
   // Chunk boundaries on 16-element multiples keep every chunk vector-aligned.
   const int64_t per = (n / chunks + 15) / 16 * 16;
-  std::latch done(chunks);
-  for (int64_t c = 0; c < chunks; ++c) {
+  RunChunks(pool, chunks, [&](int64_t c) {
     const int64_t begin = std::min(n, c * per);
     const int64_t end = c + 1 == chunks ? n : std::min(n, (c + 1) * per);
-    pool->Schedule([&, begin, end] {
-      apply_chunk(begin, end);
-      done.count_down();
-    });
-  }
-  done.wait();
+    apply_chunk(begin, end);
+  });
   return Status::OK();
 }
 
