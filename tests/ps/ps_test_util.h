@@ -2,12 +2,16 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <catch2/catch.hpp>
+
+#include "ps/update_rule.h"
 #include "ps/variable_store.h"
 
 namespace flowps::ps::testing {
@@ -42,6 +46,19 @@ inline Gradient Dense(const std::string& name, Shape shape, std::vector<float> v
 
 inline std::vector<float> Values(VariableStore& store, const std::string& name) {
   return store.Pull(name).value().ToVector<float>();
+}
+
+// Pushes and returns the answer; an error if the rule did not answer at once.
+inline StatusOr<PushResult> PushNow(UpdateRule& rule, int32_t worker, int64_t step, std::vector<Gradient> grads) {
+  std::optional<StatusOr<PushResult>> out;
+  rule.Push(PushRequest{worker, step, std::move(grads)}, [&](StatusOr<PushResult> r) { out = std::move(r); });
+  if (!out) return Internal("the push was not answered at once");
+  return *out;
+}
+
+inline PushOutcome OutcomeOf(const StatusOr<PushResult>& r) {
+  REQUIRE(r.ok());
+  return r->outcome;
 }
 
 }  // namespace flowps::ps::testing
