@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "graph/device_name.h"
 #include "graph/op_registry.h"
@@ -44,6 +45,11 @@ StatusOr<std::string> ResolveRequest(const Node& node, const std::vector<std::st
                          "', which is not in the cluster (devices: " + JoinNames(available) + ")");
 }
 
+// The variable a node reads or updates: its var_name attribute, else its name.
+std::string VariableName(const Node& n) {
+  return GetAttrOr<std::string>(n.attrs(), "var_name", n.name());
+}
+
 int64_t VariableBytes(const Node& n) {
   int64_t elems = n.num_outputs() > 0 ? n.output_shape(0).num_elements() : 0;
   return elems < 0 ? 0 : elems * static_cast<int64_t>(DTypeSize(n.output_dtype(0)));
@@ -70,36 +76,52 @@ Status PlaceGraph(Graph* graph, const PlacementOptions& options) {
     FLOWPS_ASSIGN_OR_RETURN(assigned[n->id()], ResolveRequest(*n, available));
   }
 
-  // 2. Variables over ps tasks, greedy by bytes.
-  std::vector<Node*> vars;
+  // 2. Variables over ps tasks, greedy by bytes. Nodes reading the same
+  // variable (attr var_name) form one group and land together.
+  std::map<std::string, std::vector<Node*>> groups;
   for (const auto& n : graph->nodes())
-    if (assigned[n->id()].empty() && variable_ops.count(n->op())) vars.push_back(n.get());
-  std::sort(vars.begin(), vars.end(), [](Node* a, Node* b) {
-    int64_t ba = VariableBytes(*a), bb = VariableBytes(*b);
-    return ba != bb ? ba > bb : a->name() < b->name();
-  });
+    if (variable_ops.count(n->op())) groups[VariableName(*n)].push_back(n.get());
   std::map<std::string, int64_t> load;
-  for (const auto& n : graph->nodes())  // explicitly placed variables count too
-    if (!assigned[n->id()].empty() && variable_ops.count(n->op())) load[assigned[n->id()]] += VariableBytes(*n);
-  for (Node* v : vars) {
+  std::map<std::string, std::string> var_device;  // by variable name
+  std::vector<std::pair<std::string, int64_t>> unplaced;
+  for (const auto& [var, nodes] : groups) {
+    std::string requested;
+    for (Node* n : nodes) {
+      const std::string& d = assigned[n->id()];
+      if (d.empty()) continue;
+      if (!requested.empty() && requested != d)
+        return InvalidArgument("variable '" + var + "' is requested on both " + requested + " and " + d);
+      requested = d;
+    }
+    if (requested.empty()) {
+      unplaced.push_back({var, VariableBytes(*nodes[0])});
+    } else {
+      var_device[var] = requested;
+      load[requested] += VariableBytes(*nodes[0]);
+    }
+  }
+  std::sort(unplaced.begin(), unplaced.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  for (const auto& [var, bytes] : unplaced) {
     if (ps.empty()) {
-      assigned[v->id()] = default_device;
+      var_device[var] = default_device;
       continue;
     }
     size_t best = 0;
     for (size_t k = 1; k < ps.size(); ++k)
       if (load[ps[k]] < load[ps[best]]) best = k;
-    assigned[v->id()] = ps[best];
-    load[ps[best]] += VariableBytes(*v);
+    var_device[var] = ps[best];
+    load[ps[best]] += bytes;
   }
 
-  // 3 and 4. Updates go with their variable; the rest to the default device.
+  // 3 and 4. Variable reads and updates go with their variable; the rest to
+  // the default device.
   for (const auto& n : graph->nodes()) {
     if (!assigned[n->id()].empty()) continue;
-    if (n->def().stateful && n->num_inputs() > 0 && variable_ops.count(n->input(0).node->op()))
-      assigned[n->id()] = assigned[n->input(0).node->id()];
-    else
-      assigned[n->id()] = default_device;
+    auto it = var_device.end();
+    if (variable_ops.count(n->op()) || n->def().stateful) it = var_device.find(VariableName(*n));
+    assigned[n->id()] = it != var_device.end() ? it->second : default_device;
   }
   for (const auto& n : graph->nodes()) n->set_assigned_device(assigned[n->id()]);
   return Status::OK();

@@ -5,10 +5,12 @@
 //      must name a device of the cluster (a bare task such as "/job:worker/task:1"
 //      takes that task's cpu:0, or its first device); otherwise the pass fails
 //      with an error naming the node, its op and the device;
-//   2. Variable nodes without a request are spread over the ps tasks, balanced
-//      by size: largest first (ties by name), each to the ps task holding the
-//      fewest bytes so far (ties to the lowest task) -- deterministic;
-//   3. a stateful node whose first input is a Variable (Assign and friends)
+//   2. variables (Variable nodes, grouped by their var_name attribute) without
+//      a request are spread over the ps tasks, balanced by size: largest first
+//      (ties by name), each to the ps task holding the fewest bytes so far
+//      (ties to the lowest task) -- deterministic; a variable requested on two
+//      devices is an error;
+//   3. a stateful node with a var_name attribute naming a variable (Assign)
 //      goes with that variable, so updates run where the value lives;
 //   4. everything else goes to the default device (the worker's cpu:0).
 // Without ps tasks, variables take the default device too.

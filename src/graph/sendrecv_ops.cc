@@ -65,9 +65,9 @@ OpDef RecvOp() {
 
 }  // namespace
 
-void RegisterSendRecvOps(OpRegistry* registry) {
-  (void)registry->Register(SendOp());
-  (void)registry->Register(RecvOp());
+Status RegisterSendRecvOps(OpRegistry* registry) {
+  FLOWPS_RETURN_IF_ERROR(registry->Register(SendOp()));
+  return registry->Register(RecvOp());
 }
 
 }  // namespace flowps

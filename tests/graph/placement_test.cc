@@ -69,7 +69,7 @@ TEST_CASE("an explicit hint wins, a bare task takes its cpu:0, updates follow th
   Node* x = AddTestNode(g, "TestSource", "x", {});
   Node* y = AddTestNode(g, "TestAdd", "y", {w->output(), x->output()}, Shape{2}, "/job:worker/task:0/device:cpu:1");
   Node* z = AddTestNode(g, "TestAdd", "z", {y->output(), x->output()}, Shape{2}, "/job:worker/task:0");
-  Node* upd = AddTestNode(g, "TestAssign", "update_w", {w->output(), z->output()});
+  Node* upd = *g.AddNode({"TestAssign", "update_w", {z->output()}, {}, {{"var_name", std::string("w")}}, ""});
   REQUIRE(g.status().ok());
   REQUIRE(PlaceGraph(&g, TwoPs()).ok());
   CHECK(w->assigned_device() == "/job:ps/task:1");
@@ -108,4 +108,23 @@ TEST_CASE("without ps tasks every node goes to the default device") {
   o.variable_ops = {"TestVariable"};
   REQUIRE(PlaceGraph(&g, o).ok());
   for (const auto& n : g.nodes()) CHECK(n->assigned_device() == "/job:localhost/task:0/device:cpu:0");
+}
+
+TEST_CASE("a variable read twice lands on one ps task, and conflicting hints for it are refused") {
+  OpRegistry reg;
+  testing::RegisterTestOps(&reg);
+  Graph g(&reg);
+  AddTestNode(g, "TestVariable", "a", {}, Shape{100});
+  Node* w1 = AddTestNode(g, "TestVariable", "w", {}, Shape{50});
+  Node* w2 = *g.AddNode({"TestVariable", "w_again", {}, {}, w1->attrs(), ""});
+  REQUIRE(PlaceGraph(&g, TwoPs()).ok());
+  CHECK(w1->assigned_device() == "/job:ps/task:1");
+  CHECK(w2->assigned_device() == "/job:ps/task:1");
+
+  Graph h(&reg);
+  Node* v1 = AddTestNode(h, "TestVariable", "v", {}, Shape{2}, "/job:ps/task:0");
+  NodeSpec again{"TestVariable", "v_again", {}, {}, v1->attrs(), "/job:ps/task:1"};
+  REQUIRE(h.AddNode(again).ok());
+  Status s = PlaceGraph(&h, TwoPs());
+  CHECK_THAT(s.message(), Catch::Contains("variable 'v' is requested on both"));
 }

@@ -1,6 +1,7 @@
 // Minimal op records for testing graph passes without the standard op set:
-// TestSource (0 inputs; attrs dtype, shape), TestVariable (stateful source),
-// TestAdd (2 inputs, same shape), TestAssign (stateful; variable, value).
+// TestSource (0 inputs; attrs dtype, shape), TestVariable (stateful source
+// with attr var_name), TestAdd (2 inputs, same shape), TestAssign (stateful;
+// one value input; attr var_name).
 // Kernels: TestSource fills its output with attr "value" (double), TestAdd adds.
 #pragma once
 
@@ -38,7 +39,7 @@ inline void RegisterTestOps(OpRegistry* r) {
   };
   OpDef add_op{"TestAdd", 2, false, add_shape, {{DeviceType::kCPU, add}}, {}, {}};
   auto assign_shape = [](ShapeContext&) { return Status::OK(); };
-  OpDef assign{"TestAssign", 2, true, assign_shape, {}, {}, {}};
+  OpDef assign{"TestAssign", 1, true, assign_shape, {}, {}, {}};
   (void)r->Register(source);
   (void)r->Register(var);
   (void)r->Register(add_op);
@@ -52,6 +53,7 @@ inline Node* AddTestNode(Graph& g, const std::string& op, const std::string& nam
     spec.attrs["dtype"] = DType::kFloat32;
     spec.attrs["shape"] = shape;
   }
+  if (op == "TestVariable") spec.attrs["var_name"] = name;
   auto n = g.AddNode(std::move(spec));
   return n.ok() ? *n : nullptr;
 }
