@@ -12,10 +12,20 @@ class Partitioner {
  public:
   explicit Partitioner(const Graph& graph) : graph_(graph) {}
 
-  StatusOr<std::map<std::string, std::unique_ptr<Graph>>> Run() {
+  StatusOr<std::map<std::string, std::unique_ptr<Graph>>> Run(const std::vector<Node*>& roots) {
     FLOWPS_ASSIGN_OR_RETURN(std::vector<Node*> order, TopologicalOrder(graph_));
+    std::vector<bool> keep(graph_.num_nodes(), roots.empty());
+    for (std::vector<Node*> stack = roots; !stack.empty();) {
+      Node* n = stack.back();
+      stack.pop_back();
+      if (keep[n->id()]) continue;
+      keep[n->id()] = true;
+      for (const Output& in : n->inputs()) stack.push_back(in.node);
+      for (Node* c : n->control_inputs()) stack.push_back(c);
+    }
     copies_.assign(graph_.num_nodes(), nullptr);
-    for (Node* n : order) FLOWPS_RETURN_IF_ERROR(Copy(*n));
+    for (Node* n : order)
+      if (keep[n->id()]) FLOWPS_RETURN_IF_ERROR(Copy(*n));
     return std::move(parts_);
   }
 
@@ -130,8 +140,9 @@ StatusOr<std::vector<Node*>> TopologicalOrder(const Graph& graph) {
   return order;
 }
 
-StatusOr<std::map<std::string, std::unique_ptr<Graph>>> PartitionGraph(const Graph& graph) {
-  return Partitioner(graph).Run();
+StatusOr<std::map<std::string, std::unique_ptr<Graph>>> PartitionGraph(const Graph& graph,
+                                                                       const std::vector<Node*>& roots) {
+  return Partitioner(graph).Run(roots);
 }
 
 }  // namespace flowps

@@ -27,8 +27,10 @@ std::string SendRecvKey(const std::string& src_device, const std::string& tensor
                         const std::string& dst_device);
 
 // The partitions, one per device, keyed (and ordered) by device name. Each
-// graph uses the registry of `graph`.
-StatusOr<std::map<std::string, std::unique_ptr<Graph>>> PartitionGraph(const Graph& graph);
+// graph uses the registry of `graph`. With `roots`, only the nodes they need
+// (through data and control inputs) are kept; empty `roots` keeps every node.
+StatusOr<std::map<std::string, std::unique_ptr<Graph>>> PartitionGraph(const Graph& graph,
+                                                                       const std::vector<Node*>& roots = {});
 
 // The nodes of `graph` in an order where every node comes after its data and
 // control inputs (ties by node id); FailedPrecondition naming a node on a cycle.

@@ -121,3 +121,21 @@ TEST_CASE("partition refuses an unplaced graph and a cycle, naming a node") {
   REQUIRE_FALSE(cyclic.ok());
   CHECK_THAT(cyclic.status().message(), Catch::Contains("cycle"));
 }
+
+TEST_CASE("with roots, partition keeps only the nodes the roots need") {
+  OpRegistry reg;
+  RegisterStandardOps(&reg);
+  testing::RegisterTestOps(&reg);
+  Graph g(&reg);
+  Node* a = AddTestNode(g, "TestSource", "a", {}, Shape{2}, kCpu0);
+  Node* b = AddTestNode(g, "TestSource", "b", {}, Shape{2}, kCpu1);
+  Node* used = AddTestNode(g, "TestAdd", "used", {a->output(), a->output()}, Shape{2}, kCpu1);
+  AddTestNode(g, "TestAdd", "unused", {a->output(), b->output()}, Shape{2}, kCpu0);
+  for (const auto& n : g.nodes()) n->set_assigned_device(n->requested_device());
+  auto parts = PartitionGraph(g, {used});
+  REQUIRE(parts.ok());
+  CHECK(parts->at(kCpu0)->FindNode("unused") == nullptr);
+  CHECK(parts->at(kCpu1)->FindNode("b") == nullptr);
+  CHECK(parts->at(kCpu1)->FindNode("used") != nullptr);
+  CHECK(NodesOfOp(*parts->at(kCpu0), "Send").size() == 1);
+}
