@@ -28,16 +28,22 @@ void BuildSample(Graph& g) {
   REQUIRE(g.AddNode(spec).ok());
 }
 
+// The sample graph, serialized; registers the test ops into `reg`.
+std::string SerializedSample(OpRegistry* reg) {
+  testing::RegisterTestOps(reg);
+  Graph g(reg);
+  BuildSample(g);
+  auto bytes = SerializeGraph(g);
+  REQUIRE(bytes.ok());
+  return *bytes;
+}
+
 }  // namespace
 
 TEST_CASE("a graph re-loads with the same nodes, edges, attributes and devices") {
   OpRegistry reg;
-  testing::RegisterTestOps(&reg);
-  Graph g(&reg);
-  BuildSample(g);
-  auto bytes = SerializeGraph(g);
-  REQUIRE(bytes.ok());
-  auto loaded = DeserializeGraph(*bytes, &reg);
+  std::string bytes = SerializedSample(&reg);
+  auto loaded = DeserializeGraph(bytes, &reg);
   REQUIRE(loaded.ok());
   const Graph& h = **loaded;
   REQUIRE(h.num_nodes() == 3);
@@ -63,7 +69,7 @@ TEST_CASE("a graph re-loads with the same nodes, edges, attributes and devices")
   // Serializing the loaded graph gives the same bytes.
   auto again = SerializeGraph(h);
   REQUIRE(again.ok());
-  CHECK(*again == *bytes);
+  CHECK(*again == bytes);
 }
 
 TEST_CASE("a graph file round-trips and a missing file is named") {
@@ -84,35 +90,27 @@ TEST_CASE("a graph file round-trips and a missing file is named") {
 
 TEST_CASE("an unknown op or a graph the registry cannot check is refused, naming the node") {
   OpRegistry full;
-  testing::RegisterTestOps(&full);
-  Graph g(&full);
-  BuildSample(g);
-  auto bytes = SerializeGraph(g);
-  REQUIRE(bytes.ok());
+  std::string bytes = SerializedSample(&full);
   OpRegistry empty;
-  auto loaded = DeserializeGraph(*bytes, &empty);
+  auto loaded = DeserializeGraph(bytes, &empty);
   REQUIRE_FALSE(loaded.ok());
   CHECK_THAT(loaded.status().message(), Catch::Contains("'layer/a'") && Catch::Contains("unknown op 'TestSource'"));
 }
 
 TEST_CASE("truncated, misaligned or bit-flipped bytes never crash the reader, and broken structure is refused") {
   OpRegistry reg;
-  testing::RegisterTestOps(&reg);
-  Graph g(&reg);
-  BuildSample(g);
-  auto bytes = SerializeGraph(g);
-  REQUIRE(bytes.ok());
+  const std::string bytes = SerializedSample(&reg);
 
   CHECK_FALSE(DeserializeGraph("", &reg).ok());
-  CHECK_THAT(DeserializeGraph(bytes->substr(0, 13), &reg).status().message(), Catch::Contains("8-byte words"));
-  auto truncated = DeserializeGraph(bytes->substr(0, bytes->size() / 2 / 8 * 8), &reg);
+  CHECK_THAT(DeserializeGraph(bytes.substr(0, 13), &reg).status().message(), Catch::Contains("8-byte words"));
+  auto truncated = DeserializeGraph(bytes.substr(0, bytes.size() / 2 / 8 * 8), &reg);
   REQUIRE_FALSE(truncated.ok());
   CHECK_THAT(truncated.status().message(), Catch::Contains("malformed"));
 
   std::mt19937 rng(42);
   int refused = 0;
   for (int trial = 0; trial < 2000; ++trial) {
-    std::string corrupt = *bytes;
+    std::string corrupt = bytes;
     size_t pos = rng() % corrupt.size();
     corrupt[pos] = static_cast<char>(corrupt[pos] ^ (1 << (rng() % 8)));
     auto r = DeserializeGraph(corrupt, &reg);
