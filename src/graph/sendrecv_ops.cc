@@ -3,6 +3,7 @@
 // thread waits for a tensor.
 #include "graph/kernel_services.h"
 #include "graph/op_registry.h"
+#include "graph/op_util.h"
 
 namespace flowps {
 namespace {

@@ -1,0 +1,197 @@
+#include "core/cluster_spec.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "core/yaml_reader.h"
+
+namespace flowps {
+namespace {
+
+Status CheckDevice(const std::string& device) {
+  auto colon = device.find(':');
+  std::string kind = device.substr(0, colon);
+  if (colon == std::string::npos || (kind != "cpu" && kind != "gpu"))
+    return InvalidArgument("device '" + device + "' must be cpu:N or gpu:N");
+  int n = -1;
+  const char* begin = device.data() + colon + 1;
+  const char* end = device.data() + device.size();
+  auto [p, ec] = std::from_chars(begin, end, n);
+  if (ec != std::errc() || p != end || begin == end || n < 0)
+    return InvalidArgument("device '" + device + "' must be cpu:N or gpu:N with N >= 0");
+  return Status::OK();
+}
+
+// Reads jobs.<job>.tasks into `out`; `chief` is read for the worker job only.
+Status ReadJob(YamlMap& jobs, const std::string& job, std::vector<TaskSpec>* out, int* chief) {
+  if (!jobs.has(job)) return jobs.Error("", "has no '" + job + "' job: a cluster needs jobs ps and worker");
+  YamlMap m = jobs.Child(job, /*required=*/true);
+  if (chief != nullptr) m.Optional("chief", chief);
+  FLOWPS_RETURN_IF_ERROR(m.status());
+  YAML::Node tasks = m.Raw("tasks");
+  if (!tasks.IsDefined() || !tasks.IsSequence() || tasks.size() == 0)
+    return m.Error("tasks", "must list at least one task");
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    YamlMap t(m.file(), tasks[i], m.FullKey("tasks") + "[" + std::to_string(i) + "]");
+    TaskSpec spec;
+    spec.job = job;
+    spec.index = static_cast<int>(i);
+    std::string address;
+    t.Required("address", &address);
+    if (t.status().ok()) {
+      Status s = SplitAddress(address, &spec.host, &spec.port);
+      if (!s.ok()) t.Fail("address", s.message());
+    }
+    spec.devices = {"cpu:0"};
+    t.Optional("devices", &spec.devices);
+    if (t.status().ok() && spec.devices.empty()) t.Fail("devices", "must name at least one device");
+    for (const std::string& d : spec.devices) {
+      if (!t.status().ok()) break;
+      Status s = CheckDevice(d);
+      if (!s.ok()) t.Fail("devices", s.message());
+    }
+    FLOWPS_RETURN_IF_ERROR(t.Finish());
+    out->push_back(std::move(spec));
+  }
+  return m.Finish();
+}
+
+}  // namespace
+
+std::string TaskSpec::name() const { return "/job:" + job + "/task:" + std::to_string(index); }
+
+std::string TaskSpec::DeviceName(size_t i) const { return name() + "/device:" + devices.at(i); }
+
+std::vector<std::string> TaskSpec::DeviceNames() const {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < devices.size(); ++i) names.push_back(DeviceName(i));
+  return names;
+}
+
+const std::vector<TaskSpec>* ClusterSpec::Job(const std::string& job) const {
+  if (job == "ps") return &ps;
+  if (job == "worker") return &workers;
+  return nullptr;
+}
+
+StatusOr<TaskSpec> ClusterSpec::Task(const std::string& job, int index) const {
+  const std::vector<TaskSpec>* tasks = Job(job);
+  if (tasks == nullptr) return NotFound(path + ": no job '" + job + "' (jobs are ps and worker)");
+  if (index < 0 || static_cast<size_t>(index) >= tasks->size())
+    return NotFound(path + ": job '" + job + "' has tasks 0.." + std::to_string(tasks->size() - 1) +
+                    ", not " + std::to_string(index));
+  return (*tasks)[static_cast<size_t>(index)];
+}
+
+std::vector<TaskSpec> ClusterSpec::AllTasks() const {
+  std::vector<TaskSpec> all = ps;
+  all.insert(all.end(), workers.begin(), workers.end());
+  return all;
+}
+
+Status SplitAddress(const std::string& address, std::string* host, int* port, bool allow_port_zero) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return InvalidArgument("address '" + address + "' must be host:port");
+  *host = address.substr(0, colon);
+  const char* begin = address.data() + colon + 1;
+  const char* end = address.data() + address.size();
+  long value = -1;
+  auto [p, ec] = std::from_chars(begin, end, value);
+  if (ec != std::errc() || p != end || begin == end)
+    return InvalidArgument("address '" + address + "' has a bad port (not a number)");
+  if (value > 65535 || value < 0 || (value == 0 && !allow_port_zero))
+    return InvalidArgument("address '" + address + "' has a bad port " + std::to_string(value) +
+                           " (must be 1..65535)");
+  *port = static_cast<int>(value);
+  return Status::OK();
+}
+
+StatusOr<ClusterSpec> ParseClusterSpec(const std::string& text, const std::string& path) {
+  FLOWPS_ASSIGN_OR_RETURN(YAML::Node doc, ParseYaml(text, path));
+  YamlMap root(path, doc, "");
+  ClusterSpec spec;
+  spec.path = path;
+  std::string token_file;
+  root.Required("token_file", &token_file);
+  YamlMap jobs = root.Child("jobs", /*required=*/true);
+  FLOWPS_RETURN_IF_ERROR(root.status());
+  FLOWPS_RETURN_IF_ERROR(jobs.status());
+  FLOWPS_RETURN_IF_ERROR(ReadJob(jobs, "ps", &spec.ps, nullptr));
+  FLOWPS_RETURN_IF_ERROR(ReadJob(jobs, "worker", &spec.workers, &spec.chief));
+  FLOWPS_RETURN_IF_ERROR(jobs.Finish());
+  FLOWPS_RETURN_IF_ERROR(root.Finish());
+
+  if (spec.chief < 0 || static_cast<size_t>(spec.chief) >= spec.workers.size()) {
+    YamlMap worker(path, jobs.Get("worker"), "jobs.worker");
+    return worker.Error("chief", "is " + std::to_string(spec.chief) + " but the worker job has tasks 0.." +
+                                     std::to_string(spec.workers.size() - 1));
+  }
+
+  // Duplicate addresses, named at the second occurrence.
+  std::map<std::string, std::string> seen;
+  for (const TaskSpec& t : spec.AllTasks()) {
+    std::string key = "jobs." + t.job + ".tasks[" + std::to_string(t.index) + "]";
+    auto [it, inserted] = seen.emplace(t.address(), key);
+    if (!inserted) {
+      const YAML::Node job_node = jobs.Get(t.job);
+      const YAML::Node task_list = job_node["tasks"];
+      YamlMap entry(path, task_list[static_cast<size_t>(t.index)], key);
+      return entry.Error("address", "duplicates the address " + t.address() + " of " + it->second);
+    }
+  }
+
+  // The token: relative to the spec's folder, must be readable and non-empty.
+  std::filesystem::path token_path(token_file);
+  if (token_path.is_relative()) token_path = std::filesystem::path(path).parent_path() / token_path;
+  spec.token_file = token_path.lexically_normal().string();
+  std::ifstream in(spec.token_file);
+  if (!in) return root.Error("token_file", "names '" + spec.token_file + "', which cannot be read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string token = ss.str();
+  auto first = token.find_first_not_of(" \t\r\n");
+  auto last = token.find_last_not_of(" \t\r\n");
+  if (first == std::string::npos)
+    return root.Error("token_file", "names '" + spec.token_file + "', which is empty");
+  spec.token = token.substr(first, last - first + 1);
+  return spec;
+}
+
+StatusOr<ClusterSpec> LoadClusterSpec(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return NotFound(path + ": cannot open the cluster spec");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseClusterSpec(ss.str(), path);
+}
+
+bool IsLocalHost(const std::string& host) {
+  if (host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0) return true;
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) == 0 && host == name) return true;
+  struct ifaddrs* addrs = nullptr;
+  if (getifaddrs(&addrs) != 0) return false;
+  bool local = false;
+  for (struct ifaddrs* a = addrs; a != nullptr && !local; a = a->ifa_next) {
+    if (a->ifa_addr == nullptr) continue;
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (a->ifa_addr->sa_family == AF_INET)
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, buf, sizeof buf);
+    else if (a->ifa_addr->sa_family == AF_INET6)
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr, buf, sizeof buf);
+    local = host == buf;
+  }
+  freeifaddrs(addrs);
+  return local;
+}
+
+}  // namespace flowps

@@ -1,0 +1,105 @@
+#include "net/tensor_codec.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+namespace flowps {
+namespace {
+
+bool IsKnownDType(wire::DType d) {
+  switch (d) {
+    case wire::DType::FLOAT32:
+    case wire::DType::INT32:
+    case wire::DType::INT64:
+    case wire::DType::BFLOAT16:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+StatusOr<Tensor> WriteTensor(const Tensor& tensor, wire::Tensor::Builder out, const TensorWireOptions& options) {
+  if (!tensor.valid()) return InvalidArgument("cannot send an invalid (empty) tensor");
+  Tensor sent = (options.bfloat16 && tensor.dtype() == DType::kFloat32) ? ToBFloat16(tensor) : tensor;
+  out.setDtype(static_cast<wire::DType>(static_cast<uint16_t>(sent.dtype())));
+  auto shape = out.initShape(static_cast<unsigned>(sent.shape().rank()));
+  for (int i = 0; i < sent.shape().rank(); ++i) shape.set(static_cast<unsigned>(i), sent.shape().dim(i));
+
+  const size_t bytes = sent.num_bytes();
+  const auto* data = static_cast<const kj::byte*>(sent.raw_data());
+  const bool aligned = reinterpret_cast<uintptr_t>(data) % 8 == 0;
+  if (bytes < options.copy_below_bytes || !aligned || bytes < 8) {
+    // One copied chunk (also the path for misaligned buffers, which cannot be referenced).
+    if (bytes > kMaxChunkBytes * kMaxChunksPerTensor)
+      return InvalidArgument("tensor of " + std::to_string(bytes) + " bytes is too large to send");
+    size_t n = bytes == 0 ? 0 : (bytes + kMaxChunkBytes - 1) / kMaxChunkBytes;
+    auto chunks = out.initChunks(static_cast<unsigned>(n));
+    for (size_t i = 0; i < n; ++i) {
+      size_t begin = i * kMaxChunkBytes, len = std::min(kMaxChunkBytes, bytes - begin);
+      chunks.set(static_cast<unsigned>(i), kj::arrayPtr(data + begin, len));
+    }
+    return sent;
+  }
+
+  // Referenced chunks of a multiple of 8 bytes, then the tail (< 8 bytes) copied.
+  const size_t body = bytes / 8 * 8;
+  size_t chunk = std::max(options.chunk_bytes, (body + kMaxChunksPerTensor - 1) / kMaxChunksPerTensor);
+  chunk = std::min((chunk + 7) / 8 * 8, kMaxChunkBytes);
+  const size_t n_body = (body + chunk - 1) / chunk;
+  if (n_body > kMaxChunksPerTensor)
+    return InvalidArgument("tensor of " + std::to_string(bytes) + " bytes is too large to send");
+  const bool has_tail = body != bytes;
+  auto chunks = out.initChunks(static_cast<unsigned>(n_body + (has_tail ? 1 : 0)));
+  capnp::Orphanage orphanage = capnp::Orphanage::getForMessageContaining(out);
+  for (size_t i = 0; i < n_body; ++i) {
+    size_t begin = i * chunk, len = std::min(chunk, body - begin);
+    chunks.adopt(static_cast<unsigned>(i),
+                 orphanage.referenceExternalData(capnp::Data::Reader(data + begin, len)));
+  }
+  if (has_tail) chunks.set(static_cast<unsigned>(n_body), kj::arrayPtr(data + body, bytes - body));
+  return sent;
+}
+
+StatusOr<Tensor> ReadTensor(wire::Tensor::Reader in, std::shared_ptr<void> owner, const std::string& what) {
+  if (!IsKnownDType(in.getDtype()))
+    return InvalidArgument(what + ": unknown dtype " + std::to_string(static_cast<int>(in.getDtype())));
+  const DType dtype = static_cast<DType>(static_cast<uint16_t>(in.getDtype()));
+  std::vector<int64_t> dims;
+  int64_t elements = 1;
+  for (int64_t d : in.getShape()) {
+    if (d < 0) return InvalidArgument(what + ": negative dimension " + std::to_string(d) + " in the shape");
+    if (d != 0 && elements > std::numeric_limits<int64_t>::max() / 8 / d)
+      return InvalidArgument(what + ": the shape is too large");
+    elements *= d;
+    dims.push_back(d);
+  }
+  Shape shape(std::move(dims));
+  const size_t expected = static_cast<size_t>(elements) * DTypeSize(dtype);
+  auto chunks = in.getChunks();
+  size_t received = 0;
+  for (auto c : chunks) received += c.size();
+  if (received != expected)
+    return InvalidArgument(what + ": shape " + shape.ToString() + " of " + DTypeName(dtype) + " needs " +
+                           std::to_string(expected) + " bytes, the message has " + std::to_string(received));
+
+  Tensor t;
+  if (chunks.size() == 1 && reinterpret_cast<uintptr_t>(chunks[0].begin()) % DTypeSize(dtype) == 0) {
+    // Zero copy: the tensor points into the received message.
+    auto* p = const_cast<kj::byte*>(chunks[0].begin());
+    t = Tensor(dtype, shape, Buffer::Wrap(p, expected, std::move(owner)));
+  } else {
+    t = Tensor(dtype, shape);
+    auto* dst = static_cast<kj::byte*>(t.raw_data());
+    for (auto c : chunks) {
+      if (c.size() > 0) std::memcpy(dst, c.begin(), c.size());
+      dst += c.size();
+    }
+  }
+  if (dtype == DType::kBFloat16) return FromBFloat16(t);
+  return t;
+}
+
+}  // namespace flowps

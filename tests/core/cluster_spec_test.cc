@@ -1,0 +1,128 @@
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/cluster_spec.h"
+
+using namespace flowps;
+
+namespace {
+
+// A folder with a token file, removed at the end of the test.
+struct SpecDir {
+  SpecDir() {
+    char tmpl[] = "/tmp/flowps_spec_XXXXXX";
+    dir = mkdtemp(tmpl);
+    std::ofstream(dir + "/cluster.token") << "  tok3n\n";
+  }
+  ~SpecDir() { std::filesystem::remove_all(dir); }
+  StatusOr<ClusterSpec> Parse(const std::string& text) { return ParseClusterSpec(text, dir + "/c.yaml"); }
+  std::string dir;
+};
+
+const char* kGood = R"(token_file: cluster.token
+jobs:
+  ps:
+    tasks:
+      - address: 127.0.0.1:7000
+      - address: 127.0.0.1:7001
+  worker:
+    chief: 1
+    tasks:
+      - address: 127.0.0.1:7100
+        devices: [cpu:0, cpu:1]
+      - address: localhost:7101
+        devices: [gpu:0]
+)";
+
+}  // namespace
+
+TEST_CASE("the good spec gives every task its address, devices and name, the chief and the token") {
+  SpecDir d;
+  auto spec = d.Parse(kGood);
+  REQUIRE(spec.ok());
+  REQUIRE(spec->ps.size() == 2);
+  REQUIRE(spec->workers.size() == 2);
+  CHECK(spec->ps[1].address() == "127.0.0.1:7001");
+  CHECK(spec->ps[1].name() == "/job:ps/task:1");
+  CHECK(spec->ps[0].devices == std::vector<std::string>{"cpu:0"});
+  CHECK(spec->workers[0].DeviceNames() ==
+        std::vector<std::string>{"/job:worker/task:0/device:cpu:0", "/job:worker/task:0/device:cpu:1"});
+  CHECK(spec->workers[1].DeviceName(0) == "/job:worker/task:1/device:gpu:0");
+  CHECK(spec->chief == 1);
+  CHECK(spec->chief_task().address() == "localhost:7101");
+  CHECK(spec->token == "tok3n");
+  CHECK(spec->token_file == d.dir + "/cluster.token");
+  CHECK(spec->AllTasks().size() == 4);
+  CHECK(spec->Task("worker", 2).status().message() == d.dir + "/c.yaml: job 'worker' has tasks 0..1, not 2");
+}
+
+TEST_CASE("the example spec configs/local.yaml is valid") {
+  auto spec = LoadClusterSpec(std::string(FLOWPS_SOURCE_DIR) + "/configs/local.yaml");
+  REQUIRE(spec.ok());
+  CHECK(spec->ps.size() == 1);
+  CHECK(spec->workers.size() == 2);
+  for (const TaskSpec& t : spec->AllTasks()) CHECK(IsLocalHost(t.host));
+}
+
+TEST_CASE("each class of bad spec is refused naming file, line and key") {
+  SpecDir d;
+  const std::string f = d.dir + "/c.yaml";
+  auto refused = [&](const std::string& text) {
+    auto spec = d.Parse(text);
+    REQUIRE_FALSE(spec.ok());
+    CHECK(spec.status().code() == Code::kInvalidArgument);
+    return spec.status().message();
+  };
+  const std::string worker = "  worker:\n    tasks:\n      - address: 127.0.0.1:7100\n";
+
+  SECTION("an unknown key") {
+    CHECK(refused("token_file: cluster.token\njobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:7000\n"
+                  "        device: [cpu:0]\n" + worker) ==
+          f + ":6: unknown key 'jobs.ps.tasks[0].device'");
+    CHECK(refused("token_file: cluster.token\ntoken: x\njobs:\n  ps:\n    tasks:\n      - address: 1.2.3.4:1\n" +
+                  worker) == f + ":2: unknown key 'token'");
+  }
+  SECTION("a duplicate address") {
+    CHECK(refused("token_file: cluster.token\njobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:7100\n" + worker) ==
+          f + ":8: key 'jobs.worker.tasks[0].address' duplicates the address 127.0.0.1:7100 of jobs.ps.tasks[0]");
+  }
+  SECTION("a missing job") {
+    CHECK(refused("token_file: cluster.token\njobs:\n" + worker) ==
+          f + ":3: key 'jobs' has no 'ps' job: a cluster needs jobs ps and worker");
+    CHECK(refused("token_file: cluster.token\njobs:\n  ps:\n    tasks: []\n" + worker) ==
+          f + ":4: key 'jobs.ps.tasks' must list at least one task");
+  }
+  SECTION("a bad port") {
+    CHECK(refused("token_file: cluster.token\njobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:70000\n" + worker) ==
+          f + ":5: key 'jobs.ps.tasks[0].address' address '127.0.0.1:70000' has a bad port 70000 (must be 1..65535)");
+    CHECK(refused("token_file: cluster.token\njobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:http\n" + worker) ==
+          f + ":5: key 'jobs.ps.tasks[0].address' address '127.0.0.1:http' has a bad port (not a number)");
+  }
+  SECTION("a missing or unreadable token") {
+    CHECK(refused("token_file: nowhere.token\njobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:7000\n" + worker) ==
+          f + ":1: key 'token_file' names '" + d.dir + "/nowhere.token', which cannot be read");
+    std::ofstream(d.dir + "/empty.token") << "\n";
+    CHECK(refused("token_file: empty.token\njobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:7000\n" + worker) ==
+          f + ":1: key 'token_file' names '" + d.dir + "/empty.token', which is empty");
+    CHECK(refused("jobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:7000\n" + worker) ==
+          f + ":1: key 'token_file' is required");
+  }
+  SECTION("a bad device or chief") {
+    CHECK(refused("token_file: cluster.token\njobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:7000\n"
+                  "        devices: [tpu:0]\n" + worker) ==
+          f + ":6: key 'jobs.ps.tasks[0].devices' device 'tpu:0' must be cpu:N or gpu:N");
+    CHECK(refused("token_file: cluster.token\njobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:7000\n"
+                  "  worker:\n    chief: 3\n    tasks:\n      - address: 127.0.0.1:7100\n") ==
+          f + ":7: key 'jobs.worker.chief' is 3 but the worker job has tasks 0..0");
+  }
+}
+
+TEST_CASE("a spec file that does not exist is named") {
+  auto spec = LoadClusterSpec("/nonexistent/cluster.yaml");
+  REQUIRE_FALSE(spec.ok());
+  CHECK(spec.status().message() == "/nonexistent/cluster.yaml: cannot open the cluster spec");
+}

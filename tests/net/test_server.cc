@@ -1,0 +1,70 @@
+#include "test_server.h"
+
+#include <spdlog/logger.h>
+
+#include <stdexcept>
+
+#include <kj/debug.h>
+
+#include "echo.capnp.h"
+#include "net/pool_bridge.h"
+#include "net/tensor_codec.h"
+
+namespace flowps::test {
+namespace {
+
+class EchoImpl final : public Echo::Server {
+ public:
+  explicit EchoImpl(ThreadPool& pool) : pool_(pool) {}
+
+  kj::Promise<void> echo(EchoContext context) override {
+    auto in = context.getParams().getTensor();
+    auto t = ReadTensor(in, nullptr, "echo");
+    KJ_REQUIRE(t.ok(), t.status().message());
+    bool zero_copy = in.getChunks().size() == 1 && in.getChunks()[0].begin() == t->raw_data();
+    Tensor tensor = *t;
+    // The sum runs on the pool; the params stay alive until this call returns.
+    return RunOnPool(pool_, [tensor]() {
+             double sum = 0;
+             if (tensor.dtype() == DType::kFloat32)
+               for (float v : tensor.ToVector<float>()) sum += v;
+             return sum;
+           })
+        .then([context, tensor, zero_copy](double sum) mutable {
+          auto results = context.getResults();
+          results.setZeroCopy(zero_copy);
+          results.setSum(sum);
+          auto written = WriteTensor(tensor, results.initTensor(), TensorWireOptions::Copying());
+          KJ_REQUIRE(written.ok(), written.status().message());
+        });
+  }
+
+ private:
+  ThreadPool& pool_;
+};
+
+}  // namespace
+
+TestTask::TestTask(const std::string& task_name, size_t backlog_lines)
+    : pool(NewAsioThreadPool(2)), hub(task_name, backlog_lines) {
+  logger = MakeLogger("net", {hub.sink()}, "debug");
+  RpcServerOptions options;
+  options.bind_address = "127.0.0.1:0";
+  options.token = kToken;
+  options.task_name = task_name;
+  options.devices = {task_name + "/device:cpu:0"};
+  options.logs = &hub;
+  options.pool = pool.get();
+  options.logger = logger;
+  ServiceFactories services;
+  services["echo"] = [](ServiceEnv& env) -> capnp::Capability::Client { return kj::heap<EchoImpl>(env.pool); };
+  auto started = RpcServer::Start(options, services);
+  if (!started.ok()) throw std::runtime_error(started.status().ToString());
+  server = std::move(started).value();
+}
+
+TestTask::~TestTask() { server.reset(); }
+
+void LogInfo(TestTask& task, const std::string& message) { task.logger->info("{}", message); }
+
+}  // namespace flowps::test
