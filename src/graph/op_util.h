@@ -14,6 +14,7 @@ Status RegisterArrayOps(OpRegistry* registry);
 Status RegisterStateOps(OpRegistry* registry);
 Status RegisterMathOps(OpRegistry* registry);
 Status RegisterNNOps(OpRegistry* registry);
+Status RegisterSendRecvOps(OpRegistry* registry);  // sendrecv_ops.cc
 
 // An op record with its name and arity; the caller fills in the rest.
 inline OpDef NewOp(std::string name, int num_inputs, bool stateful = false) {

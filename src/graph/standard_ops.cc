@@ -7,6 +7,7 @@ Status RegisterStandardOps(OpRegistry* registry) {
   FLOWPS_RETURN_IF_ERROR(RegisterArrayOps(registry));
   FLOWPS_RETURN_IF_ERROR(RegisterStateOps(registry));
   FLOWPS_RETURN_IF_ERROR(RegisterMathOps(registry));
+  FLOWPS_RETURN_IF_ERROR(RegisterSendRecvOps(registry));
   return RegisterNNOps(registry);
 }
 
