@@ -116,6 +116,7 @@ void StopAll(std::vector<Child>& children, std::chrono::seconds grace) {
     waitpid(c.pid, nullptr, 0);
     c.running = false;
   }
+  Say("all tasks stopped");
 }
 
 // Waits for one of `signals` for up to `timeout`; returns it, or 0.
@@ -154,8 +155,6 @@ int RunLaunch(const LaunchOptions& o) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGCHLD);
   sigprocmask(SIG_BLOCK, &signals, &original);
-  sigset_t stop = signals;
-  sigdelset(&stop, SIGCHLD);
 
   for (Child& c : children) {
     auto pid = Spawn(bin_dir + "/flowps-" + c.task.job, o, c.task, original);
@@ -182,11 +181,6 @@ int RunLaunch(const LaunchOptions& o) {
       StopAll(children, std::chrono::seconds(10));
       return 1;
     }
-    if (int s = WaitSignal(stop, std::chrono::milliseconds(0))) {
-      Say(std::string("got ") + strsignal(s) + " while starting; stopping every task");
-      StopAll(children, std::chrono::seconds(10));
-      return 0;
-    }
     reports = CheckHealth(io, *spec, tasks, std::chrono::milliseconds(1000));
     if (AllHealthy(reports)) break;
     if (std::chrono::steady_clock::now() > deadline) {
@@ -195,8 +189,15 @@ int RunLaunch(const LaunchOptions& o) {
       StopAll(children, std::chrono::seconds(10));
       return 1;
     }
-    WaitSignal(signals, std::chrono::milliseconds(200));  // a short pause that a signal ends early
+    // A short pause that a signal ends early; SIGCHLD is handled at the top.
+    int s = WaitSignal(signals, std::chrono::milliseconds(200));
+    if (s == SIGINT || s == SIGTERM) {
+      Say(std::string("got ") + strsignal(s) + " while starting; stopping every task");
+      StopAll(children, std::chrono::seconds(10));
+      return 0;
+    }
   }
+
   std::cout << FormatHealthTable(reports);
   Say("all " + std::to_string(children.size()) + " local tasks are healthy; Ctrl-C or SIGTERM stops them");
 
@@ -205,7 +206,6 @@ int RunLaunch(const LaunchOptions& o) {
     if (s == SIGINT || s == SIGTERM) {
       Say(std::string("got ") + strsignal(s) + "; stopping every task");
       StopAll(children, std::chrono::seconds(10));
-      Say("all tasks stopped");
       return 0;
     }
     if (const Child* dead = ReapExited(children, &status)) {
