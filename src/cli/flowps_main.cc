@@ -1,6 +1,7 @@
 // flowps: the user's command.
 //   flowps launch <cluster.yaml>             start the local tasks of a cluster
 //   flowps status --cluster <spec> [--json]  health of every task
+//   flowps health --address h:p --token-file F   health of one task (probe)
 //   flowps logs --cluster <spec> [-f]        merged log stream
 //   flowps bench <name> [--json] [--opt k=v]... [--list]
 #include <CLI/CLI.hpp>
@@ -9,6 +10,7 @@
 
 #include "bench/rpc_latency_bench.h"
 #include "cli/bench_command.h"
+#include "cli/health_command.h"
 #include "cli/launch_command.h"
 #include "cli/logs_command.h"
 #include "cli/status_command.h"
@@ -24,6 +26,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   flowps::AddLaunchCommand(app, &exit_code);
   flowps::AddStatusCommand(app, &exit_code);
+  flowps::AddHealthCommand(app, &exit_code);
   flowps::AddLogsCommand(app, &exit_code);
   flowps::AddBenchCommand(app, &benchmarks, &exit_code);
   try {
