@@ -3,11 +3,23 @@
 # waits for the cluster to be healthy, runs the work, stops the steps.
 # Needs: bin, spec, run_dir, step_pids (array).
 
-# Sends SIGTERM to every step still running (srun forwards it to its tasks)
-# and waits for all of them; returns the first non-zero exit code.
+# Stops the task steps: SIGTERM to their tasks through `scancel --signal=TERM`
+# (which spares the batch script; a SIGTERM to srun itself would make it
+# SIGKILL the tasks), then waits up to 30 s for every srun to end before
+# forcing it. Returns the first non-zero exit code of the steps.
 stop_steps() {
-  local pid rc=0 r
-  for pid in "${step_pids[@]}"; do kill -0 "$pid" 2>/dev/null && kill -TERM "$pid"; done
+  local pid rc=0 r alive i
+  for pid in "${step_pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+  [ -z "${alive:-}" ] || scancel --signal=TERM "$SLURM_JOB_ID"
+  for ((i = 0; i < 150; i++)); do
+    alive=
+    for pid in "${step_pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ -n "$alive" ] || break
+    sleep 0.2
+  done
+  for pid in "${step_pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null && { echo "flowps job: step (srun pid $pid) still running after 30 s: ending it" >&2; kill -TERM "$pid"; }
+  done
   for pid in "${step_pids[@]}"; do
     r=0
     wait "$pid" || r=$?

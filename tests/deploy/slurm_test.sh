@@ -38,7 +38,8 @@ trap 'exit 1' INT TERM
 dd if=/dev/urandom of="$tmp/munge.key" bs=1 count=1024 status=none
 chmod 0400 "$tmp/munge.key"
 munged --foreground --force --key-file="$tmp/munge.key" --socket="$tmp/munge.socket" \
-  --pid-file="$munge_pid_file" --seed-file="$tmp/munge.seed" --log-file="$tmp/munged.log" &
+  --pid-file="$munge_pid_file" --seed-file="$tmp/munge.seed" --log-file="$tmp/munged.log" \
+  >"$tmp/munged.out" 2>&1 &
 pids+=($!)
 wait_until 20 "munged listening" test -S "$tmp/munge.socket" || { cat "$tmp/munged.log"; exit 1; }
 
@@ -78,9 +79,9 @@ PartitionName=flowps Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF=$tmp/slurm.conf
 
-slurmctld -D -c -f "$SLURM_CONF" &
+slurmctld -D -c -f "$SLURM_CONF" >"$tmp/slurmctld.out" 2>&1 &
 pids+=($!)
-slurmd -D -N localhost -f "$SLURM_CONF" &
+slurmd -D -N localhost -f "$SLURM_CONF" >"$tmp/slurmd.out" 2>&1 &
 pids+=($!)
 node_idle() { scontrol show node localhost 2>/dev/null | grep -q 'State=IDLE'; }
 if ! wait_until 60 "the Slurm node idle" node_idle; then

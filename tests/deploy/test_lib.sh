@@ -18,8 +18,11 @@ ensure_packages() {
   [ "$missing" = 1 ] || return 0
   command -v apt-get >/dev/null || skip "${cmds[*]} missing and no apt-get to install ${pkgs[*]}"
   echo "installing ${pkgs[*]}"
-  if ! DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q -o DPkg::Lock::Timeout=600 \
-      --no-install-recommends "${pkgs[@]}" >/tmp/flowps-apt-$$.log 2>&1; then
+  local install=(apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${pkgs[@]}")
+  # A fresh machine may have no package lists yet: update once and retry.
+  if ! DEBIAN_FRONTEND=noninteractive timeout 900 "${install[@]}" >/tmp/flowps-apt-$$.log 2>&1 &&
+     ! { timeout 300 apt-get update -q -o DPkg::Lock::Timeout=600 >>/tmp/flowps-apt-$$.log 2>&1 &&
+         DEBIAN_FRONTEND=noninteractive timeout 900 "${install[@]}" >>/tmp/flowps-apt-$$.log 2>&1; }; then
     tail -5 /tmp/flowps-apt-$$.log
     rm -f /tmp/flowps-apt-$$.log
     skip "cannot install ${pkgs[*]} with apt-get"
