@@ -9,7 +9,9 @@
 #      show the traffic went through it;
 #   3. with 10 % packet loss (nftables inside the ps namespace), counted;
 #   4. with worker 1's link taken down (it must be seen DOWN while the others
-#      stay healthy) and up again (healthy again, the same process).
+#      stay healthy) and up again (healthy again, the same process), while a
+#      log stream (`flowps logs -f`) from the ps host, opened before the flap,
+#      must still carry worker 1's new lines after it.
 # Finally every daemon must stop cleanly on SIGTERM. The namespaces, links and
 # processes are removed at the end, also on failure.
 #
@@ -76,7 +78,8 @@ SPEC
 spec=$tmp/cluster.yaml
 
 start() {  # start HOST PROGRAM TASK
-  nsenter --net="/run/netns/$tag-$1" -- "$bin/$2" --cluster "$spec" --task "$3" >"$tmp/$1.log" 2>&1 &
+  nsenter --net="/run/netns/$tag-$1" -- "$bin/$2" --cluster "$spec" --task "$3" --log-level debug \
+    >"$tmp/$1.log" 2>&1 &
   pid_of[$1]=$!
 }
 start ps flowps-ps 0
@@ -126,7 +129,13 @@ dropped=$(in_ns ps nft list table inet flowps_loss | awk '/counter/ {for (i=1;i<
 check "the loss rule dropped packets (${dropped:-0})" test "${dropped:-0}" -gt 0
 in_ns ps nft delete table inet flowps_loss
 
-# 4. Worker 1's link down, then up again.
+# 4. Worker 1's link down, then up again. A log stream from the ps host to
+# every task, opened before, must still carry worker 1's new lines after.
+nsenter --net="/run/netns/$tag-ps" -- "$bin/flowps" logs --cluster "$spec" --follow >"$tmp/follow.log" 2>&1 &
+pid_of[follower]=$!
+w1_accepts() { grep -c "/job:worker/task:1 .*accepted a connection" "$tmp/follow.log"; }
+check "   a log stream from the ps host follows worker 1" \
+  wait_until 10 "worker 1's lines in the stream" grep -q "/job:worker/task:1 .*listening on" "$tmp/follow.log"
 w1_pid=${pid_of[w1]}
 ip -n "$tag-br" link set v-w1 down
 status_from ps 1000
@@ -138,10 +147,17 @@ ip -n "$tag-br" link set v-w1 up
 check "   with its link up again, worker 1 is healthy again" wait_until 30 "worker 1 back" all_healthy_from ps
 check "   it is the same process (it survived the flap)" grep -q "pid $w1_pid " "$tmp/status.txt"
 check "   every host reaches every task again" run_across
+accepts_before_stop=$(w1_accepts)
+stream_carries_new_lines() { in_ns ps "$bin/flowps" health --address "${addr[w1]}:7500" \
+  --token-file "$tmp/cluster.token" >/dev/null && [ "$(w1_accepts)" -gt "$accepts_before_stop" ]; }
+check "   the log stream opened before the flap carries worker 1's lines after it" \
+  wait_until 10 "a new line of worker 1 in the stream" stream_carries_new_lines
 
 # Every daemon stops cleanly on SIGTERM (exit code 0) within 10 s.
 stop_cleanly() {
   local h rc ok=0
+  stop_pids "${pid_of[follower]}"
+  unset "pid_of[follower]"
   for h in "${hosts[@]}"; do kill -TERM "${pid_of[$h]}"; done
   for h in "${hosts[@]}"; do
     wait_until 10 "$h stopped" bash -c "! kill -0 ${pid_of[$h]} 2>/dev/null" || ok=1
