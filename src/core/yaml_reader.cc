@@ -63,11 +63,13 @@ void YamlMap::Fail(const std::string& key, const std::string& message) {
 YamlMap YamlMap::Child(const std::string& key, bool required) {
   read_.insert(key);
   YAML::Node n = Get(key);
-  if (!status_.ok()) return YamlMap(file_, YAML::Node(YAML::NodeType::Map), FullKey(key));
-  if ((!n.IsDefined() || n.IsNull()) && !required)
-    return YamlMap(file_, YAML::Node(YAML::NodeType::Map), FullKey(key));
-  if (!n.IsDefined() || n.IsNull()) Fail(key, "is required");
-  return YamlMap(file_, n, FullKey(key));
+  if (status_.ok() && n.IsDefined() && !n.IsNull()) return YamlMap(file_, n, FullKey(key));
+  // Absent (or this map already failed): an empty child that carries this map's
+  // error, so that reading it reports the first error, never a later one.
+  if (required) Fail(key, "is required");
+  YamlMap empty(file_, YAML::Node(YAML::NodeType::Map), FullKey(key));
+  empty.status_ = status_;
+  return empty;
 }
 
 YAML::Node YamlMap::Raw(const std::string& key) {

@@ -9,10 +9,14 @@ const Shape& Output::shape() const { return node->output_shape(index); }
 Graph* Output::graph() const { return node->graph(); }
 std::string Output::name() const { return node->name() + ":" + std::to_string(index); }
 
-std::string Graph::UniqueName(const std::string& hint) {
+std::string Graph::ScopedName(const std::string& hint) const {
   std::string base;
   for (const auto& s : name_scopes_) base += s + "/";
-  base += hint;
+  return base + hint;
+}
+
+std::string Graph::UniqueName(const std::string& hint) {
+  std::string base = ScopedName(hint);
   if (!by_name_.count(base) && !name_counts_.count(base)) {
     name_counts_[base] = 0;
     return base;

@@ -127,6 +127,8 @@ class Graph {
   void PopDevice() { devices_.pop_back(); }
 
   std::string UniqueName(const std::string& hint);
+  // `hint` under the current name scopes ("layer1/W"), not made unique.
+  std::string ScopedName(const std::string& hint) const;
 
  private:
   const OpRegistry* registry_;

@@ -10,6 +10,15 @@
 
 namespace flowps {
 
+// The Send/Recv half on its own, so a rendezvous can be combined with a
+// VariableStore (see StepServices in variable_store.h).
+class TensorTransfer {
+ public:
+  virtual ~TensorTransfer() = default;
+  virtual Status Send(const std::string& key, Tensor value) = 0;
+  virtual void RecvAsync(const std::string& key, std::function<void(StatusOr<Tensor>)> done) = 0;
+};
+
 class KernelServices {
  public:
   virtual ~KernelServices() = default;

@@ -52,13 +52,15 @@ class ShapeContext {
 };
 
 class ThreadPool;
-class KernelServices;  // variables, rendezvous: see kernel_context.h
+class KernelServices;  // variables, rendezvous: see kernel_services.h
 
 // What a kernel sees while it runs one node in one step.
 class KernelContext {
  public:
-  KernelContext(const Node& node, std::vector<Tensor> inputs, KernelServices* services)
-      : node_(node), inputs_(std::move(inputs)), outputs_(node.num_outputs()), services_(services) {}
+  KernelContext(const Node& node, std::vector<Tensor> inputs, KernelServices* services,
+                ThreadPool* pool = nullptr)
+      : node_(node), inputs_(std::move(inputs)), outputs_(node.num_outputs()), services_(services),
+        pool_(pool) {}
 
   const Node& node() const { return node_; }
   int num_inputs() const { return static_cast<int>(inputs_.size()); }
@@ -78,12 +80,16 @@ class KernelContext {
   // Step-level services: variable reads and staged writes, Send/Recv. May be
   // null for kernels that need none.
   KernelServices* services() const { return services_; }
+  // The step's compute pool, for kernels that split large work (MatMul, Conv2D)
+  // with kernels::ParallelFor; may be null (run on the calling thread).
+  ThreadPool* pool() const { return pool_; }
 
  private:
   const Node& node_;
   std::vector<Tensor> inputs_;
   std::vector<Tensor> outputs_;
   KernelServices* services_;
+  ThreadPool* pool_;
 };
 
 using ShapeFn = std::function<Status(ShapeContext&)>;
@@ -134,7 +140,8 @@ class OpRegistry {
   std::map<std::string, std::unique_ptr<OpDef>> ops_;
 };
 
-// Registers every standard op family into `registry`.
-void RegisterStandardOps(OpRegistry* registry);
+// Registers every standard op family into `registry` (array, state, math, nn;
+// see ops.h for the builder functions). Fails only if a name is already taken.
+Status RegisterStandardOps(OpRegistry* registry);
 
 }  // namespace flowps

@@ -1,9 +1,14 @@
 #include "graph/op_registry.h"
+#include "graph/op_util.h"
 
 namespace flowps {
 
-// Each family registers itself from its own file (array_ops.cc, math_ops.cc, nn_ops.cc, ...).
-// Add the family's Register call here when the family lands.
-void RegisterStandardOps(OpRegistry* registry) { (void)registry; }
+Status RegisterStandardOps(OpRegistry* registry) {
+  FLOWPS_RETURN_IF_ERROR(RegisterArrayOps(registry));
+  FLOWPS_RETURN_IF_ERROR(RegisterStateOps(registry));
+  FLOWPS_RETURN_IF_ERROR(RegisterMathOps(registry));
+  FLOWPS_RETURN_IF_ERROR(RegisterSendRecvOps(registry));
+  return RegisterNNOps(registry);
+}
 
 }  // namespace flowps

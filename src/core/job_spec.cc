@@ -1,0 +1,234 @@
+#include "core/job_spec.h"
+
+#include <filesystem>
+
+#include "core/yaml_reader.h"
+
+namespace flowps {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kDefaultDataPath = "/usr/share/datasets/fashion-mnist";
+
+// Reads `key` as one of `names` into *out (left as is when absent).
+template <typename E>
+void ReadEnum(YamlMap& m, const std::string& key, bool required, const std::vector<std::pair<std::string, E>>& names,
+              E* out) {
+  std::string value;
+  if (required) m.Required(key, &value);
+  else m.Optional(key, &value);
+  if (!m.status().ok() || value.empty()) return;
+  std::string choices;
+  for (const auto& [n, e] : names) {
+    if (n == value) {
+      *out = e;
+      return;
+    }
+    choices += (choices.empty() ? "" : " | ") + n;
+  }
+  m.Fail(key, "is '" + value + "', expected one of " + choices);
+}
+
+void RequirePositive(YamlMap& m, const std::string& key, double value) {
+  if (m.has(key) && !(value > 0)) m.Fail(key, "must be positive");
+}
+
+void RequireNonNegative(YamlMap& m, const std::string& key, double value) {
+  if (m.has(key) && value < 0) m.Fail(key, "must not be negative");
+}
+
+// Refuses `key` when present: it belongs to another choice.
+void RefuseUnless(YamlMap& m, bool allowed, const std::string& key, const std::string& only_for) {
+  if (!allowed && m.has(key)) m.Fail(key, "is only valid for " + only_for);
+}
+
+std::string ResolveInput(YamlMap& m, const std::string& key, const std::string& value, const fs::path& base,
+                         bool directory) {
+  if (!m.status().ok()) return value;
+  fs::path p = fs::path(value).is_absolute() ? fs::path(value) : base / value;
+  std::error_code ec;
+  bool ok = directory ? fs::is_directory(p, ec) : fs::is_regular_file(p, ec);
+  if (!ok) m.Fail(key, "'" + value + "' is not an existing " + (directory ? "directory" : "file"));
+  return p.lexically_normal().string();
+}
+
+Status ReadModel(YamlMap m, const fs::path& base, ModelSpec* model) {
+  if (m.has("graph_file")) {
+    RefuseUnless(m, false, "type", "built-in models (the model is given by graph_file)");
+    model->kind = ModelKind::kGraphFile;
+    m.Required("graph_file", &model->graph_file);
+    model->graph_file = ResolveInput(m, "graph_file", model->graph_file, base, false);
+  } else {
+    ReadEnum<ModelKind>(m, "type", true,
+                        {{"softmax", ModelKind::kSoftmax}, {"mlp", ModelKind::kMlp}, {"cnn", ModelKind::kCnn}},
+                        &model->kind);
+  }
+  RefuseUnless(m, model->kind == ModelKind::kMlp, "hidden", "type mlp");
+  m.Optional("hidden", &model->hidden);
+  if (m.status().ok() && model->hidden.empty()) m.Fail("hidden", "must list at least one layer width");
+  for (int64_t h : model->hidden)
+    if (m.status().ok() && h <= 0) m.Fail("hidden", "layer width " + std::to_string(h) + " must be positive");
+  m.Optional("seed", &model->seed);
+  return m.Finish();
+}
+
+Status ReadData(YamlMap m, const fs::path& base, DataSpec* data) {
+  data->path = kDefaultDataPath;
+  m.Optional("path", &data->path);
+  data->path = ResolveInput(m, "path", data->path, base, true);
+  m.Optional("batch_size", &data->batch_size);
+  RequirePositive(m, "batch_size", static_cast<double>(data->batch_size));
+  m.Optional("shuffle", &data->shuffle);
+  m.Optional("seed", &data->seed);
+  RequireNonNegative(m, "seed", static_cast<double>(data->seed));
+  return m.Finish();
+}
+
+Status ReadOptimizer(YamlMap m, OptimizerSpec* opt) {
+  ReadEnum<OptimizerKind>(m, "type", true,
+                          {{"sgd", OptimizerKind::kSgd},
+                           {"momentum", OptimizerKind::kMomentum},
+                           {"adagrad", OptimizerKind::kAdagrad},
+                           {"adam", OptimizerKind::kAdam}},
+                          &opt->kind);
+  if (!m.status().ok()) return m.status();
+  m.Required("learning_rate", &opt->learning_rate);
+  RequirePositive(m, "learning_rate", opt->learning_rate);
+  bool momentum = opt->kind == OptimizerKind::kMomentum, adagrad = opt->kind == OptimizerKind::kAdagrad,
+       adam = opt->kind == OptimizerKind::kAdam;
+  RefuseUnless(m, momentum, "momentum", "type momentum");
+  RefuseUnless(m, momentum, "nesterov", "type momentum");
+  RefuseUnless(m, adagrad, "initial_accumulator", "type adagrad");
+  RefuseUnless(m, adam, "beta1", "type adam");
+  RefuseUnless(m, adam, "beta2", "type adam");
+  RefuseUnless(m, adam || adagrad, "epsilon", "types adagrad and adam");
+  m.Optional("momentum", &opt->momentum).Optional("nesterov", &opt->nesterov);
+  if (m.has("momentum") && !(opt->momentum >= 0 && opt->momentum < 1)) m.Fail("momentum", "must be in [0, 1)");
+  m.Optional("initial_accumulator", &opt->initial_accumulator);
+  RequirePositive(m, "initial_accumulator", opt->initial_accumulator);
+  m.Optional("beta1", &opt->beta1).Optional("beta2", &opt->beta2);
+  for (const char* k : {"beta1", "beta2"}) {
+    double v = std::string(k) == "beta1" ? opt->beta1 : opt->beta2;
+    if (m.has(k) && !(v >= 0 && v < 1)) m.Fail(k, "must be in [0, 1)");
+  }
+  m.Optional("epsilon", &opt->epsilon);
+  RequirePositive(m, "epsilon", opt->epsilon);
+  return m.Finish();
+}
+
+Status ReadMode(YamlMap m, ModeSpec* mode) {
+  ReadEnum<TrainingMode>(m, "type", true, {{"sync", TrainingMode::kSync}, {"async", TrainingMode::kAsync}},
+                         &mode->mode);
+  if (!m.status().ok()) return m.status();
+  bool sync = mode->mode == TrainingMode::kSync;
+  RefuseUnless(m, sync, "replicas_to_aggregate", "type sync");
+  RefuseUnless(m, sync, "backup_workers", "type sync");
+  RefuseUnless(m, !sync, "max_staleness", "type async");
+  m.Optional("total_workers", &mode->total_workers);
+  RequirePositive(m, "total_workers", mode->total_workers);
+  if (sync) {
+    m.Optional("backup_workers", &mode->backup_workers);
+    RequireNonNegative(m, "backup_workers", mode->backup_workers);
+    mode->replicas_to_aggregate = mode->total_workers - mode->backup_workers;
+    int given = mode->replicas_to_aggregate;
+    m.Optional("replicas_to_aggregate", &given);
+    RequirePositive(m, "replicas_to_aggregate", given);
+    if (m.status().ok() && mode->replicas_to_aggregate <= 0)
+      m.Fail("backup_workers", "leaves no worker to aggregate (total_workers " + std::to_string(mode->total_workers) + ")");
+    if (m.status().ok() && given != mode->replicas_to_aggregate)
+      m.Fail("replicas_to_aggregate", "is " + std::to_string(given) + " but total_workers " +
+                                          std::to_string(mode->total_workers) + " - backup_workers " +
+                                          std::to_string(mode->backup_workers) + " is " +
+                                          std::to_string(mode->replicas_to_aggregate));
+  } else {
+    mode->replicas_to_aggregate = 1;
+    m.Optional("max_staleness", &mode->max_staleness);
+    RequireNonNegative(m, "max_staleness", mode->max_staleness);
+  }
+  return m.Finish();
+}
+
+Status ReadTrain(YamlMap m, JobSpec* job) {
+  m.Optional("steps", &job->steps).Optional("epochs", &job->epochs);
+  RequirePositive(m, "steps", static_cast<double>(job->steps));
+  RequirePositive(m, "epochs", job->epochs);
+  if (m.status().ok() && m.has("steps") == m.has("epochs"))
+    m.Fail("", "must give exactly one of 'steps' and 'epochs'");
+  m.Optional("log_every_steps", &job->log_every_steps);
+  RequirePositive(m, "log_every_steps", static_cast<double>(job->log_every_steps));
+  m.Optional("eval_every_steps", &job->eval_every_steps);
+  RequireNonNegative(m, "eval_every_steps", static_cast<double>(job->eval_every_steps));
+  return m.Finish();
+}
+
+Status ReadCheckpoint(YamlMap m, CheckpointSpec* ckpt) {
+  m.Required("dir", &ckpt->dir);
+  m.Optional("every_steps", &ckpt->every_steps).Optional("every_seconds", &ckpt->every_seconds);
+  RequireNonNegative(m, "every_steps", static_cast<double>(ckpt->every_steps));
+  RequireNonNegative(m, "every_seconds", ckpt->every_seconds);
+  m.Optional("keep", &ckpt->keep);
+  RequirePositive(m, "keep", ckpt->keep);
+  if (m.status().ok() && ckpt->every_steps == 0 && ckpt->every_seconds == 0)
+    m.Fail("", "needs 'every_steps' or 'every_seconds'");
+  return m.Finish();
+}
+
+}  // namespace
+
+const char* ModelKindName(ModelKind k) {
+  switch (k) {
+    case ModelKind::kSoftmax: return "softmax";
+    case ModelKind::kMlp: return "mlp";
+    case ModelKind::kCnn: return "cnn";
+    case ModelKind::kGraphFile: return "graph";
+  }
+  return "?";
+}
+
+const char* OptimizerKindName(OptimizerKind k) {
+  switch (k) {
+    case OptimizerKind::kSgd: return "sgd";
+    case OptimizerKind::kMomentum: return "momentum";
+    case OptimizerKind::kAdagrad: return "adagrad";
+    case OptimizerKind::kAdam: return "adam";
+  }
+  return "?";
+}
+
+const char* TrainingModeName(TrainingMode m) { return m == TrainingMode::kSync ? "sync" : "async"; }
+
+namespace {
+
+StatusOr<JobSpec> JobSpecFromYaml(const YAML::Node& doc, const std::string& path) {
+  fs::path base = fs::path(path).parent_path();
+  if (base.empty()) base = ".";
+  JobSpec job;
+  job.source = path;
+  YamlMap root(path, doc, "");
+  root.Required("name", &job.name);
+  if (root.status().ok() && job.name.empty()) root.Fail("name", "must not be empty");
+  FLOWPS_RETURN_IF_ERROR(root.status());
+  FLOWPS_RETURN_IF_ERROR(ReadModel(root.Child("model", true), base, &job.model));
+  FLOWPS_RETURN_IF_ERROR(ReadData(root.Child("data", false), base, &job.data));
+  FLOWPS_RETURN_IF_ERROR(ReadOptimizer(root.Child("optimizer", true), &job.optimizer));
+  FLOWPS_RETURN_IF_ERROR(ReadMode(root.Child("mode", true), &job.mode));
+  FLOWPS_RETURN_IF_ERROR(ReadTrain(root.Child("train", true), &job));
+  if (root.has("checkpoint")) FLOWPS_RETURN_IF_ERROR(ReadCheckpoint(root.Child("checkpoint", true), &job.checkpoint));
+  root.Optional("run_dir", &job.run_dir);
+  return root.Finish().ok() ? StatusOr<JobSpec>(std::move(job)) : StatusOr<JobSpec>(root.status());
+}
+
+}  // namespace
+
+StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& path) {
+  FLOWPS_ASSIGN_OR_RETURN(YAML::Node doc, ParseYaml(text, path));
+  return JobSpecFromYaml(doc, path);
+}
+
+StatusOr<JobSpec> LoadJobSpec(const std::string& path) {
+  FLOWPS_ASSIGN_OR_RETURN(YAML::Node doc, LoadYamlFile(path));
+  return JobSpecFromYaml(doc, path);
+}
+
+}  // namespace flowps

@@ -1,0 +1,87 @@
+// JobSpec: one training job, read strictly from YAML (configs/jobs/*.yaml).
+// The reference of every key is docs/JOB_SPEC.md. Every error names the file,
+// the line and the key, e.g.
+//   configs/jobs/mlp.yaml:9: key 'optimizer.learning_rate' must be positive
+// The same spec drives `flowps train` (one process) and `flowps submit`.
+// A value type.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace flowps {
+
+enum class ModelKind { kSoftmax, kMlp, kCnn, kGraphFile };
+enum class OptimizerKind { kSgd, kMomentum, kAdagrad, kAdam };
+enum class TrainingMode { kSync, kAsync };
+
+const char* ModelKindName(ModelKind k);          // "softmax", "mlp", "cnn", "graph"
+const char* OptimizerKindName(OptimizerKind k);  // "sgd", "momentum", "adagrad", "adam"
+const char* TrainingModeName(TrainingMode m);    // "sync", "async"
+
+struct ModelSpec {
+  ModelKind kind = ModelKind::kMlp;
+  std::vector<int64_t> hidden = {256};  // mlp only: hidden layer widths
+  int64_t seed = 1;                     // initializers
+  std::string graph_file;               // graph only: absolute path (resolved against the job file)
+};
+
+struct DataSpec {
+  std::string path;         // directory of the IDX files (absolute once loaded)
+  int64_t batch_size = 64;  // per worker step
+  bool shuffle = true;
+  int64_t seed = 0;
+};
+
+struct OptimizerSpec {
+  OptimizerKind kind = OptimizerKind::kSgd;
+  double learning_rate = 0.01;
+  double momentum = 0.9;             // momentum
+  bool nesterov = false;             // momentum
+  double initial_accumulator = 0.1;  // adagrad
+  double beta1 = 0.9;                // adam
+  double beta2 = 0.999;              // adam
+  double epsilon = 1e-8;             // adagrad, adam
+};
+
+struct ModeSpec {
+  TrainingMode mode = TrainingMode::kAsync;
+  int total_workers = 1;
+  int replicas_to_aggregate = 1;  // sync: gradients averaged per step
+  int backup_workers = 0;         // sync: total_workers - replicas_to_aggregate
+  int max_staleness = -1;         // async: -1 for unbounded
+};
+
+struct CheckpointSpec {
+  std::string dir;            // "" disables checkpoints
+  int64_t every_steps = 0;    // 0: not by steps
+  double every_seconds = 0;   // 0: not by time
+  int keep = 5;               // newest checkpoints kept
+};
+
+struct JobSpec {
+  std::string name;
+  std::string source;  // the file it came from
+  ModelSpec model;
+  DataSpec data;
+  OptimizerSpec optimizer;
+  ModeSpec mode;
+  int64_t steps = 0;      // exactly one of steps and epochs is > 0
+  double epochs = 0;
+  int64_t log_every_steps = 100;
+  int64_t eval_every_steps = 0;  // 0: evaluate only at the end
+  CheckpointSpec checkpoint;
+  std::string run_dir;    // "" for no metrics files
+};
+
+// Reads and checks a job file. Relative input paths (data.path,
+// model.graph_file) are resolved against the job file's directory and must
+// exist; output paths (checkpoint.dir, run_dir) are kept as written.
+StatusOr<JobSpec> LoadJobSpec(const std::string& path);
+// The same from text; `path` names the file in messages and anchors relative paths.
+StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& path);
+
+}  // namespace flowps

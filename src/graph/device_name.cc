@@ -1,0 +1,77 @@
+#include "graph/device_name.h"
+
+#include <cctype>
+#include <charconv>
+#include <vector>
+
+namespace flowps {
+namespace {
+
+std::vector<std::string> SplitSlashes(const std::string& s) {
+  std::vector<std::string> parts;
+  size_t start = 1;  // after the leading '/'
+  for (;;) {
+    size_t slash = s.find('/', start);
+    parts.push_back(s.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) return parts;
+    start = slash + 1;
+  }
+}
+
+bool ParseIndex(const std::string& text, int* out) {
+  if (text.empty() || text.size() > 9) return false;
+  if (text.size() > 1 && text[0] == '0') return false;
+  for (char c : text)
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+bool ValidJobName(const std::string& job) {
+  if (job.empty() || !std::islower(static_cast<unsigned char>(job[0]))) return false;
+  for (char c : job)
+    if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)) && c != '_')
+      return false;
+  return true;
+}
+
+}  // namespace
+
+std::string DeviceName::TaskName() const { return "/job:" + job + "/task:" + std::to_string(task); }
+
+std::string DeviceName::ToString() const {
+  if (!has_device) return TaskName();
+  return TaskName() + "/device:" + device_type + ":" + std::to_string(device_index);
+}
+
+StatusOr<DeviceName> ParseDeviceName(const std::string& name) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument("bad device name '" + name + "': " + why +
+                           " (expected /job:NAME/task:K or /job:NAME/task:K/device:cpu|gpu:I)");
+  };
+  if (name.empty() || name[0] != '/') return bad("it must start with '/'");
+  std::vector<std::string> parts = SplitSlashes(name);
+  if (parts.size() != 2 && parts.size() != 3) return bad("it must have 2 or 3 parts");
+  DeviceName d;
+  if (parts[0].rfind("job:", 0) != 0) return bad("the first part must be job:NAME");
+  d.job = parts[0].substr(4);
+  if (!ValidJobName(d.job)) return bad("job name '" + d.job + "' must match [a-z][a-z0-9_]*");
+  if (parts[1].rfind("task:", 0) != 0) return bad("the second part must be task:K");
+  if (!ParseIndex(parts[1].substr(5), &d.task)) return bad("task index '" + parts[1].substr(5) + "' is not a number");
+  if (parts.size() == 3) {
+    const std::string& dev = parts[2];
+    if (dev.rfind("device:", 0) != 0) return bad("the third part must be device:TYPE:I");
+    std::string rest = dev.substr(7);
+    size_t colon = rest.find(':');
+    if (colon == std::string::npos) return bad("device '" + rest + "' lacks ':INDEX'");
+    d.has_device = true;
+    d.device_type = rest.substr(0, colon);
+    if (d.device_type != "cpu" && d.device_type != "gpu")
+      return bad("device type '" + d.device_type + "' must be cpu or gpu");
+    if (!ParseIndex(rest.substr(colon + 1), &d.device_index))
+      return bad("device index '" + rest.substr(colon + 1) + "' is not a number");
+  }
+  return d;
+}
+
+}  // namespace flowps

@@ -1,0 +1,44 @@
+# GraphDef: a serialized flowps graph (see graph_def.h). Nodes are listed in a
+# topological order: every input and control input names an earlier node.
+@0xa183da5387c239d2;
+
+$import "/capnp/c++.capnp".namespace("flowps::schema");
+
+struct GraphDef {
+  version @0 :UInt32;  # 1
+  nodes @1 :List(NodeDef);
+}
+
+struct NodeDef {
+  name @0 :Text;
+  op @1 :Text;
+  inputs @2 :List(TensorRef);
+  controlInputs @3 :List(Text);
+  attrs @4 :List(Attr);
+  requestedDevice @5 :Text;
+}
+
+struct TensorRef {
+  node @0 :Text;
+  index @1 :UInt32;
+}
+
+struct Attr {
+  name @0 :Text;
+  value :union {
+    int @1 :Int64;
+    float @2 :Float64;
+    bool @3 :Bool;
+    text @4 :Text;
+    dtype @5 :UInt8;     # flowps::DType
+    shape @6 :List(Int64);
+    ints @7 :List(Int64);
+    tensor @8 :TensorValue;
+  }
+}
+
+struct TensorValue {
+  dtype @0 :UInt8;
+  shape @1 :List(Int64);
+  chunks @2 :List(Data);  # the little-endian bytes, in order, each chunk < 512 MiB
+}

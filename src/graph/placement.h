@@ -1,0 +1,39 @@
+// Placement: a pure graph pass that gives every node an assigned device.
+//
+// Rules, in order:
+//   1. a node's requested device (NodeSpec::device or a DeviceScope) wins; it
+//      must name a device of the cluster (a bare task such as "/job:worker/task:1"
+//      takes that task's cpu:0, or its first device); otherwise the pass fails
+//      with an error naming the node, its op and the device;
+//   2. variables (Variable nodes, grouped by their var_name attribute) without
+//      a request are spread over the ps tasks, balanced by size: largest first
+//      (ties by name), each to the ps task holding the fewest bytes so far
+//      (ties to the lowest task) -- deterministic; a variable requested on two
+//      devices is an error;
+//   3. a stateful node with a var_name attribute naming a variable (Assign)
+//      goes with that variable, so updates run where the value lives;
+//   4. everything else goes to the default device (the worker's cpu:0).
+// Without ps tasks, variables take the default device too.
+// Thread safety: mutates the graph's assigned devices; run it before executing.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "graph/graph.h"
+
+namespace flowps {
+
+struct PlacementOptions {
+  std::vector<std::string> ps_tasks;       // e.g. {"/job:ps/task:0", "/job:ps/task:1"}
+  std::vector<std::string> worker_devices; // e.g. {"/job:worker/task:0/device:cpu:0", ...}
+  std::string default_device;              // must be one of worker_devices (or the only device)
+  std::vector<std::string> variable_ops = {"Variable"};
+};
+
+// Assigns a device to every node of `graph`. On error no node's assignment is
+// changed.
+Status PlaceGraph(Graph* graph, const PlacementOptions& options);
+
+}  // namespace flowps

@@ -1,0 +1,38 @@
+// Kernels that move elements without arithmetic (any dtype, by element size),
+// plus the row scatter that densifies a sparse gradient. Pure functions, safe
+// to call from many threads; bad indices are an InvalidArgument naming them.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace flowps::kernels {
+
+// out[i_0..i_r] = x[i_perm[0] ..]: out.dim(d) == x.dim(perm[d]).
+StatusOr<Tensor> Transpose(const Tensor& x, const std::vector<int64_t>& perm);
+
+// Concatenation along `axis` (normalised). All parts share dtype and the other dims.
+StatusOr<Tensor> Concat(const std::vector<Tensor>& parts, int axis);
+
+// Resolves begin/size against `shape`: size -1 means "to the end". Unknown
+// dims of `shape` (shape inference) give unknown output dims.
+StatusOr<Shape> SliceShape(const Shape& shape, const std::vector<int64_t>& begin,
+                           const std::vector<int64_t>& size);
+StatusOr<Tensor> Slice(const Tensor& x, const std::vector<int64_t>& begin, const std::vector<int64_t>& size);
+// Zeros of `x_shape` with dy written at `begin` (the gradient of Slice).
+StatusOr<Tensor> SliceGrad(const Tensor& dy, const Shape& x_shape, const std::vector<int64_t>& begin);
+
+// Rows of params picked by indices (int32 or int64, any rank):
+// out.shape = indices.shape ++ params.shape[1:].
+StatusOr<Tensor> Gather(const Tensor& params, const Tensor& indices);
+// A float32 tensor of `dense_shape`, zero except rows indices[i] += values[i]
+// (repeated indices add up). values.shape = indices.shape ++ dense_shape[1:].
+StatusOr<Tensor> ScatterRowsAdd(const Tensor& indices, const Tensor& values, const Shape& dense_shape);
+
+// Index tensor (int32/int64) as int64 values.
+std::vector<int64_t> IndicesAsInt64(const Tensor& indices);
+
+}  // namespace flowps::kernels

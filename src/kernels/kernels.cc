@@ -1,2 +1,0 @@
-// Placeholder translation unit until the first kernel family lands.
-namespace flowps::kernels {}

@@ -1,0 +1,160 @@
+#include "ps/async_applier.h"
+
+#include <algorithm>
+#include <limits>
+
+#include <spdlog/spdlog.h>
+
+namespace flowps::ps {
+
+Status AsyncConfig::Validate() const {
+  if (total_workers < 1) return InvalidArgument("total_workers must be >= 1");
+  if (max_staleness < -1) return InvalidArgument("max_staleness must be >= 0 (or absent)");
+  return Status::OK();
+}
+
+AsyncApplier::AsyncApplier(AsyncConfig config, VariableStore* store, std::shared_ptr<spdlog::logger> log)
+    : config_(config), store_(store), log_(std::move(log)),
+      worker_clock_(static_cast<size_t>(config.total_workers), 0) {}
+
+bool AsyncApplier::MustWait(int32_t worker, int64_t step) const {
+  if (config_.policy != StalenessPolicy::kWait || config_.max_staleness < 0) return false;
+  int64_t slowest = std::numeric_limits<int64_t>::max();
+  for (size_t w = 0; w < worker_clock_.size(); ++w)
+    if (static_cast<int32_t>(w) != worker) slowest = std::min(slowest, worker_clock_[w]);
+  return slowest != std::numeric_limits<int64_t>::max() && step - slowest > config_.max_staleness;
+}
+
+void AsyncApplier::Push(PushRequest request, PushDone done) {
+  const int32_t w = request.worker;
+  const int64_t t = request.step;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto refuse = [&](Status st) {
+      ++stats_.refused;
+      return st;
+    };
+    StatusOr<PushResult> early = [&]() -> StatusOr<PushResult> {
+      if (w < 0 || w >= config_.total_workers)
+        return refuse(InvalidArgument("push from worker " + std::to_string(w) + ": worker ids are 0.." +
+                                      std::to_string(config_.total_workers - 1)));
+      auto last = last_step_.find(w);
+      if (last != last_step_.end() && t <= last->second) {
+        ++stats_.duplicates;
+        return PushResult{PushOutcome::kDuplicate, step_};
+      }
+      if (t > step_)
+        return refuse(FailedPrecondition("push from worker " + std::to_string(w) + " is tagged step " +
+                                         std::to_string(t) + ", ahead of this shard's global step " +
+                                         std::to_string(step_)));
+      if (Status st = store_->Validate(request.grads); !st.ok()) return refuse(st);
+      if (config_.policy == StalenessPolicy::kRefuse && config_.max_staleness >= 0 &&
+          step_ - t > config_.max_staleness) {
+        ++stats_.stale_dropped;
+        log_->info("refused the gradient of worker {} from step {}: global step {} is {} steps ahead "
+                   "(max_staleness {})", w, t, step_, step_ - t, config_.max_staleness);
+        return PushResult{PushOutcome::kStale, step_};
+      }
+      return PushResult{PushOutcome::kAccepted, step_};
+    }();
+    if (!early.ok() || early->outcome != PushOutcome::kAccepted) {
+      done(std::move(early));
+      return;
+    }
+    auto held = held_.find({w, t});
+    if (held != held_.end()) {  // a retry of a held push: answer both when it goes
+      held->second.done.push_back(std::move(done));
+      return;
+    }
+    if (MustWait(w, t)) {
+      log_->debug("holding the push of worker {} from step {}: it is more than {} steps ahead of the slowest",
+                  w, t, config_.max_staleness);
+      Held h{std::move(request), {}};
+      h.done.push_back(std::move(done));
+      held_.emplace(std::make_pair(w, t), std::move(h));
+      stats_.waiting = static_cast<int64_t>(held_.size());
+      return;
+    }
+    last_step_[w] = t;
+  }
+  done(ApplyNow(request));
+  ReleaseHeld();
+}
+
+StatusOr<PushResult> AsyncApplier::ApplyNow(const PushRequest& request) {
+  std::shared_lock<std::shared_mutex> apply_lock(apply_mu_);
+  int64_t step;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    step = ++step_;
+  }
+  Status st = store_->Apply(request.grads, step);
+  if (!st.ok()) {
+    log_->error("applying the push of worker {} from step {} failed: {}", request.worker, request.step,
+                st.ToString());
+    return st;
+  }
+  PushResult result{PushOutcome::kApplied, 0};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.accepted;
+    ++stats_.applied_updates;
+    worker_clock_[static_cast<size_t>(request.worker)] = step_;
+    result.global_step = step_;
+  }
+  clock_.Advance(step);
+  return result;
+}
+
+void AsyncApplier::ReleaseHeld() {
+  for (;;) {
+    Held next;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = std::find_if(held_.begin(), held_.end(),
+                             [&](const auto& h) { return !MustWait(h.first.first, h.first.second); });
+      if (it == held_.end()) return;
+      next = std::move(it->second);
+      held_.erase(it);
+      stats_.waiting = static_cast<int64_t>(held_.size());
+      last_step_[next.request.worker] = std::max(last_step_[next.request.worker], next.request.step);
+    }
+    StatusOr<PushResult> result = ApplyNow(next.request);
+    for (PushDone& done : next.done) done(result);
+  }
+}
+
+void AsyncApplier::WaitForStep(int64_t step, std::function<void(int64_t)> done) {
+  clock_.WaitFor(step, std::move(done));
+}
+
+PushStats AsyncApplier::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+ShardSnapshot AsyncApplier::Snapshot() const {
+  std::unique_lock<std::shared_mutex> apply_lock(apply_mu_);
+  std::lock_guard<std::mutex> lock(mu_);
+  return ShardSnapshot{step_, store_->Snapshot()};
+}
+
+Status AsyncApplier::Restore(ShardSnapshot snapshot) {
+  std::map<std::pair<int32_t, int64_t>, Held> dropped;
+  {
+    std::unique_lock<std::shared_mutex> apply_lock(apply_mu_);
+    std::lock_guard<std::mutex> lock(mu_);
+    FLOWPS_RETURN_IF_ERROR(store_->Restore(std::move(snapshot.variables)));
+    step_ = snapshot.global_step;
+    last_step_.clear();
+    std::fill(worker_clock_.begin(), worker_clock_.end(), step_);
+    dropped.swap(held_);
+    stats_.waiting = 0;
+  }
+  clock_.Reset(snapshot.global_step);
+  for (auto& [key, h] : dropped)
+    for (PushDone& done : h.done) done(Aborted("the shard was restored from a checkpoint; pull and push again"));
+  return Status::OK();
+}
+
+}  // namespace flowps::ps

@@ -1,0 +1,88 @@
+// AsyncApplier: asynchronous training. Each push is applied as it arrives,
+// under the locks of the variables it touches only (VariableStore's
+// per-variable mutexes), so pushes to different variables run in parallel.
+// Every applied push advances the shard's global step by one; the optimizer
+// sees that step (Adam's bias correction).
+//
+// Optional bounded staleness, max_staleness = s >= 0 (Li et al., OSDI 2014):
+//   policy refuse: a push tagged t while the global step is g is refused as
+//     stale when g - t > s (dropped, counted, nothing changed); the worker
+//     pulls again and retries with fresh parameters.
+//   policy wait: bounded delay. Each worker's clock is the global step right
+//     after its last applied push (0 before). A push (w, t) is held while
+//     t - min(clock of every other worker) > s, i.e. while its worker is more
+//     than s steps ahead of the slowest one, and is applied (its `done` runs)
+//     once the slower workers catch up. Held pushes are in stats().waiting. A
+//     worker that never pushes holds the fast ones until their deadlines.
+//
+// Exactly once: a push (w, t) with t <= the newest step w had applied is a
+// duplicate; a retry of a push that is being held joins the held one.
+//
+// Thread safety: all methods may be called from any thread. mu_ guards the
+// bookkeeping (never held while applying); apply_mu_ is held shared by every
+// apply and exclusively by Snapshot/Restore, so a snapshot sees whole pushes.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <vector>
+
+#include "ps/step_clock.h"
+#include "ps/update_rule.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace flowps::ps {
+
+enum class StalenessPolicy { kRefuse, kWait };
+
+struct AsyncConfig {
+  int64_t max_staleness = -1;  // -1: unbounded
+  StalenessPolicy policy = StalenessPolicy::kRefuse;
+  int total_workers = 1;       // worker ids are 0 .. total_workers-1
+
+  Status Validate() const;
+};
+
+class AsyncApplier final : public UpdateRule {
+ public:
+  // `store` is not owned and must outlive the applier.
+  AsyncApplier(AsyncConfig config, VariableStore* store, std::shared_ptr<spdlog::logger> log);
+
+  void Push(PushRequest request, PushDone done) override;
+  void WaitForStep(int64_t step, std::function<void(int64_t)> done) override;
+  int64_t global_step() const override { return clock_.now(); }
+  PushStats stats() const override;
+  ShardSnapshot Snapshot() const override;
+  Status Restore(ShardSnapshot snapshot) override;
+
+ private:
+  struct Held {
+    PushRequest request;
+    std::vector<PushDone> done;  // the push and its retries
+  };
+  // Applies one admitted push and returns its result.
+  StatusOr<PushResult> ApplyNow(const PushRequest& request);
+  bool MustWait(int32_t worker, int64_t step) const;  // REQUIRES: mu_ held
+  // Applies the held pushes that may now go, until none may.
+  void ReleaseHeld();
+
+  const AsyncConfig config_;
+  VariableStore* const store_;
+  std::shared_ptr<spdlog::logger> log_;
+  StepClock clock_;
+  mutable std::shared_mutex apply_mu_;
+
+  mutable std::mutex mu_;
+  int64_t step_ = 0;                      // guarded by mu_; clock_ follows it
+  std::map<int32_t, int64_t> last_step_;  // worker -> newest step tag applied
+  std::vector<int64_t> worker_clock_;     // worker -> global step after its last apply
+  std::map<std::pair<int32_t, int64_t>, Held> held_;  // (worker, step) -> held push
+  PushStats stats_;
+};
+
+}  // namespace flowps::ps

@@ -1,0 +1,359 @@
+#include "ps/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace flowps::ps {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr char kMagic[8] = {'F', 'L', 'O', 'W', 'P', 'S', 'C', 'K'};
+constexpr char kEndMagic[8] = {'F', 'L', 'O', 'W', 'P', 'S', 'N', 'D'};
+constexpr uint32_t kVersion = 1;
+constexpr size_t kTrailerBytes = 8 + 4 + 8;
+
+Status Errno(const std::string& what, const std::string& path) {
+  return Internal(what + " " + path + ": " + std::strerror(errno));
+}
+
+Status FsyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return Errno("cannot open directory", dir);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  return rc == 0 ? Status::OK() : Errno("cannot fsync directory", dir);
+}
+
+// Appends to a file descriptor, keeping the payload's length and CRC.
+class FileWriter {
+ public:
+  FileWriter(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  Status Bytes(const void* data, size_t n, bool payload = true) {
+    const char* p = static_cast<const char*>(data);
+    if (payload) {
+      crc_ = crc32_z(crc_, reinterpret_cast<const Bytef*>(p), n);
+      length_ += n;
+    }
+    while (n > 0) {
+      ssize_t w = ::write(fd_, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return Errno("cannot write", path_);
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+    return Status::OK();
+  }
+  template <typename T> Status Pod(T v) { return Bytes(&v, sizeof v); }
+  Status Str(const std::string& s) {
+    FLOWPS_RETURN_IF_ERROR(Pod<uint32_t>(static_cast<uint32_t>(s.size())));
+    return Bytes(s.data(), s.size());
+  }
+  uint64_t length() const { return length_; }
+  uint32_t crc() const { return static_cast<uint32_t>(crc_); }
+
+ private:
+  int fd_;
+  std::string path_;
+  uLong crc_ = crc32_z(0, nullptr, 0);
+  uint64_t length_ = 0;
+};
+
+// Reads a payload that has been verified already; every read is bounds-checked.
+class PayloadReader {
+ public:
+  PayloadReader(const char* p, size_t n, std::string path) : p_(p), end_(p + n), path_(std::move(path)) {}
+  Status Bytes(void* out, size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n) return Corrupt("truncated record");
+    std::memcpy(out, p_, n);
+    p_ += n;
+    return Status::OK();
+  }
+  template <typename T> Status Pod(T* v) { return Bytes(v, sizeof *v); }
+  Status Str(std::string* s) {
+    uint32_t n = 0;
+    FLOWPS_RETURN_IF_ERROR(Pod(&n));
+    if (static_cast<size_t>(end_ - p_) < n) return Corrupt("truncated string");
+    s->assign(p_, n);
+    p_ += n;
+    return Status::OK();
+  }
+  Status Corrupt(const std::string& what) const {
+    return FailedPrecondition(path_ + ": corrupt checkpoint: " + what);
+  }
+  bool done() const { return p_ == end_; }
+
+ private:
+  const char* p_;
+  const char* end_;
+  std::string path_;
+};
+
+Status WriteTensor(FileWriter& w, const std::string& slot_name, const Tensor& t) {
+  FLOWPS_RETURN_IF_ERROR(w.Str(slot_name));
+  FLOWPS_RETURN_IF_ERROR(w.Pod<uint64_t>(t.num_bytes()));
+  return w.Bytes(t.raw_data(), t.num_bytes());
+}
+
+StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("cannot open " + path);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return Internal("cannot read " + path);
+  return data;
+}
+
+// Writes `text` to `path` atomically (temp, fsync, rename, fsync dir).
+Status WriteFileAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("cannot create", tmp);
+  FileWriter w(fd, tmp);
+  Status st = w.Bytes(text.data(), text.size());
+  if (st.ok() && ::fsync(fd) != 0) st = Errno("cannot fsync", tmp);
+  ::close(fd);
+  FLOWPS_RETURN_IF_ERROR(st);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename to", path);
+  return FsyncDir(fs::path(path).parent_path().string());
+}
+
+struct Manifest {
+  int64_t step = 0;
+  std::vector<CheckpointShardInfo> shards;
+};
+
+StatusOr<Manifest> ReadManifest(const std::string& dir, int64_t step) {
+  const std::string path = CheckpointStepDir(dir, step) + "/MANIFEST";
+  FLOWPS_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path));
+  std::istringstream in(text);
+  std::string word;
+  int version = 0;
+  Manifest m;
+  size_t num = 0;
+  if (!(in >> word >> version) || word != "flowps-checkpoint" || version != 1 || !(in >> word >> m.step) ||
+      word != "step" || !(in >> word >> num) || word != "shards")
+    return FailedPrecondition(path + ": not a flowps checkpoint manifest");
+  for (size_t i = 0; i < num; ++i) {
+    CheckpointShardInfo info;
+    if (!(in >> word >> info.shard >> info.bytes >> info.crc32) || word != "shard" ||
+        info.shard != static_cast<int>(i))
+      return FailedPrecondition(path + ": bad line for shard " + std::to_string(i));
+    m.shards.push_back(info);
+  }
+  if (m.step != step) return FailedPrecondition(path + ": names step " + std::to_string(m.step));
+  return m;
+}
+
+}  // namespace
+
+std::string CheckpointStepDir(const std::string& dir, int64_t checkpoint_step) {
+  return dir + "/step-" + std::to_string(checkpoint_step);
+}
+
+std::string CheckpointShardPath(const std::string& dir, int64_t checkpoint_step, int shard) {
+  return CheckpointStepDir(dir, checkpoint_step) + "/shard-" + std::to_string(shard) + ".ckpt";
+}
+
+StatusOr<CheckpointShardInfo> WriteShardCheckpoint(const std::string& dir, int64_t checkpoint_step, int shard,
+                                                   int num_shards, const ShardSnapshot& snapshot,
+                                                   int pause_before_rename_ms) {
+  const std::string step_dir = CheckpointStepDir(dir, checkpoint_step);
+  std::error_code ec;
+  fs::create_directories(step_dir, ec);
+  if (ec) return Internal("cannot create checkpoint directory " + step_dir + ": " + ec.message());
+  const std::string path = CheckpointShardPath(dir, checkpoint_step, shard);
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("cannot create", tmp);
+  FileWriter w(fd, tmp);
+  Status st = [&]() -> Status {
+    FLOWPS_RETURN_IF_ERROR(w.Bytes(kMagic, sizeof kMagic));
+    FLOWPS_RETURN_IF_ERROR(w.Pod<uint32_t>(kVersion));
+    FLOWPS_RETURN_IF_ERROR(w.Pod<uint32_t>(static_cast<uint32_t>(shard)));
+    FLOWPS_RETURN_IF_ERROR(w.Pod<uint32_t>(static_cast<uint32_t>(num_shards)));
+    FLOWPS_RETURN_IF_ERROR(w.Pod<int64_t>(checkpoint_step));
+    FLOWPS_RETURN_IF_ERROR(w.Pod<int64_t>(snapshot.global_step));
+    FLOWPS_RETURN_IF_ERROR(w.Pod<uint32_t>(static_cast<uint32_t>(snapshot.variables.size())));
+    for (const VariableSnapshot& v : snapshot.variables) {
+      FLOWPS_RETURN_IF_ERROR(w.Str(v.name));
+      FLOWPS_RETURN_IF_ERROR(w.Pod<uint32_t>(static_cast<uint32_t>(v.full_shape.rank())));
+      for (int64_t d : v.full_shape.dims()) FLOWPS_RETURN_IF_ERROR(w.Pod<int64_t>(d));
+      FLOWPS_RETURN_IF_ERROR(w.Pod<int64_t>(v.row_begin));
+      FLOWPS_RETURN_IF_ERROR(w.Pod<int64_t>(v.row_end));
+      FLOWPS_RETURN_IF_ERROR(w.Pod<uint32_t>(static_cast<uint32_t>(1 + v.slots.size())));
+      FLOWPS_RETURN_IF_ERROR(WriteTensor(w, "", v.value));
+      for (size_t i = 0; i < v.slots.size(); ++i)
+        FLOWPS_RETURN_IF_ERROR(WriteTensor(w, "slot" + std::to_string(i), v.slots[i]));
+    }
+    const uint64_t length = w.length();
+    const uint32_t crc = w.crc();
+    FLOWPS_RETURN_IF_ERROR(w.Bytes(&length, sizeof length, false));
+    FLOWPS_RETURN_IF_ERROR(w.Bytes(&crc, sizeof crc, false));
+    FLOWPS_RETURN_IF_ERROR(w.Bytes(kEndMagic, sizeof kEndMagic, false));
+    if (::fsync(fd) != 0) return Errno("cannot fsync", tmp);
+    return Status::OK();
+  }();
+  ::close(fd);
+  if (!st.ok()) {
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  if (pause_before_rename_ms > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_before_rename_ms));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename to", path);
+  FLOWPS_RETURN_IF_ERROR(FsyncDir(step_dir));
+  return CheckpointShardInfo{shard, w.length() + kTrailerBytes, w.crc()};
+}
+
+StatusOr<ShardSnapshot> ReadShardCheckpoint(const std::string& path, int shard, int num_shards,
+                                            const std::optional<CheckpointShardInfo>& expected) {
+  FLOWPS_ASSIGN_OR_RETURN(std::string data, ReadWholeFile(path));
+  auto corrupt = [&](const std::string& what) { return FailedPrecondition(path + ": corrupt checkpoint: " + what); };
+  if (data.size() < kTrailerBytes + sizeof kMagic) return corrupt("too short");
+  const char* trailer = data.data() + data.size() - kTrailerBytes;
+  uint64_t length = 0;
+  uint32_t crc = 0;
+  std::memcpy(&length, trailer, sizeof length);
+  std::memcpy(&crc, trailer + 8, sizeof crc);
+  if (std::memcmp(trailer + 12, kEndMagic, sizeof kEndMagic) != 0) return corrupt("no end marker");
+  if (length != data.size() - kTrailerBytes)
+    return corrupt("length " + std::to_string(data.size() - kTrailerBytes) + " but the trailer says " +
+                   std::to_string(length));
+  const uint32_t actual = static_cast<uint32_t>(
+      crc32_z(crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(data.data()), length));
+  if (actual != crc) return corrupt("checksum mismatch");
+  if (expected && (expected->bytes != data.size() || expected->crc32 != crc))
+    return corrupt("size or checksum differs from the MANIFEST");
+
+  PayloadReader r(data.data(), length, path);
+  char magic[8];
+  uint32_t version = 0, file_shard = 0, file_shards = 0, num_vars = 0;
+  int64_t checkpoint_step = 0;
+  ShardSnapshot snap;
+  FLOWPS_RETURN_IF_ERROR(r.Bytes(magic, sizeof magic));
+  if (std::memcmp(magic, kMagic, sizeof kMagic) != 0) return corrupt("bad magic");
+  FLOWPS_RETURN_IF_ERROR(r.Pod(&version));
+  if (version != kVersion) return corrupt("unknown version " + std::to_string(version));
+  FLOWPS_RETURN_IF_ERROR(r.Pod(&file_shard));
+  FLOWPS_RETURN_IF_ERROR(r.Pod(&file_shards));
+  if (static_cast<int>(file_shard) != shard || static_cast<int>(file_shards) != num_shards)
+    return FailedPrecondition(path + ": written by shard " + std::to_string(file_shard) + " of " +
+                              std::to_string(file_shards) + ", not shard " + std::to_string(shard) + " of " +
+                              std::to_string(num_shards));
+  FLOWPS_RETURN_IF_ERROR(r.Pod(&checkpoint_step));
+  FLOWPS_RETURN_IF_ERROR(r.Pod(&snap.global_step));
+  FLOWPS_RETURN_IF_ERROR(r.Pod(&num_vars));
+  for (uint32_t i = 0; i < num_vars; ++i) {
+    VariableSnapshot v;
+    uint32_t rank = 0, num_tensors = 0;
+    FLOWPS_RETURN_IF_ERROR(r.Str(&v.name));
+    FLOWPS_RETURN_IF_ERROR(r.Pod(&rank));
+    if (rank > 32) return corrupt("rank " + std::to_string(rank));
+    std::vector<int64_t> dims(rank);
+    for (int64_t& d : dims) FLOWPS_RETURN_IF_ERROR(r.Pod(&d));
+    v.full_shape = Shape(dims);
+    FLOWPS_RETURN_IF_ERROR(r.Pod(&v.row_begin));
+    FLOWPS_RETURN_IF_ERROR(r.Pod(&v.row_end));
+    FLOWPS_RETURN_IF_ERROR(r.Pod(&num_tensors));
+    if (!v.full_shape.fully_defined() || v.row_begin < 0 || v.row_end < v.row_begin || num_tensors < 1)
+      return corrupt("variable '" + v.name + "' has a bad header");
+    if (rank > 0) dims[0] = v.row_end - v.row_begin;
+    for (uint32_t t = 0; t < num_tensors; ++t) {
+      std::string slot_name;
+      uint64_t bytes = 0;
+      FLOWPS_RETURN_IF_ERROR(r.Str(&slot_name));
+      FLOWPS_RETURN_IF_ERROR(r.Pod(&bytes));
+      Tensor tensor(DType::kFloat32, Shape(dims));
+      if (bytes != tensor.num_bytes()) return corrupt("variable '" + v.name + "' has a tensor of the wrong size");
+      FLOWPS_RETURN_IF_ERROR(r.Bytes(tensor.raw_data(), bytes));
+      (t == 0 ? v.value : v.slots.emplace_back()) = tensor;
+    }
+    snap.variables.push_back(std::move(v));
+  }
+  if (!r.done()) return corrupt("trailing bytes");
+  return snap;
+}
+
+Status CommitCheckpoint(const std::string& dir, int64_t checkpoint_step, int num_shards, int keep) {
+  std::ostringstream manifest;
+  manifest << "flowps-checkpoint 1\nstep " << checkpoint_step << "\nshards " << num_shards << "\n";
+  for (int k = 0; k < num_shards; ++k) {
+    const std::string path = CheckpointShardPath(dir, checkpoint_step, k);
+    StatusOr<std::string> data = ReadWholeFile(path);
+    if (!data.ok())
+      return FailedPrecondition("checkpoint " + std::to_string(checkpoint_step) + " is incomplete: shard " +
+                                std::to_string(k) + " has not written " + path);
+    Status verified = ReadShardCheckpoint(path, k, num_shards).status();
+    if (!verified.ok()) return verified;
+    uint32_t crc = 0;
+    std::memcpy(&crc, data->data() + data->size() - kTrailerBytes + 8, sizeof crc);
+    manifest << "shard " << k << " " << data->size() << " " << crc << "\n";
+  }
+  FLOWPS_RETURN_IF_ERROR(WriteFileAtomically(CheckpointStepDir(dir, checkpoint_step) + "/MANIFEST", manifest.str()));
+
+  // Prune: keep the newest `keep` complete checkpoints and nothing older.
+  std::vector<int64_t> complete = CompleteCheckpoints(dir);
+  if (keep < 1 || static_cast<int>(complete.size()) <= keep) return Status::OK();
+  const int64_t oldest_kept = complete[static_cast<size_t>(keep - 1)];
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("step-", 0) != 0) continue;
+    char* end = nullptr;
+    const long long step = std::strtoll(name.c_str() + 5, &end, 10);
+    if (*end != '\0' || step >= oldest_kept) continue;
+    std::error_code rm_ec;
+    fs::remove_all(entry.path(), rm_ec);
+  }
+  return Status::OK();
+}
+
+std::vector<int64_t> CompleteCheckpoints(const std::string& dir) {
+  std::vector<int64_t> steps;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("step-", 0) != 0) continue;
+    char* end = nullptr;
+    const long long step = std::strtoll(name.c_str() + 5, &end, 10);
+    if (*end != '\0' || name.size() == 5) continue;
+    if (fs::exists(entry.path() / "MANIFEST")) steps.push_back(step);
+  }
+  std::sort(steps.rbegin(), steps.rend());
+  return steps;
+}
+
+StatusOr<std::optional<std::pair<int64_t, ShardSnapshot>>> RestoreNewestCheckpoint(
+    const std::string& dir, int shard, int num_shards, std::vector<std::string>* skipped) {
+  for (int64_t step : CompleteCheckpoints(dir)) {
+    StatusOr<Manifest> manifest = ReadManifest(dir, step);
+    if (!manifest.ok()) {
+      skipped->push_back(manifest.status().message());
+      continue;
+    }
+    if (static_cast<int>(manifest->shards.size()) != num_shards) {
+      skipped->push_back("checkpoint " + std::to_string(step) + " has " + std::to_string(manifest->shards.size()) +
+                         " shards, this job has " + std::to_string(num_shards));
+      continue;
+    }
+    StatusOr<ShardSnapshot> snap = ReadShardCheckpoint(CheckpointShardPath(dir, step, shard), shard, num_shards,
+                                                       manifest->shards[static_cast<size_t>(shard)]);
+    if (!snap.ok()) {
+      skipped->push_back(snap.status().message());
+      continue;
+    }
+    return std::optional<std::pair<int64_t, ShardSnapshot>>(std::make_pair(step, std::move(*snap)));
+  }
+  return std::optional<std::pair<int64_t, ShardSnapshot>>();
+}
+
+}  // namespace flowps::ps

@@ -1,0 +1,140 @@
+#include "ps/parameter_shard.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/yaml_reader.h"
+
+namespace flowps::ps {
+
+Status ShardConfig::Validate() const {
+  if (num_shards < 1 || shard < 0 || shard >= num_shards)
+    return InvalidArgument("ps shard " + std::to_string(shard) + " of " + std::to_string(num_shards) +
+                           " is out of range");
+  FLOWPS_RETURN_IF_ERROR(optimizer.Validate());
+  if (mode == TrainingMode::kSync) FLOWPS_RETURN_IF_ERROR(sync.Validate());
+  if (mode == TrainingMode::kAsync) FLOWPS_RETURN_IF_ERROR(async.Validate());
+  if (keep_checkpoints < 1) return InvalidArgument("checkpoint.keep must be >= 1");
+  return Status::OK();
+}
+
+Status ReadShardConfig(YamlMap& ps, ShardConfig* config) {
+  std::string mode = "sync", policy = "refuse", optimizer = "sgd";
+  int total_workers = 1;
+  ps.Optional("mode", &mode)
+      .Optional("replicas_to_aggregate", &config->sync.replicas_to_aggregate)
+      .Optional("total_workers", &total_workers)
+      .Optional("max_staleness", &config->async.max_staleness)
+      .Optional("staleness_policy", &policy);
+  if (!ps.status().ok()) return ps.status();
+  if (mode == "sync")
+    config->mode = TrainingMode::kSync;
+  else if (mode == "async")
+    config->mode = TrainingMode::kAsync;
+  else
+    return ps.Error("mode", "must be sync or async, got '" + mode + "'");
+  if (policy == "refuse")
+    config->async.policy = StalenessPolicy::kRefuse;
+  else if (policy == "wait")
+    config->async.policy = StalenessPolicy::kWait;
+  else
+    return ps.Error("staleness_policy", "must be refuse or wait, got '" + policy + "'");
+  config->sync.total_workers = config->async.total_workers = total_workers;
+
+  if (ps.has("optimizer")) {
+    YamlMap opt = ps.Child("optimizer", true);
+    kernels::OptimizerConfig& o = config->optimizer;
+    opt.Required("kind", &optimizer)
+        .Optional("learning_rate", &o.learning_rate)
+        .Optional("momentum", &o.momentum)
+        .Optional("nesterov", &o.nesterov)
+        .Optional("beta1", &o.beta1)
+        .Optional("beta2", &o.beta2)
+        .Optional("epsilon", &o.epsilon)
+        .Optional("initial_accumulator", &o.initial_accumulator);
+    FLOWPS_RETURN_IF_ERROR(opt.Finish());
+    StatusOr<kernels::OptimizerKind> kind = kernels::ParseOptimizerKind(optimizer);
+    if (!kind.ok()) return opt.Error("kind", kind.status().message());
+    o.kind = *kind;
+    if (Status st = o.Validate(); !st.ok()) return opt.Error("", st.message());
+  }
+  if (ps.has("checkpoint")) {
+    YamlMap ck = ps.Child("checkpoint", true);
+    int64_t every_steps = 0;
+    double every_seconds = 0;
+    ck.Optional("dir", &config->checkpoint_dir)
+        .Optional("keep", &config->keep_checkpoints)
+        .Optional("every_steps", &every_steps)
+        .Optional("every_seconds", &every_seconds);
+    FLOWPS_RETURN_IF_ERROR(ck.Finish());
+    if (config->keep_checkpoints < 1) return ck.Error("keep", "must be >= 1");
+  }
+  if (Status st = config->sync.Validate(); config->mode == TrainingMode::kSync && !st.ok())
+    return ps.Error("", st.message());
+  return config->async.Validate();
+}
+
+ParameterShard::ParameterShard(ShardConfig config, ThreadPool* pool, std::shared_ptr<spdlog::logger> log)
+    : config_(std::move(config)), log_(std::move(log)), store_(config_.optimizer, pool) {
+  if (config_.mode == TrainingMode::kSync)
+    rule_ = std::make_unique<SyncAggregator>(config_.sync, &store_, log_);
+  else
+    rule_ = std::make_unique<AsyncApplier>(config_.async, &store_, log_);
+}
+
+StatusOr<std::unique_ptr<ParameterShard>> ParameterShard::Open(ShardConfig config, ThreadPool* pool,
+                                                               std::shared_ptr<spdlog::logger> log) {
+  FLOWPS_RETURN_IF_ERROR(config.Validate());
+  std::unique_ptr<ParameterShard> shard(new ParameterShard(std::move(config), pool, std::move(log)));
+  if (!shard->config_.checkpoint_dir.empty()) {
+    StatusOr<int64_t> restored = shard->RestoreCheckpoint();
+    if (!restored.ok() && restored.status().code() != Code::kNotFound) return restored.status();
+  }
+  return shard;
+}
+
+std::optional<int64_t> ParameterShard::restored_checkpoint() const {
+  std::lock_guard<std::mutex> lock(checkpoint_mu_);
+  return restored_;
+}
+
+StatusOr<CheckpointShardInfo> ParameterShard::SaveCheckpoint(int64_t checkpoint_step) {
+  if (config_.checkpoint_dir.empty()) return FailedPrecondition("this ps shard has no checkpoint dir");
+  std::lock_guard<std::mutex> lock(checkpoint_mu_);
+  ShardSnapshot snapshot = rule_->Snapshot();
+  StatusOr<CheckpointShardInfo> info =
+      WriteShardCheckpoint(config_.checkpoint_dir, checkpoint_step, config_.shard, config_.num_shards, snapshot,
+                           config_.test_pause_before_rename_ms);
+  if (info.ok())
+    log_->info("wrote checkpoint {} (global step {}, {} variables, {} bytes)", checkpoint_step,
+               snapshot.global_step, snapshot.variables.size(), info->bytes);
+  else
+    log_->error("writing checkpoint {} failed: {}", checkpoint_step, info.status().ToString());
+  return info;
+}
+
+Status ParameterShard::CommitCheckpoint(int64_t checkpoint_step) {
+  if (config_.shard != 0) return FailedPrecondition("only ps shard 0 commits checkpoints");
+  if (config_.checkpoint_dir.empty()) return FailedPrecondition("this ps shard has no checkpoint dir");
+  std::lock_guard<std::mutex> lock(checkpoint_mu_);
+  Status st = ps::CommitCheckpoint(config_.checkpoint_dir, checkpoint_step, config_.num_shards,
+                                   config_.keep_checkpoints);
+  if (st.ok()) log_->info("checkpoint {} is complete (MANIFEST written)", checkpoint_step);
+  return st;
+}
+
+StatusOr<int64_t> ParameterShard::RestoreCheckpoint() {
+  if (config_.checkpoint_dir.empty()) return FailedPrecondition("this ps shard has no checkpoint dir");
+  std::lock_guard<std::mutex> lock(checkpoint_mu_);
+  std::vector<std::string> skipped;
+  FLOWPS_ASSIGN_OR_RETURN(auto found, RestoreNewestCheckpoint(config_.checkpoint_dir, config_.shard,
+                                                              config_.num_shards, &skipped));
+  for (const std::string& why : skipped) log_->warn("skipped a checkpoint: {}", why);
+  if (!found) return NotFound("no complete checkpoint in " + config_.checkpoint_dir);
+  const int64_t global_step = found->second.global_step;
+  FLOWPS_RETURN_IF_ERROR(rule_->Restore(std::move(found->second)));
+  restored_ = found->first;
+  log_->info("restored checkpoint {} (global step {})", found->first, global_step);
+  return found->first;
+}
+
+}  // namespace flowps::ps

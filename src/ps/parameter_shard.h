@@ -1,0 +1,94 @@
+// ParameterShard: everything one flowps-ps task holds: its VariableStore, its
+// UpdateRule (sync or async) and its checkpoints. The RPC server
+// (ParameterServerImpl) is a thin layer over it.
+//
+// Checkpoints are driven by the chief through the ps client: it asks every
+// shard to SaveCheckpoint(N) and, once all have answered, asks shard 0 (the
+// coordinator) to CommitCheckpoint(N), which verifies every shard file and
+// writes the MANIFEST. A save writes a consistent snapshot of this shard (no
+// update in progress). On Open, the shard restores the newest complete
+// checkpoint of its directory, if any.
+//
+// Thread safety: all methods may be called from any thread; saves and restores
+// are serialised by a mutex of their own.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "kernels/optimizers.h"
+#include "ps/async_applier.h"
+#include "ps/checkpoint.h"
+#include "ps/sync_aggregator.h"
+#include "ps/variable_store.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace flowps {
+
+class ThreadPool;
+class YamlMap;
+
+namespace ps {
+
+enum class TrainingMode { kSync, kAsync };
+
+struct ShardConfig {
+  int shard = 0;
+  int num_shards = 1;
+  TrainingMode mode = TrainingMode::kSync;
+  SyncConfig sync;
+  AsyncConfig async;
+  kernels::OptimizerConfig optimizer;
+  std::string checkpoint_dir;  // empty: this shard neither saves nor restores
+  int keep_checkpoints = 3;
+  // Tests only: sleep between writing a shard file and renaming it into place.
+  int test_pause_before_rename_ms = 0;
+
+  Status Validate() const;
+};
+
+// Reads a job spec's `ps:` mapping into `config` (shard and num_shards are set
+// by the caller):
+//   mode: sync | async                 replicas_to_aggregate: N   total_workers: N+b
+//   max_staleness: s                   staleness_policy: refuse | wait
+//   optimizer: {kind, learning_rate, momentum, nesterov, beta1, beta2, epsilon, initial_accumulator}
+//   checkpoint: {dir, keep}            (every_steps / every_seconds are read by the chief)
+// Errors name the file, line and key.
+Status ReadShardConfig(YamlMap& ps, ShardConfig* config);
+
+class ParameterShard {
+ public:
+  static StatusOr<std::unique_ptr<ParameterShard>> Open(ShardConfig config, ThreadPool* pool,
+                                                        std::shared_ptr<spdlog::logger> log);
+
+  const ShardConfig& config() const { return config_; }
+  VariableStore& store() { return store_; }
+  UpdateRule& rule() { return *rule_; }
+  // The checkpoint step restored by Open or RestoreCheckpoint, if any.
+  std::optional<int64_t> restored_checkpoint() const;
+
+  // Writes this shard's file of checkpoint `checkpoint_step`.
+  StatusOr<CheckpointShardInfo> SaveCheckpoint(int64_t checkpoint_step);
+  // Coordinator only (shard 0): completes checkpoint `checkpoint_step`.
+  Status CommitCheckpoint(int64_t checkpoint_step);
+  // Restores the newest complete checkpoint; NotFound if there is none.
+  StatusOr<int64_t> RestoreCheckpoint();
+
+ private:
+  ParameterShard(ShardConfig config, ThreadPool* pool, std::shared_ptr<spdlog::logger> log);
+
+  const ShardConfig config_;
+  std::shared_ptr<spdlog::logger> log_;
+  VariableStore store_;
+  std::unique_ptr<UpdateRule> rule_;
+  mutable std::mutex checkpoint_mu_;
+  std::optional<int64_t> restored_;  // guarded by checkpoint_mu_
+};
+
+}  // namespace ps
+}  // namespace flowps

@@ -1,0 +1,83 @@
+// SyncAggregator: synchronous training with backup workers (Chen et al. 2016,
+// "Revisiting Distributed Synchronous SGD"; TensorFlow's SyncReplicasOptimizer).
+//
+// With replicas_to_aggregate = N and total_workers = N + b, for each global
+// step s the shard takes the first N pushes tagged s, averages them (each
+// variable's gradients summed and divided by N; a variable absent from a push
+// counts as zero, sparse rows are concatenated and scaled by 1/N), applies the
+// average once with the optimizer at step s+1, advances its global step to
+// s+1 and releases every worker waiting for s+1. Any push tagged with an older
+// step (the b backups, a worker that fell behind) is dropped, counted in
+// stats().stale_dropped and logged; that worker then waits for the current
+// step and joins it. A second push of the same (worker, step) is a duplicate
+// and changes nothing.
+//
+// Several shards: each shard runs its own aggregator and global step; they do
+// not talk to each other. What the shards give each other is:
+//   - every shard applies, for each step s, the average of exactly N
+//     gradients tagged s, computed from that shard's parameters of step s;
+//   - the N workers counted may differ between shards (a backup worker can
+//     be among the first N on one shard and dropped on another);
+//   - since a worker pushes step s+1 only after every shard released s+1
+//     (the ps client waits on all shards), no shard runs more than one step
+//     ahead of any other: the shards' global steps differ by at most 1.
+//
+// Thread safety: Push, WaitForStep and Snapshot may be called from any thread;
+// one mutex guards the step's accumulation and is held while a completed step
+// is applied, so a snapshot never sees half a step.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "ps/step_clock.h"
+#include "ps/update_rule.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace flowps::ps {
+
+struct SyncConfig {
+  int replicas_to_aggregate = 1;  // N
+  int total_workers = 1;          // N + b; worker ids are 0 .. total_workers-1
+
+  Status Validate() const;
+};
+
+class SyncAggregator final : public UpdateRule {
+ public:
+  // `store` is not owned and must outlive the aggregator.
+  SyncAggregator(SyncConfig config, VariableStore* store, std::shared_ptr<spdlog::logger> log);
+
+  void Push(PushRequest request, PushDone done) override;
+  void WaitForStep(int64_t step, std::function<void(int64_t)> done) override;
+  int64_t global_step() const override { return clock_.now(); }
+  PushStats stats() const override;
+  ShardSnapshot Snapshot() const override;
+  Status Restore(ShardSnapshot snapshot) override;
+
+ private:
+  StatusOr<PushResult> Offer(PushRequest& request);  // REQUIRES: mu_ held
+  // Adds one push to the step's sums.
+  void Accumulate(std::vector<Gradient>& grads);  // REQUIRES: mu_ held
+  std::vector<Gradient> Average() const;          // REQUIRES: mu_ held
+
+  const SyncConfig config_;
+  VariableStore* const store_;
+  std::shared_ptr<spdlog::logger> log_;
+  StepClock clock_;
+
+  mutable std::mutex mu_;
+  int64_t step_ = 0;                          // guarded by mu_; clock_ follows it
+  int count_ = 0;                             // pushes counted for step_
+  std::map<std::string, Tensor> dense_sum_;   // per variable, for step_
+  std::map<std::string, std::vector<std::pair<Tensor, Tensor>>> sparse_;  // (indices, rows) for step_
+  std::map<int32_t, int64_t> last_counted_;   // worker -> newest step counted
+  PushStats stats_;
+};
+
+}  // namespace flowps::ps

@@ -1,0 +1,74 @@
+// UpdateRule: how a shard turns pushed gradients into variable updates.
+// SyncAggregator (N of N+b per global step) and AsyncApplier (apply on
+// arrival, optional bounded staleness) implement it.
+//
+// Every push carries (worker, step): `step` is the shard's global step at which
+// the worker pulled the parameters its gradient was computed from. The pair
+// identifies the push, so a push retried after a reconnect is recognised and
+// never applied twice (outcome kDuplicate, reported as success to the worker).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "ps/variable_store.h"
+
+namespace flowps::ps {
+
+struct PushRequest {
+  int32_t worker = 0;
+  int64_t step = 0;
+  std::vector<Gradient> grads;
+};
+
+enum class PushOutcome {
+  kAccepted,   // sync: counted towards its step; applied when the step completes
+  kApplied,    // the update (sync: this push completed the step) is in the variables
+  kDuplicate,  // this (worker, step) was counted or applied before; nothing changed
+  kStale,      // dropped (an older step, or too stale); counted in stats
+};
+const char* PushOutcomeName(PushOutcome outcome);  // "accepted", "applied", "duplicate", "stale"
+
+struct PushResult {
+  PushOutcome outcome = PushOutcome::kAccepted;
+  int64_t global_step = 0;  // the shard's step after this push
+};
+
+struct PushStats {
+  int64_t accepted = 0;    // pushes counted (sync) or applied (async)
+  int64_t applied_updates = 0;  // optimizer applications (sync: one per step)
+  int64_t stale_dropped = 0;
+  int64_t duplicates = 0;
+  int64_t refused = 0;     // bad input (unknown variable, shape, dtype, non-finite)
+  int64_t waiting = 0;     // async wait policy: pushes held right now
+};
+
+// A consistent copy of a shard: its global step and every part, taken with no
+// update in progress.
+struct ShardSnapshot {
+  int64_t global_step = 0;
+  std::vector<VariableSnapshot> variables;
+};
+
+class UpdateRule {
+ public:
+  using PushDone = std::function<void(StatusOr<PushResult>)>;
+  virtual ~UpdateRule() = default;
+
+  // Offers a push. `done` runs exactly once: usually before Push returns, or
+  // later from another thread when a push must wait (bounded staleness, wait
+  // policy). Bad input gives an error Status and changes nothing.
+  virtual void Push(PushRequest request, PushDone done) = 0;
+  // Runs `done(step)` once the global step is >= step.
+  virtual void WaitForStep(int64_t step, std::function<void(int64_t)> done) = 0;
+  virtual int64_t global_step() const = 0;
+  virtual PushStats stats() const = 0;
+  virtual ShardSnapshot Snapshot() const = 0;
+  // Replaces the variables and the global step (forgets pending pushes).
+  virtual Status Restore(ShardSnapshot snapshot) = 0;
+};
+
+}  // namespace flowps::ps

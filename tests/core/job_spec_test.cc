@@ -1,0 +1,106 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "core/job_spec.h"
+
+using namespace flowps;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A valid spec whose data path is a directory that exists everywhere.
+std::string Valid(const std::string& extra_optimizer = "", const std::string& mode = "  type: async\n") {
+  return "name: t\n"
+         "model:\n  type: mlp\n  hidden: [32, 16]\n"
+         "data:\n  path: /tmp\n  batch_size: 8\n"
+         "optimizer:\n  type: momentum\n  learning_rate: 0.1\n" + extra_optimizer +
+         "mode:\n" + mode +
+         "train:\n  steps: 10\n";
+}
+
+std::string ErrorOf(const std::string& text) {
+  auto job = ParseJobSpec(text, "job.yaml");
+  return job.ok() ? std::string("<accepted>") : job.status().message();
+}
+
+}  // namespace
+
+TEST_CASE("every example job in configs/jobs loads") {
+  int loaded = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(FLOWPS_SOURCE_DIR) / "configs/jobs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    auto job = LoadJobSpec(entry.path().string());
+    INFO(entry.path().string());
+    CHECK(job.status().message() == "");
+    ++loaded;
+  }
+  CHECK(loaded >= 2);
+  auto mlp = LoadJobSpec(std::string(FLOWPS_SOURCE_DIR) + "/configs/jobs/mlp.yaml");
+  REQUIRE(mlp.ok());
+  CHECK(mlp->model.kind == ModelKind::kMlp);
+  CHECK(mlp->model.hidden == std::vector<int64_t>{256});
+  CHECK(mlp->optimizer.kind == OptimizerKind::kMomentum);
+  CHECK(mlp->mode.mode == TrainingMode::kSync);
+  CHECK(mlp->mode.replicas_to_aggregate == 2);
+  CHECK(mlp->epochs == 5);
+  CHECK(mlp->checkpoint.keep == 3);
+}
+
+TEST_CASE("a valid spec fills defaults, and sync derives the aggregation count from backups") {
+  auto job = ParseJobSpec(Valid("", "  type: sync\n  total_workers: 3\n  backup_workers: 1\n"), "job.yaml");
+  REQUIRE(job.ok());
+  CHECK(job->data.shuffle);
+  CHECK(job->data.batch_size == 8);
+  CHECK(job->optimizer.momentum == 0.9);
+  CHECK(job->mode.replicas_to_aggregate == 2);
+  CHECK(job->mode.backup_workers == 1);
+  CHECK(job->checkpoint.dir.empty());
+  CHECK(job->steps == 10);
+}
+
+TEST_CASE("a bad job spec is refused naming file, line and key") {
+  CHECK(ErrorOf(Valid() + "trian: 3\n") == "job.yaml:15: unknown key 'trian'");
+  CHECK(ErrorOf(Valid("  learning_rate_decay: 0.5\n")) == "job.yaml:11: unknown key 'optimizer.learning_rate_decay'");
+  CHECK(ErrorOf(Valid().replace(Valid().find("momentum"), 8, "rmsprop")) ==
+        "job.yaml:9: key 'optimizer.type' is 'rmsprop', expected one of sgd | momentum | adagrad | adam");
+  CHECK(ErrorOf(Valid().replace(Valid().find("0.1"), 3, "-1")) == "job.yaml:10: key 'optimizer.learning_rate' must be positive");
+  CHECK(ErrorOf(Valid("  beta1: 0.5\n")) == "job.yaml:11: key 'optimizer.beta1' is only valid for type adam");
+  CHECK(ErrorOf(Valid().replace(Valid().find("mlp"), 3, "softmax")) == "job.yaml:4: key 'model.hidden' is only valid for type mlp");
+  CHECK(ErrorOf(Valid().replace(Valid().find("[32, 16]"), 8, "[32, 0]")) ==
+        "job.yaml:4: key 'model.hidden' layer width 0 must be positive");
+  CHECK(ErrorOf(Valid().replace(Valid().find("8\n"), 1, "many")) == "job.yaml:7: key 'data.batch_size' has the wrong type");
+  CHECK(ErrorOf(Valid() + "  epochs: 2\n") == "job.yaml:14: key 'train' must give exactly one of 'steps' and 'epochs'");
+  CHECK(ErrorOf(Valid("", "  type: async\n  backup_workers: 1\n")) ==
+        "job.yaml:13: key 'mode.backup_workers' is only valid for type sync");
+  CHECK(ErrorOf(Valid("", "  type: sync\n  max_staleness: 3\n")) ==
+        "job.yaml:13: key 'mode.max_staleness' is only valid for type async");
+  CHECK(ErrorOf(Valid("", "  type: sync\n  total_workers: 2\n  replicas_to_aggregate: 3\n")) ==
+        "job.yaml:14: key 'mode.replicas_to_aggregate' is 3 but total_workers 2 - backup_workers 0 is 2");
+  CHECK(ErrorOf(Valid().replace(Valid().find("/tmp"), 4, "/no/such/dir")) ==
+        "job.yaml:6: key 'data.path' '/no/such/dir' is not an existing directory");
+  CHECK(ErrorOf(Valid() + "checkpoint:\n  dir: ck\n") == "job.yaml:16: key 'checkpoint' needs 'every_steps' or 'every_seconds'");
+  CHECK(ErrorOf("name: t\n") == "job.yaml:1: key 'model' is required");
+}
+
+TEST_CASE("a graph file is resolved against the job file's directory and must exist") {
+  fs::path dir = fs::temp_directory_path() / ("flowps_job_" + std::to_string(::getpid()));
+  fs::create_directories(dir / "graphs");
+  std::ofstream(dir / "graphs/model.fgraph") << "x";
+  std::string spec = "name: g\nmodel:\n  graph_file: graphs/model.fgraph\ndata:\n  path: /tmp\n"
+                     "optimizer:\n  type: sgd\n  learning_rate: 0.1\nmode:\n  type: async\ntrain:\n  epochs: 1\n";
+  std::ofstream(dir / "job.yaml") << spec;
+  auto job = LoadJobSpec((dir / "job.yaml").string());
+  std::ofstream(dir / "bad.yaml") << std::string(spec).replace(spec.find("model.fgraph"), 12, "other.fgraph");
+  auto bad = LoadJobSpec((dir / "bad.yaml").string());
+  fs::remove_all(dir);
+  REQUIRE(job.ok());
+  CHECK(job->model.kind == ModelKind::kGraphFile);
+  CHECK(job->model.graph_file == (dir / "graphs/model.fgraph").string());
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message() ==
+        (dir / "bad.yaml").string() + ":3: key 'model.graph_file' 'graphs/other.fgraph' is not an existing file");
+}

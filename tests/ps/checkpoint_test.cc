@@ -1,0 +1,160 @@
+#include "ps/checkpoint.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "ps/parameter_shard.h"
+#include "ps_test_util.h"
+
+namespace flowps::ps {
+using namespace testing;
+namespace fs = std::filesystem;
+namespace {
+
+// A fresh directory under the build's temp dir, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "flowps-ckpt-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+ShardConfig AdamShard(const std::string& dir, int shard, int num_shards) {
+  ShardConfig c;
+  c.shard = shard;
+  c.num_shards = num_shards;
+  c.mode = TrainingMode::kSync;
+  c.sync = {1, 1};
+  c.optimizer.kind = kernels::OptimizerKind::kAdam;
+  c.optimizer.learning_rate = 0.1;
+  c.checkpoint_dir = dir;
+  c.keep_checkpoints = 2;
+  return c;
+}
+
+std::unique_ptr<ParameterShard> OpenOrDie(const ShardConfig& c) {
+  StatusOr<std::unique_ptr<ParameterShard>> s = ParameterShard::Open(c, nullptr, NullLogger());
+  REQUIRE(s.ok());
+  return std::move(*s);
+}
+
+void Step(ParameterShard& shard, float g) {
+  const int64_t step = shard.rule().global_step();
+  REQUIRE(OutcomeOf(PushNow(shard.rule(), 0, step, {Dense("w", {2}, {g, -g})})) == PushOutcome::kApplied);
+}
+
+}  // namespace
+
+TEST_CASE("a checkpoint restores variables, optimizer slots and the global step") {
+  TempDir dir;
+  std::vector<float> saved_value, saved_m;
+  {
+    auto shard = OpenOrDie(AdamShard(dir.path(), 0, 1));
+    CreateOrDie(shard->store(), ZerosSpec("w", {2}));
+    Step(*shard, 1);
+    Step(*shard, 2);
+    REQUIRE(shard->SaveCheckpoint(2).ok());
+    REQUIRE(shard->CommitCheckpoint(2).ok());
+    saved_value = Values(shard->store(), "w");
+    saved_m = shard->store().Describe("w").value().slots[0].ToVector<float>();
+    Step(*shard, 3);  // after the checkpoint: lost on restore
+  }
+  auto restarted = OpenOrDie(AdamShard(dir.path(), 0, 1));
+  CHECK(restarted->restored_checkpoint() == std::optional<int64_t>(2));
+  CHECK(restarted->rule().global_step() == 2);
+  CHECK(Values(restarted->store(), "w") == saved_value);
+  CHECK(restarted->store().Describe("w").value().slots[0].ToVector<float>() == saved_m);
+  // The chief's create after a restart keeps the restored value.
+  bool created = true;
+  REQUIRE(restarted->store().Create(ZerosSpec("w", {2}), &created).ok());
+  CHECK(!created);
+  CHECK(Values(restarted->store(), "w") == saved_value);
+}
+
+TEST_CASE("a checkpoint counts only once every shard has written it and the MANIFEST is there") {
+  TempDir dir;
+  auto s0 = OpenOrDie(AdamShard(dir.path(), 0, 2));
+  auto s1 = OpenOrDie(AdamShard(dir.path(), 1, 2));
+  for (auto* s : {s0.get(), s1.get()}) {
+    CreateOrDie(s->store(), ZerosSpec("w", {2}));
+    Step(*s, 1);
+  }
+  REQUIRE(s0->SaveCheckpoint(1).ok());
+  REQUIRE(s1->SaveCheckpoint(1).ok());
+  REQUIRE(s0->CommitCheckpoint(1).ok());
+  for (auto* s : {s0.get(), s1.get()}) Step(*s, 5);
+  // Checkpoint 2: only shard 0 writes, so the commit is refused, and a restart restores 1.
+  REQUIRE(s0->SaveCheckpoint(2).ok());
+  Status commit = s0->CommitCheckpoint(2);
+  CHECK(commit.code() == Code::kFailedPrecondition);
+  CHECK(commit.message().find("shard 1") != std::string::npos);
+  CHECK(!fs::exists(CheckpointStepDir(dir.path(), 2) + "/MANIFEST"));
+  CHECK(CompleteCheckpoints(dir.path()) == std::vector<int64_t>{1});
+  CHECK(s1->CommitCheckpoint(1).code() == Code::kFailedPrecondition);  // only shard 0 commits
+  auto restarted = OpenOrDie(AdamShard(dir.path(), 1, 2));
+  CHECK(restarted->restored_checkpoint() == std::optional<int64_t>(1));
+  CHECK(restarted->rule().global_step() == 1);
+}
+
+TEST_CASE("a corrupt shard file is detected and never restored; the previous complete checkpoint is") {
+  TempDir dir;
+  {
+    auto shard = OpenOrDie(AdamShard(dir.path(), 0, 1));
+    CreateOrDie(shard->store(), ZerosSpec("w", {2}));
+    Step(*shard, 1);
+    REQUIRE(shard->SaveCheckpoint(1).ok());
+    REQUIRE(shard->CommitCheckpoint(1).ok());
+    Step(*shard, 1);
+    REQUIRE(shard->SaveCheckpoint(2).ok());
+    REQUIRE(shard->CommitCheckpoint(2).ok());
+  }
+  const std::string path = CheckpointShardPath(dir.path(), 2, 0);
+  SECTION("a flipped byte") {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(40);
+    f.put('\x7f');
+  }
+  SECTION("a truncated file") { fs::resize_file(path, fs::file_size(path) - 7); }
+  StatusOr<ShardSnapshot> direct = ReadShardCheckpoint(path, 0, 1);
+  CHECK(direct.status().code() == Code::kFailedPrecondition);
+  CHECK(direct.status().message().find("corrupt") != std::string::npos);
+  auto restarted = OpenOrDie(AdamShard(dir.path(), 0, 1));
+  CHECK(restarted->restored_checkpoint() == std::optional<int64_t>(1));
+  CHECK(restarted->rule().global_step() == 1);
+}
+
+TEST_CASE("old checkpoints are pruned to the configured number") {
+  TempDir dir;
+  auto shard = OpenOrDie(AdamShard(dir.path(), 0, 1));  // keep 2
+  CreateOrDie(shard->store(), ZerosSpec("w", {2}));
+  for (int64_t n = 1; n <= 4; ++n) {
+    Step(*shard, 1);
+    REQUIRE(shard->SaveCheckpoint(n * 10).ok());
+    REQUIRE(shard->CommitCheckpoint(n * 10).ok());
+  }
+  CHECK(CompleteCheckpoints(dir.path()) == std::vector<int64_t>{40, 30});
+  CHECK(!fs::exists(CheckpointStepDir(dir.path(), 10)));
+  CHECK(!fs::exists(CheckpointStepDir(dir.path(), 20)));
+}
+
+TEST_CASE("a shard with no checkpoint directory content starts fresh") {
+  TempDir dir;
+  auto shard = OpenOrDie(AdamShard(dir.path(), 0, 1));
+  CHECK(!shard->restored_checkpoint().has_value());
+  CHECK(shard->rule().global_step() == 0);
+}
+
+}  // namespace flowps::ps
