@@ -14,11 +14,13 @@
 #include "cli/launch_command.h"
 #include "cli/logs_command.h"
 #include "cli/status_command.h"
+#include "ps/ps_benchmarks.h"
 
 int main(int argc, char** argv) {
   // Every benchmark of `flowps bench`, in one place.
   const std::vector<flowps::Benchmark> benchmarks = {
       flowps::RpcLatencyBenchmark(),
+      flowps::ps::MakePsApplyBenchmark(),
   };
 
   CLI::App app{"flowps: parameter-server training over Cap'n Proto RPC"};
