@@ -39,7 +39,9 @@ fail() { echo "flowps-slurm-spec: $*" >&2; exit 2; }
 expand_tasks() {
   local nodelist=$1 per_node=$2 count reps item
   local -a nodes counts=()
-  mapfile -t nodes < <(scontrol show hostnames "$nodelist")
+  local names
+  names=$(scontrol show hostnames "$nodelist") || fail "scontrol cannot expand the node list '$nodelist'"
+  mapfile -t nodes <<<"$names"
   IFS=, read -ra items <<<"$per_node"
   for item in "${items[@]}"; do
     if [[ "$item" =~ ^([0-9]+)\(x([0-9]+)\)$ ]]; then
@@ -63,12 +65,15 @@ require() { [ -n "${!1:-}" ] || fail "$1 is not set: run this inside a Slurm job
 if [ "$het" = 1 ]; then
   for v in SLURM_JOB_NODELIST_HET_GROUP_0 SLURM_TASKS_PER_NODE_HET_GROUP_0 \
            SLURM_JOB_NODELIST_HET_GROUP_1 SLURM_TASKS_PER_NODE_HET_GROUP_1; do require "$v"; done
-  mapfile -t ps_hosts < <(expand_tasks "$SLURM_JOB_NODELIST_HET_GROUP_0" "$SLURM_TASKS_PER_NODE_HET_GROUP_0")
-  mapfile -t worker_hosts < <(expand_tasks "$SLURM_JOB_NODELIST_HET_GROUP_1" "$SLURM_TASKS_PER_NODE_HET_GROUP_1")
+  text=$(expand_tasks "$SLURM_JOB_NODELIST_HET_GROUP_0" "$SLURM_TASKS_PER_NODE_HET_GROUP_0") || exit 2
+  mapfile -t ps_hosts <<<"$text"
+  text=$(expand_tasks "$SLURM_JOB_NODELIST_HET_GROUP_1" "$SLURM_TASKS_PER_NODE_HET_GROUP_1") || exit 2
+  mapfile -t worker_hosts <<<"$text"
 else
   require SLURM_JOB_NODELIST
   require SLURM_TASKS_PER_NODE
-  mapfile -t hosts < <(expand_tasks "$SLURM_JOB_NODELIST" "$SLURM_TASKS_PER_NODE")
+  text=$(expand_tasks "$SLURM_JOB_NODELIST" "$SLURM_TASKS_PER_NODE") || exit 2
+  mapfile -t hosts <<<"$text"
   [ "${#hosts[@]}" -gt "$num_ps" ] ||
     fail "the job has ${#hosts[@]} tasks: it needs more than --num-ps $num_ps (at least one worker)"
   ps_hosts=("${hosts[@]:0:num_ps}")

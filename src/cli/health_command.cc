@@ -2,10 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "cli/cluster_health.h"
 
@@ -18,20 +16,6 @@ struct HealthOptions {
   int timeout_ms = 2000;
 };
 
-// The token as ParseClusterSpec reads it: the file's content without
-// surrounding whitespace.
-StatusOr<std::string> ReadToken(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return NotFound("--token-file '" + path + "' cannot be read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return InvalidArgument("--token-file '" + path + "' is empty");
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
-}
-
 int RunHealth(const HealthOptions& o) {
   TaskSpec task;
   task.job = "task";
@@ -40,9 +24,9 @@ int RunHealth(const HealthOptions& o) {
     std::cerr << "flowps health: --address: " << address.message() << "\n";
     return 2;
   }
-  auto token = ReadToken(o.token_file);
+  auto token = ReadTokenFile(o.token_file);
   if (!token.ok()) {
-    std::cerr << "flowps health: " << token.status().message() << "\n";
+    std::cerr << "flowps health: --token-file: " << token.status().message() << "\n";
     return 2;
   }
   ClusterSpec spec;
