@@ -158,3 +158,12 @@ TEST_CASE("array kernels move any dtype: transpose, concat, slice and gather of 
   auto dense = ScatterRowsAdd(Tensor::FromVector<int32_t>(Shape{3}, {1, 1, 0}), F({1, 2, 3}, Shape{3, 1}), Shape{2, 1});
   CHECK(dense->ToVector<float>() == std::vector<float>{3, 3});
 }
+
+TEST_CASE("argmax picks the first largest element along an axis; casts convert") {
+  Tensor x = F({1, 5, 5, 7, 0, 2}, Shape{2, 3});
+  CHECK(ArgMax(x, 1)->ToVector<int64_t>() == std::vector<int64_t>{1, 0});
+  CHECK(ArgMax(x, 0)->ToVector<int64_t>() == std::vector<int64_t>{1, 0, 0});
+  CHECK(Cast(x, DType::kInt32)->ToVector<int32_t>() == std::vector<int32_t>{1, 5, 5, 7, 0, 2});
+  CHECK(Cast(Tensor::FromVector<int64_t>(Shape{2}, {3, -4}), DType::kFloat32)->ToVector<float>() ==
+        std::vector<float>{3, -4});
+}
