@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <future>
 #include <random>
 
 #include "core/thread_pool.h"
@@ -82,18 +84,18 @@ TEST_CASE("a matmul split over the pool equals the one computed on one thread") 
 }
 
 TEST_CASE("ParallelFor called from busy pool threads runs every block exactly once") {
-  auto pool = NewAsioThreadPool(2);
   std::atomic<int> total{0};
-  std::atomic<int> outer_done{0};
+  std::promise<void> done[2];
+  auto pool = NewAsioThreadPool(2);  // destroyed (joined) before what its tasks use
+  ThreadPool* p = pool.get();
   // Both pool threads call ParallelFor at once: neither may wait on a block
   // queued behind the other.
   for (int t = 0; t < 2; ++t)
-    pool->Schedule([&] {
-      ParallelFor(pool.get(), 100, [&](int64_t i) { total += static_cast<int>(i); });
-      ++outer_done;
+    p->Schedule([&, t] {
+      ParallelFor(p, 100, [&](int64_t i) { total += static_cast<int>(i); });
+      done[t].set_value();
     });
-  pool.reset();  // joins
-  CHECK(outer_done == 2);
+  for (auto& d : done) REQUIRE(d.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
   CHECK(total == 2 * 4950);
 }
 
