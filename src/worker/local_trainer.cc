@@ -21,7 +21,7 @@ StatusOr<TrainResult> TrainLocally(const JobSpec& job, const TrainOptions& optio
             ModelKindName(job.model.kind), OptimizerKindName(job.optimizer.kind), job.optimizer.learning_rate,
             job.data.batch_size);
   if (job.mode.total_workers > 1 || job.mode.mode == TrainingMode::kSync)
-    log->info("mode {} with {} workers applies to submitted jobs; flowps train runs one worker",
+    log->info("mode {} (total_workers {}) applies to submitted jobs; flowps train runs one worker",
               TrainingModeName(job.mode.mode), job.mode.total_workers);
   if (!job.checkpoint.dir.empty())
     log->info("checkpoints ({}) are written by submitted jobs only; flowps train writes none", job.checkpoint.dir);

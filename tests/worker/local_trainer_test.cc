@@ -56,6 +56,28 @@ TEST_CASE("softmax regression on the real data reaches 78% test accuracy within 
   std::filesystem::remove_all(run_dir);
 }
 
+TEST_CASE("the MLP on the real data reaches 83% test accuracy after one epoch") {
+  if (!RealDataInstalled()) {
+    WARN("dataset-fashion-mnist is not installed; training test not run");
+    return;
+  }
+  auto job = ParseJobSpec("name: mlp1\nmodel:\n  type: mlp\n  hidden: [256]\noptimizer:\n  type: adam\n"
+                          "  learning_rate: 0.001\nmode:\n  type: sync\ndata:\n  batch_size: 64\n  seed: 1\n"
+                          "train:\n  epochs: 1\n  log_every_steps: 500\n",
+                          "mlp1.yaml");
+  REQUIRE(job.ok());
+  std::ostringstream log_text;
+  spdlog::logger logger("worker", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text));
+  auto pool = NewAsioThreadPool(2);
+  TrainOptions options;
+  options.pool = pool.get();
+  auto result = TrainLocally(*job, options, &logger);
+  REQUIRE(result.ok());
+  CHECK(result->steps == 938);
+  CHECK(result->test_accuracy >= 0.83);
+  CHECK_THAT(log_text.str(), Catch::Contains("mode sync (total_workers 1) applies to submitted jobs"));
+}
+
 TEST_CASE("a job whose data directory lacks the files fails with the path") {
   auto dir = std::filesystem::temp_directory_path() / ("flowps_nodata_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
