@@ -173,7 +173,7 @@ TEST_CASE("every registered op is covered by a gradient or shape check") {
   std::set<std::string> covered;
   for (const Case& c : Cases()) covered.insert(c.ops.begin(), c.ops.end());
   // Stateful and output-less ops are checked by executor_test.cc instead, and
-  // Send/Recv (which only move tensors) by partition_test.cc and partitioned_runner_test.cc.
+  // Send/Recv (no gradient: partition inserts them after autodiff) by partition_test.cc.
   for (const char* op : {"NoOp", "Variable", "Assign", "Send", "Recv"}) covered.insert(op);
   for (const std::string& op : registry.OpNames()) {
     INFO("op " << op);
