@@ -42,16 +42,17 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 # The network: a bridge in $tag-br, one veth pair per host (eth0 inside the host).
-ip netns add "$tag-br"
-ip -n "$tag-br" link add br0 type bridge
-ip -n "$tag-br" link set br0 up
+must() { "$@" || { echo "FAIL: setting up the network: $*"; exit 1; }; }
+must ip netns add "$tag-br"
+must ip -n "$tag-br" link add br0 type bridge
+must ip -n "$tag-br" link set br0 up
 for h in "${hosts[@]}"; do
-  ip netns add "$tag-$h"
-  ip -n "$tag-br" link add "v-$h" type veth peer name eth0 netns "$tag-$h"
-  ip -n "$tag-br" link set "v-$h" master br0 up
-  ip -n "$tag-$h" link set lo up
-  ip -n "$tag-$h" addr add "${addr[$h]}/24" dev eth0
-  ip -n "$tag-$h" link set eth0 up
+  must ip netns add "$tag-$h"
+  must ip -n "$tag-br" link add "v-$h" type veth peer name eth0 netns "$tag-$h"
+  must ip -n "$tag-br" link set "v-$h" master br0 up
+  must ip -n "$tag-$h" link set lo up
+  must ip -n "$tag-$h" addr add "${addr[$h]}/24" dev eth0
+  must ip -n "$tag-$h" link set eth0 up
 done
 # nsenter execs the program itself (`ip netns exec` would fork and wait), so
 # $! is the daemon's own PID.
@@ -108,14 +109,14 @@ show_status
 check "1. every host reaches every task over RPC" run_across
 
 # 2. A bandwidth cap on the ps host's link.
-in_ns ps tc qdisc add dev eth0 root tbf rate 2mbit burst 16kb latency 200ms
+must in_ns ps tc qdisc add dev eth0 root tbf rate 2mbit burst 16kb latency 200ms
 check "2. every host reaches every task through a 2 Mbit/s cap" run_across 3000
 tbf_bytes() { in_ns ps tc -s qdisc show dev eth0 | awk '/Sent/ {print $2; exit}'; }
 check "the capped link carried the traffic ($(tbf_bytes) bytes through tbf)" test "$(tbf_bytes)" -gt 0
 in_ns ps tc qdisc del dev eth0 root
 
 # 3. 10 % loss on what the ps host receives.
-in_ns ps nft -f - <<'NFT'
+must in_ns ps nft -f - <<'NFT'
 table inet flowps_loss {
   chain input {
     type filter hook input priority 0; policy accept;
