@@ -2,16 +2,19 @@
 //   flowps launch <cluster.yaml>             start the local tasks of a cluster
 //   flowps status --cluster <spec> [--json]  health of every task
 //   flowps logs --cluster <spec> [-f]        merged log stream
+//   flowps train <job.yaml> [--max-steps N]  run a job in one process
 //   flowps bench <name> [--json] [--opt k=v]... [--list]
 #include <CLI/CLI.hpp>
 
 #include <vector>
 
 #include "bench/rpc_latency_bench.h"
+#include "bench/step_bench.h"
 #include "cli/bench_command.h"
 #include "cli/launch_command.h"
 #include "cli/logs_command.h"
 #include "cli/status_command.h"
+#include "cli/train_command.h"
 #include "ps/ps_benchmarks.h"
 
 int main(int argc, char** argv) {
@@ -19,6 +22,7 @@ int main(int argc, char** argv) {
   const std::vector<flowps::Benchmark> benchmarks = {
       flowps::RpcLatencyBenchmark(),
       flowps::ps::MakePsApplyBenchmark(),
+      flowps::MakeStepBenchmark(),
   };
 
   CLI::App app{"flowps: parameter-server training over Cap'n Proto RPC"};
@@ -27,6 +31,7 @@ int main(int argc, char** argv) {
   flowps::AddLaunchCommand(app, &exit_code);
   flowps::AddStatusCommand(app, &exit_code);
   flowps::AddLogsCommand(app, &exit_code);
+  flowps::AddTrainCommand(app, &exit_code);
   flowps::AddBenchCommand(app, &benchmarks, &exit_code);
   try {
     app.parse(argc, argv);
