@@ -35,11 +35,16 @@ struct Executor::Step {
   std::mutex mu;
   Status status;  // guarded by mu: the first error
   DoneFn done;
+  std::function<void(const Status&)> on_failure;  // StepOptions::on_failure
 
   void Fail(const Status& s) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (status.ok()) status = s;
-    aborted = true;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!status.ok()) return;
+      status = s;
+      aborted = true;
+    }
+    if (on_failure) on_failure(s);
   }
 };
 
@@ -61,6 +66,7 @@ void Executor::RunAsync(const FeedList& feeds, const std::vector<Output>& fetche
                         const StepOptions& options, DoneFn done) {
   const int n = graph_.num_nodes();
   auto step = std::make_shared<Step>(options.variables, options.transfer, n);
+  step->on_failure = options.on_failure;
   auto belongs = [&](const Node* node) { return node != nullptr && node->graph() == &graph_ && node->id() < n; };
 
   for (const auto& [out, tensor] : feeds) {

@@ -35,6 +35,11 @@ using FeedList = std::vector<std::pair<Output, Tensor>>;
 struct StepOptions {
   VariableStore* variables = nullptr;  // for Variable and Assign; may be null
   TensorTransfer* transfer = nullptr;  // for Send and Recv; may be null
+  // Called once, at the step's first error, while other kernels may still be
+  // running or waiting: a caller whose Recvs wait on other devices aborts its
+  // rendezvous here, so that the step can end. Runs on the failing kernel's
+  // thread with no executor lock held; it may complete pending async kernels.
+  std::function<void(const Status&)> on_failure;
 };
 
 // Thread safety: Run/RunAsync may be called from many threads at once; each
