@@ -3,21 +3,29 @@
 //   flowps status --cluster <spec> [--json]  health of every task
 //   flowps logs --cluster <spec> [-f]        merged log stream
 //   flowps bench <name> [--json] [--opt k=v]... [--list]
+//   flowps train <job.yaml>                  run a job in one process
 #include <CLI/CLI.hpp>
 
 #include <vector>
 
+#include "bench/matmul_bench.h"
 #include "bench/rpc_latency_bench.h"
+#include "bench/step_bench.h"
 #include "cli/bench_command.h"
 #include "cli/launch_command.h"
 #include "cli/logs_command.h"
 #include "cli/status_command.h"
+#include "cli/train_command.h"
+#include "core/logging.h"
+#include "core/thread_pool.h"
 #include "ps/ps_benchmarks.h"
 
 int main(int argc, char** argv) {
   // Every benchmark of `flowps bench`, in one place.
   const std::vector<flowps::Benchmark> benchmarks = {
       flowps::RpcLatencyBenchmark(),
+      flowps::MakeMatmulBenchmark(),
+      flowps::MakeStepBenchmark(),
       flowps::ps::MakePsApplyBenchmark(),
   };
 
@@ -28,6 +36,15 @@ int main(int argc, char** argv) {
   flowps::AddStatusCommand(app, &exit_code);
   flowps::AddLogsCommand(app, &exit_code);
   flowps::AddBenchCommand(app, &benchmarks, &exit_code);
+  // The compute pool of `flowps train` (one thread per core), created only when used.
+  std::unique_ptr<flowps::ThreadPool> train_pool;
+  flowps::TrainCommandContext train_context;
+  train_context.sinks = {flowps::NewConsoleSink("local")};
+  train_context.make_pool = [&train_pool] {
+    train_pool = flowps::NewAsioThreadPool();
+    return train_pool.get();
+  };
+  flowps::AddTrainCommand(app, train_context);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -28,7 +28,7 @@ void AddTrainCommand(CLI::App& app, TrainCommandContext context) {
     }
     spdlog::logger logger("worker", context.sinks.begin(), context.sinks.end());
     TrainOptions options;
-    options.pool = context.pool;
+    options.pool = context.make_pool();
     options.max_steps = args->max_steps;
     auto result = TrainLocally(*job, options, &logger);
     if (!result.ok()) {

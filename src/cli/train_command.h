@@ -3,6 +3,7 @@
 // sinks and passes them here; CLI11 stays out of this header.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -18,13 +19,14 @@ namespace flowps {
 class ThreadPool;
 
 struct TrainCommandContext {
-  ThreadPool* pool = nullptr;                                 // owned by main
+  // Creates (once, when the command runs) the compute pool; main owns it.
+  std::function<ThreadPool*()> make_pool;
   std::vector<std::shared_ptr<spdlog::sinks::sink>> sinks;    // where the "worker" logger writes
 };
 
 // Adds the `train` subcommand. On failure it prints the error (file, line
 // and key for a bad job file) and exits with status 1 (CLI::RuntimeError).
-// REQUIRES: context.pool outlives app's parsing.
+// REQUIRES: the pool make_pool returns outlives app's parsing.
 void AddTrainCommand(CLI::App& app, TrainCommandContext context);
 
 }  // namespace flowps

@@ -15,7 +15,8 @@ namespace {
 std::pair<int, std::string> RunCli(std::vector<std::string> args) {
   auto pool = NewAsioThreadPool(1);
   CLI::App app("flowps");
-  AddTrainCommand(app, TrainCommandContext{pool.get(), {}});
+  ThreadPool* raw_pool = pool.get();
+  AddTrainCommand(app, TrainCommandContext{[raw_pool] { return raw_pool; }, {}});
   std::vector<const char*> argv = {"flowps"};
   for (const auto& a : args) argv.push_back(a.c_str());
   std::ostringstream err;
