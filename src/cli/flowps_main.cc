@@ -2,12 +2,13 @@
 //   flowps launch <cluster.yaml>             start the local tasks of a cluster
 //   flowps status --cluster <spec> [--json]  health of every task
 //   flowps logs --cluster <spec> [-f]        merged log stream
-//   flowps train <job.yaml> [--max-steps N]  run a job in one process
 //   flowps bench <name> [--json] [--opt k=v]... [--list]
+//   flowps train <job.yaml> [--max-steps N]  run a job in one process
 #include <CLI/CLI.hpp>
 
 #include <vector>
 
+#include "bench/matmul_bench.h"
 #include "bench/rpc_latency_bench.h"
 #include "bench/step_bench.h"
 #include "cli/bench_command.h"
@@ -21,8 +22,9 @@ int main(int argc, char** argv) {
   // Every benchmark of `flowps bench`, in one place.
   const std::vector<flowps::Benchmark> benchmarks = {
       flowps::RpcLatencyBenchmark(),
-      flowps::ps::MakePsApplyBenchmark(),
+      flowps::MakeMatmulBenchmark(),
       flowps::MakeStepBenchmark(),
+      flowps::ps::MakePsApplyBenchmark(),
   };
 
   CLI::App app{"flowps: parameter-server training over Cap'n Proto RPC"};
@@ -31,8 +33,8 @@ int main(int argc, char** argv) {
   flowps::AddLaunchCommand(app, &exit_code);
   flowps::AddStatusCommand(app, &exit_code);
   flowps::AddLogsCommand(app, &exit_code);
-  flowps::AddTrainCommand(app, &exit_code);
   flowps::AddBenchCommand(app, &benchmarks, &exit_code);
+  flowps::AddTrainCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
