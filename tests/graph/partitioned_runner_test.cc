@@ -165,3 +165,28 @@ TEST_CASE("a failing device that also waits on a Recv does not deadlock the step
   REQUIRE_FALSE(bad.ok());
   CHECK_THAT(bad.status().message(), Catch::Contains(r.node->name()));
 }
+
+TEST_CASE("a control edge across devices orders the step and runs what it guards") {
+  OpRegistry reg;
+  REQUIRE(RegisterStandardOps(&reg).ok());
+  Graph g(&reg);
+  Output x = Placeholder(g, DType::kFloat32, Shape{2}, "x");
+  Output v = Variable(g, "v", Shape{2});
+  Output update = Assign(v, x * 3.0f);  // on the ps, with v
+  {
+    DeviceScope d(g, kCpu1);
+    NoOp(g, {update.node}, "done");
+  }
+  REQUIRE(g.status().ok());
+  REQUIRE(PlaceGraph(&g, TwoCpus()).ok());
+  auto pool = NewAsioThreadPool(2);
+  auto runner = PartitionedRunner::Create(g, {}, {"done"}, pool.get());
+  REQUIRE(runner.ok());
+  REQUIRE((*runner)->partitions().size() == 3);  // ps, cpu:0 (x * 3), cpu:1 (done)
+  VariableStore store;
+  store.Set("v", Tensor::FromVector<float>(Shape{2}, {0.f, 0.f}));
+  REQUIRE((*runner)->Run({{"x", Tensor::FromVector<float>(Shape{2}, {1.f, 2.f})}}, &store).ok());
+  auto value = store.Read("v");
+  REQUIRE(value.ok());
+  CHECK(value->ToVector<float>() == std::vector<float>{3.f, 6.f});
+}
