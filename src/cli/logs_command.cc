@@ -61,8 +61,12 @@ int RunLogs(const LogsOptions& o) {
   callbacks.on_dropped = [](const std::string& task, uint64_t n) {
     std::cerr << "flowps logs: " << task << " dropped " << n << " lines this reader was too slow for\n";
   };
-  callbacks.on_error = [](const std::string& address, const Status& why) {
-    std::cerr << "flowps logs: no log stream from " << address << ": " << why.ToString() << "\n";
+  callbacks.on_error = [follow = o.follow](const std::string& address, const Status& why) {
+    std::cerr << "flowps logs: no log stream from " << address << ": " << why.ToString()
+              << (follow ? " (trying again every second)" : "") << "\n";
+  };
+  callbacks.on_resumed = [](const std::string& address) {
+    std::cerr << "flowps logs: the log stream from " << address << " is back\n";
   };
   LogFollower follower(raw, callbacks);
   size_t reached = follower.Start(o.follow).wait(io.waitScope);
