@@ -17,7 +17,7 @@
 int main(int argc, char** argv) {
   // Every benchmark of `flowps bench`, in one place.
   const std::vector<flowps::Benchmark> benchmarks = {
-      flowps::RpcLatencyBenchmark(),
+      flowps::MakeRpcLatencyBenchmark(),
       flowps::ps::MakePsApplyBenchmark(),
   };
 
