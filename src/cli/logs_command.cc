@@ -56,8 +56,13 @@ int RunLogs(const LogsOptions& o) {
     clients.push_back(std::make_unique<RpcClient>(io, co));
     raw.push_back(clients.back().get());
   }
+  // Stops following when stdout is gone (e.g. `flowps logs -f | head`).
+  auto output_closed = kj::newPromiseAndFulfiller<void>();
   LogFollowerCallbacks callbacks;
-  callbacks.on_line = [](const LogRecord& r) { std::cout << FormatLine(r) << std::endl; };
+  callbacks.on_line = [&output_closed](const LogRecord& r) {
+    if (!(std::cout << FormatLine(r) << std::endl) && output_closed.fulfiller->isWaiting())
+      output_closed.fulfiller->fulfill();
+  };
   callbacks.on_dropped = [](const std::string& task, uint64_t n) {
     std::cerr << "flowps logs: " << task << " dropped " << n << " lines this reader was too slow for\n";
   };
@@ -72,7 +77,11 @@ int RunLogs(const LogsOptions& o) {
   size_t reached = follower.Start(o.follow).wait(io.waitScope);
   if (reached == 0) return 1;
   if (o.follow) {
-    io.unixEventPort.onSignal(SIGINT).exclusiveJoin(io.unixEventPort.onSignal(SIGTERM)).wait(io.waitScope);
+    io.unixEventPort.onSignal(SIGINT)
+        .exclusiveJoin(io.unixEventPort.onSignal(SIGTERM))
+        .ignoreResult()
+        .exclusiveJoin(kj::mv(output_closed.promise))
+        .wait(io.waitScope);
   }
   return 0;
 }
