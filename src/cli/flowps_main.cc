@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   const std::vector<flowps::Benchmark> benchmarks = {
       flowps::RpcLatencyBenchmark(),
       flowps::ps::MakePsApplyBenchmark(),
+      flowps::ps::MakePushPullBenchmark(),
   };
 
   CLI::App app{"flowps: parameter-server training over Cap'n Proto RPC"};
