@@ -1,6 +1,7 @@
 // flowps: the user's command.
 //   flowps launch <cluster.yaml>             start the local tasks of a cluster
 //   flowps status --cluster <spec> [--json]  health of every task
+//   flowps health --address h:p --token-file F   health of one task (probe)
 //   flowps logs --cluster <spec> [-f]        merged log stream
 //   flowps train <job.yaml> [--max-steps N]  run a job in one process
 //   flowps bench <name> [--json] [--opt k=v]... [--list]
@@ -12,6 +13,7 @@
 #include "bench/rpc_latency_bench.h"
 #include "bench/step_bench.h"
 #include "cli/bench_command.h"
+#include "cli/health_command.h"
 #include "cli/launch_command.h"
 #include "cli/logs_command.h"
 #include "cli/status_command.h"
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   flowps::AddLaunchCommand(app, &exit_code);
   flowps::AddStatusCommand(app, &exit_code);
+  flowps::AddHealthCommand(app, &exit_code);
   flowps::AddLogsCommand(app, &exit_code);
   flowps::AddTrainCommand(app, &exit_code);
   flowps::AddBenchCommand(app, &benchmarks, pool.get(), &exit_code);
