@@ -125,6 +125,7 @@ Status ReadMode(YamlMap m, ModeSpec* mode) {
   RefuseUnless(m, sync, "replicas_to_aggregate", "type sync");
   RefuseUnless(m, sync, "backup_workers", "type sync");
   RefuseUnless(m, !sync, "max_staleness", "type async");
+  RefuseUnless(m, !sync, "staleness_policy", "type async");
   m.Optional("total_workers", &mode->total_workers);
   RequirePositive(m, "total_workers", mode->total_workers);
   if (sync) {
@@ -145,6 +146,11 @@ Status ReadMode(YamlMap m, ModeSpec* mode) {
     mode->replicas_to_aggregate = 1;
     m.Optional("max_staleness", &mode->max_staleness);
     RequireNonNegative(m, "max_staleness", mode->max_staleness);
+    std::string policy = "refuse";
+    m.Optional("staleness_policy", &policy);
+    if (m.status().ok() && policy != "refuse" && policy != "wait")
+      m.Fail("staleness_policy", "must be refuse or wait, got '" + policy + "'");
+    mode->staleness_wait = policy == "wait";
   }
   return m.Finish();
 }

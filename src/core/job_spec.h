@@ -53,6 +53,7 @@ struct ModeSpec {
   int replicas_to_aggregate = 1;  // sync: gradients averaged per step
   int backup_workers = 0;         // sync: total_workers - replicas_to_aggregate
   int max_staleness = -1;         // async: -1 for unbounded
+  bool staleness_wait = false;    // async: a push too far ahead waits (true) or a stale one is refused (false)
 };
 
 struct CheckpointSpec {

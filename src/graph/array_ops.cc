@@ -299,6 +299,27 @@ OpDef GatherOp() {
   return d;
 }
 
+OpDef CastOp() {
+  OpDef d = NewOp("Cast", 1);
+  d.shape_fn = [](ShapeContext& c) -> Status {
+    FLOWPS_ASSIGN_OR_RETURN(DType to, c.attr<DType>("dtype"));
+    if (to == DType::kBFloat16 || c.input_dtype(0) == DType::kBFloat16)
+      return InvalidArgument("Cast supports float32, int32 and int64");
+    c.add_output(to, c.input_shape(0));
+    return Status::OK();
+  };
+  d.kernels[DeviceType::kCPU] = OneOutput([](KernelContext& c) -> StatusOr<Tensor> {
+    FLOWPS_ASSIGN_OR_RETURN(DType to, c.attr<DType>("dtype"));
+    return kernels::Cast(c.input(0), to);
+  });
+  // Only a float-to-float cast passes a gradient; integers get none.
+  d.grad = [](Node& n, const std::vector<GradValue>& dy, std::vector<GradValue>* dx) -> Status {
+    if (n.input(0).dtype() == DType::kFloat32 && n.output_dtype(0) == DType::kFloat32) (*dx)[0] = dy[0];
+    return Status::OK();
+  };
+  return d;
+}
+
 OpDef SparseToDenseOp() {
   OpDef d = NewOp("SparseToDense", 3);
   d.shape_fn = [](ShapeContext& c) -> Status {
@@ -322,7 +343,7 @@ OpDef SparseToDenseOp() {
 Status RegisterArrayOps(OpRegistry* r) {
   for (OpDef d : {ConstOp(), PlaceholderOp(), IdentityOp(), NoOpOp(), FillLikeOp("ZerosLike", 0),
                   FillLikeOp("OnesLike", 1), ReshapeOp(), ReshapeLikeOp(), TransposeOp(), ConcatOp(), SliceOp(),
-                  SliceGradOp(), GatherOp(), SparseToDenseOp()})
+                  SliceGradOp(), GatherOp(), SparseToDenseOp(), CastOp()})
     FLOWPS_RETURN_IF_ERROR(r->Register(std::move(d)));
   return Status::OK();
 }

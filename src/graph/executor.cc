@@ -70,7 +70,7 @@ void Executor::RunAsync(const FeedList& feeds, const std::vector<Output>& fetche
   for (const auto& [out, tensor] : feeds) {
     if (!belongs(out.node) || out.index < 0 || out.index >= out.node->num_outputs())
       return done(InvalidArgument("a feed is not an output of this graph"));
-    Status s = tensor.Check(out.dtype(), out.shape(), "feed for '" + out.name() + "'");
+    Status s = tensor.Check(out.dtype(), out.shape(), "feed for '" + out.name() + "' (op " + out.node->op() + ")");
     if (!s.ok()) return done(s);
     auto& fed = step->fed[out.node->id()];
     fed.resize(out.node->num_outputs(), 0);

@@ -9,7 +9,9 @@
 // dtype and shape the graph inferred. The first error (a kernel's, or a feed
 // of the wrong dtype/shape) names the node and op and aborts the step; staged
 // variable writes (Assign) are committed to the VariableStore only when the
-// whole step succeeded.
+// whole step succeeded. An aborted step starts no further kernels but waits for
+// the async kernels already started to call `done` (a rendezvous should fail
+// its pending Recvs when a step is abandoned).
 #pragma once
 
 #include <functional>

@@ -243,6 +243,24 @@ std::vector<OpDef> ReductionOps() {
   return ops;
 }
 
+// Not differentiable (piecewise constant, integer output).
+OpDef ArgMaxOp() {
+  OpDef d = NewOp("ArgMax", 1);
+  d.shape_fn = [](ShapeContext& c) -> Status {
+    FLOWPS_RETURN_IF_ERROR(ExpectDType(c, 0, DType::kFloat32));
+    FLOWPS_ASSIGN_OR_RETURN(int64_t axis, c.attr<int64_t>("axis"));
+    FLOWPS_ASSIGN_OR_RETURN(Ints axes, kernels::NormalizeAxes({axis}, c.input_shape(0).rank()));
+    c.add_output(DType::kInt64, kernels::ReducedShape(c.input_shape(0), axes, false));
+    return Status::OK();
+  };
+  d.kernels[DeviceType::kCPU] = OneOutput([](KernelContext& c) -> StatusOr<Tensor> {
+    FLOWPS_ASSIGN_OR_RETURN(int64_t axis, c.attr<int64_t>("axis"));
+    FLOWPS_ASSIGN_OR_RETURN(Ints axes, kernels::NormalizeAxes({axis}, c.input(0).shape().rank()));
+    return kernels::ArgMax(c.input(0), static_cast<int>(axes[0]));
+  });
+  return d;
+}
+
 // SumToShape(x, like) and BroadcastLike(x, like): each the other's gradient.
 std::vector<OpDef> BroadcastOps() {
   OpDef sum = NewOp("SumToShape", 2);
@@ -284,6 +302,7 @@ Status RegisterMathOps(OpRegistry* r) {
   append(BroadcastOps());
   ops.push_back(MatMulOp());
   ops.push_back(BiasAddOp());
+  ops.push_back(ArgMaxOp());
   for (OpDef& d : ops) FLOWPS_RETURN_IF_ERROR(r->Register(std::move(d)));
   return Status::OK();
 }

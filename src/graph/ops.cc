@@ -97,6 +97,7 @@ Output ReduceMean(Output x, std::vector<int64_t> axes, bool keep_dims) {
 Output ReduceMax(Output x, std::vector<int64_t> axes, bool keep_dims) {
   return Make("ReduceMax", {x}, {{"axes", std::move(axes)}, {"keep_dims", keep_dims}});
 }
+Output ArgMax(Output x, int64_t axis) { return Make("ArgMax", {x}, {{"axis", axis}}); }
 
 Output Reshape(Output x, Shape shape) { return Make("Reshape", {x}, {{"shape", std::move(shape)}}); }
 Output Transpose(Output x, std::vector<int64_t> perm) { return Make("Transpose", {x}, {{"perm", std::move(perm)}}); }
@@ -107,6 +108,7 @@ Output Concat(const std::vector<Output>& parts, int64_t axis) {
 Output Slice(Output x, std::vector<int64_t> begin, std::vector<int64_t> size) {
   return Make("Slice", {x}, {{"begin", std::move(begin)}, {"size", std::move(size)}});
 }
+Output Cast(Output x, DType to) { return Make("Cast", {x}, {{"dtype", to}}); }
 
 Output Softmax(Output logits) { return Make("Softmax", {logits}); }
 Output SparseSoftmaxCrossEntropyWithLogits(Output logits, Output labels) {

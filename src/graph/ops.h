@@ -73,6 +73,8 @@ Output BiasAdd(Output x, Output b);
 Output ReduceSum(Output x, std::vector<int64_t> axes = {}, bool keep_dims = false);
 Output ReduceMean(Output x, std::vector<int64_t> axes = {}, bool keep_dims = false);
 Output ReduceMax(Output x, std::vector<int64_t> axes = {}, bool keep_dims = false);
+// The int64 index of the largest element along `axis` (e.g. the predicted class).
+Output ArgMax(Output x, int64_t axis);
 
 // ---- Shapes -----------------------------------------------------------------
 // One dim may be -1: inferred from the element count.
@@ -81,6 +83,8 @@ Output Transpose(Output x, std::vector<int64_t> perm);
 Output Concat(const std::vector<Output>& parts, int64_t axis);
 // size -1 along a dim: to its end.
 Output Slice(Output x, std::vector<int64_t> begin, std::vector<int64_t> size);
+// float32 / int32 / int64 conversion; differentiable from float32 to float32 only.
+Output Cast(Output x, DType to);
 
 // ---- Losses, embeddings, convolutions --------------------------------------
 Output Softmax(Output logits);  // over the last axis

@@ -1,5 +1,6 @@
 #include "kernels/array_kernels.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/strided.h"
@@ -53,6 +54,31 @@ std::vector<int64_t> IndicesAsInt64(const Tensor& indices) {
   if (indices.dtype() == DType::kInt64) return indices.ToVector<int64_t>();
   std::vector<int32_t> v = indices.ToVector<int32_t>();
   return std::vector<int64_t>(v.begin(), v.end());
+}
+
+namespace {
+template <typename From>
+StatusOr<Tensor> CastFrom(const Tensor& x, DType to) {
+  Tensor out(to, x.shape());
+  const From* src = x.data<From>();
+  const int64_t n = x.num_elements();
+  switch (to) {
+    case DType::kFloat32: std::copy_n(src, n, out.data<float>()); break;
+    case DType::kInt32: for (int64_t i = 0; i < n; ++i) out.data<int32_t>()[i] = static_cast<int32_t>(src[i]); break;
+    case DType::kInt64: for (int64_t i = 0; i < n; ++i) out.data<int64_t>()[i] = static_cast<int64_t>(src[i]); break;
+    default: return InvalidArgument(std::string("cannot cast to ") + DTypeName(to));
+  }
+  return out;
+}
+}  // namespace
+
+StatusOr<Tensor> Cast(const Tensor& x, DType to) {
+  switch (x.dtype()) {
+    case DType::kFloat32: return CastFrom<float>(x, to);
+    case DType::kInt32: return CastFrom<int32_t>(x, to);
+    case DType::kInt64: return CastFrom<int64_t>(x, to);
+    default: return InvalidArgument(std::string("cannot cast from ") + DTypeName(x.dtype()));
+  }
 }
 
 StatusOr<Tensor> Transpose(const Tensor& x, const std::vector<int64_t>& perm) {

@@ -32,6 +32,9 @@ StatusOr<Tensor> Gather(const Tensor& params, const Tensor& indices);
 // (repeated indices add up). values.shape = indices.shape ++ dense_shape[1:].
 StatusOr<Tensor> ScatterRowsAdd(const Tensor& indices, const Tensor& values, const Shape& dense_shape);
 
+// x converted to `to` (float32, int32 or int64; float to int truncates).
+StatusOr<Tensor> Cast(const Tensor& x, DType to);
+
 // Index tensor (int32/int64) as int64 values.
 std::vector<int64_t> IndicesAsInt64(const Tensor& indices);
 

@@ -205,6 +205,30 @@ StatusOr<Tensor> BroadcastTo(const Tensor& x, const Shape& target) {
   return out;
 }
 
+StatusOr<Tensor> ArgMax(const Tensor& x, int axis) {
+  const Shape& s = x.shape();
+  if (axis < 0 || axis >= s.rank()) return InvalidArgument("ArgMax axis out of range for " + s.ToString());
+  if (s.dim(axis) == 0) return InvalidArgument("ArgMax over an empty axis of " + s.ToString());
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= s.dim(d);
+  for (int d = axis + 1; d < s.rank(); ++d) inner *= s.dim(d);
+  const int64_t n = s.dim(axis);
+  std::vector<int64_t> dims = s.dims();
+  dims.erase(dims.begin() + axis);
+  Tensor out(DType::kInt64, Shape(dims));
+  const float* px = x.data<float>();
+  int64_t* po = out.data<int64_t>();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const float* row = px + o * n * inner + i;
+      int64_t best = 0;
+      for (int64_t k = 1; k < n; ++k)
+        if (row[k * inner] > row[best * inner]) best = k;
+      po[o * inner + i] = best;
+    }
+  return out;
+}
+
 StatusOr<Tensor> MatMul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b,
                         ThreadPool* pool) {
   if (a.shape().rank() != 2 || b.shape().rank() != 2)

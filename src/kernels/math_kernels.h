@@ -46,6 +46,10 @@ StatusOr<Tensor> SumToShape(const Tensor& x, const Shape& target);
 // Broadcasts x to `target` (copying).
 StatusOr<Tensor> BroadcastTo(const Tensor& x, const Shape& target);
 
+// The index (int64) of the largest element along `axis` (normalised); the
+// first one on ties. The axis is removed from the shape.
+StatusOr<Tensor> ArgMax(const Tensor& x, int axis);
+
 // C = op(A) op(B), op transposing when asked. Rank 2. Splits rows of C over
 // `pool` (may be null) for large products.
 StatusOr<Tensor> MatMul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b,

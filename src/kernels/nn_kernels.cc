@@ -89,7 +89,7 @@ StatusOr<CrossEntropy> SparseSoftmaxCrossEntropy(const Tensor& logits, const Ten
   p.colwise() /= sum;
   float* loss = r.loss.data<float>();
   for (int64_t i = 0; i < n; ++i) {
-    loss[i] = std::log(sum(i)) + m(i) - x(i, lab[i]);
+    loss[i] = std::log(sum(i)) - (x(i, lab[i]) - m(i));
     p(i, lab[i]) -= 1.f;
   }
   return r;

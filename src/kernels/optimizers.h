@@ -54,6 +54,7 @@ struct OptimizerConfig {
 
   // InvalidArgument naming the field unless every value is in range.
   Status Validate() const;
+  bool operator==(const OptimizerConfig&) const = default;
 };
 
 class Optimizer {

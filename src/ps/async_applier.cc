@@ -69,6 +69,11 @@ void AsyncApplier::Push(PushRequest request, PushDone done) {
     if (MustWait(w, t)) {
       log_->debug("holding the push of worker {} from step {}: it is more than {} steps ahead of the slowest",
                   w, t, config_.max_staleness);
+      // The held push outlives this call: copy its tensors, which may point into an RPC message.
+      for (Gradient& g : request.grads) {
+        g.values = g.values.Clone();
+        if (g.indices.valid()) g.indices = g.indices.Clone();
+      }
       Held h{std::move(request), {}};
       h.done.push_back(std::move(done));
       held_.emplace(std::make_pair(w, t), std::move(h));

@@ -46,6 +46,7 @@ struct AsyncConfig {
   int total_workers = 1;       // worker ids are 0 .. total_workers-1
 
   Status Validate() const;
+  bool operator==(const AsyncConfig&) const = default;
 };
 
 class AsyncApplier final : public UpdateRule {

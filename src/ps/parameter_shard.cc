@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/yaml_reader.h"
-
 namespace flowps::ps {
 
 Status ShardConfig::Validate() const {
@@ -15,62 +13,6 @@ Status ShardConfig::Validate() const {
   if (mode == TrainingMode::kAsync) FLOWPS_RETURN_IF_ERROR(async.Validate());
   if (keep_checkpoints < 1) return InvalidArgument("checkpoint.keep must be >= 1");
   return Status::OK();
-}
-
-Status ReadShardConfig(YamlMap& ps, ShardConfig* config) {
-  std::string mode = "sync", policy = "refuse", optimizer = "sgd";
-  int total_workers = 1;
-  ps.Optional("mode", &mode)
-      .Optional("replicas_to_aggregate", &config->sync.replicas_to_aggregate)
-      .Optional("total_workers", &total_workers)
-      .Optional("max_staleness", &config->async.max_staleness)
-      .Optional("staleness_policy", &policy);
-  if (!ps.status().ok()) return ps.status();
-  if (mode == "sync")
-    config->mode = TrainingMode::kSync;
-  else if (mode == "async")
-    config->mode = TrainingMode::kAsync;
-  else
-    return ps.Error("mode", "must be sync or async, got '" + mode + "'");
-  if (policy == "refuse")
-    config->async.policy = StalenessPolicy::kRefuse;
-  else if (policy == "wait")
-    config->async.policy = StalenessPolicy::kWait;
-  else
-    return ps.Error("staleness_policy", "must be refuse or wait, got '" + policy + "'");
-  config->sync.total_workers = config->async.total_workers = total_workers;
-
-  if (ps.has("optimizer")) {
-    YamlMap opt = ps.Child("optimizer", true);
-    kernels::OptimizerConfig& o = config->optimizer;
-    opt.Required("kind", &optimizer)
-        .Optional("learning_rate", &o.learning_rate)
-        .Optional("momentum", &o.momentum)
-        .Optional("nesterov", &o.nesterov)
-        .Optional("beta1", &o.beta1)
-        .Optional("beta2", &o.beta2)
-        .Optional("epsilon", &o.epsilon)
-        .Optional("initial_accumulator", &o.initial_accumulator);
-    FLOWPS_RETURN_IF_ERROR(opt.Finish());
-    StatusOr<kernels::OptimizerKind> kind = kernels::ParseOptimizerKind(optimizer);
-    if (!kind.ok()) return opt.Error("kind", kind.status().message());
-    o.kind = *kind;
-    if (Status st = o.Validate(); !st.ok()) return opt.Error("", st.message());
-  }
-  if (ps.has("checkpoint")) {
-    YamlMap ck = ps.Child("checkpoint", true);
-    int64_t every_steps = 0;
-    double every_seconds = 0;
-    ck.Optional("dir", &config->checkpoint_dir)
-        .Optional("keep", &config->keep_checkpoints)
-        .Optional("every_steps", &every_steps)
-        .Optional("every_seconds", &every_seconds);
-    FLOWPS_RETURN_IF_ERROR(ck.Finish());
-    if (config->keep_checkpoints < 1) return ck.Error("keep", "must be >= 1");
-  }
-  if (Status st = config->sync.Validate(); config->mode == TrainingMode::kSync && !st.ok())
-    return ps.Error("", st.message());
-  return config->async.Validate();
 }
 
 ParameterShard::ParameterShard(ShardConfig config, ThreadPool* pool, std::shared_ptr<spdlog::logger> log)

@@ -31,7 +31,6 @@ class logger;
 namespace flowps {
 
 class ThreadPool;
-class YamlMap;
 
 namespace ps {
 
@@ -50,16 +49,8 @@ struct ShardConfig {
   int test_pause_before_rename_ms = 0;
 
   Status Validate() const;
+  bool operator==(const ShardConfig&) const = default;
 };
-
-// Reads a job spec's `ps:` mapping into `config` (shard and num_shards are set
-// by the caller):
-//   mode: sync | async                 replicas_to_aggregate: N   total_workers: N+b
-//   max_staleness: s                   staleness_policy: refuse | wait
-//   optimizer: {kind, learning_rate, momentum, nesterov, beta1, beta2, epsilon, initial_accumulator}
-//   checkpoint: {dir, keep}            (every_steps / every_seconds are read by the chief)
-// Errors name the file, line and key.
-Status ReadShardConfig(YamlMap& ps, ShardConfig* config);
 
 class ParameterShard {
  public:

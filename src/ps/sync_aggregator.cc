@@ -115,8 +115,8 @@ StatusOr<PushResult> SyncAggregator::Offer(PushRequest& request) {
 
 void SyncAggregator::Accumulate(std::vector<Gradient>& grads) {
   for (Gradient& g : grads) {
-    if (g.sparse()) {
-      sparse_[g.variable].emplace_back(g.indices, g.values);
+    if (g.sparse()) {  // copied: a pushed tensor may point into an RPC message that ends with the call
+      sparse_[g.variable].emplace_back(g.indices.Clone(), g.values.Clone());
       continue;
     }
     auto it = dense_sum_.find(g.variable);

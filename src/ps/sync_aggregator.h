@@ -46,6 +46,7 @@ struct SyncConfig {
   int total_workers = 1;          // N + b; worker ids are 0 .. total_workers-1
 
   Status Validate() const;
+  bool operator==(const SyncConfig&) const = default;
 };
 
 class SyncAggregator final : public UpdateRule {

@@ -43,7 +43,7 @@ TEST_CASE("every example job in configs/jobs loads") {
   REQUIRE(mlp.ok());
   CHECK(mlp->model.kind == ModelKind::kMlp);
   CHECK(mlp->model.hidden == std::vector<int64_t>{256});
-  CHECK(mlp->optimizer.kind == OptimizerKind::kMomentum);
+  CHECK(mlp->optimizer.kind == OptimizerKind::kAdam);
   CHECK(mlp->mode.mode == TrainingMode::kSync);
   CHECK(mlp->mode.replicas_to_aggregate == 2);
   CHECK(mlp->epochs == 5);

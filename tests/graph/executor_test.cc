@@ -151,7 +151,7 @@ TEST_CASE("a feed of the wrong dtype or shape is refused, naming the tensor") {
   Executor exec(f.g, f.pool.get());
   auto wrong_dtype = exec.Run({{x, Tensor::FromVector<int32_t>(Shape{1, 2}, {1, 2})}}, {y});
   REQUIRE_FALSE(wrong_dtype.ok());
-  CHECK(wrong_dtype.status().message().find("x:0") != std::string::npos);
+  CHECK(wrong_dtype.status().message().find("'x:0' (op Placeholder)") != std::string::npos);
   CHECK(wrong_dtype.status().message().find("int32") != std::string::npos);
   auto wrong_shape = exec.Run({{x, F({1, 2, 3}, Shape{1, 3})}}, {y});
   REQUIRE_FALSE(wrong_shape.ok());

@@ -108,6 +108,9 @@ std::vector<Case> Cases() {
   add("BroadcastLike", {"BroadcastLike"}, [](Graph&, In x) { return BroadcastLike(x[0], x[1]); },
       {R({2, 1}), R({2, 3})}, Only({0}));
 
+  add("ArgMax", {"ArgMax"}, [](Graph&, In x) { return Cast(ArgMax(x[0], -1), DType::kFloat32); },
+      {DistinctTensor({2, 3, 4}, 12)}, ShapeOnly());
+  add("Cast float to float", {"Cast"}, [](Graph&, In x) { return Cast(x[0], DType::kFloat32); }, {R({2, 3})});
   add("Reshape", {"Reshape", "ReshapeLike"}, [](Graph&, In x) { return Reshape(x[0], Shape{3, -1}); }, {R({2, 3, 2})});
   add("ReshapeLike", {"ReshapeLike"}, [](Graph&, In x) { return ReshapeLike(x[0], x[1]); }, {R({2, 3}), R({3, 2})},
       Only({0}));

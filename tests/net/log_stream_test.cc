@@ -12,16 +12,10 @@
 #include "test_server.h"
 
 using namespace flowps;
+using flowps::test::ClientFor;
 using flowps::test::TestTask;
 
 namespace {
-
-RpcClientOptions ClientFor(const RpcServer& server) {
-  RpcClientOptions o;
-  o.address = server.address();
-  o.token = test::kToken;
-  return o;
-}
 
 // Runs the event loop in short steps until `done` holds, at most `steps` times.
 template <typename Pred>

@@ -14,18 +14,10 @@
 #include "test_server.h"
 
 using namespace flowps;
+using flowps::test::ClientFor;
 using flowps::test::TestTask;
 
 namespace {
-
-RpcClientOptions ClientFor(const RpcServer& server, std::string token = test::kToken) {
-  RpcClientOptions o;
-  o.address = server.address();
-  o.token = std::move(token);
-  o.connect_timeout = std::chrono::milliseconds(5000);
-  o.call_timeout = std::chrono::milliseconds(20000);
-  return o;
-}
 
 // A plain TCP listener on a free loopback port that accepts nothing.
 struct SilentListener {

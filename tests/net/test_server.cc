@@ -65,6 +65,15 @@ TestTask::TestTask(const std::string& task_name, size_t backlog_lines)
 
 TestTask::~TestTask() { server.reset(); }
 
+RpcClientOptions ClientFor(const RpcServer& server, std::string token) {
+  RpcClientOptions o;
+  o.address = server.address();
+  o.token = std::move(token);
+  o.connect_timeout = std::chrono::milliseconds(5000);
+  o.call_timeout = std::chrono::milliseconds(20000);
+  return o;
+}
+
 void LogInfo(TestTask& task, const std::string& message) { task.logger->info("{}", message); }
 
 }  // namespace flowps::test

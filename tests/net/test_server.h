@@ -7,6 +7,7 @@
 
 #include "core/logging.h"
 #include "core/thread_pool.h"
+#include "net/rpc_client.h"
 #include "net/rpc_server.h"
 
 namespace flowps::test {
@@ -22,6 +23,9 @@ struct TestTask {
   std::shared_ptr<spdlog::logger> logger;  // "net", to the hub only
   std::unique_ptr<RpcServer> server;
 };
+
+// Options for a client of `server` with `token` and generous deadlines.
+RpcClientOptions ClientFor(const RpcServer& server, std::string token = kToken);
 
 // Logs one info line through `task`'s logger.
 void LogInfo(TestTask& task, const std::string& message);

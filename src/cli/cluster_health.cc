@@ -1,0 +1,67 @@
+#include "cli/cluster_health.h"
+
+#include <cstdio>
+#include <memory>
+
+#include "core/json_line.h"
+
+namespace flowps {
+
+std::vector<TaskReport> CheckHealth(kj::AsyncIoContext& io, const ClusterSpec& spec,
+                                    const std::vector<TaskSpec>& tasks, std::chrono::milliseconds timeout) {
+  std::vector<std::unique_ptr<RpcClient>> clients;
+  std::vector<TaskReport> reports(tasks.size());
+  kj::Vector<kj::Promise<void>> calls;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    reports[i].task = tasks[i];
+    RpcClientOptions o;
+    o.address = tasks[i].address();
+    o.token = spec.token;
+    o.connect_timeout = timeout;
+    o.call_timeout = timeout;
+    clients.push_back(std::make_unique<RpcClient>(io, o));
+    TaskReport* report = &reports[i];
+    calls.add(clients.back()->Health().then(
+        [report](TaskHealth h) { report->health = std::move(h); },
+        [report](kj::Exception&& e) { report->status = StatusFromException(e, ""); }));
+  }
+  kj::joinPromises(calls.releaseAsArray()).wait(io.waitScope);
+  return reports;
+}
+
+bool AllHealthy(const std::vector<TaskReport>& reports) {
+  for (const auto& r : reports)
+    if (!r.status.ok()) return false;
+  return true;
+}
+
+std::string FormatHealthTable(const std::vector<TaskReport>& reports) {
+  std::string out;
+  for (const auto& r : reports) {
+    char line[512];
+    if (r.status.ok())
+      std::snprintf(line, sizeof line, "%-22s %-21s healthy  pid %-7u up %.1fs\n", r.task.name().c_str(),
+                    r.task.address().c_str(), r.health.pid, r.health.uptime_seconds);
+    else
+      std::snprintf(line, sizeof line, "%-22s %-21s DOWN     %s\n", r.task.name().c_str(), r.task.address().c_str(),
+                    r.status.ToString().c_str());
+    out += line;
+  }
+  return out;
+}
+
+std::string FormatHealthJson(const std::vector<TaskReport>& reports) {
+  std::string tasks;
+  for (const auto& r : reports) {
+    JsonLine j;
+    j.Add("task", r.task.name()).Add("address", r.task.address()).Add("healthy", r.status.ok());
+    if (r.status.ok())
+      j.Add("pid", static_cast<int64_t>(r.health.pid)).Add("uptime_s", r.health.uptime_seconds);
+    else
+      j.Add("error", r.status.ToString());
+    tasks += (tasks.empty() ? "" : ",") + j.str();
+  }
+  return JsonLine().Add("healthy", AllHealthy(reports)).AddRaw("tasks", "[" + tasks + "]").str();
+}
+
+}  // namespace flowps

@@ -1,0 +1,87 @@
+#include "cli/logs_command.h"
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <kj/async-unix.h>
+
+#include <ctime>
+#include <iostream>
+#include <memory>
+
+#include "core/cluster_spec.h"
+#include "net/log_stream.h"
+#include "net/rpc_client.h"
+
+namespace flowps {
+namespace {
+
+struct LogsOptions {
+  std::string cluster;
+  bool follow = false;
+  int timeout_ms = 3000;
+};
+
+// "2026-11-22 00:01:02.123 /job:ps/task:0 info [net] message" (UTC).
+std::string FormatLine(const LogRecord& r) {
+  time_t seconds = static_cast<time_t>(r.time_ns / 1000000000);
+  int millis = static_cast<int>((r.time_ns / 1000000) % 1000);
+  struct tm tm;
+  gmtime_r(&seconds, &tm);
+  char stamp[40];
+  std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02d %02d:%02d:%02d.%03d", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+  return std::string(stamp) + " " + r.task + " " + r.level + " [" + r.logger + "] " + r.message;
+}
+
+int RunLogs(const LogsOptions& o) {
+  auto spec = LoadClusterSpec(o.cluster);
+  if (!spec.ok()) {
+    std::cerr << "flowps logs: " << spec.status().message() << "\n";
+    return 2;
+  }
+  if (o.follow) {
+    kj::UnixEventPort::captureSignal(SIGINT);
+    kj::UnixEventPort::captureSignal(SIGTERM);
+  }
+  auto io = kj::setupAsyncIo();
+  std::vector<std::unique_ptr<RpcClient>> clients;
+  std::vector<RpcClient*> raw;
+  for (const TaskSpec& t : spec->AllTasks()) {
+    RpcClientOptions co;
+    co.address = t.address();
+    co.token = spec->token;
+    co.connect_timeout = std::chrono::milliseconds(o.timeout_ms);
+    co.call_timeout = std::chrono::milliseconds(o.timeout_ms);
+    clients.push_back(std::make_unique<RpcClient>(io, co));
+    raw.push_back(clients.back().get());
+  }
+  LogFollowerCallbacks callbacks;
+  callbacks.on_line = [](const LogRecord& r) { std::cout << FormatLine(r) << std::endl; };
+  callbacks.on_dropped = [](const std::string& task, uint64_t n) {
+    std::cerr << "flowps logs: " << task << " dropped " << n << " lines this reader was too slow for\n";
+  };
+  callbacks.on_error = [](const std::string& address, const Status& why) {
+    std::cerr << "flowps logs: no log stream from " << address << ": " << why.ToString() << "\n";
+  };
+  LogFollower follower(raw, callbacks);
+  size_t reached = follower.Start(o.follow).wait(io.waitScope);
+  if (reached == 0) return 1;
+  if (o.follow) {
+    io.unixEventPort.onSignal(SIGINT).exclusiveJoin(io.unixEventPort.onSignal(SIGTERM)).wait(io.waitScope);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddLogsCommand(CLI::App& app, int* exit_code) {
+  auto o = std::make_shared<LogsOptions>();
+  CLI::App* cmd = app.add_subcommand("logs", "the merged log stream of every task");
+  cmd->add_option("--cluster", o->cluster, "cluster spec (YAML)")->required();
+  cmd->add_flag("-f,--follow", o->follow, "keep printing new lines until Ctrl-C");
+  cmd->add_option("--timeout-ms", o->timeout_ms, "deadline to reach each task")->check(CLI::PositiveNumber);
+  cmd->callback([o, exit_code]() { *exit_code = RunLogs(*o); });
+}
+
+}  // namespace flowps

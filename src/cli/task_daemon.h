@@ -1,0 +1,39 @@
+// TaskDaemon: what flowps-ps and flowps-worker share. It reads
+// `--cluster <spec> --task N [--log-level L]`, makes the log sinks (console +
+// the log hub served over RPC), the compute pool and the RPC server of the
+// task, lets the program's main register its services by name, serves until
+// SIGINT or SIGTERM, then stops cleanly.
+//
+// Exit codes: 0 after a clean stop, 2 for bad flags or a bad spec, 1 when the
+// task cannot serve (e.g. its port is taken) or a service fails to start.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/cluster_spec.h"
+#include "core/logging.h"
+#include "core/status.h"
+#include "net/rpc_server.h"
+
+namespace flowps {
+
+// What a program's main gets to build its services from. The references live
+// until the daemon has stopped serving.
+struct DaemonContext {
+  const ClusterSpec& spec;
+  const TaskSpec& task;
+  ThreadPool& pool;
+  const LogSinks& sinks;         // make component loggers with MakeLogger(name, sinks, log_level)
+  const std::string& log_level;
+};
+
+// Adds the task's services to `services` (e.g. services["ps"] = ...). Objects
+// the factories use can be owned by the factory lambdas (shared_ptr).
+using RegisterServices = std::function<Status(DaemonContext& context, ServiceFactories& services)>;
+
+// Runs one task of `job` ("ps" or "worker") until it is told to stop.
+int RunTaskDaemon(const std::string& job, int argc, char** argv, const RegisterServices& register_services);
+
+}  // namespace flowps

@@ -1,0 +1,63 @@
+// PartitionedRunner: runs every partition of a placed graph in one process --
+// one Executor per device, joined by a local Rendezvous -- and returns the
+// fetches. It is what two CPU devices of one task use, and the reference that
+// a distributed run must agree with.
+//
+// The fetches and targets are fixed at creation (like a callable): the graph
+// is pruned to what they need, then partitioned. Each step gets its own
+// rendezvous step id; if one partition fails, the step is aborted so that the
+// others' Recvs fail at once instead of waiting. Variable writes are committed
+// per partition when that partition's step succeeds.
+// Thread safety: Run may be called from several threads at once (steps are
+// independent), but never from a pool thread (it blocks).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "graph/executor.h"
+#include "graph/graph.h"
+#include "graph/rendezvous.h"
+
+namespace flowps {
+
+class ThreadPool;
+class VariableStore;
+
+class PartitionedRunner {
+ public:
+  // `graph` must be placed (PlaceGraph). Fetches are tensor names
+  // ("node:index" or "node"), targets node names; an unknown name is
+  // NotFound. REQUIRES: pool outlives the runner.
+  static StatusOr<std::unique_ptr<PartitionedRunner>> Create(const Graph& graph, std::vector<std::string> fetches,
+                                                              std::vector<std::string> targets, ThreadPool* pool);
+
+  // Feeds are (tensor name, value); each goes to the partition holding its node.
+  StatusOr<std::vector<Tensor>> Run(const std::vector<std::pair<std::string, Tensor>>& feeds, VariableStore* variables);
+
+  const std::map<std::string, std::unique_ptr<Graph>>& partitions() const { return partitions_; }
+
+ private:
+  struct Part {
+    const Graph* graph;
+    std::unique_ptr<Executor> executor;
+    std::vector<Output> fetches;
+    std::vector<int> fetch_slots;  // position of each fetch in the caller's list
+    std::vector<Node*> targets;    // the caller's targets here, and every Send
+  };
+  PartitionedRunner() = default;
+
+  std::map<std::string, std::unique_ptr<Graph>> partitions_;
+  std::vector<Part> parts_;
+  size_t num_fetches_ = 0;
+  std::unique_ptr<Rendezvous> rendezvous_;
+  std::atomic<int64_t> next_step_{0};
+};
+
+}  // namespace flowps

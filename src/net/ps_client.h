@@ -1,0 +1,180 @@
+// PsClient: a worker's (or the chief's) view of all ps shards.
+//
+// It fans every operation out to the shards that hold the variables involved,
+// one RPC per shard joined with kj::joinPromises, using the PartitionPlan
+// (core/partition_plan.h) that every task computes the same way: dense
+// tensors are sliced by row range (zero copy), sparse rows are grouped by the
+// part that owns them. Pushed tensors are referenced from the request, not
+// copied; a shard's push too large for one message (more than
+// max_tensors_per_message large tensors, or more than max_message_bytes) is
+// sent in parts that the shard reassembles. With `bfloat16`, float32 travels
+// as bfloat16 (the low 16 bits truncated) both ways.
+//
+// Steps: every pull reports each shard's global step; a push carries, per
+// shard, the step of the parameters it was computed from, plus the worker id.
+// A push goes to every shard, with an empty gradient list where a shard holds
+// nothing of it, so that each shard counts it. A push that fails because the
+// connection broke is sent again after reconnecting (push_attempts in all):
+// the shard recognises (worker, step) and never applies it twice.
+//
+// Threads: a PsClient belongs to the thread whose KJ event loop it was made on.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <kj/async-io.h>
+
+#include "core/partition_plan.h"
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace flowps {
+
+struct JobSpec;
+
+struct PsClientOptions {
+  std::vector<std::string> shard_addresses;  // "host:port", index = shard
+  std::string token;                         // the cluster token
+  std::chrono::milliseconds connect_timeout{3000};
+  std::chrono::milliseconds call_timeout{120000};  // bounds every call, waitForStep included
+  bool bfloat16 = false;
+  int push_attempts = 3;
+  size_t max_tensors_per_message = 4;           // large (referenced) tensors per push message
+  size_t max_message_bytes = size_t{1} << 30;   // tensor bytes per push message
+};
+
+// How a job wants its ps shards to train: mode, optimizer and checkpoints,
+// as the job spec gives them (PsJobConfigFromJobSpec). The shards check the
+// values again when configured.
+struct PsJobConfig {
+  std::string mode = "sync";
+  int replicas_to_aggregate = 1;
+  int total_workers = 1;
+  int64_t max_staleness = -1;
+  std::string staleness_policy = "refuse";
+  std::string optimizer = "sgd";
+  double learning_rate = 0.01, momentum = 0.9;
+  bool nesterov = false;
+  double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, initial_accumulator = 0.1;
+  std::string checkpoint_dir;  // "": no checkpoints
+  int keep_checkpoints = 3;
+  int64_t checkpoint_every_steps = 0;  // read by the chief (CheckpointPolicy)
+  double checkpoint_every_seconds = 0;
+  int test_pause_before_rename_ms = 0;  // tests only (see ps/checkpoint.h)
+};
+
+PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job);
+
+// How the chief initialises a variable (see kernels/initializers.h for the kinds).
+struct InitializerDef {
+  std::string kind = "zeros";  // zeros | constant | uniform | normal | glorot_uniform
+  double value = 0, min = -0.05, max = 0.05, mean = 0, stddev = 0.05;
+  uint64_t seed = 0;
+};
+
+// A gradient of a whole variable. Dense: `values` has the variable's full
+// shape. Sparse: `rows` are global row ids and `values` is [len(rows), ...].
+struct VariableGradient {
+  std::string variable;
+  Tensor values;
+  std::vector<int64_t> rows;
+  bool sparse = false;
+};
+
+enum class PushReplyOutcome { kAccepted, kApplied, kDuplicate, kStale };
+
+struct ShardPushReply {
+  PushReplyOutcome outcome = PushReplyOutcome::kAccepted;
+  int64_t global_step = 0;
+};
+
+struct PulledVariables {
+  std::map<std::string, Tensor> values;  // whole variables (or the rows asked for)
+  std::vector<int64_t> shard_steps;      // each shard's global step when it answered
+};
+
+struct ShardStatsReply {
+  std::string mode;
+  int64_t global_step = 0;
+  uint32_t variables = 0;
+  uint64_t bytes = 0;
+  int64_t accepted = 0, applied_updates = 0, stale_dropped = 0, duplicates = 0, refused = 0, waiting = 0;
+};
+
+// When the chief checkpoints: every `every_steps` steps or `every_seconds`
+// seconds since the last checkpoint, whichever comes first (0 disables either).
+class CheckpointPolicy {
+ public:
+  using Clock = std::chrono::steady_clock;
+  CheckpointPolicy(int64_t every_steps, double every_seconds, Clock::time_point start = Clock::now())
+      : every_steps_(every_steps), every_seconds_(every_seconds), last_time_(start) {}
+  bool Due(int64_t step, Clock::time_point now) const;
+  void Saved(int64_t step, Clock::time_point now) {
+    last_step_ = step;
+    last_time_ = now;
+  }
+
+ private:
+  int64_t every_steps_;
+  double every_seconds_;
+  int64_t last_step_ = 0;
+  Clock::time_point last_time_;
+};
+
+class PsClient {
+ public:
+  // REQUIRES: plan.num_shards == options.shard_addresses.size().
+  PsClient(kj::AsyncIoContext& io, PsClientOptions options, PartitionPlan plan);
+  ~PsClient();
+  PsClient(const PsClient&) = delete;
+  PsClient& operator=(const PsClient&) = delete;
+
+  const PartitionPlan& plan() const { return plan_; }
+  int num_shards() const { return plan_.num_shards; }
+
+  // Configures every shard (see PsJobConfig); each restores its newest
+  // complete checkpoint. Resolves to each shard's restored checkpoint (-1: none).
+  kj::Promise<std::vector<int64_t>> Configure(PsJobConfig config);
+  // Creates every variable of the plan on its shards (variables without an
+  // entry in `inits` start at zero). Resolves to the number of parts created:
+  // 0 when every shard restored them from a checkpoint.
+  kj::Promise<int> CreateVariables(std::map<std::string, InitializerDef> inits);
+  // Whole variables; a variable held in one part arrives without a copy.
+  kj::Promise<PulledVariables> Pull(std::vector<std::string> names);
+  // Rows of one variable, [len(rows), ...] in the order asked.
+  kj::Promise<PulledVariables> PullRows(std::string name, std::vector<int64_t> rows);
+  // Pushes to every shard k with (worker, shard_steps[k]).
+  kj::Promise<std::vector<ShardPushReply>> Push(int32_t worker, std::vector<int64_t> shard_steps,
+                                                std::vector<VariableGradient> grads);
+  // Resolves once every shard k has reached steps[k]; to the shards' steps.
+  kj::Promise<std::vector<int64_t>> WaitForStep(std::vector<int64_t> steps);
+  // Every shard writes checkpoint `checkpoint_step`, then shard 0 completes it.
+  kj::Promise<void> Checkpoint(int64_t checkpoint_step);
+  // Each shard's complete checkpoints (newest first), as shard 0 sees them, and each shard's restored one.
+  kj::Promise<std::vector<int64_t>> RestoredCheckpoints();
+  kj::Promise<std::vector<ShardStatsReply>> Stats();
+
+  // Drops every connection (they are made again on next use); for tests.
+  void Disconnect();
+
+ private:
+  struct Shard;
+  struct PushJob;
+  std::unique_ptr<Shard>& shard(int k) { return shards_[static_cast<size_t>(k)]; }
+  // Sends shard k's share of a push (in parts if large); retried on a broken connection.
+  kj::Promise<ShardPushReply> SendShardPush(std::shared_ptr<const PushJob> job, int k, int attempt);
+
+  PsClientOptions options_;
+  PartitionPlan plan_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+};
+
+// "accepted", "applied", "duplicate", "stale".
+const char* PushReplyOutcomeName(PushReplyOutcome outcome);
+
+}  // namespace flowps

@@ -1,0 +1,128 @@
+@0xc3a6c5f0b1d2e4a7;
+# The parameter server, one shard per flowps-ps task, reached as the Session
+# service "ps". The ps client (net/ps_client.h) fans out to every shard.
+# Errors (unknown variable, bad shape, NaN, a step ahead of the shard) come
+# back as failed calls whose message names what was wrong; nothing is changed.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("flowps::wire");
+
+using import "tensor.capnp".Tensor;
+
+struct Initializer {
+  kind @0 :Text;          # zeros | constant | uniform | normal | glorot_uniform
+  value @1 :Float64;      # constant
+  min @2 :Float64;        # uniform
+  max @3 :Float64;
+  mean @4 :Float64;       # normal
+  stddev @5 :Float64;
+  seed @6 :UInt64;        # uniform, normal, glorot_uniform
+}
+
+# One variable part to create on this shard: rows [rowBegin, rowEnd) of a
+# variable of fullShape (float32).
+struct VariableDef {
+  name @0 :Text;
+  fullShape @1 :List(Int64);
+  rowBegin @2 :Int64;
+  rowEnd @3 :Int64;
+  initializer @4 :Initializer;
+}
+
+struct NamedTensor {
+  name @0 :Text;
+  tensor @1 :Tensor;
+}
+
+struct RowsRequest {
+  variable @0 :Text;
+  indices @1 :Tensor;     # int32/int64 global row ids held by this shard
+}
+
+# Dense: values has the part's shape. Sparse: indices (global row ids) and
+# values [len(indices), row dims...].
+struct Gradient {
+  variable @0 :Text;
+  values @1 :Tensor;
+  sparse @2 :Bool;
+  indices @3 :Tensor;
+}
+
+enum PushOutcome {
+  accepted @0;            # sync: counted towards its step
+  applied @1;             # in the variables (sync: this push completed the step)
+  duplicate @2;           # this (worker, step) was counted or applied before
+  stale @3;               # dropped: an older step, or too stale
+}
+
+struct ShardStats {
+  mode @0 :Text;          # "sync" | "async"
+  globalStep @1 :Int64;
+  variables @2 :UInt32;
+  bytes @3 :UInt64;
+  accepted @4 :Int64;
+  appliedUpdates @5 :Int64;
+  staleDropped @6 :Int64;
+  duplicates @7 :Int64;
+  refused @8 :Int64;
+  waiting @9 :Int64;
+}
+
+# How the job wants its shards to train; sent by the chief before anything else.
+struct ShardConfig {
+  mode @0 :Text;                  # "sync" | "async"
+  replicasToAggregate @1 :Int32;  # sync: N
+  totalWorkers @2 :Int32;         # N + b (sync); the worker ids 0 .. totalWorkers-1
+  maxStaleness @3 :Int64;         # async: -1 unbounded
+  stalenessPolicy @4 :Text;       # async: "refuse" | "wait"
+  optimizer @5 :Text;             # sgd | momentum | adagrad | adam
+  learningRate @6 :Float64;
+  momentum @7 :Float64;
+  nesterov @8 :Bool;
+  beta1 @9 :Float64;
+  beta2 @10 :Float64;
+  epsilon @11 :Float64;
+  initialAccumulator @12 :Float64;
+  checkpointDir @13 :Text;        # "" : no checkpoints
+  keepCheckpoints @14 :Int32;
+  testPauseBeforeRenameMs @15 :Int32;  # tests only: widens the checkpoint write window
+}
+
+interface ParameterServer {
+  # Configures the shard and restores the newest complete checkpoint of
+  # checkpointDir, if any (restoredCheckpoint -1: none). Every other call fails
+  # until the shard is configured. Configuring again with the same config is a
+  # no-op (e.g. a second chief attempt); another config is refused.
+  configure @10 (config :ShardConfig) -> (restoredCheckpoint :Int64, globalStep :Int64);
+
+  # Creates (and initialises) parts; a part that exists with the same shape and
+  # rows is kept (created = false), e.g. after a restore from a checkpoint.
+  createVariables @0 (variables :List(VariableDef)) -> (created :List(Bool), globalStep :Int64);
+
+  # Whole parts, and the shard's global step they belong to.
+  pull @1 (names :List(Text), bfloat16 :Bool) -> (tensors :List(NamedTensor), globalStep :Int64);
+  # Rows of parts.
+  pullRows @2 (requests :List(RowsRequest), bfloat16 :Bool) -> (tensors :List(NamedTensor), globalStep :Int64);
+
+  # A push of gradients computed from this shard's parameters of `step`,
+  # identified by (worker, step): a retry is never applied twice. A push too
+  # large for one message is sent in `parts` calls with part = 0 .. parts-1;
+  # the shard offers it once every part is there (the earlier parts answer
+  # `accepted` with `complete` false).
+  push @3 (worker :Int32, step :Int64, part :UInt32, parts :UInt32, gradients :List(Gradient))
+      -> (outcome :PushOutcome, globalStep :Int64, complete :Bool);
+
+  # Resolves once the shard's global step is >= step (the sync step token).
+  waitForStep @4 (step :Int64) -> (globalStep :Int64);
+
+  # Writes this shard's file of checkpoint `checkpointStep`.
+  saveCheckpoint @5 (checkpointStep :Int64) -> (bytes :UInt64, globalStep :Int64);
+  # Shard 0 only: verifies every shard's file and writes the MANIFEST.
+  commitCheckpoint @6 (checkpointStep :Int64) -> ();
+  # Restores the newest complete checkpoint.
+  restoreCheckpoint @7 () -> (checkpointStep :Int64, globalStep :Int64);
+  # Complete checkpoints (newest first) and the one restored (-1: none).
+  checkpointStatus @8 () -> (complete :List(Int64), restored :Int64);
+
+  stats @9 () -> (stats :ShardStats);
+}

@@ -1,0 +1,174 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <sstream>
+#include <thread>
+
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "core/logging.h"
+#include "net/ps_client.h"
+#include "net/rpc_common.h"
+#include "net/rpc_server.h"
+#include "ps/parameter_server_impl.h"
+#include "ps/ps_benchmarks.h"
+
+namespace flowps::ps {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr const char* kToken = "pushpull-bench";
+
+double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+// Loopback TCP bandwidth for `bytes` per transfer: a thread sends, this thread
+// receives into a touched buffer. Returns MB/s over `reps` transfers.
+StatusOr<double> TcpLoopbackMBps(size_t bytes, int reps) {
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(listener, 1) != 0 || ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (listener >= 0) ::close(listener);
+    return Internal(std::string("tcp baseline: cannot listen on loopback: ") + std::strerror(errno));
+  }
+  std::vector<char> out(bytes, 1), in(bytes, 0);
+  std::thread sender([&] {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
+      for (int r = 0; r < reps + 1; ++r)
+        for (size_t sent = 0; sent < bytes;) {
+          ssize_t n = ::send(fd, out.data() + sent, bytes - sent, 0);
+          if (n <= 0) break;
+          sent += static_cast<size_t>(n);
+        }
+    ::close(fd);
+  });
+  int conn = ::accept(listener, nullptr, nullptr);
+  ::close(listener);
+  auto receive_one = [&]() {
+    for (size_t got = 0; got < bytes;) {
+      ssize_t n = ::recv(conn, in.data() + got, bytes - got, 0);
+      if (n <= 0) return false;
+      got += static_cast<size_t>(n);
+    }
+    return true;
+  };
+  bool ok = conn >= 0 && receive_one();  // warm-up
+  const Clock::time_point start = Clock::now();
+  for (int r = 0; ok && r < reps; ++r) ok = receive_one();
+  const double elapsed = Seconds(start);
+  if (conn >= 0) ::close(conn);
+  sender.join();
+  if (!ok) return Internal("tcp baseline: the loopback transfer broke");
+  return static_cast<double>(bytes) * reps / elapsed / 1e6;
+}
+
+StatusOr<std::vector<int>> ParseSizes(const std::string& text) {
+  std::vector<int> sizes;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    try {
+      size_t used = 0;
+      int v = std::stoi(item, &used);
+      if (used == item.size() && v > 0 && v <= 4096) {
+        sizes.push_back(v);
+        continue;
+      }
+    } catch (const std::exception&) {
+    }
+    return InvalidArgument("bench pushpull: --opt sizes=" + text + " must list sizes in MiB, e.g. 1,16,64,256");
+  }
+  return sizes;
+}
+
+Status RunPushPull(BenchContext& ctx) {
+  for (const auto& [key, value] : ctx.options)
+    if (key != "sizes" && key != "reps" && key != "bfloat16")
+      return InvalidArgument("bench pushpull: unknown option '" + key + "' (known: sizes, reps, bfloat16)");
+  FLOWPS_ASSIGN_OR_RETURN(std::vector<int> sizes,
+                          ParseSizes(ctx.options.count("sizes") ? ctx.options.at("sizes") : "1,16,64,256"));
+  int reps = 5;
+  if (ctx.options.count("reps")) {
+    reps = std::atoi(ctx.options.at("reps").c_str());
+    if (reps < 1 || reps > 1000) return InvalidArgument("bench pushpull: --opt reps must be in 1..1000");
+  }
+  const bool bf16 = ctx.options.count("bfloat16") && ctx.options.at("bfloat16") == "1";
+  if (ctx.pool == nullptr) return FailedPrecondition("bench pushpull needs the compute pool");
+
+  // One ps shard in this process, reached over loopback TCP like any other.
+  LogSinks silent = {std::make_shared<spdlog::sinks::null_sink_mt>()};
+  RpcServerOptions options;
+  options.bind_address = "127.0.0.1:0";
+  options.token = kToken;
+  options.task_name = "/job:ps/task:0";
+  options.pool = ctx.pool;
+  options.logger = MakeLogger("net", silent);
+  auto ps_log = MakeLogger("ps", silent);
+  ServiceFactories services;
+  services["ps"] = [ps_log](ServiceEnv& env) { return NewParameterServer(env, 0, 1, ps_log); };
+  FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<RpcServer> server, RpcServer::Start(options, services));
+
+  auto io = kj::setupAsyncIo();
+  for (int mib : sizes) {
+    const int64_t floats = int64_t{mib} << 18;
+    const std::string name = "w" + std::to_string(mib);
+    FLOWPS_ASSIGN_OR_RETURN(PartitionPlan plan, PlanPartitions({{name, DType::kFloat32, Shape{floats}}}, 1, 0));
+    PsClientOptions client_options;
+    client_options.shard_addresses = {server->address()};
+    client_options.token = kToken;
+    client_options.bfloat16 = bf16;
+    PsClient client(io, client_options, plan);
+    PsJobConfig config;
+    config.mode = "async";
+    config.optimizer = "sgd";
+    config.learning_rate = 1e-6;
+    FLOWPS_RETURN_IF_ERROR(WaitFor(client.Configure(config), io.waitScope, "configure").status());
+    FLOWPS_RETURN_IF_ERROR(WaitFor(client.CreateVariables({}), io.waitScope, "create").status());
+    Tensor grad = Tensor::Zeros(DType::kFloat32, Shape{floats});
+
+    int64_t step = 0;
+    auto push = [&]() -> Status {
+      auto r = WaitFor(client.Push(0, {step}, {VariableGradient{name, grad, {}, false}}), io.waitScope, "push");
+      if (r.ok()) step = (*r)[0].global_step;
+      return r.status();
+    };
+    auto pull = [&]() { return WaitFor(client.Pull({name}), io.waitScope, "pull").status(); };
+    FLOWPS_RETURN_IF_ERROR(push());  // warm-up: connection, first-touch of buffers
+    FLOWPS_RETURN_IF_ERROR(pull());
+    Clock::time_point start = Clock::now();
+    for (int r = 0; r < reps; ++r) FLOWPS_RETURN_IF_ERROR(push());
+    const double push_mbps = static_cast<double>(grad.num_bytes()) * reps / Seconds(start) / 1e6;
+    start = Clock::now();
+    for (int r = 0; r < reps; ++r) FLOWPS_RETURN_IF_ERROR(pull());
+    const double pull_mbps = static_cast<double>(grad.num_bytes()) * reps / Seconds(start) / 1e6;
+    FLOWPS_ASSIGN_OR_RETURN(double tcp, TcpLoopbackMBps(grad.num_bytes(), reps));
+
+    const std::string prefix = "pushpull_" + std::to_string(mib) + "mib" + (bf16 ? "_bf16" : "");
+    ctx.emit(Measurement{prefix + "_push_MBps", push_mbps, "MB/s", "tcp_loopback_" + std::to_string(mib) + "mib_MBps", tcp});
+    ctx.emit(Measurement{prefix + "_pull_MBps", pull_mbps, "MB/s", "tcp_loopback_" + std::to_string(mib) + "mib_MBps", tcp});
+    if (ctx.progress)
+      ctx.progress(std::to_string(mib) + " MiB: push " + std::to_string(push_mbps / tcp) + "x, pull " +
+                   std::to_string(pull_mbps / tcp) + "x of loopback TCP");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Benchmark MakePushPullBenchmark() {
+  return Benchmark{"pushpull",
+                   "dense push and pull of 1, 16, 64, 256 MiB between a client and one ps over loopback, beside raw "
+                   "loopback TCP in the same run",
+                   RunPushPull};
+}
+
+}  // namespace flowps::ps

@@ -1,0 +1,81 @@
+#include "worker/local_trainer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "data/batch_iterator.h"
+#include "data/dataset.h"
+#include "worker/local_model.h"
+#include "worker/training_progress.h"
+
+namespace flowps {
+
+StatusOr<TrainResult> TrainLocally(const JobSpec& job, const TrainOptions& options, spdlog::logger* log) {
+  std::function<double()> clock = options.clock;
+  if (!clock)
+    clock = [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
+  const std::string where = job.source + ": job '" + job.name + "'";
+  log->info("training job '{}' in one process: model {}, optimizer {} (learning rate {}), batch {}", job.name,
+            ModelKindName(job.model.kind), OptimizerKindName(job.optimizer.kind), job.optimizer.learning_rate,
+            job.data.batch_size);
+  if (job.mode.total_workers > 1 || job.mode.mode == TrainingMode::kSync)
+    log->info("mode {} (total_workers {}) applies to submitted jobs; flowps train runs one worker",
+              TrainingModeName(job.mode.mode), job.mode.total_workers);
+  if (!job.checkpoint.dir.empty())
+    log->info("checkpoints ({}) are written by submitted jobs only; flowps train writes none", job.checkpoint.dir);
+
+  FLOWPS_ASSIGN_OR_RETURN(data::Dataset train, data::LoadFashionMnist(job.data.path, data::Split::kTrain));
+  FLOWPS_ASSIGN_OR_RETURN(data::Dataset test, data::LoadFashionMnist(job.data.path, data::Split::kTest));
+  data::BatchOptions batching;
+  batching.batch_size = job.data.batch_size;
+  batching.shuffle = job.data.shuffle;
+  batching.seed = static_cast<uint64_t>(job.data.seed);
+  FLOWPS_ASSIGN_OR_RETURN(data::BatchIterator batches, data::BatchIterator::Create(train, batching));
+
+  auto built = LocalModel::Create(job.model, job.optimizer, options.pool);
+  if (!built.ok()) return built.status().WithContext(where);
+  std::unique_ptr<LocalModel> model = std::move(built).value();
+  log->info("model has {} parameters in {} variables", model->num_parameters(), model->model().variables.size());
+
+  const int64_t per_epoch = batches.batches_per_epoch();
+  int64_t total = job.steps > 0 ? job.steps : static_cast<int64_t>(std::ceil(job.epochs * static_cast<double>(per_epoch)));
+  if (options.max_steps > 0) total = std::min(total, options.max_steps);
+  std::unique_ptr<MetricsFile> metrics;
+  if (!job.run_dir.empty()) {
+    FLOWPS_ASSIGN_OR_RETURN(metrics, MetricsFile::Open(job.run_dir));
+  }
+
+  const double start = clock();
+  TrainingProgress progress(total, per_epoch, start);
+  TrainResult result;
+  for (int64_t step = 1; step <= total; ++step) {
+    data::Batch batch = batches.Next();
+    auto loss = model->Step(batch.images, batch.labels);
+    if (!loss.ok()) return loss.status().WithContext(where + ": step " + std::to_string(step));
+    progress.RecordStep(batch.images.shape().dim(0), *loss);
+    bool report = step % job.log_every_steps == 0 || step == total;
+    bool eval = (job.eval_every_steps > 0 && step % job.eval_every_steps == 0) || step == total;
+    if (!report && !eval) continue;
+    ProgressReport r = progress.Report(clock());
+    if (eval) {
+      FLOWPS_ASSIGN_OR_RETURN(r.test_accuracy, model->Evaluate(test));
+      result.test_accuracy = *r.test_accuracy;
+    }
+    result.final_loss = r.loss;
+    log->info("{}", FormatProgress(r));
+    if (metrics) FLOWPS_RETURN_IF_ERROR(metrics->Append(r));
+  }
+  result.steps = total;
+  result.epochs = static_cast<double>(total) / static_cast<double>(per_epoch);
+  result.seconds = clock() - start;
+  result.examples_per_sec = result.seconds > 0 ? static_cast<double>(progress.total_examples()) / result.seconds : 0;
+  if (metrics) result.metrics_path = metrics->path();
+  log->info("done: final test accuracy {:.2f}% after {} steps ({:.2f} epochs) in {}, {:.0f} examples/s{}",
+            100.0 * result.test_accuracy, result.steps, result.epochs, FormatDuration(result.seconds),
+            result.examples_per_sec, result.metrics_path.empty() ? "" : "; metrics: " + result.metrics_path);
+  return result;
+}
+
+}  // namespace flowps

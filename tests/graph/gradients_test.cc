@@ -1,0 +1,121 @@
+#include <catch2/catch.hpp>
+
+#include "core/thread_pool.h"
+#include "graph/executor.h"
+#include "graph/gradients.h"
+#include "graph/ops.h"
+#include "graph/variable_store.h"
+
+using namespace flowps;
+
+namespace {
+struct Fixture {
+  OpRegistry registry;
+  std::unique_ptr<ThreadPool> pool = NewAsioThreadPool(2);
+  Graph g{&registry};
+  Fixture() { REQUIRE(RegisterStandardOps(&registry).ok()); }
+};
+Tensor F(std::vector<float> v, Shape s) { return Tensor::FromVector<float>(std::move(s), v); }
+}  // namespace
+
+TEST_CASE("gradients from several consumers are summed") {
+  Fixture f;
+  Output x = Placeholder(f.g, DType::kFloat32, Shape{3}, "x");
+  Output loss = ReduceSum(x * x + x * 3.f + Exp(Const(f.g, 0.f)));
+  auto grads = Gradients(loss, {x});
+  REQUIRE(grads.ok());
+  REQUIRE_FALSE((*grads)[0].sparse());
+  Executor exec(f.g, f.pool.get());
+  auto r = exec.Run({{x, F({1, 2, -1}, Shape{3})}}, {(*grads)[0].dense});
+  REQUIRE(r.ok());
+  CHECK((*r)[0].ToVector<float>() == std::vector<float>{5, 7, 1});
+}
+
+TEST_CASE("the gradient of an embedding lookup is a sparse set of rows") {
+  Fixture f;
+  VariableStore vars;
+  vars.Set("emb", F({0, 1, 2, 3, 4, 5, 6, 7}, Shape{4, 2}));
+  Output emb = Variable(f.g, "emb", Shape{4, 2});
+  Output ids = Placeholder(f.g, DType::kInt64, Shape{-1}, "ids");
+  Output loss = ReduceSum(Gather(emb, ids) * 2.f);
+  auto grads = Gradients(loss, {emb});
+  REQUIRE(grads.ok());
+  const GradValue& g = (*grads)[0];
+  REQUIRE(g.sparse());
+  CHECK(g.dense_shape == Shape{4, 2});
+  Executor exec(f.g, f.pool.get());
+  auto r = exec.Run({{ids, Tensor::FromVector<int64_t>(Shape{3}, {3, 1, 3})}}, {g.indices, g.values}, {},
+                    StepOptions{&vars, nullptr});
+  REQUIRE(r.ok());
+  CHECK((*r)[0].ToVector<int64_t>() == std::vector<int64_t>{3, 1, 3});
+  CHECK((*r)[1].shape() == Shape{3, 2});
+  CHECK((*r)[1].ToVector<float>() == std::vector<float>{2, 2, 2, 2, 2, 2});
+}
+
+TEST_CASE("sparse gradients from two lookups concatenate; a dense use densifies them") {
+  Fixture f;
+  Output table = Placeholder(f.g, DType::kFloat32, Shape{3, 1}, "table");
+  Output a = Placeholder(f.g, DType::kInt32, Shape{1}, "a");
+  Output b = Placeholder(f.g, DType::kInt32, Shape{2}, "b");
+  Output sparse_loss = ReduceSum(Gather(table, a)) + ReduceSum(Gather(table, b));
+  auto sparse = Gradients(sparse_loss, {table});
+  REQUIRE(sparse.ok());
+  REQUIRE((*sparse)[0].sparse());
+
+  Output mixed_loss = sparse_loss + ReduceSum(table * 10.f);
+  auto mixed = Gradients(mixed_loss, {table});
+  REQUIRE(mixed.ok());
+  REQUIRE_FALSE((*mixed)[0].sparse());
+
+  Executor exec(f.g, f.pool.get());
+  FeedList feeds{{table, F({0, 0, 0}, Shape{3, 1})},
+                 {a, Tensor::FromVector<int32_t>(Shape{1}, {2})},
+                 {b, Tensor::FromVector<int32_t>(Shape{2}, {2, 0})}};
+  auto r = exec.Run(feeds, {(*sparse)[0].indices, DenseGradient((*sparse)[0], table), (*mixed)[0].dense});
+  REQUIRE(r.ok());
+  CHECK((*r)[0].ToVector<int32_t>() == std::vector<int32_t>{2, 2, 0});
+  CHECK((*r)[1].ToVector<float>() == std::vector<float>{1, 0, 2});
+  CHECK((*r)[2].ToVector<float>() == std::vector<float>{11, 10, 12});
+}
+
+TEST_CASE("a path through an op without a gradient is an error naming the node") {
+  Fixture f;
+  Output x = Placeholder(f.g, DType::kFloat32, Shape{1, 2, 2, 1}, "x");
+  Output pooled = MaxPool(x, {2, 2}, {2, 2}, "VALID");
+  Node* grad_node = MaxPoolGrad(x, pooled, {2, 2}, {2, 2}, "VALID").node;
+  REQUIRE(grad_node != nullptr);
+  Output loss = ReduceSum(grad_node->output(0));
+  auto grads = Gradients(loss, {x});
+  REQUIRE_FALSE(grads.ok());
+  CHECK(grads.status().message().find("'" + grad_node->name() + "'") != std::string::npos);
+  CHECK(grads.status().message().find("MaxPoolGrad") != std::string::npos);
+}
+
+TEST_CASE("an input the loss does not depend on gets no gradient") {
+  Fixture f;
+  Output x = Placeholder(f.g, DType::kFloat32, Shape{2}, "x");
+  Output unused = Placeholder(f.g, DType::kFloat32, Shape{2}, "unused");
+  auto grads = Gradients(ReduceSum(x), {x, unused});
+  REQUIRE(grads.ok());
+  CHECK((*grads)[0].valid());
+  CHECK_FALSE((*grads)[1].valid());
+}
+
+TEST_CASE("integer labels get no gradient, logits do") {
+  Fixture f;
+  Output logits = Placeholder(f.g, DType::kFloat32, Shape{-1, 3}, "logits");
+  Output labels = Placeholder(f.g, DType::kInt32, Shape{-1}, "labels");
+  Output loss = ReduceMean(SparseSoftmaxCrossEntropyWithLogits(logits, labels));
+  auto grads = Gradients(loss, {logits, labels});
+  REQUIRE(grads.ok());
+  CHECK((*grads)[0].valid());
+  CHECK_FALSE((*grads)[1].valid());
+  Executor exec(f.g, f.pool.get());
+  auto r = exec.Run({{logits, F({0, 0, 0}, Shape{1, 3})}, {labels, Tensor::FromVector<int32_t>(Shape{1}, {1})}},
+                    {loss, (*grads)[0].dense});
+  REQUIRE(r.ok());
+  CHECK((*r)[0].ToVector<float>()[0] == Approx(std::log(3.0)));
+  std::vector<float> d = (*r)[1].ToVector<float>();
+  CHECK(d[0] == Approx(1.0 / 3));
+  CHECK(d[1] == Approx(1.0 / 3 - 1));
+}

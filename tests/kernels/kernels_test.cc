@@ -1,0 +1,171 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <future>
+#include <random>
+
+#include "core/thread_pool.h"
+#include "kernels/array_kernels.h"
+#include "kernels/math_kernels.h"
+#include "kernels/nn_kernels.h"
+#include "kernels/parallel_for.h"
+#include "kernels/strided.h"
+
+using namespace flowps;
+using namespace flowps::kernels;
+
+namespace {
+Tensor F(std::vector<float> v, Shape s) { return Tensor::FromVector<float>(std::move(s), v); }
+Tensor Random(Shape s, uint32_t seed) {
+  Tensor t(DType::kFloat32, std::move(s));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = u(rng);
+  return t;
+}
+}  // namespace
+
+TEST_CASE("shapes broadcast like numpy, unknown dims included, and mismatches are named") {
+  CHECK(*BroadcastShape(Shape{2, 1, 3}, Shape{4, 1}) == Shape{2, 4, 3});
+  CHECK(*BroadcastShape(Shape{-1, 3}, Shape{3}) == Shape{-1, 3});
+  CHECK(*BroadcastShape(Shape{-1, 3}, Shape{5, 1}) == Shape{5, 3});
+  auto bad = BroadcastShape(Shape{2, 3}, Shape{4});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("[2,3]") != std::string::npos);
+}
+
+TEST_CASE("a broadcast binary op pairs each element with the right partner") {
+  Tensor col = F({1, 2}, Shape{2, 1});
+  Tensor row = F({10, 20, 30}, Shape{3});
+  auto sum = Binary(BinaryOp::kAdd, col, row);
+  REQUIRE(sum.ok());
+  CHECK(sum->shape() == Shape{2, 3});
+  CHECK(sum->ToVector<float>() == std::vector<float>{11, 21, 31, 12, 22, 32});
+  auto diff = Binary(BinaryOp::kSub, row, col);
+  CHECK(diff->ToVector<float>() == std::vector<float>{9, 19, 29, 8, 18, 28});
+  CHECK_FALSE(Binary(BinaryOp::kMul, F({1, 2}, Shape{2}), F({1, 2, 3}, Shape{3})).ok());
+}
+
+TEST_CASE("reductions over axes keep or drop dims, and SumToShape undoes broadcasting") {
+  Tensor x = F({1, 2, 3, 4, 5, 6}, Shape{2, 3});
+  CHECK(Reduce(ReduceOp::kSum, x, {0}, false).ToVector<float>() == std::vector<float>{5, 7, 9});
+  CHECK(Reduce(ReduceOp::kMean, x, {1}, true).shape() == Shape{2, 1});
+  CHECK(Reduce(ReduceOp::kMean, x, {1}, true).ToVector<float>() == std::vector<float>{2, 5});
+  CHECK(Reduce(ReduceOp::kMax, x, {0, 1}, false).ToVector<float>() == std::vector<float>{6});
+  CHECK(SumToShape(x, Shape{1, 3})->ToVector<float>() == std::vector<float>{5, 7, 9});
+  CHECK(SumToShape(x, Shape{})->ToVector<float>() == std::vector<float>{21});
+  CHECK_FALSE(SumToShape(x, Shape{2}).ok());
+}
+
+TEST_CASE("the gradient of a max is shared among tied maxima") {
+  Tensor x = F({3, 1, 3, 0, 5, 2}, Shape{2, 3});
+  Tensor y = Reduce(ReduceOp::kMax, x, {1}, false);
+  auto g = ReduceMaxGrad(x, y, F({1, 1}, Shape{2}), {1});
+  REQUIRE(g.ok());
+  CHECK(g->ToVector<float>() == std::vector<float>{0.5f, 0, 0.5f, 0, 1, 0});
+}
+
+TEST_CASE("a matmul split over the pool equals the one computed on one thread") {
+  auto pool = NewAsioThreadPool(2);
+  Tensor a = Random(Shape{300, 200}, 1), b = Random(Shape{150, 200}, 2);
+  auto serial = MatMul(a, b, false, true, nullptr);
+  auto parallel = MatMul(a, b, false, true, pool.get());
+  REQUIRE(serial.ok());
+  REQUIRE(parallel.ok());
+  CHECK(parallel->shape() == Shape{300, 150});
+  float worst = 0;
+  for (int64_t i = 0; i < serial->num_elements(); ++i)
+    worst = std::max(worst, std::abs(parallel->data<float>()[i] - serial->data<float>()[i]));
+  CHECK(worst < 1e-4f);
+  CHECK_FALSE(MatMul(a, b, false, false, nullptr).ok());
+}
+
+TEST_CASE("ParallelFor called from busy pool threads runs every block exactly once") {
+  std::atomic<int> total{0};
+  std::promise<void> done[2];
+  auto pool = NewAsioThreadPool(2);  // destroyed (joined) before what its tasks use
+  ThreadPool* p = pool.get();
+  // Both pool threads call ParallelFor at once: neither may wait on a block
+  // queued behind the other.
+  for (int t = 0; t < 2; ++t)
+    p->Schedule([&, t] {
+      ParallelFor(p, 100, [&](int64_t i) { total += static_cast<int>(i); });
+      done[t].set_value();
+    });
+  for (auto& d : done) REQUIRE(d.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(total == 2 * 4950);
+}
+
+TEST_CASE("Conv2D agrees with a direct convolution, SAME and strided") {
+  Tensor x = Random(Shape{2, 5, 4, 3}, 3), f = Random(Shape{3, 2, 3, 4}, 4);
+  Window w{3, 2, 2, 1, true};
+  auto y = Conv2D(x, f, w, nullptr);
+  REQUIRE(y.ok());
+  REQUIRE(y->shape() == Shape{2, 3, 4, 4});
+  // SAME, stride 2x1: pad_top = ((3-1)*2 + 3 - 5) / 2 = 1; pad_left = (3*1 + 2 - 4) / 2 = 0.
+  const float* px = x.data<float>();
+  const float* pf = f.data<float>();
+  for (int n = 0; n < 2; ++n)
+    for (int oh = 0; oh < 3; ++oh)
+      for (int ow = 0; ow < 4; ++ow)
+        for (int o = 0; o < 4; ++o) {
+          double acc = 0;
+          for (int i = 0; i < 3; ++i)
+            for (int j = 0; j < 2; ++j)
+              for (int c = 0; c < 3; ++c) {
+                int ih = oh * 2 - 1 + i, iw = ow + j;
+                if (ih < 0 || ih >= 5 || iw < 0 || iw >= 4) continue;
+                acc += px[((n * 5 + ih) * 4 + iw) * 3 + c] * pf[((i * 2 + j) * 3 + c) * 4 + o];
+              }
+          CHECK(y->data<float>()[((n * 3 + oh) * 4 + ow) * 4 + o] == Approx(acc).margin(1e-5));
+        }
+}
+
+TEST_CASE("max pooling never picks padding, and its gradient goes to the max") {
+  Tensor x = F({-1, -2, -3, -4}, Shape{1, 2, 2, 1});
+  Window w{3, 3, 2, 2, true};
+  auto y = MaxPool(x, w);
+  REQUIRE(y.ok());
+  CHECK(y->shape() == Shape{1, 1, 1, 1});
+  CHECK(y->ToVector<float>() == std::vector<float>{-1});
+  auto g = MaxPoolGrad(x, F({5}, Shape{1, 1, 1, 1}), w);
+  CHECK(g->ToVector<float>() == std::vector<float>{5, 0, 0, 0});
+}
+
+TEST_CASE("softmax cross-entropy is stable for large logits and refuses a bad label") {
+  Tensor logits = F({1000, 0, 1000, 1000}, Shape{2, 2});
+  auto r = SparseSoftmaxCrossEntropy(logits, Tensor::FromVector<int64_t>(Shape{2}, {0, 1}));
+  REQUIRE(r.ok());
+  CHECK(r->loss.ToVector<float>()[0] == Approx(0).margin(1e-6));
+  CHECK(r->loss.ToVector<float>()[1] == Approx(std::log(2.0)));
+  auto bad = SparseSoftmaxCrossEntropy(logits, Tensor::FromVector<int32_t>(Shape{2}, {0, 2}));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("label 2 of example 1") != std::string::npos);
+  CHECK(Softmax(logits).ToVector<float>()[2] == Approx(0.5));
+}
+
+TEST_CASE("array kernels move any dtype: transpose, concat, slice and gather of int64") {
+  Tensor x = Tensor::FromVector<int64_t>(Shape{2, 3}, {0, 1, 2, 3, 4, 5});
+  CHECK(Transpose(x, {1, 0})->ToVector<int64_t>() == std::vector<int64_t>{0, 3, 1, 4, 2, 5});
+  CHECK(Concat({x, x}, 1)->ToVector<int64_t>() == std::vector<int64_t>{0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5});
+  CHECK(Slice(x, {0, 1}, {2, -1})->ToVector<int64_t>() == std::vector<int64_t>{1, 2, 4, 5});
+  CHECK(Gather(x, Tensor::FromVector<int32_t>(Shape{3}, {1, 1, 0}))->ToVector<int64_t>() ==
+        std::vector<int64_t>{3, 4, 5, 3, 4, 5, 0, 1, 2});
+  auto bad = Gather(x, Tensor::FromVector<int32_t>(Shape{1}, {-1}));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("index -1") != std::string::npos);
+  auto dense = ScatterRowsAdd(Tensor::FromVector<int32_t>(Shape{3}, {1, 1, 0}), F({1, 2, 3}, Shape{3, 1}), Shape{2, 1});
+  CHECK(dense->ToVector<float>() == std::vector<float>{3, 3});
+}
+
+TEST_CASE("argmax picks the first largest element along an axis; casts convert") {
+  Tensor x = F({1, 5, 5, 7, 0, 2}, Shape{2, 3});
+  CHECK(ArgMax(x, 1)->ToVector<int64_t>() == std::vector<int64_t>{1, 0});
+  CHECK(ArgMax(x, 0)->ToVector<int64_t>() == std::vector<int64_t>{1, 0, 0});
+  CHECK(Cast(x, DType::kInt32)->ToVector<int32_t>() == std::vector<int32_t>{1, 5, 5, 7, 0, 2});
+  CHECK(Cast(Tensor::FromVector<int64_t>(Shape{2}, {3, -4}), DType::kFloat32)->ToVector<float>() ==
+        std::vector<float>{3, -4});
+}

@@ -1,0 +1,233 @@
+// The ps service over real RPC on loopback, in this process: one or two
+// shards (each an RpcServer with the "ps" service) and a PsClient.
+#include <catch2/catch.hpp>
+
+#include "core/logging.h"
+#include "core/thread_pool.h"
+#include "net/ps_client.h"
+#include "net/rpc_common.h"
+#include "net/rpc_server.h"
+#include "ps/parameter_server_impl.h"
+
+namespace flowps {
+namespace {
+
+constexpr const char* kToken = "ps-test-token";
+
+// `n` ps shards served in this process on free loopback ports.
+struct PsCluster {
+  explicit PsCluster(int n) : pool(NewAsioThreadPool(2)) {
+    LogSinks sinks;  // silent
+    for (int k = 0; k < n; ++k) {
+      RpcServerOptions options;
+      options.bind_address = "127.0.0.1:0";
+      options.token = kToken;
+      options.task_name = "/job:ps/task:" + std::to_string(k);
+      options.pool = pool.get();
+      options.logger = MakeLogger("net", sinks);
+      auto log = MakeLogger("ps", sinks);
+      ServiceFactories services;
+      services["ps"] = [k, n, log](ServiceEnv& env) { return ps::NewParameterServer(env, k, n, log); };
+      auto started = RpcServer::Start(options, services);
+      if (!started.ok()) throw std::runtime_error(started.status().ToString());
+      servers.push_back(std::move(started).value());
+    }
+  }
+  PsClientOptions ClientOptions() const {
+    PsClientOptions o;
+    for (const auto& s : servers) o.shard_addresses.push_back(s->address());
+    o.token = kToken;
+    o.call_timeout = std::chrono::milliseconds(30000);
+    return o;
+  }
+  std::unique_ptr<ThreadPool> pool;
+  std::vector<std::unique_ptr<RpcServer>> servers;
+};
+
+PartitionPlan Plan(std::vector<VariableInfo> vars, int shards, int64_t min_partition_bytes = 1 << 20) {
+  StatusOr<PartitionPlan> plan = PlanPartitions(vars, shards, min_partition_bytes);
+  REQUIRE(plan.ok());
+  return *plan;
+}
+
+PsJobConfig SyncSgd(int n, int total, double lr) {
+  PsJobConfig c;
+  c.mode = "sync";
+  c.replicas_to_aggregate = n;
+  c.total_workers = total;
+  c.optimizer = "sgd";
+  c.learning_rate = lr;
+  return c;
+}
+
+template <typename T>
+T Wait(kj::Promise<T>&& p, kj::WaitScope& ws) {
+  StatusOr<T> r = WaitFor(kj::mv(p), ws, "ps call");
+  if (!r.ok()) FAIL(r.status().ToString());
+  return std::move(*r);
+}
+
+VariableGradient DenseGrad(const std::string& name, Shape shape, std::vector<float> v) {
+  return VariableGradient{name, Tensor::FromVector<float>(std::move(shape), v), {}, false};
+}
+
+}  // namespace
+
+TEST_CASE("an RPC round trip: configure, create, push and pull through the ps service") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{2, 2}}}, 1));
+  CHECK(Wait(client.Configure(SyncSgd(1, 1, 0.5)), io.waitScope) == std::vector<int64_t>{-1});
+  InitializerDef ones;
+  ones.kind = "constant";
+  ones.value = 1;
+  CHECK(Wait(client.CreateVariables({{"w", ones}}), io.waitScope) == 1);
+  PulledVariables pulled = Wait(client.Pull({"w"}), io.waitScope);
+  CHECK(pulled.values.at("w").ToVector<float>() == std::vector<float>{1, 1, 1, 1});
+  CHECK(pulled.shard_steps == std::vector<int64_t>{0});
+  auto replies = Wait(client.Push(0, pulled.shard_steps, {DenseGrad("w", {2, 2}, {2, 4, 6, 8})}), io.waitScope);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].outcome == PushReplyOutcome::kApplied);
+  CHECK(replies[0].global_step == 1);
+  pulled = Wait(client.Pull({"w"}), io.waitScope);
+  CHECK(pulled.values.at("w").ToVector<float>() == std::vector<float>{0, -1, -2, -3});
+  CHECK(pulled.shard_steps == std::vector<int64_t>{1});
+}
+
+TEST_CASE("calls before configure and bad pushes are refused with a clear error, changing nothing") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{2}}}, 1));
+  StatusOr<PulledVariables> early = WaitFor(client.Pull({"w"}), io.waitScope, "pull");
+  CHECK(!early.ok());
+  CHECK(early.status().message().find("not configured") != std::string::npos);
+  Wait(client.Configure(SyncSgd(1, 1, 1.0)), io.waitScope);
+  Wait(client.CreateVariables({}), io.waitScope);
+  StatusOr<std::vector<ShardPushReply>> nan = WaitFor(
+      client.Push(0, {0}, {DenseGrad("w", {2}, {1, std::numeric_limits<float>::quiet_NaN()})}), io.waitScope, "push");
+  CHECK(!nan.ok());
+  CHECK(nan.status().message().find("NaN") != std::string::npos);
+  StatusOr<std::vector<ShardPushReply>> shape =
+      WaitFor(client.Push(0, {0}, {DenseGrad("w", {3}, {1, 2, 3})}), io.waitScope, "push");
+  CHECK(!shape.ok());
+  CHECK(shape.status().message().find("'w'") != std::string::npos);
+  CHECK(Wait(client.Pull({"w"}), io.waitScope).values.at("w").ToVector<float>() == std::vector<float>{0, 0});
+  auto stats = Wait(client.Stats(), io.waitScope);
+  CHECK(stats[0].global_step == 0);
+  CHECK(stats[0].refused == 1);  // the NaN push reached the shard; the shape error was caught by the client
+}
+
+TEST_CASE("a push retried after a reconnect is applied once") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
+  PsJobConfig config = SyncSgd(1, 2, 1.0);
+  config.mode = "async";
+  Wait(client.Configure(config), io.waitScope);
+  Wait(client.CreateVariables({}), io.waitScope);
+  auto first = Wait(client.Push(1, {0}, {DenseGrad("w", {1}, {3})}), io.waitScope);
+  CHECK(first[0].outcome == PushReplyOutcome::kApplied);
+  client.Disconnect();  // the connection breaks; the worker sends the same push again
+  auto retry = Wait(client.Push(1, {0}, {DenseGrad("w", {1}, {3})}), io.waitScope);
+  CHECK(retry[0].outcome == PushReplyOutcome::kDuplicate);
+  CHECK(Wait(client.Pull({"w"}), io.waitScope).values.at("w").ToVector<float>() == std::vector<float>{-3});
+  CHECK(Wait(client.Stats(), io.waitScope)[0].duplicates == 1);
+}
+
+TEST_CASE("sync over RPC with 3 workers plus 1 backup: the first 3 count and the 4th is dropped and counted") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PartitionPlan plan = Plan({{"w", DType::kFloat32, Shape{1}}}, 1);
+  PsClient client(io, cluster.ClientOptions(), plan);
+  Wait(client.Configure(SyncSgd(3, 4, 1.0)), io.waitScope);
+  Wait(client.CreateVariables({}), io.waitScope);
+  // Each worker waits for step 1 (its token) while pushing; the 4th arrives after the step.
+  auto token = client.WaitForStep({1});
+  std::vector<PushReplyOutcome> outcomes;
+  for (int w = 0; w < 4; ++w)
+    outcomes.push_back(Wait(client.Push(w, {0}, {DenseGrad("w", {1}, {static_cast<float>(w + 1)})}), io.waitScope)[0].outcome);
+  CHECK(outcomes == std::vector<PushReplyOutcome>{PushReplyOutcome::kAccepted, PushReplyOutcome::kAccepted,
+                                                  PushReplyOutcome::kApplied, PushReplyOutcome::kStale});
+  CHECK(Wait(kj::mv(token), io.waitScope) == std::vector<int64_t>{1});
+  CHECK(Wait(client.Pull({"w"}), io.waitScope).values.at("w").ToVector<float>() == std::vector<float>{-2});
+  ShardStatsReply stats = Wait(client.Stats(), io.waitScope)[0];
+  CHECK(stats.stale_dropped == 1);
+  CHECK(stats.applied_updates == 1);
+}
+
+TEST_CASE("a variable split across two shards is pulled whole and pushed by row range, dense and sparse") {
+  PsCluster cluster(2);
+  auto io = kj::setupAsyncIo();
+  // 6 rows x 4 floats = 96 bytes, split above 32 bytes: rows [0,3) on one shard, [3,6) on the other.
+  PartitionPlan plan = Plan({{"emb", DType::kFloat32, Shape{6, 4}}, {"b", DType::kFloat32, Shape{}}}, 2, 32);
+  REQUIRE(plan.Find("emb")->parts.size() == 2);
+  PsClient client(io, cluster.ClientOptions(), plan);
+  Wait(client.Configure(SyncSgd(1, 1, 1.0)), io.waitScope);
+  InitializerDef normal;
+  normal.kind = "normal";
+  normal.seed = 7;
+  Wait(client.CreateVariables({{"emb", normal}}), io.waitScope);
+  PulledVariables pulled = Wait(client.Pull({"emb", "b"}), io.waitScope);
+  std::vector<float> start = pulled.values.at("emb").ToVector<float>();
+  REQUIRE(start.size() == 24);
+
+  std::vector<float> ones(24, 1.0f);
+  Wait(client.Push(0, pulled.shard_steps, {DenseGrad("emb", {6, 4}, ones), DenseGrad("b", {}, {2})}), io.waitScope);
+  pulled = Wait(client.Pull({"emb", "b"}), io.waitScope);
+  CHECK(pulled.shard_steps == std::vector<int64_t>{1, 1});
+  std::vector<float> after = pulled.values.at("emb").ToVector<float>();
+  for (size_t i = 0; i < 24; ++i) CHECK(after[i] == Approx(start[i] - 1));
+  CHECK(pulled.values.at("b").ToVector<float>() == std::vector<float>{-2});
+
+  // Sparse: rows 5 and 1 live on different shards.
+  VariableGradient sparse{"emb", Tensor::FromVector<float>({2, 4}, {1, 1, 1, 1, 2, 2, 2, 2}), {5, 1}, true};
+  Wait(client.Push(0, pulled.shard_steps, {sparse}), io.waitScope);
+  PulledVariables rows = Wait(client.PullRows("emb", {1, 5, 0}), io.waitScope);
+  std::vector<float> r = rows.values.at("emb").ToVector<float>();
+  CHECK(r[0] == Approx(start[4] - 3));   // row 1: -1 dense, -2 sparse
+  CHECK(r[4] == Approx(start[20] - 2));  // row 5: -1 dense, -1 sparse
+  CHECK(r[8] == Approx(start[0] - 1));   // row 0: dense only
+}
+
+TEST_CASE("a push too large for one message is sent in parts and applied once") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  std::vector<VariableInfo> vars;
+  for (int i = 0; i < 3; ++i) vars.push_back({"v" + std::to_string(i), DType::kFloat32, Shape{64 * 1024}});
+  PsClientOptions options = cluster.ClientOptions();
+  options.max_tensors_per_message = 1;  // three large tensors: three messages
+  PsClient client(io, options, Plan(vars, 1));
+  Wait(client.Configure(SyncSgd(1, 1, 1.0)), io.waitScope);
+  Wait(client.CreateVariables({}), io.waitScope);
+  std::vector<VariableGradient> grads;
+  for (int i = 0; i < 3; ++i)
+    grads.push_back(DenseGrad("v" + std::to_string(i), {64 * 1024}, std::vector<float>(64 * 1024, float(i + 1))));
+  auto replies = Wait(client.Push(0, {0}, grads), io.waitScope);
+  CHECK(replies[0].outcome == PushReplyOutcome::kApplied);
+  CHECK(replies[0].global_step == 1);
+  PulledVariables pulled = Wait(client.Pull({"v0", "v1", "v2"}), io.waitScope);
+  for (int i = 0; i < 3; ++i) {
+    std::vector<float> v = pulled.values.at("v" + std::to_string(i)).ToVector<float>();
+    CHECK(v.front() == -float(i + 1));
+    CHECK(v.back() == -float(i + 1));
+  }
+  CHECK(Wait(client.Stats(), io.waitScope)[0].applied_updates == 1);
+}
+
+TEST_CASE("with bfloat16 on the wire, values arrive truncated to their high 16 bits") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClientOptions options = cluster.ClientOptions();
+  options.bfloat16 = true;
+  PsClient client(io, options, Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
+  Wait(client.Configure(SyncSgd(1, 1, 1.0)), io.waitScope);
+  InitializerDef c;
+  c.kind = "constant";
+  c.value = 1.0 + 1.0 / 1024;  // needs more mantissa bits than bfloat16 has
+  Wait(client.CreateVariables({{"w", c}}), io.waitScope);
+  float pulled = Wait(client.Pull({"w"}), io.waitScope).values.at("w").ToVector<float>()[0];
+  CHECK(pulled == BFloat16ToFloat(FloatToBFloat16(1.0f + 1.0f / 1024)));
+  CHECK(pulled == 1.0f);
+}
+
+}  // namespace flowps
