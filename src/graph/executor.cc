@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "core/thread_pool.h"
+#include "graph/device.h"
 #include "graph/variable_store.h"
 
 namespace flowps {
@@ -54,6 +55,9 @@ std::string Where(const Node& n) { return "node '" + n.name() + "' (op " + n.op(
 
 Executor::Executor(const Graph& graph, ThreadPool* pool, DeviceType device)
     : graph_(graph), pool_(pool), device_(device) {}
+
+Executor::Executor(const Graph& graph, ThreadPool* pool, Device* device)
+    : graph_(graph), pool_(pool), device_(device->type()), device_context_(device) {}
 
 StatusOr<std::vector<Tensor>> Executor::Run(const FeedList& feeds, const std::vector<Output>& fetches,
                                             const std::vector<Node*>& targets, const StepOptions& options) {
@@ -140,7 +144,7 @@ void Executor::RunNode(const std::shared_ptr<Step>& step, int id) const {
     std::vector<Tensor> inputs;
     inputs.reserve(node.num_inputs());
     for (const Output& in : node.inputs()) inputs.push_back(step->outputs[in.node->id()][in.index]);
-    auto ctx = std::make_unique<KernelContext>(node, std::move(inputs), &step->services, pool_);
+    auto ctx = std::make_unique<KernelContext>(node, std::move(inputs), &step->services, pool_, device_context_);
     const OpDef& def = node.def();
     if (auto async = def.async_kernels.find(device_); async != def.async_kernels.end()) {
       KernelContext* raw = ctx.get();

@@ -26,6 +26,7 @@
 
 namespace flowps {
 
+class Device;
 class ThreadPool;
 class TensorTransfer;
 class VariableStore;
@@ -48,6 +49,9 @@ struct StepOptions {
 class Executor {
  public:
   Executor(const Graph& graph, ThreadPool* pool, DeviceType device = DeviceType::kCPU);
+  // Runs the kernels of `device->type()` and hands them `device` (a GPU
+  // partition needs its GpuDevice). REQUIRES: device outlives the executor.
+  Executor(const Graph& graph, ThreadPool* pool, Device* device);
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
@@ -73,6 +77,7 @@ class Executor {
   const Graph& graph_;
   ThreadPool* pool_;
   DeviceType device_;
+  Device* device_context_ = nullptr;
 };
 
 }  // namespace flowps

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,34 +20,18 @@
 #include <kj/async-io.h>
 
 #include "net/rpc_client.h"
+#include "test_process.h"
 
 using namespace flowps;
+using flowps::test::FreePort;
+using flowps::test::Process;
+using flowps::test::Slurp;
 
 namespace {
 
 std::string BinDir() {
   if (const char* env = std::getenv("FLOWPS_BIN_DIR")) return env;
   return FLOWPS_BIN_DIR;
-}
-
-// A port that was free a moment ago (bound to 0, then released).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // A cluster spec of one ps and two workers on free loopback ports, in a
@@ -66,44 +51,6 @@ struct LocalCluster {
   std::string dir;
 };
 
-// A child process with its output in a file; killed and reaped by PID if the
-// test ends before it exits.
-struct Process {
-  Process(std::vector<std::string> args, const std::string& output) {
-    pid = fork();
-    if (pid == 0) {
-      int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~Process() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-  // Waits up to `limit` for the exit; returns the wait status, or -1.
-  int Wait(std::chrono::seconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        pid = -1;
-        return status;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return -1;
-  }
-  pid_t pid = -1;
-};
-
 // Runs a command to completion and returns its exit code and output.
 std::pair<int, std::string> Run(std::vector<std::string> args, const std::string& output) {
   Process p(std::move(args), output);
@@ -112,6 +59,28 @@ std::pair<int, std::string> Run(std::vector<std::string> args, const std::string
 }
 
 bool Alive(pid_t pid) { return kill(pid, 0) == 0 || errno != ESRCH; }
+
+// The PIDs of the tasks a launch reported as started.
+std::vector<pid_t> StartedPids(const std::string& launch_output) {
+  std::istringstream lines(launch_output);
+  std::string line;
+  std::vector<pid_t> pids;
+  while (std::getline(lines, line)) {
+    auto at = line.find("(pid ");
+    if (line.find("flowps launch: started") != std::string::npos && at != std::string::npos)
+      pids.push_back(static_cast<pid_t>(std::stol(line.substr(at + 5))));
+  }
+  return pids;
+}
+
+// Waits (bounded) until `launch_output_file` says every task is healthy.
+bool WaitHealthyReport(const std::string& launch_output_file) {
+  for (int i = 0; i < 300; ++i) {
+    if (Slurp(launch_output_file).find("local tasks are healthy") != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -141,8 +110,7 @@ TEST_CASE("flowps launch starts every task, status and logs see them, and SIGTER
   REQUIRE(pids.size() == 3);
   for (uint32_t pid : pids) CHECK(Alive(static_cast<pid_t>(pid)));
   // flowps launch reports them healthy too.
-  for (int i = 0; i < 300 && Slurp(cluster.dir + "/launch.out").find("3 local tasks are healthy") == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(WaitHealthyReport(cluster.dir + "/launch.out"));
   CHECK_THAT(Slurp(cluster.dir + "/launch.out"), Catch::Contains("all 3 local tasks are healthy"));
 
   auto [status_code, status_out] = Run({BinDir() + "/flowps", "status", "--cluster", cluster.spec()},
@@ -191,16 +159,34 @@ TEST_CASE("when a task cannot start, flowps launch stops the others, reaps them 
   CHECK_THAT(out, Catch::Contains("/job:ps/task:0"));
   CHECK_THAT(out, Catch::Contains("exited with code 1; stopping the others"));
   // Every task it started is gone: their PIDs are in its report.
-  std::istringstream lines(out);
-  std::string line;
-  int started = 0;
-  while (std::getline(lines, line)) {
-    auto at = line.find("(pid ");
-    if (line.find("flowps launch: started") == std::string::npos || at == std::string::npos) continue;
-    ++started;
-    CHECK_FALSE(Alive(static_cast<pid_t>(std::stol(line.substr(at + 5)))));
+  std::vector<pid_t> started = StartedPids(out);
+  CHECK(started.size() == 3);
+  for (pid_t pid : started) CHECK_FALSE(Alive(pid));
+}
+
+TEST_CASE("when flowps launch itself is killed, its tasks stop cleanly too") {
+  // Orphaned tasks become this test's children, so it can reap them and see how they ended.
+  REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+  LocalCluster cluster;
+  Process launch({BinDir() + "/flowps", "launch", cluster.spec()}, cluster.dir + "/launch.out");
+  REQUIRE(WaitHealthyReport(cluster.dir + "/launch.out"));
+  std::vector<pid_t> tasks = StartedPids(Slurp(cluster.dir + "/launch.out"));
+  REQUIRE(tasks.size() == 3);
+  REQUIRE(kill(launch.pid, SIGKILL) == 0);
+  launch.Wait(std::chrono::seconds(10));
+  for (pid_t pid : tasks) {
+    int status = -1;
+    for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) != pid; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    INFO("task pid " << pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    if (Alive(pid)) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
   }
-  CHECK(started == 3);
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
 TEST_CASE("a task program given a bad spec exits 2 naming file, line and key") {
