@@ -83,6 +83,22 @@ TEST_CASE("a matmul split over the pool equals the one computed on one thread") 
   CHECK_FALSE(MatMul(a, b, false, false, nullptr).ok());
 }
 
+TEST_CASE("a short, wide matmul split by columns over the pool equals the one on one thread") {
+  auto pool = NewAsioThreadPool(2);
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      Tensor a = Random(ta ? Shape{300, 64} : Shape{64, 300}, 5), b = Random(tb ? Shape{512, 300} : Shape{300, 512}, 6);
+      auto serial = MatMul(a, b, ta, tb, nullptr);
+      auto parallel = MatMul(a, b, ta, tb, pool.get());
+      REQUIRE(parallel.ok());
+      REQUIRE(parallel->shape() == Shape{64, 512});
+      float worst = 0;
+      for (int64_t i = 0; i < serial->num_elements(); ++i)
+        worst = std::max(worst, std::abs(parallel->data<float>()[i] - serial->data<float>()[i]));
+      CHECK(worst < 1e-4f);
+    }
+}
+
 TEST_CASE("ParallelFor called from busy pool threads runs every block exactly once") {
   std::atomic<int> total{0};
   std::promise<void> done[2];
