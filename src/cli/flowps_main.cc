@@ -1,36 +1,52 @@
 // flowps: the user's command.
 //   flowps launch <cluster.yaml>             start the local tasks of a cluster
 //   flowps status --cluster <spec> [--json]  health of every task
+//   flowps health --address h:p --token-file F   health of one task (probe)
 //   flowps logs --cluster <spec> [-f]        merged log stream
+//   flowps train <job.yaml> [--max-steps N]  run a job in one process
 //   flowps bench <name> [--json] [--opt k=v]... [--list]
 #include <CLI/CLI.hpp>
 
 #include <vector>
 
+#include "bench/matmul_bench.h"
 #include "bench/rpc_latency_bench.h"
+#include "bench/step_bench.h"
 #include "cli/bench_command.h"
+#include "cli/health_command.h"
 #include "cli/launch_command.h"
 #include "cli/logs_command.h"
 #include "cli/status_command.h"
+#include "cli/train_command.h"
+#include "core/thread_pool.h"
 #include "ps/ps_benchmarks.h"
 
 int main(int argc, char** argv) {
   // Every benchmark of `flowps bench`, in one place.
   const std::vector<flowps::Benchmark> benchmarks = {
-      flowps::RpcLatencyBenchmark(),
+      flowps::MakeRpcLatencyBenchmark(),
+      flowps::MakeMatmulBenchmark(),
+      flowps::MakeStepBenchmark(),
       flowps::ps::MakePsApplyBenchmark(),
       flowps::ps::MakePushPullBenchmark(),
   };
+
+  // The process's compute pool, for the benchmarks (`train` makes its own when it runs).
+  auto pool = flowps::NewAsioThreadPool();
 
   CLI::App app{"flowps: parameter-server training over Cap'n Proto RPC"};
   app.require_subcommand(1);
   int exit_code = 0;
   flowps::AddLaunchCommand(app, &exit_code);
   flowps::AddStatusCommand(app, &exit_code);
+  flowps::AddHealthCommand(app, &exit_code);
   flowps::AddLogsCommand(app, &exit_code);
-  flowps::AddBenchCommand(app, &benchmarks, &exit_code);
+  flowps::AddTrainCommand(app, &exit_code);
+  flowps::AddBenchCommand(app, &benchmarks, pool.get(), &exit_code);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();  // a subcommand failed and said why
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }

@@ -72,6 +72,10 @@ std::shared_ptr<Buffer> Buffer::Wrap(void* data, size_t bytes, std::shared_ptr<v
   return std::shared_ptr<Buffer>(new Buffer(data, bytes, false, std::move(owner)));
 }
 
+std::shared_ptr<Buffer> Buffer::WrapDevice(void* data, size_t bytes, int device, std::shared_ptr<void> owner) {
+  return std::shared_ptr<Buffer>(new Buffer(data, bytes, false, std::move(owner), device));
+}
+
 Buffer::~Buffer() {
   if (owned_) std::free(data_);
 }
@@ -122,6 +126,9 @@ Status Tensor::Check(DType dtype, const Shape& shape, const std::string& what) c
 
 std::string Tensor::DebugString(int max_entries) const {
   if (!valid()) return "Tensor(<empty>)";
+  if (on_device())
+    return "Tensor(" + std::string(DTypeName(dtype_)) + shape_.ToString() + " on gpu:" +
+           std::to_string(buffer_->device()) + ")";
   std::ostringstream os;
   os << "Tensor(" << DTypeName(dtype_) << shape_.ToString() << ": ";
   int64_t n = std::min<int64_t>(num_elements(), max_entries);

@@ -45,11 +45,11 @@ class EchoImpl final : public Echo::Server {
 
 }  // namespace
 
-TestTask::TestTask(const std::string& task_name, size_t backlog_lines)
+TestTask::TestTask(const std::string& task_name, size_t backlog_lines, const std::string& bind_address)
     : pool(NewAsioThreadPool(2)), hub(task_name, backlog_lines) {
   logger = MakeLogger("net", {hub.sink()}, "debug");
   RpcServerOptions options;
-  options.bind_address = "127.0.0.1:0";
+  options.bind_address = bind_address;
   options.token = kToken;
   options.task_name = task_name;
   options.devices = {task_name + "/device:cpu:0"};
