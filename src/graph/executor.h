@@ -40,7 +40,7 @@ struct StepOptions {
   // running or waiting: a caller whose Recvs wait on other devices aborts its
   // rendezvous here, so that the step can end. Runs on the failing kernel's
   // thread with no executor lock held; it may complete pending async kernels.
-  std::function<void(const Status&)> on_failure;
+  std::function<void(const Status&)> on_failure = nullptr;
 };
 
 // Thread safety: Run/RunAsync may be called from many threads at once; each
