@@ -1,6 +1,7 @@
 // flowps: the user's command.
 //   flowps launch <cluster.yaml>             start the local tasks of a cluster
 //   flowps status --cluster <spec> [--json]  health of every task
+//   flowps health --address h:p --token-file F   health of one task (probe)
 //   flowps logs --cluster <spec> [-f]        merged log stream
 //   flowps train <job.yaml> [--max-steps N]  run a job in one process
 //   flowps bench <name> [--json] [--opt k=v]... [--list]
@@ -12,11 +13,11 @@
 #include "bench/rpc_latency_bench.h"
 #include "bench/step_bench.h"
 #include "cli/bench_command.h"
+#include "cli/health_command.h"
 #include "cli/launch_command.h"
 #include "cli/logs_command.h"
 #include "cli/status_command.h"
 #include "cli/train_command.h"
-#include "core/logging.h"
 #include "core/thread_pool.h"
 #include "ps/ps_benchmarks.h"
 
@@ -30,17 +31,17 @@ int main(int argc, char** argv) {
       flowps::ps::MakePushPullBenchmark(),
   };
 
-  // The process's compute pool and log sinks, for the subcommands that compute.
+  // The process's compute pool, for the benchmarks (`train` makes its own when it runs).
   auto pool = flowps::NewAsioThreadPool();
-  const flowps::LogSinks sinks = {flowps::NewConsoleSink("flowps")};
 
   CLI::App app{"flowps: parameter-server training over Cap'n Proto RPC"};
   app.require_subcommand(1);
   int exit_code = 0;
   flowps::AddLaunchCommand(app, &exit_code);
   flowps::AddStatusCommand(app, &exit_code);
+  flowps::AddHealthCommand(app, &exit_code);
   flowps::AddLogsCommand(app, &exit_code);
-  flowps::AddTrainCommand(app, flowps::TrainCommandContext{pool.get(), sinks});
+  flowps::AddTrainCommand(app, &exit_code);
   flowps::AddBenchCommand(app, &benchmarks, pool.get(), &exit_code);
   try {
     app.parse(argc, argv);

@@ -93,7 +93,9 @@ StatusOr<std::vector<Tensor>> PartitionedRunner::Run(const std::vector<std::pair
   for (size_t p = 0; p < parts_.size(); ++p) transfers.push_back(std::make_unique<StepTransfer>(rendezvous_.get(), step));
   for (size_t p = 0; p < parts_.size(); ++p) {
     const Part& part = parts_[p];
-    part.executor->RunAsync(part_feeds[p], part.fetches, part.targets, StepOptions{variables, transfers[p].get()},
+    StepOptions step_options{variables, transfers[p].get(),
+                             [this, step](const Status& s) { rendezvous_->Abort(step, s); }};
+    part.executor->RunAsync(part_feeds[p], part.fetches, part.targets, step_options,
                             [&, p](StatusOr<std::vector<Tensor>> out) {
                               if (!out.ok()) rendezvous_->Abort(step, out.status());
                               std::lock_guard<std::mutex> lock(mu);

@@ -21,7 +21,7 @@ class EchoImpl final : public Echo::Server {
     auto in = context.getParams().getTensor();
     auto t = ReadTensor(in, nullptr, "echo");
     KJ_REQUIRE(t.ok(), t.status().message());
-    bool zero_copy = in.getChunks().size() == 1 && in.getChunks()[0].begin() == t->raw_data();
+    bool zero_copy = in.getChunks().size() >= 1 && in.getChunks()[0].begin() == t->raw_data();
     Tensor tensor = *t;
     // The sum runs on the pool; the params stay alive until this call returns.
     return RunOnPool(pool_, [tensor]() {
