@@ -7,6 +7,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "bench/gpu_matmul_bench.h"
 #include "core/thread_pool.h"
 #include "graph/executor.h"
 #include "graph/ops.h"
@@ -19,6 +20,7 @@ using Clock = std::chrono::steady_clock;
 struct Options {
   std::vector<int64_t> sizes{256, 1024, 2048};
   double seconds = 1.0;
+  std::string device = "cpu:0";
 };
 
 StatusOr<Options> ParseOptions(const std::map<std::string, std::string>& opts) {
@@ -41,17 +43,20 @@ StatusOr<Options> ParseOptions(const std::map<std::string, std::string>& opts) {
       o.seconds = std::strtod(value.c_str(), &end);
       if (end == value.c_str() || *end != '\0' || !(o.seconds > 0 && o.seconds <= 600))
         return InvalidArgument("matmul: --opt seconds: '" + value + "' is not in (0, 600]");
+    } else if (key == "device") {
+      if (value != "cpu:0" && value.rfind("gpu:", 0) != 0)
+        return InvalidArgument("matmul: --opt device: '" + value + "' is neither cpu:0 nor gpu:<index>");
+      o.device = value;
     } else {
-      return InvalidArgument("matmul: unknown option '" + key + "' (known: sizes, seconds)");
+      return InvalidArgument("matmul: unknown option '" + key + "' (known: sizes, seconds, device)");
     }
   }
   return o;
 }
 
-// Median GFLOP/s of `run` (one n x n x n product per call) over at least 3
-// runs and about `seconds`, after one warm-up run.
-template <typename Fn>
-StatusOr<double> MedianGflops(int64_t n, double seconds, Fn run) {
+}  // namespace
+
+StatusOr<double> MedianGflops(int64_t n, double seconds, const std::function<Status()>& run) {
   FLOWPS_RETURN_IF_ERROR(run());
   std::vector<double> rates;
   const auto stop = Clock::now() + std::chrono::duration<double>(seconds);
@@ -65,8 +70,11 @@ StatusOr<double> MedianGflops(int64_t n, double seconds, Fn run) {
   return rates[rates.size() / 2];
 }
 
+namespace {
+
 Status RunMatmul(BenchContext& ctx) {
   FLOWPS_ASSIGN_OR_RETURN(Options o, ParseOptions(ctx.options));
+  if (o.device != "cpu:0") return RunGpuMatmul(ctx, o.device, o.sizes, o.seconds);
   std::unique_ptr<ThreadPool> own_pool;
   ThreadPool* pool = ctx.pool;
   if (pool == nullptr) {

@@ -358,6 +358,7 @@ StatusOr<Tensor> CublasMatMul(GpuDevice& d, const Tensor& a, const Tensor& b, bo
     return c;
   }
   const float one = 1.f, zero = 0.f;
+  std::lock_guard<std::mutex> lock(d.cublas_mutex());
   const cublasStatus_t s = cublasSgemm(
       d.cublas(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N, transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
       static_cast<int>(m), static_cast<int>(k), &one, b.data<float>(), static_cast<int>(b.shape().dim(1)),

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "core/status.h"
@@ -39,6 +40,8 @@ class GpuDevice final : public Device {
   int index() const { return index_; }
   CUstream_st* stream() const { return stream_; }
   cublasContext* cublas() const { return cublas_; }
+  // Held around each call on the cuBLAS handle (one handle, many pool threads).
+  std::mutex& cublas_mutex() const { return cublas_mu_; }
 
   // Makes this GPU current for the calling thread.
   Status MakeCurrent() const;
@@ -61,6 +64,7 @@ class GpuDevice final : public Device {
   std::string name_;
   CUstream_st* stream_ = nullptr;
   cublasContext* cublas_ = nullptr;
+  mutable std::mutex cublas_mu_;
   std::shared_ptr<Memory> memory_;
 };
 

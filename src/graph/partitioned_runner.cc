@@ -20,7 +20,8 @@ std::string NodeNameOf(const std::string& tensor) {
 StatusOr<std::unique_ptr<PartitionedRunner>> PartitionedRunner::Create(const Graph& graph,
                                                                        std::vector<std::string> fetches,
                                                                        std::vector<std::string> targets,
-                                                                       ThreadPool* pool) {
+                                                                       ThreadPool* pool,
+                                                                       const std::map<std::string, Device*>& devices) {
   std::vector<Node*> roots;
   for (const std::string& f : fetches) {
     FLOWPS_ASSIGN_OR_RETURN(Output o, graph.FindOutput(f));
@@ -48,7 +49,9 @@ StatusOr<std::unique_ptr<PartitionedRunner>> PartitionedRunner::Create(const Gra
       if (Node* n = part_graph->FindNode(t)) part.targets.push_back(n);
     for (const auto& n : part_graph->nodes())
       if (n->op() == "Send") part.targets.push_back(n.get());
-    part.executor = std::make_unique<Executor>(*part_graph, pool);
+    auto on = devices.find(device);
+    part.executor = on == devices.end() ? std::make_unique<Executor>(*part_graph, pool)
+                                        : std::make_unique<Executor>(*part_graph, pool, on->second);
     runner->parts_.push_back(std::move(part));
   }
   return runner;

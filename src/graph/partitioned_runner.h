@@ -28,6 +28,7 @@
 
 namespace flowps {
 
+class Device;
 class ThreadPool;
 class VariableStore;
 
@@ -35,9 +36,12 @@ class PartitionedRunner {
  public:
   // `graph` must be placed (PlaceGraph). Fetches are tensor names
   // ("node:index" or "node"), targets node names; an unknown name is
-  // NotFound. REQUIRES: pool outlives the runner.
+  // NotFound. `devices` maps device names to the Device their partition runs
+  // on (a GpuDevice for a GPU partition); a partition without an entry runs
+  // its CPU kernels. REQUIRES: pool and the devices outlive the runner.
   static StatusOr<std::unique_ptr<PartitionedRunner>> Create(const Graph& graph, std::vector<std::string> fetches,
-                                                              std::vector<std::string> targets, ThreadPool* pool);
+                                                              std::vector<std::string> targets, ThreadPool* pool,
+                                                              const std::map<std::string, Device*>& devices = {});
 
   // Feeds are (tensor name, value); each goes to the partition holding its node.
   StatusOr<std::vector<Tensor>> Run(const std::vector<std::pair<std::string, Tensor>>& feeds, VariableStore* variables);

@@ -84,8 +84,9 @@ FLOWPS_HOST_DEVICE inline float ReduceAt(const ReduceIndex& r, const float* x, i
   return acc;
 }
 
-// Softmax of one row of c logits into y.
-FLOWPS_HOST_DEVICE inline void SoftmaxRow(const float* x, int64_t c, float* y) {
+// Softmax of one row of c logits into y; returns log(sum(exp(x))), computed
+// stably (the max subtracted first).
+FLOWPS_HOST_DEVICE inline float SoftmaxRow(const float* x, int64_t c, float* y) {
   float m = -INFINITY;
   for (int64_t k = 0; k < c; ++k) m = x[k] > m ? x[k] : m;
   float sum = 0.f;
@@ -95,22 +96,15 @@ FLOWPS_HOST_DEVICE inline void SoftmaxRow(const float* x, int64_t c, float* y) {
     sum += y[k];
   }
   for (int64_t k = 0; k < c; ++k) y[k] /= sum;
+  return LogFn()(sum) + m;
 }
 
 // The sparse softmax cross-entropy of one row: writes softmax - onehot(label)
 // into backprop and returns the loss. REQUIRES: 0 <= label < c.
 FLOWPS_HOST_DEVICE inline float CrossEntropyRow(const float* x, int64_t c, int64_t label, float* backprop) {
-  float m = -INFINITY;
-  for (int64_t k = 0; k < c; ++k) m = x[k] > m ? x[k] : m;
-  float sum = 0.f;
-  ExpFn exp_fn;
-  for (int64_t k = 0; k < c; ++k) {
-    backprop[k] = exp_fn(x[k] - m);
-    sum += backprop[k];
-  }
-  for (int64_t k = 0; k < c; ++k) backprop[k] /= sum;
+  const float log_sum = SoftmaxRow(x, c, backprop);
   backprop[label] -= 1.f;
-  return LogFn()(sum) + m - x[label];
+  return log_sum - x[label];
 }
 
 // Gather: output element i of rows of `row` elements picked by indices.
