@@ -18,35 +18,17 @@
 
 #include <kj/async-io.h>
 
+#include "common/child_process.h"
 #include "net/rpc_client.h"
 
 using namespace flowps;
+using namespace flowps::testing;
 
 namespace {
 
 std::string BinDir() {
   if (const char* env = std::getenv("FLOWPS_BIN_DIR")) return env;
   return FLOWPS_BIN_DIR;
-}
-
-// A port that was free a moment ago (bound to 0, then released).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // A cluster spec of one ps and two workers on free loopback ports, in a
@@ -65,53 +47,6 @@ struct LocalCluster {
   std::vector<int> ports;
   std::string dir;
 };
-
-// A child process with its output in a file; killed and reaped by PID if the
-// test ends before it exits.
-struct Process {
-  Process(std::vector<std::string> args, const std::string& output) {
-    pid = fork();
-    if (pid == 0) {
-      int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~Process() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-  // Waits up to `limit` for the exit; returns the wait status, or -1.
-  int Wait(std::chrono::seconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        pid = -1;
-        return status;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return -1;
-  }
-  pid_t pid = -1;
-};
-
-// Runs a command to completion and returns its exit code and output.
-std::pair<int, std::string> Run(std::vector<std::string> args, const std::string& output) {
-  Process p(std::move(args), output);
-  int status = p.Wait(std::chrono::seconds(60));
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, Slurp(output)};
-}
-
-bool Alive(pid_t pid) { return kill(pid, 0) == 0 || errno != ESRCH; }
 
 }  // namespace
 
