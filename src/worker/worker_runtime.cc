@@ -93,7 +93,9 @@ struct WorkerRuntime::State {
     }
     if (thread.joinable()) thread.join();
   }
-  Status Start(std::string yaml, std::string path, std::string job_id, bool as_chief);
+  // Checks the job, then (unless refused while one runs) replaces the running one.
+  // REQUIRES: control_mu held.
+  Status Start(std::string yaml, std::string path, std::string job_id, bool as_chief, bool refuse_while_running);
 };
 
 namespace {
@@ -463,7 +465,8 @@ Status JobRun::Run() {
 
 }  // namespace
 
-Status WorkerRuntime::State::Start(std::string yaml, std::string path, std::string job_id, bool as_chief) {
+Status WorkerRuntime::State::Start(std::string yaml, std::string path, std::string job_id, bool as_chief,
+                                   bool refuse_while_running) {
   auto parsed = ParseJobSpec(yaml, path);
   if (!parsed.ok()) return parsed.status();
   JobSpec job = std::move(parsed).value();
@@ -474,6 +477,12 @@ Status WorkerRuntime::State::Start(std::string yaml, std::string path, std::stri
   if (job.model.kind == ModelKind::kGraphFile)
     return InvalidArgument(path + ": key 'model.type': a graph file carries no initializers for the ps; submit a "
                            "built-in model (softmax, mlp, cnn) or run it with flowps train");
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (refuse_while_running && Active(status.state))
+      return FailedPrecondition("job '" + status.job + "' is running (step " + std::to_string(status.global_step) +
+                                " of " + std::to_string(status.total_steps) + "); submit again when it has ended");
+  }
   if (thread.joinable()) StopThread();
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -542,17 +551,13 @@ Status WorkerRuntime::Submit(const std::string& yaml, const std::string& path) {
   if (!state_->chief())
     return FailedPrecondition("worker " + std::to_string(state_->task) + " is not the chief; submit to worker " +
                               std::to_string(state_->spec.chief) + " at " + state_->spec.chief_task().address());
-  WorkerJobStatus now = Snapshot();
-  if (Active(now.state))
-    return FailedPrecondition("job '" + now.job + "' is running (step " + std::to_string(now.global_step) + " of " +
-                              std::to_string(now.total_steps) + "); submit again when it has ended");
   const std::string job_id = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-  return state_->Start(yaml, path, job_id, true);
+  return state_->Start(yaml, path, job_id, true, /*refuse_while_running=*/true);
 }
 
 Status WorkerRuntime::Join(const std::string& yaml, const std::string& path, const std::string& job_id) {
   std::lock_guard<std::mutex> control(state_->control_mu);
-  return state_->Start(yaml, path, job_id, false);
+  return state_->Start(yaml, path, job_id, false, /*refuse_while_running=*/false);
 }
 
 void WorkerRuntime::Stop() {
