@@ -1,19 +1,15 @@
 #include "bench/null_step_bench.h"
 
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
-#include "core/logging.h"
 #include "net/ps_client.h"
 #include "net/rpc_common.h"
 #include "net/rpc_server.h"
-#include "ps/parameter_server_impl.h"
+#include "ps/loopback_ps_server.h"
 
 namespace flowps {
 namespace {
@@ -37,17 +33,7 @@ StatusOr<std::vector<int>> ParseCounts(const std::string& text) {
 // own PsClient, doing `steps` sync steps: pull every variable, push zero
 // gradients, wait for the step. The ps is one shard in this process.
 StatusOr<double> MedianStepMs(BenchContext& ctx, int64_t floats, int workers, int steps) {
-  LogSinks silent = {std::make_shared<spdlog::sinks::null_sink_mt>()};
-  RpcServerOptions options;
-  options.bind_address = "127.0.0.1:0";
-  options.token = kToken;
-  options.task_name = "/job:ps/task:0";
-  options.pool = ctx.pool;
-  options.logger = MakeLogger("net", silent);
-  auto ps_log = MakeLogger("ps", silent);
-  ServiceFactories services;
-  services["ps"] = [ps_log](ServiceEnv& env) { return ps::NewParameterServer(env, 0, 1, ps_log); };
-  FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<RpcServer> server, RpcServer::Start(options, services));
+  FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<RpcServer> server, ps::StartLoopbackPsServer(ctx.pool, kToken));
 
   const Shape shape = floats == 1 ? Shape{} : Shape{floats};
   FLOWPS_ASSIGN_OR_RETURN(PartitionPlan plan, PlanPartitions({{"w", DType::kFloat32, shape}}, 1, 0));

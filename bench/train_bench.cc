@@ -16,7 +16,7 @@
 #include "core/cluster_spec.h"
 #include "core/logging.h"
 #include "net/rpc_server.h"
-#include "ps/parameter_server_impl.h"
+#include "ps/loopback_ps_server.h"
 #include "worker/worker_runtime.h"
 
 namespace flowps {
@@ -75,10 +75,8 @@ StatusOr<RunResult> TrainOnce(BenchContext& ctx, const std::string& mode, int wo
     servers.push_back(std::move(server));
     return Status::OK();
   };
-  auto ps_log = MakeLogger("ps", silent);
-  ServiceFactories ps_services;
-  ps_services["ps"] = [ps_log](ServiceEnv& env) { return ps::NewParameterServer(env, 0, 1, ps_log); };
-  FLOWPS_RETURN_IF_ERROR(serve(spec.ps[0], ps_services));
+  FLOWPS_ASSIGN_OR_RETURN(auto ps_server, ps::StartLoopbackPsServer(ctx.pool, kToken, spec.ps[0].address()));
+  servers.push_back(std::move(ps_server));
   std::vector<std::shared_ptr<WorkerRuntime>> runtimes;
   for (int w = 0; w < workers; ++w) {
     auto rt = std::make_shared<WorkerRuntime>(spec, w, ctx.pool, MakeLogger("worker", silent));
