@@ -117,7 +117,7 @@ Status RunRpcLatency(BenchContext& context) {
 
 }  // namespace
 
-Benchmark RpcLatencyBenchmark() {
+Benchmark MakeRpcLatencyBenchmark() {
   return Benchmark{"rpc-latency", "tiny authenticated RPC calls/s over loopback, beside a raw TCP ping-pong",
                    RunRpcLatency};
 }

@@ -12,6 +12,6 @@
 
 namespace flowps {
 
-Benchmark RpcLatencyBenchmark();
+Benchmark MakeRpcLatencyBenchmark();
 
 }  // namespace flowps

@@ -6,7 +6,6 @@
 #include <memory>
 
 #include "bench/bench_runner.h"
-#include "core/thread_pool.h"
 
 namespace flowps {
 namespace {
@@ -18,7 +17,7 @@ struct BenchOptions {
   std::vector<std::string> opts;
 };
 
-int RunBench(const BenchOptions& o, const std::vector<Benchmark>& benchmarks) {
+int RunBench(const BenchOptions& o, const std::vector<Benchmark>& benchmarks, ThreadPool* pool) {
   if (o.list || o.name.empty()) {
     std::cout << ListBenchmarks(benchmarks);
     return o.list ? 0 : 2;
@@ -28,8 +27,7 @@ int RunBench(const BenchOptions& o, const std::vector<Benchmark>& benchmarks) {
     std::cerr << "flowps bench: " << options.status().message() << "\n";
     return 2;
   }
-  auto pool = NewAsioThreadPool();
-  Status s = RunBenchmark(benchmarks, o.name, *options, o.json, pool.get(), std::cout);
+  Status s = RunBenchmark(benchmarks, o.name, *options, o.json, pool, std::cout);
   if (!s.ok()) {
     std::cerr << "flowps bench: " << s.ToString() << "\n";
     return s.code() == Code::kInvalidArgument || s.code() == Code::kNotFound ? 2 : 1;
@@ -39,14 +37,14 @@ int RunBench(const BenchOptions& o, const std::vector<Benchmark>& benchmarks) {
 
 }  // namespace
 
-void AddBenchCommand(CLI::App& app, const std::vector<Benchmark>* benchmarks, int* exit_code) {
+void AddBenchCommand(CLI::App& app, const std::vector<Benchmark>* benchmarks, ThreadPool* pool, int* exit_code) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* cmd = app.add_subcommand("bench", "run a benchmark (--list names them)");
   cmd->add_option("name", o->name, "the benchmark");
   cmd->add_flag("--json", o->json, "one JSON object per measurement and line");
   cmd->add_flag("--list", o->list, "list the benchmarks");
   cmd->add_option("--opt", o->opts, "key=value option of the benchmark (repeatable)");
-  cmd->callback([o, benchmarks, exit_code]() { *exit_code = RunBench(*o, *benchmarks); });
+  cmd->callback([o, benchmarks, pool, exit_code]() { *exit_code = RunBench(*o, *benchmarks, pool); });
 }
 
 }  // namespace flowps

@@ -13,7 +13,9 @@ class App;
 
 namespace flowps {
 
-// `benchmarks` must outlive `app`.
-void AddBenchCommand(CLI::App& app, const std::vector<Benchmark>* benchmarks, int* exit_code);
+class ThreadPool;
+
+// `benchmarks` and `pool` (the process's compute pool) must outlive `app`.
+void AddBenchCommand(CLI::App& app, const std::vector<Benchmark>* benchmarks, ThreadPool* pool, int* exit_code);
 
 }  // namespace flowps

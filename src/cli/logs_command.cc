@@ -56,19 +56,32 @@ int RunLogs(const LogsOptions& o) {
     clients.push_back(std::make_unique<RpcClient>(io, co));
     raw.push_back(clients.back().get());
   }
+  // Stops following when stdout is gone (e.g. `flowps logs -f | head`).
+  auto output_closed = kj::newPromiseAndFulfiller<void>();
   LogFollowerCallbacks callbacks;
-  callbacks.on_line = [](const LogRecord& r) { std::cout << FormatLine(r) << std::endl; };
+  callbacks.on_line = [&output_closed](const LogRecord& r) {
+    if (!(std::cout << FormatLine(r) << std::endl) && output_closed.fulfiller->isWaiting())
+      output_closed.fulfiller->fulfill();
+  };
   callbacks.on_dropped = [](const std::string& task, uint64_t n) {
     std::cerr << "flowps logs: " << task << " dropped " << n << " lines this reader was too slow for\n";
   };
-  callbacks.on_error = [](const std::string& address, const Status& why) {
-    std::cerr << "flowps logs: no log stream from " << address << ": " << why.ToString() << "\n";
+  callbacks.on_error = [follow = o.follow](const std::string& address, const Status& why) {
+    std::cerr << "flowps logs: no log stream from " << address << ": " << why.ToString()
+              << (follow ? " (trying again every second)" : "") << "\n";
+  };
+  callbacks.on_resumed = [](const std::string& address) {
+    std::cerr << "flowps logs: the log stream from " << address << " is back\n";
   };
   LogFollower follower(raw, callbacks);
   size_t reached = follower.Start(o.follow).wait(io.waitScope);
   if (reached == 0) return 1;
   if (o.follow) {
-    io.unixEventPort.onSignal(SIGINT).exclusiveJoin(io.unixEventPort.onSignal(SIGTERM)).wait(io.waitScope);
+    io.unixEventPort.onSignal(SIGINT)
+        .exclusiveJoin(io.unixEventPort.onSignal(SIGTERM))
+        .ignoreResult()
+        .exclusiveJoin(kj::mv(output_closed.promise))
+        .wait(io.waitScope);
   }
   return 0;
 }

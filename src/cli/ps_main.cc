@@ -1,5 +1,9 @@
 // flowps-ps: one parameter-server task.
 //   flowps-ps --cluster configs/local.yaml --task 0
+// It serves the "ps" service (ps/parameter_server_impl.h): shard `task` of
+// the spec's ps tasks. The chief configures it at the start of a job
+// (sync/async, optimizer, checkpoint dir), which also restores the newest
+// complete checkpoint.
 #include "cli/task_daemon.h"
 #include "ps/parameter_server_impl.h"
 

@@ -1,32 +1,15 @@
-// `flowps train <job.yaml> [--max-steps N]`: runs a job in one process
-// (see worker/local_trainer.h). main() owns the compute pool and the log
-// sinks and passes them here; CLI11 stays out of this header.
+// `flowps train <job.yaml> [--max-steps N] [--log-level L]`: runs a job in one
+// process (see worker/local_trainer.h), logging progress to stderr.
+// Exit code 0, 1 when training failed, 2 for a bad job file (the message
+// names the file, line and key).
 #pragma once
-
-#include <functional>
-#include <memory>
-#include <vector>
 
 namespace CLI {
 class App;
 }  // namespace CLI
-namespace spdlog::sinks {
-class sink;
-}  // namespace spdlog::sinks
 
 namespace flowps {
 
-class ThreadPool;
-
-struct TrainCommandContext {
-  // Creates (once, when the command runs) the compute pool; main owns it.
-  std::function<ThreadPool*()> make_pool;
-  std::vector<std::shared_ptr<spdlog::sinks::sink>> sinks;    // where the "worker" logger writes
-};
-
-// Adds the `train` subcommand. On failure it prints the error (file, line
-// and key for a bad job file) and exits with status 1 (CLI::RuntimeError).
-// REQUIRES: the pool make_pool returns outlives app's parsing.
-void AddTrainCommand(CLI::App& app, TrainCommandContext context);
+void AddTrainCommand(CLI::App& app, int* exit_code);
 
 }  // namespace flowps

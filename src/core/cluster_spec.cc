@@ -153,17 +153,24 @@ StatusOr<ClusterSpec> ParseClusterSpec(const std::string& text, const std::strin
   std::filesystem::path token_path(token_file);
   if (token_path.is_relative()) token_path = std::filesystem::path(path).parent_path() / token_path;
   spec.token_file = token_path.lexically_normal().string();
-  std::ifstream in(spec.token_file);
-  if (!in) return root.Error("token_file", "names '" + spec.token_file + "', which cannot be read");
+  auto token = ReadTokenFile(spec.token_file);
+  if (!token.ok())
+    return root.Error("token_file", "names '" + spec.token_file + "', which " +
+                                        (token.status().code() == Code::kNotFound ? "cannot be read" : "is empty"));
+  spec.token = *std::move(token);
+  return spec;
+}
+
+StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return NotFound("token file '" + path + "' cannot be read");
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string token = ss.str();
-  auto first = token.find_first_not_of(" \t\r\n");
-  auto last = token.find_last_not_of(" \t\r\n");
-  if (first == std::string::npos)
-    return root.Error("token_file", "names '" + spec.token_file + "', which is empty");
-  spec.token = token.substr(first, last - first + 1);
-  return spec;
+  const std::string text = ss.str();
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return InvalidArgument("token file '" + path + "' is empty");
+  const auto last = text.find_last_not_of(" \t\r\n");
+  return text.substr(first, last - first + 1);
 }
 
 StatusOr<ClusterSpec> LoadClusterSpec(const std::string& path) {

@@ -61,6 +61,11 @@ StatusOr<ClusterSpec> LoadClusterSpec(const std::string& path);
 // Checks spec text; `path` names the file in messages and anchors token_file.
 StatusOr<ClusterSpec> ParseClusterSpec(const std::string& text, const std::string& path);
 
+// Reads a token file as a cluster spec does: its content without surrounding
+// whitespace. NotFound when it cannot be read, InvalidArgument when it holds
+// nothing else; the message names the file.
+StatusOr<std::string> ReadTokenFile(const std::string& path);
+
 // Splits "host:port"; InvalidArgument unless the port is an integer in 1..65535
 // (or 0 when allow_port_zero, meaning "pick a free port").
 Status SplitAddress(const std::string& address, std::string* host, int* port, bool allow_port_zero = false);

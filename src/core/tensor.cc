@@ -1,6 +1,8 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdlib>
 #include <sstream>
 
@@ -70,6 +72,10 @@ std::shared_ptr<Buffer> Buffer::Wrap(void* data, size_t bytes, std::shared_ptr<v
   return std::shared_ptr<Buffer>(new Buffer(data, bytes, false, std::move(owner)));
 }
 
+std::shared_ptr<Buffer> Buffer::WrapDevice(void* data, size_t bytes, int device, std::shared_ptr<void> owner) {
+  return std::shared_ptr<Buffer>(new Buffer(data, bytes, false, std::move(owner), device));
+}
+
 Buffer::~Buffer() {
   if (owned_) std::free(data_);
 }
@@ -120,6 +126,9 @@ Status Tensor::Check(DType dtype, const Shape& shape, const std::string& what) c
 
 std::string Tensor::DebugString(int max_entries) const {
   if (!valid()) return "Tensor(<empty>)";
+  if (on_device())
+    return "Tensor(" + std::string(DTypeName(dtype_)) + shape_.ToString() + " on gpu:" +
+           std::to_string(buffer_->device()) + ")";
   std::ostringstream os;
   os << "Tensor(" << DTypeName(dtype_) << shape_.ToString() << ": ";
   int64_t n = std::min<int64_t>(num_elements(), max_entries);
@@ -156,8 +165,13 @@ Tensor FromBFloat16(const Tensor& bf16) {
 bool AllFinite(const Tensor& t) {
   if (t.dtype() != DType::kFloat32) return true;
   const float* p = t.data<float>();
-  for (int64_t i = 0, n = t.num_elements(); i < n; ++i)
-    if (!std::isfinite(p[i])) return false;
+  const int64_t n = t.num_elements();
+  for (int64_t begin = 0; begin < n; begin += 4096) {
+    const int64_t end = std::min(n, begin + 4096);
+    int bad = 0;  // no early exit inside a block, so that the loop vectorises
+    for (int64_t i = begin; i < end; ++i) bad |= !(std::fabs(p[i]) <= std::numeric_limits<float>::max());
+    if (bad) return false;
+  }
   return true;
 }
 

@@ -76,7 +76,9 @@ class Shape {
 
 // Bytes owned by the buffer, or external bytes kept alive by `owner` (for
 // example a received Cap'n Proto message: tensors read from the wire point
-// into it without copying).
+// into it without copying). A buffer may also hold device (GPU) memory: then
+// on_device() is true, data() is a device address that host code must never
+// dereference, and only device code and explicit copies touch it.
 class Buffer {
  public:
   static constexpr size_t kAlignment = 64;
@@ -85,6 +87,9 @@ class Buffer {
   static std::shared_ptr<Buffer> Allocate(size_t bytes);
   // A view of memory owned by someone else; `owner` is released with the buffer.
   static std::shared_ptr<Buffer> Wrap(void* data, size_t bytes, std::shared_ptr<void> owner);
+  // Device memory of GPU `device`; `owner` gives it back (for example to a
+  // caching allocator) when the buffer is released.
+  static std::shared_ptr<Buffer> WrapDevice(void* data, size_t bytes, int device, std::shared_ptr<void> owner);
 
   ~Buffer();
   Buffer(const Buffer&) = delete;
@@ -92,14 +97,17 @@ class Buffer {
 
   void* data() const { return data_; }
   size_t size() const { return size_; }
+  bool on_device() const { return device_ >= 0; }
+  int device() const { return device_; }  // the GPU index; -1 for host memory
 
  private:
-  Buffer(void* data, size_t size, bool owned, std::shared_ptr<void> owner)
-      : data_(data), size_(size), owned_(owned), owner_(std::move(owner)) {}
+  Buffer(void* data, size_t size, bool owned, std::shared_ptr<void> owner, int device = -1)
+      : data_(data), size_(size), owned_(owned), owner_(std::move(owner)), device_(device) {}
   void* data_;
   size_t size_;
   bool owned_;
   std::shared_ptr<void> owner_;
+  int device_;
 };
 
 class Tensor {
@@ -118,6 +126,8 @@ class Tensor {
   static Tensor Scalar(T value) { return FromVector<T>(Shape{}, {value}); }
 
   bool valid() const { return buffer_ != nullptr; }
+  // True when the data lives in GPU memory: data<T>() is then a device address.
+  bool on_device() const { return buffer_ != nullptr && buffer_->on_device(); }
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
   int64_t num_elements() const { return shape_.num_elements(); }
@@ -135,7 +145,7 @@ class Tensor {
   Tensor Slice(int64_t begin, int64_t end) const;
   // The same buffer seen with another shape of the same element count.
   StatusOr<Tensor> Reshaped(Shape shape) const;
-  // A deep copy into a fresh buffer.
+  // A deep copy into a fresh buffer. REQUIRES: !on_device().
   Tensor Clone() const;
   bool SharesBufferWith(const Tensor& other) const { return buffer_ && buffer_ == other.buffer_; }
   const std::shared_ptr<Buffer>& buffer() const { return buffer_; }

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "core/thread_pool.h"
+#include "graph/device.h"
 #include "graph/variable_store.h"
 
 namespace flowps {
@@ -35,11 +36,16 @@ struct Executor::Step {
   std::mutex mu;
   Status status;  // guarded by mu: the first error
   DoneFn done;
+  std::function<void(const Status&)> on_failure;  // StepOptions::on_failure
 
   void Fail(const Status& s) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (status.ok()) status = s;
-    aborted = true;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!status.ok()) return;
+      status = s;
+      aborted = true;
+    }
+    if (on_failure) on_failure(s);
   }
 };
 
@@ -49,6 +55,9 @@ std::string Where(const Node& n) { return "node '" + n.name() + "' (op " + n.op(
 
 Executor::Executor(const Graph& graph, ThreadPool* pool, DeviceType device)
     : graph_(graph), pool_(pool), device_(device) {}
+
+Executor::Executor(const Graph& graph, ThreadPool* pool, Device* device)
+    : graph_(graph), pool_(pool), device_(device->type()), device_context_(device) {}
 
 StatusOr<std::vector<Tensor>> Executor::Run(const FeedList& feeds, const std::vector<Output>& fetches,
                                             const std::vector<Node*>& targets, const StepOptions& options) {
@@ -61,6 +70,7 @@ void Executor::RunAsync(const FeedList& feeds, const std::vector<Output>& fetche
                         const StepOptions& options, DoneFn done) {
   const int n = graph_.num_nodes();
   auto step = std::make_shared<Step>(options.variables, options.transfer, n);
+  step->on_failure = options.on_failure;
   auto belongs = [&](const Node* node) { return node != nullptr && node->graph() == &graph_ && node->id() < n; };
 
   for (const auto& [out, tensor] : feeds) {
@@ -134,7 +144,7 @@ void Executor::RunNode(const std::shared_ptr<Step>& step, int id) const {
     std::vector<Tensor> inputs;
     inputs.reserve(node.num_inputs());
     for (const Output& in : node.inputs()) inputs.push_back(step->outputs[in.node->id()][in.index]);
-    auto ctx = std::make_unique<KernelContext>(node, std::move(inputs), &step->services, pool_);
+    auto ctx = std::make_unique<KernelContext>(node, std::move(inputs), &step->services, pool_, device_context_);
     const OpDef& def = node.def();
     if (auto async = def.async_kernels.find(device_); async != def.async_kernels.end()) {
       KernelContext* raw = ctx.get();

@@ -26,6 +26,7 @@
 
 namespace flowps {
 
+class Device;
 class ThreadPool;
 class TensorTransfer;
 class VariableStore;
@@ -35,6 +36,11 @@ using FeedList = std::vector<std::pair<Output, Tensor>>;
 struct StepOptions {
   VariableStore* variables = nullptr;  // for Variable and Assign; may be null
   TensorTransfer* transfer = nullptr;  // for Send and Recv; may be null
+  // Called once, at the step's first error, while other kernels may still be
+  // running or waiting: a caller whose Recvs wait on other devices aborts its
+  // rendezvous here, so that the step can end. Runs on the failing kernel's
+  // thread with no executor lock held; it may complete pending async kernels.
+  std::function<void(const Status&)> on_failure = nullptr;
 };
 
 // Thread safety: Run/RunAsync may be called from many threads at once; each
@@ -43,6 +49,9 @@ struct StepOptions {
 class Executor {
  public:
   Executor(const Graph& graph, ThreadPool* pool, DeviceType device = DeviceType::kCPU);
+  // Runs the kernels of `device->type()` and hands them `device` (a GPU
+  // partition needs its GpuDevice). REQUIRES: device outlives the executor.
+  Executor(const Graph& graph, ThreadPool* pool, Device* device);
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
@@ -68,6 +77,7 @@ class Executor {
   const Graph& graph_;
   ThreadPool* pool_;
   DeviceType device_;
+  Device* device_context_ = nullptr;
 };
 
 }  // namespace flowps

@@ -127,6 +127,13 @@ Status OpRegistry::AddKernel(const std::string& op, DeviceType device, KernelFn 
   return Status::OK();
 }
 
+Status OpRegistry::AddAsyncKernel(const std::string& op, DeviceType device, AsyncKernelFn fn) {
+  auto it = ops_.find(op);
+  if (it == ops_.end()) return NotFound("no op " + op);
+  it->second->async_kernels[device] = std::move(fn);
+  return Status::OK();
+}
+
 const OpDef* OpRegistry::Find(const std::string& name) const {
   auto it = ops_.find(name);
   return it == ops_.end() ? nullptr : it->second.get();

@@ -5,16 +5,11 @@
 #include "kernels/nn_kernels.h"
 
 namespace flowps {
-namespace {
-
-using Ints = std::vector<int64_t>;
-using Grads = std::vector<GradValue>;
-using kernels::Window;
 
 // The window of a conv (filter given by `filter` shape) or a pool (attr ksize).
-StatusOr<Window> WindowFrom(const AttrMap& attrs, const Shape* filter) {
-  Window w;
-  Ints strides = GetAttrOr<Ints>(attrs, "strides", {1, 1});
+StatusOr<kernels::Window> WindowFrom(const AttrMap& attrs, const Shape* filter) {
+  kernels::Window w;
+  std::vector<int64_t> strides = GetAttrOr<std::vector<int64_t>>(attrs, "strides", {1, 1});
   FLOWPS_ASSIGN_OR_RETURN(std::string padding, GetAttr<std::string>(attrs, "padding"));
   if (strides.size() != 2) return InvalidArgument("attribute 'strides' needs 2 entries {sh, sw}");
   if (padding != "SAME" && padding != "VALID")
@@ -26,7 +21,7 @@ StatusOr<Window> WindowFrom(const AttrMap& attrs, const Shape* filter) {
     w.kh = filter->dim(0);
     w.kw = filter->dim(1);
   } else {
-    FLOWPS_ASSIGN_OR_RETURN(Ints ksize, GetAttr<Ints>(attrs, "ksize"));
+    FLOWPS_ASSIGN_OR_RETURN(std::vector<int64_t> ksize, GetAttr<std::vector<int64_t>>(attrs, "ksize"));
     if (ksize.size() != 2) return InvalidArgument("attribute 'ksize' needs 2 entries {kh, kw}");
     w.kh = ksize[0];
     w.kw = ksize[1];
@@ -36,6 +31,12 @@ StatusOr<Window> WindowFrom(const AttrMap& attrs, const Shape* filter) {
                            std::to_string(w.sh) + "x" + std::to_string(w.sw) + " is not positive");
   return w;
 }
+
+namespace {
+
+using Ints = std::vector<int64_t>;
+using Grads = std::vector<GradValue>;
+using kernels::Window;
 
 // NHWC output shape of a window op over x with `channels` output channels.
 StatusOr<Shape> WindowOutput(const Shape& x, const Window& w, int64_t channels) {

@@ -53,14 +53,15 @@ class ShapeContext {
 
 class ThreadPool;
 class KernelServices;  // variables, rendezvous: see kernel_services.h
+class Device;          // the device the kernel runs on: see device.h
 
 // What a kernel sees while it runs one node in one step.
 class KernelContext {
  public:
   KernelContext(const Node& node, std::vector<Tensor> inputs, KernelServices* services,
-                ThreadPool* pool = nullptr)
+                ThreadPool* pool = nullptr, Device* device = nullptr)
       : node_(node), inputs_(std::move(inputs)), outputs_(node.num_outputs()), services_(services),
-        pool_(pool) {}
+        pool_(pool), device_(device) {}
 
   const Node& node() const { return node_; }
   int num_inputs() const { return static_cast<int>(inputs_.size()); }
@@ -83,6 +84,9 @@ class KernelContext {
   // The step's compute pool, for kernels that split large work (MatMul, Conv2D)
   // with kernels::ParallelFor; may be null (run on the calling thread).
   ThreadPool* pool() const { return pool_; }
+  // The device this kernel runs on; may be null for CPU kernels (GPU kernels
+  // refuse to run without their GpuDevice).
+  Device* device() const { return device_; }
 
  private:
   const Node& node_;
@@ -90,6 +94,7 @@ class KernelContext {
   std::vector<Tensor> outputs_;
   KernelServices* services_;
   ThreadPool* pool_;
+  Device* device_;
 };
 
 using ShapeFn = std::function<Status(ShapeContext&)>;
@@ -133,6 +138,7 @@ class OpRegistry {
   Status Register(OpDef def);
   // Adds or replaces the kernel of an op for one device (used by the CUDA build).
   Status AddKernel(const std::string& op, DeviceType device, KernelFn fn);
+  Status AddAsyncKernel(const std::string& op, DeviceType device, AsyncKernelFn fn);
   const OpDef* Find(const std::string& name) const;  // nullptr if unknown
   std::vector<std::string> OpNames() const;
 

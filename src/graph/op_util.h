@@ -7,6 +7,7 @@
 #include <string>
 
 #include "graph/op_registry.h"
+#include "kernels/nn_kernels.h"
 
 namespace flowps {
 
@@ -31,6 +32,10 @@ Status ExpectDType(const ShapeContext& c, int i, DType dtype);
 Status ExpectIndices(const ShapeContext& c, int i);
 // InvalidArgument unless input i has `rank`.
 Status ExpectRank(const ShapeContext& c, int i, int rank);
+
+// The window of a conv (filter of shape `filter`) or a pool (attr ksize) from
+// the attrs strides and padding (nn_ops.cc; also used by the CUDA kernels).
+StatusOr<kernels::Window> WindowFrom(const AttrMap& attrs, const Shape* filter);
 
 // A kernel with one output computed by `fn`.
 KernelFn OneOutput(std::function<StatusOr<Tensor>(KernelContext&)> fn);

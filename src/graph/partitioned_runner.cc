@@ -3,26 +3,11 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "graph/kernel_services.h"
 #include "graph/partition.h"
 #include "graph/variable_store.h"
 
 namespace flowps {
 namespace {
-
-// The Send/Recv of one step, through the runner's rendezvous.
-class StepTransfer final : public TensorTransfer {
- public:
-  StepTransfer(Rendezvous* r, int64_t step) : r_(r), step_(step) {}
-  Status Send(const std::string& key, Tensor value) override { return r_->Send(step_, key, std::move(value)); }
-  void RecvAsync(const std::string& key, std::function<void(StatusOr<Tensor>)> done) override {
-    r_->RecvAsync(step_, key, std::move(done));
-  }
-
- private:
-  Rendezvous* r_;
-  int64_t step_;
-};
 
 // Splits "node:index" into its node name.
 std::string NodeNameOf(const std::string& tensor) {
@@ -89,11 +74,13 @@ StatusOr<std::vector<Tensor>> PartitionedRunner::Run(const std::vector<std::pair
   size_t pending = parts_.size();
   Status first_error;
   std::vector<Tensor> results(num_fetches_);
-  std::vector<std::unique_ptr<StepTransfer>> transfers;
-  for (size_t p = 0; p < parts_.size(); ++p) transfers.push_back(std::make_unique<StepTransfer>(rendezvous_.get(), step));
+  std::vector<std::unique_ptr<RendezvousTransfer>> transfers;
+  for (size_t p = 0; p < parts_.size(); ++p) transfers.push_back(std::make_unique<RendezvousTransfer>(rendezvous_.get(), step));
   for (size_t p = 0; p < parts_.size(); ++p) {
     const Part& part = parts_[p];
-    part.executor->RunAsync(part_feeds[p], part.fetches, part.targets, StepOptions{variables, transfers[p].get()},
+    StepOptions step_options{variables, transfers[p].get(),
+                             [this, step](const Status& s) { rendezvous_->Abort(step, s); }};
+    part.executor->RunAsync(part_feeds[p], part.fetches, part.targets, step_options,
                             [&, p](StatusOr<std::vector<Tensor>> out) {
                               if (!out.ok()) rendezvous_->Abort(step, out.status());
                               std::lock_guard<std::mutex> lock(mu);

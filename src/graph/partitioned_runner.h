@@ -5,8 +5,9 @@
 //
 // The fetches and targets are fixed at creation (like a callable): the graph
 // is pruned to what they need, then partitioned. Each step gets its own
-// rendezvous step id; if one partition fails, the step is aborted so that the
-// others' Recvs fail at once instead of waiting. Variable writes are committed
+// rendezvous step id; at the first error in any partition the step's
+// rendezvous is aborted, so that every pending Recv (on any device) fails at
+// once instead of waiting for a Send that will never come. Variable writes are committed
 // per partition when that partition's step succeeds.
 // Thread safety: Run may be called from several threads at once (steps are
 // independent), but never from a pool thread (it blocks).

@@ -117,11 +117,26 @@ Status PlaceGraph(Graph* graph, const PlacementOptions& options) {
 
   // 3 and 4. Variable reads and updates go with their variable; the rest to
   // the default device.
+  std::vector<bool> defaulted(graph->num_nodes(), false);
   for (const auto& n : graph->nodes()) {
     if (!assigned[n->id()].empty()) continue;
     auto it = var_device.end();
     if (variable_ops.count(n->op()) || n->def().stateful) it = var_device.find(VariableName(*n));
+    defaulted[n->id()] = it == var_device.end();
     assigned[n->id()] = it != var_device.end() ? it->second : default_device;
+  }
+
+  // 5. A defaulted stateless source (a Const) whose consumers all sit on one
+  // device moves there, so that it does not cross devices for nothing.
+  // Consumers come later in node order, so one backward pass settles chains.
+  auto consumers = graph->Consumers();
+  for (int id = graph->num_nodes() - 1; id >= 0; --id) {
+    const Node& n = *graph->nodes()[id];
+    if (!defaulted[id] || n.def().stateful || n.num_inputs() > 0 || consumers[id].empty()) continue;
+    const std::string& first = assigned[consumers[id][0].first->id()];
+    bool one_device = true;
+    for (const auto& [consumer, slot] : consumers[id]) one_device = one_device && assigned[consumer->id()] == first;
+    if (one_device) assigned[id] = first;
   }
   for (const auto& n : graph->nodes()) n->set_assigned_device(assigned[n->id()]);
   return Status::OK();

@@ -12,7 +12,9 @@
 //      devices is an error;
 //   3. a stateful node with a var_name attribute naming a variable (Assign)
 //      goes with that variable, so updates run where the value lives;
-//   4. everything else goes to the default device (the worker's cpu:0).
+//   4. everything else goes to the default device (the worker's cpu:0),
+//      except that a stateless node without inputs (a Const) whose
+//      consumers all sit on one device goes to that device.
 // Without ps tasks, variables take the default device too.
 // Thread safety: mutates the graph's assigned devices; run it before executing.
 #pragma once

@@ -18,6 +18,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "graph/kernel_services.h"
 
 namespace flowps {
 
@@ -36,5 +37,23 @@ class Rendezvous {
 
 // A rendezvous within one process.
 std::unique_ptr<Rendezvous> NewLocalRendezvous();
+
+// The Send/Recv of one step through a rendezvous: what a step's
+// StepServices (graph/variable_store.h) combine with a VariableStore.
+// REQUIRES: the rendezvous outlives this object.
+class RendezvousTransfer final : public TensorTransfer {
+ public:
+  RendezvousTransfer(Rendezvous* rendezvous, int64_t step) : rendezvous_(rendezvous), step_(step) {}
+  Status Send(const std::string& key, Tensor value) override {
+    return rendezvous_->Send(step_, key, std::move(value));
+  }
+  void RecvAsync(const std::string& key, std::function<void(StatusOr<Tensor>)> done) override {
+    rendezvous_->RecvAsync(step_, key, std::move(done));
+  }
+
+ private:
+  Rendezvous* rendezvous_;
+  int64_t step_;
+};
 
 }  // namespace flowps

@@ -12,6 +12,7 @@
 // that queue. A reader whose call fails is unsubscribed.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -40,8 +41,10 @@ struct LogFollowerCallbacks {
   std::function<void(const LogRecord&)> on_line;
   // `task` dropped `count` lines this reader was too slow for.
   std::function<void(const std::string& task, uint64_t count)> on_dropped;
-  // A task could not be reached or its stream broke.
+  // A task could not be reached or its stream broke (once per outage).
   std::function<void(const std::string& address, const Status& why)> on_error;
+  // With follow: the stream of a task that failed is back.
+  std::function<void(const std::string& address)> on_resumed;
 };
 
 // Reader side: the merged stream of several tasks.
@@ -52,17 +55,29 @@ class LogFollower {
   ~LogFollower();
 
   // Subscribes to every task. Resolves once every reachable task's backlog has
-  // been delivered, merged in time order. With `follow`, later lines keep
-  // arriving (in arrival order) while the follower lives. Resolves to the
-  // number of tasks reached.
-  kj::Promise<size_t> Start(bool follow);
+  // been delivered, merged in time order, to the number of tasks reached.
+  // With `follow`, later lines keep arriving (in arrival order) while the
+  // follower lives; a task that cannot be reached or whose stream breaks is
+  // tried again every `retry`, and its lines resume without repeats.
+  kj::Promise<size_t> Start(bool follow, std::chrono::milliseconds retry = std::chrono::milliseconds(1000));
 
  private:
   class Receiver;
+  struct Delivery;
+  struct Stream;
+  using Backlog = kj::Maybe<std::vector<LogRecord>>;
+  kj::Promise<Backlog> Subscribe(size_t i);
+  kj::Promise<void> Watch(size_t i);
+  kj::Promise<void> Retry(size_t i);
+
   std::vector<RpcClient*> clients_;
   LogFollowerCallbacks callbacks_;
   uint32_t capacity_;
-  std::vector<wire::LogSubscription::Client> subscriptions_;
+  bool follow_ = false;
+  std::chrono::milliseconds retry_{1000};
+  std::shared_ptr<Delivery> delivery_;  // shared with the receivers, which may outlive us
+  std::vector<std::shared_ptr<Stream>> streams_;
+  kj::Vector<kj::Promise<void>> watchers_;
 };
 
 }  // namespace flowps

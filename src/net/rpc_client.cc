@@ -15,7 +15,9 @@ struct RpcClient::Connection {
     auto server = message.initRoot<capnp::rpc::twoparty::VatId>();
     server.setSide(capnp::rpc::twoparty::Side::SERVER);
     gate = rpc.bootstrap(server).castAs<wire::Gate>();
-    watch = network.onDisconnect().then([this]() { broken = true; }, [this](kj::Exception&&) { broken = true; })
+    disconnected = network.onDisconnect().fork();
+    watch = disconnected.addBranch()
+                .then([this]() { broken = true; }, [this](kj::Exception&&) { broken = true; })
                 .eagerlyEvaluate(nullptr);
   }
 
@@ -25,6 +27,7 @@ struct RpcClient::Connection {
   wire::Gate::Client gate = nullptr;
   wire::Session::Client session = nullptr;
   bool broken = false;
+  kj::ForkedPromise<void> disconnected = nullptr;  // branches outlive the connection safely
   kj::Promise<void> watch = nullptr;
 };
 
@@ -35,6 +38,11 @@ RpcClient::~RpcClient() = default;
 kj::Timer& RpcClient::timer() { return io_.provider->getTimer(); }
 
 void RpcClient::Disconnect() { connection_ = nullptr; }
+
+kj::Promise<void> RpcClient::WhenBroken() {
+  if (connection_.get() == nullptr || connection_->broken) return kj::READY_NOW;
+  return connection_->disconnected.addBranch();
+}
 
 void RpcClient::MarkBroken() {
   if (connection_.get() != nullptr) connection_->broken = true;

@@ -71,6 +71,10 @@ class RpcClient {
         });
   }
 
+  // Resolves (or fails) when the current connection breaks; at once when
+  // there is none.
+  kj::Promise<void> WhenBroken();
+
   // Drops the connection; the next use connects again.
   void Disconnect();
 

@@ -85,8 +85,13 @@ StatusOr<Tensor> ReadTensor(wire::Tensor::Reader in, std::shared_ptr<void> owner
     return InvalidArgument(what + ": shape " + shape.ToString() + " of " + DTypeName(dtype) + " needs " +
                            std::to_string(expected) + " bytes, the message has " + std::to_string(received));
 
+  // Referenced chunks are consecutive segments, and a received message keeps
+  // its segments back to back: such chunks form one range of memory.
+  bool contiguous = chunks.size() >= 1;
+  for (unsigned i = 1; contiguous && i < chunks.size(); ++i)
+    contiguous = chunks[i - 1].end() == chunks[i].begin();
   Tensor t;
-  if (chunks.size() == 1 && reinterpret_cast<uintptr_t>(chunks[0].begin()) % DTypeSize(dtype) == 0) {
+  if (contiguous && reinterpret_cast<uintptr_t>(chunks[0].begin()) % DTypeSize(dtype) == 0) {
     // Zero copy: the tensor points into the received message.
     auto* p = const_cast<kj::byte*>(chunks[0].begin());
     t = Tensor(dtype, shape, Buffer::Wrap(p, expected, std::move(owner)));

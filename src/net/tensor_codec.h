@@ -20,8 +20,9 @@
 // params of a call are valid only until the call returns: pass the owner you
 // have (may be null) and do not use the tensor after the call's promise
 // resolves, or Clone() it. A received tensor aliases the message: never write to it.
-// Several chunks, bfloat16 on the wire (widened back to float32) or an
-// unaligned chunk are copied into a fresh buffer.
+// Chunks that lie back to back in the message (as referenced chunks of one
+// tensor arrive) are read in place too. Scattered chunks, bfloat16 on the wire
+// (widened back to float32) or an unaligned chunk are copied into a fresh buffer.
 //
 // Bad input from a peer (shape and byte count disagree, unknown dtype,
 // negative dimension) gives InvalidArgument naming `what`; it never aborts.

@@ -28,6 +28,8 @@ bool AsyncApplier::MustWait(int32_t worker, int64_t step) const {
 void AsyncApplier::Push(PushRequest request, PushDone done) {
   const int32_t w = request.worker;
   const int64_t t = request.step;
+  // The scan of the values runs outside mu_, so pushes validate in parallel.
+  const Status valid = store_->Validate(request.grads);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto refuse = [&](Status st) {
@@ -47,7 +49,7 @@ void AsyncApplier::Push(PushRequest request, PushDone done) {
         return refuse(FailedPrecondition("push from worker " + std::to_string(w) + " is tagged step " +
                                          std::to_string(t) + ", ahead of this shard's global step " +
                                          std::to_string(step_)));
-      if (Status st = store_->Validate(request.grads); !st.ok()) return refuse(st);
+      if (!valid.ok()) return refuse(valid);
       if (config_.policy == StalenessPolicy::kRefuse && config_.max_staleness >= 0 &&
           step_ - t > config_.max_staleness) {
         ++stats_.stale_dropped;
@@ -93,7 +95,7 @@ StatusOr<PushResult> AsyncApplier::ApplyNow(const PushRequest& request) {
     std::lock_guard<std::mutex> lock(mu_);
     step = ++step_;
   }
-  Status st = store_->Apply(request.grads, step);
+  Status st = store_->ApplyValidated(request.grads, step);
   if (!st.ok()) {
     log_->error("applying the push of worker {} from step {} failed: {}", request.worker, request.step,
                 st.ToString());

@@ -66,7 +66,7 @@ class AsyncApplier final : public UpdateRule {
     PushRequest request;
     std::vector<PushDone> done;  // the push and its retries
   };
-  // Applies one admitted push and returns its result.
+  // Applies one admitted push (validated already) and returns its result.
   StatusOr<PushResult> ApplyNow(const PushRequest& request);
   bool MustWait(int32_t worker, int64_t step) const;  // REQUIRES: mu_ held
   // Applies the held pushes that may now go, until none may.

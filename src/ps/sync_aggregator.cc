@@ -55,15 +55,17 @@ SyncAggregator::SyncAggregator(SyncConfig config, VariableStore* store, std::sha
     : config_(config), store_(store), log_(std::move(log)) {}
 
 void SyncAggregator::Push(PushRequest request, PushDone done) {
+  // The scan of the values runs outside mu_, so pushes validate in parallel.
+  const Status valid = store_->Validate(request.grads);
   StatusOr<PushResult> result = [&] {
     std::lock_guard<std::mutex> lock(mu_);
-    return Offer(request);
+    return Offer(request, valid);
   }();
   if (result.ok() && result->outcome == PushOutcome::kApplied) clock_.Advance(result->global_step);
   done(std::move(result));
 }
 
-StatusOr<PushResult> SyncAggregator::Offer(PushRequest& request) {
+StatusOr<PushResult> SyncAggregator::Offer(PushRequest& request, const Status& valid) {
   const int32_t w = request.worker;
   const int64_t s = request.step;
   if (w < 0 || w >= config_.total_workers) {
@@ -88,10 +90,10 @@ StatusOr<PushResult> SyncAggregator::Offer(PushRequest& request) {
     return FailedPrecondition("push from worker " + std::to_string(w) + " is tagged step " + std::to_string(s) +
                               ", ahead of this shard's global step " + std::to_string(step_));
   }
-  if (Status st = store_->Validate(request.grads); !st.ok()) {
+  if (!valid.ok()) {
     ++stats_.refused;
-    log_->warn("refused the push of worker {} for step {}: {}", w, s, st.ToString());
-    return st;
+    log_->warn("refused the push of worker {} for step {}: {}", w, s, valid.ToString());
+    return valid;
   }
   Accumulate(request.grads);
   last_counted_[w] = s;

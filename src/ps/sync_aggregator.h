@@ -62,7 +62,8 @@ class SyncAggregator final : public UpdateRule {
   Status Restore(ShardSnapshot snapshot) override;
 
  private:
-  StatusOr<PushResult> Offer(PushRequest& request);  // REQUIRES: mu_ held
+  // `valid`: the store's verdict on the push's gradients. REQUIRES: mu_ held.
+  StatusOr<PushResult> Offer(PushRequest& request, const Status& valid);
   // Adds one push to the step's sums.
   void Accumulate(std::vector<Gradient>& grads);  // REQUIRES: mu_ held
   std::vector<Gradient> Average() const;          // REQUIRES: mu_ held

@@ -108,10 +108,10 @@ StatusOr<VariableSnapshot> VariableStore::Describe(const std::string& name) cons
 
 Status VariableStore::Validate(const std::vector<Gradient>& grads) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  return ValidateLocked(grads);
+  return ValidateLocked(grads, true);
 }
 
-Status VariableStore::ValidateLocked(const std::vector<Gradient>& grads) const {
+Status VariableStore::ValidateLocked(const std::vector<Gradient>& grads, bool check_values) const {
   std::set<std::string> seen;
   for (const Gradient& g : grads) {
     const std::string what = "gradient for '" + g.variable + "'";
@@ -125,14 +125,22 @@ Status VariableStore::ValidateLocked(const std::vector<Gradient>& grads) const {
     } else {
       FLOWPS_RETURN_IF_ERROR(g.values.Check(DType::kFloat32, RowsShape(s.full_shape, s.row_end - s.row_begin), what));
     }
-    if (!AllFinite(g.values)) return InvalidArgument(what + " contains NaN or Inf");
+    if (check_values && !AllFinite(g.values)) return InvalidArgument(what + " contains NaN or Inf");
   }
   return Status::OK();
 }
 
 Status VariableStore::Apply(const std::vector<Gradient>& grads, int64_t step) {
+  return ApplyLocked(grads, step, true);
+}
+
+Status VariableStore::ApplyValidated(const std::vector<Gradient>& grads, int64_t step) {
+  return ApplyLocked(grads, step, false);
+}
+
+Status VariableStore::ApplyLocked(const std::vector<Gradient>& grads, int64_t step, bool check_values) {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  FLOWPS_RETURN_IF_ERROR(ValidateLocked(grads));
+  FLOWPS_RETURN_IF_ERROR(ValidateLocked(grads, check_values));
   for (const Gradient& g : grads) {
     FLOWPS_ASSIGN_OR_RETURN(Variable * v, Find(g.variable));
     std::lock_guard<std::mutex> vlock(v->mu);

@@ -90,6 +90,9 @@ class VariableStore {
   // Validates all of `grads`, then applies each one with the optimizer at
   // global step `step` (counted from 1). Nothing is changed unless all are valid.
   Status Apply(const std::vector<Gradient>& grads, int64_t step);
+  // The same for gradients that passed Validate already: their values are not
+  // scanned again (names, shapes and rows are, which is cheap).
+  Status ApplyValidated(const std::vector<Gradient>& grads, int64_t step);
 
   std::vector<std::string> Names() const;
   int64_t TotalBytes() const;  // values only
@@ -104,7 +107,9 @@ class VariableStore {
     VariableSnapshot state;  // guarded by mu
   };
   StatusOr<Variable*> Find(const std::string& name) const;  // REQUIRES: mu_ held (shared)
-  Status ValidateLocked(const std::vector<Gradient>& grads) const;  // REQUIRES: mu_ held (shared)
+  // REQUIRES: mu_ held (shared). `check_values`: also scan for NaN and Inf.
+  Status ValidateLocked(const std::vector<Gradient>& grads, bool check_values) const;
+  Status ApplyLocked(const std::vector<Gradient>& grads, int64_t step, bool check_values);
   // Global row ids -> local rows of `v`, or InvalidArgument.
   static StatusOr<std::vector<int64_t>> LocalRows(const VariableSnapshot& v, const Tensor& indices);
 

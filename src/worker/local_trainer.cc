@@ -62,6 +62,7 @@ StatusOr<TrainResult> TrainLocally(const JobSpec& job, const TrainOptions& optio
     if (eval) {
       FLOWPS_ASSIGN_OR_RETURN(r.test_accuracy, model->Evaluate(test));
       result.test_accuracy = *r.test_accuracy;
+      progress.StartWindow(clock());
     }
     result.final_loss = r.loss;
     log->info("{}", FormatProgress(r));

@@ -37,6 +37,9 @@ class TrainingProgress {
   // The report over the steps since the last Report() (or the start), then
   // starts a new window. REQUIRES: at least one step recorded since.
   ProgressReport Report(double now_sec);
+  // Starts the next window at `now_sec`, so that time spent between windows
+  // (an evaluation) does not count against the training rate.
+  void StartWindow(double now_sec) { window_start_sec_ = now_sec; }
 
   int64_t step() const { return step_; }
   int64_t total_examples() const { return total_examples_; }

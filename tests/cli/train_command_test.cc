@@ -2,10 +2,13 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "cli/train_command.h"
-#include "core/thread_pool.h"
 
 using namespace flowps;
 
@@ -13,37 +16,47 @@ namespace {
 
 // Parses `args` with a `train` subcommand; returns the exit code and stderr.
 std::pair<int, std::string> RunCli(std::vector<std::string> args) {
-  auto pool = NewAsioThreadPool(1);
   CLI::App app("flowps");
-  ThreadPool* raw_pool = pool.get();
-  AddTrainCommand(app, TrainCommandContext{[raw_pool] { return raw_pool; }, {}});
+  int exit_code = 0;
+  AddTrainCommand(app, &exit_code);
   std::vector<const char*> argv = {"flowps"};
   for (const auto& a : args) argv.push_back(a.c_str());
   std::ostringstream err;
   std::streambuf* old = std::cerr.rdbuf(err.rdbuf());
-  int code = 0;
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::ParseError& e) {
-    code = e.get_exit_code();
+    exit_code = -e.get_exit_code();
   }
   std::cerr.rdbuf(old);
-  return {code, err.str()};
+  return {exit_code, err.str()};
 }
 
 }  // namespace
 
-TEST_CASE("flowps train refuses a missing or bad job file with the file's name and exit status 1") {
+TEST_CASE("flowps train refuses a missing or bad job file with the file's name and exit status 2") {
   auto [code, err] = RunCli({"train", "/no/such/job.yaml"});
-  CHECK(code == 1);
+  CHECK(code == 2);
   CHECK_THAT(err, Catch::Contains("/no/such/job.yaml: cannot open"));
 
   auto [code2, err2] = RunCli({"train", std::string(FLOWPS_SOURCE_DIR) + "/meson.build"});
-  CHECK(code2 == 1);
+  CHECK(code2 == 2);
   CHECK_THAT(err2, Catch::Contains("meson.build"));
 }
 
-TEST_CASE("flowps train needs a job file") {
-  auto [code, err] = RunCli({"train"});
-  CHECK(code != 0);
+TEST_CASE("flowps train runs a job to the end and exits 0, or 1 when training fails") {
+  auto job = std::filesystem::temp_directory_path() / ("flowps_train_cli_" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(job) << "name: t\nmodel:\n  type: softmax\noptimizer:\n  type: sgd\n  learning_rate: 0.1\n"
+                        "mode:\n  type: async\ntrain:\n  steps: 1000\n";
+  auto [code, err] = RunCli({"train", job.string(), "--max-steps", "20", "--log-level", "warn"});
+  std::filesystem::remove(job);
+  if (std::ifstream(std::string("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")).good())
+    CHECK(code == 0);
+  else
+    CHECK(code == 1);
+}
+
+TEST_CASE("flowps train needs a job file and a known log level") {
+  CHECK(RunCli({"train"}).first < 0);
+  CHECK(RunCli({"train", "x.yaml", "--log-level", "loud"}).first < 0);
 }

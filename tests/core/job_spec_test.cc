@@ -86,6 +86,20 @@ TEST_CASE("a bad job spec is refused naming file, line and key") {
   CHECK(ErrorOf("name: t\n") == "job.yaml:1: key 'model' is required");
 }
 
+TEST_CASE("async bounded staleness reads a refuse or wait policy") {
+  auto refuse = ParseJobSpec(Valid("", "  type: async\n  max_staleness: 4\n"), "job.yaml");
+  REQUIRE(refuse.ok());
+  CHECK(refuse->mode.max_staleness == 4);
+  CHECK(!refuse->mode.staleness_wait);
+  auto wait = ParseJobSpec(Valid("", "  type: async\n  max_staleness: 4\n  staleness_policy: wait\n"), "job.yaml");
+  REQUIRE(wait.ok());
+  CHECK(wait->mode.staleness_wait);
+  CHECK(ErrorOf(Valid("", "  type: async\n  staleness_policy: later\n")) ==
+        "job.yaml:13: key 'mode.staleness_policy' must be refuse or wait, got 'later'");
+  CHECK(ErrorOf(Valid("", "  type: sync\n  staleness_policy: wait\n")) ==
+        "job.yaml:13: key 'mode.staleness_policy' is only valid for type async");
+}
+
 TEST_CASE("a graph file is resolved against the job file's directory and must exist") {
   fs::path dir = fs::temp_directory_path() / ("flowps_job_" + std::to_string(::getpid()));
   fs::create_directories(dir / "graphs");

@@ -13,13 +13,15 @@
 #include <kj/async-io.h>
 
 #include "cli/job_client.h"
-#include "common/child_process.h"
+#include "test_process.h"
 #include "core/cluster_spec.h"
 #include "net/rpc_client.h"
 #include "net/rpc_common.h"
 
 using namespace flowps;
-using namespace flowps::testing;
+using flowps::test::FreePort;
+using flowps::test::Process;
+using flowps::test::Slurp;
 
 namespace {
 
@@ -47,7 +49,7 @@ class TrainingCluster {
     WaitHealthy();
   }
   ~TrainingCluster() {
-    for (auto& [name, p] : processes_) p->Kill(SIGKILL);
+    for (auto& [name, p] : processes_) p->Kill();
     std::filesystem::remove_all(dir_);
   }
 
@@ -61,11 +63,11 @@ class TrainingCluster {
     processes_[name] = std::make_unique<Process>(
         std::vector<std::string>{std::string(FLOWPS_BIN_DIR) + "/flowps-" + job, "--cluster", dir_ + "/cluster.yaml",
                                  "--task", std::to_string(index), "--threads", "1"},
-        dir_ + "/" + name + ".log", /*append=*/true);
+        dir_ + "/" + name + ".log");
   }
-  void Kill9(const std::string& job, int index) { processes_.at(job + std::to_string(index))->Kill(SIGKILL); }
+  void Kill9(const std::string& job, int index) { processes_.at(job + std::to_string(index))->Kill(); }
   void KillAll() {
-    for (auto& [name, p] : processes_) p->Kill(SIGKILL);
+    for (auto& [name, p] : processes_) p->Kill();
   }
   std::string Logs() const {
     std::string out;

@@ -4,7 +4,10 @@
 #include <filesystem>
 #include <random>
 
+#include "core/thread_pool.h"
+#include "graph/executor.h"
 #include "graph/graph_def.h"
+#include "graph/ops.h"
 #include "test_ops.h"
 
 using namespace flowps;
@@ -120,4 +123,29 @@ TEST_CASE("truncated, misaligned or bit-flipped bytes never crash the reader, an
     }
   }
   CHECK(refused > 0);
+}
+
+TEST_CASE("a re-loaded graph of standard ops computes the same numbers") {
+  OpRegistry reg;
+  REQUIRE(RegisterStandardOps(&reg).ok());
+  Graph g(&reg);
+  Output x = Placeholder(g, DType::kFloat32, Shape{-1, 3}, "x");
+  Output w = Const(g, Tensor::FromVector<float>(Shape{3, 2}, {0.5f, -1.f, 2.f, 0.25f, -0.75f, 1.5f}), "w");
+  Output y = Softmax(Relu(MatMul(x, w)) + Const(g, Tensor::FromVector<float>(Shape{2}, {0.1f, -0.2f})));
+  Output z = ReduceSum(Tanh(y) * y, {1});
+  REQUIRE(g.status().ok());
+  auto bytes = SerializeGraph(g);
+  REQUIRE(bytes.ok());
+  auto h = DeserializeGraph(*bytes, &reg);
+  REQUIRE(h.ok());
+
+  auto pool = NewAsioThreadPool(2);
+  Tensor feed = Tensor::FromVector<float>(Shape{2, 3}, {1.f, 2.f, 3.f, -1.f, 0.5f, 4.f});
+  Executor original(g, pool.get()), reloaded(**h, pool.get());
+  auto a = original.Run({{x, feed}}, {y, z});
+  auto hx = (*h)->FindOutput("x"), hy = (*h)->FindOutput(y.name()), hz = (*h)->FindOutput(z.name());
+  REQUIRE((hx.ok() && hy.ok() && hz.ok()));
+  auto b = reloaded.Run({{*hx, feed}}, {*hy, *hz});
+  REQUIRE((a.ok() && b.ok()));
+  for (int i = 0; i < 2; ++i) CHECK((*a)[i].ToVector<float>() == (*b)[i].ToVector<float>());
 }

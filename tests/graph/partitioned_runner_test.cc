@@ -139,3 +139,54 @@ TEST_CASE("an unknown fetch or feed is refused by name") {
   auto r = (*runner)->Run({{"z", Tensor::Scalar<float>(1.f)}}, nullptr);
   CHECK_THAT(r.status().message(), Catch::Contains("feed 'z'"));
 }
+
+TEST_CASE("a failing device that also waits on a Recv does not deadlock the step") {
+  // cpu:0 fails at r while its Recv of e waits for cpu:1, and cpu:1 waits
+  // for r: only aborting the rendezvous at the first error ends the step.
+  OpRegistry reg;
+  REQUIRE(RegisterStandardOps(&reg).ok());
+  Graph g(&reg);
+  Output x = Placeholder(g, DType::kFloat32, Shape{-1, 3}, "x");
+  Output r = Reshape(x, Shape{-1, 5});
+  Output e;
+  {
+    DeviceScope d(g, kCpu1);
+    e = Exp(r);
+  }
+  Output f = Neg(e);
+  REQUIRE(g.status().ok());
+  REQUIRE(PlaceGraph(&g, TwoCpus()).ok());
+  REQUIRE(r.node->assigned_device() == kCpu0);
+  REQUIRE(f.node->assigned_device() == kCpu0);
+  auto pool = NewAsioThreadPool(2);
+  auto runner = PartitionedRunner::Create(g, {f.name()}, {}, pool.get());
+  REQUIRE(runner.ok());
+  auto bad = (*runner)->Run({{"x", Iota(Shape{4, 3}, 1.f)}}, nullptr);
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.status().message(), Catch::Contains(r.node->name()));
+}
+
+TEST_CASE("a control edge across devices orders the step and runs what it guards") {
+  OpRegistry reg;
+  REQUIRE(RegisterStandardOps(&reg).ok());
+  Graph g(&reg);
+  Output x = Placeholder(g, DType::kFloat32, Shape{2}, "x");
+  Output v = Variable(g, "v", Shape{2});
+  Output update = Assign(v, x * 3.0f);  // on the ps, with v
+  {
+    DeviceScope d(g, kCpu1);
+    NoOp(g, {update.node}, "done");
+  }
+  REQUIRE(g.status().ok());
+  REQUIRE(PlaceGraph(&g, TwoCpus()).ok());
+  auto pool = NewAsioThreadPool(2);
+  auto runner = PartitionedRunner::Create(g, {}, {"done"}, pool.get());
+  REQUIRE(runner.ok());
+  REQUIRE((*runner)->partitions().size() == 3);  // ps, cpu:0 (x * 3), cpu:1 (done)
+  VariableStore store;
+  store.Set("v", Tensor::FromVector<float>(Shape{2}, {0.f, 0.f}));
+  REQUIRE((*runner)->Run({{"x", Tensor::FromVector<float>(Shape{2}, {1.f, 2.f})}}, &store).ok());
+  auto value = store.Read("v");
+  REQUIRE(value.ok());
+  CHECK(value->ToVector<float>() == std::vector<float>{3.f, 6.f});
+}

@@ -128,3 +128,22 @@ TEST_CASE("a variable read twice lands on one ps task, and conflicting hints for
   Status s = PlaceGraph(&h, TwoPs());
   CHECK_THAT(s.message(), Catch::Contains("variable 'v' is requested on both"));
 }
+
+TEST_CASE("a constant goes where all its consumers are, and stays on the default device otherwise") {
+  OpRegistry reg;
+  testing::RegisterTestOps(&reg);
+  Graph g(&reg);
+  const std::string cpu1 = "/job:worker/task:0/device:cpu:1";
+  Node* only_cpu1 = AddTestNode(g, "TestSource", "only_cpu1", {});
+  Node* shared = AddTestNode(g, "TestSource", "shared", {});
+  AddTestNode(g, "TestAdd", "a", {only_cpu1->output(), shared->output()}, Shape{2}, cpu1);
+  AddTestNode(g, "TestAdd", "b", {only_cpu1->output(), only_cpu1->output()}, Shape{2}, cpu1);
+  AddTestNode(g, "TestAdd", "c", {shared->output(), shared->output()});
+  Node* update = *g.AddNode({"TestAssign", "update", {shared->output()}, {}, {{"var_name", std::string("w")}}, ""});
+  AddTestNode(g, "TestVariable", "w", {}, Shape{2}, "/job:ps/task:1");
+  REQUIRE(g.status().ok());
+  REQUIRE(PlaceGraph(&g, TwoPs()).ok());
+  CHECK(only_cpu1->assigned_device() == cpu1);
+  CHECK(shared->assigned_device() == "/job:worker/task:0/device:cpu:0");  // consumers on three devices
+  CHECK(update->assigned_device() == "/job:ps/task:1");
+}

@@ -78,3 +78,17 @@ TEST_CASE("senders and receivers on many threads meet exactly once per key") {
   CHECK(received == kKeys);
   CHECK(sum == kKeys * (kKeys - 1) / 2);
 }
+
+TEST_CASE("a step's transfer sends and receives under that step only") {
+  auto r = NewLocalRendezvous();
+  RendezvousTransfer step1(r.get(), 1), step2(r.get(), 2);
+  REQUIRE(step1.Send("k", Tensor::Scalar<float>(1.f)).ok());
+  bool step2_got = false;
+  step2.RecvAsync("k", [&](StatusOr<Tensor>) { step2_got = true; });
+  CHECK_FALSE(step2_got);
+  float got = 0;
+  step1.RecvAsync("k", [&](StatusOr<Tensor> t) { got = t->data<float>()[0]; });
+  CHECK(got == 1.f);
+  REQUIRE(step2.Send("k", Tensor::Scalar<float>(2.f)).ok());
+  CHECK(step2_got);
+}

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,11 +19,13 @@
 
 #include <kj/async-io.h>
 
-#include "common/child_process.h"
 #include "net/rpc_client.h"
+#include "test_process.h"
 
 using namespace flowps;
-using namespace flowps::testing;
+using flowps::test::FreePort;
+using flowps::test::Process;
+using flowps::test::Slurp;
 
 namespace {
 
@@ -47,6 +50,37 @@ struct LocalCluster {
   std::vector<int> ports;
   std::string dir;
 };
+
+// Runs a command to completion and returns its exit code and output.
+std::pair<int, std::string> Run(std::vector<std::string> args, const std::string& output) {
+  Process p(std::move(args), output);
+  int status = p.Wait(std::chrono::seconds(60));
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, Slurp(output)};
+}
+
+bool Alive(pid_t pid) { return kill(pid, 0) == 0 || errno != ESRCH; }
+
+// The PIDs of the tasks a launch reported as started.
+std::vector<pid_t> StartedPids(const std::string& launch_output) {
+  std::istringstream lines(launch_output);
+  std::string line;
+  std::vector<pid_t> pids;
+  while (std::getline(lines, line)) {
+    auto at = line.find("(pid ");
+    if (line.find("flowps launch: started") != std::string::npos && at != std::string::npos)
+      pids.push_back(static_cast<pid_t>(std::stol(line.substr(at + 5))));
+  }
+  return pids;
+}
+
+// Waits (bounded) until `launch_output_file` says every task is healthy.
+bool WaitHealthyReport(const std::string& launch_output_file) {
+  for (int i = 0; i < 300; ++i) {
+    if (Slurp(launch_output_file).find("local tasks are healthy") != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -76,8 +110,7 @@ TEST_CASE("flowps launch starts every task, status and logs see them, and SIGTER
   REQUIRE(pids.size() == 3);
   for (uint32_t pid : pids) CHECK(Alive(static_cast<pid_t>(pid)));
   // flowps launch reports them healthy too.
-  for (int i = 0; i < 300 && Slurp(cluster.dir + "/launch.out").find("3 local tasks are healthy") == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(WaitHealthyReport(cluster.dir + "/launch.out"));
   CHECK_THAT(Slurp(cluster.dir + "/launch.out"), Catch::Contains("all 3 local tasks are healthy"));
 
   auto [status_code, status_out] = Run({BinDir() + "/flowps", "status", "--cluster", cluster.spec()},
@@ -126,16 +159,34 @@ TEST_CASE("when a task cannot start, flowps launch stops the others, reaps them 
   CHECK_THAT(out, Catch::Contains("/job:ps/task:0"));
   CHECK_THAT(out, Catch::Contains("exited with code 1; stopping the others"));
   // Every task it started is gone: their PIDs are in its report.
-  std::istringstream lines(out);
-  std::string line;
-  int started = 0;
-  while (std::getline(lines, line)) {
-    auto at = line.find("(pid ");
-    if (line.find("flowps launch: started") == std::string::npos || at == std::string::npos) continue;
-    ++started;
-    CHECK_FALSE(Alive(static_cast<pid_t>(std::stol(line.substr(at + 5)))));
+  std::vector<pid_t> started = StartedPids(out);
+  CHECK(started.size() == 3);
+  for (pid_t pid : started) CHECK_FALSE(Alive(pid));
+}
+
+TEST_CASE("when flowps launch itself is killed, its tasks stop cleanly too") {
+  // Orphaned tasks become this test's children, so it can reap them and see how they ended.
+  REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+  LocalCluster cluster;
+  Process launch({BinDir() + "/flowps", "launch", cluster.spec()}, cluster.dir + "/launch.out");
+  REQUIRE(WaitHealthyReport(cluster.dir + "/launch.out"));
+  std::vector<pid_t> tasks = StartedPids(Slurp(cluster.dir + "/launch.out"));
+  REQUIRE(tasks.size() == 3);
+  REQUIRE(kill(launch.pid, SIGKILL) == 0);
+  launch.Wait(std::chrono::seconds(10));
+  for (pid_t pid : tasks) {
+    int status = -1;
+    for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) != pid; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    INFO("task pid " << pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    if (Alive(pid)) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
   }
-  CHECK(started == 3);
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
 TEST_CASE("a task program given a bad spec exits 2 naming file, line and key") {

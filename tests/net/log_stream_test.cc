@@ -138,3 +138,31 @@ TEST_CASE("a subscriber that vanishes is forgotten and the task keeps logging") 
   }
   CHECK(task.hub.subscriber_count() == 0);
 }
+
+TEST_CASE("a followed stream whose task restarts resumes, without repeating lines") {
+  auto task = std::make_unique<TestTask>("/job:ps/task:0");
+  const std::string address = task->server->address();
+  test::LogInfo(*task, "first life");
+  auto io = kj::setupAsyncIo();
+  RpcClient client(io, ClientFor(*task->server));
+  std::vector<LogRecord> lines;
+  int errors = 0, resumed = 0;
+  LogFollowerCallbacks callbacks;
+  callbacks.on_line = [&](const LogRecord& r) { lines.push_back(r); };
+  callbacks.on_error = [&](const std::string&, const Status&) { ++errors; };
+  callbacks.on_resumed = [&](const std::string&) { ++resumed; };
+  LogFollower follower({&client}, callbacks);
+  REQUIRE(follower.Start(/*follow=*/true, std::chrono::milliseconds(20)).wait(io.waitScope) == 1);
+
+  task.reset();
+  REQUIRE(TurnUntil(io, [&] { return errors == 1; }));
+  task = std::make_unique<TestTask>("/job:ps/task:0", 256, address);
+  test::LogInfo(*task, "second life");
+  auto count = [&](const std::string& m) {
+    return std::count_if(lines.begin(), lines.end(), [&](const LogRecord& r) { return r.message == m; });
+  };
+  REQUIRE(TurnUntil(io, [&] { return count("second life") == 1; }));
+  CHECK(resumed == 1);
+  CHECK(errors == 1);
+  CHECK(count("first life") == 1);
+}

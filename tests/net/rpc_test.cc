@@ -147,6 +147,27 @@ TEST_CASE("a tensor of several chunks with an odd tail arrives intact") {
   CHECK(back->ToVector<float>() == values);
 }
 
+TEST_CASE("a tensor sent as several referenced chunks is read in place where they arrive back to back") {
+  TestTask task("/job:worker/task:0");
+  auto io = kj::setupAsyncIo();
+  RpcClient client(io, ClientFor(*task.server));
+  auto echo = WaitFor(client.GetService("echo"), io.waitScope, "echo")->castAs<test::Echo>();
+  const int64_t n = 3 * 262144;  // 3 MiB: three referenced 1 MiB chunks, no tail
+  std::vector<float> values(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) values[static_cast<size_t>(i)] = static_cast<float>(i % 977);
+  Tensor sent = Tensor::FromVector<float>(Shape{n}, values);
+  auto request = echo.echoRequest();
+  auto kept = WriteTensor(sent, request.initTensor());
+  REQUIRE(kept.ok());
+  CHECK(request.asReader().getTensor().getChunks().size() == 3);
+  auto response = WaitFor(request.send().attach(Tensor(*kept)), io.waitScope, "echo");
+  REQUIRE(response.ok());
+  CHECK(response->getZeroCopy());
+  auto back = ReadTensor(response->getTensor(), nullptr, "echo result");
+  REQUIRE(back.ok());
+  CHECK(back->ToVector<float>() == values);
+}
+
 TEST_CASE("a tensor whose bytes disagree with its shape is refused and the task keeps serving") {
   TestTask task("/job:ps/task:0");
   auto io = kj::setupAsyncIo();

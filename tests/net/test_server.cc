@@ -21,7 +21,7 @@ class EchoImpl final : public Echo::Server {
     auto in = context.getParams().getTensor();
     auto t = ReadTensor(in, nullptr, "echo");
     KJ_REQUIRE(t.ok(), t.status().message());
-    bool zero_copy = in.getChunks().size() == 1 && in.getChunks()[0].begin() == t->raw_data();
+    bool zero_copy = in.getChunks().size() >= 1 && in.getChunks()[0].begin() == t->raw_data();
     Tensor tensor = *t;
     // The sum runs on the pool; the params stay alive until this call returns.
     return RunOnPool(pool_, [tensor]() {
@@ -45,11 +45,11 @@ class EchoImpl final : public Echo::Server {
 
 }  // namespace
 
-TestTask::TestTask(const std::string& task_name, size_t backlog_lines)
+TestTask::TestTask(const std::string& task_name, size_t backlog_lines, const std::string& bind_address)
     : pool(NewAsioThreadPool(2)), hub(task_name, backlog_lines) {
   logger = MakeLogger("net", {hub.sink()}, "debug");
   RpcServerOptions options;
-  options.bind_address = "127.0.0.1:0";
+  options.bind_address = bind_address;
   options.token = kToken;
   options.task_name = task_name;
   options.devices = {task_name + "/device:cpu:0"};

@@ -26,6 +26,12 @@ TEST_CASE("a progress report averages the loss and measures the rate over its wi
   CHECK(next.examples_per_sec == Approx(64.0));
   CHECK(next.eta_sec == Approx(75.0));
   CHECK(p.total_examples() == 25 * 64);
+
+  p.StartWindow(27.0);  // 10 s spent evaluating are not training time
+  for (int i = 0; i < 10; ++i) p.RecordStep(64, 0.1);
+  ProgressReport after_eval = p.Report(28.0);
+  CHECK(after_eval.examples_per_sec == Approx(640.0));
+  CHECK(after_eval.elapsed_sec == Approx(18.0));
 }
 
 TEST_CASE("the progress line shows step, loss, rate, elapsed time, ETA and accuracy") {

@@ -1,0 +1,205 @@
+// The per-output-element arithmetic of the ops whose GPU kernels run one
+// thread per output element: broadcasting, reductions, softmax rows, the
+// sparse cross-entropy, gathers, convolution and max pooling. Plain structs of
+// fixed size (passed by value to CUDA kernels) and FLOWPS_HOST_DEVICE inline
+// functions, so the host tests run exactly what the GPU runs and compare it
+// with the Eigen kernels. No allocation, no std containers, no Eigen.
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/elementwise_functors.h"
+
+namespace flowps::kernels {
+
+// The highest rank the per-element index arithmetic supports.
+constexpr int kMaxElementRank = 8;
+
+// The index space of an output of `rank` dims, and for up to two operands
+// their element strides along each output dim (0 where broadcast).
+struct BroadcastIndex {
+  int rank = 0;
+  int64_t dims[kMaxElementRank] = {};
+  int64_t a[kMaxElementRank] = {};
+  int64_t b[kMaxElementRank] = {};
+};
+
+// Offsets of operands a and b for the output element at linear index i.
+FLOWPS_HOST_DEVICE inline void BroadcastOffsets(const BroadcastIndex& s, int64_t i, int64_t* oa, int64_t* ob) {
+  int64_t ra = 0, rb = 0;
+  for (int d = s.rank - 1; d >= 0; --d) {
+    const int64_t k = i % s.dims[d];
+    i /= s.dims[d];
+    ra += k * s.a[d];
+    rb += k * s.b[d];
+  }
+  *oa = ra;
+  *ob = rb;
+}
+
+// out[i] = f(a[.], b[.]) with broadcasting.
+template <typename F>
+FLOWPS_HOST_DEVICE inline float BinaryAt(const BroadcastIndex& s, const float* a, const float* b, int64_t i, F f) {
+  int64_t oa, ob;
+  BroadcastOffsets(s, i, &oa, &ob);
+  return f(a[oa], b[ob]);
+}
+
+// A reduction of an input of `rank` dims over the axes flagged `reduced`.
+// Output element `out` indexes the kept (non-reduced) dims in row-major order;
+// `j` in [0, count) indexes the reduced dims.
+struct ReduceIndex {
+  int rank = 0;
+  int64_t dims[kMaxElementRank] = {};
+  int64_t strides[kMaxElementRank] = {};
+  unsigned char reduced[kMaxElementRank] = {};
+  int64_t count = 1;  // product of the reduced dims
+};
+
+FLOWPS_HOST_DEVICE inline int64_t ReduceInputOffset(const ReduceIndex& r, int64_t out, int64_t j) {
+  int64_t off = 0;
+  for (int d = r.rank - 1; d >= 0; --d) {
+    if (r.reduced[d]) {
+      off += (j % r.dims[d]) * r.strides[d];
+      j /= r.dims[d];
+    } else {
+      off += (out % r.dims[d]) * r.strides[d];
+      out /= r.dims[d];
+    }
+  }
+  return off;
+}
+
+enum class ReduceKind : int { kSum = 0, kMean = 1, kMax = 2 };
+
+// The reduction of x over the reduced dims for kept element `out`.
+FLOWPS_HOST_DEVICE inline float ReduceAt(const ReduceIndex& r, const float* x, int64_t out, ReduceKind kind) {
+  float acc = kind == ReduceKind::kMax ? -INFINITY : 0.f;
+  for (int64_t j = 0; j < r.count; ++j) {
+    const float v = x[ReduceInputOffset(r, out, j)];
+    acc = kind == ReduceKind::kMax ? (v > acc ? v : acc) : acc + v;
+  }
+  if (kind == ReduceKind::kMean && r.count > 0) acc /= static_cast<float>(r.count);
+  return acc;
+}
+
+// Softmax of one row of c logits into y.
+FLOWPS_HOST_DEVICE inline void SoftmaxRow(const float* x, int64_t c, float* y) {
+  float m = -INFINITY;
+  for (int64_t k = 0; k < c; ++k) m = x[k] > m ? x[k] : m;
+  float sum = 0.f;
+  ExpFn exp_fn;
+  for (int64_t k = 0; k < c; ++k) {
+    y[k] = exp_fn(x[k] - m);
+    sum += y[k];
+  }
+  for (int64_t k = 0; k < c; ++k) y[k] /= sum;
+}
+
+// The sparse softmax cross-entropy of one row: writes softmax - onehot(label)
+// into backprop and returns the loss. REQUIRES: 0 <= label < c.
+FLOWPS_HOST_DEVICE inline float CrossEntropyRow(const float* x, int64_t c, int64_t label, float* backprop) {
+  float m = -INFINITY;
+  for (int64_t k = 0; k < c; ++k) m = x[k] > m ? x[k] : m;
+  float sum = 0.f;
+  ExpFn exp_fn;
+  for (int64_t k = 0; k < c; ++k) {
+    backprop[k] = exp_fn(x[k] - m);
+    sum += backprop[k];
+  }
+  for (int64_t k = 0; k < c; ++k) backprop[k] /= sum;
+  backprop[label] -= 1.f;
+  return LogFn()(sum) + m - x[label];
+}
+
+// Gather: output element i of rows of `row` elements picked by indices.
+// Returns the params offset, or -1 when the index is out of [0, rows).
+template <typename Index>
+FLOWPS_HOST_DEVICE inline int64_t GatherOffset(const Index* indices, int64_t rows, int64_t row, int64_t i) {
+  const int64_t r = static_cast<int64_t>(indices[i / row]);
+  if (r < 0 || r >= rows) return -1;
+  return r * row + i % row;
+}
+
+// The geometry of an NHWC conv or pool: input [n,h,w,c], output [n,oh,ow,o]
+// (o == c for pooling), window kh x kw with strides sh, sw and padding before.
+struct WindowGeometry {
+  int64_t n = 0, h = 0, w = 0, c = 0, oh = 0, ow = 0, o = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, pad_top = 0, pad_left = 0;
+};
+
+// Conv2D output element i of [n,oh,ow,o]; filter [kh,kw,c,o].
+FLOWPS_HOST_DEVICE inline float Conv2DAt(const WindowGeometry& g, const float* x, const float* f, int64_t i) {
+  const int64_t o = i % g.o, ow = (i / g.o) % g.ow, oh = (i / (g.o * g.ow)) % g.oh, n = i / (g.o * g.ow * g.oh);
+  float acc = 0.f;
+  for (int64_t p = 0; p < g.kh; ++p) {
+    const int64_t ih = oh * g.sh - g.pad_top + p;
+    if (ih < 0 || ih >= g.h) continue;
+    for (int64_t q = 0; q < g.kw; ++q) {
+      const int64_t iw = ow * g.sw - g.pad_left + q;
+      if (iw < 0 || iw >= g.w) continue;
+      const float* px = x + ((n * g.h + ih) * g.w + iw) * g.c;
+      const float* pf = f + (p * g.kw + q) * g.c * g.o + o;
+      for (int64_t ch = 0; ch < g.c; ++ch) acc += px[ch] * pf[ch * g.o];
+    }
+  }
+  return acc;
+}
+
+// The gradient of Conv2D wrt input element i of [n,h,w,c].
+FLOWPS_HOST_DEVICE inline float Conv2DBackpropInputAt(const WindowGeometry& g, const float* f, const float* dy,
+                                                      int64_t i) {
+  const int64_t ch = i % g.c, iw = (i / g.c) % g.w, ih = (i / (g.c * g.w)) % g.h, n = i / (g.c * g.w * g.h);
+  float acc = 0.f;
+  for (int64_t p = 0; p < g.kh; ++p) {
+    const int64_t th = ih + g.pad_top - p;
+    if (th < 0 || th % g.sh != 0 || th / g.sh >= g.oh) continue;
+    for (int64_t q = 0; q < g.kw; ++q) {
+      const int64_t tw = iw + g.pad_left - q;
+      if (tw < 0 || tw % g.sw != 0 || tw / g.sw >= g.ow) continue;
+      const float* pdy = dy + ((n * g.oh + th / g.sh) * g.ow + tw / g.sw) * g.o;
+      const float* pf = f + ((p * g.kw + q) * g.c + ch) * g.o;
+      for (int64_t o = 0; o < g.o; ++o) acc += pdy[o] * pf[o];
+    }
+  }
+  return acc;
+}
+
+// The gradient of Conv2D wrt filter element i of [kh,kw,c,o].
+FLOWPS_HOST_DEVICE inline float Conv2DBackpropFilterAt(const WindowGeometry& g, const float* x, const float* dy,
+                                                       int64_t i) {
+  const int64_t o = i % g.o, ch = (i / g.o) % g.c, q = (i / (g.o * g.c)) % g.kw, p = i / (g.o * g.c * g.kw);
+  float acc = 0.f;
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t oh = 0; oh < g.oh; ++oh) {
+      const int64_t ih = oh * g.sh - g.pad_top + p;
+      if (ih < 0 || ih >= g.h) continue;
+      for (int64_t ow = 0; ow < g.ow; ++ow) {
+        const int64_t iw = ow * g.sw - g.pad_left + q;
+        if (iw < 0 || iw >= g.w) continue;
+        acc += x[((n * g.h + ih) * g.w + iw) * g.c + ch] * dy[((n * g.oh + oh) * g.ow + ow) * g.o + o];
+      }
+    }
+  return acc;
+}
+
+// Max pooling: the flat input index holding the (first) max of output element
+// i of [n,oh,ow,c], or -1 when the window holds only padding.
+FLOWPS_HOST_DEVICE inline int64_t MaxPoolArgMax(const WindowGeometry& g, const float* x, int64_t i) {
+  const int64_t ch = i % g.c, ow = (i / g.c) % g.ow, oh = (i / (g.c * g.ow)) % g.oh, n = i / (g.c * g.ow * g.oh);
+  int64_t best = -1;
+  for (int64_t p = 0; p < g.kh; ++p) {
+    const int64_t ih = oh * g.sh - g.pad_top + p;
+    if (ih < 0 || ih >= g.h) continue;
+    for (int64_t q = 0; q < g.kw; ++q) {
+      const int64_t iw = ow * g.sw - g.pad_left + q;
+      if (iw < 0 || iw >= g.w) continue;
+      const int64_t at = ((n * g.h + ih) * g.w + iw) * g.c + ch;
+      if (best < 0 || x[at] > x[best]) best = at;
+    }
+  }
+  return best;
+}
+
+}  // namespace flowps::kernels

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Suite `netns`: three "hosts" (network namespaces ps, w0, w1) joined by a
+# bridge in a fourth namespace, with addresses 10.77.0.1-3/24 that exist only
+# inside them. flowps-ps and two flowps-worker daemons run one per host from a
+# generated cluster spec and must answer each other's health calls over RPC
+# across the bridge:
+#   1. plain;
+#   2. with a bandwidth cap (tc tbf) on the ps host's link, whose counters must
+#      show the traffic went through it;
+#   3. with 10 % packet loss (nftables inside the ps namespace), counted;
+#   4. with worker 1's link taken down (it must be seen DOWN while the others
+#      stay healthy) and up again (healthy again, the same process), while a
+#      log stream (`flowps logs -f`) from the ps host, opened before the flap,
+#      must still carry worker 1's new lines after it.
+# Finally every daemon must stop cleanly on SIGTERM. The namespaces, links and
+# processes are removed at the end, also on failure.
+#
+#   netns_test.sh BIN_DIR SOURCE_DIR
+set -uo pipefail
+bin=$(realpath "$1")
+src=$(realpath "$2")
+source "$src/tests/deploy/test_lib.sh"
+
+require_root "creating network namespaces"
+ensure_packages iproute2 nftables util-linux -- ip tc nft nsenter
+ip netns add "fpsprobe$$" 2>/dev/null || skip "cannot create a network namespace here (no CAP_SYS_ADMIN?)"
+ip netns del "fpsprobe$$"
+
+tag=fp$$
+hosts=(ps w0 w1)
+declare -A addr=([ps]=10.77.0.1 [w0]=10.77.0.2 [w1]=10.77.0.3)
+tmp=$(mktemp -d /tmp/flowps-netns.XXXXXX)
+declare -A pid_of=()
+failures=0
+cleanup() {
+  local pids=("${pid_of[@]}")
+  [ "${#pids[@]}" -eq 0 ] || stop_pids "${pids[@]}"
+  for h in br "${hosts[@]}"; do ip netns del "$tag-$h" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# The network: a bridge in $tag-br, one veth pair per host (eth0 inside the host).
+ip netns add "$tag-br"
+ip -n "$tag-br" link add br0 type bridge
+ip -n "$tag-br" link set br0 up
+for h in "${hosts[@]}"; do
+  ip netns add "$tag-$h"
+  ip -n "$tag-br" link add "v-$h" type veth peer name eth0 netns "$tag-$h"
+  ip -n "$tag-br" link set "v-$h" master br0 up
+  ip -n "$tag-$h" link set lo up
+  ip -n "$tag-$h" addr add "${addr[$h]}/24" dev eth0
+  ip -n "$tag-$h" link set eth0 up
+done
+# nsenter execs the program itself (`ip netns exec` would fork and wait), so
+# $! is the daemon's own PID.
+in_ns() { local h=$1; shift; nsenter --net="/run/netns/$tag-$h" -- "$@"; }
+only_local_route() { [ "$(ip -n "$tag-$1" route show | grep -vc '^10\.77\.0\.0/24 ')" = 0 ]; }
+for h in "${hosts[@]}"; do
+  check "host $h has no route but 10.77.0.0/24 (no traffic leaves the namespaces)" only_local_route "$h"
+done
+
+od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$tmp/cluster.token"
+chmod 0600 "$tmp/cluster.token"
+cat >"$tmp/cluster.yaml" <<SPEC
+token_file: cluster.token
+jobs:
+  ps:
+    tasks:
+      - address: ${addr[ps]}:7400
+  worker:
+    chief: 0
+    tasks:
+      - address: ${addr[w0]}:7500
+      - address: ${addr[w1]}:7500
+SPEC
+spec=$tmp/cluster.yaml
+
+start() {  # start HOST PROGRAM TASK
+  nsenter --net="/run/netns/$tag-$1" -- "$bin/$2" --cluster "$spec" --task "$3" --log-level debug \
+    >"$tmp/$1.log" 2>&1 &
+  pid_of[$1]=$!
+}
+start ps flowps-ps 0
+start w0 flowps-worker 0
+start w1 flowps-worker 1
+
+status_from() { in_ns "$1" "$bin/flowps" status --cluster "$spec" --timeout-ms "${2:-1000}" >"$tmp/status.txt" 2>&1; }
+all_healthy_from() { status_from "$1" "${2:-1000}"; }
+show_status() { sed 's/^/  | /' "$tmp/status.txt"; }
+
+# What runs across the hosts. Today: every host asks every task for its health
+# over RPC (login with the token, then the call). When `flowps submit` exists,
+# a short training job goes here.
+run_across() {
+  local h ok=0
+  for h in "${hosts[@]}"; do all_healthy_from "$h" "${1:-1000}" || { ok=1; show_status; }; done
+  return "$ok"
+}
+
+if ! wait_until 30 "all three daemons healthy" all_healthy_from w0; then
+  show_status
+  tail -5 "$tmp"/*.log
+  exit 1
+fi
+show_status
+check "1. every host reaches every task over RPC" run_across
+
+# 2. A bandwidth cap on the ps host's link.
+in_ns ps tc qdisc add dev eth0 root tbf rate 2mbit burst 16kb latency 200ms
+check "2. every host reaches every task through a 2 Mbit/s cap" run_across 3000
+tbf_bytes() { in_ns ps tc -s qdisc show dev eth0 | awk '/Sent/ {print $2; exit}'; }
+check "the capped link carried the traffic ($(tbf_bytes) bytes through tbf)" test "$(tbf_bytes)" -gt 0
+in_ns ps tc qdisc del dev eth0 root
+
+# 3. 10 % loss on what the ps host receives.
+in_ns ps nft -f - <<'NFT'
+table inet flowps_loss {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    iifname "eth0" numgen random mod 100 < 10 counter drop
+  }
+}
+NFT
+for i in 1 2 3; do run_across 5000 >/dev/null 2>&1 || true; done
+check "3. every host reaches every task with 10 % loss" run_across 10000
+dropped=$(in_ns ps nft list table inet flowps_loss | awk '/counter/ {for (i=1;i<=NF;i++) if ($i=="packets") print $(i+1)}')
+check "the loss rule dropped packets (${dropped:-0})" test "${dropped:-0}" -gt 0
+in_ns ps nft delete table inet flowps_loss
+
+# 4. Worker 1's link down, then up again. A log stream from the ps host to
+# every task, opened before, must still carry worker 1's new lines after.
+nsenter --net="/run/netns/$tag-ps" -- "$bin/flowps" logs --cluster "$spec" --follow >"$tmp/follow.log" 2>&1 &
+pid_of[follower]=$!
+w1_accepts() { grep -c "/job:worker/task:1 .*accepted a connection" "$tmp/follow.log"; }
+check "   a log stream from the ps host follows worker 1" \
+  wait_until 10 "worker 1's lines in the stream" grep -q "/job:worker/task:1 .*listening on" "$tmp/follow.log"
+w1_pid=${pid_of[w1]}
+ip -n "$tag-br" link set v-w1 down
+status_from ps 1000
+check "4. with its link down, worker 1 is seen DOWN" grep -q "/job:worker/task:1 .*DOWN" "$tmp/status.txt"
+check "   while the ps and worker 0 stay healthy" \
+  bash -c "grep -q '/job:ps/task:0 .*healthy' '$tmp/status.txt' && grep -q '/job:worker/task:0 .*healthy' '$tmp/status.txt'"
+show_status
+ip -n "$tag-br" link set v-w1 up
+check "   with its link up again, worker 1 is healthy again" wait_until 30 "worker 1 back" all_healthy_from ps
+check "   it is the same process (it survived the flap)" grep -q "pid $w1_pid " "$tmp/status.txt"
+check "   every host reaches every task again" run_across
+accepts_before_stop=$(w1_accepts)
+stream_carries_new_lines() { in_ns ps "$bin/flowps" health --address "${addr[w1]}:7500" \
+  --token-file "$tmp/cluster.token" >/dev/null && [ "$(w1_accepts)" -gt "$accepts_before_stop" ]; }
+check "   the log stream opened before the flap carries worker 1's lines after it" \
+  wait_until 10 "a new line of worker 1 in the stream" stream_carries_new_lines
+
+# Every daemon stops cleanly on SIGTERM (exit code 0) within 10 s.
+stop_cleanly() {
+  local h rc ok=0
+  stop_pids "${pid_of[follower]}"
+  unset "pid_of[follower]"
+  for h in "${hosts[@]}"; do kill -TERM "${pid_of[$h]}"; done
+  for h in "${hosts[@]}"; do
+    wait_until 10 "$h stopped" bash -c "! kill -0 ${pid_of[$h]} 2>/dev/null" || ok=1
+    rc=0
+    kill -0 "${pid_of[$h]}" 2>/dev/null || { wait "${pid_of[$h]}" || rc=$?; }
+    [ "$rc" -eq 0 ] || { echo "$h exited with $rc"; tail -3 "$tmp/$h.log"; ok=1; }
+  done
+  return "$ok"
+}
+check "every daemon stopped cleanly on SIGTERM" stop_cleanly
+for h in "${hosts[@]}"; do kill -0 "${pid_of[$h]}" 2>/dev/null || unset "pid_of[$h]"; done
+
+[ "$failures" -eq 0 ] || { echo "$failures checks failed"; exit 1; }
+echo "all netns checks passed"
