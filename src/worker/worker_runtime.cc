@@ -174,6 +174,7 @@ Status JobRun::Setup() {
   const int64_t resumed = restored.empty() ? -1 : *std::min_element(restored.begin(), restored.end());
   std::map<std::string, InitializerDef> inits;
   for (const ModelVariable& v : model_->model().variables) {
+    if (!v.initializer) return InvalidArgument("variable '" + v.name + "' has no initializer the ps can run");
     InitializerDef d;
     d.kind = kernels::InitializerKindName(v.initializer->kind);
     d.value = v.initializer->value;
