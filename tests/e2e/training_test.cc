@@ -280,3 +280,38 @@ TEST_CASE("a job submitted again after a full restart resumes from the newest ch
   CHECK(cluster->Workers()[0].job.local_steps <= 400 - end.resumed_from);
   CHECK(end.test_accuracy >= 0.80);
 }
+
+TEST_CASE("flowps submit --wait follows the job to a summary line, and flowps status --json shows the job", "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  const std::string job = cluster.WriteJob("cli.yaml", kSync2, 200, "run_dir: " + cluster.dir() + "/run\n");
+  const std::string out = cluster.dir() + "/submit.out";
+  Process submit({std::string(FLOWPS_BIN_DIR) + "/flowps", "submit", job, "--cluster", cluster.spec().path, "--wait",
+                  "--poll-s", "0.2"},
+                 out);
+  const int status = submit.Wait(std::chrono::seconds(90));
+  INFO(Slurp(out) << cluster.Logs());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  const std::string said = Slurp(out);
+  CHECK_THAT(said, Catch::Contains("accepted by the chief"));
+  CHECK_THAT(said, Catch::Contains("examples/s") && Catch::Contains("ETA"));
+  CHECK_THAT(said, Catch::Contains("done: final test accuracy") && Catch::Contains("/run/metrics.jsonl") &&
+                       Catch::Contains("/run/curves.png"));
+
+  Process status_json({std::string(FLOWPS_BIN_DIR) + "/flowps", "status", "--cluster", cluster.spec().path, "--json"},
+                      cluster.dir() + "/status.out");
+  REQUIRE(WIFEXITED(status_json.Wait(std::chrono::seconds(30))));
+  const std::string json = Slurp(cluster.dir() + "/status.out");
+  CHECK_THAT(json, Catch::Contains("\"job\":{\"job\":\"cli\",\"state\":\"done\",\"global_step\":200"));
+  CHECK_THAT(json, Catch::Contains("\"test_accuracy\":") && Catch::Contains("\"stale_dropped\":0"));
+
+  // A bad job file is refused before it reaches the chief: file, line, key.
+  const std::string bad = cluster.dir() + "/typo.yaml";
+  std::ofstream(bad) << "name: typo\nmodel:\n  type: mlp\n  hiden: [8]\n";
+  Process refused({std::string(FLOWPS_BIN_DIR) + "/flowps", "submit", bad, "--cluster", cluster.spec().path},
+                  cluster.dir() + "/typo.out");
+  const int code = refused.Wait(std::chrono::seconds(30));
+  REQUIRE(WIFEXITED(code));
+  CHECK(WEXITSTATUS(code) == 2);
+  CHECK_THAT(Slurp(cluster.dir() + "/typo.out"), Catch::Contains("typo.yaml:4") && Catch::Contains("model.hiden"));
+}
