@@ -21,10 +21,10 @@ for line in open(sys.argv[1]):
     t = json.loads(line)
     if t.get("result") == "SKIP":
         why = [l for l in (t.get("stdout") or "").splitlines() if l.startswith("SKIPPED:")]
-        skipped.append((",".join(s.split(":")[-1] for s in t.get("suite", [])), t["name"],
-                        why[-1][len("SKIPPED: "):] if why else "no reason given"))
-for suite, name, why in skipped:
-    print(f"flowps: skipped suite {suite}, test {name}: {why}")
+        # meson names a test "<project>:<suite> / <test>".
+        skipped.append((t["name"], why[-1][len("SKIPPED: "):] if why else "no reason given"))
+for name, why in skipped:
+    print(f"flowps: skipped {name}: {why}")
 if not skipped:
     print("flowps: no test was skipped")
 PY

@@ -70,21 +70,21 @@ StatusOr<pid_t> Spawn(const std::string& binary, const LaunchOptions& o, const T
   return pid;
 }
 
-// Reaps children that have exited; returns the first one that did, if any.
-const Child* ReapExited(std::vector<Child>& children, int* status_out) {
-  const Child* first = nullptr;
+// Reaps the children that have exited, with their wait statuses.
+std::vector<std::pair<const Child*, int>> ReapExited(std::vector<Child>& children) {
+  std::vector<std::pair<const Child*, int>> exited;
   for (Child& c : children) {
-    if (!c.running) continue;
     int status = 0;
-    if (waitpid(c.pid, &status, WNOHANG) == c.pid) {
+    if (c.running && waitpid(c.pid, &status, WNOHANG) == c.pid) {
       c.running = false;
-      if (first == nullptr) {
-        first = &c;
-        *status_out = status;
-      }
+      exited.emplace_back(&c, status);
     }
   }
-  return first;
+  return exited;
+}
+
+std::string Describe(const Child& c, int status) {
+  return c.task.name() + " (pid " + std::to_string(c.pid) + ") " + DescribeExit(status);
 }
 
 size_t Running(const std::vector<Child>& children) {
@@ -103,8 +103,7 @@ void StopAll(std::vector<Child>& children, std::chrono::seconds grace) {
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   while (Running(children) > 0 && std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    while (const Child* c = ReapExited(children, &status)) Say(c->task.name() + " (pid " + std::to_string(c->pid) + ") " + DescribeExit(status));
+    for (auto [c, status] : ReapExited(children)) Say(Describe(*c, status));
     if (Running(children) == 0) break;
     struct timespec step = {0, 100 * 1000 * 1000};
     sigtimedwait(&chld, nullptr, &step);
@@ -117,6 +116,15 @@ void StopAll(std::vector<Child>& children, std::chrono::seconds grace) {
     c.running = false;
   }
   Say("all tasks stopped");
+}
+
+// If a task exited on its own, reports it and stops the others.
+bool StoppedOnItsOwn(std::vector<Child>& children) {
+  auto exited = ReapExited(children);
+  if (exited.empty()) return false;
+  for (auto [c, status] : exited) Say(Describe(*c, status) + "; stopping the others");
+  StopAll(children, std::chrono::seconds(10));
+  return true;
 }
 
 // Waits for one of `signals` for up to `timeout`; returns it, or 0.
@@ -173,14 +181,8 @@ int RunLaunch(const LaunchOptions& o) {
   auto io = kj::setupAsyncIo();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.wait_s);
   std::vector<TaskReport> reports;
-  int status = 0;
   while (true) {
-    if (const Child* dead = ReapExited(children, &status)) {
-      Say(dead->task.name() + " (pid " + std::to_string(dead->pid) + ") " + DescribeExit(status) +
-          "; stopping the others");
-      StopAll(children, std::chrono::seconds(10));
-      return 1;
-    }
+    if (StoppedOnItsOwn(children)) return 1;
     reports = CheckHealth(io, *spec, tasks, std::chrono::milliseconds(1000));
     if (AllHealthy(reports)) break;
     if (std::chrono::steady_clock::now() > deadline) {
@@ -208,12 +210,7 @@ int RunLaunch(const LaunchOptions& o) {
       StopAll(children, std::chrono::seconds(10));
       return 0;
     }
-    if (const Child* dead = ReapExited(children, &status)) {
-      Say(dead->task.name() + " (pid " + std::to_string(dead->pid) + ") " + DescribeExit(status) +
-          "; stopping the others");
-      StopAll(children, std::chrono::seconds(10));
-      return 1;
-    }
+    if (StoppedOnItsOwn(children)) return 1;
   }
 }
 

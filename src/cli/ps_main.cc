@@ -5,9 +5,11 @@
 // (sync/async, optimizer, checkpoint dir), which also restores the newest
 // complete checkpoint.
 #include "cli/task_daemon.h"
+#include "ps/memory_tuning.h"
 #include "ps/parameter_server_impl.h"
 
 int main(int argc, char** argv) {
+  flowps::ps::KeepLargeBuffersResident();
   return flowps::RunTaskDaemon("ps", argc, argv, [](flowps::DaemonContext& context, flowps::ServiceFactories& services) {
     const int shard = context.task.index;
     const int num_shards = static_cast<int>(context.spec.ps.size());

@@ -245,19 +245,31 @@ StatusOr<Tensor> MatMul(const Tensor& a, const Tensor& b, bool transpose_a, bool
   Eigen::Map<const RowMatrix> A(a.data<float>(), a.shape().dim(0), a.shape().dim(1));
   Eigen::Map<const RowMatrix> B(b.data<float>(), b.shape().dim(0), b.shape().dim(1));
   Eigen::Map<RowMatrix> C(out.data<float>(), m, n);
-  // Rows of C in blocks; each block is one Eigen GEMM on the rows of op(A).
+  // C in blocks of rows (or, when C is wide and short, of columns); each block
+  // is one Eigen GEMM over the matching rows of op(A) (columns of op(B)).
   const int64_t flops = 2 * m * n * k;
   const int64_t threads = pool == nullptr ? 1 : pool->num_threads();
-  const int64_t blocks = flops < (int64_t{1} << 22) ? 1 : std::min<int64_t>(threads, std::max<int64_t>(1, m / 64));
-  const int64_t rows = (m + blocks - 1) / std::max<int64_t>(blocks, 1);
+  const bool by_rows = m >= n;
+  const int64_t extent = by_rows ? m : n;
+  const int64_t blocks =
+      flops < (int64_t{1} << 22) ? 1 : std::min<int64_t>(threads, std::max<int64_t>(1, extent / 64));
+  const int64_t step = (extent + blocks - 1) / std::max<int64_t>(blocks, 1);
   auto block = [&](int64_t i) {
-    const int64_t r0 = i * rows, r = std::min(rows, m - r0);
-    if (r <= 0) return;
-    auto c = C.middleRows(r0, r);
-    if (!transpose_a && !transpose_b) c.noalias() = A.middleRows(r0, r) * B;
-    else if (!transpose_a) c.noalias() = A.middleRows(r0, r) * B.transpose();
-    else if (!transpose_b) c.noalias() = A.middleCols(r0, r).transpose() * B;
-    else c.noalias() = A.middleCols(r0, r).transpose() * B.transpose();
+    const int64_t b0 = i * step, len = std::min(step, extent - b0);
+    if (len <= 0) return;
+    if (by_rows) {
+      auto c = C.middleRows(b0, len);
+      if (!transpose_a && !transpose_b) c.noalias() = A.middleRows(b0, len) * B;
+      else if (!transpose_a) c.noalias() = A.middleRows(b0, len) * B.transpose();
+      else if (!transpose_b) c.noalias() = A.middleCols(b0, len).transpose() * B;
+      else c.noalias() = A.middleCols(b0, len).transpose() * B.transpose();
+    } else {
+      auto c = C.middleCols(b0, len);
+      if (!transpose_a && !transpose_b) c.noalias() = A * B.middleCols(b0, len);
+      else if (!transpose_a) c.noalias() = A * B.middleRows(b0, len).transpose();
+      else if (!transpose_b) c.noalias() = A.transpose() * B.middleCols(b0, len);
+      else c.noalias() = A.transpose() * B.middleRows(b0, len).transpose();
+    }
   };
   if (k == 0) C.setZero();
   else ParallelFor(blocks > 1 ? pool : nullptr, blocks, block);

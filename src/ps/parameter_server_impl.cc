@@ -157,7 +157,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
       spec.initializer = ValueOrFail(ReadInitializer(def.getInitializer(), "variable '" + spec.name + "'"));
       specs.push_back(std::move(spec));
     }
-    ParameterShard* shard = &Shard();
+    std::shared_ptr<ParameterShard> shard = SharedShard();
     return RunOnPool(pool_, [shard, specs = std::move(specs)]() {
              std::vector<bool> created;
              for (const VariableSpec& spec : specs) {
@@ -182,7 +182,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
     // the loop does not touch it, and the loop sends it after the promise resolves.
     auto results = context.getResults();
     auto list = results.initTensors(static_cast<unsigned>(names.size()));
-    ParameterShard* shard = &Shard();
+    std::shared_ptr<ParameterShard> shard = SharedShard();
     return RunOnPool(pool_, [shard, names, bf16, results, list]() mutable {
       results.setGlobalStep(shard->rule().global_step());
       TensorWireOptions options = TensorWireOptions::Copying();
@@ -208,7 +208,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
     const bool bf16 = context.getParams().getBfloat16();
     auto results = context.getResults();
     auto list = results.initTensors(static_cast<unsigned>(requests.size()));
-    ParameterShard* shard = &Shard();
+    std::shared_ptr<ParameterShard> shard = SharedShard();
     return RunOnPool(pool_, [shard, requests, bf16, results, list]() mutable {
       results.setGlobalStep(shard->rule().global_step());
       TensorWireOptions options = TensorWireOptions::Copying();
@@ -268,7 +268,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
 
   kj::Promise<void> saveCheckpoint(SaveCheckpointContext context) override {
     const int64_t n = context.getParams().getCheckpointStep();
-    ParameterShard* shard = &Shard();
+    std::shared_ptr<ParameterShard> shard = SharedShard();
     return RunOnPool(pool_, [shard, n]() { return ValueOrFail(shard->SaveCheckpoint(n)); })
         .then([this, context](CheckpointShardInfo info) mutable {
           context.getResults().setBytes(info.bytes);
@@ -278,12 +278,12 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
 
   kj::Promise<void> commitCheckpoint(CommitCheckpointContext context) override {
     const int64_t n = context.getParams().getCheckpointStep();
-    ParameterShard* shard = &Shard();
+    std::shared_ptr<ParameterShard> shard = SharedShard();
     return RunOnPool(pool_, [shard, n]() { CheckOrFail(shard->CommitCheckpoint(n)); });
   }
 
   kj::Promise<void> restoreCheckpoint(RestoreCheckpointContext context) override {
-    ParameterShard* shard = &Shard();
+    std::shared_ptr<ParameterShard> shard = SharedShard();
     return RunOnPool(pool_, [shard]() { return ValueOrFail(shard->RestoreCheckpoint()); })
         .then([this, context](int64_t n) mutable {
           context.getResults().setCheckpointStep(n);
@@ -329,7 +329,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   kj::Promise<void> Offer(PushContext context, PushRequest request) {
     auto paf = kj::newPromiseAndCrossThreadFulfiller<StatusOr<PushResult>>();
     SharedFulfiller<StatusOr<PushResult>> fulfiller = Share(kj::mv(paf.fulfiller));
-    ParameterShard* shard = &Shard();
+    std::shared_ptr<ParameterShard> shard = SharedShard();
     auto req = std::make_shared<PushRequest>(std::move(request));
     pool_.Schedule([shard, req, fulfiller]() {
       shard->rule().Push(std::move(*req), [fulfiller](StatusOr<PushResult> r) { (*fulfiller)->fulfill(std::move(r)); });
@@ -343,11 +343,12 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
     });
   }
 
-  // The shard, once configured. Set on the loop thread and never replaced, so
-  // pool jobs may hold its address.
-  ParameterShard& Shard() {
+  // The shard, once configured. Set on the loop thread and never replaced;
+  // pool jobs hold a reference, so it outlives work still running at shutdown.
+  ParameterShard& Shard() { return *SharedShard(); }
+  std::shared_ptr<ParameterShard> SharedShard() {
     if (shard_ == nullptr) Fail(FailedPrecondition("this ps shard is not configured yet (the chief sends configure first)"));
-    return *shard_;
+    return shard_;
   }
 
   void FillConfigured(ConfigureContext& context) {
@@ -359,7 +360,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   const int shard_index_;
   const int num_shards_;
   std::shared_ptr<spdlog::logger> log_;
-  std::unique_ptr<ParameterShard> shard_;  // loop thread only
+  std::shared_ptr<ParameterShard> shard_;  // loop thread only
   bool configuring_ = false;               // loop thread only
   std::map<int32_t, Pending> pending_;     // loop thread only
 };

@@ -17,6 +17,8 @@ Benchmark MakePsApplyBenchmark();
 // measured in the same run (the baseline). The push includes the shard's
 // validation and an SGD apply (async mode). Options: sizes (MiB, comma-
 // separated), reps (per size, default 5), bfloat16 (1: reduced precision).
+// It calls KeepLargeBuffersResident (ps/memory_tuning.h) for this process, as
+// flowps-ps does.
 Benchmark MakePushPullBenchmark();
 
 }  // namespace flowps::ps

@@ -17,6 +17,7 @@
 #include "net/rpc_common.h"
 #include "net/rpc_server.h"
 #include "ps/loopback_ps_server.h"
+#include "ps/memory_tuning.h"
 #include "ps/ps_benchmarks.h"
 
 namespace flowps::ps {
@@ -103,6 +104,8 @@ Status RunPushPull(BenchContext& ctx) {
   }
   const bool bf16 = ctx.options.count("bfloat16") && ctx.options.at("bfloat16") == "1";
   if (ctx.pool == nullptr) return FailedPrecondition("bench pushpull needs the compute pool");
+  // As flowps-ps does at start (see memory_tuning.h); this process plays both ends.
+  KeepLargeBuffersResident();
 
   // One ps shard in this process, reached over loopback TCP like any other.
   FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<RpcServer> server, StartLoopbackPsServer(ctx.pool, kToken));

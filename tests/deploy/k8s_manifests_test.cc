@@ -3,7 +3,8 @@
 // their ports, the cluster spec in the ConfigMap parses with flowps's own
 // parser and names every pod by its stable DNS name, the token Secret and the
 // spec are mounted where the spec and the probes look, the probes ask the
-// task's own health call, and workers request a GPU per GPU device.
+// task's own health call, the token is private, and workers request a GPU
+// per GPU device.
 // Each check is also shown to refuse a base that breaks it.
 #include <catch2/catch.hpp>
 
@@ -153,7 +154,11 @@ std::vector<std::string> CheckBase(const Base& b) {
       const std::string path = mount_of[v["name"].as<std::string>()];
       if (v["configMap"] && v["configMap"]["name"].as<std::string>() == b.config_map_name && path == kSpecMount)
         spec_mounted = true;
-      if (v["secret"] && path + "/token" == token_path) token_mounted = true;
+      if (v["secret"] && path + "/token" == token_path) {
+        token_mounted = true;
+        if (!v["secret"]["defaultMode"] || (v["secret"]["defaultMode"].as<int>() & 077) != 0)
+          problem(name + ": the token Secret is readable by others than its owner (defaultMode)");
+      }
     }
     if (!spec_mounted) problem(name + ": the ConfigMap " + b.config_map_name + " is not mounted at " + kSpecMount);
     if (!token_mounted) problem(name + ": no Secret mounted where the spec's token_file points (" + token_path + ")");
@@ -262,4 +267,10 @@ TEST_CASE("a base without the token Secret where the spec looks is refused") {
   Base b = Copy(LoadBase());
   b.spec_text.replace(b.spec_text.find("../token/token"), 14, "../secret/tok");
   CHECK(Mentions(CheckBase(b), "no Secret mounted where the spec's token_file points (/etc/flowps/secret/tok)"));
+}
+
+TEST_CASE("a base that lets others read the token is refused") {
+  Base b = Copy(LoadBase());
+  b.statefulsets["ps"]["spec"]["template"]["spec"]["volumes"][1]["secret"]["defaultMode"] = 0644;
+  CHECK(Mentions(CheckBase(b), "flowps-ps: the token Secret is readable by others than its owner (defaultMode)"));
 }

@@ -11,14 +11,20 @@
 #   4. with worker 1's link taken down (it must be seen DOWN while the others
 #      stay healthy) and up again (healthy again, the same process), while a
 #      log stream (`flowps logs -f`) from the ps host, opened before the flap,
-#      must still carry worker 1's new lines after it.
+#      must still carry worker 1's new lines after it;
+#   5. with worker 1 pushing updates while its link goes down and up: it must
+#      retry, and the ps must hold every update exactly once.
+# In 1-4, besides the health calls, both worker hosts push updates to the ps
+# (tests/deploy/ps_traffic.cc, a worker-like client) and the ps must hold
+# exactly their sum after each round.
 # Finally every daemon must stop cleanly on SIGTERM. The namespaces, links and
 # processes are removed at the end, also on failure.
 #
-#   netns_test.sh BIN_DIR SOURCE_DIR
+#   netns_test.sh BIN_DIR SOURCE_DIR PS_TRAFFIC
 set -uo pipefail
 bin=$(realpath "$1")
 src=$(realpath "$2")
+traffic=$(realpath "$3")
 source "$src/tests/deploy/test_lib.sh"
 
 require_root "creating network namespaces"
@@ -42,16 +48,17 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 # The network: a bridge in $tag-br, one veth pair per host (eth0 inside the host).
-ip netns add "$tag-br"
-ip -n "$tag-br" link add br0 type bridge
-ip -n "$tag-br" link set br0 up
+must() { "$@" || { echo "FAIL: setting up the network: $*"; exit 1; }; }
+must ip netns add "$tag-br"
+must ip -n "$tag-br" link add br0 type bridge
+must ip -n "$tag-br" link set br0 up
 for h in "${hosts[@]}"; do
-  ip netns add "$tag-$h"
-  ip -n "$tag-br" link add "v-$h" type veth peer name eth0 netns "$tag-$h"
-  ip -n "$tag-br" link set "v-$h" master br0 up
-  ip -n "$tag-$h" link set lo up
-  ip -n "$tag-$h" addr add "${addr[$h]}/24" dev eth0
-  ip -n "$tag-$h" link set eth0 up
+  must ip netns add "$tag-$h"
+  must ip -n "$tag-br" link add "v-$h" type veth peer name eth0 netns "$tag-$h"
+  must ip -n "$tag-br" link set "v-$h" master br0 up
+  must ip -n "$tag-$h" link set lo up
+  must ip -n "$tag-$h" addr add "${addr[$h]}/24" dev eth0
+  must ip -n "$tag-$h" link set eth0 up
 done
 # nsenter execs the program itself (`ip netns exec` would fork and wait), so
 # $! is the daemon's own PID.
@@ -90,12 +97,40 @@ status_from() { in_ns "$1" "$bin/flowps" status --cluster "$spec" --timeout-ms "
 all_healthy_from() { status_from "$1" "${2:-1000}"; }
 show_status() { sed 's/^/  | /' "$tmp/status.txt"; }
 
-# What runs across the hosts. Today: every host asks every task for its health
-# over RPC (login with the token, then the call). When `flowps submit` exists,
-# a short training job goes here.
+# What runs across the hosts: every host asks every task for its health over
+# RPC (login with the token, then the call), and both worker hosts push
+# $pushes updates each to the ps over the bridge (ps_traffic, a worker-like
+# client: the worker loop is not there yet), after which the ps must hold
+# exactly the sum of all updates pushed so far: none lost, none applied twice.
+# When `flowps submit` exists, a short training job goes here too.
+pushes=20
+total=0
+start_pushes() {  # start_pushes HOST WORKER N [STEP_MS]: N updates as worker WORKER, in the background
+  nsenter --net="/run/netns/$tag-$1" -- "$traffic" --cluster "$spec" --worker "$2" --pushes "$3" \
+    --step-ms "${4:-0}" --deadline-s 60 >"$tmp/push-$1.txt" 2>&1 &
+  pid_of[push-$1]=$!
+}
+finish_pushes() {  # finish_pushes HOST: waits for them (bounded by their deadline); their exit code
+  local rc=0
+  wait "${pid_of[push-$1]}" || rc=$?
+  unset "pid_of[push-$1]"
+  sed 's/^/  | /' "$tmp/push-$1.txt"
+  return "$rc"
+}
+ps_holds_total() {
+  in_ns w0 "$traffic" --cluster "$spec" --check "$total" --deadline-s 20 >"$tmp/check.txt" 2>&1 ||
+    { sed 's/^/  | /' "$tmp/check.txt"; return 1; }
+  sed 's/^/  | /' "$tmp/check.txt"
+}
 run_across() {
   local h ok=0
   for h in "${hosts[@]}"; do all_healthy_from "$h" "${1:-1000}" || { ok=1; show_status; }; done
+  start_pushes w0 0 "$pushes"
+  start_pushes w1 1 "$pushes"
+  finish_pushes w0 || ok=1
+  finish_pushes w1 || ok=1
+  total=$((total + 2 * pushes))
+  ps_holds_total || ok=1
   return "$ok"
 }
 
@@ -105,17 +140,21 @@ if ! wait_until 30 "all three daemons healthy" all_healthy_from w0; then
   exit 1
 fi
 show_status
-check "1. every host reaches every task over RPC" run_across
+check "the chief host configures the ps and creates w over the bridge" \
+  in_ns w0 "$traffic" --cluster "$spec" --setup --deadline-s 20
+check "1. every host reaches every task; both workers' updates all reach the ps" run_across
 
 # 2. A bandwidth cap on the ps host's link.
-in_ns ps tc qdisc add dev eth0 root tbf rate 2mbit burst 16kb latency 200ms
-check "2. every host reaches every task through a 2 Mbit/s cap" run_across 3000
+must in_ns ps tc qdisc add dev eth0 root tbf rate 20mbit burst 32kb latency 400ms
+check "2. the same through a 20 Mbit/s cap on the ps host's link" run_across 3000
 tbf_bytes() { in_ns ps tc -s qdisc show dev eth0 | awk '/Sent/ {print $2; exit}'; }
-check "the capped link carried the traffic ($(tbf_bytes) bytes through tbf)" test "$(tbf_bytes)" -gt 0
+# Each pull sends w (16384 floats, 64 KiB) from the ps through the cap.
+check "the capped link carried the pulls ($(tbf_bytes) bytes through tbf)" \
+  test "$(tbf_bytes)" -ge $((2 * pushes * 65536))
 in_ns ps tc qdisc del dev eth0 root
 
 # 3. 10 % loss on what the ps host receives.
-in_ns ps nft -f - <<'NFT'
+must in_ns ps nft -f - <<'NFT'
 table inet flowps_loss {
   chain input {
     type filter hook input priority 0; policy accept;
@@ -123,8 +162,7 @@ table inet flowps_loss {
   }
 }
 NFT
-for i in 1 2 3; do run_across 5000 >/dev/null 2>&1 || true; done
-check "3. every host reaches every task with 10 % loss" run_across 10000
+check "3. the same with 10 % loss" run_across 10000
 dropped=$(in_ns ps nft list table inet flowps_loss | awk '/counter/ {for (i=1;i<=NF;i++) if ($i=="packets") print $(i+1)}')
 check "the loss rule dropped packets (${dropped:-0})" test "${dropped:-0}" -gt 0
 in_ns ps nft delete table inet flowps_loss
@@ -146,7 +184,21 @@ show_status
 ip -n "$tag-br" link set v-w1 up
 check "   with its link up again, worker 1 is healthy again" wait_until 30 "worker 1 back" all_healthy_from ps
 check "   it is the same process (it survived the flap)" grep -q "pid $w1_pid " "$tmp/status.txt"
-check "   every host reaches every task again" run_across
+check "   every host reaches every task again, and the updates add up" run_across
+
+# 5. Worker 1 pushes 60 updates, one each 50 ms (at least 3 s); 0.5 s in,
+# its link goes down for 6 s, longer than its 5 s call deadline, so calls in
+# flight fail and are sent again (the same worker and step) until the ps
+# answers. The ps must hold every update exactly once.
+start_pushes w1 1 60 50
+sleep 0.5
+ip -n "$tag-br" link set v-w1 down
+sleep 6
+ip -n "$tag-br" link set v-w1 up
+check "5. worker 1's pushes across a 6 s link cut finish" finish_pushes w1
+check "   some were cut off and sent again" bash -c "! grep -q ' 0 retries' '$tmp/push-w1.txt'"
+total=$((total + 60))
+check "   the ps holds every update exactly once" ps_holds_total
 accepts_before_stop=$(w1_accepts)
 stream_carries_new_lines() { in_ns ps "$bin/flowps" health --address "${addr[w1]}:7500" \
   --token-file "$tmp/cluster.token" >/dev/null && [ "$(w1_accepts)" -gt "$accepts_before_stop" ]; }

@@ -26,6 +26,11 @@ Tensor Random(Shape s, uint32_t seed) {
   for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = u(rng);
   return t;
 }
+float MaxAbsDiff(const Tensor& a, const Tensor& b) {
+  float worst = 0;
+  for (int64_t i = 0; i < a.num_elements(); ++i) worst = std::max(worst, std::abs(a.data<float>()[i] - b.data<float>()[i]));
+  return worst;
+}
 }  // namespace
 
 TEST_CASE("shapes broadcast like numpy, unknown dims included, and mismatches are named") {
@@ -76,11 +81,21 @@ TEST_CASE("a matmul split over the pool equals the one computed on one thread") 
   REQUIRE(serial.ok());
   REQUIRE(parallel.ok());
   CHECK(parallel->shape() == Shape{300, 150});
-  float worst = 0;
-  for (int64_t i = 0; i < serial->num_elements(); ++i)
-    worst = std::max(worst, std::abs(parallel->data<float>()[i] - serial->data<float>()[i]));
-  CHECK(worst < 1e-4f);
+  CHECK(MaxAbsDiff(*parallel, *serial) < 1e-4f);
   CHECK_FALSE(MatMul(a, b, false, false, nullptr).ok());
+}
+
+TEST_CASE("a short, wide matmul split by columns over the pool equals the one on one thread") {
+  auto pool = NewAsioThreadPool(2);
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      Tensor a = Random(ta ? Shape{300, 64} : Shape{64, 300}, 5), b = Random(tb ? Shape{512, 300} : Shape{300, 512}, 6);
+      auto serial = MatMul(a, b, ta, tb, nullptr);
+      auto parallel = MatMul(a, b, ta, tb, pool.get());
+      REQUIRE(parallel.ok());
+      REQUIRE(parallel->shape() == Shape{64, 512});
+      CHECK(MaxAbsDiff(*parallel, *serial) < 1e-4f);
+    }
 }
 
 TEST_CASE("ParallelFor called from busy pool threads runs every block exactly once") {

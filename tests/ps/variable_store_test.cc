@@ -140,3 +140,39 @@ TEST_CASE("the partition plan splits large variables by rows and balances shards
 }
 
 }  // namespace flowps::ps
+
+namespace flowps::kernels {
+
+TEST_CASE("initializers draw within their bounds and depend only on the seed") {
+  InitializerSpec uniform;
+  uniform.kind = InitializerKind::kUniform;
+  uniform.min = -0.5;
+  uniform.max = 0.25;
+  uniform.seed = 3;
+  std::vector<float> u = Initialize(uniform, Shape{100, 10}, 0, 100).ToVector<float>();
+  float lo = 1, hi = -1;
+  for (float v : u) lo = std::min(lo, v), hi = std::max(hi, v);
+  CHECK(lo >= -0.5f);
+  CHECK(hi <= 0.25f);
+  CHECK(hi - lo > 0.6f);  // spread over the range
+  CHECK(Initialize(uniform, Shape{100, 10}, 0, 100).ToVector<float>() == u);
+  uniform.seed = 4;
+  CHECK(Initialize(uniform, Shape{100, 10}, 0, 100).ToVector<float>() != u);
+
+  InitializerSpec glorot;
+  glorot.kind = InitializerKind::kGlorotUniform;
+  const float limit = std::sqrt(6.0f / (784 + 64));
+  for (float v : Initialize(glorot, Shape{784, 64}, 0, 784).ToVector<float>()) CHECK(std::abs(v) <= limit);
+
+  InitializerSpec constant;
+  constant.kind = InitializerKind::kConstant;
+  constant.value = 2.5;
+  CHECK(Initialize(constant, Shape{}, 0, 1).ToVector<float>() == std::vector<float>{2.5f});
+  CHECK(!ParseInitializerKind("he_normal").ok());
+  InitializerSpec bad = uniform;
+  bad.min = 1;
+  bad.max = 0;
+  CHECK(bad.Validate().code() == Code::kInvalidArgument);
+}
+
+}  // namespace flowps::kernels

@@ -1,0 +1,13 @@
+#include "ps/memory_tuning.h"
+
+#include <malloc.h>
+
+namespace flowps::ps {
+
+void KeepLargeBuffersResident() {
+  mallopt(M_ARENA_MAX, 1);                  // one heap, so freed blocks are found again
+  mallopt(M_MMAP_MAX, 0);                   // never mmap a block, whatever its size
+  mallopt(M_TRIM_THRESHOLD, 0x7fffffff);    // never give the heap's top back (2 GiB - 1, mallopt's int)
+}
+
+}  // namespace flowps::ps
