@@ -1,7 +1,8 @@
 // flowps: the user's command.
 //   flowps launch <cluster.yaml>             start the local tasks of a cluster
-//   flowps status --cluster <spec> [--json]  health of every task
+//   flowps status --cluster <spec> [--json]  health of every task, and the job
 //   flowps health --address h:p --token-file F   health of one task (probe)
+//   flowps submit <job.yaml> --cluster <spec> [--wait]  run a job on the cluster
 //   flowps logs --cluster <spec> [-f]        merged log stream
 //   flowps train <job.yaml> [--max-steps N]  run a job in one process
 //   flowps bench <name> [--json] [--opt k=v]... [--list]
@@ -10,13 +11,16 @@
 #include <vector>
 
 #include "bench/matmul_bench.h"
+#include "bench/null_step_bench.h"
 #include "bench/rpc_latency_bench.h"
 #include "bench/step_bench.h"
+#include "bench/train_bench.h"
 #include "cli/bench_command.h"
 #include "cli/health_command.h"
 #include "cli/launch_command.h"
 #include "cli/logs_command.h"
 #include "cli/status_command.h"
+#include "cli/submit_command.h"
 #include "cli/train_command.h"
 #include "core/thread_pool.h"
 #include "ps/ps_benchmarks.h"
@@ -29,6 +33,8 @@ int main(int argc, char** argv) {
       flowps::MakeStepBenchmark(),
       flowps::ps::MakePsApplyBenchmark(),
       flowps::ps::MakePushPullBenchmark(),
+      flowps::MakeNullStepBenchmark(),
+      flowps::MakeTrainBenchmark(),
   };
 
   // The process's compute pool, for the benchmarks (`train` makes its own when it runs).
@@ -41,6 +47,7 @@ int main(int argc, char** argv) {
   flowps::AddStatusCommand(app, &exit_code);
   flowps::AddHealthCommand(app, &exit_code);
   flowps::AddLogsCommand(app, &exit_code);
+  flowps::AddSubmitCommand(app, &exit_code);
   flowps::AddTrainCommand(app, &exit_code);
   flowps::AddBenchCommand(app, &benchmarks, pool.get(), &exit_code);
   try {

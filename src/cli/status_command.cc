@@ -6,6 +6,8 @@
 #include <memory>
 
 #include "cli/cluster_health.h"
+#include "cli/job_client.h"
+#include "core/json_line.h"
 
 namespace flowps {
 namespace {
@@ -24,13 +26,17 @@ int RunStatus(const StatusOptions& o) {
   }
   auto io = kj::setupAsyncIo();
   auto reports = CheckHealth(io, *spec, spec->AllTasks(), std::chrono::milliseconds(o.timeout_ms));
+  auto workers = QueryWorkers(io, *spec, std::chrono::milliseconds(o.timeout_ms));
   if (o.json) {
-    std::cout << FormatHealthJson(reports) << "\n";
+    std::string health = FormatHealthJson(reports);
+    // The health object with the job added as one more key.
+    std::cout << health.substr(0, health.size() - 1) << ",\"job\":" << FormatJobJson(*spec, workers) << "}\n";
   } else {
     std::cout << FormatHealthTable(reports);
     size_t healthy = 0;
     for (const auto& r : reports) healthy += r.status.ok();
     std::cout << healthy << " of " << reports.size() << " tasks healthy\n";
+    std::cout << FormatJobTable(*spec, workers);
   }
   return AllHealthy(reports) ? 0 : 1;
 }
@@ -39,7 +45,7 @@ int RunStatus(const StatusOptions& o) {
 
 void AddStatusCommand(CLI::App& app, int* exit_code) {
   auto o = std::make_shared<StatusOptions>();
-  CLI::App* cmd = app.add_subcommand("status", "health of every task of a cluster");
+  CLI::App* cmd = app.add_subcommand("status", "health of every task of a cluster, and its job");
   cmd->add_option("--cluster", o->cluster, "cluster spec (YAML)")->required();
   cmd->add_flag("--json", o->json, "one JSON object instead of a table");
   cmd->add_option("--timeout-ms", o->timeout_ms, "deadline for each task's answer")->check(CLI::PositiveNumber);

@@ -1,5 +1,5 @@
 // JobSpec: one training job, read strictly from YAML (configs/jobs/*.yaml).
-// The reference of every key is docs/JOB_SPEC.md. Every error names the file,
+// The reference of every key is README.md (Job spec). Every error names the file,
 // the line and the key, e.g.
 //   configs/jobs/mlp.yaml:9: key 'optimizer.learning_rate' must be positive
 // The same spec drives `flowps train` (one process) and `flowps submit`.

@@ -32,6 +32,7 @@
 #include "core/partition_plan.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "core/variable_gradient.h"
 
 namespace flowps {
 
@@ -77,14 +78,6 @@ struct InitializerDef {
   uint64_t seed = 0;
 };
 
-// A gradient of a whole variable. Dense: `values` has the variable's full
-// shape. Sparse: `rows` are global row ids and `values` is [len(rows), ...].
-struct VariableGradient {
-  std::string variable;
-  Tensor values;
-  std::vector<int64_t> rows;
-  bool sparse = false;
-};
 
 enum class PushReplyOutcome { kAccepted, kApplied, kDuplicate, kStale };
 

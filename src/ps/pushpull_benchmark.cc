@@ -16,8 +16,8 @@
 #include "net/ps_client.h"
 #include "net/rpc_common.h"
 #include "net/rpc_server.h"
+#include "ps/loopback_ps_server.h"
 #include "ps/memory_tuning.h"
-#include "ps/parameter_server_impl.h"
 #include "ps/ps_benchmarks.h"
 
 namespace flowps::ps {
@@ -108,17 +108,7 @@ Status RunPushPull(BenchContext& ctx) {
   KeepLargeBuffersResident();
 
   // One ps shard in this process, reached over loopback TCP like any other.
-  LogSinks silent = {std::make_shared<spdlog::sinks::null_sink_mt>()};
-  RpcServerOptions options;
-  options.bind_address = "127.0.0.1:0";
-  options.token = kToken;
-  options.task_name = "/job:ps/task:0";
-  options.pool = ctx.pool;
-  options.logger = MakeLogger("net", silent);
-  auto ps_log = MakeLogger("ps", silent);
-  ServiceFactories services;
-  services["ps"] = [ps_log](ServiceEnv& env) { return NewParameterServer(env, 0, 1, ps_log); };
-  FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<RpcServer> server, RpcServer::Start(options, services));
+  FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<RpcServer> server, StartLoopbackPsServer(ctx.pool, kToken));
 
   auto io = kj::setupAsyncIo();
   for (int mib : sizes) {

@@ -1,6 +1,10 @@
 #include "worker/local_model.h"
 
+#include <Eigen/Core>
+
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 
 #include "graph/gradients.h"
 
@@ -72,6 +76,96 @@ StatusOr<double> LocalModel::Step(const Tensor& images, const Tensor& labels) {
     if (!s.ok()) return s.WithContext("step " + std::to_string(step_) + ": variable '" + v.name + "'");
   }
   return loss;
+}
+
+StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(const Tensor& images, const Tensor& labels, int towers) {
+  const int64_t batch = images.shape().dim(0);
+  if (batch < 1) return InvalidArgument("an empty batch has no gradients");
+  const int n = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(towers, batch)));
+  // One Executor step per tower, all at once on the pool; wait for the last.
+  std::vector<StatusOr<std::vector<Tensor>>> outs(n, Status::OK());
+  std::mutex mu;
+  std::condition_variable cv;
+  int pending = n;
+  for (int t = 0; t < n; ++t) {
+    const int64_t begin = batch * t / n, end = batch * (t + 1) / n;
+    FeedList feeds = {{model_.x, images.Slice(begin, end)}, {model_.y, labels.Slice(begin, end)}};
+    executor_->RunAsync(feeds, fetches_, {}, StepOptions{&store_, nullptr},
+                        [&, t](StatusOr<std::vector<Tensor>> out) {
+                          std::lock_guard<std::mutex> lock(mu);
+                          outs[static_cast<size_t>(t)] = std::move(out);
+                          if (--pending == 0) cv.notify_one();
+                        });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return pending == 0; });
+  }
+  for (auto& out : outs)
+    if (!out.ok()) return out.status();
+
+  BatchGradients result;
+  for (int t = 0; t < n; ++t) {
+    const double weight = static_cast<double>(batch * (t + 1) / n - batch * t / n) / static_cast<double>(batch);
+    result.loss += weight * (*outs[static_cast<size_t>(t)])[0].data<float>()[0];
+  }
+  if (!std::isfinite(result.loss))
+    return FailedPrecondition("the loss is " + std::to_string(result.loss) + "; lower optimizer.learning_rate");
+  for (const TrainedVariable& v : vars_) {
+    VariableGradient g;
+    g.variable = v.name;
+    g.sparse = v.grad.sparse();
+    std::vector<Tensor> parts;
+    std::vector<float> weights;
+    for (int t = 0; t < n; ++t) {
+      const auto& out = *outs[static_cast<size_t>(t)];
+      weights.push_back(static_cast<float>(batch * (t + 1) / n - batch * t / n) / static_cast<float>(batch));
+      if (!g.sparse) {
+        parts.push_back(out[static_cast<size_t>(v.dense_fetch)]);
+        continue;
+      }
+      const Tensor& idx = out[static_cast<size_t>(v.indices_fetch)];
+      for (int64_t i = 0; i < idx.num_elements(); ++i)
+        g.rows.push_back(idx.dtype() == DType::kInt64 ? idx.data<int64_t>()[i] : idx.data<int32_t>()[i]);
+      parts.push_back(out[static_cast<size_t>(v.values_fetch)]);
+    }
+    if (n == 1) {
+      g.values = parts[0];
+    } else if (!g.sparse) {
+      g.values = Tensor::Zeros(DType::kFloat32, parts[0].shape());
+      Eigen::Map<Eigen::ArrayXf> sum(g.values.data<float>(), g.values.num_elements());
+      for (size_t t = 0; t < parts.size(); ++t)
+        sum += weights[t] * Eigen::Map<const Eigen::ArrayXf>(parts[t].data<float>(), parts[t].num_elements());
+    } else {
+      std::vector<int64_t> dims = parts[0].shape().dims();
+      dims[0] = static_cast<int64_t>(g.rows.size());
+      g.values = Tensor::Zeros(DType::kFloat32, Shape(dims));
+      float* dst = g.values.data<float>();
+      for (size_t t = 0; t < parts.size(); ++t) {
+        Eigen::Map<Eigen::ArrayXf>(dst, parts[t].num_elements()) =
+            weights[t] * Eigen::Map<const Eigen::ArrayXf>(parts[t].data<float>(), parts[t].num_elements());
+        dst += parts[t].num_elements();
+      }
+    }
+    result.grads.push_back(std::move(g));
+  }
+  return result;
+}
+
+Status LocalModel::SetVariables(const std::map<std::string, Tensor>& values) {
+  for (TrainedVariable& v : vars_) {
+    auto it = values.find(v.name);
+    if (it != values.end() && it->second.shape().dims() != v.value.shape().dims())
+      return InvalidArgument("variable '" + v.name + "' has shape " + v.value.shape().ToString() + ", not " +
+                             it->second.shape().ToString());
+  }
+  for (TrainedVariable& v : vars_) {
+    auto it = values.find(v.name);
+    if (it == values.end()) continue;
+    v.value = it->second;
+    store_.Set(v.name, v.value);
+  }
+  return Status::OK();
 }
 
 StatusOr<double> LocalModel::Evaluate(const data::Dataset& test) {

@@ -3,11 +3,16 @@
 // state. Step() is one training step: forward, backward, and the optimizer
 // applied to every variable (kernels/optimizers.h).
 //
-// Used by `flowps train` and by the `step` benchmark. Not thread-safe: one
-// training loop drives it. Variable values are updated in place between
-// steps, never while a step runs.
+// A distributed worker uses the same model without the optimizer: it sets the
+// values pulled from the ps (SetVariables), computes the gradients of a batch
+// split into towers (ComputeGradients) and pushes them.
+//
+// Used by `flowps train`, the workers and the `step` benchmark. Not
+// thread-safe: one training loop drives it. Variable values are updated in
+// place between steps, never while a step runs.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +20,7 @@
 #include "core/job_spec.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "core/variable_gradient.h"
 #include "data/dataset.h"
 #include "graph/executor.h"
 #include "graph/op_registry.h"
@@ -42,6 +48,20 @@ class LocalModel {
   // returns the batch's mean loss. A non-finite loss is FailedPrecondition and
   // leaves the variables as they were.
   StatusOr<double> Step(const Tensor& images, const Tensor& labels);
+  // The gradients of a batch's mean loss, without applying them. The batch is
+  // split into `towers` near-equal slices run at once on the pool (one
+  // Executor step each); their gradients and losses are averaged, weighted by
+  // slice size. Dense gradients have the variable's shape; sparse ones are the
+  // towers' rows concatenated. A non-finite loss is FailedPrecondition.
+  struct BatchGradients {
+    double loss = 0;
+    std::vector<VariableGradient> grads;  // one per variable, in model().variables order
+  };
+  StatusOr<BatchGradients> ComputeGradients(const Tensor& images, const Tensor& labels, int towers);
+  // Replaces variable values (e.g. pulled from the ps); each must keep its
+  // shape. InvalidArgument naming the first that does not, and nothing changes.
+  Status SetVariables(const std::map<std::string, Tensor>& values);
+
   // The fraction of `test` classified correctly.
   StatusOr<double> Evaluate(const data::Dataset& test);
 

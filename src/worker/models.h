@@ -1,7 +1,7 @@
 // Models: the built-in networks of the job spec (softmax, mlp, cnn), built
 // with the graph builder API, and models loaded from a GraphDef file.
 //
-// Every model has the same interface (docs/JOB_SPEC.md):
+// Every model has the same interface (README.md (Job spec)):
 //   x       Placeholder float32 [-1, 784]  images in [0, 1]
 //   y       Placeholder int32 [-1]         labels in 0..9
 //   logits  float32 [-1, 10]
@@ -46,7 +46,7 @@ inline constexpr int kNumClasses = 10;
 // REQUIRES: registry holds the standard ops and outlives the model.
 StatusOr<Model> BuildModel(const ModelSpec& spec, const OpRegistry* registry);
 
-// Loads a GraphDef file that follows the contract of docs/JOB_SPEC.md; the
+// Loads a GraphDef file that follows the contract of README.md (Job spec); the
 // error names the file and what is missing.
 StatusOr<Model> LoadModelGraph(const std::string& path, const OpRegistry* registry);
 

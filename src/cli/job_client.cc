@@ -1,0 +1,140 @@
+#include "cli/job_client.h"
+
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "core/json_line.h"
+#include "net/rpc_client.h"
+#include "net/rpc_common.h"
+#include "net/worker.capnp.h"
+
+namespace flowps {
+namespace {
+
+std::unique_ptr<RpcClient> ClientFor(kj::AsyncIoContext& io, const ClusterSpec& spec, const TaskSpec& task,
+                                     std::chrono::milliseconds timeout) {
+  RpcClientOptions o;
+  o.address = task.address();
+  o.token = spec.token;
+  o.connect_timeout = timeout;
+  o.call_timeout = timeout;
+  return std::make_unique<RpcClient>(io, o);
+}
+
+WorkerJobStatus FromWire(wire::WorkerStatus::Reader s) {
+  WorkerJobStatus j;
+  j.state = s.getState();
+  j.job = s.getJob();
+  j.job_id = s.getJobId();
+  j.chief = s.getChief();
+  j.global_step = s.getGlobalStep();
+  j.total_steps = s.getTotalSteps();
+  j.local_steps = s.getLocalSteps();
+  j.examples = s.getExamples();
+  j.loss = s.getLoss();
+  j.examples_per_sec = s.getExamplesPerSec();
+  j.job_examples_per_sec = s.getJobExamplesPerSec();
+  j.stale_dropped = s.getStaleDropped();
+  j.test_accuracy = s.getTestAccuracy();
+  j.elapsed_seconds = s.getElapsedSeconds();
+  j.error = s.getError();
+  j.metrics_path = s.getMetricsPath();
+  j.plot_path = s.getPlotPath();
+  j.resumed_from = s.getResumedFrom();
+  return j;
+}
+
+}  // namespace
+
+Status SubmitJob(kj::AsyncIoContext& io, const ClusterSpec& spec, const std::string& yaml, const std::string& path,
+                 std::chrono::milliseconds timeout) {
+  auto client = ClientFor(io, spec, spec.chief_task(), timeout);
+  Status result;
+  client->GetService("worker")
+      .then([&](capnp::Capability::Client cap) {
+        auto req = cap.castAs<wire::WorkerControl>().startJobRequest();
+        req.setJobYaml(yaml);
+        req.setJobPath(path);
+        req.setFromChief(false);
+        return client->Call(req.send(), "startJob").ignoreResult();
+      })
+      .then([]() {}, [&](kj::Exception&& e) { result = StatusFromException(e, ""); })
+      .wait(io.waitScope);
+  return result;
+}
+
+std::vector<WorkerReport> QueryWorkers(kj::AsyncIoContext& io, const ClusterSpec& spec,
+                                       std::chrono::milliseconds timeout) {
+  std::vector<std::unique_ptr<RpcClient>> clients;
+  std::vector<WorkerReport> reports(spec.workers.size());
+  kj::Vector<kj::Promise<void>> calls;
+  for (size_t i = 0; i < spec.workers.size(); ++i) {
+    reports[i].task = spec.workers[i];
+    clients.push_back(ClientFor(io, spec, spec.workers[i], timeout));
+    RpcClient* c = clients.back().get();
+    WorkerReport* report = &reports[i];
+    calls.add(c->GetService("worker")
+                  .then([c](capnp::Capability::Client cap) {
+                    return c->Call(cap.castAs<wire::WorkerControl>().statusRequest().send(), "status");
+                  })
+                  .then([report](capnp::Response<wire::WorkerControl::StatusResults> r) {
+                    report->job = FromWire(r.getStatus());
+                  },
+                        [report](kj::Exception&& e) { report->status = StatusFromException(e, ""); }));
+  }
+  kj::joinPromises(calls.releaseAsArray()).wait(io.waitScope);
+  return reports;
+}
+
+std::string FormatJobTable(const ClusterSpec& spec, const std::vector<WorkerReport>& reports) {
+  std::string out;
+  const WorkerReport& chief = reports[static_cast<size_t>(spec.chief)];
+  if (!chief.status.ok()) {
+    out += "job: the chief " + chief.task.name() + " does not answer: " + chief.status.ToString() + "\n";
+  } else if (chief.job.state == "idle") {
+    out += "job: none (submit one with flowps submit <job.yaml> --cluster " + spec.path + ")\n";
+  } else {
+    const WorkerJobStatus& j = chief.job;
+    out += fmt::format("job '{}' {}: global step {}/{}  loss {:.4f}  test accuracy {}  {:.0f} examples/s\n", j.job,
+                       j.state, j.global_step, j.total_steps, j.loss,
+                       j.test_accuracy < 0 ? std::string("-") : fmt::format("{:.2f}%", 100.0 * j.test_accuracy),
+                       j.job_examples_per_sec);
+    if (!j.error.empty()) out += "  error: " + j.error + "\n";
+  }
+  for (const WorkerReport& r : reports) {
+    if (!r.status.ok()) {
+      out += fmt::format("  {:<22} DOWN\n", r.task.name());
+      continue;
+    }
+    const WorkerJobStatus& j = r.job;
+    out += fmt::format("  {:<22} {:<8} steps {:<6} loss {:.4f}  {:.0f} ex/s  stale dropped {}{}\n", r.task.name(),
+                       j.state, j.local_steps, j.loss, j.examples_per_sec, j.stale_dropped, j.chief ? "  (chief)" : "");
+  }
+  return out;
+}
+
+std::string FormatJobJson(const ClusterSpec& spec, const std::vector<WorkerReport>& reports) {
+  std::string workers;
+  for (const WorkerReport& r : reports) {
+    JsonLine w;
+    w.Add("task", r.task.name()).Add("reachable", r.status.ok());
+    if (r.status.ok())
+      w.Add("state", r.job.state)
+          .Add("steps", r.job.local_steps)
+          .Add("loss", r.job.loss)
+          .Add("examples_per_sec", r.job.examples_per_sec)
+          .Add("stale_dropped", r.job.stale_dropped);
+    workers += (workers.empty() ? "" : ",") + w.str();
+  }
+  const WorkerReport& chief = reports[static_cast<size_t>(spec.chief)];
+  JsonLine j;
+  j.Add("job", chief.job.job).Add("state", chief.status.ok() ? chief.job.state : std::string("unreachable"));
+  j.Add("global_step", chief.job.global_step).Add("total_steps", chief.job.total_steps).Add("loss", chief.job.loss);
+  if (chief.job.test_accuracy >= 0) j.Add("test_accuracy", chief.job.test_accuracy);
+  j.Add("examples_per_sec", chief.job.job_examples_per_sec);
+  if (!chief.job.error.empty()) j.Add("error", chief.job.error);
+  return j.AddRaw("workers", "[" + workers + "]").str();
+}
+
+}  // namespace flowps

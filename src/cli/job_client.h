@@ -1,0 +1,41 @@
+// The command line's side of the "worker" service (net/schema/worker.capnp):
+// submitting a job to the chief and reading every worker's view of its job,
+// for `flowps submit` and `flowps status`. Runs on the calling thread's KJ
+// event loop.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <kj/async-io.h>
+
+#include "core/cluster_spec.h"
+#include "core/status.h"
+#include "worker/worker_runtime.h"
+
+namespace flowps {
+
+struct WorkerReport {
+  TaskSpec task;
+  Status status;        // OK when the worker answered
+  WorkerJobStatus job;  // valid when status is OK
+};
+
+// Hands the job text (read from `path`) to the chief. The chief's refusal
+// comes back as FailedPrecondition with its message (bad spec: file, line, key).
+Status SubmitJob(kj::AsyncIoContext& io, const ClusterSpec& spec, const std::string& yaml, const std::string& path,
+                 std::chrono::milliseconds timeout);
+
+// Every worker's status, asked in parallel, each bounded by `timeout`.
+std::vector<WorkerReport> QueryWorkers(kj::AsyncIoContext& io, const ClusterSpec& spec,
+                                       std::chrono::milliseconds timeout);
+
+// The job as the chief sees it, then one line per worker.
+std::string FormatJobTable(const ClusterSpec& spec, const std::vector<WorkerReport>& reports);
+// {"job":..,"state":..,"global_step":..,"total_steps":..,"loss":..,"test_accuracy":..,
+//  "examples_per_sec":..,"workers":[{"task":..,"state":..,"steps":..,"loss":..,"examples_per_sec":..,
+//  "stale_dropped":..}]}
+std::string FormatJobJson(const ClusterSpec& spec, const std::vector<WorkerReport>& reports);
+
+}  // namespace flowps

@@ -1,0 +1,106 @@
+#include "cli/submit_command.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "cli/job_client.h"
+#include "core/job_spec.h"
+#include "worker/training_progress.h"
+
+namespace flowps {
+namespace {
+
+struct SubmitOptions {
+  std::string job;
+  std::string cluster;
+  bool wait = false;
+  int timeout_ms = 5000;
+  double poll_s = 1.0;
+};
+
+void Say(const std::string& line) { std::cout << "flowps submit: " << line << std::endl; }
+
+int RunSubmit(const SubmitOptions& o) {
+  auto spec = LoadClusterSpec(o.cluster);
+  if (!spec.ok()) {
+    std::cerr << "flowps submit: " << spec.status().message() << "\n";
+    return 2;
+  }
+  auto job = LoadJobSpec(o.job);
+  if (!job.ok()) {
+    std::cerr << "flowps submit: " << job.status().message() << "\n";
+    return 2;
+  }
+  std::ifstream in(o.job);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto io = kj::setupAsyncIo();
+  const auto timeout = std::chrono::milliseconds(o.timeout_ms);
+  Status submitted = SubmitJob(io, *spec, text.str(), o.job, timeout);
+  if (!submitted.ok()) {
+    std::cerr << "flowps submit: the chief " << spec->chief_task().name() << " refused the job: "
+              << submitted.message() << "\n";
+    return 1;
+  }
+  Say("job '" + job->name + "' accepted by the chief " + spec->chief_task().name());
+  if (!o.wait) return 0;
+
+  int64_t last_step = -1;
+  double last_accuracy = -1;
+  int unreachable = 0;
+  while (true) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.poll_s));
+    auto reports = QueryWorkers(io, *spec, timeout);
+    const WorkerReport& chief = reports[static_cast<size_t>(spec->chief)];
+    if (!chief.status.ok()) {
+      if (++unreachable >= 10) {
+        std::cerr << "flowps submit: lost the chief: " << chief.status.ToString() << "\n";
+        return 1;
+      }
+      continue;
+    }
+    unreachable = 0;
+    const WorkerJobStatus& j = chief.job;
+    if (j.state == "done") {
+      Say(fmt::format("done: final test accuracy {:.2f}%, time {}, {:.0f} examples/s; metrics: {}; plot: {}",
+                      100.0 * j.test_accuracy, FormatDuration(j.elapsed_seconds), j.job_examples_per_sec,
+                      j.metrics_path.empty() ? "-" : j.metrics_path, j.plot_path.empty() ? "-" : j.plot_path));
+      return 0;
+    }
+    if (j.state == "failed" || j.state == "stopped" || j.state == "idle") {
+      std::cerr << "flowps submit: job '" << j.job << "' " << j.state << (j.error.empty() ? "" : ": " + j.error)
+                << "\n";
+      return 1;
+    }
+    if (j.global_step == last_step && j.test_accuracy == last_accuracy) continue;
+    last_step = j.global_step;
+    last_accuracy = j.test_accuracy;
+    const double done = j.total_steps > 0 ? static_cast<double>(j.global_step) / static_cast<double>(j.total_steps) : 0;
+    std::string eta = "-";
+    if (done > 0.01 && j.elapsed_seconds > 0) eta = FormatDuration(j.elapsed_seconds * (1 - done) / done);
+    Say(fmt::format("step {}/{} ({:.1f}%)  loss {:.4f}  test accuracy {}  {:.0f} examples/s  elapsed {}  ETA {}",
+                    j.global_step, j.total_steps, 100.0 * done, j.loss,
+                    j.test_accuracy < 0 ? std::string("-") : fmt::format("{:.2f}%", 100.0 * j.test_accuracy),
+                    j.job_examples_per_sec, FormatDuration(j.elapsed_seconds), eta));
+  }
+}
+
+}  // namespace
+
+void AddSubmitCommand(CLI::App& app, int* exit_code) {
+  auto o = std::make_shared<SubmitOptions>();
+  CLI::App* cmd = app.add_subcommand("submit", "hand a job to the cluster's chief worker");
+  cmd->add_option("job", o->job, "job spec (YAML)")->required();
+  cmd->add_option("--cluster", o->cluster, "cluster spec (YAML)")->required();
+  cmd->add_flag("--wait", o->wait, "follow the job until it ends and print its summary");
+  cmd->add_option("--timeout-ms", o->timeout_ms, "deadline for each call to the chief")->check(CLI::PositiveNumber);
+  cmd->add_option("--poll-s", o->poll_s, "seconds between progress lines with --wait")->check(CLI::PositiveNumber);
+  cmd->callback([o, exit_code]() { *exit_code = RunSubmit(*o); });
+}
+
+}  // namespace flowps

@@ -1,0 +1,93 @@
+// WorkerRuntime: one flowps-worker task's side of a distributed job, and the
+// "worker" service (net/schema/worker.capnp) that controls it.
+//
+// Every worker, once started on a job, trains on its own shard of the
+// training set (worker i of n takes the i-th slice): it pulls every variable
+// from all ps shards in parallel (PsClient), computes the gradients of a batch
+// split into one tower per local device (LocalModel::ComputeGradients; the
+// towers' gradients are averaged before ONE push), pushes them with (worker,
+// step), and in sync mode waits for the ps to complete the step. It logs one
+// line per window of log_every_steps of its own steps: global step, loss,
+// examples/s, and its pushes dropped as stale. It stops when the global step
+// reaches the job's end (steps, or epochs of the whole training set).
+//
+// The chief (the cluster spec's chief worker) also takes submissions: it
+// checks the job, builds the model, places the variables on the ps shards
+// (PartitionPlan), configures the shards and creates the variables with their
+// initializers, or resumes from the shards' newest checkpoint; then it starts
+// every other worker and trains as one of them. Every two seconds it asks the
+// others for their status and starts again any that is idle (a restarted
+// flowps-worker rejoins). It evaluates the test accuracy every
+// eval_every_steps global steps and at the end, checkpoints (every K steps / T
+// seconds, and at the end), and at the end writes <run_dir>/metrics.jsonl and
+// <run_dir>/curves.png (gnuplot).
+//
+// Threads: a job runs on its own thread, which owns a KJ event loop for its
+// PsClient and peer clients and waits there; the forward and backward passes
+// run on the ThreadPool. The RPC loop only decodes calls and reads snapshots.
+// Every public method is thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <capnp/capability.h>
+
+#include "core/cluster_spec.h"
+#include "core/status.h"
+
+namespace spdlog {
+class logger;
+}  // namespace spdlog
+
+namespace flowps {
+
+class ThreadPool;
+struct ServiceEnv;
+
+// What `flowps status` and `flowps submit --wait` show of one worker's job.
+struct WorkerJobStatus {
+  std::string state = "idle";  // idle | starting | running | done | failed | stopped
+  std::string job, job_id;
+  bool chief = false;
+  int64_t global_step = 0, total_steps = 0, local_steps = 0, examples = 0;
+  double loss = 0, examples_per_sec = 0, job_examples_per_sec = 0;
+  int64_t stale_dropped = 0;
+  double test_accuracy = -1;
+  double elapsed_seconds = 0;
+  std::string error, metrics_path, plot_path;
+  int64_t resumed_from = -1;
+};
+
+class WorkerRuntime {
+ public:
+  // `task_index` is this worker's index in spec.workers. REQUIRES: pool
+  // outlives the runtime.
+  WorkerRuntime(ClusterSpec spec, int task_index, ThreadPool* pool, std::shared_ptr<spdlog::logger> log);
+  // Stops the job, if any, and joins its thread.
+  ~WorkerRuntime();
+  WorkerRuntime(const WorkerRuntime&) = delete;
+  WorkerRuntime& operator=(const WorkerRuntime&) = delete;
+
+  // A submission (chief only): checks the job text and starts it. Refused
+  // (FailedPrecondition) on a worker that is not the chief or while a job
+  // runs; InvalidArgument naming file, line and key for a bad spec. A refusal
+  // leaves a running job as it was.
+  Status Submit(const std::string& yaml, const std::string& path);
+  // Joins run `job_id` of the job the chief runs (a running job here is replaced).
+  Status Join(const std::string& yaml, const std::string& path, const std::string& job_id);
+  // Stops this worker's job and waits for its thread (bounded by the ps call deadline).
+  void Stop();
+  WorkerJobStatus Snapshot() const;
+  bool is_chief() const;
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+// The capability to register as the "worker" service.
+capnp::Capability::Client NewWorkerControl(ServiceEnv& env, std::shared_ptr<WorkerRuntime> runtime);
+
+}  // namespace flowps

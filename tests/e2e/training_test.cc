@@ -1,0 +1,317 @@
+// Distributed training end to end: flowps-ps and flowps-worker processes on
+// free loopback ports, jobs handed to the chief as `flowps submit` does, the
+// workers' status read as `flowps status` does. Every wait is bounded; every
+// process is killed and reaped by PID when a test ends.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include <kj/async-io.h>
+
+#include "cli/job_client.h"
+#include "test_process.h"
+#include "core/cluster_spec.h"
+#include "net/rpc_client.h"
+#include "net/rpc_common.h"
+
+using namespace flowps;
+using flowps::test::FreePort;
+using flowps::test::Process;
+using flowps::test::Slurp;
+
+namespace {
+
+constexpr auto kCallTimeout = std::chrono::milliseconds(3000);
+
+// A cluster of `ps` shards and `workers` workers, each its own process, in a
+// temporary folder (specs, logs, checkpoints) removed at the end.
+class TrainingCluster {
+ public:
+  TrainingCluster(int ps, int workers) {
+    char tmpl[] = "/tmp/flowps_e2e_XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    std::ofstream(dir_ + "/token") << "e2e-token\n";
+    std::ofstream spec(dir_ + "/cluster.yaml");
+    spec << "token_file: token\njobs:\n  ps:\n    tasks:\n";
+    for (int i = 0; i < ps; ++i) spec << "      - address: 127.0.0.1:" << FreePort() << "\n";
+    spec << "  worker:\n    chief: 0\n    tasks:\n";
+    for (int i = 0; i < workers; ++i) spec << "      - address: 127.0.0.1:" << FreePort() << "\n";
+    spec.close();
+    auto loaded = LoadClusterSpec(dir_ + "/cluster.yaml");
+    REQUIRE(loaded.ok());
+    spec_ = *loaded;
+    for (int i = 0; i < ps; ++i) Start("ps", i);
+    for (int i = 0; i < workers; ++i) Start("worker", i);
+    WaitHealthy();
+  }
+  ~TrainingCluster() {
+    for (auto& [name, p] : processes_) p->Kill();
+    std::filesystem::remove_all(dir_);
+  }
+
+  const ClusterSpec& spec() const { return spec_; }
+  const std::string& dir() const { return dir_; }
+  kj::AsyncIoContext& io() { return io_; }
+
+  // Starts (or starts again) one task; its output is appended to <dir>/<job><i>.log.
+  void Start(const std::string& job, int index) {
+    const std::string name = job + std::to_string(index);
+    processes_[name] = std::make_unique<Process>(
+        std::vector<std::string>{std::string(FLOWPS_BIN_DIR) + "/flowps-" + job, "--cluster", dir_ + "/cluster.yaml",
+                                 "--task", std::to_string(index), "--threads", "1"},
+        dir_ + "/" + name + ".log");
+  }
+  void Kill9(const std::string& job, int index) { processes_.at(job + std::to_string(index))->Kill(); }
+  void KillAll() {
+    for (auto& [name, p] : processes_) p->Kill();
+  }
+  std::string Logs() const {
+    std::string out;
+    for (auto& [name, p] : processes_) out += "==== " + name + "\n" + Slurp(dir_ + "/" + name + ".log");
+    return out;
+  }
+
+  // Every task answers its health call (bounded: 30 s).
+  void WaitHealthy() {
+    for (const TaskSpec& t : spec_.AllTasks()) {
+      RpcClientOptions o;
+      o.address = t.address();
+      o.token = spec_.token;
+      o.connect_timeout = std::chrono::milliseconds(500);
+      RpcClient client(io_, o);
+      StatusOr<TaskHealth> h = Unavailable("not asked yet");
+      for (int i = 0; i < 300 && !h.ok(); ++i) {
+        h = WaitFor(client.Health(), io_.waitScope, "health");
+        if (!h.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      INFO(Logs());
+      REQUIRE(h.ok());
+    }
+  }
+
+  // Writes a job file of the MLP (hidden 64) on Fashion-MNIST with `mode`
+  // lines (the YAML of the mode section) and returns its path.
+  std::string WriteJob(const std::string& file, const std::string& mode, int64_t steps,
+                       const std::string& extra = "") {
+    const std::string path = dir_ + "/" + file;
+    std::ofstream(path) << "name: " << file.substr(0, file.find('.')) << "\n"
+                        << "model:\n  type: mlp\n  hidden: [64]\n  seed: 1\n"
+                        << "data:\n  path: /usr/share/datasets/fashion-mnist\n  batch_size: 64\n  seed: 1\n"
+                        << "optimizer:\n  type: adam\n  learning_rate: 0.002\n"
+                        << "mode:\n" << mode << "train:\n  steps: " << steps
+                        << "\n  log_every_steps: 50\n  eval_every_steps: 100\n"
+                        << extra;
+    return path;
+  }
+
+  Status Submit(const std::string& path) {
+    return SubmitJob(io_, spec_, Slurp(path), path, kCallTimeout);
+  }
+  std::vector<WorkerReport> Workers() { return QueryWorkers(io_, spec_, kCallTimeout); }
+  WorkerJobStatus Chief() {
+    auto reports = Workers();
+    return reports[static_cast<size_t>(spec_.chief)].job;
+  }
+
+  // Polls the workers every 200 ms until `done` holds (true) or `limit` passes (false).
+  bool WaitUntil(const std::function<bool(const std::vector<WorkerReport>&)>& done, std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (done(Workers())) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return false;
+  }
+  // Waits (bounded) for the chief's job to end; returns its last status.
+  WorkerJobStatus WaitJobEnd(std::chrono::seconds limit) {
+    WaitUntil(
+        [](const std::vector<WorkerReport>& r) {
+          const std::string& s = r[0].job.state;
+          return r[0].status.ok() && (s == "done" || s == "failed" || s == "stopped");
+        },
+        limit);
+    return Chief();
+  }
+
+ private:
+  std::string dir_;
+  ClusterSpec spec_;
+  kj::AsyncIoContext io_ = kj::setupAsyncIo();
+  std::map<std::string, std::unique_ptr<Process>> processes_;
+};
+
+const char* kSync2 = "  type: sync\n  total_workers: 2\n  replicas_to_aggregate: 2\n";
+const char* kSyncBackup = "  type: sync\n  total_workers: 2\n  replicas_to_aggregate: 1\n  backup_workers: 1\n";
+const char* kAsync2 = "  type: async\n  total_workers: 2\n";
+
+}  // namespace
+
+TEST_CASE("sync training on 2 ps shards and 2 workers reaches 80% test accuracy in 300 steps", "[e2e]") {
+  TrainingCluster cluster(2, 2);
+  const std::string job = cluster.WriteJob("sync.yaml", kSync2, 300, "run_dir: " + cluster.dir() + "/run\n");
+  REQUIRE(cluster.Submit(job).ok());
+  WorkerJobStatus end = cluster.WaitJobEnd(std::chrono::seconds(90));
+  INFO(cluster.Logs());
+  REQUIRE(end.state == "done");
+  CHECK(end.global_step == 300);
+  CHECK(end.test_accuracy >= 0.80);
+  // Both workers pushed a gradient for (nearly) every step.
+  auto workers = cluster.Workers();
+  CHECK(workers[1].job.state == "done");
+  CHECK(workers[1].job.local_steps >= 290);
+  // The chief wrote the metrics and the plot.
+  CHECK(std::filesystem::file_size(end.metrics_path) > 0);
+  CHECK_THAT(Slurp(end.metrics_path), Catch::Contains("\"test_accuracy\""));
+  if (!end.plot_path.empty()) CHECK(std::filesystem::file_size(end.plot_path) > 1000);
+}
+
+TEST_CASE("async training on 1 ps and 2 workers reaches 80% test accuracy in 1500 steps", "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  const std::string job = cluster.WriteJob("async.yaml", kAsync2, 1500);
+  REQUIRE(cluster.Submit(job).ok());
+  WorkerJobStatus end = cluster.WaitJobEnd(std::chrono::seconds(90));
+  INFO(cluster.Logs());
+  REQUIRE(end.state == "done");
+  CHECK(end.global_step >= 1500);
+  CHECK(end.test_accuracy >= 0.80);
+  auto workers = cluster.Workers();
+  // Each worker's pushes count as steps of their own: both contributed.
+  CHECK(workers[0].job.local_steps > 50);
+  CHECK(workers[1].job.local_steps > 50);
+}
+
+TEST_CASE("in sync mode with one backup worker, kill -9 of a worker does not stall training, and a restarted "
+          "worker rejoins", "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  const std::string job = cluster.WriteJob("backup.yaml", kSyncBackup, 100000);
+  REQUIRE(cluster.Submit(job).ok());
+  auto step_at_least = [](int64_t n) {
+    return [n](const std::vector<WorkerReport>& r) { return r[0].status.ok() && r[0].job.global_step >= n; };
+  };
+  INFO(cluster.Logs());
+  // Both workers train (worker 1 starts once the chief has set up the job).
+  REQUIRE(cluster.WaitUntil([](const auto& r) { return r[1].status.ok() && r[1].job.local_steps >= 20; },
+                            std::chrono::seconds(60)));
+
+  cluster.Kill9("worker", 1);
+  const int64_t at_kill = cluster.Chief().global_step;
+  // Training goes on without worker 1: 100 more steps, bounded in time.
+  CHECK(cluster.WaitUntil(step_at_least(at_kill + 100), std::chrono::seconds(60)));
+  CHECK(cluster.Chief().state == "running");
+
+  // Started again, worker 1 is put back on the job by the chief and pushes.
+  cluster.Start("worker", 1);
+  CHECK(cluster.WaitUntil(
+      [](const std::vector<WorkerReport>& r) {
+        return r[1].status.ok() && r[1].job.state == "running" && r[1].job.local_steps >= 20;
+      },
+      std::chrono::seconds(60)));
+  CHECK(cluster.Chief().state == "running");
+}
+
+TEST_CASE("in async mode, training goes on after kill -9 of a worker", "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  const std::string job = cluster.WriteJob("async_kill.yaml", kAsync2, 100000);
+  REQUIRE(cluster.Submit(job).ok());
+  INFO(cluster.Logs());
+  REQUIRE(cluster.WaitUntil([](const auto& r) { return r[1].status.ok() && r[1].job.local_steps >= 30; },
+                            std::chrono::seconds(60)));
+  cluster.Kill9("worker", 1);
+  const int64_t at_kill = cluster.Chief().global_step;
+  CHECK(cluster.WaitUntil([at_kill](const auto& r) { return r[0].job.global_step >= at_kill + 100; },
+                          std::chrono::seconds(60)));
+  CHECK(cluster.Chief().state == "running");
+}
+
+TEST_CASE("a job with a bad spec is refused with file, line and key, and the running job goes on", "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  const std::string good = cluster.WriteJob("good.yaml", kAsync2, 100000);
+  REQUIRE(cluster.Submit(good).ok());
+  INFO(cluster.Logs());
+  REQUIRE(cluster.WaitUntil([](const auto& r) { return r[0].job.global_step >= 20; }, std::chrono::seconds(60)));
+
+  // Line 12 of the job file is the optimizer's learning rate.
+  const std::string bad = cluster.WriteJob("bad.yaml", kAsync2, 100);
+  std::string text = Slurp(bad);
+  text.replace(text.find("learning_rate: 0.002"), 20, "learning_rate: -1");
+  std::ofstream(bad) << text;
+  Status refused = cluster.Submit(bad);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.message(), Catch::Contains("bad.yaml:12") && Catch::Contains("optimizer.learning_rate"));
+
+  // A good job is refused too while one runs.
+  Status busy = cluster.Submit(cluster.WriteJob("second.yaml", kAsync2, 100));
+  REQUIRE_FALSE(busy.ok());
+  CHECK_THAT(busy.message(), Catch::Contains("is running"));
+
+  const WorkerJobStatus before = cluster.Chief();
+  CHECK(before.job == "good");
+  CHECK(before.state == "running");
+  CHECK(cluster.WaitUntil([&](const auto& r) { return r[0].job.global_step >= before.global_step + 50; },
+                          std::chrono::seconds(60)));
+}
+
+TEST_CASE("a job submitted again after a full restart resumes from the newest checkpoint", "[e2e]") {
+  auto cluster = std::make_unique<TrainingCluster>(2, 2);
+  const std::string checkpoints = cluster->dir() + "/checkpoints";
+  const std::string job =
+      cluster->WriteJob("resume.yaml", kSync2, 400, "checkpoint:\n  dir: " + checkpoints + "\n  every_steps: 50\n");
+  REQUIRE(cluster->Submit(job).ok());
+  INFO(cluster->Logs());
+  REQUIRE(cluster->WaitUntil([](const auto& r) { return r[0].job.global_step >= 160; }, std::chrono::seconds(60)));
+
+  // Every process dies at once; then every one starts again.
+  cluster->KillAll();
+  for (int i = 0; i < 2; ++i) cluster->Start("ps", i);
+  for (int i = 0; i < 2; ++i) cluster->Start("worker", i);
+  cluster->WaitHealthy();
+  CHECK(cluster->Chief().state == "idle");
+  REQUIRE(cluster->Submit(job).ok());
+  WorkerJobStatus end = cluster->WaitJobEnd(std::chrono::seconds(90));
+  REQUIRE(end.state == "done");
+  CHECK(end.resumed_from >= 150);
+  CHECK(end.resumed_from % 50 == 0);
+  CHECK(end.global_step == 400);
+  // The steps trained after the restart are only those left after the checkpoint.
+  CHECK(cluster->Workers()[0].job.local_steps <= 400 - end.resumed_from);
+  CHECK(end.test_accuracy >= 0.80);
+}
+
+TEST_CASE("flowps submit --wait follows the job to a summary line, and flowps status --json shows the job", "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  const std::string job = cluster.WriteJob("cli.yaml", kSync2, 200, "run_dir: " + cluster.dir() + "/run\n");
+  const std::string out = cluster.dir() + "/submit.out";
+  Process submit({std::string(FLOWPS_BIN_DIR) + "/flowps", "submit", job, "--cluster", cluster.spec().path, "--wait",
+                  "--poll-s", "0.2"},
+                 out);
+  const int status = submit.Wait(std::chrono::seconds(90));
+  INFO(Slurp(out) << cluster.Logs());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  const std::string said = Slurp(out);
+  CHECK_THAT(said, Catch::Contains("accepted by the chief"));
+  CHECK_THAT(said, Catch::Contains("examples/s") && Catch::Contains("ETA"));
+  CHECK_THAT(said, Catch::Contains("done: final test accuracy") && Catch::Contains("/run/metrics.jsonl") &&
+                       Catch::Contains("/run/curves.png"));
+
+  Process status_json({std::string(FLOWPS_BIN_DIR) + "/flowps", "status", "--cluster", cluster.spec().path, "--json"},
+                      cluster.dir() + "/status.out");
+  REQUIRE(WIFEXITED(status_json.Wait(std::chrono::seconds(30))));
+  const std::string json = Slurp(cluster.dir() + "/status.out");
+  CHECK_THAT(json, Catch::Contains("\"job\":{\"job\":\"cli\",\"state\":\"done\",\"global_step\":200"));
+  CHECK_THAT(json, Catch::Contains("\"test_accuracy\":") && Catch::Contains("\"stale_dropped\":0"));
+
+  // A bad job file is refused before it reaches the chief: file, line, key.
+  const std::string bad = cluster.dir() + "/typo.yaml";
+  std::ofstream(bad) << "name: typo\nmodel:\n  type: mlp\n  hiden: [8]\n";
+  Process refused({std::string(FLOWPS_BIN_DIR) + "/flowps", "submit", bad, "--cluster", cluster.spec().path},
+                  cluster.dir() + "/typo.out");
+  const int code = refused.Wait(std::chrono::seconds(30));
+  REQUIRE(WIFEXITED(code));
+  CHECK(WEXITSTATUS(code) == 2);
+  CHECK_THAT(Slurp(cluster.dir() + "/typo.out"), Catch::Contains("typo.yaml:4") && Catch::Contains("model.hiden"));
+}
