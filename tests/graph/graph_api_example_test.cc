@@ -1,4 +1,4 @@
-// The example of docs/GRAPH_API.md, kept compiling and correct.
+// The example of README.md (section "Graph API (C++)"), kept compiling and correct.
 #include <catch2/catch.hpp>
 
 #include "core/thread_pool.h"
