@@ -32,6 +32,18 @@ TaskSpec Worker(int index, std::vector<std::string> devices) {
   return t;
 }
 
+// Opens devices as a worker would on a machine without a GPU driver, keeping the log.
+struct NoGpuMachine {
+  std::ostringstream out;
+  spdlog::logger log{"worker", std::make_shared<spdlog::sinks::ostream_sink_st>(out)};
+  NoDriverProbe probe;
+  StatusOr<LocalDevices> Open(const TaskSpec& task) { return OpenLocalDevices(task, probe, log); }
+  std::string Logged() {
+    log.flush();
+    return out.str();
+  }
+};
+
 std::vector<std::string> Names(const LocalDevices& d) {
   std::vector<std::string> names;
   for (const Device* device : d.towers.devices) names.push_back(device->name());
@@ -41,16 +53,13 @@ std::vector<std::string> Names(const LocalDevices& d) {
 }  // namespace
 
 TEST_CASE("a worker with devices [gpu:0, gpu:1] and no GPU trains two towers on CPU devices, saying so once") {
-  std::ostringstream out;
-  spdlog::logger log("worker", std::make_shared<spdlog::sinks::ostream_sink_st>(out));
-  NoDriverProbe probe;
-  auto devices = OpenLocalDevices(Worker(1, {"gpu:0", "gpu:1"}), probe, log);
+  NoGpuMachine machine;
+  auto devices = machine.Open(Worker(1, {"gpu:0", "gpu:1"}));
   REQUIRE(devices.ok());
   CHECK(Names(*devices) == std::vector<std::string>{"/job:worker/task:1/device:cpu:0", "/job:worker/task:1/device:cpu:1"});
   for (const Device* d : devices->towers.devices) CHECK(d->type() == DeviceType::kCPU);
   CHECK_FALSE(devices->towers.register_kernels);
-  log.flush();
-  CHECK_THAT(out.str(), Catch::Contains("no usable GPU"));
+  CHECK_THAT(machine.Logged(), Catch::Contains("no usable GPU"));
 
   auto pool = NewAsioThreadPool(2);
   ModelSpec spec;
@@ -62,15 +71,13 @@ TEST_CASE("a worker with devices [gpu:0, gpu:1] and no GPU trains two towers on 
 }
 
 TEST_CASE("a worker's devices [cpu:0, cpu:1] are CPU devices under its task's name; a bad device is refused") {
-  std::ostringstream out;
-  spdlog::logger log("worker", std::make_shared<spdlog::sinks::ostream_sink_st>(out));
-  NoDriverProbe probe;
-  auto devices = OpenLocalDevices(Worker(0, {"cpu:0", "cpu:1"}), probe, log);
+  NoGpuMachine machine;
+  auto devices = machine.Open(Worker(0, {"cpu:0", "cpu:1"}));
   REQUIRE(devices.ok());
   CHECK(Names(*devices) == std::vector<std::string>{"/job:worker/task:0/device:cpu:0", "/job:worker/task:0/device:cpu:1"});
-  CHECK(out.str().empty());
+  CHECK(machine.Logged().empty());
 
-  auto twice = OpenLocalDevices(Worker(0, {"cpu:0", "cpu:0"}), probe, log);
+  auto twice = machine.Open(Worker(0, {"cpu:0", "cpu:0"}));
   CHECK(twice.status().code() == Code::kInvalidArgument);
   CHECK_THAT(twice.status().message(), Catch::Contains("cpu:0"));
 }
