@@ -132,15 +132,17 @@ Status LocalModel::BuildTowers(const TowerOptions& towers) {
       weights.push_back(Placeholder(g, DType::kFloat32, Shape{}, prefix + "weight"));
       tower_feeds_.back().weight = weights.back().name();
     }
+    // The tower's loss scaled by its share of the batch: its gradients come
+    // out scaled (a scalar on the backward pass), so averaging is a sum.
     DeviceScope on_tower(g, tower_devices_[t]->name());
-    losses.push_back(mapped(model_.loss));
+    losses.push_back(mapped(model_.loss) * weights.back());
     auto tower_grads = Gradients(losses.back(), reads);
     if (!tower_grads.ok()) return tower_grads.status().WithContext("tower " + std::to_string(t));
     grads.push_back(std::move(*tower_grads));
   }
 
-  // The average, weighted by each tower's share of the batch, on the first
-  // device; each fetched through an Identity on the host.
+  // The weighted average (the sum of the scaled towers) on the first device;
+  // each fetched through an Identity on the host.
   std::vector<Output> fetches;
   auto fetch = [&](Output averaged) {
     DeviceScope on_host(g, host);
@@ -148,8 +150,8 @@ Status LocalModel::BuildTowers(const TowerOptions& towers) {
     return static_cast<int>(fetches.size()) - 1;
   };
   DeviceScope on_first(g, tower_devices_[0]->name());
-  Output loss = losses[0] * weights[0];
-  for (size_t t = 1; t < n_towers; ++t) loss = loss + losses[t] * weights[t];
+  Output loss = losses[0];
+  for (size_t t = 1; t < n_towers; ++t) loss = loss + losses[t];
   fetch(loss);
   for (size_t i = 0; i < vars_.size(); ++i) {
     TrainedVariable& v = vars_[i];
@@ -160,13 +162,13 @@ Status LocalModel::BuildTowers(const TowerOptions& towers) {
       std::vector<Output> indices, values;
       for (size_t t = 0; t < n_towers; ++t) {
         indices.push_back(grads[t][i].indices);
-        values.push_back(grads[t][i].values * weights[t]);
+        values.push_back(grads[t][i].values);
       }
       v.tower_indices = fetch(n_towers == 1 ? indices[0] : Concat(indices, 0));
       v.tower_values = fetch(n_towers == 1 ? values[0] : Concat(values, 0));
     } else {
-      Output sum = grads[0][i].dense * weights[0];
-      for (size_t t = 1; t < n_towers; ++t) sum = sum + grads[t][i].dense * weights[t];
+      Output sum = grads[0][i].dense;
+      for (size_t t = 1; t < n_towers; ++t) sum = sum + grads[t][i].dense;
       v.tower_dense = fetch(sum);
     }
   }
