@@ -2,13 +2,18 @@
 // split into towers on the worker's devices, and variable values set from a pull.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <utility>
 
 #include "core/thread_pool.h"
 #include "graph/device.h"
+#include "graph/graph_def.h"
+#include "graph/ops.h"
 #include "worker/local_model.h"
 
 using namespace flowps;
@@ -152,4 +157,60 @@ TEST_CASE("setting variables from a pull changes the gradients; a wrong shape ch
   REQUIRE(after.ok());
   // Every weight zero: the logits are zero, so the loss is ln(10).
   CHECK(after->loss == Approx(std::log(10.0)).epsilon(1e-5));
+}
+
+TEST_CASE("a model with a sparse (Gather) gradient gets the towers' rows, scaled, equal to the whole batch's") {
+  // logits = x W + table[y]: the gradient of `table` is one row per example.
+  OpRegistry reg;
+  REQUIRE(RegisterStandardOps(&reg).ok());
+  Graph g(&reg);
+  Output x = Placeholder(g, DType::kFloat32, Shape{-1, kImageFeatures}, "x");
+  Output y = Placeholder(g, DType::kInt32, Shape{-1}, "y");
+  Output w = Variable(g, "W", Shape{kImageFeatures, kNumClasses});
+  Output table = Variable(g, "table", Shape{kNumClasses, kNumClasses});
+  Const(g, Tensor::Zeros(DType::kFloat32, Shape{kImageFeatures, kNumClasses}), "W/initial_value");
+  Tensor rows(DType::kFloat32, Shape{kNumClasses, kNumClasses});
+  for (int64_t i = 0; i < rows.num_elements(); ++i) rows.data<float>()[i] = 0.01f * static_cast<float>(i % 17);
+  Const(g, rows, "table/initial_value");
+  Output logits = Identity(MatMul(x, w) + Gather(table, y));
+  Output loss = Identity(ReduceMean(SparseSoftmaxCrossEntropyWithLogits(logits, y)));
+  g.AddNodeOrRecord(NodeSpec{"Identity", "logits", {logits}, {}, {}, ""});
+  g.AddNodeOrRecord(NodeSpec{"Identity", "loss", {loss}, {}, {}, ""});
+  REQUIRE(g.status().ok());
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("flowps_towers_" + std::to_string(::getpid()) + ".fgraph")).string();
+  REQUIRE(WriteGraphFile(g, path).ok());
+  ModelSpec spec;
+  spec.kind = ModelKind::kGraphFile;
+  spec.graph_file = path;
+
+  auto pool = NewAsioThreadPool(2);
+  CpuDevice cpu0(CpuName(0)), cpu1(CpuName(1));
+  TowerOptions two;
+  two.devices = {&cpu0, &cpu1};
+  auto single = LocalModel::Create(spec, OptimizerSpec{}, pool.get());
+  auto split = LocalModel::Create(spec, OptimizerSpec{}, pool.get(), two);
+  std::filesystem::remove(path);
+  INFO(single.status().ToString() << " / " << split.status().ToString());
+  REQUIRE((single.ok() && split.ok()));
+
+  Batch batch = RandomBatch(11, 5);
+  auto a = (*single)->ComputeGradients(batch.images, batch.labels);
+  auto b = (*split)->ComputeGradients(batch.images, batch.labels);
+  INFO(a.status().ToString() << " / " << b.status().ToString());
+  REQUIRE((a.ok() && b.ok()));
+  CHECK(b->loss == Approx(a->loss).epsilon(1e-5));
+  REQUIRE(a->grads.size() == 2);
+  for (size_t v = 0; v < a->grads.size(); ++v) {
+    INFO(a->grads[v].variable);
+    CHECK(b->grads[v].sparse == a->grads[v].sparse);
+    CHECK(b->grads[v].rows == a->grads[v].rows);
+    REQUIRE(a->grads[v].values.shape().dims() == b->grads[v].values.shape().dims());
+    auto [worst, largest] = Compare(a->grads[v].values, b->grads[v].values);
+    CHECK(worst < 1e-6);
+    CHECK(largest > 1e-4);
+  }
+  const VariableGradient& sparse = a->grads[0].variable == "table" ? a->grads[0] : a->grads[1];
+  CHECK(sparse.sparse);
+  CHECK(sparse.rows.size() == 11);  // one row per example, the towers' rows in batch order
 }
