@@ -2,7 +2,9 @@
 // (forward, backward and the SGD update, in one process on the compute pool),
 // in microseconds: the median over many steps after a warm-up.
 // Options (--opt key=value): steps (default 300), warmup (default 30),
-// batch (default 64), hidden (default 256).
+// batch (default 64), hidden (default 256), devices (N: time instead a
+// worker's gradient step, LocalModel::ComputeGradients, with the batch split
+// into towers on N CPU devices; no optimizer).
 #pragma once
 
 #include "bench/benchmark.h"

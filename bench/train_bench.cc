@@ -54,14 +54,17 @@ struct RunResult {
 // One ps and `workers` workers, each an RpcServer of this process on loopback
 // (the same services as flowps-ps and flowps-worker), training the MLP until
 // the chief's test accuracy reaches `target` or `max_seconds` pass.
-StatusOr<RunResult> TrainOnce(BenchContext& ctx, const std::string& mode, int workers, double target,
+StatusOr<RunResult> TrainOnce(BenchContext& ctx, const std::string& mode, int workers, int devices, double target,
                               double max_seconds, const std::string& data) {
   LogSinks silent = {std::make_shared<spdlog::sinks::null_sink_mt>()};
   ClusterSpec spec;
   spec.path = "(bench train)";
   spec.token = kToken;
   spec.ps.push_back(TaskSpec{"ps", 0, "127.0.0.1", FreeLoopbackPort(), {"cpu:0"}});
-  for (int w = 0; w < workers; ++w) spec.workers.push_back(TaskSpec{"worker", w, "127.0.0.1", FreeLoopbackPort(), {"cpu:0"}});
+  std::vector<std::string> worker_devices;
+  for (int d = 0; d < devices; ++d) worker_devices.push_back("cpu:" + std::to_string(d));
+  for (int w = 0; w < workers; ++w)
+    spec.workers.push_back(TaskSpec{"worker", w, "127.0.0.1", FreeLoopbackPort(), worker_devices});
 
   std::vector<std::unique_ptr<RpcServer>> servers;
   auto serve = [&](const TaskSpec& task, ServiceFactories services) -> Status {
@@ -118,9 +121,10 @@ StatusOr<RunResult> TrainOnce(BenchContext& ctx, const std::string& mode, int wo
 
 Status RunTrain(BenchContext& ctx) {
   for (const auto& [key, value] : ctx.options)
-    if (key != "workers" && key != "modes" && key != "target" && key != "max_seconds" && key != "data")
+    if (key != "workers" && key != "modes" && key != "target" && key != "max_seconds" && key != "data" &&
+        key != "devices")
       return InvalidArgument("bench train: unknown option '" + key +
-                             "' (known: workers, modes, target, max_seconds, data)");
+                             "' (known: workers, modes, target, max_seconds, data, devices)");
   if (ctx.pool == nullptr) return FailedPrecondition("bench train needs the compute pool");
   auto opt = [&](const std::string& key, const std::string& fallback) {
     return ctx.options.count(key) ? ctx.options.at(key) : fallback;
@@ -130,14 +134,18 @@ Status RunTrain(BenchContext& ctx) {
   if (target <= 0 || target >= 1) return InvalidArgument("bench train: --opt target must be in (0, 1), e.g. 0.85");
   if (max_seconds <= 0) return InvalidArgument("bench train: --opt max_seconds must be positive");
   const std::string data = opt("data", "/usr/share/datasets/fashion-mnist");
+  const int devices = std::atoi(opt("devices", "1").c_str());
+  if (devices < 1 || devices > 8 || std::to_string(devices) != opt("devices", "1"))
+    return InvalidArgument("bench train: --opt devices (CPU towers per worker) must be in 1..8");
   for (const std::string& mode : SplitList(opt("modes", "sync,async"))) {
     if (mode != "sync" && mode != "async") return InvalidArgument("bench train: --opt modes lists sync and/or async");
     for (const std::string& count : SplitList(opt("workers", "1,2,4"))) {
       const int workers = std::atoi(count.c_str());
       if (workers < 1 || workers > 16 || std::to_string(workers) != count)
         return InvalidArgument("bench train: --opt workers lists counts in 1..16, e.g. 1,2,4");
-      FLOWPS_ASSIGN_OR_RETURN(RunResult r, TrainOnce(ctx, mode, workers, target, max_seconds, data));
-      const std::string name = "train_mlp_" + mode + "_" + std::to_string(workers) + "w";
+      FLOWPS_ASSIGN_OR_RETURN(RunResult r, TrainOnce(ctx, mode, workers, devices, target, max_seconds, data));
+      const std::string name = "train_mlp_" + mode + "_" + std::to_string(workers) + "w" +
+                               (devices > 1 ? "_" + std::to_string(devices) + "dev" : "");
       ctx.emit(Measurement{name + "_examples_per_sec", r.examples_per_sec, "examples/s", std::nullopt, std::nullopt});
       ctx.emit(Measurement{name + "_seconds_to_" + std::to_string(static_cast<int>(target * 100 + 0.5)) + "pct",
                            r.seconds_to_target, "s (-1: not reached)", std::nullopt, std::nullopt});

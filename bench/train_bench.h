@@ -6,7 +6,9 @@
 // run, the examples/s of all workers and the seconds until the chief's test
 // accuracy first reached the target (-1 if not within max_seconds).
 // Options: workers (default 1,2,4), modes (sync,async), target (0.85),
-// max_seconds (per run, default 300), data (the Fashion-MNIST folder).
+// max_seconds (per run, default 300), data (the Fashion-MNIST folder),
+// devices (CPU devices per worker, default 1: the batch is split into that
+// many towers; names then end in _<N>dev).
 #pragma once
 
 #include "bench/benchmark.h"

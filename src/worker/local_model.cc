@@ -1,12 +1,15 @@
 #include "worker/local_model.h"
 
-#include <Eigen/Core>
-
+#include <algorithm>
 #include <cmath>
-#include <condition_variable>
-#include <mutex>
 
+#include "graph/device.h"
+#include "graph/device_name.h"
 #include "graph/gradients.h"
+#include "graph/ops.h"
+#include "graph/partition.h"
+#include "graph/partitioned_runner.h"
+#include "graph/placement.h"
 
 namespace flowps {
 
@@ -28,12 +31,16 @@ kernels::OptimizerConfig ToOptimizerConfig(const OptimizerSpec& s) {
   return c;
 }
 
+LocalModel::LocalModel(kernels::OptimizerConfig config, ThreadPool* pool) : optimizer_(config), pool_(pool) {}
+LocalModel::~LocalModel() = default;
+
 StatusOr<std::unique_ptr<LocalModel>> LocalModel::Create(const ModelSpec& spec, const OptimizerSpec& optimizer,
-                                                         ThreadPool* pool) {
+                                                         ThreadPool* pool, const TowerOptions& towers) {
   kernels::OptimizerConfig config = ToOptimizerConfig(optimizer);
   FLOWPS_RETURN_IF_ERROR(config.Validate());
   std::unique_ptr<LocalModel> m(new LocalModel(config, pool));
   FLOWPS_RETURN_IF_ERROR(RegisterStandardOps(&m->registry_));
+  if (towers.register_kernels) FLOWPS_RETURN_IF_ERROR(towers.register_kernels(&m->registry_));
   FLOWPS_ASSIGN_OR_RETURN(m->model_, BuildModel(spec, &m->registry_));
   std::vector<Output> reads;
   for (const ModelVariable& v : m->model_.variables) reads.push_back(v.read);
@@ -59,7 +66,126 @@ StatusOr<std::unique_ptr<LocalModel>> LocalModel::Create(const ModelSpec& spec, 
     m->vars_.push_back(std::move(v));
   }
   m->executor_ = std::make_unique<Executor>(*m->model_.graph, pool);
+  FLOWPS_RETURN_IF_ERROR(m->BuildTowers(towers).WithContext("building the towers"));
   return m;
+}
+
+Status LocalModel::BuildTowers(const TowerOptions& towers) {
+  tower_devices_ = towers.devices;
+  if (tower_devices_.empty()) {
+    own_device_ = std::make_unique<CpuDevice>("/job:worker/task:0/device:cpu:0");
+    tower_devices_ = {own_device_.get()};
+  }
+  // Feeds and variables live on a host CPU device: the first tower's when it
+  // is a CPU, else its task's cpu:0.
+  std::map<std::string, Device*> devices;
+  for (Device* d : tower_devices_) {
+    if (!devices.emplace(d->name(), d).second) return InvalidArgument("device '" + d->name() + "' is named twice");
+  }
+  std::string host = tower_devices_[0]->name();
+  if (tower_devices_[0]->type() != DeviceType::kCPU) {
+    FLOWPS_ASSIGN_OR_RETURN(DeviceName first, ParseDeviceName(host));
+    host = first.TaskName() + "/device:cpu:0";
+    if (devices.count(host) == 0) {
+      own_device_ = std::make_unique<CpuDevice>(host);
+      devices[host] = own_device_.get();
+    }
+  }
+
+  // One copy of the model per tower; the Variable nodes are shared.
+  const Graph& model = *model_.graph;
+  FLOWPS_ASSIGN_OR_RETURN(std::vector<Node*> order, TopologicalOrder(model));
+  tower_graph_ = std::make_unique<Graph>(&registry_);
+  Graph& g = *tower_graph_;
+  std::map<const Node*, Node*> shared;  // model Variable -> tower graph Variable
+  {
+    DeviceScope on_host(g, host);
+    for (Node* n : order) {
+      if (n->op() != "Variable") continue;
+      shared[n] = g.AddNodeOrRecord(NodeSpec{n->op(), n->name(), {}, {}, n->attrs(), ""});
+    }
+  }
+  std::vector<Output> reads;
+  for (const ModelVariable& v : model_.variables) reads.push_back(Output{shared.at(v.read.node), v.read.index});
+  FLOWPS_RETURN_IF_ERROR(g.status());
+
+  const size_t n_towers = tower_devices_.size();
+  std::vector<Output> losses, weights;
+  std::vector<std::vector<GradValue>> grads;
+  for (size_t t = 0; t < n_towers; ++t) {
+    const std::string prefix = "tower" + std::to_string(t) + "/";
+    std::map<const Node*, Node*> copy = shared;
+    auto mapped = [&](const Output& o) { return Output{copy.at(o.node), o.index}; };
+    for (Node* n : order) {
+      if (copy.count(n) != 0) continue;
+      NodeSpec spec{n->op(), prefix + n->name(), {}, {}, n->attrs(), n->op() == "Placeholder" ? host : ""};
+      for (const Output& in : n->inputs()) spec.inputs.push_back(mapped(in));
+      for (Node* c : n->control_inputs()) spec.control_inputs.push_back(copy.at(c));
+      DeviceScope on_tower(g, tower_devices_[t]->name());
+      Node* added = g.AddNodeOrRecord(std::move(spec));
+      if (added == nullptr) return g.status();
+      copy[n] = added;
+    }
+    tower_feeds_.push_back({mapped(model_.x).name(), mapped(model_.y).name(), ""});
+    {
+      DeviceScope on_host(g, host);
+      weights.push_back(Placeholder(g, DType::kFloat32, Shape{}, prefix + "weight"));
+      tower_feeds_.back().weight = weights.back().name();
+    }
+    // The tower's loss scaled by its share of the batch: its gradients come
+    // out scaled (a scalar on the backward pass), so averaging is a sum.
+    DeviceScope on_tower(g, tower_devices_[t]->name());
+    losses.push_back(mapped(model_.loss) * weights.back());
+    auto tower_grads = Gradients(losses.back(), reads);
+    if (!tower_grads.ok()) return tower_grads.status().WithContext("tower " + std::to_string(t));
+    grads.push_back(std::move(*tower_grads));
+  }
+
+  // The weighted average (the sum of the scaled towers) on the first device;
+  // each fetched through an Identity on the host.
+  std::vector<Output> fetches;
+  auto fetch = [&](Output averaged) {
+    DeviceScope on_host(g, host);
+    fetches.push_back(Identity(averaged));
+    return static_cast<int>(fetches.size()) - 1;
+  };
+  DeviceScope on_first(g, tower_devices_[0]->name());
+  Output loss = losses[0];
+  for (size_t t = 1; t < n_towers; ++t) loss = loss + losses[t];
+  fetch(loss);
+  for (size_t i = 0; i < vars_.size(); ++i) {
+    TrainedVariable& v = vars_[i];
+    for (size_t t = 0; t < n_towers; ++t)
+      if (grads[t][i].sparse() != v.grad.sparse())
+        return Internal("tower " + std::to_string(t) + " differs from the model in the gradient of '" + v.name + "'");
+    if (v.grad.sparse()) {
+      std::vector<Output> indices, values;
+      for (size_t t = 0; t < n_towers; ++t) {
+        indices.push_back(grads[t][i].indices);
+        values.push_back(grads[t][i].values);
+      }
+      v.tower_indices = fetch(n_towers == 1 ? indices[0] : Concat(indices, 0));
+      v.tower_values = fetch(n_towers == 1 ? values[0] : Concat(values, 0));
+    } else {
+      Output sum = grads[0][i].dense;
+      for (size_t t = 1; t < n_towers; ++t) sum = sum + grads[t][i].dense;
+      v.tower_dense = fetch(sum);
+    }
+  }
+  FLOWPS_RETURN_IF_ERROR(g.status());
+
+  PlacementOptions placement;
+  placement.default_device = host;
+  for (const auto& [name, device] : devices) placement.worker_devices.push_back(name);
+  FLOWPS_RETURN_IF_ERROR(PlaceGraph(&g, placement));
+  std::vector<std::string> fetch_names;
+  for (const Output& o : fetches) fetch_names.push_back(o.name());
+  FLOWPS_ASSIGN_OR_RETURN(tower_runner_, PartitionedRunner::Create(g, fetch_names, {}, pool_, devices));
+  return Status::OK();
+}
+
+const std::map<std::string, std::unique_ptr<Graph>>& LocalModel::tower_partitions() const {
+  return tower_runner_->partitions();
 }
 
 StatusOr<double> LocalModel::Step(const Tensor& images, const Tensor& labels) {
@@ -78,74 +204,36 @@ StatusOr<double> LocalModel::Step(const Tensor& images, const Tensor& labels) {
   return loss;
 }
 
-StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(const Tensor& images, const Tensor& labels, int towers) {
+StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(const Tensor& images, const Tensor& labels) {
   const int64_t batch = images.shape().dim(0);
   if (batch < 1) return InvalidArgument("an empty batch has no gradients");
-  const int n = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(towers, batch)));
-  // One Executor step per tower, all at once on the pool; wait for the last.
-  std::vector<StatusOr<std::vector<Tensor>>> outs(n, Status::OK());
-  std::mutex mu;
-  std::condition_variable cv;
-  int pending = n;
-  for (int t = 0; t < n; ++t) {
-    const int64_t begin = batch * t / n, end = batch * (t + 1) / n;
-    FeedList feeds = {{model_.x, images.Slice(begin, end)}, {model_.y, labels.Slice(begin, end)}};
-    executor_->RunAsync(feeds, fetches_, {}, StepOptions{&store_, nullptr},
-                        [&, t](StatusOr<std::vector<Tensor>> out) {
-                          std::lock_guard<std::mutex> lock(mu);
-                          outs[static_cast<size_t>(t)] = std::move(out);
-                          if (--pending == 0) cv.notify_one();
-                        });
+  const int64_t n = num_towers();
+  const bool split = batch >= n;
+  std::vector<std::pair<std::string, Tensor>> feeds;
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t begin = split ? batch * t / n : 0, end = split ? batch * (t + 1) / n : batch;
+    const float weight = split ? static_cast<float>(end - begin) / static_cast<float>(batch) : 1.f / static_cast<float>(n);
+    const TowerFeeds& names = tower_feeds_[static_cast<size_t>(t)];
+    feeds.emplace_back(names.x, images.Slice(begin, end));
+    feeds.emplace_back(names.y, labels.Slice(begin, end));
+    feeds.emplace_back(names.weight, Tensor::FromVector<float>(Shape{}, {weight}));
   }
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return pending == 0; });
-  }
-  for (auto& out : outs)
-    if (!out.ok()) return out.status();
-
+  FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, tower_runner_->Run(feeds, &store_));
   BatchGradients result;
-  for (int t = 0; t < n; ++t) {
-    const double weight = static_cast<double>(batch * (t + 1) / n - batch * t / n) / static_cast<double>(batch);
-    result.loss += weight * (*outs[static_cast<size_t>(t)])[0].data<float>()[0];
-  }
+  result.loss = out[0].data<float>()[0];
   if (!std::isfinite(result.loss))
     return FailedPrecondition("the loss is " + std::to_string(result.loss) + "; lower optimizer.learning_rate");
   for (const TrainedVariable& v : vars_) {
     VariableGradient g;
     g.variable = v.name;
     g.sparse = v.grad.sparse();
-    std::vector<Tensor> parts;
-    std::vector<float> weights;
-    for (int t = 0; t < n; ++t) {
-      const auto& out = *outs[static_cast<size_t>(t)];
-      weights.push_back(static_cast<float>(batch * (t + 1) / n - batch * t / n) / static_cast<float>(batch));
-      if (!g.sparse) {
-        parts.push_back(out[static_cast<size_t>(v.dense_fetch)]);
-        continue;
-      }
-      const Tensor& idx = out[static_cast<size_t>(v.indices_fetch)];
+    if (g.sparse) {
+      const Tensor& idx = out[static_cast<size_t>(v.tower_indices)];
       for (int64_t i = 0; i < idx.num_elements(); ++i)
         g.rows.push_back(idx.dtype() == DType::kInt64 ? idx.data<int64_t>()[i] : idx.data<int32_t>()[i]);
-      parts.push_back(out[static_cast<size_t>(v.values_fetch)]);
-    }
-    if (n == 1) {
-      g.values = parts[0];
-    } else if (!g.sparse) {
-      g.values = Tensor::Zeros(DType::kFloat32, parts[0].shape());
-      Eigen::Map<Eigen::ArrayXf> sum(g.values.data<float>(), g.values.num_elements());
-      for (size_t t = 0; t < parts.size(); ++t)
-        sum += weights[t] * Eigen::Map<const Eigen::ArrayXf>(parts[t].data<float>(), parts[t].num_elements());
+      g.values = out[static_cast<size_t>(v.tower_values)];
     } else {
-      std::vector<int64_t> dims = parts[0].shape().dims();
-      dims[0] = static_cast<int64_t>(g.rows.size());
-      g.values = Tensor::Zeros(DType::kFloat32, Shape(dims));
-      float* dst = g.values.data<float>();
-      for (size_t t = 0; t < parts.size(); ++t) {
-        Eigen::Map<Eigen::ArrayXf>(dst, parts[t].num_elements()) =
-            weights[t] * Eigen::Map<const Eigen::ArrayXf>(parts[t].data<float>(), parts[t].num_elements());
-        dst += parts[t].num_elements();
-      }
+      g.values = out[static_cast<size_t>(v.tower_dense)];
     }
     result.grads.push_back(std::move(g));
   }

@@ -5,13 +5,19 @@
 //
 // A distributed worker uses the same model without the optimizer: it sets the
 // values pulled from the ps (SetVariables), computes the gradients of a batch
-// split into towers (ComputeGradients) and pushes them.
+// split into towers (ComputeGradients) and pushes them. The tower graph holds
+// one copy of the model per device (TowerOptions), each placed on its device,
+// reading the shared variables from a host CPU device; the towers' gradients
+// are averaged on the first device. It is partitioned per device and run by a
+// PartitionedRunner (graph/partitioned_runner.h): one executor per device,
+// Send/Recv between them.
 //
 // Used by `flowps train`, the workers and the `step` benchmark. Not
 // thread-safe: one training loop drives it. Variable values are updated in
 // place between steps, never while a step runs.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,7 +36,20 @@
 
 namespace flowps {
 
+class Device;
+class PartitionedRunner;
 class ThreadPool;
+
+// The devices of a model's towers. Not owned: REQUIRES they outlive the model.
+struct TowerOptions {
+  // One tower per device ("/job:worker/task:0/device:cpu:1", ".../gpu:0");
+  // the gradients are averaged on devices[0]. Empty: one tower on a CPU
+  // device of the model's own, /job:worker/task:0/device:cpu:0.
+  std::vector<Device*> devices;
+  // Adds the kernels of the devices' types (e.g. RegisterCudaKernels) to the
+  // model's registry, after the standard ops; empty when all are CPUs.
+  std::function<Status(OpRegistry*)> register_kernels;
+};
 
 // The kernels' optimizer configuration for a job's optimizer section.
 kernels::OptimizerConfig ToOptimizerConfig(const OptimizerSpec& spec);
@@ -38,9 +57,11 @@ kernels::OptimizerConfig ToOptimizerConfig(const OptimizerSpec& spec);
 class LocalModel {
  public:
   // Builds the model (or loads its graph file), adds the gradients and sets
-  // every variable to its initial value. REQUIRES: pool outlives the model.
+  // every variable to its initial value, and the tower graph over
+  // towers.devices. REQUIRES: pool outlives the model.
   static StatusOr<std::unique_ptr<LocalModel>> Create(const ModelSpec& model, const OptimizerSpec& optimizer,
-                                                      ThreadPool* pool);
+                                                      ThreadPool* pool, const TowerOptions& towers = {});
+  ~LocalModel();
   LocalModel(const LocalModel&) = delete;
   LocalModel& operator=(const LocalModel&) = delete;
 
@@ -49,15 +70,17 @@ class LocalModel {
   // leaves the variables as they were.
   StatusOr<double> Step(const Tensor& images, const Tensor& labels);
   // The gradients of a batch's mean loss, without applying them. The batch is
-  // split into `towers` near-equal slices run at once on the pool (one
-  // Executor step each); their gradients and losses are averaged, weighted by
-  // slice size. Dense gradients have the variable's shape; sparse ones are the
-  // towers' rows concatenated. A non-finite loss is FailedPrecondition.
+  // split into one near-equal slice per tower device, each tower runs on its
+  // device, and the gradients and losses are averaged on the first device,
+  // weighted by slice size (a batch with fewer rows than towers goes whole to
+  // every tower, weighted equally). Dense gradients have the variable's
+  // shape; sparse ones are the towers' rows concatenated. A non-finite loss is
+  // FailedPrecondition. Not to be called from a pool thread (it blocks).
   struct BatchGradients {
     double loss = 0;
     std::vector<VariableGradient> grads;  // one per variable, in model().variables order
   };
-  StatusOr<BatchGradients> ComputeGradients(const Tensor& images, const Tensor& labels, int towers);
+  StatusOr<BatchGradients> ComputeGradients(const Tensor& images, const Tensor& labels);
   // Replaces variable values (e.g. pulled from the ps); each must keep its
   // shape. InvalidArgument naming the first that does not, and nothing changes.
   Status SetVariables(const std::map<std::string, Tensor>& values);
@@ -68,6 +91,9 @@ class LocalModel {
   int64_t steps_done() const { return step_; }
   int64_t num_parameters() const;
   const Model& model() const { return model_; }
+  int num_towers() const { return static_cast<int>(tower_devices_.size()); }
+  // The tower graph's partitions, one per device, keyed by device name.
+  const std::map<std::string, std::unique_ptr<Graph>>& tower_partitions() const;
 
  private:
   struct TrainedVariable {
@@ -76,8 +102,14 @@ class LocalModel {
     std::vector<Tensor> slots;
     GradValue grad;
     int dense_fetch = -1, indices_fetch = -1, values_fetch = -1;  // positions in fetches_
+    int tower_dense = -1, tower_indices = -1, tower_values = -1;  // positions in the tower runner's fetches
   };
-  LocalModel(kernels::OptimizerConfig config, ThreadPool* pool) : optimizer_(config), pool_(pool) {}
+  // The input names of one tower in the tower graph.
+  struct TowerFeeds {
+    std::string x, y, weight;
+  };
+  LocalModel(kernels::OptimizerConfig config, ThreadPool* pool);
+  Status BuildTowers(const TowerOptions& towers);
 
   OpRegistry registry_;
   Model model_;
@@ -88,6 +120,11 @@ class LocalModel {
   std::vector<Output> fetches_;  // the loss, then the gradients
   ThreadPool* pool_;
   int64_t step_ = 0;
+  std::unique_ptr<Device> own_device_;  // the host CPU device, when no tower device is one
+  std::vector<Device*> tower_devices_;
+  std::unique_ptr<Graph> tower_graph_;
+  std::vector<TowerFeeds> tower_feeds_;
+  std::unique_ptr<PartitionedRunner> tower_runner_;
 };
 
 }  // namespace flowps

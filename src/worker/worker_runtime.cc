@@ -22,6 +22,8 @@
 #include "net/rpc_client.h"
 #include "net/rpc_server.h"
 #include "net/worker.capnp.h"
+#include "device/device_discovery.h"
+#include "worker/local_devices.h"
 #include "worker/local_model.h"
 #include "worker/training_progress.h"
 
@@ -145,6 +147,7 @@ class JobRun {
   bool sync_ = true;
   int64_t total_ = 0, batch_ = 0, examples_per_step_ = 0;
   double start_ = 0;
+  LocalDevices devices_;  // outlives model_, whose towers run on them
   std::unique_ptr<LocalModel> model_;
   std::unique_ptr<PsClient> ps_;
   std::vector<std::string> names_;
@@ -344,7 +347,6 @@ Status JobRun::Run() {
   start_ = Now();
   report_time_ = start_;
   const TaskSpec& me = s_.spec.workers[static_cast<size_t>(s_.task)];
-  const int towers = std::max<int>(1, static_cast<int>(me.devices.size()));
   FLOWPS_ASSIGN_OR_RETURN(data::Dataset train, data::LoadFashionMnist(job_.data.path, data::Split::kTrain));
   if (chief_) {
     FLOWPS_ASSIGN_OR_RETURN(test_, data::LoadFashionMnist(job_.data.path, data::Split::kTest));
@@ -357,7 +359,9 @@ Status JobRun::Run() {
   batching.num_shards = static_cast<int>(s_.spec.workers.size());
   FLOWPS_ASSIGN_OR_RETURN(data::BatchIterator batches, data::BatchIterator::Create(train, batching));
 
-  FLOWPS_ASSIGN_OR_RETURN(model_, LocalModel::Create(job_.model, job_.optimizer, s_.pool));
+  auto probe = NewGpuProbe();
+  FLOWPS_ASSIGN_OR_RETURN(devices_, OpenLocalDevices(me, *probe, *s_.log));
+  FLOWPS_ASSIGN_OR_RETURN(model_, LocalModel::Create(job_.model, job_.optimizer, s_.pool, devices_.towers));
   std::vector<VariableInfo> infos;
   for (const ModelVariable& v : model_->model().variables) {
     infos.push_back(VariableInfo{v.name, DType::kFloat32, v.initial_value.shape()});
@@ -379,9 +383,11 @@ Status JobRun::Run() {
   total_ = job_.steps > 0 ? job_.steps : static_cast<int64_t>(std::ceil(job_.epochs * static_cast<double>(per_epoch)));
   s_.Update([&](WorkerJobStatus& st) { st.total_steps = total_; });
   if (chief_) FLOWPS_RETURN_IF_ERROR(Setup());
-  s_.log->info("job '{}' ({} mode): worker {} of {} trains on examples {} of its shard, {} tower(s), until step {}",
+  std::string tower_names;
+  for (const Device* d : devices_.towers.devices) tower_names += (tower_names.empty() ? "" : ", ") + d->name();
+  s_.log->info("job '{}' ({} mode): worker {} of {} trains on examples {} of its shard, {} tower(s) on {}, until step {}",
                job_.name, TrainingModeName(job_.mode.mode), s_.task, s_.spec.workers.size(), batches.shard_size(),
-               towers, total_);
+               model_->num_towers(), tower_names, total_);
 
   CheckpointPolicy checkpoints(job_.checkpoint.every_steps, job_.checkpoint.every_seconds);
   int64_t next_eval = -1;
@@ -418,7 +424,7 @@ Status JobRun::Run() {
     first = false;
 
     data::Batch batch = batches.Next();
-    auto grads = model_->ComputeGradients(batch.images, batch.labels, towers);
+    auto grads = model_->ComputeGradients(batch.images, batch.labels);
     if (!grads.ok()) return grads.status().WithContext("worker " + std::to_string(s_.task) + " at step " + std::to_string(global_));
     auto replies = Await(ps_->Push(s_.task, pulled.shard_steps, std::move(grads->grads)));
     const bool dropped = std::any_of(replies.begin(), replies.end(),

@@ -4,8 +4,9 @@
 // Every worker, once started on a job, trains on its own shard of the
 // training set (worker i of n takes the i-th slice): it pulls every variable
 // from all ps shards in parallel (PsClient), computes the gradients of a batch
-// split into one tower per local device (LocalModel::ComputeGradients; the
-// towers' gradients are averaged before ONE push), pushes them with (worker,
+// split into one tower per device of its task in the cluster spec
+// (LocalDevices; each tower runs on its device, and the towers' gradients are
+// averaged on the first device before ONE push), pushes them with (worker,
 // step), and in sync mode waits for the ps to complete the step. It logs one
 // line per window of log_every_steps of its own steps: global step, loss,
 // examples/s, and its pushes dropped as stale. It stops when the global step

@@ -28,10 +28,11 @@ namespace {
 constexpr auto kCallTimeout = std::chrono::milliseconds(3000);
 
 // A cluster of `ps` shards and `workers` workers, each its own process, in a
-// temporary folder (specs, logs, checkpoints) removed at the end.
+// temporary folder (specs, logs, checkpoints) removed at the end. With
+// `worker_devices` (e.g. "[cpu:0, cpu:1]") every worker runs that many towers.
 class TrainingCluster {
  public:
-  TrainingCluster(int ps, int workers) {
+  TrainingCluster(int ps, int workers, const std::string& worker_devices = "") {
     char tmpl[] = "/tmp/flowps_e2e_XXXXXX";
     dir_ = mkdtemp(tmpl);
     std::ofstream(dir_ + "/token") << "e2e-token\n";
@@ -39,7 +40,10 @@ class TrainingCluster {
     spec << "token_file: token\njobs:\n  ps:\n    tasks:\n";
     for (int i = 0; i < ps; ++i) spec << "      - address: 127.0.0.1:" << FreePort() << "\n";
     spec << "  worker:\n    chief: 0\n    tasks:\n";
-    for (int i = 0; i < workers; ++i) spec << "      - address: 127.0.0.1:" << FreePort() << "\n";
+    for (int i = 0; i < workers; ++i) {
+      spec << "      - address: 127.0.0.1:" << FreePort() << "\n";
+      if (!worker_devices.empty()) spec << "        devices: " << worker_devices << "\n";
+    }
     spec.close();
     auto loaded = LoadClusterSpec(dir_ + "/cluster.yaml");
     REQUIRE(loaded.ok());
@@ -150,8 +154,9 @@ const char* kAsync2 = "  type: async\n  total_workers: 2\n";
 
 }  // namespace
 
-TEST_CASE("sync training on 2 ps shards and 2 workers reaches 80% test accuracy in 300 steps", "[e2e]") {
-  TrainingCluster cluster(2, 2);
+TEST_CASE("sync training on 2 ps shards and 2 workers with two devices each reaches 80% test accuracy in 300 "
+          "steps", "[e2e]") {
+  TrainingCluster cluster(2, 2, "[cpu:0, cpu:1]");
   const std::string job = cluster.WriteJob("sync.yaml", kSync2, 300, "run_dir: " + cluster.dir() + "/run\n");
   REQUIRE(cluster.Submit(job).ok());
   WorkerJobStatus end = cluster.WaitJobEnd(std::chrono::seconds(90));
@@ -163,6 +168,8 @@ TEST_CASE("sync training on 2 ps shards and 2 workers reaches 80% test accuracy 
   auto workers = cluster.Workers();
   CHECK(workers[1].job.state == "done");
   CHECK(workers[1].job.local_steps >= 290);
+  // Each worker split its batches over the towers on its two devices.
+  CHECK_THAT(cluster.Logs(), Catch::Contains("2 tower(s) on /job:worker/task:1/device:cpu:0, /job:worker/task:1/device:cpu:1"));
   // The chief wrote the metrics and the plot.
   CHECK(std::filesystem::file_size(end.metrics_path) > 0);
   CHECK_THAT(Slurp(end.metrics_path), Catch::Contains("\"test_accuracy\""));

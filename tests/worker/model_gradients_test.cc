@@ -1,11 +1,19 @@
 // LocalModel as a distributed worker uses it: gradients without applying them,
-// split into towers, and variable values set from a pull.
+// split into towers on the worker's devices, and variable values set from a pull.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <random>
+#include <utility>
 
 #include "core/thread_pool.h"
+#include "graph/device.h"
+#include "graph/graph_def.h"
+#include "graph/ops.h"
 #include "worker/local_model.h"
 
 using namespace flowps;
@@ -26,47 +34,111 @@ Batch RandomBatch(int64_t n, uint32_t seed) {
   return b;
 }
 
-std::unique_ptr<LocalModel> SmallMlp(ThreadPool* pool) {
+std::unique_ptr<LocalModel> SmallMlp(ThreadPool* pool, const std::vector<Device*>& devices = {}) {
   ModelSpec spec;
   spec.kind = ModelKind::kMlp;
   spec.hidden = {16};
   OptimizerSpec optimizer;
-  auto m = LocalModel::Create(spec, optimizer, pool);
+  TowerOptions towers;
+  towers.devices = devices;
+  auto m = LocalModel::Create(spec, optimizer, pool, towers);
+  INFO(m.status().ToString());
   REQUIRE(m.ok());
   return std::move(m).value();
 }
 
+std::string CpuName(int i) { return "/job:worker/task:0/device:cpu:" + std::to_string(i); }
+
+int CountOps(const Graph& g, const std::string& op) {
+  int n = 0;
+  for (const auto& node : g.nodes()) n += node->op() == op;
+  return n;
+}
+
 }  // namespace
 
-TEST_CASE("gradients of a batch split into towers, averaged, equal the whole batch's gradients") {
+// The largest difference between two gradients' values, and the largest value of `a`.
+std::pair<double, double> Compare(const Tensor& a, const Tensor& b) {
+  double worst = 0, largest = 0;
+  for (int64_t i = 0; i < a.num_elements(); ++i) {
+    worst = std::max(worst, static_cast<double>(std::abs(a.data<float>()[i] - b.data<float>()[i])));
+    largest = std::max(largest, static_cast<double>(std::abs(a.data<float>()[i])));
+  }
+  return {worst, largest};
+}
+
+TEST_CASE("a worker with devices [cpu:0, cpu:1] (or three) computes the whole batch's gradients") {
   auto pool = NewAsioThreadPool(2);
-  auto model = SmallMlp(pool.get());
-  Batch batch = RandomBatch(13, 7);  // 13 rows: towers of 6 and 7 (or 4, 4, 5)
-  auto whole = model->ComputeGradients(batch.images, batch.labels, 1);
-  REQUIRE(whole.ok());
-  for (int towers : {2, 3}) {
-    auto split = model->ComputeGradients(batch.images, batch.labels, towers);
-    REQUIRE(split.ok());
-    CHECK(split->loss == Approx(whole->loss).epsilon(1e-5));
-    REQUIRE(split->grads.size() == whole->grads.size());
-    for (size_t v = 0; v < whole->grads.size(); ++v) {
-      const Tensor& a = whole->grads[v].values;
-      const Tensor& b = split->grads[v].values;
-      INFO(whole->grads[v].variable << " with " << towers << " towers");
-      REQUIRE(a.shape().dims() == b.shape().dims());
-      double worst = 0;
-      for (int64_t i = 0; i < a.num_elements(); ++i)
-        worst = std::max(worst, static_cast<double>(std::abs(a.data<float>()[i] - b.data<float>()[i])));
-      CHECK(worst < 1e-5);
+  auto single = SmallMlp(pool.get());
+  CpuDevice cpu0(CpuName(0)), cpu1(CpuName(1)), cpu2(CpuName(2));
+  const std::vector<std::vector<Device*>> configs = {{&cpu0, &cpu1}, {&cpu0, &cpu1, &cpu2}};
+  // 13 rows: towers of 6 and 7 (or 4, 4, 5); 2 rows over 3 towers: the whole
+  // batch on every tower, weighted equally.
+  for (int64_t rows : {13, 2}) {
+    Batch batch = RandomBatch(rows, 7);
+    auto whole = single->ComputeGradients(batch.images, batch.labels);
+    REQUIRE(whole.ok());
+    for (const std::vector<Device*>& devices : configs) {
+      auto model = SmallMlp(pool.get(), devices);
+      REQUIRE(model->num_towers() == static_cast<int>(devices.size()));
+      auto split = model->ComputeGradients(batch.images, batch.labels);
+      INFO(rows << " rows on " << devices.size() << " devices: " << split.status().ToString());
+      REQUIRE(split.ok());
+      CHECK(split->loss == Approx(whole->loss).epsilon(1e-5));
+      REQUIRE(split->grads.size() == whole->grads.size());
+      for (size_t v = 0; v < whole->grads.size(); ++v) {
+        const Tensor& a = whole->grads[v].values;
+        const Tensor& b = split->grads[v].values;
+        INFO(whole->grads[v].variable);
+        REQUIRE(a.shape().dims() == b.shape().dims());
+        auto [worst, largest] = Compare(a, b);
+        CHECK(worst < 1e-5);
+        CHECK(largest > 1e-6);  // a real gradient, not zeros on both sides
+      }
     }
   }
+}
+
+TEST_CASE("the tower graph has one partition per device, each running its tower's forward and backward") {
+  auto pool = NewAsioThreadPool(2);
+  CpuDevice cpu0(CpuName(0)), cpu1(CpuName(1));
+  auto model = SmallMlp(pool.get(), {&cpu0, &cpu1});
+  const auto& parts = model->tower_partitions();
+  REQUIRE(parts.size() == 2);
+  REQUIRE(parts.count(CpuName(0)) == 1);
+  REQUIRE(parts.count(CpuName(1)) == 1);
+  for (const auto& [device, graph] : parts) {
+    INFO(device);
+    // Two layers: two forward products and three backward ones (the input
+    // gets no gradient), per tower.
+    CHECK(CountOps(*graph, "MatMul") >= 4);
+    CHECK(CountOps(*graph, "SparseSoftmaxCrossEntropyWithLogits") == 1);
+  }
+  // The variables are read on the first device and sent to the second; its
+  // gradients come back to be averaged there.
+  CHECK(CountOps(*parts.at(CpuName(0)), "Variable") == 4);
+  CHECK(CountOps(*parts.at(CpuName(1)), "Variable") == 0);
+  CHECK(CountOps(*parts.at(CpuName(1)), "Recv") >= 4);
+  CHECK(CountOps(*parts.at(CpuName(1)), "Send") >= 5);  // four gradients and the loss
+}
+
+TEST_CASE("a device named twice is refused at creation") {
+  auto pool = NewAsioThreadPool(1);
+  CpuDevice cpu0(CpuName(0)), again(CpuName(0));
+  ModelSpec spec;
+  spec.kind = ModelKind::kSoftmax;
+  TowerOptions towers;
+  towers.devices = {&cpu0, &again};
+  auto m = LocalModel::Create(spec, OptimizerSpec{}, pool.get(), towers);
+  CHECK(m.status().code() == Code::kInvalidArgument);
+  CHECK_THAT(m.status().message(), Catch::Contains(CpuName(0)));
 }
 
 TEST_CASE("setting variables from a pull changes the gradients; a wrong shape changes nothing") {
   auto pool = NewAsioThreadPool(2);
   auto model = SmallMlp(pool.get());
   Batch batch = RandomBatch(8, 3);
-  auto before = model->ComputeGradients(batch.images, batch.labels, 1);
+  auto before = model->ComputeGradients(batch.images, batch.labels);
   REQUIRE(before.ok());
 
   const ModelVariable& first = model->model().variables[0];
@@ -74,15 +146,71 @@ TEST_CASE("setting variables from a pull changes the gradients; a wrong shape ch
   Status refused = model->SetVariables({{first.name, wrong}});
   CHECK(refused.code() == Code::kInvalidArgument);
   CHECK_THAT(refused.message(), Catch::Contains(first.name));
-  auto same = model->ComputeGradients(batch.images, batch.labels, 1);
+  auto same = model->ComputeGradients(batch.images, batch.labels);
   REQUIRE(same.ok());
   CHECK(same->loss == Approx(before->loss));
 
   std::map<std::string, Tensor> zeros;
   for (const ModelVariable& v : model->model().variables) zeros[v.name] = Tensor::Zeros(DType::kFloat32, v.initial_value.shape());
   REQUIRE(model->SetVariables(zeros).ok());
-  auto after = model->ComputeGradients(batch.images, batch.labels, 1);
+  auto after = model->ComputeGradients(batch.images, batch.labels);
   REQUIRE(after.ok());
   // Every weight zero: the logits are zero, so the loss is ln(10).
   CHECK(after->loss == Approx(std::log(10.0)).epsilon(1e-5));
+}
+
+TEST_CASE("a model with a sparse (Gather) gradient gets the towers' rows, scaled, equal to the whole batch's") {
+  // logits = x W + table[y]: the gradient of `table` is one row per example.
+  OpRegistry reg;
+  REQUIRE(RegisterStandardOps(&reg).ok());
+  Graph g(&reg);
+  Output x = Placeholder(g, DType::kFloat32, Shape{-1, kImageFeatures}, "x");
+  Output y = Placeholder(g, DType::kInt32, Shape{-1}, "y");
+  Output w = Variable(g, "W", Shape{kImageFeatures, kNumClasses});
+  Output table = Variable(g, "table", Shape{kNumClasses, kNumClasses});
+  Const(g, Tensor::Zeros(DType::kFloat32, Shape{kImageFeatures, kNumClasses}), "W/initial_value");
+  Tensor rows(DType::kFloat32, Shape{kNumClasses, kNumClasses});
+  for (int64_t i = 0; i < rows.num_elements(); ++i) rows.data<float>()[i] = 0.01f * static_cast<float>(i % 17);
+  Const(g, rows, "table/initial_value");
+  Output logits = Identity(MatMul(x, w) + Gather(table, y));
+  Output loss = Identity(ReduceMean(SparseSoftmaxCrossEntropyWithLogits(logits, y)));
+  g.AddNodeOrRecord(NodeSpec{"Identity", "logits", {logits}, {}, {}, ""});
+  g.AddNodeOrRecord(NodeSpec{"Identity", "loss", {loss}, {}, {}, ""});
+  REQUIRE(g.status().ok());
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("flowps_towers_" + std::to_string(::getpid()) + ".fgraph")).string();
+  REQUIRE(WriteGraphFile(g, path).ok());
+  ModelSpec spec;
+  spec.kind = ModelKind::kGraphFile;
+  spec.graph_file = path;
+
+  auto pool = NewAsioThreadPool(2);
+  CpuDevice cpu0(CpuName(0)), cpu1(CpuName(1));
+  TowerOptions two;
+  two.devices = {&cpu0, &cpu1};
+  auto single = LocalModel::Create(spec, OptimizerSpec{}, pool.get());
+  auto split = LocalModel::Create(spec, OptimizerSpec{}, pool.get(), two);
+  std::filesystem::remove(path);
+  INFO(single.status().ToString() << " / " << split.status().ToString());
+  REQUIRE((single.ok() && split.ok()));
+
+  Batch batch = RandomBatch(11, 5);
+  auto a = (*single)->ComputeGradients(batch.images, batch.labels);
+  auto b = (*split)->ComputeGradients(batch.images, batch.labels);
+  INFO(a.status().ToString() << " / " << b.status().ToString());
+  REQUIRE((a.ok() && b.ok()));
+  CHECK(b->loss == Approx(a->loss).epsilon(1e-5));
+  REQUIRE(a->grads.size() == 2);
+  for (size_t v = 0; v < a->grads.size(); ++v) {
+    INFO(a->grads[v].variable);
+    CHECK(b->grads[v].sparse == a->grads[v].sparse);
+    CHECK(b->grads[v].rows == a->grads[v].rows);
+    REQUIRE(a->grads[v].values.shape().dims() == b->grads[v].values.shape().dims());
+    auto [worst, largest] = Compare(a->grads[v].values, b->grads[v].values);
+    CHECK(worst < 1e-6);
+    CHECK(largest > 1e-4);
+  }
+  const VariableGradient& sparse = a->grads[0].variable == "table" ? a->grads[0] : a->grads[1];
+  CHECK(sparse.sparse);
+  CHECK(sparse.rows.size() == 11);  // one row per example, the towers' rows in batch order
 }
