@@ -17,7 +17,9 @@
 #   6. real training (`flowps submit --wait` from the ps host to the chief on
 #      w0; sync mode, both workers needed for every step), each round on fresh
 #      daemons: plain; through a tbf cap; with worker 1's link down for 6 s
-#      mid-training and up again. Each job must finish, and the ps must report
+#      mid-training and up again (the chief's calls to it time out meanwhile;
+#      its own calls to the ps wait, TCP carries them across). Each job must
+#      finish, and the ps must report
 #      exactly one optimizer application per global step, every step counted
 #      from both workers, none dropped as stale.
 # In 1-4, besides the health calls, both worker hosts push updates to the ps
@@ -26,7 +28,7 @@
 # Finally every daemon must stop cleanly on SIGTERM. The namespaces, links and
 # processes are removed at the end, also on failure.
 #
-#   netns_test.sh BIN_DIR SOURCE_DIR PS_TRAFFIC
+#   netns_test.sh BIN_DIR SOURCE_DIR PS_TRAFFIC     (KEEP_TMP=1 keeps the logs in /tmp/flowps-netns.*)
 set -uo pipefail
 bin=$(realpath "$1")
 src=$(realpath "$2")
@@ -49,7 +51,7 @@ cleanup() {
   local pids=("${pid_of[@]}")
   [ "${#pids[@]}" -eq 0 ] || stop_pids "${pids[@]}"
   for h in br "${hosts[@]}"; do ip netns del "$tag-$h" 2>/dev/null || true; done
-  rm -rf "$tmp"
+  [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -240,7 +242,7 @@ chief_step() {
   in_ns ps "$bin/flowps" status --cluster "$spec" --json --timeout-ms 2000 2>/dev/null |
     grep -o '"global_step":[0-9]*' | head -1 | cut -d: -f2
 }
-train_round() {  # train_round NAME STEPS [flap]: leaves NAME.out, NAME.stats, NAME.json
+train_round() {  # train_round NAME STEPS [cut]: leaves NAME.out, NAME.stats, NAME.json
   local name=$1 steps=$2 rc=0
   start ps flowps-ps 0
   start w0 flowps-worker 0
@@ -249,12 +251,14 @@ train_round() {  # train_round NAME STEPS [flap]: leaves NAME.out, NAME.stats, N
   write_job "$tmp/$name.yaml" "netns-$name" "$steps" "$tmp/$name-run"
   in_ns ps timeout 150 "$bin/flowps" submit "$tmp/$name.yaml" --cluster "$spec" --wait >"$tmp/$name.out" 2>&1 &
   pid_of[submit]=$!
-  if [ "${3:-}" = flap ]; then
+  if [ "${3:-}" = cut ]; then
     at_least_50() { [ "$(chief_step)" -ge 50 ] 2>/dev/null; }
     wait_until 60 "training at step 50" at_least_50 || true
     echo "  | link of w1 down at global step $(chief_step)"
     ip -n "$tag-br" link set v-w1 down
-    sleep 6
+    sleep 1
+    echo "$(chief_step)" >"$tmp/$name.step-cut"
+    sleep 5
     echo "$(chief_step)" >"$tmp/$name.step-at-up"
     ip -n "$tag-br" link set v-w1 up
     echo "  | link of w1 up at global step $(cat "$tmp/$name.step-at-up")"
@@ -269,7 +273,7 @@ train_round() {  # train_round NAME STEPS [flap]: leaves NAME.out, NAME.stats, N
   forget_stopped
   return "$rc"
 }
-stat_of() { sed -n "s/^shard 0: .* $2 \([0-9]*\).*/\1/p" "$tmp/$1.stats"; }
+stat_of() { sed -n "s/^shard 0:.* $2 \([0-9]*\).*/\1/p" "$tmp/$1.stats"; }
 stale_of_workers() { grep -o '"stale_dropped":[0-9]*' "$tmp/$1.json" | cut -d: -f2 | sort -u | tr '\n' ' '; }
 check_exactly_once() {  # check_exactly_once NAME STEPS
   check "   the ps is at global step $2 ($(stat_of "$1" step))" test "$(stat_of "$1" step)" = "$2"
@@ -293,10 +297,12 @@ check "   the capped link carried the pulls ($(tbf_bytes) bytes through tbf)" \
 check_exactly_once capped 100
 in_ns ps tc qdisc del dev eth0 root
 
-check "   a job of 600 steps finishes across a 6 s cut of worker 1's link" train_round flap 600
+check "   a job of 3000 steps finishes across a 6 s cut of worker 1's link" train_round flap 3000 cut
+check "   training waited for worker 1 while its link was down (global step $(cat "$tmp/flap.step-cut" 2>/dev/null) 1 s into the cut, $(cat "$tmp/flap.step-at-up" 2>/dev/null) at its end)" \
+  test "$(cat "$tmp/flap.step-cut" 2>/dev/null)" = "$(cat "$tmp/flap.step-at-up" 2>/dev/null)"
 check "   the cut came mid-training (global step $(cat "$tmp/flap.step-at-up" 2>/dev/null) when the link came up)" \
-  test "$(cat "$tmp/flap.step-at-up" 2>/dev/null || echo 600)" -lt 600
-check_exactly_once flap 600
+  test "$(cat "$tmp/flap.step-at-up" 2>/dev/null || echo 3000)" -lt 3000
+check_exactly_once flap 3000
 
 [ "$failures" -eq 0 ] || { echo "$failures checks failed"; exit 1; }
 echo "all netns checks passed"
