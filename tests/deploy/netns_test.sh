@@ -17,9 +17,9 @@
 #   6. real training (`flowps submit --wait` from the ps host to the chief on
 #      w0; sync mode, both workers needed for every step), each round on fresh
 #      daemons: plain; through a tbf cap; with worker 1's link down for 6 s
-#      mid-training and up again (the chief's calls to it time out meanwhile;
-#      its own calls to the ps wait, TCP carries them across). Each job must
-#      finish, and the ps must report
+#      mid-training and up again, its connections to the ps reset (it must
+#      reconnect and repeat its calls in flight). Each job must finish, and
+#      the ps must report
 #      exactly one optimizer application per global step, every step counted
 #      from both workers, none dropped as stale.
 # In 1-4, besides the health calls, both worker hosts push updates to the ps
@@ -242,6 +242,7 @@ chief_step() {
   in_ns ps "$bin/flowps" status --cluster "$spec" --json --timeout-ms 2000 2>/dev/null |
     grep -o '"global_step":[0-9]*' | head -1 | cut -d: -f2
 }
+ps_accepts_from_w1() { grep -c "accepted a connection from ${addr[w1]}:" "$tmp/ps.log"; }
 train_round() {  # train_round NAME STEPS [cut]: leaves NAME.out, NAME.stats, NAME.json
   local name=$1 steps=$2 rc=0
   start ps flowps-ps 0
@@ -254,6 +255,7 @@ train_round() {  # train_round NAME STEPS [cut]: leaves NAME.out, NAME.stats, NA
   if [ "${3:-}" = cut ]; then
     at_least_50() { [ "$(chief_step)" -ge 50 ] 2>/dev/null; }
     wait_until 60 "training at step 50" at_least_50 || true
+    ps_accepts_from_w1 >"$tmp/$name.accepts-before"
     echo "  | link of w1 down at global step $(chief_step)"
     ip -n "$tag-br" link set v-w1 down
     sleep 1
@@ -261,7 +263,12 @@ train_round() {  # train_round NAME STEPS [cut]: leaves NAME.out, NAME.stats, NA
     sleep 5
     echo "$(chief_step)" >"$tmp/$name.step-at-up"
     ip -n "$tag-br" link set v-w1 up
-    echo "  | link of w1 up at global step $(cat "$tmp/$name.step-at-up")"
+    # TCP alone would carry the open connections across the cut; reset worker
+    # 1's connections to the ps too (as a restarted interface or a NAT that
+    # forgot them would), so that its calls in flight fail and it must
+    # reconnect and make them again.
+    in_ns w1 ss -K dst "${addr[ps]}" 2>/dev/null | grep -c ESTAB >"$tmp/$name.reset"
+    echo "  | link of w1 up and its connections to the ps reset at global step $(cat "$tmp/$name.step-at-up")"
   fi
   wait "${pid_of[submit]}" || rc=$?
   unset "pid_of[submit]"
@@ -269,6 +276,7 @@ train_round() {  # train_round NAME STEPS [cut]: leaves NAME.out, NAME.stats, NA
   in_ns ps "$traffic" --cluster "$spec" --stats --deadline-s 20 >"$tmp/$name.stats" 2>&1
   in_ns ps "$bin/flowps" status --cluster "$spec" --json --timeout-ms 2000 >"$tmp/$name.json" 2>&1
   sed 's/^/  | /' "$tmp/$name.stats"
+  ps_accepts_from_w1 >"$tmp/$name.accepts-after"
   stop_cleanly || rc=1
   forget_stopped
   return "$rc"
@@ -297,7 +305,10 @@ check "   the capped link carried the pulls ($(tbf_bytes) bytes through tbf)" \
 check_exactly_once capped 100
 in_ns ps tc qdisc del dev eth0 root
 
-check "   a job of 3000 steps finishes across a 6 s cut of worker 1's link" train_round flap 3000 cut
+check "   a job of 3000 steps finishes across a 6 s cut of worker 1's link and a reset of its connections" train_round flap 3000 cut
+check "   the cut reset worker 1's connections to the ps ($(cat "$tmp/flap.reset"))" test "$(cat "$tmp/flap.reset")" -gt 0
+check "   worker 1 reconnected to the ps ($(cat "$tmp/flap.accepts-before") connections before the cut, $(cat "$tmp/flap.accepts-after") after)" \
+  test "$(cat "$tmp/flap.accepts-after")" -gt "$(cat "$tmp/flap.accepts-before")"
 check "   training waited for worker 1 while its link was down (global step $(cat "$tmp/flap.step-cut" 2>/dev/null) 1 s into the cut, $(cat "$tmp/flap.step-at-up" 2>/dev/null) at its end)" \
   test "$(cat "$tmp/flap.step-cut" 2>/dev/null)" = "$(cat "$tmp/flap.step-at-up" 2>/dev/null)"
 check "   the cut came mid-training (global step $(cat "$tmp/flap.step-at-up" 2>/dev/null) when the link came up)" \
