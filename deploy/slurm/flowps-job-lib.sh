@@ -57,7 +57,8 @@ wait_healthy() {
 run_work_and_stop() {
   local work_rc=0 step_rc=0
   if [ -n "${FLOWPS_JOB:-}" ]; then
-    "$bin/flowps" submit "$FLOWPS_JOB" --cluster "$spec" || work_rc=$?
+    # --wait: follow the job to its end; exit 0 only when it finished training.
+    "$bin/flowps" submit "$FLOWPS_JOB" --cluster "$spec" --wait || work_rc=$?
   fi
   stop_steps || step_rc=$?
   echo "flowps job: work exit code $work_rc, task steps exit code $step_rc"

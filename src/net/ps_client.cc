@@ -1,6 +1,7 @@
 #include "net/ps_client.h"
 
 #include <cstring>
+#include <functional>
 
 #include <kj/debug.h>
 
@@ -97,6 +98,20 @@ struct PsClient::PushJob {
   std::vector<int64_t> steps;                        // per shard
   std::vector<std::vector<PartGradient>> per_shard;  // per shard
 };
+
+namespace {
+
+// `call()` again, on a new connection, while it fails because the connection
+// broke, `attempts` in all. Only for calls that are safe to repeat.
+template <typename T>
+kj::Promise<T> AgainOnBreak(std::function<kj::Promise<T>()> call, int attempts) {
+  return call().catch_([call, attempts](kj::Exception&& e) mutable -> kj::Promise<T> {
+    if (e.getType() == kj::Exception::Type::DISCONNECTED && attempts > 1) return AgainOnBreak(kj::mv(call), attempts - 1);
+    return kj::mv(e);
+  });
+}
+
+}  // namespace
 
 // One shard: its connection and its "ps" capability (made again after a break).
 struct PsClient::Shard {
@@ -235,13 +250,16 @@ kj::Promise<PulledVariables> PsClient::Pull(std::vector<std::string> names) {
     for (const std::string& n : names)
       for (const VariablePart& p : plan_.Find(n)->parts)
         if (p.shard == k) mine.push_back(n);
-    calls.add(s->Get().then([this, s, mine](wire::ParameterServer::Client ps) {
-      auto request = ps.pullRequest();
-      auto list = request.initNames(static_cast<unsigned>(mine.size()));
-      for (size_t i = 0; i < mine.size(); ++i) list.set(static_cast<unsigned>(i), mine[i]);
-      request.setBfloat16(options_.bfloat16);
-      return s->Call(request.send(), "pull").then([](Response&& r) { return std::make_shared<Response>(kj::mv(r)); });
-    }));
+    std::function<kj::Promise<std::shared_ptr<Response>>()> pull = [this, s, mine] {
+      return s->Get().then([this, s, mine](wire::ParameterServer::Client ps) {
+        auto request = ps.pullRequest();
+        auto list = request.initNames(static_cast<unsigned>(mine.size()));
+        for (size_t i = 0; i < mine.size(); ++i) list.set(static_cast<unsigned>(i), mine[i]);
+        request.setBfloat16(options_.bfloat16);
+        return s->Call(request.send(), "pull").then([](Response&& r) { return std::make_shared<Response>(kj::mv(r)); });
+      });
+    };
+    calls.add(AgainOnBreak(kj::mv(pull), options_.push_attempts));
   }
   return kj::joinPromises(calls.releaseAsArray()).then([this, names](kj::Array<std::shared_ptr<Response>> replies) {
     PulledVariables out;
@@ -441,12 +459,15 @@ kj::Promise<std::vector<int64_t>> PsClient::WaitForStep(std::vector<int64_t> ste
   for (int k = 0; k < num_shards(); ++k) {
     Shard* s = shard(k).get();
     const int64_t step = steps[static_cast<size_t>(k)];
-    calls.add(s->Get().then([s, step](wire::ParameterServer::Client ps) {
-      auto request = ps.waitForStepRequest();
-      request.setStep(step);
-      return s->Call(request.send(), "waitForStep " + std::to_string(step))
-          .then([](capnp::Response<wire::ParameterServer::WaitForStepResults>&& r) { return r.getGlobalStep(); });
-    }));
+    std::function<kj::Promise<int64_t>()> wait = [s, step] {
+      return s->Get().then([s, step](wire::ParameterServer::Client ps) {
+        auto request = ps.waitForStepRequest();
+        request.setStep(step);
+        return s->Call(request.send(), "waitForStep " + std::to_string(step))
+            .then([](capnp::Response<wire::ParameterServer::WaitForStepResults>&& r) { return r.getGlobalStep(); });
+      });
+    };
+    calls.add(AgainOnBreak(kj::mv(wait), options_.push_attempts));
   }
   return kj::joinPromises(calls.releaseAsArray()).then([](kj::Array<int64_t> now) {
     return std::vector<int64_t>(now.begin(), now.end());

@@ -15,7 +15,8 @@
 // A push goes to every shard, with an empty gradient list where a shard holds
 // nothing of it, so that each shard counts it. A push that fails because the
 // connection broke is sent again after reconnecting (push_attempts in all):
-// the shard recognises (worker, step) and never applies it twice.
+// the shard recognises (worker, step) and never applies it twice. Pulls and
+// waitForStep calls are made again the same way (they change nothing).
 //
 // Threads: a PsClient belongs to the thread whose KJ event loop it was made on.
 #pragma once
@@ -44,7 +45,7 @@ struct PsClientOptions {
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds call_timeout{120000};  // bounds every call, waitForStep included
   bool bfloat16 = false;
-  int push_attempts = 3;
+  int push_attempts = 3;  // tries of a push, pull or waitForStep whose connection broke
   size_t max_tensors_per_message = 4;           // large (referenced) tensors per push message
   size_t max_message_bytes = size_t{1} << 30;   // tensor bytes per push message
 };

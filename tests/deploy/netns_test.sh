@@ -14,13 +14,21 @@
 #      must still carry worker 1's new lines after it;
 #   5. with worker 1 pushing updates while its link goes down and up: it must
 #      retry, and the ps must hold every update exactly once.
+#   6. real training (`flowps submit --wait` from the ps host to the chief on
+#      w0; sync mode, both workers needed for every step), each round on fresh
+#      daemons: plain; through a tbf cap; with worker 1's link down for 6 s
+#      mid-training and up again, its connections to the ps reset (it must
+#      reconnect and repeat its calls in flight). Each job must finish, and
+#      the ps must report
+#      exactly one optimizer application per global step, every step counted
+#      from both workers, none dropped as stale.
 # In 1-4, besides the health calls, both worker hosts push updates to the ps
 # (tests/deploy/ps_traffic.cc, a worker-like client) and the ps must hold
 # exactly their sum after each round.
 # Finally every daemon must stop cleanly on SIGTERM. The namespaces, links and
 # processes are removed at the end, also on failure.
 #
-#   netns_test.sh BIN_DIR SOURCE_DIR PS_TRAFFIC
+#   netns_test.sh BIN_DIR SOURCE_DIR PS_TRAFFIC     (KEEP_TMP=1 keeps the logs in /tmp/flowps-netns.*)
 set -uo pipefail
 bin=$(realpath "$1")
 src=$(realpath "$2")
@@ -29,6 +37,7 @@ source "$src/tests/deploy/test_lib.sh"
 
 require_root "creating network namespaces"
 ensure_packages iproute2 nftables util-linux -- ip tc nft nsenter
+ensure_fashion_mnist
 ip netns add "fpsprobe$$" 2>/dev/null || skip "cannot create a network namespace here (no CAP_SYS_ADMIN?)"
 ip netns del "fpsprobe$$"
 
@@ -42,7 +51,7 @@ cleanup() {
   local pids=("${pid_of[@]}")
   [ "${#pids[@]}" -eq 0 ] || stop_pids "${pids[@]}"
   for h in br "${hosts[@]}"; do ip netns del "$tag-$h" 2>/dev/null || true; done
-  rm -rf "$tmp"
+  [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -208,8 +217,10 @@ check "   the log stream opened before the flap carries worker 1's lines after i
 # Every daemon stops cleanly on SIGTERM (exit code 0) within 10 s.
 stop_cleanly() {
   local h rc ok=0
-  stop_pids "${pid_of[follower]}"
-  unset "pid_of[follower]"
+  if [ -n "${pid_of[follower]:-}" ]; then
+    stop_pids "${pid_of[follower]}"
+    unset "pid_of[follower]"
+  fi
   for h in "${hosts[@]}"; do kill -TERM "${pid_of[$h]}"; done
   for h in "${hosts[@]}"; do
     wait_until 10 "$h stopped" bash -c "! kill -0 ${pid_of[$h]} 2>/dev/null" || ok=1
@@ -220,7 +231,89 @@ stop_cleanly() {
   return "$ok"
 }
 check "every daemon stopped cleanly on SIGTERM" stop_cleanly
-for h in "${hosts[@]}"; do kill -0 "${pid_of[$h]}" 2>/dev/null || unset "pid_of[$h]"; done
+forget_stopped() { for h in "${hosts[@]}"; do kill -0 "${pid_of[$h]}" 2>/dev/null || unset "pid_of[$h]"; done; }
+forget_stopped
+
+# 6. Training across the hosts. Each round starts fresh daemons (a ps keeps
+# the configuration of its first job), submits a sync job from the ps host to
+# the chief on w0, and reads what the ps counted (ps_traffic --stats) and the
+# workers' status (flowps status --json) before stopping them.
+chief_step() {
+  in_ns ps "$bin/flowps" status --cluster "$spec" --json --timeout-ms 2000 2>/dev/null |
+    grep -o '"global_step":[0-9]*' | head -1 | cut -d: -f2
+}
+ps_accepts_from_w1() { grep -c "accepted a connection from ${addr[w1]}:" "$tmp/ps.log"; }
+train_round() {  # train_round NAME STEPS [cut]: leaves NAME.out, NAME.stats, NAME.json
+  local name=$1 steps=$2 rc=0
+  start ps flowps-ps 0
+  start w0 flowps-worker 0
+  start w1 flowps-worker 1
+  wait_until 30 "all three daemons healthy" all_healthy_from ps || { show_status; return 1; }
+  write_job "$tmp/$name.yaml" "netns-$name" "$steps" "$tmp/$name-run"
+  in_ns ps timeout 150 "$bin/flowps" submit "$tmp/$name.yaml" --cluster "$spec" --wait >"$tmp/$name.out" 2>&1 &
+  pid_of[submit]=$!
+  if [ "${3:-}" = cut ]; then
+    at_least_50() { [ "$(chief_step)" -ge 50 ] 2>/dev/null; }
+    wait_until 60 "training at step 50" at_least_50 || true
+    ps_accepts_from_w1 >"$tmp/$name.accepts-before"
+    echo "  | link of w1 down at global step $(chief_step)"
+    ip -n "$tag-br" link set v-w1 down
+    sleep 1
+    echo "$(chief_step)" >"$tmp/$name.step-cut"
+    sleep 5
+    echo "$(chief_step)" >"$tmp/$name.step-at-up"
+    ip -n "$tag-br" link set v-w1 up
+    # TCP alone would carry the open connections across the cut; reset worker
+    # 1's connections to the ps too (as a restarted interface or a NAT that
+    # forgot them would), so that its calls in flight fail and it must
+    # reconnect and make them again.
+    in_ns w1 ss -K dst "${addr[ps]}" 2>/dev/null | grep -c ESTAB >"$tmp/$name.reset"
+    echo "  | link of w1 up and its connections to the ps reset at global step $(cat "$tmp/$name.step-at-up")"
+  fi
+  wait "${pid_of[submit]}" || rc=$?
+  unset "pid_of[submit]"
+  sed 's/^/  | /' "$tmp/$name.out"
+  in_ns ps "$traffic" --cluster "$spec" --stats --deadline-s 20 >"$tmp/$name.stats" 2>&1
+  in_ns ps "$bin/flowps" status --cluster "$spec" --json --timeout-ms 2000 >"$tmp/$name.json" 2>&1
+  sed 's/^/  | /' "$tmp/$name.stats"
+  ps_accepts_from_w1 >"$tmp/$name.accepts-after"
+  stop_cleanly || rc=1
+  forget_stopped
+  return "$rc"
+}
+stat_of() { sed -n "s/^shard 0:.* $2 \([0-9]*\).*/\1/p" "$tmp/$1.stats"; }
+stale_of_workers() { grep -o '"stale_dropped":[0-9]*' "$tmp/$1.json" | cut -d: -f2 | sort -u | tr '\n' ' '; }
+check_exactly_once() {  # check_exactly_once NAME STEPS
+  check "   the ps is at global step $2 ($(stat_of "$1" step))" test "$(stat_of "$1" step)" = "$2"
+  check "   one optimizer application per step ($(stat_of "$1" applied))" test "$(stat_of "$1" applied)" = "$2"
+  check "   every step counted a push from both workers ($(stat_of "$1" accepted) accepted)" \
+    test "$(stat_of "$1" accepted)" -ge $((2 * $2))
+  check "   no push dropped as stale (ps $(stat_of "$1" stale), workers $(stale_of_workers "$1"))" \
+    bash -c "[ '$(stat_of "$1" stale)' = 0 ] && [ '$(stale_of_workers "$1")' = '0 ' ]"
+}
+
+check "6. a sync job of 300 steps trains across the hosts" train_round plain 300
+accuracy=$(final_accuracy "$tmp/plain.out")
+check "   to at least 75 % test accuracy (${accuracy:-none}%)" test "${accuracy:-0}" -ge 75
+check_exactly_once plain 300
+
+must in_ns ps tc qdisc add dev eth0 root tbf rate 50mbit burst 32kb latency 400ms
+check "   a job of 100 steps trains through a 50 Mbit/s cap on the ps host's link" train_round capped 100
+# Every step both workers pull the MLP's 50890 floats (203560 bytes) from the ps.
+check "   the capped link carried the pulls ($(tbf_bytes) bytes through tbf)" \
+  test "$(tbf_bytes)" -ge $((100 * 2 * 203560))
+check_exactly_once capped 100
+in_ns ps tc qdisc del dev eth0 root
+
+check "   a job of 3000 steps finishes across a 6 s cut of worker 1's link and a reset of its connections" train_round flap 3000 cut
+check "   the cut reset worker 1's connections to the ps ($(cat "$tmp/flap.reset"))" test "$(cat "$tmp/flap.reset")" -gt 0
+check "   worker 1 reconnected to the ps ($(cat "$tmp/flap.accepts-before") connections before the cut, $(cat "$tmp/flap.accepts-after") after)" \
+  test "$(cat "$tmp/flap.accepts-after")" -gt "$(cat "$tmp/flap.accepts-before")"
+check "   training waited for worker 1 while its link was down (global step $(cat "$tmp/flap.step-cut" 2>/dev/null) 1 s into the cut, $(cat "$tmp/flap.step-at-up" 2>/dev/null) at its end)" \
+  test "$(cat "$tmp/flap.step-cut" 2>/dev/null)" = "$(cat "$tmp/flap.step-at-up" 2>/dev/null)"
+check "   the cut came mid-training (global step $(cat "$tmp/flap.step-at-up" 2>/dev/null) when the link came up)" \
+  test "$(cat "$tmp/flap.step-at-up" 2>/dev/null || echo 3000)" -lt 3000
+check_exactly_once flap 3000
 
 [ "$failures" -eq 0 ] || { echo "$failures checks failed"; exit 1; }
 echo "all netns checks passed"

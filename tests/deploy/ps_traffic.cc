@@ -8,6 +8,8 @@
 // a shard answers or --deadline-s passes; a shard that had applied it already
 // says duplicate, so each update counts once. --check TOTAL pulls w and
 // requires every element to be exactly -TOTAL: no update lost, none twice.
+// --stats prints what each shard counted (of any job, e.g. a training run):
+//   shard K: step S accepted A applied U stale D duplicates P refused R
 //
 // Prints one line per run: pushes, retries, duplicates, seconds, MB/s pushed.
 // Exit code 0 on success, 1 on failure, 2 for bad flags or a bad spec.
@@ -34,6 +36,7 @@ struct Options {
   int64_t check_total = -1;
   int deadline_s = 60;
   int step_ms = 0;
+  bool stats = false;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -121,6 +124,17 @@ int Run(const Options& o) {
                 static_cast<long long>(-o.check_total), static_cast<long long>(wrong), w.size());
     if (wrong != 0) return 1;
   }
+  if (o.stats) {
+    auto stats = Retry<std::vector<ShardStatsReply>>(io.waitScope, deadline, &retries, [&] { return client.Stats(); });
+    if (!stats.ok()) return Fail("stats", stats.status());
+    for (size_t k = 0; k < stats->size(); ++k) {
+      const ShardStatsReply& r = (*stats)[k];
+      std::printf("shard %zu: step %lld accepted %lld applied %lld stale %lld duplicates %lld refused %lld\n", k,
+                  static_cast<long long>(r.global_step), static_cast<long long>(r.accepted),
+                  static_cast<long long>(r.applied_updates), static_cast<long long>(r.stale_dropped),
+                  static_cast<long long>(r.duplicates), static_cast<long long>(r.refused));
+    }
+  }
   return 0;
 }
 
@@ -138,6 +152,7 @@ int main(int argc, char** argv) {
   app.add_option("--check", o.check_total, "require every element of w to be -TOTAL");
   app.add_option("--step-ms", o.step_ms, "pause between pushes (a worker's compute time)")
       ->check(CLI::NonNegativeNumber);
+  app.add_flag("--stats", o.stats, "print each shard's step and push counts");
   app.add_option("--deadline-s", o.deadline_s, "give up after this many seconds")->check(CLI::PositiveNumber);
   try {
     app.parse(argc, argv);

@@ -2,8 +2,11 @@
 # Suite `slurm`: a real single-node Slurm cluster (munged, slurmctld, slurmd
 # started from a slurm.conf in a temporary folder, no systemd) runs
 # deploy/slurm/flowps.sbatch: 1 ps and 2 workers under `srun --multi-prog` on
-# 2 CPUs (--overcommit). The job must become healthy over RPC, stop its tasks
-# cleanly and end COMPLETED with exit code 0; no flowps task may outlive it.
+# 2 CPUs (--overcommit), with FLOWPS_JOB a short sync training job (300 steps
+# of the MLP on Fashion-MNIST). The job must become healthy over RPC, train
+# (every step, to at least 75 % test accuracy, metrics written), stop its
+# tasks cleanly and end COMPLETED with exit code 0; no flowps task may outlive
+# it.
 # Then a job whose tasks cannot start (a bad spec) must end FAILED quickly.
 # Everything started here is stopped by PID at the end, also on failure.
 #
@@ -15,6 +18,7 @@ source "$src/tests/deploy/test_lib.sh"
 
 require_root "a real Slurm cluster (slurmd, munged)"
 ensure_packages slurmctld slurmd slurm-client munge -- slurmctld slurmd sbatch munged scontrol
+ensure_fashion_mnist
 
 tmp=$(mktemp -d /tmp/flowps-slurm.XXXXXX)
 chmod 0700 "$tmp"
@@ -100,10 +104,16 @@ submit() {
 }
 job_field() { scontrol show job "$1" | tr ' ' '\n' | grep "^$2=" | head -1 | cut -d= -f2; }
 
-# 1. A healthy cluster: every task answers over RPC, then all stop cleanly.
-job=$(submit healthy FLOWPS_BASE_PORT=$((port + 2)))
-echo "job $job (healthy) output:"
+# 1. A training job: every task answers over RPC, the job trains, all stop cleanly.
+steps=300
+write_job "$tmp/train.yaml" slurm-train "$steps" "$tmp/run"
+job=$(submit healthy FLOWPS_BASE_PORT=$((port + 2)) FLOWPS_JOB="$tmp/train.yaml")
+echo "job $job (training) output:"
 sed 's/^/  | /' "$tmp/healthy.out"
+accuracy=$(final_accuracy "$tmp/healthy.out")
+check "the job trained every step ($steps/$steps)" grep -q "step $steps/$steps " "$tmp/healthy.out"
+check "to at least 75 % test accuracy (${accuracy:-none}%)" test "${accuracy:-0}" -ge 75
+check "the chief wrote the metrics of the last step" grep -q "\"step\":$steps," "$tmp/run/metrics.jsonl"
 check "the job ended COMPLETED" test "$(job_field "$job" JobState)" = COMPLETED
 check "the job's exit code is 0:0" test "$(job_field "$job" ExitCode)" = 0:0
 check "three tasks ran under srun --multi-prog" grep -q "3 of 3 tasks healthy" "$tmp/healthy.out"

@@ -80,3 +80,50 @@ check() {  # check DESCRIPTION CMD...: prints ok/FAIL, counts failures in $failu
 none_running() {  # none_running PATTERN: no process's command line matches PATTERN
   ! pgrep -f -- "$1" >/dev/null
 }
+
+# Fashion-MNIST in /usr/share/datasets/fashion-mnist (Debian's
+# dataset-fashion-mnist), installed when missing; skips the test otherwise.
+fashion_mnist=/usr/share/datasets/fashion-mnist
+ensure_fashion_mnist() {
+  [ -f "$fashion_mnist/train-images-idx3-ubyte.gz" ] && return 0
+  command -v apt-get >/dev/null || skip "$fashion_mnist missing and no apt-get to install dataset-fashion-mnist"
+  DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q -o DPkg::Lock::Timeout=600 \
+    --no-install-recommends dataset-fashion-mnist >/dev/null 2>&1 ||
+    skip "cannot install dataset-fashion-mnist with apt-get"
+  [ -f "$fashion_mnist/train-images-idx3-ubyte.gz" ] || skip "$fashion_mnist still missing"
+}
+
+# write_job FILE NAME STEPS RUN_DIR: a short sync training job for 2 workers
+# (the MLP 784-64-10 on Fashion-MNIST, Adam, batch 64 per worker, STEPS global
+# steps, evaluated every 100 steps and at the end).
+write_job() {
+  cat >"$1" <<JOB
+name: $2
+model:
+  type: mlp
+  hidden: [64]
+  seed: 1
+data:
+  path: $fashion_mnist
+  batch_size: 64
+  seed: 1
+optimizer:
+  type: adam
+  learning_rate: 0.002
+mode:
+  type: sync
+  total_workers: 2
+  replicas_to_aggregate: 2
+train:
+  steps: $3
+  log_every_steps: 50
+  eval_every_steps: 100
+run_dir: $4
+JOB
+}
+
+# final_accuracy OUTPUT: the percentage in `flowps submit --wait`'s summary
+# line ("done: final test accuracy 84.12%, ..."), as an integer (84).
+final_accuracy() {
+  sed -n 's/.*done: final test accuracy \([0-9]*\)\.[0-9]*%.*/\1/p' "$1" | tail -1
+}

@@ -134,6 +134,20 @@ TEST_CASE("a push retried after a reconnect is applied once") {
   CHECK(Wait(client.Stats(), io.waitScope)[0].duplicates == 1);
 }
 
+TEST_CASE("a waitForStep in flight when the connection breaks is made again on a new connection") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
+  Wait(client.Configure(SyncSgd(2, 2, 1.0)), io.waitScope);
+  Wait(client.CreateVariables({}), io.waitScope);
+  auto token = client.WaitForStep({1});
+  client.Disconnect();  // the connection breaks while the worker waits for its step token
+  Wait(client.Push(0, {0}, {DenseGrad("w", {1}, {1})}), io.waitScope);
+  Wait(client.Push(1, {0}, {DenseGrad("w", {1}, {3})}), io.waitScope);
+  CHECK(Wait(kj::mv(token), io.waitScope) == std::vector<int64_t>{1});
+  CHECK(Wait(client.Pull({"w"}), io.waitScope).values.at("w").ToVector<float>() == std::vector<float>{-2});
+}
+
 TEST_CASE("sync over RPC with 3 workers plus 1 backup: the first 3 count and the 4th is dropped and counted") {
   PsCluster cluster(1);
   auto io = kj::setupAsyncIo();
