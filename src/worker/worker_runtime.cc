@@ -131,7 +131,9 @@ class JobRun {
     for (auto& [name, value] : pulled.values) value = value.Clone();
     return model_->SetVariables(pulled.values);
   }
-  void SweepPeers();
+  // Chief: from now on, every kPeerSweepSeconds, starts any worker not on the job.
+  void StartPeerSweeps();
+  kj::Promise<void> SweepPeersForever();
   kj::Promise<void> EnsurePeer(size_t k);
   Status Evaluate(int64_t global_step);
   Status Report(int64_t global_step, std::optional<double> accuracy);
@@ -167,7 +169,6 @@ class JobRun {
   std::vector<int> peer_tasks_;
   std::vector<std::unique_ptr<RpcClient>> peers_;
   std::vector<bool> peer_reachable_;
-  double last_sweep_ = -1e9;
   bool sweeping_ = false;
   kj::Maybe<kj::Promise<void>> sweep_;  // last: destroyed before what it uses
 };
@@ -251,13 +252,24 @@ kj::Promise<void> JobRun::EnsurePeer(size_t k) {
           });
 }
 
-void JobRun::SweepPeers() {
-  if (sweeping_ || peers_.empty() || Now() - last_sweep_ < kPeerSweepSeconds) return;
+void JobRun::StartPeerSweeps() {
+  if (sweeping_ || peers_.empty()) return;
   sweeping_ = true;
-  last_sweep_ = Now();
+  sweep_ = SweepPeersForever().eagerlyEvaluate(nullptr);
+}
+
+// Runs on this thread's event loop, also while the job thread waits in
+// Await (e.g. for a sync step that a lost worker holds up), so a worker whose
+// job failed or whose process was restarted is started again within
+// kPeerSweepSeconds even when no step completes meanwhile.
+kj::Promise<void> JobRun::SweepPeersForever() {
   auto all = kj::heapArrayBuilder<kj::Promise<void>>(peers_.size());
   for (size_t k = 0; k < peers_.size(); ++k) all.add(EnsurePeer(k));
-  sweep_ = kj::joinPromises(all.finish()).then([this]() { sweeping_ = false; }).eagerlyEvaluate(nullptr);
+  return kj::joinPromises(all.finish())
+      .then([this]() {
+        return io_.provider->getTimer().afterDelay(static_cast<int64_t>(kPeerSweepSeconds * 1000) * kj::MILLISECONDS);
+      })
+      .then([this]() { return SweepPeersForever(); });
 }
 
 void JobRun::StopPeers() {
@@ -419,7 +431,7 @@ Status JobRun::Run() {
         checkpoints.Saved(global_, std::chrono::steady_clock::now());
         s_.log->info("checkpoint {} written by every ps shard", global_);
       }
-      SweepPeers();
+      StartPeerSweeps();
     }
     first = false;
 
