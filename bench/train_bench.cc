@@ -8,13 +8,9 @@
 #include <sstream>
 #include <thread>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "core/cluster_spec.h"
 #include "core/logging.h"
+#include "net/loopback_port.h"
 #include "net/rpc_server.h"
 #include "ps/loopback_ps_server.h"
 #include "worker/worker_runtime.h"
@@ -26,18 +22,6 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kToken = "train-bench";
 
 // A loopback port that was free a moment ago.
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 std::vector<std::string> SplitList(const std::string& text) {
   std::vector<std::string> items;
   std::stringstream in(text);

@@ -2,11 +2,8 @@
 // Every process started is killed and reaped by PID when its owner goes.
 #pragma once
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,21 +14,11 @@
 #include <thread>
 #include <vector>
 
+#include "net/loopback_port.h"
+
 namespace flowps::test {
 
 // A loopback port that was free a moment ago (bound to 0, then released).
-inline int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 inline std::string Slurp(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -159,6 +160,17 @@ std::string CheckpointStepDir(const std::string& dir, int64_t checkpoint_step) {
   return dir + "/step-" + std::to_string(checkpoint_step);
 }
 
+namespace {
+// The checkpoint step of a directory named "step-<N>" (CheckpointStepDir), if it is one.
+std::optional<int64_t> StepOfDirName(const std::string& name) {
+  if (name.rfind("step-", 0) != 0 || name.size() == 5) return std::nullopt;
+  char* end = nullptr;
+  const long long step = std::strtoll(name.c_str() + 5, &end, 10);
+  if (*end != '\0') return std::nullopt;
+  return step;
+}
+}  // namespace
+
 std::string CheckpointShardPath(const std::string& dir, int64_t checkpoint_step, int shard) {
   return CheckpointStepDir(dir, checkpoint_step) + "/shard-" + std::to_string(shard) + ".ckpt";
 }
@@ -306,11 +318,8 @@ Status CommitCheckpoint(const std::string& dir, int64_t checkpoint_step, int num
   const int64_t oldest_kept = complete[static_cast<size_t>(keep - 1)];
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("step-", 0) != 0) continue;
-    char* end = nullptr;
-    const long long step = std::strtoll(name.c_str() + 5, &end, 10);
-    if (*end != '\0' || step >= oldest_kept) continue;
+    std::optional<int64_t> step = StepOfDirName(entry.path().filename().string());
+    if (!step || *step >= oldest_kept) continue;
     std::error_code rm_ec;
     fs::remove_all(entry.path(), rm_ec);
   }
@@ -321,12 +330,8 @@ std::vector<int64_t> CompleteCheckpoints(const std::string& dir) {
   std::vector<int64_t> steps;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("step-", 0) != 0) continue;
-    char* end = nullptr;
-    const long long step = std::strtoll(name.c_str() + 5, &end, 10);
-    if (*end != '\0' || name.size() == 5) continue;
-    if (fs::exists(entry.path() / "MANIFEST")) steps.push_back(step);
+    std::optional<int64_t> step = StepOfDirName(entry.path().filename().string());
+    if (step && fs::exists(entry.path() / "MANIFEST")) steps.push_back(*step);
   }
   std::sort(steps.rbegin(), steps.rend());
   return steps;

@@ -19,7 +19,7 @@
 #include "net/rpc_common.h"
 
 using namespace flowps;
-using flowps::test::FreePort;
+using flowps::FreeLoopbackPort;
 using flowps::test::Process;
 using flowps::test::Slurp;
 
@@ -38,10 +38,10 @@ class TrainingCluster {
     std::ofstream(dir_ + "/token") << "e2e-token\n";
     std::ofstream spec(dir_ + "/cluster.yaml");
     spec << "token_file: token\njobs:\n  ps:\n    tasks:\n";
-    for (int i = 0; i < ps; ++i) spec << "      - address: 127.0.0.1:" << FreePort() << "\n";
+    for (int i = 0; i < ps; ++i) spec << "      - address: 127.0.0.1:" << FreeLoopbackPort() << "\n";
     spec << "  worker:\n    chief: 0\n    tasks:\n";
     for (int i = 0; i < workers; ++i) {
-      spec << "      - address: 127.0.0.1:" << FreePort() << "\n";
+      spec << "      - address: 127.0.0.1:" << FreeLoopbackPort() << "\n";
       if (!worker_devices.empty()) spec << "        devices: " << worker_devices << "\n";
     }
     spec.close();

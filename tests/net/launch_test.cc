@@ -23,7 +23,7 @@
 #include "test_process.h"
 
 using namespace flowps;
-using flowps::test::FreePort;
+using flowps::FreeLoopbackPort;
 using flowps::test::Process;
 using flowps::test::Slurp;
 
@@ -37,7 +37,7 @@ std::string BinDir() {
 // A cluster spec of one ps and two workers on free loopback ports, in a
 // temporary folder removed at the end.
 struct LocalCluster {
-  explicit LocalCluster(std::vector<int> ports = {FreePort(), FreePort(), FreePort()}) : ports(std::move(ports)) {
+  explicit LocalCluster(std::vector<int> ports = {FreeLoopbackPort(), FreeLoopbackPort(), FreeLoopbackPort()}) : ports(std::move(ports)) {
     char tmpl[] = "/tmp/flowps_launch_XXXXXX";
     dir = mkdtemp(tmpl);
     std::ofstream(dir + "/token") << "launch-test-token\n";
@@ -148,7 +148,7 @@ TEST_CASE("when a task cannot start, flowps launch stops the others, reaps them 
   REQUIRE(listen(taken, 1) == 0);
   socklen_t len = sizeof a;
   getsockname(taken, reinterpret_cast<sockaddr*>(&a), &len);
-  LocalCluster cluster({ntohs(a.sin_port), FreePort(), FreePort()});
+  LocalCluster cluster({ntohs(a.sin_port), FreeLoopbackPort(), FreeLoopbackPort()});
   Process launch({BinDir() + "/flowps", "launch", cluster.spec()}, cluster.dir + "/launch.out");
   int status = launch.Wait(std::chrono::seconds(60));
   close(taken);

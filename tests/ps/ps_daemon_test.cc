@@ -18,19 +18,19 @@
 namespace flowps {
 namespace {
 namespace fs = std::filesystem;
-using test::FreePort;
+using flowps::FreeLoopbackPort;
 using test::Slurp;
 
 constexpr const char* kToken = "ps-daemon-test-token";
 
 // A folder with a cluster spec of one ps (and one worker, never started).
 struct PsTestCluster {
-  PsTestCluster() : port(FreePort()) {
+  PsTestCluster() : port(FreeLoopbackPort()) {
     char tmpl[] = "/tmp/flowps_ps_daemon_XXXXXX";
     dir = ::mkdtemp(tmpl);
     std::ofstream(dir + "/token") << kToken << "\n";
     std::ofstream(dir + "/cluster.yaml") << "token_file: token\njobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:"
-                                         << port << "\n  worker:\n    tasks:\n      - address: 127.0.0.1:" << FreePort()
+                                         << port << "\n  worker:\n    tasks:\n      - address: 127.0.0.1:" << FreeLoopbackPort()
                                          << "\n";
   }
   ~PsTestCluster() {
