@@ -19,6 +19,7 @@
 #include "graph/ops.h"
 #include "graph/partitioned_runner.h"
 #include "graph/placement.h"
+#include "../random_tensor.h"
 
 using namespace flowps;
 
@@ -27,11 +28,7 @@ namespace {
 GpuDevice* gpu = nullptr;  // opened by main before any test runs
 
 Tensor Random(Shape shape, uint32_t seed, float lo = -2.f, float hi = 2.f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  Tensor t(DType::kFloat32, std::move(shape));
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = u(rng);
-  return t;
+  return flowps::testing::RandomTensor(std::move(shape), seed, lo, hi);
 }
 
 struct OpCase {

@@ -21,14 +21,6 @@ double WeightedSum(const Tensor& y, const Tensor& r) {
 
 }  // namespace
 
-Tensor RandomTensor(Shape shape, uint32_t seed, float lo, float hi) {
-  Tensor t(DType::kFloat32, std::move(shape));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = u(rng);
-  return t;
-}
-
 Tensor DistinctTensor(Shape shape, uint32_t seed, float spacing) {
   Tensor t(DType::kFloat32, std::move(shape));
   std::vector<int64_t> order(t.num_elements());

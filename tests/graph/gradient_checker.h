@@ -17,6 +17,8 @@
 #include "graph/graph.h"
 #include "graph/op_registry.h"
 
+#include "../random_tensor.h"  // RandomTensor
+
 namespace flowps {
 class ThreadPool;
 }
@@ -44,8 +46,6 @@ using BuildFn = std::function<Output(Graph& g, const std::vector<Output>& inputs
 GradCheckResult CheckOp(const OpRegistry& registry, ThreadPool* pool, const BuildFn& build,
                         const std::vector<Tensor>& inputs, const GradCheckOptions& options = {});
 
-// Random float32 tensors for tests: uniform in [lo, hi].
-Tensor RandomTensor(Shape shape, uint32_t seed, float lo = -1.f, float hi = 1.f);
 // Distinct values (spaced by `spacing`, shuffled): for max-type ops, whose
 // gradient is defined only without ties.
 Tensor DistinctTensor(Shape shape, uint32_t seed, float spacing = 0.1f);

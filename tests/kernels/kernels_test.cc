@@ -13,19 +13,14 @@
 #include "kernels/nn_kernels.h"
 #include "kernels/parallel_for.h"
 #include "kernels/strided.h"
+#include "../random_tensor.h"
 
 using namespace flowps;
 using namespace flowps::kernels;
 
 namespace {
 Tensor F(std::vector<float> v, Shape s) { return Tensor::FromVector<float>(std::move(s), v); }
-Tensor Random(Shape s, uint32_t seed) {
-  Tensor t(DType::kFloat32, std::move(s));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1, 1);
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = u(rng);
-  return t;
-}
+Tensor Random(Shape s, uint32_t seed) { return flowps::testing::RandomTensor(std::move(s), seed); }
 float MaxAbsDiff(const Tensor& a, const Tensor& b) {
   float worst = 0;
   for (int64_t i = 0; i < a.num_elements(); ++i) worst = std::max(worst, std::abs(a.data<float>()[i] - b.data<float>()[i]));

@@ -13,6 +13,7 @@
 #include "kernels/per_element.h"
 #include "kernels/per_element_index.h"
 #include "kernels/strided.h"
+#include "../random_tensor.h"
 
 using namespace flowps;
 using namespace flowps::kernels;
@@ -20,11 +21,7 @@ using namespace flowps::kernels;
 namespace {
 
 Tensor Random(Shape shape, uint32_t seed, float lo = -2.f, float hi = 2.f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  Tensor t(DType::kFloat32, std::move(shape));
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = u(rng);
-  return t;
+  return flowps::testing::RandomTensor(std::move(shape), seed, lo, hi);
 }
 
 void RequireClose(const Tensor& got, const Tensor& want, float tol = 1e-5f) {
