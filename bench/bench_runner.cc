@@ -3,8 +3,10 @@
 #include <charconv>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
 #include "core/json_line.h"
+#include "core/thread_pool.h"
 
 namespace flowps {
 
@@ -52,6 +54,11 @@ Status RunBenchmark(const std::vector<Benchmark>& benchmarks, const std::string&
                     std::map<std::string, std::string> options, bool json, ThreadPool* pool, std::ostream& out) {
   for (const auto& b : benchmarks) {
     if (b.name != name) continue;
+    std::unique_ptr<ThreadPool> own_pool;
+    if (pool == nullptr) {
+      own_pool = NewAsioThreadPool();
+      pool = own_pool.get();
+    }
     BenchContext context;
     context.options = std::move(options);
     context.pool = pool;

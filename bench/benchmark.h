@@ -29,7 +29,9 @@ struct BenchContext {
   // Extra options given as `--opt key=value` (e.g. sizes, device); each
   // benchmark documents the keys it reads and refuses unknown ones.
   std::map<std::string, std::string> options;
-  ThreadPool* pool = nullptr;  // the process's compute pool (owned by main)
+  // The process's compute pool (owned by main). Never null while a benchmark
+  // runs: RunBenchmark makes one when its caller passes none.
+  ThreadPool* pool = nullptr;
   std::function<void(const Measurement&)> emit;
   // Progress for long runs; printed to stderr, never mixed into --json output.
   std::function<void(const std::string&)> progress;

@@ -35,12 +35,7 @@ StatusOr<std::unique_ptr<GpuDevice>> OpenGpu(const std::string& device) {
 
 Status RunGpuMatmul(BenchContext& ctx, const std::string& device, const std::vector<int64_t>& sizes, double seconds) {
   FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<GpuDevice> gpu, OpenGpu(device));
-  std::unique_ptr<ThreadPool> own_pool;
   ThreadPool* pool = ctx.pool;
-  if (pool == nullptr) {
-    own_pool = NewAsioThreadPool(0);
-    pool = own_pool.get();
-  }
   OpRegistry registry;
   FLOWPS_RETURN_IF_ERROR(RegisterStandardOps(&registry));
   FLOWPS_RETURN_IF_ERROR(RegisterCudaKernels(&registry));

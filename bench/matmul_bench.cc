@@ -75,12 +75,7 @@ namespace {
 Status RunMatmul(BenchContext& ctx) {
   FLOWPS_ASSIGN_OR_RETURN(Options o, ParseOptions(ctx.options));
   if (o.device != "cpu:0") return RunGpuMatmul(ctx, o.device, o.sizes, o.seconds);
-  std::unique_ptr<ThreadPool> own_pool;
   ThreadPool* pool = ctx.pool;
-  if (pool == nullptr) {
-    own_pool = NewAsioThreadPool(0);
-    pool = own_pool.get();
-  }
   const int threads = pool->num_threads();
   auto single = NewAsioThreadPool(1);
   Eigen::ThreadPool eigen_pool(threads);

@@ -96,7 +96,6 @@ Status RunNullStep(BenchContext& ctx) {
   for (const auto& [key, value] : ctx.options)
     if (key != "workers" && key != "models" && key != "steps" && key != "mb")
       return InvalidArgument("bench null-step: unknown option '" + key + "' (known: workers, models, steps, mb)");
-  if (ctx.pool == nullptr) return FailedPrecondition("bench null-step needs the compute pool");
   FLOWPS_ASSIGN_OR_RETURN(std::vector<int> counts,
                           ParseCounts(ctx.options.count("workers") ? ctx.options.at("workers") : "1,2,3,4"));
   const std::string models = ctx.options.count("models") ? ctx.options.at("models") : "scalar,dense";

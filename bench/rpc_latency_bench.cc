@@ -69,12 +69,7 @@ Status RunRpcLatency(BenchContext& context) {
   FLOWPS_ASSIGN_OR_RETURN(int64_t window, TakeIntOption(options, "window", 16));
   FLOWPS_RETURN_IF_ERROR(RefuseUnknownOptions(options, "rpc-latency"));
 
-  std::unique_ptr<ThreadPool> own_pool;
   ThreadPool* pool = context.pool;
-  if (pool == nullptr) {
-    own_pool = NewAsioThreadPool(1);
-    pool = own_pool.get();
-  }
   RpcServerOptions server_options;
   server_options.bind_address = "127.0.0.1:0";
   server_options.token = "rpc-latency-bench-token";

@@ -109,7 +109,6 @@ Status RunTrain(BenchContext& ctx) {
         key != "devices")
       return InvalidArgument("bench train: unknown option '" + key +
                              "' (known: workers, modes, target, max_seconds, data, devices)");
-  if (ctx.pool == nullptr) return FailedPrecondition("bench train needs the compute pool");
   auto opt = [&](const std::string& key, const std::string& fallback) {
     return ctx.options.count(key) ? ctx.options.at(key) : fallback;
   };

@@ -103,7 +103,6 @@ Status RunPushPull(BenchContext& ctx) {
     if (reps < 1 || reps > 1000) return InvalidArgument("bench pushpull: --opt reps must be in 1..1000");
   }
   const bool bf16 = ctx.options.count("bfloat16") && ctx.options.at("bfloat16") == "1";
-  if (ctx.pool == nullptr) return FailedPrecondition("bench pushpull needs the compute pool");
   // As flowps-ps does at start (see memory_tuning.h); this process plays both ends.
   KeepLargeBuffersResident();
 

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "bench/matmul_bench.h"
+#include "core/thread_pool.h"
 #include "device/device_discovery.h"
 
 using namespace flowps;
@@ -8,7 +9,9 @@ using namespace flowps;
 TEST_CASE("the matmul benchmark on a GPU refuses clearly without one, and measures beside cuBLAS with one") {
   Benchmark bench = MakeMatmulBenchmark();
   std::vector<Measurement> out;
+  auto pool = NewAsioThreadPool(2);
   BenchContext ctx;
+  ctx.pool = pool.get();
   ctx.options = {{"device", "gpu:0"}, {"sizes", "64"}, {"seconds", "0.01"}};
   ctx.emit = [&out](const Measurement& m) { out.push_back(m); };
   Status s = bench.run(ctx);
