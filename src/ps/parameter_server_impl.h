@@ -36,7 +36,7 @@ namespace ps {
 struct ParameterServerOptions {
   // Messages that move fewer bytes than this are handled on the RPC loop (see
   // above; the threshold is measured in docs/PERFORMANCE.md).
-  size_t inline_below_bytes = size_t{64} << 10;
+  size_t inline_below_bytes = size_t{256} << 10;
   // Tests only: every checkpoint shard file waits this long between its fsync
   // and its rename (flowps-ps reads FLOWPS_TEST_PAUSE_BEFORE_RENAME_MS).
   int test_pause_before_rename_ms = 0;

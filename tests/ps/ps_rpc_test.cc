@@ -6,9 +6,12 @@
 
 #include "core/logging.h"
 #include "core/thread_pool.h"
+#include "net/ps.capnp.h"
 #include "net/ps_client.h"
+#include "net/rpc_client.h"
 #include "net/rpc_common.h"
 #include "net/rpc_server.h"
+#include "net/tensor_codec.h"
 #include "ps/parameter_server_impl.h"
 
 namespace flowps {
@@ -389,6 +392,38 @@ TEST_CASE("part 0 of a multi-part push from an unknown worker or for an unknown 
   // Nothing was applied, and a good push still goes through whole.
   CHECK(Wait(client.Push(0, {0}, grads), io.waitScope)[0].outcome == PushReplyOutcome::kApplied);
   CHECK(Wait(client.Stats(), io.waitScope)[0].applied_updates == 1);
+}
+
+TEST_CASE("part 0 of a multi-part push is checked before it is kept: a bad first part is refused at once") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{4}}}, 1));
+  Start(client, SyncSgd(1, 1, 1.0), io.waitScope);
+  RpcClientOptions o;
+  o.address = cluster.servers[0]->address();
+  o.token = kToken;
+  RpcClient raw(io, o);
+  auto ps = Wait(raw.GetService("ps"), io.waitScope).castAs<wire::ParameterServer>();
+  // Part 0 of 2 alone, as a peer might send it; the shard must not keep it.
+  auto send_part0 = [&](int32_t worker, const std::string& variable, std::vector<float> values) {
+    auto request = ps.pushRequest();
+    request.setWorker(worker);
+    request.setStep(0);
+    request.setPart(0);
+    request.setParts(2);
+    auto g = request.initGradients(1)[0];
+    g.setVariable(variable);
+    Tensor t = Tensor::FromVector<float>({static_cast<int64_t>(values.size())}, values);
+    REQUIRE(WriteTensor(t, g.initValues(), TensorWireOptions::Copying()).ok());
+    return WaitFor(request.send().ignoreResult(), io.waitScope, "push part 0");
+  };
+  Status stranger = send_part0(100000, "w", {1, 1, 1, 1});
+  CHECK(stranger.message().find("worker ids are 0..0") != std::string::npos);
+  Status unknown = send_part0(0, "nope", {1});
+  CHECK(unknown.message().find("'nope'") != std::string::npos);
+  Status shape = send_part0(0, "w", {1, 2, 3});
+  CHECK(shape.message().find("'w'") != std::string::npos);
+  CHECK(Wait(client.Pull({"w"}), io.waitScope).values.at("w").ToVector<float>() == std::vector<float>{0, 0, 0, 0});
 }
 
 TEST_CASE("a sync step whose average overflows is dropped: every pusher is told and the step can be pushed again") {
