@@ -188,6 +188,7 @@ Status ReadMode(YamlMap m, ModeSpec* mode) {
   RefuseUnless(m, sync, "backup_workers", "type sync");
   RefuseUnless(m, !sync, "max_staleness", "type async");
   RefuseUnless(m, !sync, "staleness_policy", "type async");
+  RefuseUnless(m, !sync, "prefetch", "type async");
   m.Optional("total_workers", &mode->total_workers);
   RequirePositive(m, "total_workers", mode->total_workers);
   if (sync) {
@@ -213,6 +214,7 @@ Status ReadMode(YamlMap m, ModeSpec* mode) {
     if (m.status().ok() && policy != "refuse" && policy != "wait")
       m.Fail("staleness_policy", "must be refuse or wait, got '" + policy + "'");
     mode->staleness_wait = policy == "wait";
+    m.Optional("prefetch", &mode->prefetch);
   }
   return m.Finish();
 }
