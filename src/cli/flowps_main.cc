@@ -26,7 +26,7 @@
 #include "cli/submit_command.h"
 #include "cli/train_command.h"
 #include "core/thread_pool.h"
-#include "ps/ps_benchmarks.h"
+#include "bench/ps_benchmarks.h"
 
 int main(int argc, char** argv) {
   // Every benchmark of `flowps bench`, in one place.
@@ -34,8 +34,9 @@ int main(int argc, char** argv) {
       flowps::MakeRpcLatencyBenchmark(),
       flowps::MakeMatmulBenchmark(),
       flowps::MakeStepBenchmark(),
-      flowps::ps::MakePsApplyBenchmark(),
-      flowps::ps::MakePushPullBenchmark(),
+      flowps::MakePsApplyBenchmark(),
+      flowps::MakePushPullBenchmark(),
+      flowps::MakePsMemoryBenchmark(),
       flowps::MakeNullStepBenchmark(),
       flowps::MakeTrainBenchmark(),
       flowps::MakeInputBenchmark(),
