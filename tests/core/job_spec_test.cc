@@ -78,6 +78,8 @@ TEST_CASE("a bad job spec is refused naming file, line and key") {
         "job.yaml:13: key 'mode.backup_workers' is only valid for type sync");
   CHECK(ErrorOf(Valid("", "  type: sync\n  max_staleness: 3\n")) ==
         "job.yaml:13: key 'mode.max_staleness' is only valid for type async");
+  CHECK(ErrorOf(Valid("", "  type: sync\n  prefetch: true\n")) ==
+        "job.yaml:13: key 'mode.prefetch' is only valid for type async");
   CHECK(ErrorOf(Valid("", "  type: sync\n  total_workers: 2\n  replicas_to_aggregate: 3\n")) ==
         "job.yaml:14: key 'mode.replicas_to_aggregate' is 3 but total_workers 2 - backup_workers 0 is 2");
   CHECK(ErrorOf(Valid().replace(Valid().find("/tmp"), 4, "/no/such/dir")) ==
@@ -90,6 +92,10 @@ TEST_CASE("async bounded staleness reads a refuse or wait policy") {
   auto refuse = ParseJobSpec(Valid("", "  type: async\n  max_staleness: 4\n"), "job.yaml");
   REQUIRE(refuse.ok());
   CHECK(refuse->mode.max_staleness == 4);
+  CHECK_FALSE(refuse->mode.prefetch);
+  auto prefetch = ParseJobSpec(Valid("", "  type: async\n  prefetch: true\n"), "job.yaml");
+  REQUIRE(prefetch.ok());
+  CHECK(prefetch->mode.prefetch);
   CHECK(!refuse->mode.staleness_wait);
   auto wait = ParseJobSpec(Valid("", "  type: async\n  max_staleness: 4\n  staleness_policy: wait\n"), "job.yaml");
   REQUIRE(wait.ok());
