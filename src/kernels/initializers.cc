@@ -5,27 +5,21 @@
 #include <utility>
 #include <numbers>
 
+#include "core/split_mix.h"
+
 namespace flowps::kernels {
 namespace {
 
-// SplitMix64: a bijective mix of a 64-bit counter (Steele et al., 2014).
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 // A uniform double in (0, 1) from (seed, element, stream).
 double Uniform01(uint64_t seed, uint64_t element, uint64_t stream) {
-  uint64_t bits = Mix(Mix(seed) ^ Mix(element * 2 + stream));
+  uint64_t bits = SplitMix64(SplitMix64(seed) ^ SplitMix64(element * 2 + stream));
   return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53;
 }
 
 // A standard normal draw for element `element` (Box-Muller on two independent
 // uniforms of the same element); `attempt` > 0 gives fresh, independent draws.
 double StandardNormal(uint64_t seed, uint64_t element, uint64_t attempt) {
-  uint64_t s = attempt == 0 ? seed : Mix(seed ^ Mix(attempt * 0xd1b54a32d192ed03ULL));
+  uint64_t s = attempt == 0 ? seed : SplitMix64(seed ^ SplitMix64(attempt * 0xd1b54a32d192ed03ULL));
   double u1 = Uniform01(s, element, 0), u2 = Uniform01(s, element, 1);
   return std::sqrt(-2 * std::log(u1)) * std::cos(2 * std::numbers::pi * u2);
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "graph/device.h"
 #include "graph/device_name.h"
@@ -49,8 +50,7 @@ StatusOr<std::unique_ptr<LocalModel>> LocalModel::Create(const ModelSpec& spec, 
   m->fetches_ = {m->model_.loss};
   for (size_t i = 0; i < reads.size(); ++i) {
     const ModelVariable& mv = m->model_.variables[i];
-    TrainedVariable v{mv.name, mv.initial_value.Clone(), m->optimizer_.MakeSlots(mv.initial_value.shape()),
-                      (*grads)[i]};
+    TrainedVariable v{mv.name, mv.initial_value.Clone(), {}, (*grads)[i]};  // slots: at the first Step()
     if (!v.grad.valid()) return InvalidArgument("the loss does not depend on variable '" + v.name + "'");
     auto add_fetch = [&](Output o) {
       m->fetches_.push_back(o);
@@ -189,7 +189,35 @@ const std::map<std::string, std::unique_ptr<Graph>>& LocalModel::tower_partition
 }
 
 StatusOr<double> LocalModel::Step(const Tensor& images, const Tensor& labels) {
-  FeedList feeds = {{model_.x, images}, {model_.y, labels}};
+  return RunStep({{model_.x, images}, {model_.y, labels}});
+}
+
+StatusOr<FeedList> LocalModel::ResolveFeeds(const std::vector<std::pair<std::string, Tensor>>& feeds) const {
+  FeedList out;
+  for (const auto& [name, value] : feeds) {
+    Node* n = model_.graph->FindNode(name);
+    if (n == nullptr || n->op() != "Placeholder") return InvalidArgument("the model has no placeholder '" + name + "'");
+    out.push_back({Output{n, 0}, value});
+  }
+  return out;
+}
+
+StatusOr<double> LocalModel::Step(const std::vector<std::pair<std::string, Tensor>>& feeds) {
+  FLOWPS_ASSIGN_OR_RETURN(FeedList resolved, ResolveFeeds(feeds));
+  return RunStep(resolved);
+}
+
+StatusOr<int64_t> LocalModel::CountCorrect(const std::vector<std::pair<std::string, Tensor>>& feeds) {
+  FLOWPS_ASSIGN_OR_RETURN(FeedList resolved, ResolveFeeds(feeds));
+  const Tensor* labels = nullptr;
+  for (const auto& [out, value] : resolved)
+    if (out.node == model_.y.node) labels = &value;
+  if (labels == nullptr) return InvalidArgument("the labels placeholder '" + model_.y.node->name() + "' is not fed");
+  FLOWPS_ASSIGN_OR_RETURN(auto out, executor_->Run(resolved, {model_.logits}, {}, StepOptions{&store_, nullptr}));
+  return flowps::CountCorrect(out[0], *labels);
+}
+
+StatusOr<double> LocalModel::RunStep(const FeedList& feeds) {
   FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, executor_->Run(feeds, fetches_, {}, StepOptions{&store_, nullptr}));
   double loss = out[0].data<float>()[0];
   if (!std::isfinite(loss))
@@ -197,6 +225,7 @@ StatusOr<double> LocalModel::Step(const Tensor& images, const Tensor& labels) {
                               "; lower optimizer.learning_rate");
   ++step_;
   for (TrainedVariable& v : vars_) {
+    if (v.slots.empty()) v.slots = optimizer_.MakeSlots(v.value.shape());
     Status s = v.grad.sparse() ? optimizer_.ApplySparse(v.value, v.slots, out[v.indices_fetch], out[v.values_fetch], step_)
                                : optimizer_.ApplyDense(v.value, v.slots, out[v.dense_fetch], step_, pool_);
     if (!s.ok()) return s.WithContext("step " + std::to_string(step_) + ": variable '" + v.name + "'");
@@ -250,8 +279,16 @@ Status LocalModel::SetVariables(const std::map<std::string, Tensor>& values) {
   for (TrainedVariable& v : vars_) {
     auto it = values.find(v.name);
     if (it == values.end()) continue;
-    v.value = it->second;
-    store_.Set(v.name, v.value);
+    if (it->second.dtype() != v.value.dtype())
+      return InvalidArgument("variable '" + v.name + "' is " + DTypeName(v.value.dtype()) + ", not " +
+                             DTypeName(it->second.dtype()));
+  }
+  // Copied into the model's own buffers: no allocation, and the caller may
+  // drop (or reuse) what it passed as soon as this returns.
+  for (TrainedVariable& v : vars_) {
+    auto it = values.find(v.name);
+    if (it == values.end() || it->second.raw_data() == v.value.raw_data()) continue;
+    std::memcpy(v.value.raw_data(), it->second.raw_data(), v.value.num_bytes());
   }
   return Status::OK();
 }
@@ -263,7 +300,7 @@ StatusOr<double> LocalModel::Evaluate(const data::Dataset& test) {
     int64_t end = std::min(test.size(), begin + kEvalBatch);
     FeedList feeds = {{model_.x, test.images.Slice(begin, end)}};
     FLOWPS_ASSIGN_OR_RETURN(auto out, executor_->Run(feeds, {model_.logits}, {}, StepOptions{&store_, nullptr}));
-    correct += CountCorrect(out[0], test.labels.Slice(begin, end));
+    correct += flowps::CountCorrect(out[0], test.labels.Slice(begin, end));
   }
   return test.size() > 0 ? static_cast<double>(correct) / static_cast<double>(test.size()) : 0.0;
 }
