@@ -1,11 +1,9 @@
 // PsParameterSource: the ParameterSource of a distributed worker, over its
 // PsClient (net/ps_client.h).
 //
-// PushPull is today three calls per shard: Push, then in sync mode
-// WaitForStep(from + 1), then Pull of every variable. This class is the one
-// place that knows; when PsClient::PushPull (one round trip per shard, issue
-// 10) lands, PushPull becomes
-//     return ps_->PushPull(worker_, from, grads, PullSpec{names_, {}});
+// PushPull is one round trip per shard (PsClient::PushPull): the push, and
+// every variable read back once the shard released the next step (sync) or
+// applied the push (async).
 //
 // Threads: the PsClient's (the job thread). The PsClient must outlive it.
 #pragma once
