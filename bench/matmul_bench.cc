@@ -5,12 +5,19 @@
 #include <unsupported/Eigen/CXX11/Tensor>
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <sstream>
 
 #include "bench/gpu_matmul_bench.h"
 #include "core/thread_pool.h"
 #include "graph/executor.h"
 #include "graph/ops.h"
+#include "kernels/blas_config.h"
+#include "kernels/math_kernels.h"
+
+#if FLOWPS_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
 
 namespace flowps {
 namespace {
@@ -72,6 +79,40 @@ StatusOr<double> MedianGflops(int64_t n, double seconds, const std::function<Sta
 
 namespace {
 
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// OpenBLAS's SGEMM on `threads` of its own threads (C = A B, row-major n x n),
+// or nullopt in a build without OpenBLAS. Leaves OpenBLAS on one thread, as
+// MatMul expects (math_kernels.h).
+StatusOr<std::optional<double>> OpenBlasGflops(int64_t n, double seconds, int threads, const Tensor& ta,
+                                               const Tensor& tb, Tensor& tc) {
+#if FLOWPS_HAVE_OPENBLAS
+  openblas_set_num_threads(threads);
+  StatusOr<double> rate = MedianGflops(n, seconds, [&]() -> Status {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, ta.data<float>(), n, tb.data<float>(), n,
+                0.f, tc.data<float>(), n);
+    return Status::OK();
+  });
+  openblas_set_num_threads(1);
+  if (!rate.ok()) return rate.status();
+  return std::optional<double>(*rate);
+#else
+  (void)n, (void)seconds, (void)threads, (void)ta, (void)tb, (void)tc;
+  return std::optional<double>();
+#endif
+}
+
+// Emits `name` beside `baseline` when there is one.
+void Emit(BenchContext& ctx, const std::string& name, double value, const std::string& baseline,
+          std::optional<double> baseline_value) {
+  Measurement m{name, value, "GFLOP/s", std::nullopt, std::nullopt};
+  if (baseline_value) {
+    m.baseline_name = baseline;
+    m.baseline_value = baseline_value;
+  }
+  ctx.emit(m);
+}
+
 Status RunMatmul(BenchContext& ctx) {
   FLOWPS_ASSIGN_OR_RETURN(Options o, ParseOptions(ctx.options));
   if (o.device != "cpu:0") return RunGpuMatmul(ctx, o.device, o.sizes, o.seconds);
@@ -93,24 +134,35 @@ Status RunMatmul(BenchContext& ctx) {
 
   for (int64_t n : o.sizes) {
     if (ctx.progress) ctx.progress("matmul " + std::to_string(n) + "x" + std::to_string(n));
-    Tensor ta(DType::kFloat32, Shape{n, n}), tb(DType::kFloat32, Shape{n, n});
+    Tensor ta(DType::kFloat32, Shape{n, n}), tb(DType::kFloat32, Shape{n, n}), tc(DType::kFloat32, Shape{n, n});
     Eigen::Map<Eigen::ArrayXf>(ta.data<float>(), n * n).setRandom();
     Eigen::Map<Eigen::ArrayXf>(tb.data<float>(), n * n).setRandom();
     FeedList feeds{{a, ta}, {b, tb}};
     auto through = [&](Executor& exec) {
       return [&]() -> Status { return exec.Run(feeds, {c}).status(); };
     };
+    auto eigen_engine = [&](ThreadPool* p) {
+      return [&, p]() -> Status {
+        return kernels::MatMul(ta, tb, false, false, p, kernels::MatMulEngine::kEigen).status();
+      };
+    };
+    const std::string s = std::to_string(n), t = std::to_string(threads) + "threads";
 
-    using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    FLOWPS_ASSIGN_OR_RETURN(std::optional<double> blas_one, OpenBlasGflops(n, o.seconds, 1, ta, tb, tc));
+    FLOWPS_ASSIGN_OR_RETURN(double ours_one, MedianGflops(n, o.seconds, through(on_one)));
+    Emit(ctx, "matmul_" + s + "_gflops_1thread", ours_one, "openblas_sgemm_" + s + "_gflops_1thread", blas_one);
+    FLOWPS_ASSIGN_OR_RETURN(std::optional<double> blas_pool, OpenBlasGflops(n, o.seconds, threads, ta, tb, tc));
+    FLOWPS_ASSIGN_OR_RETURN(double ours_pool, MedianGflops(n, o.seconds, through(on_pool)));
+    Emit(ctx, "matmul_" + s + "_gflops_" + t, ours_pool, "openblas_sgemm_" + s + "_gflops_" + t, blas_pool);
+
     Eigen::Map<const RowMatrix> ma(ta.data<float>(), n, n), mb(tb.data<float>(), n, n);
     RowMatrix mc(n, n);
     FLOWPS_ASSIGN_OR_RETURN(double gemm, MedianGflops(n, o.seconds, [&]() -> Status {
       mc.noalias() = ma * mb;
       return Status::OK();
     }));
-    FLOWPS_ASSIGN_OR_RETURN(double ours_one, MedianGflops(n, o.seconds, through(on_one)));
-    ctx.emit(Measurement{"matmul_" + std::to_string(n) + "_gflops_1thread", ours_one, "GFLOP/s",
-                         "eigen_gemm_" + std::to_string(n) + "_gflops_1thread", gemm});
+    FLOWPS_ASSIGN_OR_RETURN(double eigen_one, MedianGflops(n, o.seconds, eigen_engine(nullptr)));
+    Emit(ctx, "matmul_eigen_" + s + "_gflops_1thread", eigen_one, "eigen_gemm_" + s + "_gflops_1thread", gemm);
 
     using TensorMap = Eigen::TensorMap<Eigen::Tensor<const float, 2, Eigen::RowMajor>>;
     TensorMap xa(ta.data<float>(), n, n), xb(tb.data<float>(), n, n);
@@ -120,10 +172,8 @@ Status RunMatmul(BenchContext& ctx) {
       xc.device(eigen_device) = xa.contract(xb, dims);
       return Status::OK();
     }));
-    FLOWPS_ASSIGN_OR_RETURN(double ours_pool, MedianGflops(n, o.seconds, through(on_pool)));
-    const std::string t = std::to_string(threads) + "threads";
-    ctx.emit(Measurement{"matmul_" + std::to_string(n) + "_gflops_" + t, ours_pool, "GFLOP/s",
-                         "eigen_contract_" + std::to_string(n) + "_gflops_" + t, contract});
+    FLOWPS_ASSIGN_OR_RETURN(double eigen_pool_rate, MedianGflops(n, o.seconds, eigen_engine(pool)));
+    Emit(ctx, "matmul_eigen_" + s + "_gflops_" + t, eigen_pool_rate, "eigen_contract_" + s + "_gflops_" + t, contract);
   }
   return Status::OK();
 }
@@ -132,7 +182,7 @@ Status RunMatmul(BenchContext& ctx) {
 
 Benchmark MakeMatmulBenchmark() {
   return Benchmark{"matmul",
-                   "MatMul GFLOP/s through the executor at 256, 1024, 2048 square, beside Eigen's own GEMM",
+                   "MatMul GFLOP/s through the executor at 256, 1024, 2048 square, beside OpenBLAS SGEMM and Eigen",
                    RunMatmul};
 }
 

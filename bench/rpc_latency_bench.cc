@@ -1,17 +1,11 @@
 #include "bench/rpc_latency_bench.h"
 
-#include <asio/connect.hpp>
-#include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/read.hpp>
-#include <asio/write.hpp>
 #include <kj/async-io.h>
 
-#include <array>
 #include <chrono>
-#include <thread>
 
 #include "bench/bench_runner.h"
+#include "bench/tcp_baselines.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
 #include "net/rpc_client.h"
@@ -23,45 +17,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double PerSecond(int64_t n, Clock::duration d) { return static_cast<double>(n) / std::chrono::duration<double>(d).count(); }
-
-// Round trips of 8 bytes over a loopback TCP connection, one at a time.
-StatusOr<double> TcpPingPong(int64_t calls) {
-  try {
-    asio::io_context io;
-    asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    const auto endpoint = acceptor.local_endpoint();
-    std::thread echo([&acceptor]() {
-      asio::error_code ec;
-      asio::ip::tcp::socket peer = acceptor.accept(ec);
-      if (ec) return;
-      peer.set_option(asio::ip::tcp::no_delay(true));
-      std::array<char, 8> buf;
-      while (!ec) {
-        asio::read(peer, asio::buffer(buf), ec);
-        if (!ec) asio::write(peer, asio::buffer(buf), ec);
-      }
-    });
-    asio::ip::tcp::socket socket(io);
-    socket.connect(endpoint);
-    socket.set_option(asio::ip::tcp::no_delay(true));
-    std::array<char, 8> buf = {'p', 'i', 'n', 'g', 0, 0, 0, 0};
-    for (int i = 0; i < 500; ++i) {
-      asio::write(socket, asio::buffer(buf));
-      asio::read(socket, asio::buffer(buf));
-    }
-    auto start = Clock::now();
-    for (int64_t i = 0; i < calls; ++i) {
-      asio::write(socket, asio::buffer(buf));
-      asio::read(socket, asio::buffer(buf));
-    }
-    auto elapsed = Clock::now() - start;
-    socket.close();
-    echo.join();
-    return PerSecond(calls, elapsed);
-  } catch (const std::exception& e) {
-    return Unavailable(std::string("tcp ping-pong: ") + e.what());
-  }
-}
 
 Status RunRpcLatency(BenchContext& context) {
   auto options = context.options;
@@ -103,7 +58,7 @@ Status RunRpcLatency(BenchContext& context) {
   const double pipelined = PerSecond(calls, Clock::now() - start);
 
   context.progress("raw TCP ping-pong");
-  FLOWPS_ASSIGN_OR_RETURN(double tcp, TcpPingPong(calls));
+  FLOWPS_ASSIGN_OR_RETURN(double tcp, TcpPingPongPerSecond(calls));
 
   context.emit(Measurement{"rpc_health_calls_per_s", sequential, "calls/s", "tcp_pingpong_calls_per_s", tcp});
   context.emit(Measurement{"rpc_pipelined_calls_per_s", pipelined, "calls/s", "tcp_pingpong_calls_per_s", tcp});

@@ -16,7 +16,7 @@
 #include "core/logging.h"
 #include "net/loopback_port.h"
 #include "net/rpc_server.h"
-#include "ps/loopback_ps_server.h"
+#include "bench/loopback_ps_server.h"
 #include "worker/job_client.h"
 #include "worker/local_trainer.h"
 #include "worker/worker_runtime.h"
@@ -80,7 +80,7 @@ StatusOr<RunResult> TrainOnce(BenchContext& ctx, const std::string& mode, int wo
     servers.push_back(std::move(server));
     return Status::OK();
   };
-  FLOWPS_ASSIGN_OR_RETURN(auto ps_server, ps::StartLoopbackPsServer(ctx.pool, kToken, spec.ps[0].address()));
+  FLOWPS_ASSIGN_OR_RETURN(auto ps_server, StartLoopbackPsServer(ctx.pool, kToken, spec.ps[0].address()));
   servers.push_back(std::move(ps_server));
   std::vector<std::shared_ptr<WorkerRuntime>> runtimes;
   for (int w = 0; w < workers; ++w) {

@@ -6,16 +6,19 @@
 //   flowps logs --cluster <spec> [-f]        merged log stream
 //   flowps train <job.yaml> [--max-steps N]  run a job in one process
 //   flowps bench <name> [--json] [--opt k=v]... [--list]
+//   flowps data convert | synth-ctr ...        input file tools
 #include <CLI/CLI.hpp>
 
 #include <vector>
 
+#include "bench/input_bench.h"
 #include "bench/matmul_bench.h"
 #include "bench/null_step_bench.h"
 #include "bench/rpc_latency_bench.h"
 #include "bench/step_bench.h"
 #include "bench/train_bench.h"
 #include "cli/bench_command.h"
+#include "cli/data_command.h"
 #include "cli/health_command.h"
 #include "cli/launch_command.h"
 #include "cli/logs_command.h"
@@ -23,7 +26,7 @@
 #include "cli/submit_command.h"
 #include "cli/train_command.h"
 #include "core/thread_pool.h"
-#include "ps/ps_benchmarks.h"
+#include "bench/ps_benchmarks.h"
 
 int main(int argc, char** argv) {
   // Every benchmark of `flowps bench`, in one place.
@@ -31,10 +34,12 @@ int main(int argc, char** argv) {
       flowps::MakeRpcLatencyBenchmark(),
       flowps::MakeMatmulBenchmark(),
       flowps::MakeStepBenchmark(),
-      flowps::ps::MakePsApplyBenchmark(),
-      flowps::ps::MakePushPullBenchmark(),
+      flowps::MakePsApplyBenchmark(),
+      flowps::MakePushPullBenchmark(),
+      flowps::MakePsMemoryBenchmark(),
       flowps::MakeNullStepBenchmark(),
       flowps::MakeTrainBenchmark(),
+      flowps::MakeInputBenchmark(),
   };
 
   // The process's compute pool, for the benchmarks (`train` makes its own when it runs).
@@ -49,6 +54,7 @@ int main(int argc, char** argv) {
   flowps::AddLogsCommand(app, &exit_code);
   flowps::AddSubmitCommand(app, &exit_code);
   flowps::AddTrainCommand(app, &exit_code);
+  flowps::AddDataCommand(app, &exit_code);
   flowps::AddBenchCommand(app, &benchmarks, pool.get(), &exit_code);
   try {
     app.parse(argc, argv);

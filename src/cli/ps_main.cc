@@ -3,7 +3,12 @@
 // It serves the "ps" service (ps/parameter_server_impl.h): shard `task` of
 // the spec's ps tasks. The chief configures it at the start of a job
 // (sync/async, optimizer, checkpoint dir), which also restores the newest
-// complete checkpoint.
+// complete checkpoint. Tests only: FLOWPS_TEST_PAUSE_BEFORE_RENAME_MS=<ms>
+// widens the window between writing a checkpoint file and renaming it.
+#include <cstdlib>
+
+#include <spdlog/spdlog.h>
+
 #include "cli/task_daemon.h"
 #include "ps/memory_tuning.h"
 #include "ps/parameter_server_impl.h"
@@ -14,8 +19,14 @@ int main(int argc, char** argv) {
     const int shard = context.task.index;
     const int num_shards = static_cast<int>(context.spec.ps.size());
     auto log = flowps::MakeLogger("ps", context.sinks, context.log_level);
-    services["ps"] = [shard, num_shards, log](flowps::ServiceEnv& env) {
-      return flowps::ps::NewParameterServer(env, shard, num_shards, log);
+    flowps::ps::ParameterServerOptions options;
+    if (const char* pause = std::getenv("FLOWPS_TEST_PAUSE_BEFORE_RENAME_MS")) {
+      options.test_pause_before_rename_ms = std::atoi(pause);
+      log->warn("FLOWPS_TEST_PAUSE_BEFORE_RENAME_MS={}: checkpoint writes pause before their rename (tests only)",
+                options.test_pause_before_rename_ms);
+    }
+    services["ps"] = [shard, num_shards, log, options](flowps::ServiceEnv& env) {
+      return flowps::ps::NewParameterServer(env, shard, num_shards, log, options);
     };
     return flowps::Status::OK();
   });

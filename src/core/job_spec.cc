@@ -1,11 +1,16 @@
 #include "core/job_spec.h"
 
+#include <glob.h>
+
 #include <filesystem>
 
 #include "core/yaml_reader.h"
 
 namespace flowps {
 namespace {
+
+// The widest hidden layer a job spec may ask for (a 784 x 2^20 float matrix is 3 GiB).
+constexpr int64_t kMaxHiddenWidth = int64_t{1} << 20;
 
 namespace fs = std::filesystem;
 
@@ -68,20 +73,82 @@ Status ReadModel(YamlMap m, const fs::path& base, ModelSpec* model) {
   m.Optional("hidden", &model->hidden);
   if (m.status().ok() && model->hidden.empty()) m.Fail("hidden", "must list at least one layer width");
   for (int64_t h : model->hidden)
-    if (m.status().ok() && h <= 0) m.Fail("hidden", "layer width " + std::to_string(h) + " must be positive");
+    if (m.status().ok() && (h <= 0 || h > kMaxHiddenWidth))
+      m.Fail("hidden", "layer width " + std::to_string(h) +
+                           (h <= 0 ? " must be positive" : " must be at most " + std::to_string(kMaxHiddenWidth)));
   m.Optional("seed", &model->seed);
   return m.Finish();
 }
 
+// A file, a directory or a glob that names at least one existing path.
+std::string ResolvePattern(YamlMap& m, const std::string& key, const std::string& value, const fs::path& base) {
+  if (!m.status().ok()) return value;
+  std::string p = (fs::path(value).is_absolute() ? fs::path(value) : base / value).lexically_normal().string();
+  std::error_code ec;
+  bool found = false;
+  if (p.find_first_of("*?[") != std::string::npos) {
+    glob_t g{};
+    found = ::glob(p.c_str(), 0, nullptr, &g) == 0 && g.gl_pathc > 0;
+    ::globfree(&g);
+  } else {
+    found = fs::exists(p, ec);
+  }
+  if (!found) m.Fail(key, "'" + value + "' names no existing file or directory");
+  return p;
+}
+
+void ReadFeeds(YamlMap& m, DataSpec* data) {
+  YAML::Node feeds = m.Raw("feeds");
+  if (!feeds.IsDefined() || !m.status().ok()) return;
+  if (!feeds.IsMap()) return m.Fail("feeds", "must map placeholders to columns, e.g. {x: features, y: label}");
+  for (auto it = feeds.begin(); it != feeds.end(); ++it) {
+    if (!it->second.IsScalar() || it->second.Scalar().empty())
+      return m.Fail("feeds", "placeholder '" + it->first.Scalar() + "' must name one column");
+    data->feeds.push_back({it->first.Scalar(), it->second.Scalar(), m.Where(it->first)});
+  }
+}
+
 Status ReadData(YamlMap m, const fs::path& base, DataSpec* data) {
-  data->path = kDefaultDataPath;
-  m.Optional("path", &data->path);
-  data->path = ResolveInput(m, "path", data->path, base, true);
+  data->where = m.Where(m.node());
+  ReadEnum<DataFormat>(m, "format", false,
+                       {{"idx", DataFormat::kIdx},
+                        {"csv", DataFormat::kCsv},
+                        {"libsvm", DataFormat::kLibsvm},
+                        {"npy", DataFormat::kNpy},
+                        {"text", DataFormat::kText}},
+                       &data->format);
+  const bool idx = data->format == DataFormat::kIdx;
+  RefuseUnless(m, idx, "path", "format idx (other formats name their files with train and test)");
+  RefuseUnless(m, data->format == DataFormat::kCsv, "label", "format csv");
+  RefuseUnless(m, data->format == DataFormat::kLibsvm, "dense_dim", "format libsvm");
+  RefuseUnless(m, data->format == DataFormat::kText, "sequence_length", "format text");
+  if (m.status().ok() && idx && m.has("path") && (m.has("train") || m.has("test")))
+    m.Fail("path", "and train/test both name the data: give one of them");
+  if (idx && !m.has("train")) {
+    data->path = kDefaultDataPath;
+    m.Optional("path", &data->path);
+    data->path = ResolveInput(m, "path", data->path, base, true);
+  } else {
+    m.Required("train", &data->train);
+    data->train = ResolvePattern(m, "train", data->train, base);
+  }
+  m.Optional("test", &data->test);
+  if (m.has("test")) data->test = ResolvePattern(m, "test", data->test, base);
+  m.Optional("label", &data->label);
+  m.Optional("dense_dim", &data->dense_dim);
+  RequirePositive(m, "dense_dim", static_cast<double>(data->dense_dim));
+  if (data->format == DataFormat::kText) m.Required("sequence_length", &data->sequence_length);
+  RequirePositive(m, "sequence_length", static_cast<double>(data->sequence_length));
   m.Optional("batch_size", &data->batch_size);
   RequirePositive(m, "batch_size", static_cast<double>(data->batch_size));
   m.Optional("shuffle", &data->shuffle);
+  m.Optional("shuffle_buffer", &data->shuffle_buffer);
+  RequirePositive(m, "shuffle_buffer", static_cast<double>(data->shuffle_buffer));
+  m.Optional("prefetch_batches", &data->prefetch_batches);
+  RequirePositive(m, "prefetch_batches", static_cast<double>(data->prefetch_batches));
   m.Optional("seed", &data->seed);
   RequireNonNegative(m, "seed", static_cast<double>(data->seed));
+  ReadFeeds(m, data);
   return m.Finish();
 }
 
@@ -205,6 +272,17 @@ const char* OptimizerKindName(OptimizerKind k) {
 }
 
 const char* TrainingModeName(TrainingMode m) { return m == TrainingMode::kSync ? "sync" : "async"; }
+
+const char* DataFormatName(DataFormat f) {
+  switch (f) {
+    case DataFormat::kIdx: return "idx";
+    case DataFormat::kCsv: return "csv";
+    case DataFormat::kLibsvm: return "libsvm";
+    case DataFormat::kNpy: return "npy";
+    case DataFormat::kText: return "text";
+  }
+  return "?";
+}
 
 namespace {
 

@@ -17,10 +17,12 @@ namespace flowps {
 enum class ModelKind { kSoftmax, kMlp, kCnn, kGraphFile };
 enum class OptimizerKind { kSgd, kMomentum, kAdagrad, kAdam };
 enum class TrainingMode { kSync, kAsync };
+enum class DataFormat { kIdx, kCsv, kLibsvm, kNpy, kText };
 
 const char* ModelKindName(ModelKind k);          // "softmax", "mlp", "cnn", "graph"
 const char* OptimizerKindName(OptimizerKind k);  // "sgd", "momentum", "adagrad", "adam"
 const char* TrainingModeName(TrainingMode m);    // "sync", "async"
+const char* DataFormatName(DataFormat f);        // "idx", "csv", "libsvm", "npy", "text"
 
 struct ModelSpec {
   ModelKind kind = ModelKind::kMlp;
@@ -29,11 +31,32 @@ struct ModelSpec {
   std::string graph_file;               // graph only: absolute path (resolved against the job file)
 };
 
+// One placeholder fed from one column of the data.
+struct FeedSpec {
+  std::string placeholder;
+  std::string column;
+  std::string where;  // "file:line" of the key, for messages
+};
+
+// The data section. With format idx and no train/test, path is the
+// directory of Fashion-MNIST-named IDX files; otherwise train (and test)
+// name a file, a directory or a glob (absolute once loaded; each names at
+// least one file). feeds is empty when the section gives none: the built-in
+// models then take x <- features, y <- label.
 struct DataSpec {
-  std::string path;         // directory of the IDX files (absolute once loaded)
+  DataFormat format = DataFormat::kIdx;
+  std::string path;         // idx: directory of the IDX files (absolute once loaded)
+  std::string train, test;  // "" when not given (test: no evaluation unless idx path)
+  std::string label = "label";     // csv: the label column
+  int64_t dense_dim = 0;           // libsvm: > 0 for a dense features column
+  int64_t sequence_length = 0;     // text: bytes per example (required)
   int64_t batch_size = 64;  // per worker step
   bool shuffle = true;
+  int64_t shuffle_buffer = 10000;  // examples held by the streaming shuffle
+  int64_t prefetch_batches = 4;    // batches read ahead of the step
   int64_t seed = 0;
+  std::vector<FeedSpec> feeds;
+  std::string where;        // "file:line" of the data section, for messages
 };
 
 struct OptimizerSpec {

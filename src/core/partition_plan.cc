@@ -15,8 +15,13 @@ Shape VariablePlacement::PartShape(const VariablePart& part) const {
 
 StatusOr<std::vector<std::vector<int64_t>>> VariablePlacement::GroupRowsByPart(
     const std::vector<int64_t>& rows_in) const {
+  return GroupRowsByPart(rows_in.data(), rows_in.size());
+}
+
+StatusOr<std::vector<std::vector<int64_t>>> VariablePlacement::GroupRowsByPart(const int64_t* rows_in,
+                                                                               size_t n) const {
   std::vector<std::vector<int64_t>> out(parts.size());
-  for (size_t i = 0; i < rows_in.size(); ++i) {
+  for (size_t i = 0; i < n; ++i) {
     const int64_t r = rows_in[i];
     if (r < 0 || r >= rows())
       return InvalidArgument("variable '" + name + "': row " + std::to_string(r) + " is outside [0, " +

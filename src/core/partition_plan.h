@@ -42,6 +42,7 @@ struct VariablePlacement {
   // For each part, the positions in `rows` (global row ids) that it owns.
   // InvalidArgument naming the variable if a row is outside [0, rows()).
   StatusOr<std::vector<std::vector<int64_t>>> GroupRowsByPart(const std::vector<int64_t>& rows) const;
+  StatusOr<std::vector<std::vector<int64_t>>> GroupRowsByPart(const int64_t* rows, size_t n) const;
 };
 
 struct PartitionPlan {

@@ -90,6 +90,28 @@ __global__ void ScatterRowsAddKernel(const Index* indices, const float* values, 
   }
 }
 
+template <typename T, bool kInto>
+__global__ void BoxCopyKernel(Box box, const T* x, T* out, int64_t n) {
+  for (int64_t i = FirstIndex(); i < n; i += GridStride()) {
+    if (kInto) out[BoxOffset(box, i)] = x[i];
+    else out[i] = x[BoxOffset(box, i)];
+  }
+}
+
+template <bool kInto>
+cudaError_t BoxCopy(const Box& box, const void* x, int elem_size, void* out, int64_t n, cudaStream_t s) {
+  if (n == 0) return cudaSuccess;
+  auto launch = [&](auto* elem) {
+    using T = std::remove_pointer_t<decltype(elem)>;
+    BoxCopyKernel<T, kInto><<<Blocks(n), kThreads, 0, s>>>(box, static_cast<const T*>(x), static_cast<T*>(out), n);
+  };
+  if (elem_size == 2) launch(static_cast<uint16_t*>(nullptr));
+  else if (elem_size == 4) launch(static_cast<uint32_t*>(nullptr));
+  else if (elem_size == 8) launch(static_cast<uint64_t*>(nullptr));
+  else return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
 __global__ void Conv2DKernel(WindowGeometry g, const float* x, const float* f, float* y, int64_t n) {
   for (int64_t i = FirstIndex(); i < n; i += GridStride()) y[i] = Conv2DAt(g, x, f, i);
 }
@@ -232,6 +254,14 @@ cudaError_t LaunchScatterRowsAdd(const void* indices, bool indices64, int64_t n_
     ScatterRowsAddKernel<<<Blocks(n), kThreads, 0, s>>>(static_cast<const int32_t*>(indices), values, rows, row, n,
                                                         out, bad);
   return cudaGetLastError();
+}
+
+cudaError_t LaunchCopyFromBox(const Box& box, const void* x, int elem_size, void* out, int64_t n, cudaStream_t s) {
+  return BoxCopy<false>(box, x, elem_size, out, n, s);
+}
+
+cudaError_t LaunchCopyIntoBox(const Box& box, const void* x, int elem_size, void* out, int64_t n, cudaStream_t s) {
+  return BoxCopy<true>(box, x, elem_size, out, n, s);
 }
 
 cudaError_t LaunchConv2D(const WindowGeometry& g, const float* x, const float* f, float* y, cudaStream_t s) {

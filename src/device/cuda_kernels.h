@@ -40,6 +40,15 @@ cudaError_t LaunchGather(const void* params, int elem_size, int64_t rows, int64_
 cudaError_t LaunchScatterRowsAdd(const void* indices, bool indices64, int64_t n_indices, const float* values,
                                  int64_t rows, int64_t row, float* out, int* bad, cudaStream_t stream);
 
+// Copies between a box of a tensor and a whole one, elements of `elem_size`
+// (2, 4 or 8) bytes, n = the box's element count. FromBox: out[i] =
+// x[BoxOffset(box, i)] (Slice, Split). IntoBox: out[BoxOffset(box, i)] = x[i]
+// (Concat, SliceGrad).
+cudaError_t LaunchCopyFromBox(const kernels::Box& box, const void* x, int elem_size, void* out, int64_t n,
+                              cudaStream_t stream);
+cudaError_t LaunchCopyIntoBox(const kernels::Box& box, const void* x, int elem_size, void* out, int64_t n,
+                              cudaStream_t stream);
+
 cudaError_t LaunchConv2D(const kernels::WindowGeometry& g, const float* x, const float* f, float* y,
                          cudaStream_t stream);
 cudaError_t LaunchConv2DBackpropInput(const kernels::WindowGeometry& g, const float* f, const float* dy, float* dx,

@@ -9,6 +9,7 @@
 #include "device/gpu_device.h"
 #include "graph/kernel_services.h"
 #include "graph/op_util.h"
+#include "kernels/array_kernels.h"
 #include "kernels/math_kernels.h"
 #include "kernels/per_element_index.h"
 #include "kernels/strided.h"
@@ -203,6 +204,62 @@ Status CheckDy(const kernels::WindowGeometry& g, const Tensor& dy) {
   return Status::OK();
 }
 
+// The box of `dims` at `begin` of x, copied into a new device tensor.
+StatusOr<Tensor> CopyFromBoxOnGpu(KernelContext& c, GpuDevice& d, const Tensor& x, const Ints& begin, const Shape& dims) {
+  FLOWPS_ASSIGN_OR_RETURN(kernels::Box box, kernels::MakeBox(x.shape(), begin, dims));
+  FLOWPS_ASSIGN_OR_RETURN(Tensor out, d.Allocate(x.dtype(), dims));
+  FLOWPS_RETURN_IF_ERROR(Launched(cuda::LaunchCopyFromBox(box, x.raw_data(), static_cast<int>(DTypeSize(x.dtype())),
+                                                          out.raw_data(), out.num_elements(), StreamOf(d)),
+                                  c));
+  return out;
+}
+
+// x written into the box of x's shape at `begin` of `out`.
+Status CopyIntoBoxOnGpu(KernelContext& c, GpuDevice& d, const Tensor& x, const Ints& begin, Tensor& out) {
+  FLOWPS_ASSIGN_OR_RETURN(kernels::Box box, kernels::MakeBox(out.shape(), begin, x.shape()));
+  return Launched(cuda::LaunchCopyIntoBox(box, x.raw_data(), static_cast<int>(DTypeSize(x.dtype())), out.raw_data(),
+                                          x.num_elements(), StreamOf(d)),
+                  c);
+}
+
+StatusOr<Tensor> ConcatOnGpu(KernelContext& c, GpuDevice& d) {
+  FLOWPS_ASSIGN_OR_RETURN(int64_t axis, c.attr<int64_t>("axis"));
+  const Shape& first = c.input(0).shape();
+  if (axis < 0) axis += first.rank();
+  if (axis < 0 || axis >= first.rank()) return InvalidArgument("Concat axis out of range for " + first.ToString());
+  Ints dims = first.dims();
+  dims[axis] = 0;
+  for (int i = 0; i < c.num_inputs(); ++i) {
+    const Shape& s = c.input(i).shape();
+    bool fits = s.rank() == first.rank() && c.input(i).dtype() == c.input(0).dtype();
+    for (int k = 0; fits && k < first.rank(); ++k) fits = k == axis || s.dim(k) == first.dim(k);
+    if (!fits) return InvalidArgument("Concat input " + std::to_string(i) + " " + s.ToString() + " does not fit " + first.ToString());
+    dims[axis] += s.dim(axis);
+  }
+  FLOWPS_ASSIGN_OR_RETURN(Tensor out, d.Allocate(c.input(0).dtype(), Shape(dims)));
+  Ints begin(first.rank(), 0);
+  for (int i = 0; i < c.num_inputs(); ++i) {
+    FLOWPS_RETURN_IF_ERROR(CopyIntoBoxOnGpu(c, d, c.input(i), begin, out));
+    begin[axis] += c.input(i).shape().dim(axis);
+  }
+  return out;
+}
+
+Status SplitOnGpu(KernelContext& c) {
+  FLOWPS_ASSIGN_OR_RETURN(GpuDevice * d, Gpu(c));
+  const Tensor& x = c.input(0);
+  FLOWPS_ASSIGN_OR_RETURN(int64_t axis, c.attr<int64_t>("axis"));
+  if (axis < 0) axis += x.shape().rank();
+  FLOWPS_ASSIGN_OR_RETURN(Shape part, kernels::SplitShape(x.shape(), c.node().num_outputs(), static_cast<int>(axis)));
+  Ints begin(x.shape().rank(), 0);
+  for (int i = 0; i < c.node().num_outputs(); ++i) {
+    begin[axis] = i * part.dim(axis);
+    FLOWPS_ASSIGN_OR_RETURN(Tensor t, CopyFromBoxOnGpu(c, *d, x, begin, part));
+    c.set_output(i, std::move(t));
+  }
+  return Status::OK();
+}
+
 std::vector<std::pair<std::string, KernelFn>> GpuKernels() {
   std::vector<std::pair<std::string, KernelFn>> k;
   const std::pair<const char*, UnaryOp> unary[] = {{"Neg", UnaryOp::kNeg},   {"Square", UnaryOp::kSquare},
@@ -247,6 +304,22 @@ std::vector<std::pair<std::string, KernelFn>> GpuKernels() {
   k.emplace_back("MatMul", OneGpuOutput([](KernelContext& c, GpuDevice& d) {
     return CublasMatMul(d, c.input(0), c.input(1), GetAttrOr(c.node().attrs(), "transpose_a", false),
                         GetAttrOr(c.node().attrs(), "transpose_b", false));
+  }));
+  k.emplace_back("Concat", OneGpuOutput(ConcatOnGpu));
+  k.emplace_back("Split", SplitOnGpu);
+  k.emplace_back("Slice", OneGpuOutput([](KernelContext& c, GpuDevice& d) -> StatusOr<Tensor> {
+    FLOWPS_ASSIGN_OR_RETURN(Ints begin, c.attr<Ints>("begin"));
+    FLOWPS_ASSIGN_OR_RETURN(Ints size, c.attr<Ints>("size"));
+    FLOWPS_ASSIGN_OR_RETURN(Shape dims, kernels::SliceShape(c.input(0).shape(), begin, size));
+    return CopyFromBoxOnGpu(c, d, c.input(0), begin, dims);
+  }));
+  k.emplace_back("SliceGrad", OneGpuOutput([](KernelContext& c, GpuDevice& d) -> StatusOr<Tensor> {
+    FLOWPS_ASSIGN_OR_RETURN(Ints begin, c.attr<Ints>("begin"));
+    const Tensor& dy = c.input(0);
+    FLOWPS_ASSIGN_OR_RETURN(Tensor out, d.Allocate(dy.dtype(), c.input(1).shape()));
+    FLOWPS_RETURN_IF_ERROR(CudaStatus(cudaMemsetAsync(out.raw_data(), 0, out.num_bytes(), StreamOf(d)), "cudaMemsetAsync"));
+    FLOWPS_RETURN_IF_ERROR(CopyIntoBoxOnGpu(c, d, dy, begin, out));
+    return out;
   }));
   k.emplace_back("Softmax", OneGpuOutput([](KernelContext& c, GpuDevice& d) -> StatusOr<Tensor> {
     const Tensor& x = c.input(0);

@@ -249,6 +249,38 @@ OpDef SliceOp() {
   return d;
 }
 
+constexpr int64_t kMaxSplit = 1 << 16;
+
+// Split(x): num_split equal parts along axis, one output each. Its gradient
+// concatenates the parts' gradients, zeros for parts no gradient reached.
+OpDef SplitOp() {
+  OpDef d = NewOp("Split", 1);
+  d.shape_fn = [](ShapeContext& c) -> Status {
+    FLOWPS_ASSIGN_OR_RETURN(int64_t num, c.attr<int64_t>("num_split"));
+    FLOWPS_ASSIGN_OR_RETURN(int64_t axis, c.attr<int64_t>("axis"));
+    if (num > kMaxSplit) return InvalidArgument("Split into " + std::to_string(num) + " parts: at most " + std::to_string(kMaxSplit));
+    const Shape& in = c.input_shape(0);
+    FLOWPS_ASSIGN_OR_RETURN(Shape part, kernels::SplitShape(in, num, static_cast<int>(axis < 0 ? axis + in.rank() : axis)));
+    for (int64_t i = 0; i < num; ++i) c.add_output(c.input_dtype(0), part);
+    return Status::OK();
+  };
+  d.kernels[DeviceType::kCPU] = [](KernelContext& c) -> Status {
+    FLOWPS_ASSIGN_OR_RETURN(int64_t axis, c.attr<int64_t>("axis"));
+    if (axis < 0) axis += c.input(0).shape().rank();
+    FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> parts,
+                            kernels::Split(c.input(0), c.node().num_outputs(), static_cast<int>(axis)));
+    for (int i = 0; i < c.node().num_outputs(); ++i) c.set_output(i, std::move(parts[i]));
+    return Status::OK();
+  };
+  d.grad = [](Node& n, const std::vector<GradValue>& dy, std::vector<GradValue>* dx) -> Status {
+    std::vector<Output> parts;
+    for (int i = 0; i < n.num_outputs(); ++i) parts.push_back(dy[i].valid() ? dy[i].dense : ZerosLike(n.output(i)));
+    (*dx)[0] = Dense(Concat(parts, GetAttrOr<int64_t>(n.attrs(), "axis", 0)));
+    return Status::OK();
+  };
+  return d;
+}
+
 OpDef SliceGradOp() {
   OpDef d = NewOp("SliceGrad", 2);
   d.shape_fn = [](ShapeContext& c) -> Status {
@@ -343,7 +375,7 @@ OpDef SparseToDenseOp() {
 Status RegisterArrayOps(OpRegistry* r) {
   for (OpDef d : {ConstOp(), PlaceholderOp(), IdentityOp(), NoOpOp(), FillLikeOp("ZerosLike", 0),
                   FillLikeOp("OnesLike", 1), ReshapeOp(), ReshapeLikeOp(), TransposeOp(), ConcatOp(), SliceOp(),
-                  SliceGradOp(), GatherOp(), SparseToDenseOp(), CastOp()})
+                  SplitOp(), SliceGradOp(), GatherOp(), SparseToDenseOp(), CastOp()})
     FLOWPS_RETURN_IF_ERROR(r->Register(std::move(d)));
   return Status::OK();
 }

@@ -74,4 +74,21 @@ StatusOr<DeviceName> ParseDeviceName(const std::string& name) {
   return d;
 }
 
+StatusOr<DeviceName> ParseDeviceRequest(const std::string& request, const DeviceName& base) {
+  if (request.empty() || request[0] != '/') return ParseDeviceName(request);
+  std::vector<std::string> parts = SplitSlashes(request);
+  std::string job, task, device;
+  for (const std::string& p : parts) {
+    if (p.rfind("job:", 0) == 0 && job.empty() && task.empty() && device.empty()) job = p;
+    else if (p.rfind("task:", 0) == 0 && task.empty() && device.empty()) task = p;
+    else if (p.rfind("device:", 0) == 0 && device.empty()) device = p;
+    else return ParseDeviceName(request);  // says what is wrong
+  }
+  if (job.empty()) job = "job:" + base.job;
+  if (task.empty()) task = "task:" + std::to_string(job == "job:" + base.job ? base.task : 0);
+  auto full = ParseDeviceName("/" + job + "/" + task + (device.empty() ? "" : "/" + device));
+  if (!full.ok()) return InvalidArgument("device request '" + request + "': " + full.status().message());
+  return full;
+}
+
 }  // namespace flowps

@@ -31,4 +31,11 @@ struct DeviceName {
 // Parses a device string; InvalidArgument naming the string and the bad part.
 StatusOr<DeviceName> ParseDeviceName(const std::string& name);
 
+// Parses a device a node requests, which may leave out its job and task, as
+// TensorFlow allows ("/device:cpu:1", "/job:worker/device:cpu:1"), completing
+// it from `base` (the device the node would run on by default): a missing job
+// is base's job; a missing task is base's task when the job is base's, else
+// task 0. A full name parses as ParseDeviceName does.
+StatusOr<DeviceName> ParseDeviceRequest(const std::string& request, const DeviceName& base);
+
 }  // namespace flowps

@@ -79,6 +79,25 @@ class Node {
   std::string requested_device_, assigned_device_;
 };
 
+// The roles that make a graph a model (see model_roles.h): set by the model's
+// author, saved in the GraphDef, checked by ValidateModel.
+struct InputRole {
+  Node* placeholder = nullptr;
+  std::string column;  // the data column that feeds it, e.g. "images"
+};
+struct MetricRole {
+  std::string name;    // reported under this name, e.g. "accuracy"
+  std::string kind;    // a MetricKind name: "mean", "accuracy", "auc"
+  std::vector<Output> tensors;
+};
+struct GraphRoles {
+  std::vector<InputRole> inputs;
+  Output loss;  // invalid: not set
+  std::vector<MetricRole> metrics;
+
+  bool empty() const { return inputs.empty() && !loss.valid() && metrics.empty(); }
+};
+
 // Everything needed to add one node.
 struct NodeSpec {
   std::string op;
@@ -126,6 +145,10 @@ class Graph {
   void PushDevice(const std::string& device) { devices_.push_back(device); }
   void PopDevice() { devices_.pop_back(); }
 
+  // The model's roles; nodes they name must belong to this graph.
+  GraphRoles& roles() { return roles_; }
+  const GraphRoles& roles() const { return roles_; }
+
   std::string UniqueName(const std::string& hint);
   // `hint` under the current name scopes ("layer1/W"), not made unique.
   std::string ScopedName(const std::string& hint) const;
@@ -137,6 +160,7 @@ class Graph {
   std::unordered_map<std::string, int> name_counts_;
   std::vector<std::string> name_scopes_;
   std::vector<std::string> devices_;
+  GraphRoles roles_;
   Status status_;
 };
 

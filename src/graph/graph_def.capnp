@@ -7,6 +7,26 @@ $import "/capnp/c++.capnp".namespace("flowps::schema");
 struct GraphDef {
   version @0 :UInt32;  # 1
   nodes @1 :List(NodeDef);
+  roles @2 :Roles;     # absent in a graph that is not a model (see graph/model_roles.h)
+}
+
+# What makes the graph a model. Variable initializers are attributes of the
+# Variable nodes ("init", "init_seed", ...: graph/model_roles.h).
+struct Roles {
+  inputs @0 :List(InputRole);
+  loss @1 :TensorRef;          # absent: no loss named
+  metrics @2 :List(MetricRole);
+}
+
+struct InputRole {
+  node @0 :Text;    # a Placeholder
+  column @1 :Text;  # the data column that feeds it
+}
+
+struct MetricRole {
+  name @0 :Text;
+  kind @1 :Text;                 # mean | accuracy | auc
+  tensors @2 :List(TensorRef);
 }
 
 struct NodeDef {
@@ -15,7 +35,7 @@ struct NodeDef {
   inputs @2 :List(TensorRef);
   controlInputs @3 :List(Text);
   attrs @4 :List(Attr);
-  requestedDevice @5 :Text;
+  requestedDevice @5 :Text;  # as the user wrote it, maybe partial: "/device:cpu:1"
 }
 
 struct TensorRef {

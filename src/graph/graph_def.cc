@@ -1,5 +1,7 @@
 #include "graph/graph_def.h"
 
+#include "core/shape_check.h"
+
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <kj/exception.h>
@@ -104,7 +106,11 @@ StatusOr<AttrValue> ReadAttr(schema::Attr::Value::Reader in) {
       FLOWPS_ASSIGN_OR_RETURN(DType d, ReadDType(in.getDtype()));
       return AttrValue(d);
     }
-    case schema::Attr::Value::SHAPE: return AttrValue(Shape(ReadInts(in.getShape())));
+    case schema::Attr::Value::SHAPE: {
+      Shape shape(ReadInts(in.getShape()));
+      FLOWPS_RETURN_IF_ERROR(CheckShape(shape, /*allow_unknown=*/true));
+      return AttrValue(std::move(shape));
+    }
     case schema::Attr::Value::INTS: return AttrValue(ReadInts(in.getInts()));
     case schema::Attr::Value::TENSOR: {
       FLOWPS_ASSIGN_OR_RETURN(Tensor t, ReadTensor(in.getTensor()));
@@ -112,6 +118,59 @@ StatusOr<AttrValue> ReadAttr(schema::Attr::Value::Reader in) {
     }
   }
   return InvalidArgument("unknown attribute kind");
+}
+
+void WriteRef(const Output& o, schema::TensorRef::Builder out) {
+  out.setNode(o.node->name());
+  out.setIndex(static_cast<uint32_t>(o.index));
+}
+
+void WriteRoles(const GraphRoles& roles, schema::Roles::Builder out) {
+  auto inputs = out.initInputs(static_cast<unsigned>(roles.inputs.size()));
+  for (size_t i = 0; i < roles.inputs.size(); ++i) {
+    inputs[static_cast<unsigned>(i)].setNode(roles.inputs[i].placeholder->name());
+    inputs[static_cast<unsigned>(i)].setColumn(roles.inputs[i].column);
+  }
+  if (roles.loss.valid()) WriteRef(roles.loss, out.initLoss());
+  auto metrics = out.initMetrics(static_cast<unsigned>(roles.metrics.size()));
+  for (size_t i = 0; i < roles.metrics.size(); ++i) {
+    const MetricRole& m = roles.metrics[i];
+    auto mo = metrics[static_cast<unsigned>(i)];
+    mo.setName(m.name);
+    mo.setKind(m.kind);
+    auto tensors = mo.initTensors(static_cast<unsigned>(m.tensors.size()));
+    for (size_t k = 0; k < m.tensors.size(); ++k) WriteRef(m.tensors[k], tensors[static_cast<unsigned>(k)]);
+  }
+}
+
+StatusOr<Output> ReadRef(const Graph& graph, schema::TensorRef::Reader ref, const std::string& what) {
+  Node* n = graph.FindNode(ref.getNode().cStr());
+  if (n == nullptr || static_cast<int64_t>(ref.getIndex()) >= n->num_outputs())
+    return InvalidArgument(what + " refers to '" + ref.getNode().cStr() + ":" + std::to_string(ref.getIndex()) +
+                           "', which is not an output of the graph");
+  return n->output(static_cast<int>(ref.getIndex()));
+}
+
+// Resolves the roles' references; ValidateModel checks the rest.
+StatusOr<GraphRoles> ReadRoles(const Graph& graph, schema::Roles::Reader in) {
+  GraphRoles roles;
+  for (auto input : in.getInputs()) {
+    Node* n = graph.FindNode(input.getNode().cStr());
+    if (n == nullptr) return InvalidArgument(std::string("input role names no node '") + input.getNode().cStr() + "'");
+    roles.inputs.push_back({n, input.getColumn().cStr()});
+  }
+  if (in.hasLoss()) {
+    FLOWPS_ASSIGN_OR_RETURN(roles.loss, ReadRef(graph, in.getLoss(), "the loss"));
+  }
+  for (auto m : in.getMetrics()) {
+    MetricRole role{m.getName().cStr(), m.getKind().cStr(), {}};
+    for (auto ref : m.getTensors()) {
+      FLOWPS_ASSIGN_OR_RETURN(Output o, ReadRef(graph, ref, "metric '" + role.name + "'"));
+      role.tensors.push_back(o);
+    }
+    roles.metrics.push_back(std::move(role));
+  }
+  return roles;
 }
 
 StatusOr<std::unique_ptr<Graph>> BuildGraph(schema::GraphDef::Reader def, const OpRegistry* registry) {
@@ -150,6 +209,11 @@ StatusOr<std::unique_ptr<Graph>> BuildGraph(schema::GraphDef::Reader def, const 
     auto node = graph->AddNode(std::move(spec));
     if (!node.ok()) return node.status().WithContext("graph def");
   }
+  if (def.hasRoles()) {
+    auto roles = ReadRoles(*graph, def.getRoles());
+    if (!roles.ok()) return roles.status().WithContext("graph def roles");
+    graph->roles() = std::move(roles).value();
+  }
   return graph;
 }
 
@@ -182,6 +246,7 @@ StatusOr<std::string> SerializeGraph(const Graph& graph) {
       ++a;
     }
   }
+  if (!graph.roles().empty()) WriteRoles(graph.roles(), def.initRoles());
   kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();
   return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());

@@ -2,8 +2,10 @@
 // and back.
 //
 // Saved: node names, ops, inputs, control inputs, attributes (every AttrValue
-// kind, tensors included) and requested devices; not assigned devices (run
-// placement again). Loading re-runs every op's shape function, so a loaded
+// kind, tensors included; so also variable initializers, see model_roles.h),
+// requested devices as written, and the graph's roles; not assigned devices
+// (run placement again). Roles are resolved to nodes when loading; whether the
+// graph is a complete model is ValidateModel's question, not the loader's. Loading re-runs every op's shape function, so a loaded
 // graph is checked like a built one. Corrupt or hostile bytes never crash:
 // they give InvalidArgument saying what is wrong (an unknown op, a reference
 // to a node that is not defined earlier, a malformed message, ...).

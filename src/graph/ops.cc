@@ -111,6 +111,13 @@ Output Slice(Output x, std::vector<int64_t> begin, std::vector<int64_t> size) {
 Output Cast(Output x, DType to) { return Make("Cast", {x}, {{"dtype", to}}); }
 
 Output Softmax(Output logits) { return Make("Softmax", {logits}); }
+std::vector<Output> Split(Output x, int64_t num_split, int64_t axis) {
+  Output first = Make("Split", {x}, {{"num_split", num_split}, {"axis", axis}});
+  std::vector<Output> parts;
+  if (!first.valid()) return parts;
+  for (int i = 0; i < first.node->num_outputs(); ++i) parts.push_back(first.node->output(i));
+  return parts;
+}
 Output SparseSoftmaxCrossEntropyWithLogits(Output logits, Output labels) {
   return Make("SparseSoftmaxCrossEntropyWithLogits", {logits, labels});
 }

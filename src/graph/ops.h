@@ -83,6 +83,9 @@ Output Transpose(Output x, std::vector<int64_t> perm);
 Output Concat(const std::vector<Output>& parts, int64_t axis);
 // size -1 along a dim: to its end.
 Output Slice(Output x, std::vector<int64_t> begin, std::vector<int64_t> size);
+// x cut into num_split equal parts along axis (e.g. an LSTM's four gates):
+// num_split outputs of one node, or an empty list after an error.
+std::vector<Output> Split(Output x, int64_t num_split, int64_t axis);
 // float32 / int32 / int64 conversion; differentiable from float32 to float32 only.
 Output Cast(Output x, DType to);
 

@@ -29,9 +29,11 @@ std::string JoinNames(const std::vector<std::string>& names) {
 }
 
 // The cluster device that satisfies a request, or an error.
-StatusOr<std::string> ResolveRequest(const Node& node, const std::vector<std::string>& available) {
+// A partial request ("/device:cpu:1") is completed from the default device.
+StatusOr<std::string> ResolveRequest(const Node& node, const std::vector<std::string>& available,
+                                     const DeviceName& default_device) {
   auto where = "node '" + node.name() + "' (op " + node.op() + ")";
-  auto parsed = ParseDeviceName(node.requested_device());
+  auto parsed = ParseDeviceRequest(node.requested_device(), default_device);
   if (!parsed.ok()) return parsed.status().WithContext(where);
   std::string want = parsed->ToString();
   if (std::find(available.begin(), available.end(), want) != available.end()) return want;
@@ -62,6 +64,7 @@ Status PlaceGraph(Graph* graph, const PlacementOptions& options) {
   FLOWPS_ASSIGN_OR_RETURN(auto workers, CanonicalList(options.worker_devices, "placement worker_devices"));
   FLOWPS_ASSIGN_OR_RETURN(auto defaults, CanonicalList({options.default_device}, "placement default_device"));
   const std::string default_device = defaults[0];
+  FLOWPS_ASSIGN_OR_RETURN(DeviceName default_name, ParseDeviceName(default_device));
   std::vector<std::string> available = ps;
   available.insert(available.end(), workers.begin(), workers.end());
   if (std::find(available.begin(), available.end(), default_device) == available.end())
@@ -73,7 +76,7 @@ Status PlaceGraph(Graph* graph, const PlacementOptions& options) {
   // 1. Explicit requests.
   for (const auto& n : graph->nodes()) {
     if (n->requested_device().empty()) continue;
-    FLOWPS_ASSIGN_OR_RETURN(assigned[n->id()], ResolveRequest(*n, available));
+    FLOWPS_ASSIGN_OR_RETURN(assigned[n->id()], ResolveRequest(*n, available, default_name));
   }
 
   // 2. Variables over ps tasks, greedy by bytes. Nodes reading the same

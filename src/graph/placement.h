@@ -3,7 +3,9 @@
 // Rules, in order:
 //   1. a node's requested device (NodeSpec::device or a DeviceScope) wins; it
 //      must name a device of the cluster (a bare task such as "/job:worker/task:1"
-//      takes that task's cpu:0, or its first device); otherwise the pass fails
+//      takes that task's cpu:0, or its first device; a request without job or
+//      task, such as "/device:cpu:1" or "/job:worker/device:cpu:1", is
+//      completed from the default device: ParseDeviceRequest); otherwise the pass fails
 //      with an error naming the node, its op and the device;
 //   2. variables (Variable nodes, grouped by their var_name attribute) without
 //      a request are spread over the ps tasks, balanced by size: largest first

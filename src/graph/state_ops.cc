@@ -1,6 +1,7 @@
 // State ops: Variable reads a named variable, Assign stages a new value. Both
 // go through the step's KernelServices; neither changes a variable by itself.
 #include "graph/kernel_services.h"
+#include "graph/model_roles.h"
 #include "graph/op_util.h"
 
 namespace flowps {
@@ -13,6 +14,10 @@ Status VariableShape(ShapeContext& c) {
   FLOWPS_ASSIGN_OR_RETURN(Shape shape, c.attr<Shape>("shape"));
   if (var.empty()) return InvalidArgument("attribute 'var_name' is empty");
   if (!shape.fully_defined()) return InvalidArgument("variable '" + var + "' needs a fully defined shape, got " + shape.ToString());
+  auto init = InitializerFromAttrs(c.attrs());
+  if (!init.ok()) return init.status().WithContext("variable '" + var + "': initializer");
+  if (init->has_value())
+    FLOWPS_RETURN_IF_ERROR(InitializerFits(**init, dtype, shape).WithContext("variable '" + var + "'"));
   c.add_output(dtype, shape);
   return Status::OK();
 }

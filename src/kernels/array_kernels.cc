@@ -155,6 +155,29 @@ StatusOr<Tensor> Slice(const Tensor& x, const std::vector<int64_t>& begin, const
   return out;
 }
 
+StatusOr<Shape> SplitShape(const Shape& x, int64_t num, int axis) {
+  if (axis < 0 || axis >= x.rank()) return InvalidArgument("Split axis " + std::to_string(axis) + " is out of range for " + x.ToString());
+  const int64_t n = x.dim(axis);
+  if (num < 1 || (n >= 0 && n % num != 0))
+    return InvalidArgument("Split: " + std::to_string(num) + " parts do not divide dimension " + std::to_string(axis) +
+                           " of " + x.ToString());
+  std::vector<int64_t> dims = x.dims();
+  dims[axis] = n < 0 ? -1 : n / num;
+  return Shape(std::move(dims));
+}
+
+StatusOr<std::vector<Tensor>> Split(const Tensor& x, int64_t num, int axis) {
+  FLOWPS_ASSIGN_OR_RETURN(Shape part, SplitShape(x.shape(), num, axis));
+  std::vector<Tensor> parts;
+  std::vector<int64_t> begin(x.shape().rank(), 0);
+  for (int64_t i = 0; i < num; ++i) {
+    begin[axis] = i * part.dim(axis);
+    FLOWPS_ASSIGN_OR_RETURN(Tensor t, Slice(x, begin, part.dims()));
+    parts.push_back(std::move(t));
+  }
+  return parts;
+}
+
 StatusOr<Tensor> SliceGrad(const Tensor& dy, const Shape& x_shape, const std::vector<int64_t>& begin) {
   FLOWPS_ASSIGN_OR_RETURN(Shape shape, SliceShape(x_shape, begin, dy.shape().dims()));
   if (shape != dy.shape()) return InvalidArgument("SliceGrad: gradient shape does not fit");

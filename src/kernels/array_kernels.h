@@ -22,6 +22,11 @@ StatusOr<Tensor> Concat(const std::vector<Tensor>& parts, int axis);
 StatusOr<Shape> SliceShape(const Shape& shape, const std::vector<int64_t>& begin,
                            const std::vector<int64_t>& size);
 StatusOr<Tensor> Slice(const Tensor& x, const std::vector<int64_t>& begin, const std::vector<int64_t>& size);
+// x cut into `num` equal parts along `axis` (normalised): InvalidArgument
+// unless num >= 1 divides x's dim there.
+StatusOr<std::vector<Tensor>> Split(const Tensor& x, int64_t num, int axis);
+// The shape of each part of Split; an unknown dim along `axis` stays unknown.
+StatusOr<Shape> SplitShape(const Shape& x, int64_t num, int axis);
 // Zeros of `x_shape` with dy written at `begin` (the gradient of Slice).
 StatusOr<Tensor> SliceGrad(const Tensor& dy, const Shape& x_shape, const std::vector<int64_t>& begin);
 

@@ -43,8 +43,9 @@ struct ExpFn {
 struct LogFn {
   FLOWPS_HOST_DEVICE float operator()(float x) const { return logf(x); }
 };
+// NaN stays NaN (as in TensorFlow and PyTorch): a diverging model must not look finite.
 struct ReluFn {
-  FLOWPS_HOST_DEVICE float operator()(float x) const { return x > 0.f ? x : 0.f; }
+  FLOWPS_HOST_DEVICE float operator()(float x) const { return x > 0.f || x != x ? x : 0.f; }
 };
 struct SigmoidFn {
   FLOWPS_HOST_DEVICE float operator()(float x) const { return 1.f / (1.f + expf(-x)); }
@@ -53,10 +54,19 @@ struct TanhFn {
   FLOWPS_HOST_DEVICE float operator()(float x) const { return tanhf(x); }
 };
 
+// The max-type ops (ReduceMax, ArgMax, MaxPool) propagate NaN, as TensorFlow
+// and PyTorch do: a NaN wins over every number, the first NaN over later ones.
+// True when `v` takes the place of the current `best`.
+FLOWPS_HOST_DEVICE inline bool TakesMax(float v, float best) { return v > best || (v != v && best == best); }
+// max(a, b), NaN if either is NaN.
+struct MaxNanFn {
+  FLOWPS_HOST_DEVICE float operator()(float a, float b) const { return TakesMax(b, a) ? b : a; }
+};
+
 // Derivatives, in TensorFlow's argument order.
-// ReluGrad(dy, x): dy where x > 0, else 0.
+// ReluGrad(dy, x): dy where x > 0, NaN where x is NaN, else 0.
 struct ReluGradFn {
-  FLOWPS_HOST_DEVICE float operator()(float dy, float x) const { return x > 0.f ? dy : 0.f; }
+  FLOWPS_HOST_DEVICE float operator()(float dy, float x) const { return x > 0.f ? dy : (x != x ? x : 0.f); }
 };
 // SigmoidGrad(y, dy) with y = sigmoid(x): dy * y * (1 - y).
 struct SigmoidGradFn {

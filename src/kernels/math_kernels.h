@@ -50,9 +50,20 @@ StatusOr<Tensor> BroadcastTo(const Tensor& x, const Shape& target);
 // first one on ties. The axis is removed from the shape.
 StatusOr<Tensor> ArgMax(const Tensor& x, int axis);
 
-// C = op(A) op(B), op transposing when asked. Rank 2. Splits rows of C over
-// `pool` (may be null) for large products.
+// The GEMM behind MatMul. kAuto picks OpenBLAS when flowps was built with it
+// (meson option `blas`, on by default where libopenblas-dev is installed) and
+// Eigen's own GEMM otherwise; the others force one (kBlas falls back to Eigen
+// when built without OpenBLAS). See docs/PERFORMANCE.md#matmul for the figures.
+enum class MatMulEngine { kAuto, kEigen, kBlas };
+// True when this build links OpenBLAS.
+bool HaveBlas();
+
+// C = op(A) op(B), op transposing when asked. Rank 2. A large product is cut
+// into one block of rows (or columns) of C per thread of `pool` (may be null:
+// the calling thread only), each block one single-threaded GEMM, so MatMul
+// uses exactly the pool's threads: OpenBLAS's own threads are never used (the
+// first BLAS call sets OpenBLAS to 1 thread for the whole process).
 StatusOr<Tensor> MatMul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b,
-                        ThreadPool* pool);
+                        ThreadPool* pool, MatMulEngine engine = MatMulEngine::kAuto);
 
 }  // namespace flowps::kernels

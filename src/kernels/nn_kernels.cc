@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "kernels/array_kernels.h"
+#include "kernels/elementwise_functors.h"
 #include "kernels/math_kernels.h"
 
 namespace flowps::kernels {
@@ -164,7 +165,7 @@ std::vector<int64_t> PoolArgMax(const Tensor& x, const Geometry& g, const Window
     const int64_t base = ((n * g.h + ih) * g.w + iw) * g.c;
     for (int64_t c = 0; c < g.c; ++c) {
       int64_t& a = arg[row * g.c + c];
-      if (a < 0 || px[base + c] > px[a]) a = base + c;
+      if (a < 0 || TakesMax(px[base + c], px[a])) a = base + c;
     }
   });
   return arg;

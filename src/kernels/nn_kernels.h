@@ -44,9 +44,10 @@ StatusOr<Tensor> Conv2DBackpropInput(const Shape& x_shape, const Tensor& filter,
 StatusOr<Tensor> Conv2DBackpropFilter(const Tensor& x, const Shape& f_shape, const Tensor& dy,
                                       const Window& w, ThreadPool* pool);
 
-// Max over each window of x [N,H,W,C] (padding never wins) -> [N,OH,OW,C].
+// Max over each window of x [N,H,W,C] (padding never wins; NaN wherever the
+// window holds a NaN) -> [N,OH,OW,C].
 StatusOr<Tensor> MaxPool(const Tensor& x, const Window& w);
-// Routes each dy to the (first) position that held its window's max.
+// Routes each dy to the (first) position that held its window's max (its first NaN).
 StatusOr<Tensor> MaxPoolGrad(const Tensor& x, const Tensor& dy, const Window& w);
 
 }  // namespace flowps::kernels

@@ -67,6 +67,26 @@ StatusOr<std::vector<int64_t>> SumToShapeAxes(const Shape& x, const Shape& targe
   return axes;
 }
 
+StatusOr<Box> MakeBox(const Shape& whole, const std::vector<int64_t>& begin, const Shape& dims) {
+  FLOWPS_RETURN_IF_ERROR(CheckRank(whole));
+  const int rank = whole.rank();
+  if (dims.rank() != rank || static_cast<int>(begin.size()) != rank)
+    return InvalidArgument("a box of " + dims.ToString() + " does not fit the rank of " + whole.ToString());
+  Box b;
+  b.rank = rank;
+  int64_t stride = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    if (begin[d] < 0 || dims.dim(d) < 0 || begin[d] + dims.dim(d) > whole.dim(d))
+      return InvalidArgument("a box of " + dims.ToString() + " at dimension " + std::to_string(d) + " offset " +
+                             std::to_string(begin[d]) + " does not fit in " + whole.ToString());
+    b.dims[d] = dims.dim(d);
+    b.strides[d] = stride;
+    b.base += begin[d] * stride;
+    stride *= whole.dim(d);
+  }
+  return b;
+}
+
 StatusOr<WindowGeometry> MakeWindowGeometry(const Shape& x, const Window& w, int64_t out_channels) {
   if (x.rank() != 4) return InvalidArgument("expected NHWC input of rank 4, got " + x.ToString());
   WindowGeometry g;

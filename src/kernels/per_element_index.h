@@ -19,6 +19,8 @@ StatusOr<BroadcastIndex> MakeBroadcastIndex(const Shape& out, const Shape& a, co
 StatusOr<ReduceIndex> MakeReduceIndex(const Shape& in, const std::vector<int64_t>& axes);
 // The axes of x that SumToShape(x, target) sums over (target aligned right).
 StatusOr<std::vector<int64_t>> SumToShapeAxes(const Shape& x, const Shape& target);
+// The box of `dims` at `begin` inside a tensor of shape `whole`.
+StatusOr<Box> MakeBox(const Shape& whole, const std::vector<int64_t>& begin, const Shape& dims);
 // The geometry of a window op over NHWC `x` with `out_channels` outputs.
 StatusOr<WindowGeometry> MakeWindowGeometry(const Shape& x, const Window& w, int64_t out_channels);
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <functional>
+#include <iterator>
 
 #include <kj/debug.h>
 
@@ -179,7 +180,6 @@ kj::Promise<std::vector<int64_t>> PsClient::Configure(PsJobConfig config) {
       c.setInitialAccumulator(config.initial_accumulator);
       c.setCheckpointDir(config.checkpoint_dir);
       c.setKeepCheckpoints(config.keep_checkpoints);
-      c.setTestPauseBeforeRenameMs(config.test_pause_before_rename_ms);
       return s->Call(request.send(), "configure").then([](capnp::Response<wire::ParameterServer::ConfigureResults>&& r) {
         return r.getRestoredCheckpoint();
       });
@@ -234,117 +234,228 @@ kj::Promise<int> PsClient::CreateVariables(std::map<std::string, InitializerDef>
   });
 }
 
+// What each shard is asked for one read, and how the answers go together.
+struct PsClient::ReadPlan {
+  struct Rows {
+    std::string variable;
+    Tensor ids;  // int64 global row ids held by the shard
+  };
+  struct Scatter {
+    std::string variable;
+    const VariablePlacement* placement = nullptr;
+    Tensor ids;                               // as asked
+    std::vector<std::vector<int64_t>> groups;  // per part: positions in ids
+  };
+  std::vector<std::string> names;                     // whole variables, as asked
+  std::vector<Scatter> scatter;                       // rows, per variable asked
+  std::vector<std::vector<std::string>> shard_names;  // per shard
+  std::vector<std::vector<Rows>> shard_rows;          // per shard
+  bool bfloat16 = false;
+};
+
+// One shard's answer to a read.
+struct PsClient::ShardRead {
+  int64_t step = -1;
+  std::map<std::string, Tensor> values;  // the shard's part of each whole variable
+  std::map<std::string, Tensor> rows;    // the shard's rows of each variable, in part order, each in the order asked
+};
+
+namespace {
+
+template <typename List>
+void ReadNamed(List list, const std::shared_ptr<void>& owner, const char* what, std::map<std::string, Tensor>* out) {
+  for (auto named : list) {
+    std::string name = named.getName();
+    (*out)[name] = ValueOrFail(ReadTensor(named.getTensor(), owner, std::string(what) + " '" + name + "'"));
+  }
+}
+
+void WriteNames(capnp::List<capnp::Text>::Builder out, const std::vector<std::string>& names) {
+  for (size_t i = 0; i < names.size(); ++i) out.set(static_cast<unsigned>(i), names[i]);
+}
+
+}  // namespace
+
+StatusOr<std::shared_ptr<const PsClient::ReadPlan>> PsClient::PlanRead(const PullSpec& spec) const {
+  auto plan = std::make_shared<ReadPlan>();
+  plan->names = spec.names;
+  plan->bfloat16 = options_.bfloat16;
+  plan->shard_names.resize(static_cast<size_t>(num_shards()));
+  plan->shard_rows.resize(static_cast<size_t>(num_shards()));
+  for (const std::string& n : spec.names) {
+    const VariablePlacement* v = plan_.Find(n);
+    if (v == nullptr) return InvalidArgument("pull: unknown variable '" + n + "'");
+    for (const VariablePart& p : v->parts) plan->shard_names[static_cast<size_t>(p.shard)].push_back(n);
+  }
+  for (const auto& [name, ids] : spec.rows) {
+    const VariablePlacement* v = plan_.Find(name);
+    if (v == nullptr) return InvalidArgument("pull rows: unknown variable '" + name + "'");
+    if (!ids.valid() || ids.dtype() != DType::kInt64 || ids.shape().rank() != 1)
+      return InvalidArgument("pull rows of '" + name + "': the row ids must be an int64 vector");
+    ReadPlan::Scatter sc{name, v, ids, {}};
+    const int64_t* data = ids.data<int64_t>();
+    FLOWPS_ASSIGN_OR_RETURN(sc.groups, v->GroupRowsByPart(data, static_cast<size_t>(ids.num_elements())));
+    for (size_t p = 0; p < v->parts.size(); ++p) {
+      const std::vector<int64_t>& positions = sc.groups[p];
+      if (positions.empty()) continue;
+      Tensor mine = ids;  // every id on one part: sent as it is
+      if (positions.size() != static_cast<size_t>(ids.num_elements())) {
+        mine = Tensor(DType::kInt64, Shape{static_cast<int64_t>(positions.size())});
+        for (size_t i = 0; i < positions.size(); ++i) mine.data<int64_t>()[i] = data[positions[i]];
+      }
+      plan->shard_rows[static_cast<size_t>(v->parts[p].shard)].push_back(ReadPlan::Rows{name, mine});
+    }
+    plan->scatter.push_back(std::move(sc));
+  }
+  return std::shared_ptr<const ReadPlan>(std::move(plan));
+}
+
+PulledVariables PsClient::Assemble(const ReadPlan& plan, std::vector<ShardRead> reads) const {
+  PulledVariables out;
+  for (const ShardRead& r : reads) out.shard_steps.push_back(r.step);
+  for (const std::string& n : plan.names) {
+    const VariablePlacement* v = plan_.Find(n);
+    auto part_of = [&](const VariablePart& p) -> const Tensor& {
+      auto it = reads[static_cast<size_t>(p.shard)].values.find(n);
+      KJ_REQUIRE(it != reads[static_cast<size_t>(p.shard)].values.end(), "a ps shard did not return a part", n);
+      return it->second;
+    };
+    if (v->parts.size() == 1) {  // no copy
+      out.values[n] = part_of(v->parts[0]);
+      continue;
+    }
+    Tensor whole(DType::kFloat32, v->full_shape);
+    const size_t row_bytes = whole.num_bytes() / static_cast<size_t>(std::max<int64_t>(v->rows(), 1));
+    for (const VariablePart& p : v->parts) {
+      const Tensor& t = part_of(p);
+      KJ_REQUIRE(t.num_bytes() == static_cast<size_t>(p.row_end - p.row_begin) * row_bytes,
+                 "a ps shard returned a part of the wrong size", n);
+      std::memcpy(static_cast<char*>(whole.raw_data()) + static_cast<size_t>(p.row_begin) * row_bytes, t.raw_data(),
+                  t.num_bytes());
+    }
+    out.values[n] = whole;
+  }
+  for (const ReadPlan::Scatter& sc : plan.scatter) {
+    const VariablePlacement* v = sc.placement;
+    std::vector<int64_t> dims = v->full_shape.dims();
+    dims[0] = sc.ids.num_elements();
+    const Shape shape(dims);
+    // Every row from one part, in the order asked: the shard's tensor is the answer.
+    for (size_t p = 0; p < v->parts.size(); ++p) {
+      if (static_cast<int64_t>(sc.groups[p].size()) != sc.ids.num_elements()) continue;
+      auto it = reads[static_cast<size_t>(v->parts[p].shard)].rows.find(sc.variable);
+      if (it != reads[static_cast<size_t>(v->parts[p].shard)].rows.end() && it->second.shape() == shape) {
+        out.values[sc.variable] = it->second;
+      }
+    }
+    if (out.values.count(sc.variable) && sc.ids.num_elements() > 0) continue;
+    Tensor result(DType::kFloat32, shape);
+    const size_t row_bytes = sc.ids.num_elements() == 0 ? 0 : result.num_bytes() / static_cast<size_t>(sc.ids.num_elements());
+    for (int k = 0; k < num_shards(); ++k) {
+      auto it = reads[static_cast<size_t>(k)].rows.find(sc.variable);
+      if (it == reads[static_cast<size_t>(k)].rows.end()) continue;
+      const Tensor& t = it->second;
+      size_t at = 0;  // shard k's rows arrive in part order, each part in the order asked
+      for (size_t p = 0; p < v->parts.size(); ++p) {
+        if (v->parts[p].shard != k) continue;
+        for (int64_t pos : sc.groups[p]) {
+          KJ_REQUIRE((at + 1) * row_bytes <= t.num_bytes(), "a ps shard returned too few rows", sc.variable);
+          std::memcpy(static_cast<char*>(result.raw_data()) + static_cast<size_t>(pos) * row_bytes,
+                      static_cast<const char*>(t.raw_data()) + at * row_bytes, row_bytes);
+          ++at;
+        }
+      }
+    }
+    out.values[sc.variable] = result;
+  }
+  return out;
+}
+
+namespace {
+
+// Writes row requests (ids referenced, not copied); returns what must outlive the request.
+template <typename RowsList>
+std::vector<Tensor> WriteRows(capnp::List<wire::RowsRequest>::Builder out, const RowsList& rows) {
+  std::vector<Tensor> kept;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    out[static_cast<unsigned>(i)].setVariable(rows[i].variable);
+    kept.push_back(ValueOrFail(WriteTensor(rows[i].ids, out[static_cast<unsigned>(i)].initIndices())));
+  }
+  return kept;
+}
+
+}  // namespace
+
 kj::Promise<PulledVariables> PsClient::Pull(std::vector<std::string> names) {
-  for (const std::string& n : names)
-    if (plan_.Find(n) == nullptr) return KJ_EXCEPTION(FAILED, "pull: unknown variable '" + n + "'");
-  using Response = capnp::Response<wire::ParameterServer::PullResults>;
-  kj::Vector<kj::Promise<std::shared_ptr<Response>>> calls;
+  PullSpec spec;
+  spec.names = std::move(names);
+  StatusOr<std::shared_ptr<const ReadPlan>> planned = PlanRead(spec);
+  if (!planned.ok()) return KJ_EXCEPTION(FAILED, planned.status().ToString());
+  std::shared_ptr<const ReadPlan> plan = *planned;
+  kj::Vector<kj::Promise<ShardRead>> calls;
   for (int k = 0; k < num_shards(); ++k) {
     Shard* s = shard(k).get();
-    std::vector<std::string> mine;
-    for (const std::string& n : names)
-      for (const VariablePart& p : plan_.Find(n)->parts)
-        if (p.shard == k) mine.push_back(n);
-    std::function<kj::Promise<std::shared_ptr<Response>>()> pull = [this, s, mine] {
-      return s->Get().then([this, s, mine](wire::ParameterServer::Client ps) {
+    std::function<kj::Promise<ShardRead>()> pull = [s, k, plan] {
+      return s->Get().then([s, k, plan](wire::ParameterServer::Client ps) {
         auto request = ps.pullRequest();
-        auto list = request.initNames(static_cast<unsigned>(mine.size()));
-        for (size_t i = 0; i < mine.size(); ++i) list.set(static_cast<unsigned>(i), mine[i]);
-        request.setBfloat16(options_.bfloat16);
-        return s->Call(request.send(), "pull").then([](Response&& r) { return std::make_shared<Response>(kj::mv(r)); });
+        const std::vector<std::string>& mine = plan->shard_names[static_cast<size_t>(k)];
+        WriteNames(request.initNames(static_cast<unsigned>(mine.size())), mine);
+        request.setBfloat16(plan->bfloat16);
+        using Response = capnp::Response<wire::ParameterServer::PullResults>;
+        return s->Call(request.send(), "pull").then([](Response&& r) {
+          auto owner = std::make_shared<Response>(kj::mv(r));
+          ShardRead read;
+          read.step = owner->getGlobalStep();
+          ReadNamed(owner->getTensors(), owner, "pulled", &read.values);
+          return read;
+        });
       });
     };
     calls.add(AgainOnBreak(kj::mv(pull), options_.push_attempts));
   }
-  return kj::joinPromises(calls.releaseAsArray()).then([this, names](kj::Array<std::shared_ptr<Response>> replies) {
-    PulledVariables out;
-    // part tensors by (variable, shard)
-    std::map<std::pair<std::string, int>, Tensor> parts;
-    for (int k = 0; k < num_shards(); ++k) {
-      std::shared_ptr<Response> r = replies[static_cast<size_t>(k)];
-      out.shard_steps.push_back(r->getGlobalStep());
-      for (auto named : r->getTensors()) {
-        std::string name = named.getName();
-        parts[{name, k}] = ValueOrFail(ReadTensor(named.getTensor(), r, "pulled '" + name + "'"));
-      }
-    }
-    for (const std::string& n : names) {
-      const VariablePlacement* v = plan_.Find(n);
-      if (v->parts.size() == 1) {
-        out.values[n] = parts.at({n, v->parts[0].shard});
-        continue;
-      }
-      Tensor whole(DType::kFloat32, v->full_shape);
-      const size_t row_bytes = whole.num_bytes() / static_cast<size_t>(std::max<int64_t>(v->rows(), 1));
-      for (const VariablePart& p : v->parts) {
-        const Tensor& t = parts.at({n, p.shard});
-        KJ_REQUIRE(t.num_bytes() == static_cast<size_t>(p.row_end - p.row_begin) * row_bytes,
-                   "a ps shard returned a part of the wrong size", n);
-        std::memcpy(static_cast<char*>(whole.raw_data()) + static_cast<size_t>(p.row_begin) * row_bytes,
-                    t.raw_data(), t.num_bytes());
-      }
-      out.values[n] = whole;
-    }
-    return out;
+  return kj::joinPromises(calls.releaseAsArray()).then([this, plan](kj::Array<ShardRead> reads) {
+    return Assemble(*plan, std::vector<ShardRead>(std::make_move_iterator(reads.begin()), std::make_move_iterator(reads.end())));
   });
 }
 
 kj::Promise<PulledVariables> PsClient::PullRows(std::string name, std::vector<int64_t> rows) {
-  const VariablePlacement* v = plan_.Find(name);
-  if (v == nullptr) return KJ_EXCEPTION(FAILED, "pullRows: unknown variable '" + name + "'");
-  auto groups = std::make_shared<std::vector<std::vector<int64_t>>>(ValueOrFail(v->GroupRowsByPart(rows)));
-  using Response = capnp::Response<wire::ParameterServer::PullRowsResults>;
-  kj::Vector<kj::Promise<std::shared_ptr<Response>>> calls;
+  PullSpec spec;
+  spec.rows[name] = Tensor::FromVector<int64_t>({static_cast<int64_t>(rows.size())}, rows);
+  StatusOr<std::shared_ptr<const ReadPlan>> planned = PlanRead(spec);
+  if (!planned.ok()) return KJ_EXCEPTION(FAILED, planned.status().ToString());
+  std::shared_ptr<const ReadPlan> plan = *planned;
+  kj::Vector<kj::Promise<ShardRead>> calls;
   for (int k = 0; k < num_shards(); ++k) {
     Shard* s = shard(k).get();
-    std::vector<int64_t> mine;  // global row ids asked of shard k
-    for (size_t p = 0; p < v->parts.size(); ++p)
-      if (v->parts[p].shard == k)
-        for (int64_t pos : (*groups)[p]) mine.push_back(rows[static_cast<size_t>(pos)]);
-    calls.add(s->Get().then([this, s, name, mine](wire::ParameterServer::Client ps) {
-      auto request = ps.pullRowsRequest();
-      request.setBfloat16(options_.bfloat16);
-      Tensor indices = Tensor::FromVector<int64_t>({static_cast<int64_t>(mine.size())}, mine);
-      auto reqs = request.initRequests(mine.empty() ? 0 : 1);
-      if (!mine.empty()) {
-        reqs[0].setVariable(name);
-        ValueOrFail(WriteTensor(indices, reqs[0].initIndices(), TensorWireOptions::Copying()));
-      }
-      return s->Call(request.send(), "pullRows").then([](Response&& r) { return std::make_shared<Response>(kj::mv(r)); });
-    }));
-  }
-  return kj::joinPromises(calls.releaseAsArray())
-      .then([this, v, name, rows, groups](kj::Array<std::shared_ptr<Response>> replies) {
-        PulledVariables out;
-        std::vector<int64_t> dims = v->full_shape.dims();
-        dims[0] = static_cast<int64_t>(rows.size());
-        Tensor result(DType::kFloat32, Shape(dims));
-        const size_t row_bytes = rows.empty() ? 0 : result.num_bytes() / rows.size();
-        for (int k = 0; k < num_shards(); ++k) {
-          auto& r = replies[static_cast<size_t>(k)];
-          out.shard_steps.push_back(r->getGlobalStep());
-          if (r->getTensors().size() == 0) continue;
-          Tensor t = ValueOrFail(ReadTensor(r->getTensors()[0].getTensor(), r, "rows of '" + name + "'"));
-          size_t at = 0;  // shard k's rows arrive in part order, each part in the order asked
-          for (size_t p = 0; p < v->parts.size(); ++p) {
-            if (v->parts[p].shard != k) continue;
-            for (int64_t pos : (*groups)[p]) {
-              KJ_REQUIRE((at + 1) * row_bytes <= t.num_bytes(), "a ps shard returned too few rows", name);
-              std::memcpy(static_cast<char*>(result.raw_data()) + static_cast<size_t>(pos) * row_bytes,
-                          static_cast<const char*>(t.raw_data()) + at * row_bytes, row_bytes);
-              ++at;
-            }
-          }
-        }
-        out.values[name] = result;
-        return out;
+    std::function<kj::Promise<ShardRead>()> pull = [s, k, plan] {
+      return s->Get().then([s, k, plan](wire::ParameterServer::Client ps) {
+        auto request = ps.pullRowsRequest();
+        request.setBfloat16(plan->bfloat16);
+        const auto& mine = plan->shard_rows[static_cast<size_t>(k)];
+        std::vector<Tensor> kept = WriteRows(request.initRequests(static_cast<unsigned>(mine.size())), mine);
+        using Response = capnp::Response<wire::ParameterServer::PullRowsResults>;
+        return s->Call(request.send(), "pullRows")
+            .then([](Response&& r) {
+              auto owner = std::make_shared<Response>(kj::mv(r));
+              ShardRead read;
+              read.step = owner->getGlobalStep();
+              ReadNamed(owner->getTensors(), owner, "rows of", &read.rows);
+              return read;
+            })
+            .attach(kj::mv(kept));
       });
+    };
+    calls.add(AgainOnBreak(kj::mv(pull), options_.push_attempts));
+  }
+  return kj::joinPromises(calls.releaseAsArray()).then([this, plan](kj::Array<ShardRead> reads) {
+    return Assemble(*plan, std::vector<ShardRead>(std::make_move_iterator(reads.begin()), std::make_move_iterator(reads.end())));
+  });
 }
 
-kj::Promise<std::vector<ShardPushReply>> PsClient::Push(int32_t worker, std::vector<int64_t> shard_steps,
-                                                        std::vector<VariableGradient> grads) {
+StatusOr<std::shared_ptr<PsClient::PushJob>> PsClient::SplitPush(int32_t worker, std::vector<int64_t> shard_steps,
+                                                                 const std::vector<VariableGradient>& grads) const {
   if (shard_steps.size() != static_cast<size_t>(num_shards()))
-    return KJ_EXCEPTION(FAILED, "push: need one step per ps shard");
+    return InvalidArgument("push: need one step per ps shard");
   // Split every gradient into its parts, before sending anything.
   auto job = std::make_shared<PushJob>();
   job->worker = worker;
@@ -352,10 +463,9 @@ kj::Promise<std::vector<ShardPushReply>> PsClient::Push(int32_t worker, std::vec
   job->per_shard.resize(static_cast<size_t>(num_shards()));
   for (const VariableGradient& g : grads) {
     const VariablePlacement* v = plan_.Find(g.variable);
-    if (v == nullptr) return KJ_EXCEPTION(FAILED, "push: unknown variable '" + g.variable + "'");
+    if (v == nullptr) return InvalidArgument("push: unknown variable '" + g.variable + "'");
     if (!g.sparse) {
-      Status st = g.values.Check(DType::kFloat32, v->full_shape, "push of '" + g.variable + "'");
-      if (!st.ok()) return KJ_EXCEPTION(FAILED, st.ToString());
+      FLOWPS_RETURN_IF_ERROR(g.values.Check(DType::kFloat32, v->full_shape, "push of '" + g.variable + "'"));
       for (const VariablePart& p : v->parts)
         job->per_shard[static_cast<size_t>(p.shard)].push_back(PartGradient{
             g.variable, v->full_shape.rank() == 0 ? g.values : g.values.Slice(p.row_begin, p.row_end), Tensor()});
@@ -363,11 +473,10 @@ kj::Promise<std::vector<ShardPushReply>> PsClient::Push(int32_t worker, std::vec
     }
     if (!g.values.valid() || g.values.shape().rank() < 1 ||
         g.values.shape().dim(0) != static_cast<int64_t>(g.rows.size()))
-      return KJ_EXCEPTION(FAILED, "push of '" + g.variable + "': sparse values need one row per row id");
-    StatusOr<std::vector<std::vector<int64_t>>> groups = v->GroupRowsByPart(g.rows);
-    if (!groups.ok()) return KJ_EXCEPTION(FAILED, groups.status().ToString());
+      return InvalidArgument("push of '" + g.variable + "': sparse values need one row per row id");
+    FLOWPS_ASSIGN_OR_RETURN(std::vector<std::vector<int64_t>> groups, v->GroupRowsByPart(g.rows));
     for (size_t p = 0; p < v->parts.size(); ++p) {
-      const std::vector<int64_t>& positions = (*groups)[p];
+      const std::vector<int64_t>& positions = groups[p];
       if (positions.empty()) continue;
       std::vector<int64_t> ids;
       for (int64_t pos : positions) ids.push_back(g.rows[static_cast<size_t>(pos)]);
@@ -375,14 +484,47 @@ kj::Promise<std::vector<ShardPushReply>> PsClient::Push(int32_t worker, std::vec
           g.variable, GatherRows(g.values, positions), Tensor::FromVector<int64_t>({static_cast<int64_t>(ids.size())}, ids)});
     }
   }
-  kj::Vector<kj::Promise<ShardPushReply>> calls;
-  for (int k = 0; k < num_shards(); ++k) calls.add(SendShardPush(job, k, 0));
-  return kj::joinPromises(calls.releaseAsArray()).then([](kj::Array<ShardPushReply> replies) {
-    return std::vector<ShardPushReply>(replies.begin(), replies.end());
+  return job;
+}
+
+kj::Promise<std::vector<ShardPushReply>> PsClient::Push(int32_t worker, std::vector<int64_t> shard_steps,
+                                                        std::vector<VariableGradient> grads) {
+  StatusOr<std::shared_ptr<PushJob>> job = SplitPush(worker, std::move(shard_steps), grads);
+  if (!job.ok()) return KJ_EXCEPTION(FAILED, job.status().ToString());
+  kj::Vector<kj::Promise<std::pair<ShardPushReply, ShardRead>>> calls;
+  for (int k = 0; k < num_shards(); ++k) calls.add(SendShardPush(*job, nullptr, k, 0));
+  return kj::joinPromises(calls.releaseAsArray()).then([](kj::Array<std::pair<ShardPushReply, ShardRead>> replies) {
+    std::vector<ShardPushReply> out;
+    for (auto& r : replies) out.push_back(r.first);
+    return out;
   });
 }
 
-kj::Promise<ShardPushReply> PsClient::SendShardPush(std::shared_ptr<const PushJob> job, int k, int attempt) {
+kj::Promise<PushPullResult> PsClient::PushPull(int32_t worker, std::vector<int64_t> shard_steps,
+                                               std::vector<VariableGradient> grads, PullSpec next) {
+  StatusOr<std::shared_ptr<PushJob>> job = SplitPush(worker, std::move(shard_steps), grads);
+  if (!job.ok()) return KJ_EXCEPTION(FAILED, job.status().ToString());
+  StatusOr<std::shared_ptr<const ReadPlan>> planned = PlanRead(next);
+  if (!planned.ok()) return KJ_EXCEPTION(FAILED, planned.status().ToString());
+  std::shared_ptr<const ReadPlan> plan = *planned;
+  kj::Vector<kj::Promise<std::pair<ShardPushReply, ShardRead>>> calls;
+  for (int k = 0; k < num_shards(); ++k) calls.add(SendShardPush(*job, plan, k, 0));
+  return kj::joinPromises(calls.releaseAsArray())
+      .then([this, plan](kj::Array<std::pair<ShardPushReply, ShardRead>> replies) {
+        PushPullResult out;
+        std::vector<ShardRead> reads;
+        for (auto& r : replies) {
+          out.pushed.push_back(r.first);
+          reads.push_back(kj::mv(r.second));
+        }
+        out.pulled = Assemble(*plan, std::move(reads));
+        return out;
+      });
+}
+
+kj::Promise<std::pair<ShardPushReply, PsClient::ShardRead>> PsClient::SendShardPush(
+    std::shared_ptr<const PushJob> job, std::shared_ptr<const ReadPlan> read, int k, int attempt) {
+  using Reply = std::pair<ShardPushReply, ShardRead>;
   // The shard's push as messages of bounded size.
   const std::vector<PartGradient>& mine = job->per_shard[static_cast<size_t>(k)];
   std::vector<std::vector<const PartGradient*>> messages(1);
@@ -401,13 +543,14 @@ kj::Promise<ShardPushReply> PsClient::SendShardPush(std::shared_ptr<const PushJo
     bytes += b;
   }
   Shard* s = shard(k).get();
+  const std::string what = std::string(read ? "pushPull" : "push") + " to ps shard " + std::to_string(k);
   return s->Get()
-      .then([this, s, k, job, messages](wire::ParameterServer::Client ps) {
-        kj::Vector<kj::Promise<ShardPushReply>> calls;
+      .then([this, s, k, job, read, messages, what](wire::ParameterServer::Client ps) {
+        kj::Vector<kj::Promise<Reply>> calls;
         TensorWireOptions wire_options;
         wire_options.bfloat16 = options_.bfloat16;
-        for (size_t m = 0; m < messages.size(); ++m) {
-          auto request = ps.pushRequest();
+        // Fills the push fields of a push or pushPull request; returns what it references.
+        auto fill = [&](auto& request, size_t m) {
           request.setWorker(job->worker);
           request.setStep(job->steps[static_cast<size_t>(k)]);
           request.setPart(static_cast<uint32_t>(m));
@@ -424,25 +567,56 @@ kj::Promise<ShardPushReply> PsClient::SendShardPush(std::shared_ptr<const PushJo
               kept.push_back(ValueOrFail(WriteTensor(g.indices, out.initIndices(), TensorWireOptions())));
             }
           }
-          calls.add(s->Call(request.send(), "push to ps shard " + std::to_string(k))
-                        .then([](capnp::Response<wire::ParameterServer::PushResults>&& r) {
-                          // Only the part that completed the push carries its outcome.
-                          return ShardPushReply{FromWire(r.getOutcome()), r.getComplete() ? r.getGlobalStep() : -1};
+          return kept;
+        };
+        for (size_t m = 0; m < messages.size(); ++m) {
+          if (read == nullptr) {
+            auto request = ps.pushRequest();
+            std::vector<Tensor> kept = fill(request, m);
+            calls.add(s->Call(request.send(), what)
+                          .then([](capnp::Response<wire::ParameterServer::PushResults>&& r) {
+                            // Only the part that completed the push carries its outcome.
+                            return Reply{ShardPushReply{FromWire(r.getOutcome()), r.getComplete() ? r.getGlobalStep() : -1},
+                                         ShardRead{}};
+                          })
+                          .attach(kj::mv(kept), job));
+            continue;
+          }
+          auto request = ps.pushPullRequest();
+          std::vector<Tensor> kept = fill(request, m);
+          // Every part asks for the values: the part that completes the push answers with them.
+          auto next = request.initNext();
+          const std::vector<std::string>& names = read->shard_names[static_cast<size_t>(k)];
+          WriteNames(next.initNames(static_cast<unsigned>(names.size())), names);
+          const auto& rows = read->shard_rows[static_cast<size_t>(k)];
+          for (Tensor& t : WriteRows(next.initRows(static_cast<unsigned>(rows.size())), rows)) kept.push_back(t);
+          next.setBfloat16(read->bfloat16);
+          using Response = capnp::Response<wire::ParameterServer::PushPullResults>;
+          calls.add(s->Call(request.send(), what)
+                        .then([](Response&& r) {
+                          auto owner = std::make_shared<Response>(kj::mv(r));
+                          Reply reply{ShardPushReply{FromWire(owner->getOutcome()),
+                                                     owner->getComplete() ? owner->getGlobalStep() : -1},
+                                      ShardRead{}};
+                          reply.second.step = reply.first.global_step;
+                          ReadNamed(owner->getValues(), owner, "pulled", &reply.second.values);
+                          ReadNamed(owner->getRows(), owner, "rows of", &reply.second.rows);
+                          return reply;
                         })
-                        .attach(kj::mv(kept), job));
+                        .attach(kj::mv(kept), job, read));
         }
         return kj::joinPromises(calls.releaseAsArray());
       })
-      .then([](kj::Array<ShardPushReply> replies) {
-        for (const ShardPushReply& r : replies)
-          if (r.global_step >= 0) return r;
-        return replies[replies.size() - 1];
+      .then([](kj::Array<Reply> replies) {
+        for (Reply& r : replies)
+          if (r.first.global_step >= 0) return kj::mv(r);
+        return kj::mv(replies[replies.size() - 1]);
       })
-      .catch_([this, job, k, attempt](kj::Exception&& e) -> kj::Promise<ShardPushReply> {
+      .catch_([this, job, read, k, attempt](kj::Exception&& e) -> kj::Promise<Reply> {
         // A broken connection: the push may or may not have landed. The shard
         // recognises a second copy of (worker, step), so sending it again is safe.
         if (e.getType() == kj::Exception::Type::DISCONNECTED && attempt + 1 < options_.push_attempts)
-          return SendShardPush(job, k, attempt + 1);
+          return SendShardPush(job, read, k, attempt + 1);
         return kj::mv(e);
       });
 }

@@ -13,10 +13,13 @@
 // Steps: every pull reports each shard's global step; a push carries, per
 // shard, the step of the parameters it was computed from, plus the worker id.
 // A push goes to every shard, with an empty gradient list where a shard holds
-// nothing of it, so that each shard counts it. A push that fails because the
-// connection broke is sent again after reconnecting (push_attempts in all):
-// the shard recognises (worker, step) and never applies it twice. Pulls and
-// waitForStep calls are made again the same way (they change nothing).
+// nothing of it, so that each shard counts it. A training step is one
+// PushPull: one pushPull RPC per shard that pushes the gradients and answers
+// with the values the worker reads next (sync: once the shard released the
+// next step). A push that fails because the connection broke is sent again
+// after reconnecting (push_attempts in all): the shard recognises (worker,
+// step) and never applies it twice. Pulls and waitForStep calls are made
+// again the same way (they change nothing).
 //
 // Threads: a PsClient belongs to the thread whose KJ event loop it was made on.
 #pragma once
@@ -67,7 +70,6 @@ struct PsJobConfig {
   int keep_checkpoints = 3;
   int64_t checkpoint_every_steps = 0;  // read by the chief (worker/checkpoint_trigger.h)
   double checkpoint_every_seconds = 0;
-  int test_pause_before_rename_ms = 0;  // tests only (see ps/checkpoint.h)
 };
 
 PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job);
@@ -90,6 +92,18 @@ struct ShardPushReply {
 struct PulledVariables {
   std::map<std::string, Tensor> values;  // whole variables (or the rows asked for)
   std::vector<int64_t> shard_steps;      // each shard's global step when it answered
+};
+
+// What a worker reads back with its push: whole variables, and rows of sparse ones.
+struct PullSpec {
+  std::vector<std::string> names;      // whole variables
+  std::map<std::string, Tensor> rows;  // variable -> int64 [n] global row ids (its next batch's ids)
+};
+
+struct PushPullResult {
+  std::vector<ShardPushReply> pushed;  // one per shard
+  // Values after the step (rows: [n, ...] in the order asked); pulled.shard_steps = each shard's new step.
+  PulledVariables pulled;
 };
 
 struct ShardStatsReply {
@@ -125,7 +139,14 @@ class PsClient {
   // Pushes to every shard k with (worker, shard_steps[k]).
   kj::Promise<std::vector<ShardPushReply>> Push(int32_t worker, std::vector<int64_t> shard_steps,
                                                 std::vector<VariableGradient> grads);
+  // One RPC per shard: pushes grads tagged (worker, shard_steps[k]) and answers with the values of `next`.
+  // Sync: resolves once every shard has released step shard_steps[k]+1 (or moved past it), with the values
+  // of that step. Async: resolves once the push was applied (or dropped as stale/duplicate), with the
+  // current values. A push refused by a shard (bad input) fails the whole call.
+  kj::Promise<PushPullResult> PushPull(int32_t worker, std::vector<int64_t> shard_steps,
+                                       std::vector<VariableGradient> grads, PullSpec next);
   // Resolves once every shard k has reached steps[k]; to the shards' steps.
+  // (Not needed by a step: PushPull waits. For tools and tests.)
   kj::Promise<std::vector<int64_t>> WaitForStep(std::vector<int64_t> steps);
   // Every shard writes checkpoint `checkpoint_step`, then shard 0 completes it.
   kj::Promise<void> Checkpoint(int64_t checkpoint_step);
@@ -139,9 +160,21 @@ class PsClient {
  private:
   struct Shard;
   struct PushJob;
+  struct ReadPlan;
+  struct ShardRead;
   std::unique_ptr<Shard>& shard(int k) { return shards_[static_cast<size_t>(k)]; }
-  // Sends shard k's share of a push (in parts if large); retried on a broken connection.
-  kj::Promise<ShardPushReply> SendShardPush(std::shared_ptr<const PushJob> job, int k, int attempt);
+  // A push split by shard (REQUIRES: shard_steps has one step per shard).
+  StatusOr<std::shared_ptr<PushJob>> SplitPush(int32_t worker, std::vector<int64_t> shard_steps,
+                                               const std::vector<VariableGradient>& grads) const;
+  // What each shard is asked for a read of `spec`.
+  StatusOr<std::shared_ptr<const ReadPlan>> PlanRead(const PullSpec& spec) const;
+  // The shards' answers put together: whole variables and rows in the order asked.
+  PulledVariables Assemble(const ReadPlan& plan, std::vector<ShardRead> reads) const;
+  // Sends shard k's share of a push (in parts if large), with pushPull and
+  // `read` when given; retried on a broken connection.
+  kj::Promise<std::pair<ShardPushReply, ShardRead>> SendShardPush(std::shared_ptr<const PushJob> job,
+                                                                   std::shared_ptr<const ReadPlan> read, int k,
+                                                                   int attempt);
 
   PsClientOptions options_;
   PartitionPlan plan_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -19,9 +20,15 @@ AsyncApplier::AsyncApplier(AsyncConfig config, VariableStore* store, std::shared
 
 bool AsyncApplier::MustWait(int32_t worker, int64_t step) const {
   if (config_.policy != StalenessPolicy::kWait || config_.max_staleness < 0) return false;
+  // A worker's clock: the global step after its last applied push, or the
+  // step of its held push if that is newer (it has reached that step; waiting
+  // for its apply instead would deadlock workers held for each other).
+  std::vector<int64_t> clock = worker_clock_;
+  for (const auto& [key, held] : held_)
+    clock[static_cast<size_t>(key.first)] = std::max(clock[static_cast<size_t>(key.first)], key.second);
   int64_t slowest = std::numeric_limits<int64_t>::max();
-  for (size_t w = 0; w < worker_clock_.size(); ++w)
-    if (static_cast<int32_t>(w) != worker) slowest = std::min(slowest, worker_clock_[w]);
+  for (size_t w = 0; w < clock.size(); ++w)
+    if (static_cast<int32_t>(w) != worker) slowest = std::min(slowest, clock[w]);
   return slowest != std::numeric_limits<int64_t>::max() && step - slowest > config_.max_staleness;
 }
 
@@ -30,6 +37,7 @@ void AsyncApplier::Push(PushRequest request, PushDone done) {
   const int64_t t = request.step;
   // The scan of the values runs outside mu_, so pushes validate in parallel.
   const Status valid = store_->Validate(request.grads);
+  std::optional<StatusOr<PushResult>> answer;  // answered without applying; `done` runs outside mu_
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto refuse = [&](Status st) {
@@ -37,9 +45,7 @@ void AsyncApplier::Push(PushRequest request, PushDone done) {
       return st;
     };
     StatusOr<PushResult> early = [&]() -> StatusOr<PushResult> {
-      if (w < 0 || w >= config_.total_workers)
-        return refuse(InvalidArgument("push from worker " + std::to_string(w) + ": worker ids are 0.." +
-                                      std::to_string(config_.total_workers - 1)));
+      if (Status st = CheckWorkerId(w, config_.total_workers); !st.ok()) return refuse(st);
       auto last = last_step_.find(w);
       if (last != last_step_.end() && t <= last->second) {
         ++stats_.duplicates;
@@ -59,16 +65,13 @@ void AsyncApplier::Push(PushRequest request, PushDone done) {
       }
       return PushResult{PushOutcome::kAccepted, step_};
     }();
-    if (!early.ok() || early->outcome != PushOutcome::kAccepted) {
-      done(std::move(early));
-      return;
-    }
-    auto held = held_.find({w, t});
+    if (!early.ok() || early->outcome != PushOutcome::kAccepted) answer = std::move(early);
+    auto held = answer ? held_.end() : held_.find({w, t});
     if (held != held_.end()) {  // a retry of a held push: answer both when it goes
       held->second.done.push_back(std::move(done));
       return;
     }
-    if (MustWait(w, t)) {
+    if (!answer && MustWait(w, t)) {
       log_->debug("holding the push of worker {} from step {}: it is more than {} steps ahead of the slowest",
                   w, t, config_.max_staleness);
       // The held push outlives this call: copy its tensors, which may point into an RPC message.
@@ -82,7 +85,11 @@ void AsyncApplier::Push(PushRequest request, PushDone done) {
       stats_.waiting = static_cast<int64_t>(held_.size());
       return;
     }
-    last_step_[w] = t;
+    if (!answer) last_step_[w] = t;
+  }
+  if (answer) {
+    done(std::move(*answer));
+    return;
   }
   done(ApplyNow(request));
   ReleaseHeld();
@@ -131,7 +138,11 @@ void AsyncApplier::ReleaseHeld() {
   }
 }
 
-void AsyncApplier::WaitForStep(int64_t step, std::function<void(int64_t)> done) {
+Status AsyncApplier::CheckWorker(int32_t worker) const {
+  return CheckWorkerId(worker, config_.total_workers);
+}
+
+void AsyncApplier::WaitForStep(int64_t step, StepClock::Callback done) {
   clock_.WaitFor(step, std::move(done));
 }
 

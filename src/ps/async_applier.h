@@ -9,7 +9,8 @@
 //     stale when g - t > s (dropped, counted, nothing changed); the worker
 //     pulls again and retries with fresh parameters.
 //   policy wait: bounded delay. Each worker's clock is the global step right
-//     after its last applied push (0 before). A push (w, t) is held while
+//     after its last applied push (0 before), or the step of its held push if
+//     that is newer (so workers held for each other never deadlock). A push (w, t) is held while
 //     t - min(clock of every other worker) > s, i.e. while its worker is more
 //     than s steps ahead of the slowest one, and is applied (its `done` runs)
 //     once the slower workers catch up. Held pushes are in stats().waiting. A
@@ -55,7 +56,8 @@ class AsyncApplier final : public UpdateRule {
   AsyncApplier(AsyncConfig config, VariableStore* store, std::shared_ptr<spdlog::logger> log);
 
   void Push(PushRequest request, PushDone done) override;
-  void WaitForStep(int64_t step, std::function<void(int64_t)> done) override;
+  Status CheckWorker(int32_t worker) const override;
+  void WaitForStep(int64_t step, StepClock::Callback done) override;
   int64_t global_step() const override { return clock_.now(); }
   PushStats stats() const override;
   ShardSnapshot Snapshot() const override;

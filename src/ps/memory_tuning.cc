@@ -10,4 +10,6 @@ void KeepLargeBuffersResident() {
   mallopt(M_TRIM_THRESHOLD, 0x7fffffff);    // never give the heap's top back (2 GiB - 1, mallopt's int)
 }
 
+void ReleaseFreeMemory() { malloc_trim(0); }
+
 }  // namespace flowps::ps

@@ -1,6 +1,9 @@
 #include "ps/parameter_server_impl.h"
 
+#include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 
 #include <kj/debug.h>
 #include <spdlog/spdlog.h>
@@ -10,6 +13,7 @@
 #include "net/ps.capnp.h"
 #include "net/rpc_server.h"
 #include "net/tensor_codec.h"
+#include "ps/memory_tuning.h"
 #include "ps/parameter_shard.h"
 
 namespace flowps::ps {
@@ -57,20 +61,125 @@ StatusOr<kernels::InitializerSpec> ReadInitializer(wire::Initializer::Reader in,
   return spec;
 }
 
-// A cross-thread fulfiller that std::function (copyable) can hold.
-template <typename T>
-using SharedFulfiller = std::shared_ptr<kj::Own<kj::CrossThreadPromiseFulfiller<T>>>;
-
-template <typename T>
-SharedFulfiller<T> Share(kj::Own<kj::CrossThreadPromiseFulfiller<T>> f) {
-  return std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<T>>>(kj::mv(f));
-}
-
 std::vector<Gradient> CloneGradients(const std::vector<Gradient>& grads) {
   std::vector<Gradient> out;
   for (const Gradient& g : grads)
     out.push_back(Gradient{g.variable, g.values.Clone(), g.indices.valid() ? g.indices.Clone() : Tensor()});
   return out;
+}
+
+// A callback that runs either at once (on this thread, before `start`
+// returns) or later on any thread, as a promise on this thread's loop: the
+// first case costs no cross-thread wake-up.
+template <typename T>
+kj::Promise<T> AwaitCallback(const std::function<void(std::function<void(T)>)>& start) {
+  struct State {
+    std::mutex mu;
+    bool returned = false;  // guarded by mu
+    std::optional<T> value;  // guarded by mu
+    kj::Own<kj::CrossThreadPromiseFulfiller<T>> fulfiller;
+  };
+  auto paf = kj::newPromiseAndCrossThreadFulfiller<T>();
+  auto state = std::make_shared<State>();
+  state->fulfiller = kj::mv(paf.fulfiller);
+  start([state](T v) {
+    std::unique_lock<std::mutex> lock(state->mu);
+    if (!state->returned) {
+      state->value = std::move(v);
+      return;
+    }
+    lock.unlock();
+    state->fulfiller->fulfill(std::move(v));
+  });
+  std::lock_guard<std::mutex> lock(state->mu);
+  state->returned = true;
+  if (state->value) return kj::Promise<T>(std::move(*state->value));
+  return kj::mv(paf.promise);
+}
+
+// The gradients of a push, read in place from the request (zero copy).
+StatusOr<std::vector<Gradient>> ReadGradients(capnp::List<wire::Gradient>::Reader in) {
+  std::vector<Gradient> grads;
+  for (auto g : in) {
+    const std::string name = g.getVariable();
+    const std::string what = "push of '" + name + "'";
+    FLOWPS_ASSIGN_OR_RETURN(Tensor values, ReadTensor(g.getValues(), nullptr, what));
+    Gradient grad{name, std::move(values), Tensor()};
+    if (g.getSparse()) {
+      FLOWPS_ASSIGN_OR_RETURN(grad.indices, ReadTensor(g.getIndices(), nullptr, what + " (indices)"));
+    }
+    grads.push_back(std::move(grad));
+  }
+  return grads;
+}
+
+size_t GradientBytes(const std::vector<Gradient>& grads) {
+  size_t bytes = 0;
+  for (const Gradient& g : grads) bytes += g.values.num_bytes() + (g.indices.valid() ? g.indices.num_bytes() : 0);
+  return bytes;
+}
+
+// What a pull, a pullRows or a pushPull reads: whole parts, then rows of parts.
+struct ReadRequest {
+  struct Rows {
+    std::string variable;
+    Tensor indices;  // read in place from the request
+  };
+  std::vector<std::string> names;
+  std::vector<Rows> rows;
+  bool bfloat16 = false;
+};
+
+// Where a read's tensors go in the response (either list may be empty).
+struct ReadLists {
+  capnp::List<wire::NamedTensor>::Builder values;
+  capnp::List<wire::NamedTensor>::Builder rows;
+};
+
+StatusOr<ReadRequest> ReadRowsRequests(capnp::List<wire::RowsRequest>::Reader in) {
+  ReadRequest read;
+  for (auto r : in) {
+    std::string name = r.getVariable();
+    FLOWPS_ASSIGN_OR_RETURN(Tensor indices, ReadTensor(r.getIndices(), nullptr, "rows of '" + name + "'"));
+    read.rows.push_back(ReadRequest::Rows{std::move(name), std::move(indices)});
+  }
+  return read;
+}
+
+// The bytes `read` copies into a response (from the parts' immutable shapes).
+StatusOr<size_t> ReadBytes(ParameterShard& shard, const ReadRequest& read) {
+  size_t bytes = 0;
+  for (const std::string& n : read.names) {
+    FLOWPS_ASSIGN_OR_RETURN(int64_t row_bytes, shard.store().RowBytes(n));
+    FLOWPS_ASSIGN_OR_RETURN(int64_t rows, shard.store().PartRows(n));
+    bytes += static_cast<size_t>(row_bytes * rows);
+  }
+  for (const ReadRequest::Rows& r : read.rows) {
+    FLOWPS_ASSIGN_OR_RETURN(int64_t row_bytes, shard.store().RowBytes(r.variable));
+    bytes += static_cast<size_t>(row_bytes * r.indices.num_elements());
+  }
+  return bytes;
+}
+
+// Copies what `read` asks into `lists`; returns the global step read first.
+int64_t FillRead(ParameterShard& shard, const ReadRequest& read, ReadLists lists) {
+  const int64_t step = shard.rule().global_step();
+  TensorWireOptions options = TensorWireOptions::Copying();
+  options.bfloat16 = read.bfloat16;
+  for (size_t i = 0; i < read.names.size(); ++i) {
+    Tensor t = ValueOrFail(shard.store().Pull(read.names[i]));
+    auto out = lists.values[static_cast<unsigned>(i)];
+    out.setName(read.names[i]);
+    CheckOrFail(WriteTensor(t, out.initTensor(), options).status());
+  }
+  for (size_t i = 0; i < read.rows.size(); ++i) {
+    const ReadRequest::Rows& r = read.rows[i];
+    Tensor t = ValueOrFail(shard.store().PullRows(r.variable, r.indices));
+    auto out = lists.rows[static_cast<unsigned>(i)];
+    out.setName(r.variable);
+    CheckOrFail(WriteTensor(t, out.initTensor(), options).status());
+  }
+  return step;
 }
 
 StatusOr<ShardConfig> ReadShardConfig(wire::ShardConfig::Reader in, int shard, int num_shards) {
@@ -106,18 +215,22 @@ StatusOr<ShardConfig> ReadShardConfig(wire::ShardConfig::Reader in, int shard, i
   c.optimizer.initial_accumulator = in.getInitialAccumulator();
   c.checkpoint_dir = in.getCheckpointDir();
   c.keep_checkpoints = in.getKeepCheckpoints();
-  c.test_pause_before_rename_ms = in.getTestPauseBeforeRenameMs();
   FLOWPS_RETURN_IF_ERROR(c.Validate().WithContext("configure"));
   return c;
 }
 
 class ParameterServerImpl final : public wire::ParameterServer::Server {
  public:
-  ParameterServerImpl(ServiceEnv& env, int shard, int num_shards, std::shared_ptr<spdlog::logger> log)
-      : pool_(env.pool), shard_index_(shard), num_shards_(num_shards), log_(std::move(log)) {}
+  ParameterServerImpl(ServiceEnv& env, int shard, int num_shards, std::shared_ptr<spdlog::logger> log,
+                      ParameterServerOptions options)
+      : pool_(env.pool), timer_(env.timer), shard_index_(shard), num_shards_(num_shards), log_(std::move(log)),
+        options_(options) {
+    if (options_.idle_release_after.count() > 0) idle_watch_ = WatchIdle().eagerlyEvaluate(nullptr);
+  }
 
   kj::Promise<void> configure(ConfigureContext context) override {
     ShardConfig config = ValueOrFail(ReadShardConfig(context.getParams().getConfig(), shard_index_, num_shards_));
+    config.test_pause_before_rename_ms = options_.test_pause_before_rename_ms;
     if (shard_ != nullptr || configuring_) {
       KJ_REQUIRE(!configuring_, "configure: this ps shard is being configured by another call");
       if (!(shard_->config() == config))
@@ -158,7 +271,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
       specs.push_back(std::move(spec));
     }
     std::shared_ptr<ParameterShard> shard = SharedShard();
-    return RunOnPool(pool_, [shard, specs = std::move(specs)]() {
+    return Busy<void>(RunOnPool(pool_, [shard, specs = std::move(specs)]() {
              std::vector<bool> created;
              for (const VariableSpec& spec : specs) {
                bool c = false;
@@ -171,99 +284,99 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
           auto out = context.getResults().initCreated(static_cast<unsigned>(created.size()));
           for (size_t i = 0; i < created.size(); ++i) out.set(static_cast<unsigned>(i), created[i]);
           context.getResults().setGlobalStep(Shard().rule().global_step());
-        });
+        }));
   }
 
   kj::Promise<void> pull(PullContext context) override {
-    std::vector<std::string> names;
-    for (auto n : context.getParams().getNames()) names.push_back(n);
-    const bool bf16 = context.getParams().getBfloat16();
+    ReadRequest read;
+    for (auto n : context.getParams().getNames()) read.names.push_back(n);
+    read.bfloat16 = context.getParams().getBfloat16();
     // The response message is made here, on the loop; the pool fills it while
     // the loop does not touch it, and the loop sends it after the promise resolves.
     auto results = context.getResults();
-    auto list = results.initTensors(static_cast<unsigned>(names.size()));
-    std::shared_ptr<ParameterShard> shard = SharedShard();
-    return RunOnPool(pool_, [shard, names, bf16, results, list]() mutable {
-      results.setGlobalStep(shard->rule().global_step());
-      TensorWireOptions options = TensorWireOptions::Copying();
-      options.bfloat16 = bf16;
-      for (size_t i = 0; i < names.size(); ++i) {
-        Tensor t = ValueOrFail(shard->store().Pull(names[i]));
-        list[static_cast<unsigned>(i)].setName(names[i]);
-        CheckOrFail(WriteTensor(t, list[static_cast<unsigned>(i)].initTensor(), options).status());
-      }
-    });
+    ReadLists lists{results.initTensors(static_cast<unsigned>(read.names.size())), {}};
+    return Busy<void>(Read(std::make_shared<const ReadRequest>(std::move(read)), lists)
+        .then([results](int64_t step) mutable { results.setGlobalStep(step); }));
   }
 
   kj::Promise<void> pullRows(PullRowsContext context) override {
-    struct Request {
-      std::string name;
-      Tensor indices;
-    };
-    std::vector<Request> requests;
-    for (auto r : context.getParams().getRequests()) {
-      std::string name = r.getVariable();
-      requests.push_back(Request{name, ValueOrFail(ReadTensor(r.getIndices(), nullptr, "rows of '" + name + "'"))});
-    }
-    const bool bf16 = context.getParams().getBfloat16();
+    ReadRequest read = ValueOrFail(ReadRowsRequests(context.getParams().getRequests()));
+    read.bfloat16 = context.getParams().getBfloat16();
     auto results = context.getResults();
-    auto list = results.initTensors(static_cast<unsigned>(requests.size()));
-    std::shared_ptr<ParameterShard> shard = SharedShard();
-    return RunOnPool(pool_, [shard, requests, bf16, results, list]() mutable {
-      results.setGlobalStep(shard->rule().global_step());
-      TensorWireOptions options = TensorWireOptions::Copying();
-      options.bfloat16 = bf16;
-      for (size_t i = 0; i < requests.size(); ++i) {
-        Tensor t = ValueOrFail(shard->store().PullRows(requests[i].name, requests[i].indices));
-        list[static_cast<unsigned>(i)].setName(requests[i].name);
-        CheckOrFail(WriteTensor(t, list[static_cast<unsigned>(i)].initTensor(), options).status());
-      }
-    });
+    ReadLists lists{{}, results.initTensors(static_cast<unsigned>(read.rows.size()))};
+    return Busy<void>(Read(std::make_shared<const ReadRequest>(std::move(read)), lists)
+        .then([results](int64_t step) mutable { results.setGlobalStep(step); }));
   }
 
   kj::Promise<void> push(PushContext context) override {
     auto params = context.getParams();
-    const int32_t worker = params.getWorker();
-    const int64_t step = params.getStep();
-    const uint32_t part = params.getPart(), parts = std::max<uint32_t>(params.getParts(), 1);
-    KJ_REQUIRE(part < parts, "push part out of range", part, parts);
-    std::vector<Gradient> grads;
-    for (auto g : params.getGradients()) {
-      const std::string name = g.getVariable();
-      const std::string what = "push of '" + name + "'";
-      Gradient grad{name, ValueOrFail(ReadTensor(g.getValues(), nullptr, what)), Tensor()};
-      if (g.getSparse()) grad.indices = ValueOrFail(ReadTensor(g.getIndices(), nullptr, what + " (indices)"));
-      grads.push_back(std::move(grad));
-    }
-    if (parts == 1) return Offer(context, PushRequest{worker, step, std::move(grads)});
+    std::vector<Gradient> grads = ValueOrFail(ReadGradients(params.getGradients()));
+    const bool on_loop = GradientBytes(grads) < options_.inline_below_bytes;
+    return Busy<void>(Receive(params.getWorker(), params.getStep(), params.getPart(), params.getParts(), std::move(grads), on_loop)
+        .then([this, context](kj::Maybe<PushResult> whole) mutable {
+          auto out = context.getResults();
+          KJ_IF_MAYBE(r, whole) {
+            out.setOutcome(ToWire(r->outcome));
+            out.setGlobalStep(r->global_step);
+            out.setComplete(true);
+          } else {
+            out.setOutcome(wire::PushOutcome::ACCEPTED);
+            out.setGlobalStep(Shard().rule().global_step());
+            out.setComplete(false);
+          }
+        }));
+  }
 
-    // A multi-part push: keep a copy of this part until every part is here.
-    return RunOnPool(pool_, [grads = std::move(grads)]() { return CloneGradients(grads); })
-        .then([this, context, worker, step, part, parts](std::vector<Gradient> copy) mutable -> kj::Promise<void> {
-          Pending& p = pending_[worker];
-          if (p.step != step || p.parts != parts) p = Pending{step, parts, {}};
-          p.received[part] = std::move(copy);
-          if (p.received.size() < parts) {
-            auto results = context.getResults();
-            results.setOutcome(wire::PushOutcome::ACCEPTED);
-            results.setGlobalStep(Shard().rule().global_step());
-            results.setComplete(false);
+  kj::Promise<void> pushPull(PushPullContext context) override {
+    auto params = context.getParams();
+    std::vector<Gradient> grads = ValueOrFail(ReadGradients(params.getGradients()));
+    auto next = params.getNext();
+    ReadRequest read = ValueOrFail(ReadRowsRequests(next.getRows()));
+    for (auto n : next.getNames()) read.names.push_back(n);
+    read.bfloat16 = next.getBfloat16();
+    std::shared_ptr<ParameterShard> shard = SharedShard();
+    const size_t bytes = GradientBytes(grads) + ValueOrFail(ReadBytes(*shard, read));
+    const bool on_loop = bytes < options_.inline_below_bytes;
+    auto shared_read = std::make_shared<const ReadRequest>(std::move(read));
+    const int64_t step = params.getStep();
+    const bool sync = shard->config().mode == TrainingMode::kSync;
+    return Busy<void>(Receive(params.getWorker(), step, params.getPart(), params.getParts(), std::move(grads), on_loop)
+        .then([this, context, shard, shared_read, step, sync, on_loop](kj::Maybe<PushResult> whole) mutable
+              -> kj::Promise<void> {
+          auto out = context.getResults();
+          PushResult result;
+          KJ_IF_MAYBE(r, whole) {
+            result = *r;
+          } else {  // an earlier part of a multi-part push: no values
+            out.setOutcome(wire::PushOutcome::ACCEPTED);
+            out.setGlobalStep(shard->rule().global_step());
+            out.setComplete(false);
             return kj::READY_NOW;
           }
-          std::vector<Gradient> all;
-          for (auto& [index, part_grads] : p.received)
-            for (Gradient& g : part_grads) all.push_back(std::move(g));
-          pending_.erase(worker);
-          return Offer(context, PushRequest{worker, step, std::move(all)});
-        });
+          out.setOutcome(ToWire(result.outcome));
+          out.setComplete(true);
+          // Sync: the answer waits for the step this push counts towards (or joins).
+          kj::Promise<StatusOr<int64_t>> released =
+              sync ? AwaitCallback<StatusOr<int64_t>>([&](StepClock::Callback done) {
+                       shard->rule().WaitForStep(step + 1, std::move(done));
+                     })
+                   : kj::Promise<StatusOr<int64_t>>(StatusOr<int64_t>(result.global_step));
+          return released.then([this, out, shared_read, on_loop](StatusOr<int64_t> now) mutable {
+            ValueOrFail(now);
+            ReadLists lists{out.initValues(static_cast<unsigned>(shared_read->names.size())),
+                            out.initRows(static_cast<unsigned>(shared_read->rows.size()))};
+            return Read(shared_read, lists, on_loop).then([out](int64_t now) mutable { out.setGlobalStep(now); });
+          });
+        }));
   }
 
   kj::Promise<void> waitForStep(WaitForStepContext context) override {
-    auto paf = kj::newPromiseAndCrossThreadFulfiller<int64_t>();
-    SharedFulfiller<int64_t> fulfiller = Share(kj::mv(paf.fulfiller));
-    Shard().rule().WaitForStep(context.getParams().getStep(),
-                              [fulfiller](int64_t now) { (*fulfiller)->fulfill(kj::cp(now)); });
-    return paf.promise.then([context](int64_t now) mutable { context.getResults().setGlobalStep(now); });
+    std::shared_ptr<ParameterShard> shard = SharedShard();
+    const int64_t step = context.getParams().getStep();
+    return AwaitCallback<StatusOr<int64_t>>([&](StepClock::Callback done) {
+             shard->rule().WaitForStep(step, std::move(done));
+           })
+        .then([context](StatusOr<int64_t> now) mutable { context.getResults().setGlobalStep(ValueOrFail(now)); });
   }
 
   kj::Promise<void> saveCheckpoint(SaveCheckpointContext context) override {
@@ -292,12 +405,17 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   }
 
   kj::Promise<void> checkpointStatus(CheckpointStatusContext context) override {
-    std::vector<int64_t> complete;
-    if (!Shard().config().checkpoint_dir.empty()) complete = CompleteCheckpoints(Shard().config().checkpoint_dir);
-    auto out = context.getResults().initComplete(static_cast<unsigned>(complete.size()));
-    for (size_t i = 0; i < complete.size(); ++i) out.set(static_cast<unsigned>(i), complete[i]);
-    context.getResults().setRestored(Shard().restored_checkpoint().value_or(-1));
-    return kj::READY_NOW;
+    std::shared_ptr<ParameterShard> shard = SharedShard();
+    // Listing the directory is disk I/O: on the pool, never on the loop.
+    return RunOnPool(pool_, [shard]() {
+             const std::string& dir = shard->config().checkpoint_dir;
+             return dir.empty() ? std::vector<int64_t>{} : CompleteCheckpoints(dir);
+           })
+        .then([shard, context](std::vector<int64_t> complete) mutable {
+          auto out = context.getResults().initComplete(static_cast<unsigned>(complete.size()));
+          for (size_t i = 0; i < complete.size(); ++i) out.set(static_cast<unsigned>(i), complete[i]);
+          context.getResults().setRestored(shard->restored_checkpoint().value_or(-1));
+        });
   }
 
   kj::Promise<void> stats(StatsContext context) override {
@@ -317,30 +435,93 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   }
 
  private:
-  // The parts of a multi-part push received so far, per worker (loop thread only).
+  // The parts of a multi-part push received so far, per worker (loop thread
+  // only); kept only for a worker id of the job and parts that passed the
+  // shape checks, so at most one push per worker is held.
   struct Pending {
     int64_t step = -1;
     uint32_t parts = 0;
     std::map<uint32_t, std::vector<Gradient>> received;
   };
 
-  // Offers a whole push to the update rule on the pool; resolves when the rule
-  // answers (at once, or later for a held async push).
-  kj::Promise<void> Offer(PushContext context, PushRequest request) {
-    auto paf = kj::newPromiseAndCrossThreadFulfiller<StatusOr<PushResult>>();
-    SharedFulfiller<StatusOr<PushResult>> fulfiller = Share(kj::mv(paf.fulfiller));
+  // Counts a call that moves tensors while it runs (see WatchIdle).
+  template <typename T>
+  kj::Promise<T> Busy(kj::Promise<T> call) {
+    ++in_flight_;
+    return call.attach(kj::defer([this]() {
+      --in_flight_;
+      used_ = true;
+      last_done_ = timer_.now();
+    }));
+  }
+
+  // Every idle_release_after: if calls ran since the last release and none
+  // has run for idle_release_after, gives the free heap pages back (on the pool).
+  kj::Promise<void> WatchIdle() {
+    return timer_.afterDelay(options_.idle_release_after.count() * kj::MILLISECONDS)
+        .then([this]() {
+          const bool idle = in_flight_ == 0 &&
+                            timer_.now() - last_done_ >= options_.idle_release_after.count() * kj::MILLISECONDS;
+          if (used_ && idle) {
+            used_ = false;
+            pool_.Schedule([]() { ReleaseFreeMemory(); });
+          }
+          return WatchIdle();
+        });
+  }
+
+  // Offers a whole push to the update rule, on this loop or on the pool;
+  // resolves when the rule answers (at once, or later for a held async push).
+  kj::Promise<PushResult> Offer(PushRequest request, bool on_loop) {
     std::shared_ptr<ParameterShard> shard = SharedShard();
     auto req = std::make_shared<PushRequest>(std::move(request));
-    pool_.Schedule([shard, req, fulfiller]() {
-      shard->rule().Push(std::move(*req), [fulfiller](StatusOr<PushResult> r) { (*fulfiller)->fulfill(std::move(r)); });
-    });
-    return paf.promise.then([context](StatusOr<PushResult> r) mutable {
-      PushResult result = ValueOrFail(std::move(r));
-      auto out = context.getResults();
-      out.setOutcome(ToWire(result.outcome));
-      out.setGlobalStep(result.global_step);
-      out.setComplete(true);
-    });
+    ThreadPool* pool = &pool_;
+    return AwaitCallback<StatusOr<PushResult>>([&](UpdateRule::PushDone done) {
+             if (on_loop) {
+               shard->rule().Push(std::move(*req), std::move(done));
+               return;
+             }
+             pool->Schedule([shard, req, done = std::move(done)]() { shard->rule().Push(std::move(*req), done); });
+           })
+        .then([](StatusOr<PushResult> r) { return ValueOrFail(std::move(r)); });
+  }
+
+  // One part of a push: the whole push's result once every part is here, or
+  // nothing for an earlier part (kept until the others arrive).
+  kj::Promise<kj::Maybe<PushResult>> Receive(int32_t worker, int64_t step, uint32_t part, uint32_t parts,
+                                             std::vector<Gradient> grads, bool on_loop) {
+    parts = std::max<uint32_t>(parts, 1);
+    KJ_REQUIRE(part < parts, "push part out of range", part, parts);
+    auto whole = [](PushResult r) { return kj::Maybe<PushResult>(r); };
+    if (parts == 1) return Offer(PushRequest{worker, step, std::move(grads)}, on_loop).then(whole);
+
+    // A multi-part push: check this part, then keep a copy of it until every part is here.
+    std::shared_ptr<ParameterShard> shard = SharedShard();
+    return RunOnPool(pool_,
+                     [shard, worker, grads = std::move(grads)]() {
+                       CheckOrFail(shard->rule().CheckWorker(worker));
+                       CheckOrFail(shard->store().ValidateShapes(grads));
+                       return CloneGradients(grads);
+                     })
+        .then([this, worker, step, part, parts, whole](std::vector<Gradient> copy) -> kj::Promise<kj::Maybe<PushResult>> {
+          Pending& p = pending_[worker];
+          if (p.step != step || p.parts != parts) p = Pending{step, parts, {}};
+          p.received[part] = std::move(copy);
+          if (p.received.size() < parts) return kj::Maybe<PushResult>(nullptr);
+          std::vector<Gradient> all;
+          for (auto& [index, part_grads] : p.received)
+            for (Gradient& g : part_grads) all.push_back(std::move(g));
+          pending_.erase(worker);
+          return Offer(PushRequest{worker, step, std::move(all)}, false).then(whole);
+        });
+  }
+
+  // Fills `lists` with what `read` asks, on this loop or on the pool; resolves
+  // to the global step read before the values (so the values are of that step or newer).
+  kj::Promise<int64_t> Read(std::shared_ptr<const ReadRequest> read, ReadLists lists, bool on_loop = false) {
+    std::shared_ptr<ParameterShard> shard = SharedShard();
+    if (on_loop) return FillRead(*shard, *read, lists);
+    return RunOnPool(pool_, [shard, read, lists]() mutable { return FillRead(*shard, *read, lists); });
   }
 
   // The shard, once configured. Set on the loop thread and never replaced;
@@ -357,19 +538,25 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   }
 
   ThreadPool& pool_;
+  kj::Timer& timer_;
   const int shard_index_;
   const int num_shards_;
   std::shared_ptr<spdlog::logger> log_;
+  const ParameterServerOptions options_;
   std::shared_ptr<ParameterShard> shard_;  // loop thread only
   bool configuring_ = false;               // loop thread only
   std::map<int32_t, Pending> pending_;     // loop thread only
+  int in_flight_ = 0;                      // loop thread only: calls that move tensors, running
+  bool used_ = false;                      // loop thread only: such a call ended since the last release
+  kj::TimePoint last_done_ = kj::origin<kj::TimePoint>();  // loop thread only
+  kj::Maybe<kj::Promise<void>> idle_watch_;  // last: cancelled first
 };
 
 }  // namespace
 
 capnp::Capability::Client NewParameterServer(ServiceEnv& env, int shard, int num_shards,
-                                             std::shared_ptr<spdlog::logger> log) {
-  return kj::heap<ParameterServerImpl>(env, shard, num_shards, std::move(log));
+                                             std::shared_ptr<spdlog::logger> log, ParameterServerOptions options) {
+  return kj::heap<ParameterServerImpl>(env, shard, num_shards, std::move(log), options);
 }
 
 }  // namespace flowps::ps

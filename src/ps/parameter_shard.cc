@@ -35,8 +35,9 @@ StatusOr<std::unique_ptr<ParameterShard>> ParameterShard::Open(ShardConfig confi
 }
 
 std::optional<int64_t> ParameterShard::restored_checkpoint() const {
-  std::lock_guard<std::mutex> lock(checkpoint_mu_);
-  return restored_;
+  const int64_t n = restored_.load();
+  if (n < 0) return std::nullopt;
+  return n;
 }
 
 StatusOr<CheckpointShardInfo> ParameterShard::SaveCheckpoint(int64_t checkpoint_step) {

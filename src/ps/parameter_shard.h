@@ -13,6 +13,7 @@
 // are serialised by a mutex of their own.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,7 +46,8 @@ struct ShardConfig {
   kernels::OptimizerConfig optimizer;
   std::string checkpoint_dir;  // empty: this shard neither saves nor restores
   int keep_checkpoints = 3;
-  // Tests only: sleep between writing a shard file and renaming it into place.
+  // Tests only, never from the wire (ParameterServerOptions): sleep between
+  // writing a shard file and renaming it into place.
   int test_pause_before_rename_ms = 0;
 
   Status Validate() const;
@@ -60,7 +62,8 @@ class ParameterShard {
   const ShardConfig& config() const { return config_; }
   VariableStore& store() { return store_; }
   UpdateRule& rule() { return *rule_; }
-  // The checkpoint step restored by Open or RestoreCheckpoint, if any.
+  // The checkpoint step restored by Open or RestoreCheckpoint, if any; never
+  // waits for a checkpoint being written.
   std::optional<int64_t> restored_checkpoint() const;
 
   // Writes this shard's file of checkpoint `checkpoint_step`.
@@ -78,7 +81,7 @@ class ParameterShard {
   VariableStore store_;
   std::unique_ptr<UpdateRule> rule_;
   mutable std::mutex checkpoint_mu_;
-  std::optional<int64_t> restored_;  // guarded by checkpoint_mu_
+  std::atomic<int64_t> restored_{-1};  // -1: none; written under checkpoint_mu_
 };
 
 }  // namespace ps

@@ -26,6 +26,17 @@ void StepClock::Advance(int64_t step) {
   Release(lock);
 }
 
+void StepClock::Fail(int64_t step, const Status& why) {
+  std::vector<Callback> failed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto end = waiters_.upper_bound(step);
+    for (auto it = waiters_.begin(); it != end; ++it) failed.push_back(std::move(it->second));
+    waiters_.erase(waiters_.begin(), end);
+  }
+  for (Callback& cb : failed) cb(why);
+}
+
 void StepClock::Reset(int64_t step) {
   std::unique_lock<std::mutex> lock(mu_);
   step_ = step;

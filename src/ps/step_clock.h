@@ -11,17 +11,22 @@
 #include <map>
 #include <mutex>
 
+#include "core/status.h"
+
 namespace flowps::ps {
 
 class StepClock {
  public:
-  using Callback = std::function<void(int64_t step)>;
+  // The step reached, or why the step waited for will not come (see Fail).
+  using Callback = std::function<void(StatusOr<int64_t> step)>;
 
   int64_t now() const;
   // Runs `done(now)` once now >= step: at once if it is already.
   void WaitFor(int64_t step, Callback done);
   // Sets the step (it only moves forward) and releases the waiters it satisfies.
   void Advance(int64_t step);
+  // Answers `why` to every waiter of a step <= `step` (a step that was dropped).
+  void Fail(int64_t step, const Status& why);
   // Sets the step unconditionally (restore from a checkpoint) and releases waiters.
   void Reset(int64_t step);
 

@@ -57,21 +57,22 @@ SyncAggregator::SyncAggregator(SyncConfig config, VariableStore* store, std::sha
 void SyncAggregator::Push(PushRequest request, PushDone done) {
   // The scan of the values runs outside mu_, so pushes validate in parallel.
   const Status valid = store_->Validate(request.grads);
+  std::optional<CompletedStep> completed;
   StatusOr<PushResult> result = [&] {
     std::lock_guard<std::mutex> lock(mu_);
-    return Offer(request, valid);
+    return Offer(request, valid, &completed);
   }();
-  if (result.ok() && result->outcome == PushOutcome::kApplied) clock_.Advance(result->global_step);
+  if (completed) result = ApplyStep(std::move(*completed));
   done(std::move(result));
 }
 
-StatusOr<PushResult> SyncAggregator::Offer(PushRequest& request, const Status& valid) {
+StatusOr<PushResult> SyncAggregator::Offer(PushRequest& request, const Status& valid,
+                                           std::optional<CompletedStep>* completed) {
   const int32_t w = request.worker;
   const int64_t s = request.step;
-  if (w < 0 || w >= config_.total_workers) {
+  if (Status st = CheckWorkerId(w, config_.total_workers); !st.ok()) {
     ++stats_.refused;
-    return InvalidArgument("push from worker " + std::to_string(w) + ": worker ids are 0.." +
-                           std::to_string(config_.total_workers - 1));
+    return st;
   }
   auto last = last_counted_.find(w);
   if (last != last_counted_.end() && s <= last->second) {
@@ -79,13 +80,13 @@ StatusOr<PushResult> SyncAggregator::Offer(PushRequest& request, const Status& v
     log_->debug("push of worker {} for step {} was counted before; ignored", w, s);
     return PushResult{PushOutcome::kDuplicate, step_};
   }
-  if (s < step_) {
+  if (s < open_step_) {
     ++stats_.stale_dropped;
     log_->info("dropped the gradient of worker {} for step {}: the global step is {} (stale, {} dropped so far)",
-               w, s, step_, stats_.stale_dropped);
+               w, s, open_step_, stats_.stale_dropped);
     return PushResult{PushOutcome::kStale, step_};
   }
-  if (s > step_) {
+  if (s > open_step_) {
     ++stats_.refused;
     return FailedPrecondition("push from worker " + std::to_string(w) + " is tagged step " + std::to_string(s) +
                               ", ahead of this shard's global step " + std::to_string(step_));
@@ -97,21 +98,17 @@ StatusOr<PushResult> SyncAggregator::Offer(PushRequest& request, const Status& v
   }
   Accumulate(request.grads);
   last_counted_[w] = s;
+  counted_.push_back(w);
   ++stats_.accepted;
   if (++count_ < config_.replicas_to_aggregate) return PushResult{PushOutcome::kAccepted, step_};
 
-  std::vector<Gradient> average = Average();
+  // The step is complete: take its sums; pushes now count towards the next one.
+  *completed = CompletedStep{open_step_, std::move(dense_sum_), std::move(sparse_), std::move(counted_)};
   dense_sum_.clear();
   sparse_.clear();
+  counted_.clear();
   count_ = 0;
-  if (Status st = store_->Apply(average, step_ + 1); !st.ok()) {
-    // Every push was validated when counted, so this is our own bug.
-    log_->error("applying step {} failed: {}", step_, st.ToString());
-    return Internal("applying step " + std::to_string(step_) + ": " + st.ToString());
-  }
-  ++step_;
-  ++stats_.applied_updates;
-  log_->debug("applied step {} from {} gradients", step_ - 1, config_.replicas_to_aggregate);
+  ++open_step_;
   return PushResult{PushOutcome::kApplied, step_};
 }
 
@@ -131,21 +128,69 @@ void SyncAggregator::Accumulate(std::vector<Gradient>& grads) {
   }
 }
 
-std::vector<Gradient> SyncAggregator::Average() const {
-  const float scale = 1.0f / static_cast<float>(config_.replicas_to_aggregate);
-  std::vector<Gradient> out;
-  for (const auto& [name, sum] : dense_sum_) {
-    Array(sum.data<float>(), sum.num_elements()) *= scale;
-    out.push_back(Gradient{name, sum, Tensor()});
+namespace {
+
+// Scales `sum` by `scale` in place; false if a value is not finite after it.
+bool ScaleFinite(Tensor& sum, float scale) {
+  float* p = sum.data<float>();
+  const int64_t n = sum.num_elements();
+  bool finite = true;
+  for (int64_t i = 0; i < n; ++i) {
+    p[i] *= scale;
+    finite &= (p[i] - p[i]) == 0.0f;  // false for NaN and Inf; vectorises
   }
-  for (const auto& [name, parts] : sparse_) {
-    auto [indices, rows] = Concat(parts, scale);
-    out.push_back(Gradient{name, rows, indices});
-  }
-  return out;
+  return finite;
 }
 
-void SyncAggregator::WaitForStep(int64_t step, std::function<void(int64_t)> done) {
+}  // namespace
+
+StatusOr<PushResult> SyncAggregator::ApplyStep(CompletedStep done) {
+  const float scale = 1.0f / static_cast<float>(config_.replicas_to_aggregate);
+  std::vector<Gradient> average;
+  Status applied = Status::OK();
+  for (auto& [name, sum] : done.dense_sum) {
+    if (!ScaleFinite(sum, scale) && applied.ok())
+      applied = InvalidArgument("the average gradient of '" + name + "' is not finite (the sum overflowed)");
+    average.push_back(Gradient{name, sum, Tensor()});
+  }
+  for (const auto& [name, parts] : done.sparse) {
+    auto [indices, rows] = Concat(parts, scale);
+    if (!AllFinite(rows) && applied.ok())
+      applied = InvalidArgument("the average gradient of '" + name + "' is not finite (the sum overflowed)");
+    average.push_back(Gradient{name, rows, indices});
+  }
+  {
+    std::shared_lock<std::shared_mutex> apply_lock(apply_mu_);
+    // Every push was validated when it was counted: the values are not scanned again.
+    if (applied.ok()) applied = store_->ApplyValidated(average, done.step + 1);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (applied.ok()) {
+      step_ = done.step + 1;
+      ++stats_.applied_updates;
+    } else {
+      // Drop the step: it is open again, and its workers may push it again.
+      ++stats_.failed_steps;
+      open_step_ = done.step;
+      for (int32_t w : done.workers) last_counted_[w] = done.step - 1;
+    }
+  }
+  if (applied.ok()) {
+    log_->debug("applied step {} from {} gradients", done.step, config_.replicas_to_aggregate);
+    clock_.Advance(done.step + 1);
+    return PushResult{PushOutcome::kApplied, done.step + 1};
+  }
+  const Status why = Aborted("step " + std::to_string(done.step) + " was dropped, nothing applied: " +
+                             applied.ToString() + "; push it again");
+  log_->error("{}", why.ToString());
+  clock_.Fail(done.step + 1, why);
+  return why;
+}
+
+Status SyncAggregator::CheckWorker(int32_t worker) const {
+  return CheckWorkerId(worker, config_.total_workers);
+}
+
+void SyncAggregator::WaitForStep(int64_t step, StepClock::Callback done) {
   clock_.WaitFor(step, std::move(done));
 }
 
@@ -155,16 +200,19 @@ PushStats SyncAggregator::stats() const {
 }
 
 ShardSnapshot SyncAggregator::Snapshot() const {
+  std::unique_lock<std::shared_mutex> apply_lock(apply_mu_);
   std::lock_guard<std::mutex> lock(mu_);
   return ShardSnapshot{step_, store_->Snapshot()};
 }
 
 Status SyncAggregator::Restore(ShardSnapshot snapshot) {
   {
+    std::unique_lock<std::shared_mutex> apply_lock(apply_mu_);
     std::lock_guard<std::mutex> lock(mu_);
     FLOWPS_RETURN_IF_ERROR(store_->Restore(std::move(snapshot.variables)));
-    step_ = snapshot.global_step;
+    step_ = open_step_ = snapshot.global_step;
     count_ = 0;
+    counted_.clear();
     dense_sum_.clear();
     sparse_.clear();
     last_counted_.clear();

@@ -22,14 +22,28 @@
 //     (the ps client waits on all shards), no shard runs more than one step
 //     ahead of any other: the shards' global steps differ by at most 1.
 //
-// Thread safety: Push, WaitForStep and Snapshot may be called from any thread;
-// one mutex guards the step's accumulation and is held while a completed step
-// is applied, so a snapshot never sees half a step.
+// A step whose apply fails (the average of finite gradients overflowed to
+// Inf, or the optimizer refused it) is dropped, never half-applied: the push
+// that completed it fails with the reason, every worker waiting for the next
+// step is answered that error, and the step is open again for pushes from
+// everyone (the global step does not move), so the shard never wedges.
+//
+// Each pushed gradient's values are scanned for NaN/Inf once, when it is
+// counted; the average is not scanned again, except for overflow, which is
+// checked in the same pass that scales the sum.
+//
+// Thread safety: every method may be called from any thread. mu_ guards the
+// step's accumulation and the counters and is never held while applying, so
+// stats() never waits for an optimizer; apply_mu_ is held shared by the apply
+// of a step and exclusively by Snapshot/Restore, so a snapshot never sees half
+// a step.
 #pragma once
 
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <shared_mutex>
 #include <vector>
 
 #include "ps/step_clock.h"
@@ -55,29 +69,43 @@ class SyncAggregator final : public UpdateRule {
   SyncAggregator(SyncConfig config, VariableStore* store, std::shared_ptr<spdlog::logger> log);
 
   void Push(PushRequest request, PushDone done) override;
-  void WaitForStep(int64_t step, std::function<void(int64_t)> done) override;
+  Status CheckWorker(int32_t worker) const override;
+  void WaitForStep(int64_t step, StepClock::Callback done) override;
   int64_t global_step() const override { return clock_.now(); }
   PushStats stats() const override;
   ShardSnapshot Snapshot() const override;
   Status Restore(ShardSnapshot snapshot) override;
 
  private:
+  // The sums of a step that just completed, taken out of the accumulator.
+  struct CompletedStep {
+    int64_t step = 0;
+    std::map<std::string, Tensor> dense_sum;
+    std::map<std::string, std::vector<std::pair<Tensor, Tensor>>> sparse;
+    std::vector<int32_t> workers;  // counted in it
+  };
   // `valid`: the store's verdict on the push's gradients. REQUIRES: mu_ held.
-  StatusOr<PushResult> Offer(PushRequest& request, const Status& valid);
+  // Sets *completed when this push completed its step.
+  StatusOr<PushResult> Offer(PushRequest& request, const Status& valid, std::optional<CompletedStep>* completed);
   // Adds one push to the step's sums.
   void Accumulate(std::vector<Gradient>& grads);  // REQUIRES: mu_ held
-  std::vector<Gradient> Average() const;          // REQUIRES: mu_ held
+  // Applies a completed step (mu_ not held); drops it if the apply fails.
+  StatusOr<PushResult> ApplyStep(CompletedStep step);
 
   const SyncConfig config_;
   VariableStore* const store_;
   std::shared_ptr<spdlog::logger> log_;
   StepClock clock_;
 
+  mutable std::shared_mutex apply_mu_;
+
   mutable std::mutex mu_;
-  int64_t step_ = 0;                          // guarded by mu_; clock_ follows it
-  int count_ = 0;                             // pushes counted for step_
-  std::map<std::string, Tensor> dense_sum_;   // per variable, for step_
-  std::map<std::string, std::vector<std::pair<Tensor, Tensor>>> sparse_;  // (indices, rows) for step_
+  int64_t step_ = 0;       // guarded by mu_: the global step (applied); clock_ follows it
+  int64_t open_step_ = 0;  // guarded by mu_: the step pushes count towards (step_, or step_ + 1 while applying)
+  int count_ = 0;                             // pushes counted for open_step_
+  std::vector<int32_t> counted_;              // their workers
+  std::map<std::string, Tensor> dense_sum_;   // per variable, for open_step_
+  std::map<std::string, std::vector<std::pair<Tensor, Tensor>>> sparse_;  // (indices, rows) for open_step_
   std::map<int32_t, int64_t> last_counted_;   // worker -> newest step counted
   PushStats stats_;
 };

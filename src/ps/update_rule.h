@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "ps/step_clock.h"
 #include "ps/variable_store.h"
 
 namespace flowps::ps {
@@ -44,6 +45,7 @@ struct PushStats {
   int64_t duplicates = 0;
   int64_t refused = 0;     // bad input (unknown variable, shape, dtype, non-finite)
   int64_t waiting = 0;     // async wait policy: pushes held right now
+  int64_t failed_steps = 0;  // sync: steps dropped because their apply failed
 };
 
 // A consistent copy of a shard: its global step and every part, taken with no
@@ -52,6 +54,13 @@ struct ShardSnapshot {
   int64_t global_step = 0;
   std::vector<VariableSnapshot> variables;
 };
+
+// OK if 0 <= worker < total_workers; else InvalidArgument naming both.
+inline Status CheckWorkerId(int32_t worker, int total_workers) {
+  if (worker >= 0 && worker < total_workers) return Status::OK();
+  return InvalidArgument("push from worker " + std::to_string(worker) + ": worker ids are 0.." +
+                         std::to_string(total_workers - 1));
+}
 
 class UpdateRule {
  public:
@@ -62,8 +71,11 @@ class UpdateRule {
   // later from another thread when a push must wait (bounded staleness, wait
   // policy). Bad input gives an error Status and changes nothing.
   virtual void Push(PushRequest request, PushDone done) = 0;
-  // Runs `done(step)` once the global step is >= step.
-  virtual void WaitForStep(int64_t step, std::function<void(int64_t)> done) = 0;
+  // OK if `worker` is one of the job's worker ids.
+  virtual Status CheckWorker(int32_t worker) const = 0;
+  // Runs `done(now)` once the global step is >= step, or `done(error)` if
+  // that step will not come (sync: its apply failed and it was dropped).
+  virtual void WaitForStep(int64_t step, StepClock::Callback done) = 0;
   virtual int64_t global_step() const = 0;
   virtual PushStats stats() const = 0;
   virtual ShardSnapshot Snapshot() const = 0;

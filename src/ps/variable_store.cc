@@ -1,5 +1,6 @@
 #include "ps/variable_store.h"
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -65,18 +66,28 @@ StatusOr<VariableStore::Variable*> VariableStore::Find(const std::string& name) 
   return it->second.get();
 }
 
-StatusOr<std::vector<int64_t>> VariableStore::LocalRows(const VariableSnapshot& v, const Tensor& indices) {
-  if (v.full_shape.rank() == 0) return InvalidArgument("variable '" + v.name + "' is a scalar: it has no rows");
-  FLOWPS_ASSIGN_OR_RETURN(std::vector<int64_t> rows,
-                          kernels::ReadRowIndices(indices, FullRows(v.full_shape), "variable '" + v.name + "'"));
-  for (int64_t& r : rows) {
-    if (r < v.row_begin || r >= v.row_end)
-      return InvalidArgument("variable '" + v.name + "': row " + std::to_string(r) +
-                             " is not held by this shard (it holds rows [" + std::to_string(v.row_begin) + ", " +
-                             std::to_string(v.row_end) + "))");
-    r -= v.row_begin;
+StatusOr<Tensor> VariableStore::LocalRows(const VariableSnapshot& v, const Tensor& indices) {
+  const std::string what = "variable '" + v.name + "'";
+  if (v.full_shape.rank() == 0) return InvalidArgument(what + " is a scalar: it has no rows");
+  if (!indices.valid() || indices.shape().rank() != 1 ||
+      (indices.dtype() != DType::kInt32 && indices.dtype() != DType::kInt64))
+    return InvalidArgument(what + ": indices must be a rank-1 int32 or int64 tensor");
+  const int64_t n = indices.num_elements();
+  // int64 ids of a part that starts at row 0 are its local rows already: no copy.
+  const bool in_place = indices.dtype() == DType::kInt64 && v.row_begin == 0;
+  Tensor local = in_place ? indices : Tensor(DType::kInt64, Shape{n});
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = indices.dtype() == DType::kInt32 ? indices.data<int32_t>()[i] : indices.data<int64_t>()[i];
+    if (r < v.row_begin || r >= v.row_end) {
+      if (r < 0 || r >= FullRows(v.full_shape))
+        return InvalidArgument(what + ": index " + std::to_string(r) + " at position " + std::to_string(i) +
+                               " is outside [0, " + std::to_string(FullRows(v.full_shape)) + ")");
+      return InvalidArgument(what + ": row " + std::to_string(r) + " is not held by this shard (it holds rows [" +
+                             std::to_string(v.row_begin) + ", " + std::to_string(v.row_end) + "))");
+    }
+    if (!in_place) local.data<int64_t>()[i] = r - v.row_begin;
   }
-  return rows;
+  return local;
 }
 
 StatusOr<Tensor> VariableStore::Pull(const std::string& name) const {
@@ -89,13 +100,15 @@ StatusOr<Tensor> VariableStore::Pull(const std::string& name) const {
 StatusOr<Tensor> VariableStore::PullRows(const std::string& name, const Tensor& indices) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   FLOWPS_ASSIGN_OR_RETURN(Variable * v, Find(name));
-  FLOWPS_ASSIGN_OR_RETURN(std::vector<int64_t> rows, LocalRows(v->state, indices));
-  Tensor out(DType::kFloat32, RowsShape(v->state.full_shape, static_cast<int64_t>(rows.size())));
-  const size_t row_bytes = rows.empty() ? 0 : out.num_bytes() / rows.size();
+  FLOWPS_ASSIGN_OR_RETURN(Tensor rows, LocalRows(v->state, indices));
+  const int64_t n = rows.num_elements();
+  const int64_t* local = rows.data<int64_t>();
+  Tensor out(DType::kFloat32, RowsShape(v->state.full_shape, n));
+  const size_t row_bytes = n == 0 ? 0 : out.num_bytes() / static_cast<size_t>(n);
   std::lock_guard<std::mutex> vlock(v->mu);
   const char* src = static_cast<const char*>(v->state.value.raw_data());
-  for (size_t i = 0; i < rows.size(); ++i)
-    std::memcpy(static_cast<char*>(out.raw_data()) + i * row_bytes, src + rows[i] * row_bytes, row_bytes);
+  for (int64_t i = 0; i < n; ++i)
+    std::memcpy(static_cast<char*>(out.raw_data()) + i * row_bytes, src + local[i] * row_bytes, row_bytes);
   return out;
 }
 
@@ -104,6 +117,24 @@ StatusOr<VariableSnapshot> VariableStore::Describe(const std::string& name) cons
   FLOWPS_ASSIGN_OR_RETURN(Variable * v, Find(name));
   std::lock_guard<std::mutex> vlock(v->mu);
   return v->state;
+}
+
+StatusOr<int64_t> VariableStore::RowBytes(const std::string& name) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  FLOWPS_ASSIGN_OR_RETURN(Variable * v, Find(name));
+  const Shape& full = v->state.full_shape;  // immutable once created
+  return full.rank() == 0 ? int64_t{4} : 4 * full.num_elements() / std::max<int64_t>(full.dim(0), 1);
+}
+
+StatusOr<int64_t> VariableStore::PartRows(const std::string& name) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  FLOWPS_ASSIGN_OR_RETURN(Variable * v, Find(name));
+  return v->state.row_end - v->state.row_begin;  // immutable once created
+}
+
+Status VariableStore::ValidateShapes(const std::vector<Gradient>& grads) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return ValidateLocked(grads, false);
 }
 
 Status VariableStore::Validate(const std::vector<Gradient>& grads) const {
@@ -119,9 +150,8 @@ Status VariableStore::ValidateLocked(const std::vector<Gradient>& grads, bool ch
     FLOWPS_ASSIGN_OR_RETURN(Variable * v, Find(g.variable));
     const VariableSnapshot& s = v->state;  // shape and rows are immutable under mu_
     if (g.sparse()) {
-      FLOWPS_ASSIGN_OR_RETURN(std::vector<int64_t> rows, LocalRows(s, g.indices));
-      FLOWPS_RETURN_IF_ERROR(
-          g.values.Check(DType::kFloat32, RowsShape(s.full_shape, static_cast<int64_t>(rows.size())), what));
+      FLOWPS_ASSIGN_OR_RETURN(Tensor rows, LocalRows(s, g.indices));
+      FLOWPS_RETURN_IF_ERROR(g.values.Check(DType::kFloat32, RowsShape(s.full_shape, rows.num_elements()), what));
     } else {
       FLOWPS_RETURN_IF_ERROR(g.values.Check(DType::kFloat32, RowsShape(s.full_shape, s.row_end - s.row_begin), what));
     }
@@ -148,8 +178,7 @@ Status VariableStore::ApplyLocked(const std::vector<Gradient>& grads, int64_t st
     Unshare(s.value);
     for (Tensor& slot : s.slots) Unshare(slot);
     if (g.sparse()) {
-      FLOWPS_ASSIGN_OR_RETURN(std::vector<int64_t> rows, LocalRows(s, g.indices));
-      Tensor local = Tensor::FromVector<int64_t>({static_cast<int64_t>(rows.size())}, rows);
+      FLOWPS_ASSIGN_OR_RETURN(Tensor local, LocalRows(s, g.indices));
       FLOWPS_RETURN_IF_ERROR(optimizer_.ApplySparse(s.value, s.slots, local, g.values, step));
     } else {
       FLOWPS_RETURN_IF_ERROR(optimizer_.ApplyDense(s.value, s.slots, g.values, step, pool_));
@@ -169,8 +198,10 @@ int64_t VariableStore::TotalBytes() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   int64_t bytes = 0;
   for (const auto& [name, v] : variables_) {
-    std::lock_guard<std::mutex> vlock(v->mu);
-    bytes += static_cast<int64_t>(v->state.value.num_bytes());
+    // From the part's immutable shape: never waits for an apply of the variable.
+    const VariableSnapshot& s = v->state;
+    const int64_t rows = s.full_shape.rank() == 0 ? 1 : s.full_shape.dim(0);
+    bytes += 4 * s.full_shape.num_elements() / std::max<int64_t>(rows, 1) * (s.row_end - s.row_begin);
   }
   return bytes;
 }

@@ -83,10 +83,17 @@ class VariableStore {
   // Rows [row_begin, row_end) this store holds of `name`, and the full shape.
   StatusOr<VariableSnapshot> Describe(const std::string& name) const;
 
+  // Bytes of one row of `name` (the whole part for a scalar) and the rows
+  // this part holds; from the part's immutable shape, without its lock.
+  StatusOr<int64_t> RowBytes(const std::string& name) const;
+  StatusOr<int64_t> PartRows(const std::string& name) const;
+
   // OK only if every gradient names a known variable, has the right dtype and
   // shape, holds only finite values, names only rows of this part, and no
   // variable appears twice. Messages name the variable.
   Status Validate(const std::vector<Gradient>& grads) const;
+  // Validate without the scan of the values (names, dtypes, shapes, rows): cheap.
+  Status ValidateShapes(const std::vector<Gradient>& grads) const;
   // Validates all of `grads`, then applies each one with the optimizer at
   // global step `step` (counted from 1). Nothing is changed unless all are valid.
   Status Apply(const std::vector<Gradient>& grads, int64_t step);
@@ -95,7 +102,7 @@ class VariableStore {
   Status ApplyValidated(const std::vector<Gradient>& grads, int64_t step);
 
   std::vector<std::string> Names() const;
-  int64_t TotalBytes() const;  // values only
+  int64_t TotalBytes() const;  // values only; never waits for an apply
   // A consistent copy of each part (each part read under its own lock).
   std::vector<VariableSnapshot> Snapshot() const;
   // Replaces every variable by `parts` (slots must match the optimizer).
@@ -110,8 +117,10 @@ class VariableStore {
   // REQUIRES: mu_ held (shared). `check_values`: also scan for NaN and Inf.
   Status ValidateLocked(const std::vector<Gradient>& grads, bool check_values) const;
   Status ApplyLocked(const std::vector<Gradient>& grads, int64_t step, bool check_values);
-  // Global row ids -> local rows of `v`, or InvalidArgument.
-  static StatusOr<std::vector<int64_t>> LocalRows(const VariableSnapshot& v, const Tensor& indices);
+  // Global row ids (int32/int64) -> int64 local rows of `v` (the ids
+  // themselves, uncopied, when they are int64 and `v` starts at row 0), or
+  // InvalidArgument naming the variable and the row.
+  static StatusOr<Tensor> LocalRows(const VariableSnapshot& v, const Tensor& indices);
 
   kernels::Optimizer optimizer_;
   ThreadPool* pool_;

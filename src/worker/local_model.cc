@@ -192,7 +192,35 @@ const std::map<std::string, std::unique_ptr<Graph>>& LocalModel::tower_partition
 }
 
 StatusOr<double> LocalModel::Step(const Tensor& images, const Tensor& labels) {
-  FeedList feeds = {{model_.x, images}, {model_.y, labels}};
+  return RunStep({{model_.x, images}, {model_.y, labels}});
+}
+
+StatusOr<FeedList> LocalModel::ResolveFeeds(const std::vector<std::pair<std::string, Tensor>>& feeds) const {
+  FeedList out;
+  for (const auto& [name, value] : feeds) {
+    Node* n = model_.graph->FindNode(name);
+    if (n == nullptr || n->op() != "Placeholder") return InvalidArgument("the model has no placeholder '" + name + "'");
+    out.push_back({Output{n, 0}, value});
+  }
+  return out;
+}
+
+StatusOr<double> LocalModel::Step(const std::vector<std::pair<std::string, Tensor>>& feeds) {
+  FLOWPS_ASSIGN_OR_RETURN(FeedList resolved, ResolveFeeds(feeds));
+  return RunStep(resolved);
+}
+
+StatusOr<int64_t> LocalModel::CountCorrect(const std::vector<std::pair<std::string, Tensor>>& feeds) {
+  FLOWPS_ASSIGN_OR_RETURN(FeedList resolved, ResolveFeeds(feeds));
+  const Tensor* labels = nullptr;
+  for (const auto& [out, value] : resolved)
+    if (out.node == model_.y.node) labels = &value;
+  if (labels == nullptr) return InvalidArgument("the labels placeholder '" + model_.y.node->name() + "' is not fed");
+  FLOWPS_ASSIGN_OR_RETURN(auto out, executor_->Run(resolved, {model_.logits}, {}, StepOptions{&store_, nullptr}));
+  return flowps::CountCorrect(out[0], *labels);
+}
+
+StatusOr<double> LocalModel::RunStep(const FeedList& feeds) {
   FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, executor_->Run(feeds, fetches_, {}, StepOptions{&store_, nullptr}));
   double loss = out[0].data<float>()[0];
   if (!std::isfinite(loss))
@@ -275,7 +303,7 @@ StatusOr<double> LocalModel::Evaluate(const data::Dataset& test) {
     int64_t end = std::min(test.size(), begin + kEvalBatch);
     FeedList feeds = {{model_.x, test.images.Slice(begin, end)}};
     FLOWPS_ASSIGN_OR_RETURN(auto out, executor_->Run(feeds, {model_.logits}, {}, StepOptions{&store_, nullptr}));
-    correct += CountCorrect(out[0], test.labels.Slice(begin, end));
+    correct += flowps::CountCorrect(out[0], test.labels.Slice(begin, end));
   }
   return test.size() > 0 ? static_cast<double>(correct) / static_cast<double>(test.size()) : 0.0;
 }

@@ -73,6 +73,10 @@ class LocalModel {
   // returns the batch's mean loss. A non-finite loss is FailedPrecondition and
   // leaves the variables as they were.
   StatusOr<double> Step(const Tensor& images, const Tensor& labels);
+  // The same with the placeholders fed by name (placeholder name, tensor),
+  // e.g. from a data pipeline's columns. InvalidArgument naming a name that
+  // is not a placeholder of the model.
+  StatusOr<double> Step(const std::vector<std::pair<std::string, Tensor>>& feeds);
   // The gradients of a batch's mean loss, without applying them. The batch is
   // split into one near-equal slice per tower device, each tower runs on its
   // device, and the gradients and losses are averaged on the first device,
@@ -92,6 +96,9 @@ class LocalModel {
 
   // The fraction of `test` classified correctly.
   StatusOr<double> Evaluate(const data::Dataset& test);
+  // How many examples of a batch fed by name (as Step) are classified
+  // correctly: the arg-max of logits against the tensor fed to y.
+  StatusOr<int64_t> CountCorrect(const std::vector<std::pair<std::string, Tensor>>& feeds);
 
   int64_t steps_done() const { return step_; }
   int64_t num_parameters() const;
@@ -114,6 +121,8 @@ class LocalModel {
     std::string x, y, weight;
   };
   LocalModel(kernels::OptimizerConfig config, ThreadPool* pool);
+  StatusOr<FeedList> ResolveFeeds(const std::vector<std::pair<std::string, Tensor>>& feeds) const;
+  StatusOr<double> RunStep(const FeedList& feeds);
   Status BuildTowers(const TowerOptions& towers);
 
   OpRegistry registry_;

@@ -1,14 +1,19 @@
 // TrainLocally: `flowps train <job.yaml>` -- a whole job in one process, so a
 // model can be debugged before it is distributed.
 //
-// One worker reads the whole training set (shuffled per epoch, batches of
-// data.batch_size, the last partial batch of an epoch kept), runs forward and
-// backward with the Executor, and applies the job's optimizer in-process
+// One worker reads the whole training set through a data::Pipeline (any
+// format of the data section, shuffled by its streaming buffer, batches of
+// data.batch_size, the last partial batch of an epoch kept), feeds the
+// model's placeholders by data.feeds, runs forward and backward with the
+// Executor, and applies the job's optimizer in-process
 // (kernels/optimizers.h) after each step. It logs a progress line every
 // train.log_every_steps steps (step, loss, examples/s, ETA), evaluates on the
 // test set every train.eval_every_steps steps and at the end, appends every
 // progress line to <run_dir>/metrics.jsonl when run_dir is set, and ends
-// with a summary line giving the final test accuracy.
+// with a summary line giving the final test accuracy. Before the first step
+// it checks the feeds against the model (CheckFeeds) and reads the training
+// data once, counting it and checking every record: a malformed record or a
+// column that does not fit its placeholder stops the job before it starts.
 // `mode` and `checkpoint` apply to submitted (distributed) jobs; TrainLocally
 // says so in the log and does not use them.
 #pragma once

@@ -146,6 +146,9 @@ class JobRun {
 // Loads the data and builds the model, the ps client and the report.
 Status JobRun::Prepare() {
   const TaskSpec& me = s_.spec.workers[static_cast<size_t>(s_.task)];
+  if (!job_.data.train.empty() || !job_.data.feeds.empty())
+    return Unimplemented(job_.data.where + ": the distributed worker reads IDX from data.path only so far; "
+                         "data.train/test and data.feeds are read by flowps train");
   FLOWPS_ASSIGN_OR_RETURN(data::Dataset train, data::LoadFashionMnist(job_.data.path, data::Split::kTrain));
   if (chief_) {
     FLOWPS_ASSIGN_OR_RETURN(test_, data::LoadFashionMnist(job_.data.path, data::Split::kTest));

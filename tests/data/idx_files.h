@@ -36,6 +36,15 @@ class IdxDir {
     return p;
   }
 
+  // Writes `text` to `name`, gzip-compressed when `gzip`.
+  std::string WriteText(const std::string& name, const std::string& text, bool gzip = false) const {
+    std::string p = path(name);
+    gzFile f = gzopen(p.c_str(), gzip ? "wb" : "wbT");
+    gzwrite(f, text.data(), static_cast<unsigned>(text.size()));
+    gzclose(f);
+    return p;
+  }
+
   // A Fashion-MNIST-like pair of files: n images of 28x28 where every pixel of
   // image i is (i % 256), and label i % 10.
   void WriteFashionLike(const std::string& prefix, uint32_t n) const {

@@ -132,6 +132,15 @@ std::vector<OpCase> Cases() {
     cases.push_back({"MaxPool", p, {img}});
     cases.push_back({"MaxPoolGrad", p, {img, Random(Shape{2, oh, ow, 3}, 26)}});
   }
+  using Ints = std::vector<int64_t>;
+  cases.push_back({"Concat", {{"axis", int64_t{1}}}, {Random(Shape{3, 2, 4}, 30), Random(Shape{3, 5, 4}, 31)}});
+  cases.push_back({"Concat", {{"axis", int64_t{-1}}}, {x, pos, x}});
+  cases.push_back({"Concat", {{"axis", int64_t{0}}},
+                   {Tensor::FromVector<int64_t>(Shape{2}, {1, 2}), Tensor::FromVector<int64_t>(Shape{1}, {3})}});
+  cases.push_back({"Slice", {{"begin", Ints{1, 0, 2}}, {"size", Ints{2, -1, 2}}}, {Random(Shape{3, 4, 5}, 32)}});
+  cases.push_back({"Split", {{"num_split", int64_t{3}}, {"axis", int64_t{1}}}, {Random(Shape{2, 6, 3}, 33)}});
+  cases.push_back({"Split", {{"num_split", int64_t{4}}, {"axis", int64_t{-1}}}, {Random(Shape{5, 8}, 34)}});
+  cases.push_back({"SliceGrad", {{"begin", Ints{1, 2}}}, {Random(Shape{2, 3}, 35), Random(Shape{4, 5}, 36)}});
   cases.push_back({"ZerosLike", {}, {x}});
   cases.push_back({"OnesLike", {}, {x}});
   cases.push_back({"Identity", {}, {x}});

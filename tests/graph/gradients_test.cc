@@ -1,7 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include "core/thread_pool.h"
 #include "graph/executor.h"
+#include "graph/gradient_clipping.h"
 #include "graph/gradients.h"
 #include "graph/ops.h"
 #include "graph/variable_store.h"
@@ -118,4 +122,85 @@ TEST_CASE("integer labels get no gradient, logits do") {
   std::vector<float> d = (*r)[1].ToVector<float>();
   CHECK(d[0] == Approx(1.0 / 3));
   CHECK(d[1] == Approx(1.0 / 3 - 1));
+}
+
+// ---- ClipByGlobalNorm: gradients scaled together so that their global norm is
+// at most clip_norm, direction kept; sparse gradients count their values; a
+// non-finite norm gives NaN, never a silently finite step.
+
+namespace {
+// Runs `outputs` with a fed [2] and b fed [1].
+std::vector<Tensor> Run(Fixture& f, Output a, Output b, const Tensor& va, const Tensor& vb,
+                        const std::vector<Output>& outputs) {
+  REQUIRE(f.g.status().ok());
+  Executor exec(f.g, f.pool.get());
+  auto r = exec.Run({{a, va}, {b, vb}}, outputs);
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  return *r;
+}
+}  // namespace
+
+TEST_CASE("gradients above clip_norm are scaled together to a global norm of clip_norm") {
+  Fixture f;
+  Output a = Placeholder(f.g, DType::kFloat32, Shape{2}, "a");
+  Output b = Placeholder(f.g, DType::kFloat32, Shape{1}, "b");
+  Output norm;
+  std::vector<Output> clipped = ClipByGlobalNorm({a, b}, 6.5f, &norm);
+  REQUIRE(clipped.size() == 2);
+  // |(3, 4, 12)| = 13: every gradient is halved.
+  auto r = Run(f, a, b, F({3, 4}, Shape{2}), F({12}, Shape{1}), {clipped[0], clipped[1], norm});
+  CHECK(r[0].ToVector<float>() == std::vector<float>{1.5f, 2.f});
+  CHECK(r[1].ToVector<float>() == std::vector<float>{6.f});
+  CHECK(r[2].data<float>()[0] == Approx(13.f));
+}
+
+TEST_CASE("gradients within clip_norm pass unchanged") {
+  Fixture f;
+  Output a = Placeholder(f.g, DType::kFloat32, Shape{2}, "a");
+  Output b = Placeholder(f.g, DType::kFloat32, Shape{1}, "b");
+  std::vector<Output> clipped = ClipByGlobalNorm({a, b}, 20.f);
+  auto r = Run(f, a, b, F({3, 4}, Shape{2}), F({-12}, Shape{1}), {clipped[0], clipped[1]});
+  CHECK(r[0].ToVector<float>() == std::vector<float>{3.f, 4.f});
+  CHECK(r[1].ToVector<float>() == std::vector<float>{-12.f});
+}
+
+TEST_CASE("a sparse gradient counts and scales its rows, and a missing one stays missing") {
+  Fixture f;
+  Output a = Placeholder(f.g, DType::kFloat32, Shape{2}, "a");
+  Output rows = Placeholder(f.g, DType::kFloat32, Shape{1}, "rows");
+  Output ids = Const(f.g, Tensor::FromVector<int64_t>(Shape{1}, {4}));
+  GradValue sparse{{}, ids, rows, Shape{10}};
+  ClippedGradients c = ClipByGlobalNorm({GradValue{a, {}, {}, {}}, GradValue{}, sparse}, 6.5f);
+  REQUIRE(c.grads.size() == 3);
+  CHECK_FALSE(c.grads[1].valid());
+  REQUIRE(c.grads[2].sparse());
+  CHECK(c.grads[2].indices.node == ids.node);
+  auto r = Run(f, a, rows, F({3, 4}, Shape{2}), F({12}, Shape{1}), {c.grads[0].dense, c.grads[2].values});
+  CHECK(r[0].ToVector<float>() == std::vector<float>{1.5f, 2.f});
+  CHECK(r[1].ToVector<float>() == std::vector<float>{6.f});
+}
+
+TEST_CASE("a NaN or infinite gradient makes every clipped gradient NaN") {
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    INFO("bad value " << bad);
+    Fixture f;
+    Output a = Placeholder(f.g, DType::kFloat32, Shape{2}, "a");
+    Output b = Placeholder(f.g, DType::kFloat32, Shape{1}, "b");
+    std::vector<Output> clipped = ClipByGlobalNorm({a, b}, 1.f);
+    auto r = Run(f, a, b, F({3, 4}, Shape{2}), F({bad}, Shape{1}), {clipped[0], clipped[1]});
+    CHECK(std::isnan(r[0].data<float>()[0]));
+    CHECK(std::isnan(r[0].data<float>()[1]));
+    CHECK(std::isnan(r[1].data<float>()[0]));
+  }
+}
+
+TEST_CASE("a clip_norm that is not positive and finite is refused in the graph's status") {
+  for (float bad : {0.f, -1.f, std::numeric_limits<float>::infinity()}) {
+    Fixture f;
+    Output a = Placeholder(f.g, DType::kFloat32, Shape{2}, "a");
+    ClipByGlobalNorm({a}, bad);
+    REQUIRE_FALSE(f.g.status().ok());
+    CHECK(f.g.status().message().find("clip_norm") != std::string::npos);
+  }
 }

@@ -117,6 +117,18 @@ std::vector<Case> Cases() {
   add("Transpose", {"Transpose"}, [](Graph&, In x) { return Transpose(x[0], {2, 0, 1}); }, {R({2, 3, 4})});
   add("Concat along axis 1", {"Concat", "Slice"}, [](Graph&, In x) { return Concat({x[0], x[1]}, 1); },
       {R({2, 2}), R({2, 3}, 3)});
+  add("Split into three, one part unused", {"Split", "Concat", "ZerosLike"},
+      [](Graph&, In x) {
+        auto p = Split(x[0], 3, 1);
+        return p[0] * p[2] + p[0];
+      },
+      {R({2, 6})});
+  add("Split along the last axis, parts reordered", {"Split"},
+      [](Graph&, In x) {
+        auto p = Split(x[0], 2, -1);
+        return Concat({p[1], p[0]}, 1);
+      },
+      {R({3, 4})}, UnknownBatch());
   add("Concat along axis 0 of three", {"Concat"}, [](Graph&, In x) { return Concat({x[0], x[1], x[2]}, 0); },
       {R({1, 3}), R({2, 3}, 3), R({1, 3}, 4)});
   add("Slice", {"Slice", "SliceGrad"}, [](Graph&, In x) { return Slice(x[0], {1, 1}, {2, -1}); }, {R({3, 4})});

@@ -197,3 +197,35 @@ TEST_CASE("convolution, its gradients and max pooling per element agree with the
     RequireClose(pdx, *MaxPoolGrad(x, pdy, w));
   }
 }
+
+TEST_CASE("copies through boxes, as the GPU's Slice, Split, Concat and SliceGrad do, agree with the CPU kernels") {
+  Tensor x = Random(Shape{3, 4, 5}, 40);
+  const std::vector<int64_t> begin{1, 0, 2};
+  Tensor want = *Slice(x, begin, {2, -1, 2});
+  Box box = *MakeBox(x.shape(), begin, want.shape());
+  Tensor got(DType::kFloat32, want.shape());
+  for (int64_t i = 0; i < got.num_elements(); ++i) got.data<float>()[i] = x.data<float>()[BoxOffset(box, i)];
+  RequireClose(got, want);
+
+  // SliceGrad writes into the box of zeros.
+  Tensor grad = Tensor::Zeros(DType::kFloat32, x.shape());
+  for (int64_t i = 0; i < want.num_elements(); ++i) grad.data<float>()[BoxOffset(box, i)] = want.data<float>()[i];
+  RequireClose(grad, *SliceGrad(want, x.shape(), begin));
+
+  // Split's parts are boxes along the axis; Concat writes them back.
+  std::vector<Tensor> parts = *Split(Random(Shape{2, 6, 3}, 41), 3, 1);
+  Tensor whole = *Concat(parts, 1);
+  Tensor rebuilt(DType::kFloat32, whole.shape());
+  for (int p = 0; p < 3; ++p) {
+    Box b = *MakeBox(whole.shape(), {0, 2 * p, 0}, parts[p].shape());
+    Tensor part(DType::kFloat32, parts[p].shape());
+    for (int64_t i = 0; i < part.num_elements(); ++i) {
+      part.data<float>()[i] = whole.data<float>()[BoxOffset(b, i)];
+      rebuilt.data<float>()[BoxOffset(b, i)] = parts[p].data<float>()[i];
+    }
+    RequireClose(part, parts[p]);
+  }
+  RequireClose(rebuilt, whole);
+  CHECK_FALSE(MakeBox(Shape{3, 4}, {2, 0}, Shape{2, 4}).ok());
+  CHECK_FALSE(Split(x, 3, 1).ok());
+}

@@ -68,6 +68,26 @@ TEST_CASE("bounded staleness with the wait policy: a worker more than s steps ah
   CHECK(rule.stats().applied_updates == 4);
 }
 
+TEST_CASE("the wait policy with 3 workers who join after the chief ran ahead: nobody deadlocks") {
+  VariableStore store(Sgd(1.0), nullptr);
+  CreateOrDie(store, ZerosSpec("w", {1}));
+  AsyncApplier rule({.max_staleness = 2, .policy = StalenessPolicy::kWait, .total_workers = 3}, &store,
+                    NullLogger());
+  for (int64_t t = 0; t < 3; ++t) CHECK(OutcomeOf(PushNow(rule, 0, t, {Dense("w", {1}, {1})})) == PushOutcome::kApplied);
+  // The chief is 3 steps ahead of the two that have not pushed yet: held. The
+  // others join at step 3; each one's push says it has reached step 3 too.
+  std::vector<std::optional<StatusOr<PushResult>>> answers(3);
+  for (int32_t w = 0; w < 3; ++w)
+    rule.Push(PushRequest{w, 3, {Dense("w", {1}, {1})}}, [&answers, w](StatusOr<PushResult> r) { answers[w] = std::move(r); });
+  for (int32_t w = 0; w < 3; ++w) {
+    INFO("worker " << w);
+    REQUIRE(answers[static_cast<size_t>(w)].has_value());
+    CHECK(OutcomeOf(*answers[static_cast<size_t>(w)]) == PushOutcome::kApplied);
+  }
+  CHECK(rule.global_step() == 6);
+  CHECK(rule.stats().waiting == 0);
+}
+
 TEST_CASE("a retried async push is applied once") {
   VariableStore store(Sgd(1.0), nullptr);
   CreateOrDie(store, ZerosSpec("w", {1}));

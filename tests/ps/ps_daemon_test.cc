@@ -131,12 +131,13 @@ TEST_CASE("kill -9 of flowps-ps during a checkpoint write leaves the previous co
   config.learning_rate = 0.1;
   config.checkpoint_dir = ckpt;
   config.keep_checkpoints = 3;
-  // Tests only: every shard file waits this long between fsync and rename.
-  config.test_pause_before_rename_ms = 1500;
   const int64_t n = 1 << 16;
   std::vector<float> at_checkpoint;
   {
+    // Tests only: every shard file of this flowps-ps waits this long between fsync and rename.
+    ::setenv("FLOWPS_TEST_PAUSE_BEFORE_RENAME_MS", "1500", 1);
     PsProcess ps(cluster);
+    ::unsetenv("FLOWPS_TEST_PAUSE_BEFORE_RENAME_MS");
     auto io = kj::setupAsyncIo();
     PsClient client(io, Options(cluster), OneVariable(n));
     ConfigureWhenUp(client, config, io.waitScope, ps.log);

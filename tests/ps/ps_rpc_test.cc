@@ -1,12 +1,17 @@
 // The ps service over real RPC on loopback, in this process: one or two
 // shards (each an RpcServer with the "ps" service) and a PsClient.
+#include <limits>
+
 #include <catch2/catch.hpp>
 
 #include "core/logging.h"
 #include "core/thread_pool.h"
+#include "net/ps.capnp.h"
 #include "net/ps_client.h"
+#include "net/rpc_client.h"
 #include "net/rpc_common.h"
 #include "net/rpc_server.h"
+#include "net/tensor_codec.h"
 #include "ps/parameter_server_impl.h"
 
 namespace flowps {
@@ -67,6 +72,12 @@ T Wait(kj::Promise<T>&& p, kj::WaitScope& ws) {
   return std::move(*r);
 }
 
+// Configures every shard with `config` and creates the plan's variables (zeros).
+void Start(PsClient& client, const PsJobConfig& config, kj::WaitScope& ws) {
+  Wait(client.Configure(config), ws);
+  Wait(client.CreateVariables({}), ws);
+}
+
 VariableGradient DenseGrad(const std::string& name, Shape shape, std::vector<float> v) {
   return VariableGradient{name, Tensor::FromVector<float>(std::move(shape), v), {}, false};
 }
@@ -101,8 +112,7 @@ TEST_CASE("calls before configure and bad pushes are refused with a clear error,
   StatusOr<PulledVariables> early = WaitFor(client.Pull({"w"}), io.waitScope, "pull");
   CHECK(!early.ok());
   CHECK(early.status().message().find("not configured") != std::string::npos);
-  Wait(client.Configure(SyncSgd(1, 1, 1.0)), io.waitScope);
-  Wait(client.CreateVariables({}), io.waitScope);
+  Start(client, SyncSgd(1, 1, 1.0), io.waitScope);
   StatusOr<std::vector<ShardPushReply>> nan = WaitFor(
       client.Push(0, {0}, {DenseGrad("w", {2}, {1, std::numeric_limits<float>::quiet_NaN()})}), io.waitScope, "push");
   CHECK(!nan.ok());
@@ -123,8 +133,7 @@ TEST_CASE("a push retried after a reconnect is applied once") {
   PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
   PsJobConfig config = SyncSgd(1, 2, 1.0);
   config.mode = "async";
-  Wait(client.Configure(config), io.waitScope);
-  Wait(client.CreateVariables({}), io.waitScope);
+  Start(client, config, io.waitScope);
   auto first = Wait(client.Push(1, {0}, {DenseGrad("w", {1}, {3})}), io.waitScope);
   CHECK(first[0].outcome == PushReplyOutcome::kApplied);
   client.Disconnect();  // the connection breaks; the worker sends the same push again
@@ -138,8 +147,7 @@ TEST_CASE("a waitForStep in flight when the connection breaks is made again on a
   PsCluster cluster(1);
   auto io = kj::setupAsyncIo();
   PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
-  Wait(client.Configure(SyncSgd(2, 2, 1.0)), io.waitScope);
-  Wait(client.CreateVariables({}), io.waitScope);
+  Start(client, SyncSgd(2, 2, 1.0), io.waitScope);
   auto token = client.WaitForStep({1});
   client.Disconnect();  // the connection breaks while the worker waits for its step token
   Wait(client.Push(0, {0}, {DenseGrad("w", {1}, {1})}), io.waitScope);
@@ -153,8 +161,7 @@ TEST_CASE("sync over RPC with 3 workers plus 1 backup: the first 3 count and the
   auto io = kj::setupAsyncIo();
   PartitionPlan plan = Plan({{"w", DType::kFloat32, Shape{1}}}, 1);
   PsClient client(io, cluster.ClientOptions(), plan);
-  Wait(client.Configure(SyncSgd(3, 4, 1.0)), io.waitScope);
-  Wait(client.CreateVariables({}), io.waitScope);
+  Start(client, SyncSgd(3, 4, 1.0), io.waitScope);
   // Each worker waits for step 1 (its token) while pushing; the 4th arrives after the step.
   auto token = client.WaitForStep({1});
   std::vector<PushReplyOutcome> outcomes;
@@ -211,8 +218,7 @@ TEST_CASE("a push too large for one message is sent in parts and applied once") 
   PsClientOptions options = cluster.ClientOptions();
   options.max_tensors_per_message = 1;  // three large tensors: three messages
   PsClient client(io, options, Plan(vars, 1));
-  Wait(client.Configure(SyncSgd(1, 1, 1.0)), io.waitScope);
-  Wait(client.CreateVariables({}), io.waitScope);
+  Start(client, SyncSgd(1, 1, 1.0), io.waitScope);
   std::vector<VariableGradient> grads;
   for (int i = 0; i < 3; ++i)
     grads.push_back(DenseGrad("v" + std::to_string(i), {64 * 1024}, std::vector<float>(64 * 1024, float(i + 1))));
@@ -242,6 +248,204 @@ TEST_CASE("with bfloat16 on the wire, values arrive truncated to their high 16 b
   float pulled = Wait(client.Pull({"w"}), io.waitScope).values.at("w").ToVector<float>()[0];
   CHECK(pulled == BFloat16ToFloat(FloatToBFloat16(1.0f + 1.0f / 1024)));
   CHECK(pulled == 1.0f);
+}
+
+TEST_CASE("a sync pushPull answers once the step is released, with the values of the new step") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{2}}}, 1));
+  Start(client, SyncSgd(2, 2, 1.0), io.waitScope);
+  auto first = client.PushPull(0, {0}, {DenseGrad("w", {2}, {2, 4})}, PullSpec{{"w"}, {}});
+  // Worker 0's step is not released until worker 1's gradient completes it.
+  CHECK(!first.poll(io.waitScope));
+  PushPullResult second = Wait(client.PushPull(1, {0}, {DenseGrad("w", {2}, {4, 8})}, PullSpec{{"w"}, {}}), io.waitScope);
+  PushPullResult r0 = Wait(kj::mv(first), io.waitScope);
+  CHECK(r0.pushed[0].outcome == PushReplyOutcome::kAccepted);
+  CHECK(second.pushed[0].outcome == PushReplyOutcome::kApplied);
+  for (const PushPullResult* r : {&r0, &second}) {
+    CHECK(r->pulled.shard_steps == std::vector<int64_t>{1});
+    CHECK(r->pulled.values.at("w").ToVector<float>() == std::vector<float>{-3, -6});
+  }
+  CHECK(Wait(client.Stats(), io.waitScope)[0].applied_updates == 1);
+}
+
+TEST_CASE("sync pushPull with 3 of 3+1 workers: the backup's late push is dropped and answered with the new step") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
+  Start(client, SyncSgd(3, 4, 1.0), io.waitScope);
+  std::vector<kj::Promise<PushPullResult>> calls;
+  for (int w = 0; w < 3; ++w)
+    calls.push_back(client.PushPull(w, {0}, {DenseGrad("w", {1}, {static_cast<float>(w + 1)})}, PullSpec{{"w"}, {}}));
+  for (auto& c : calls) CHECK(Wait(kj::mv(c), io.waitScope).pulled.shard_steps == std::vector<int64_t>{1});
+  // The backup pushed for step 0 too late: dropped, and it joins step 1 with its values.
+  PushPullResult late = Wait(client.PushPull(3, {0}, {DenseGrad("w", {1}, {1000})}, PullSpec{{"w"}, {}}), io.waitScope);
+  CHECK(late.pushed[0].outcome == PushReplyOutcome::kStale);
+  CHECK(late.pulled.shard_steps == std::vector<int64_t>{1});
+  CHECK(late.pulled.values.at("w").ToVector<float>() == std::vector<float>{-2});
+  ShardStatsReply stats = Wait(client.Stats(), io.waitScope)[0];
+  CHECK(stats.stale_dropped == 1);
+  CHECK(stats.applied_updates == 1);
+}
+
+TEST_CASE("a sync pushPull retried after a reconnect is counted once and answered when the step is released") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
+  Start(client, SyncSgd(2, 2, 1.0), io.waitScope);
+  auto lost = client.PushPull(0, {0}, {DenseGrad("w", {1}, {2})}, PullSpec{{"w"}, {}});
+  CHECK(!lost.poll(io.waitScope));  // counted; waiting for worker 1
+  client.Disconnect();  // the connection breaks: the client sends the same push again, a duplicate
+  PushPullResult other = Wait(client.PushPull(1, {0}, {DenseGrad("w", {1}, {4})}, PullSpec{{"w"}, {}}), io.waitScope);
+  PushPullResult retried = Wait(kj::mv(lost), io.waitScope);
+  CHECK(other.pushed[0].outcome == PushReplyOutcome::kApplied);
+  CHECK(retried.pushed[0].outcome == PushReplyOutcome::kDuplicate);
+  CHECK(retried.pulled.shard_steps == std::vector<int64_t>{1});
+  CHECK(retried.pulled.values.at("w").ToVector<float>() == std::vector<float>{-3});  // (2 + 4) / 2, once
+  ShardStatsReply stats = Wait(client.Stats(), io.waitScope)[0];
+  CHECK(stats.duplicates == 1);
+  CHECK(stats.applied_updates == 1);
+}
+
+TEST_CASE("an async pushPull answers with the values right after its push is applied; a duplicate changes nothing") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
+  PsJobConfig config = SyncSgd(1, 2, 1.0);
+  config.mode = "async";
+  Start(client, config, io.waitScope);
+  PushPullResult r = Wait(client.PushPull(1, {0}, {DenseGrad("w", {1}, {3})}, PullSpec{{"w"}, {}}), io.waitScope);
+  CHECK(r.pushed[0].outcome == PushReplyOutcome::kApplied);
+  CHECK(r.pulled.shard_steps == std::vector<int64_t>{1});
+  CHECK(r.pulled.values.at("w").ToVector<float>() == std::vector<float>{-3});
+  PushPullResult again = Wait(client.PushPull(1, {0}, {DenseGrad("w", {1}, {3})}, PullSpec{{"w"}, {}}), io.waitScope);
+  CHECK(again.pushed[0].outcome == PushReplyOutcome::kDuplicate);
+  CHECK(again.pulled.values.at("w").ToVector<float>() == std::vector<float>{-3});
+  // A bad push fails the call and reads nothing.
+  StatusOr<PushPullResult> bad = WaitFor(
+      client.PushPull(0, {1}, {DenseGrad("w", {1}, {std::numeric_limits<float>::infinity()})}, PullSpec{{"w"}, {}}),
+      io.waitScope, "pushPull");
+  CHECK(!bad.ok());
+  CHECK(bad.status().message().find("NaN or Inf") != std::string::npos);
+}
+
+TEST_CASE("a pushPull answers with the rows asked for next, of a variable split across two shards") {
+  PsCluster cluster(2);
+  auto io = kj::setupAsyncIo();
+  PartitionPlan plan = Plan({{"emb", DType::kFloat32, Shape{6, 2}}}, 2, 16);  // rows [0,3) and [3,6)
+  REQUIRE(plan.Find("emb")->parts.size() == 2);
+  PsClient client(io, cluster.ClientOptions(), plan);
+  Start(client, SyncSgd(1, 1, 1.0), io.waitScope);
+  // Push rows 1 and 4 (one on each shard); read rows 4, 0, 1, 4 back.
+  VariableGradient sparse{"emb", Tensor::FromVector<float>({2, 2}, {1, 2, 3, 4}), {1, 4}, true};
+  PullSpec next;
+  next.rows["emb"] = Tensor::FromVector<int64_t>({4}, {4, 0, 1, 4});
+  PushPullResult r = Wait(client.PushPull(0, {0, 0}, {sparse}, next), io.waitScope);
+  CHECK(r.pulled.shard_steps == std::vector<int64_t>{1, 1});
+  CHECK(r.pulled.values.at("emb").shape() == Shape{4, 2});
+  CHECK(r.pulled.values.at("emb").ToVector<float>() == std::vector<float>{-3, -4, 0, 0, -1, -2, -3, -4});
+  // Rows all on one shard come back as that shard sent them.
+  next.rows["emb"] = Tensor::FromVector<int64_t>({2}, {5, 4});
+  r = Wait(client.PushPull(0, r.pulled.shard_steps, {}, next), io.waitScope);
+  CHECK(r.pulled.values.at("emb").ToVector<float>() == std::vector<float>{0, 0, -3, -4});
+}
+
+TEST_CASE("a pushPull too large for one message is sent in parts, applied once, and answered with the values") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  std::vector<VariableInfo> vars;
+  for (int i = 0; i < 3; ++i) vars.push_back({"v" + std::to_string(i), DType::kFloat32, Shape{64 * 1024}});
+  PsClientOptions options = cluster.ClientOptions();
+  options.max_tensors_per_message = 1;
+  PsClient client(io, options, Plan(vars, 1));
+  Start(client, SyncSgd(1, 1, 1.0), io.waitScope);
+  std::vector<VariableGradient> grads;
+  for (int i = 0; i < 3; ++i)
+    grads.push_back(DenseGrad("v" + std::to_string(i), {64 * 1024}, std::vector<float>(64 * 1024, float(i + 1))));
+  PushPullResult r = Wait(client.PushPull(0, {0}, grads, PullSpec{{"v0", "v1", "v2"}, {}}), io.waitScope);
+  CHECK(r.pushed[0].outcome == PushReplyOutcome::kApplied);
+  CHECK(r.pulled.shard_steps == std::vector<int64_t>{1});
+  for (int i = 0; i < 3; ++i) CHECK(r.pulled.values.at("v" + std::to_string(i)).ToVector<float>().back() == -float(i + 1));
+  CHECK(Wait(client.Stats(), io.waitScope)[0].applied_updates == 1);
+}
+
+TEST_CASE("part 0 of a multi-part push from an unknown worker or for an unknown variable is refused, not kept") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  std::vector<VariableInfo> vars = {{"v0", DType::kFloat32, Shape{64 * 1024}}, {"v1", DType::kFloat32, Shape{64 * 1024}}};
+  PsClientOptions options = cluster.ClientOptions();
+  options.max_tensors_per_message = 1;
+  PsClient client(io, options, Plan(vars, 1));
+  Start(client, SyncSgd(1, 1, 1.0), io.waitScope);
+  std::vector<VariableGradient> grads = {DenseGrad("v0", {64 * 1024}, std::vector<float>(64 * 1024, 1.0f)),
+                                         DenseGrad("v1", {64 * 1024}, std::vector<float>(64 * 1024, 1.0f))};
+  StatusOr<std::vector<ShardPushReply>> stranger = WaitFor(client.Push(100000, {0}, grads), io.waitScope, "push");
+  CHECK(!stranger.ok());
+  CHECK(stranger.status().message().find("worker ids are 0..0") != std::string::npos);
+  // A shard that holds other variables than the client's plan says: refused by name.
+  PsClient confused(io, options, Plan({{"v0", DType::kFloat32, Shape{64 * 1024}}, {"zz", DType::kFloat32, Shape{64 * 1024}}}, 1));
+  StatusOr<std::vector<ShardPushReply>> unknown = WaitFor(
+      confused.Push(0, {0}, {grads[0], DenseGrad("zz", {64 * 1024}, std::vector<float>(64 * 1024, 1.0f))}),
+      io.waitScope, "push");
+  CHECK(!unknown.ok());
+  CHECK(unknown.status().message().find("'zz'") != std::string::npos);
+  // Nothing was applied, and a good push still goes through whole.
+  CHECK(Wait(client.Push(0, {0}, grads), io.waitScope)[0].outcome == PushReplyOutcome::kApplied);
+  CHECK(Wait(client.Stats(), io.waitScope)[0].applied_updates == 1);
+}
+
+TEST_CASE("part 0 of a multi-part push is checked before it is kept: a bad first part is refused at once") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{4}}}, 1));
+  Start(client, SyncSgd(1, 1, 1.0), io.waitScope);
+  RpcClientOptions o;
+  o.address = cluster.servers[0]->address();
+  o.token = kToken;
+  RpcClient raw(io, o);
+  auto ps = Wait(raw.GetService("ps"), io.waitScope).castAs<wire::ParameterServer>();
+  // Part 0 of 2 alone, as a peer might send it; the shard must not keep it.
+  auto send_part0 = [&](int32_t worker, const std::string& variable, std::vector<float> values) {
+    auto request = ps.pushRequest();
+    request.setWorker(worker);
+    request.setStep(0);
+    request.setPart(0);
+    request.setParts(2);
+    auto g = request.initGradients(1)[0];
+    g.setVariable(variable);
+    Tensor t = Tensor::FromVector<float>({static_cast<int64_t>(values.size())}, values);
+    REQUIRE(WriteTensor(t, g.initValues(), TensorWireOptions::Copying()).ok());
+    return WaitFor(request.send().ignoreResult(), io.waitScope, "push part 0");
+  };
+  Status stranger = send_part0(100000, "w", {1, 1, 1, 1});
+  CHECK(stranger.message().find("worker ids are 0..0") != std::string::npos);
+  Status unknown = send_part0(0, "nope", {1});
+  CHECK(unknown.message().find("'nope'") != std::string::npos);
+  Status shape = send_part0(0, "w", {1, 2, 3});
+  CHECK(shape.message().find("'w'") != std::string::npos);
+  CHECK(Wait(client.Pull({"w"}), io.waitScope).values.at("w").ToVector<float>() == std::vector<float>{0, 0, 0, 0});
+}
+
+TEST_CASE("a sync step whose average overflows is dropped: every pusher is told and the step can be pushed again") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
+  Start(client, SyncSgd(2, 2, 1.0), io.waitScope);
+  const float big = std::numeric_limits<float>::max();
+  auto first = client.PushPull(0, {0}, {DenseGrad("w", {1}, {big})}, PullSpec{{"w"}, {}});
+  StatusOr<PushPullResult> second =
+      WaitFor(client.PushPull(1, {0}, {DenseGrad("w", {1}, {big})}, PullSpec{{"w"}, {}}), io.waitScope, "pushPull");
+  StatusOr<PushPullResult> waiting = WaitFor(kj::mv(first), io.waitScope, "pushPull");
+  REQUIRE(!second.ok());
+  REQUIRE(!waiting.ok());
+  CHECK(second.status().message().find("not finite") != std::string::npos);
+  CHECK(waiting.status().message().find("step 0 was dropped") != std::string::npos);
+  // The shard is not wedged: the same workers push step 0 again and it completes.
+  auto again = client.PushPull(0, {0}, {DenseGrad("w", {1}, {1})}, PullSpec{{"w"}, {}});
+  Wait(client.PushPull(1, {0}, {DenseGrad("w", {1}, {3})}, PullSpec{{"w"}, {}}), io.waitScope);
+  PushPullResult done = Wait(kj::mv(again), io.waitScope);
+  CHECK(done.pulled.shard_steps == std::vector<int64_t>{1});
+  CHECK(done.pulled.values.at("w").ToVector<float>() == std::vector<float>{-2});
 }
 
 }  // namespace flowps

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -18,7 +19,7 @@ TEST_CASE("sync with 3 workers plus 1 backup: the first 3 of 4 count and the 4th
   CreateOrDie(store, ZerosSpec("w", {2}));
   SyncAggregator agg({.replicas_to_aggregate = 3, .total_workers = 4}, &store, NullLogger());
   std::vector<int64_t> released;
-  agg.WaitForStep(1, [&](int64_t s) { released.push_back(s); });
+  agg.WaitForStep(1, [&](StatusOr<int64_t> s) { released.push_back(s.value()); });
 
   CHECK(OutcomeOf(PushNow(agg, 2, 0, {Dense("w", {2}, {3, 30})})) == PushOutcome::kAccepted);
   CHECK(OutcomeOf(PushNow(agg, 0, 0, {Dense("w", {2}, {1, 10})})) == PushOutcome::kAccepted);
@@ -54,7 +55,7 @@ TEST_CASE("a gradient from an older step is dropped and counted; the late worker
   CHECK(Values(store, "w") == std::vector<float>{-2});
   // Worker 2 waits for the current step (released at once), then counts in it.
   int64_t token = -1;
-  agg.WaitForStep(0, [&](int64_t s) { token = s; });
+  agg.WaitForStep(0, [&](StatusOr<int64_t> s) { token = s.value(); });
   CHECK(token == 2);
   CHECK(OutcomeOf(PushNow(agg, 2, token, {Dense("w", {1}, {3})})) == PushOutcome::kAccepted);
   CHECK(OutcomeOf(PushNow(agg, 0, token, {Dense("w", {1}, {1})})) == PushOutcome::kApplied);
@@ -125,7 +126,7 @@ TEST_CASE("two shards each apply N gradients per step and their global steps nev
         std::vector<int64_t> tokens(2);
         for (int k = 0; k < 2; ++k) {
           std::promise<int64_t> p;
-          shards[k]->WaitForStep(0, [&](int64_t s) { p.set_value(s); });
+          shards[k]->WaitForStep(0, [&](StatusOr<int64_t> s) { p.set_value(s.value()); });
           tokens[k] = p.get_future().get();
         }
         {
@@ -150,7 +151,7 @@ TEST_CASE("two shards each apply N gradients per step and their global steps nev
         // Wait for the next step on both shards before pulling again.
         for (int k = 0; k < 2; ++k) {
           std::promise<int64_t> p;
-          shards[k]->WaitForStep(tokens[k] + 1, [&](int64_t s) { p.set_value(s); });
+          shards[k]->WaitForStep(tokens[k] + 1, [&](StatusOr<int64_t> s) { p.set_value(s.value()); });
           auto f = p.get_future();
           if (f.wait_for(std::chrono::seconds(20)) != std::future_status::ready) stop = true;
         }
@@ -169,6 +170,34 @@ TEST_CASE("two shards each apply N gradients per step and their global steps nev
     for (int64_t s = 0; s < steps; ++s) sum += counted[k][static_cast<size_t>(s)];
     CHECK(Values(*stores[k], "w")[0] == Approx(-sum));
   }
+}
+
+}  // namespace flowps::ps
+
+namespace flowps::ps {
+using namespace testing;
+
+TEST_CASE("a sync step mixing a sparse and a dense gradient for one variable is dropped, not wedged") {
+  VariableStore store(Sgd(1.0), nullptr);
+  CreateOrDie(store, ZerosSpec("emb", {4, 1}));
+  SyncAggregator agg({.replicas_to_aggregate = 2, .total_workers = 2}, &store, NullLogger());
+  std::optional<StatusOr<int64_t>> released;
+  agg.WaitForStep(1, [&](StatusOr<int64_t> s) { released = s; });
+  CHECK(OutcomeOf(PushNow(agg, 0, 0, {Dense("emb", {4, 1}, {1, 1, 1, 1})})) == PushOutcome::kAccepted);
+  StatusOr<PushResult> sparse =
+      PushNow(agg, 1, 0, {Gradient{"emb", Tensor::FromVector<float>({1, 1}, {5}), Tensor::FromVector<int64_t>({1}, {2})}});
+  // The pusher that completed the step and the one waiting for it are told; nothing was applied.
+  REQUIRE(!sparse.ok());
+  CHECK(sparse.status().message().find("step 0 was dropped") != std::string::npos);
+  REQUIRE(released.has_value());
+  CHECK(!released->ok());
+  CHECK(Values(store, "emb") == std::vector<float>{0, 0, 0, 0});
+  CHECK(agg.global_step() == 0);
+  CHECK(agg.stats().failed_steps == 1);
+  // Step 0 is open again for both workers.
+  CHECK(OutcomeOf(PushNow(agg, 0, 0, {Dense("emb", {4, 1}, {2, 2, 2, 2})})) == PushOutcome::kAccepted);
+  CHECK(OutcomeOf(PushNow(agg, 1, 0, {Dense("emb", {4, 1}, {4, 4, 4, 4})})) == PushOutcome::kApplied);
+  CHECK(Values(store, "emb") == std::vector<float>{-3, -3, -3, -3});
 }
 
 }  // namespace flowps::ps

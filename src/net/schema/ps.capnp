@@ -39,6 +39,14 @@ struct RowsRequest {
   indices @1 :Tensor;     # int32/int64 global row ids held by this shard
 }
 
+# What a pushPull reads back once its push is through: whole parts, and rows
+# of parts (values [len(indices), ...] in the order asked).
+struct ReadBack {
+  names @0 :List(Text);
+  rows @1 :List(RowsRequest);
+  bfloat16 @2 :Bool;
+}
+
 # Dense: values has the part's shape. Sparse: indices (global row ids) and
 # values [len(indices), row dims...].
 struct Gradient {
@@ -85,7 +93,6 @@ struct ShardConfig {
   initialAccumulator @12 :Float64;
   checkpointDir @13 :Text;        # "" : no checkpoints
   keepCheckpoints @14 :Int32;
-  testPauseBeforeRenameMs @15 :Int32;  # tests only: widens the checkpoint write window
 }
 
 interface ParameterServer {
@@ -112,7 +119,24 @@ interface ParameterServer {
   push @3 (worker :Int32, step :Int64, part :UInt32, parts :UInt32, gradients :List(Gradient))
       -> (outcome :PushOutcome, globalStep :Int64, complete :Bool);
 
+  # A push and the read of the values the worker needs next, in one round
+  # trip (the training step). The push is the same as `push` (parts too: the
+  # earlier parts answer `accepted` with `complete` false and no values; the
+  # part that completes the push carries them). It resolves
+  #   sync: once the global step is >= step + 1 (the step the push counts
+  #     towards was released, or had been already: a stale or duplicate push
+  #     joins the step that is running), with the values of the global step
+  #     it answers;
+  #   async: once the push was applied (or dropped as stale or duplicate),
+  #     with the current values.
+  # A refused push (bad input) fails the call and reads nothing.
+  pushPull @11 (worker :Int32, step :Int64, part :UInt32, parts :UInt32, gradients :List(Gradient),
+                next :ReadBack)
+      -> (outcome :PushOutcome, globalStep :Int64, complete :Bool,
+          values :List(NamedTensor), rows :List(NamedTensor));
+
   # Resolves once the shard's global step is >= step (the sync step token).
+  # Not part of a step any more (pushPull waits); kept for tools and tests.
   waitForStep @4 (step :Int64) -> (globalStep :Int64);
 
   # Writes this shard's file of checkpoint `checkpointStep`.

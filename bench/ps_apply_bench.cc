@@ -2,11 +2,13 @@
 #include <sstream>
 
 #include "core/thread_pool.h"
-#include "ps/ps_benchmarks.h"
+#include "bench/ps_benchmarks.h"
 #include "ps/variable_store.h"
 
-namespace flowps::ps {
+namespace flowps {
 namespace {
+
+using namespace flowps::ps;  // NOLINT: the ps types this benchmark drives
 
 using Clock = std::chrono::steady_clock;
 
@@ -75,4 +77,4 @@ Benchmark MakePsApplyBenchmark() {
                    RunPsApply};
 }
 
-}  // namespace flowps::ps
+}  // namespace flowps

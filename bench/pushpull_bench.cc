@@ -1,77 +1,28 @@
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstring>
 #include <sstream>
-#include <thread>
 
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "bench/tcp_baselines.h"
 #include "core/logging.h"
 #include "net/ps_client.h"
 #include "net/rpc_common.h"
 #include "net/rpc_server.h"
-#include "ps/loopback_ps_server.h"
+#include "bench/loopback_ps_server.h"
 #include "ps/memory_tuning.h"
-#include "ps/ps_benchmarks.h"
+#include "bench/ps_benchmarks.h"
 
-namespace flowps::ps {
+namespace flowps {
 namespace {
+
+using namespace flowps::ps;  // NOLINT: the ps types this benchmark drives
 
 using Clock = std::chrono::steady_clock;
 constexpr const char* kToken = "pushpull-bench";
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
-
-// Loopback TCP bandwidth for `bytes` per transfer: a thread sends, this thread
-// receives into a touched buffer. Returns MB/s over `reps` transfers.
-StatusOr<double> TcpLoopbackMBps(size_t bytes, int reps) {
-  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(listener, 1) != 0 || ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (listener >= 0) ::close(listener);
-    return Internal(std::string("tcp baseline: cannot listen on loopback: ") + std::strerror(errno));
-  }
-  std::vector<char> out(bytes, 1), in(bytes, 0);
-  std::thread sender([&] {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
-      for (int r = 0; r < reps + 1; ++r)
-        for (size_t sent = 0; sent < bytes;) {
-          ssize_t n = ::send(fd, out.data() + sent, bytes - sent, 0);
-          if (n <= 0) break;
-          sent += static_cast<size_t>(n);
-        }
-    ::close(fd);
-  });
-  int conn = ::accept(listener, nullptr, nullptr);
-  ::close(listener);
-  auto receive_one = [&]() {
-    for (size_t got = 0; got < bytes;) {
-      ssize_t n = ::recv(conn, in.data() + got, bytes - got, 0);
-      if (n <= 0) return false;
-      got += static_cast<size_t>(n);
-    }
-    return true;
-  };
-  bool ok = conn >= 0 && receive_one();  // warm-up
-  const Clock::time_point start = Clock::now();
-  for (int r = 0; ok && r < reps; ++r) ok = receive_one();
-  const double elapsed = Seconds(start);
-  if (conn >= 0) ::close(conn);
-  sender.join();
-  if (!ok) return Internal("tcp baseline: the loopback transfer broke");
-  return static_cast<double>(bytes) * reps / elapsed / 1e6;
-}
 
 StatusOr<std::vector<int>> ParseSizes(const std::string& text) {
   std::vector<int> sizes;
@@ -142,14 +93,26 @@ Status RunPushPull(BenchContext& ctx) {
     start = Clock::now();
     for (int r = 0; r < reps; ++r) FLOWPS_RETURN_IF_ERROR(pull());
     const double pull_mbps = static_cast<double>(grad.num_bytes()) * reps / Seconds(start) / 1e6;
+    // A training step: one pushPull that pushes the gradient and reads the variable back.
+    start = Clock::now();
+    for (int r = 0; r < reps; ++r) {
+      auto pp = WaitFor(client.PushPull(0, {step}, {VariableGradient{name, grad, {}, false}}, PullSpec{{name}, {}}),
+                        io.waitScope, "pushPull");
+      FLOWPS_RETURN_IF_ERROR(pp.status());
+      step = pp->pulled.shard_steps[0];
+    }
+    const double step_mbps = 2.0 * static_cast<double>(grad.num_bytes()) * reps / Seconds(start) / 1e6;
     FLOWPS_ASSIGN_OR_RETURN(double tcp, TcpLoopbackMBps(grad.num_bytes(), reps));
 
     const std::string prefix = "pushpull_" + std::to_string(mib) + "mib" + (bf16 ? "_bf16" : "");
     ctx.emit(Measurement{prefix + "_push_MBps", push_mbps, "MB/s", "tcp_loopback_" + std::to_string(mib) + "mib_MBps", tcp});
     ctx.emit(Measurement{prefix + "_pull_MBps", pull_mbps, "MB/s", "tcp_loopback_" + std::to_string(mib) + "mib_MBps", tcp});
+    ctx.emit(Measurement{prefix + "_pushpull_MBps", step_mbps, "MB/s (both ways)",
+                         "tcp_loopback_" + std::to_string(mib) + "mib_MBps", tcp});
     if (ctx.progress)
       ctx.progress(std::to_string(mib) + " MiB: push " + std::to_string(push_mbps / tcp) + "x, pull " +
-                   std::to_string(pull_mbps / tcp) + "x of loopback TCP");
+                   std::to_string(pull_mbps / tcp) + "x, pushPull " + std::to_string(step_mbps / tcp) +
+                   "x of loopback TCP");
   }
   return Status::OK();
 }
@@ -163,4 +126,4 @@ Benchmark MakePushPullBenchmark() {
                    RunPushPull};
 }
 
-}  // namespace flowps::ps
+}  // namespace flowps

@@ -1,15 +1,15 @@
-#include "ps/loopback_ps_server.h"
+#include "bench/loopback_ps_server.h"
 
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "core/logging.h"
-#include "ps/parameter_server_impl.h"
 
-namespace flowps::ps {
+namespace flowps {
 
 StatusOr<std::unique_ptr<RpcServer>> StartLoopbackPsServer(ThreadPool* pool, const std::string& token,
-                                                           const std::string& address, int shard, int num_shards) {
+                                                           const std::string& address, int shard, int num_shards,
+                                                           ps::ParameterServerOptions ps_options) {
   LogSinks silent = {std::make_shared<spdlog::sinks::null_sink_mt>()};
   RpcServerOptions options;
   options.bind_address = address;
@@ -19,10 +19,10 @@ StatusOr<std::unique_ptr<RpcServer>> StartLoopbackPsServer(ThreadPool* pool, con
   options.logger = MakeLogger("net", silent);
   auto ps_log = MakeLogger("ps", silent);
   ServiceFactories services;
-  services["ps"] = [ps_log, shard, num_shards](ServiceEnv& env) {
-    return NewParameterServer(env, shard, num_shards, ps_log);
+  services["ps"] = [ps_log, shard, num_shards, ps_options](ServiceEnv& env) {
+    return ps::NewParameterServer(env, shard, num_shards, ps_log, ps_options);
   };
   return RpcServer::Start(options, std::move(services));
 }
 
-}  // namespace flowps::ps
+}  // namespace flowps

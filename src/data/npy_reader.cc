@@ -1,0 +1,199 @@
+// The npy / npz reader (record_reader.h): arrays memory-mapped, rows read in
+// place.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "data/npy_format.h"
+#include "data/record_reader.h"
+
+namespace flowps::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A read-only mapping of a whole file.
+class MappedFile {
+ public:
+  static StatusOr<std::shared_ptr<MappedFile>> Open(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NotFound(path + ": cannot open file");
+    struct stat st {};
+    ::fstat(fd, &st);
+    auto m = std::shared_ptr<MappedFile>(new MappedFile);
+    m->size_ = static_cast<size_t>(st.st_size);
+    if (m->size_ > 0) {
+      void* p = ::mmap(nullptr, m->size_, PROT_READ, MAP_SHARED, fd, 0);
+      if (p == MAP_FAILED) {
+        ::close(fd);
+        return Unavailable(path + ": cannot map the file");
+      }
+      ::madvise(p, m->size_, MADV_SEQUENTIAL);
+      m->data_ = static_cast<const char*>(p);
+    }
+    ::close(fd);
+    return m;
+  }
+  ~MappedFile() {
+    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+  }
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  MappedFile() = default;
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+struct MappedArray {
+  std::string where;  // "path" or "archive.npz/entry.npy"
+  NpyHeader header;
+  const char* rows = nullptr;  // the first row
+  size_t row_bytes = 0;
+};
+
+// The column dtype an npy dtype is read as.
+DType ColumnDType(NpyType t) {
+  switch (t) {
+    case NpyType::kFloat32:
+    case NpyType::kFloat64: return DType::kFloat32;
+    case NpyType::kInt64: return DType::kInt64;
+    default: return DType::kInt32;
+  }
+}
+
+StatusOr<MappedArray> MapArray(const std::string& where, const char* bytes, size_t size) {
+  MappedArray a;
+  a.where = where;
+  FLOWPS_ASSIGN_OR_RETURN(a.header, ParseNpyHeader(where, bytes, size));
+  if (a.header.shape.empty()) return InvalidArgument(where + ":0: a scalar array has no rows");
+  a.row_bytes = NpyTypeSize(a.header.type);
+  for (size_t i = 1; i < a.header.shape.size(); ++i) a.row_bytes *= static_cast<size_t>(a.header.shape[i]);
+  const size_t need = a.header.data_offset + a.row_bytes * static_cast<size_t>(a.header.shape[0]);
+  if (size < need)
+    return InvalidArgument(where + ":0: the header promises " + std::to_string(need - a.header.data_offset) +
+                           " bytes of data but the file holds " + std::to_string(size - a.header.data_offset));
+  a.rows = bytes + a.header.data_offset;
+  return a;
+}
+
+uint16_t Le16(const char* p) { return static_cast<uint16_t>(uint8_t(p[0]) | uint8_t(p[1]) << 8); }
+uint32_t Le32(const char* p) { return uint32_t{Le16(p)} | uint32_t{Le16(p + 2)} << 16; }
+
+// The stored .npy entries of a zip archive (np.savez), mapped in place.
+StatusOr<std::vector<std::pair<std::string, MappedArray>>> MapNpz(const std::string& path, const MappedFile& f) {
+  const char* d = f.data();
+  const size_t n = f.size();
+  // The end of central directory record: signature PK\5\6, at most 64 KiB + 22 from the end.
+  size_t eocd = std::string::npos;
+  for (size_t i = n >= 22 ? n - 22 : 0; n >= 22; --i) {
+    if (Le32(d + i) == 0x06054b50) {
+      eocd = i;
+      break;
+    }
+    if (i == 0 || n - i > 65557) break;
+  }
+  if (eocd == std::string::npos) return InvalidArgument(path + ":0: not a zip archive (no end of central directory)");
+  const size_t entries = Le16(d + eocd + 10);
+  size_t p = Le32(d + eocd + 16);
+  std::vector<std::pair<std::string, MappedArray>> out;
+  for (size_t e = 0; e < entries; ++e) {
+    if (p + 46 > n || Le32(d + p) != 0x02014b50) return InvalidArgument(path + ":0: a broken zip central directory");
+    const uint16_t method = Le16(d + p + 10);
+    const uint32_t csize = Le32(d + p + 20);
+    const size_t name_len = Le16(d + p + 28), extra_len = Le16(d + p + 30), comment_len = Le16(d + p + 32);
+    const size_t local = Le32(d + p + 42);
+    std::string name(d + p + 46, std::min(name_len, n - p - 46));
+    p += 46 + name_len + extra_len + comment_len;
+    if (csize == 0xffffffffu || local == 0xffffffffu)
+      return InvalidArgument(path + ":0: entry '" + name + "' is a zip64 entry, which is not supported");
+    if (method != 0)
+      return InvalidArgument(path + ":0: entry '" + name +
+                             "' is compressed; only stored entries are read (np.savez, not np.savez_compressed)");
+    if (local + 30 > n || Le32(d + local) != 0x04034b50)
+      return InvalidArgument(path + ":0: entry '" + name + "' has a broken local header");
+    const size_t data = local + 30 + Le16(d + local + 26) + Le16(d + local + 28);
+    if (data + csize > n) return InvalidArgument(path + ":0: entry '" + name + "' runs past the end of the file");
+    if (name.size() < 4 || name.substr(name.size() - 4) != ".npy") continue;
+    FLOWPS_ASSIGN_OR_RETURN(MappedArray a, MapArray(path + "/" + name, d + data, csize));
+    out.emplace_back(name.substr(0, name.size() - 4), std::move(a));
+  }
+  return out;
+}
+
+class NpyReader final : public RecordReader {
+ public:
+  NpyReader(std::vector<std::shared_ptr<MappedFile>> files, std::vector<MappedArray> arrays, Schema schema, int64_t rows)
+      : files_(std::move(files)), arrays_(std::move(arrays)), schema_(std::move(schema)), rows_(rows) {}
+
+  const Schema& schema() const override { return schema_; }
+
+  StatusOr<bool> Next(Example* out) override {
+    if (row_ == rows_) return false;
+    out->columns.resize(arrays_.size());
+    for (size_t c = 0; c < arrays_.size(); ++c) {
+      const MappedArray& a = arrays_[c];
+      const char* src = a.rows + a.row_bytes * static_cast<size_t>(row_);
+      std::vector<char>& dst = out->columns[c];
+      const size_t n = a.row_bytes / NpyTypeSize(a.header.type);
+      dst.resize(n * DTypeSize(schema_[c].dtype));
+      ConvertNpyValues(a.header.type, src, n, dst.data());
+    }
+    ++row_;
+    return true;
+  }
+
+ private:
+  std::vector<std::shared_ptr<MappedFile>> files_;  // keep the mappings alive
+  std::vector<MappedArray> arrays_;
+  Schema schema_;
+  int64_t rows_;
+  int64_t row_ = 0;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<RecordReader>> OpenNpyReader(const std::string& path) {
+  std::vector<std::shared_ptr<MappedFile>> files;
+  std::vector<std::pair<std::string, MappedArray>> named;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    std::vector<fs::path> npys;
+    for (const auto& e : fs::directory_iterator(path, ec))
+      if (e.path().extension() == ".npy") npys.push_back(e.path());
+    std::sort(npys.begin(), npys.end());
+    for (const fs::path& p : npys) {
+      FLOWPS_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> f, MappedFile::Open(p.string()));
+      FLOWPS_ASSIGN_OR_RETURN(MappedArray a, MapArray(p.string(), f->data(), f->size()));
+      files.push_back(f);
+      named.emplace_back(p.stem().string(), std::move(a));
+    }
+  } else {
+    FLOWPS_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> f, MappedFile::Open(path));
+    files.push_back(f);
+    FLOWPS_ASSIGN_OR_RETURN(named, MapNpz(path, *f));
+  }
+  if (named.empty()) return InvalidArgument(path + ": holds no .npy arrays");
+  std::sort(named.begin(), named.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  Schema schema;
+  std::vector<MappedArray> arrays;
+  const int64_t rows = named[0].second.header.shape[0];
+  for (auto& [name, a] : named) {
+    if (a.header.shape[0] != rows)
+      return InvalidArgument(a.where + ":0: has " + std::to_string(a.header.shape[0]) + " rows but " +
+                             named[0].second.where + " has " + std::to_string(rows));
+    std::vector<int64_t> shape(a.header.shape.begin() + 1, a.header.shape.end());
+    schema.push_back({name, ColumnDType(a.header.type), shape, ""});
+    arrays.push_back(std::move(a));
+  }
+  return std::unique_ptr<RecordReader>(new NpyReader(std::move(files), std::move(arrays), std::move(schema), rows));
+}
+
+}  // namespace flowps::data

@@ -1,0 +1,100 @@
+// Pipeline: one worker's batches of a DataSource, read, parsed, shuffled and
+// batched on a thread of its own, ahead of the training step.
+//
+// The thread reads the worker's shard (PlanShard) file after file, passes
+// the examples through a streaming shuffle buffer and stacks them into
+// batches of batch_size, which wait in a queue of at most prefetch_batches;
+// when the queue is full the thread sleeps until the step takes one. Memory
+// is bounded by the shuffle buffer and the queue, whatever the data's size.
+// Every epoch reads the whole shard once and ends with its last, possibly
+// partial, batch; with shuffling the file order and the buffer's draws are
+// seeded from (seed, epoch) (and the worker, for the buffer), so a run
+// repeats. Next() is for one consumer thread; the destructor stops and joins
+// the thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "core/status.h"
+#include "data/data_source.h"
+#include "data/example.h"
+
+namespace flowps::data {
+
+struct PipelineOptions {
+  int64_t batch_size = 64;        // > 0
+  int64_t shuffle_buffer = 0;     // examples held for shuffling; 0 or 1: file order
+  uint64_t seed = 0;
+  int worker = 0;                 // this worker's index, 0 <= worker < num_workers
+  int num_workers = 1;
+  int64_t epochs = 0;             // 0: epoch after epoch until destroyed
+  int64_t prefetch_batches = 4;   // > 0
+};
+
+// A streaming shuffle: holds up to `capacity` examples and, once full, gives
+// back a uniformly drawn one for each one added. Not thread-safe.
+class ShuffleBuffer {
+ public:
+  ShuffleBuffer(int64_t capacity, uint64_t seed) : capacity_(static_cast<size_t>(capacity)), rng_(seed) {}
+  // Adds `e`; when the buffer was full, *out receives a drawn example and Add returns true.
+  bool Add(Example&& e, Example* out);
+  // Gives back every held example in random order and empties the buffer.
+  void Drain(const std::function<void(Example&&)>& sink);
+
+ private:
+  size_t capacity_;
+  std::mt19937_64 rng_;
+  std::vector<Example> held_;
+};
+
+// Reads the shard `plan` of `source` once, in the file order `order` (indexes
+// into source.files()), calling sink for each of its examples. Stops early,
+// OK, when sink returns false.
+Status ReadShard(const DataSource& source, const ShardPlan& plan, const std::vector<size_t>& order,
+                 const std::function<bool(Example&&)>& sink);
+
+// The examples of worker `worker` of `num_workers` in one epoch: reads (and
+// so checks) every record of its shard once.
+StatusOr<int64_t> CountShardExamples(const DataSource& source, int worker, int num_workers);
+
+class Pipeline {
+ public:
+  // Starts the thread. InvalidArgument for a bad option.
+  static StatusOr<std::unique_ptr<Pipeline>> Start(DataSource source, PipelineOptions options);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // The next batch; blocks until one is ready. After the last epoch:
+  // OutOfRange. A read error (e.g. "file:line: ...") is returned once the
+  // batches before it were taken, and again on every later call.
+  StatusOr<ColumnBatch> Next();
+  const Schema& schema() const { return source_.schema(); }
+
+ private:
+  Pipeline(DataSource source, PipelineOptions options, ShardPlan plan);
+  void Run();                       // the thread
+  Status RunEpoch(int64_t epoch);
+  bool Push(StatusOr<ColumnBatch> item);  // false when stopping
+
+  DataSource source_;
+  PipelineOptions options_;
+  ShardPlan plan_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<StatusOr<ColumnBatch>> queue_;  // guarded by mu_
+  bool stop_ = false;                         // guarded by mu_
+  bool finished_ = false;                     // guarded by mu_: the thread pushed its last item
+  Status final_;                              // guarded by mu_: OutOfRange or the error
+  std::thread thread_;
+};
+
+}  // namespace flowps::data

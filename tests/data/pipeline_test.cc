@@ -1,0 +1,148 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "data/pipeline.h"
+#include "idx_files.h"
+
+using namespace flowps;
+using namespace flowps::data;
+
+namespace {
+
+// `files` csv files of `per_file` rows; row k overall has x = k and label k % 10.
+std::string WriteNumbered(const testing::IdxDir& dir, const std::string& sub, int files, int per_file) {
+  std::filesystem::create_directories(dir.path(sub));
+  int k = 0;
+  for (int f = 0; f < files; ++f) {
+    std::string text = "x,label\n";
+    for (int r = 0; r < per_file; ++r, ++k) text += std::to_string(k) + "," + std::to_string(k % 10) + "\n";
+    dir.WriteText(sub + "/part-" + std::to_string(f) + ".csv", text);
+  }
+  return dir.path(sub);
+}
+
+DataSource Csv(const std::string& pattern) {
+  SourceOptions o;
+  o.format = DataFormat::kCsv;
+  auto s = DataSource::Open(o, pattern);
+  REQUIRE(s.ok());
+  return *s;
+}
+
+// The x of every example one pipeline delivers in its first `epochs` epochs, per epoch.
+std::map<int64_t, std::vector<int64_t>> Drain(const DataSource& source, PipelineOptions o) {
+  auto p = Pipeline::Start(source, o);
+  REQUIRE(p.ok());
+  std::map<int64_t, std::vector<int64_t>> seen;
+  for (;;) {
+    auto b = (*p)->Next();
+    if (!b.ok()) {
+      CHECK(b.status().code() == Code::kOutOfRange);
+      return seen;
+    }
+    CHECK(b->size <= o.batch_size);
+    const Tensor& x = b->columns.at("features");
+    for (int64_t i = 0; i < b->size; ++i) seen[b->epoch].push_back(static_cast<int64_t>(x.data<float>()[i]));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("every example is seen exactly once per epoch across the workers, by files or by records") {
+  testing::IdxDir dir;
+  // 5 files for 2 and 3 workers (split by files), 2 files for 3 workers (split by records).
+  for (auto [files, workers] : {std::pair{5, 2}, {5, 3}, {2, 3}, {1, 4}}) {
+    DataSource source = Csv(WriteNumbered(dir, "d" + std::to_string(files) + std::to_string(workers), files, 7));
+    const int64_t total = files * 7;
+    std::map<int64_t, std::multiset<int64_t>> cluster;
+    for (int w = 0; w < workers; ++w) {
+      PipelineOptions o;
+      o.batch_size = 3;
+      o.shuffle_buffer = 4;
+      o.seed = 11;
+      o.worker = w;
+      o.num_workers = workers;
+      o.epochs = 2;
+      auto counted = CountShardExamples(source, w, workers);
+      REQUIRE(counted.ok());
+      auto mine = Drain(source, o);
+      for (auto& [epoch, xs] : mine) {
+        CHECK(static_cast<int64_t>(xs.size()) == *counted);
+        cluster[epoch].insert(xs.begin(), xs.end());
+      }
+    }
+    REQUIRE(cluster.size() == 2);
+    for (auto& [epoch, xs] : cluster) {
+      INFO("files " << files << " workers " << workers << " epoch " << epoch);
+      CHECK(static_cast<int64_t>(xs.size()) == total);
+      CHECK(std::set<int64_t>(xs.begin(), xs.end()).size() == static_cast<size_t>(total));
+    }
+  }
+}
+
+TEST_CASE("the shuffle buffer reorders within an epoch, differently each epoch, and repeats with the seed") {
+  testing::IdxDir dir;
+  DataSource source = Csv(WriteNumbered(dir, "s", 1, 200));
+  PipelineOptions o;
+  o.batch_size = 32;
+  o.shuffle_buffer = 50;
+  o.seed = 3;
+  o.epochs = 2;
+  auto a = Drain(source, o), b = Drain(source, o);
+  CHECK(a == b);
+  std::vector<int64_t> in_order(200);
+  for (int i = 0; i < 200; ++i) in_order[static_cast<size_t>(i)] = i;
+  CHECK(a[0] != in_order);
+  CHECK(a[0] != a[1]);
+  CHECK(std::set<int64_t>(a[0].begin(), a[0].end()).size() == 200);
+  o.shuffle_buffer = 0;
+  CHECK(Drain(source, o)[0] == in_order);
+}
+
+TEST_CASE("a malformed record stops the pipeline with its file and line after the batches before it") {
+  testing::IdxDir dir;
+  std::string p = dir.WriteText("bad.csv", "x,label\n1,1\n2,2\n3,oops\n4,4\n");
+  PipelineOptions o;
+  o.batch_size = 2;
+  auto pipe = Pipeline::Start(Csv(p), o);
+  REQUIRE(pipe.ok());
+  auto first = (*pipe)->Next();
+  REQUIRE(first.ok());
+  CHECK(first->size == 2);
+  auto second = (*pipe)->Next();
+  REQUIRE(!second.ok());
+  CHECK(second.status().message() == p + ":4: label column 'label' holds 'oops', not an integer");
+  CHECK((*pipe)->Next().status().message() == second.status().message());
+}
+
+TEST_CASE("the reading thread stays at most prefetch_batches ahead and stops when the pipeline is destroyed") {
+  testing::IdxDir dir;
+  DataSource source = Csv(WriteNumbered(dir, "p", 1, 50));
+  PipelineOptions o;
+  o.batch_size = 1;
+  o.prefetch_batches = 2;
+  auto pipe = Pipeline::Start(source, o);  // epochs 0: endless
+  REQUIRE(pipe.ok());
+  for (int i = 0; i < 120; ++i) {
+    auto b = (*pipe)->Next();
+    REQUIRE(b.ok());
+    CHECK(b->epoch == i / 50);
+  }
+  pipe->reset();  // joins the thread, which is blocked on a full queue
+}
+
+TEST_CASE("a worker without examples is told so rather than waiting forever") {
+  testing::IdxDir dir;
+  DataSource source = Csv(dir.WriteText("one.csv", "x,label\n1,1\n"));
+  PipelineOptions o;
+  o.worker = 1;
+  o.num_workers = 2;
+  auto pipe = Pipeline::Start(source, o);
+  REQUIRE(pipe.ok());
+  auto b = (*pipe)->Next();
+  REQUIRE(!b.ok());
+  CHECK(b.status().message().find("worker 1 of 2 has no examples in") != std::string::npos);
+}

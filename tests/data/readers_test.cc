@@ -1,0 +1,238 @@
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+#include "data/data_source.h"
+#include "data/npy_format.h"
+#include "data/pipeline.h"
+#include "data/record_reader.h"
+#include "idx_files.h"
+
+using namespace flowps;
+using namespace flowps::data;
+
+namespace {
+
+// Every example of a reader.
+std::vector<Example> ReadAll(RecordReader& r) {
+  std::vector<Example> out;
+  for (;;) {
+    Example e;
+    auto more = r.Next(&e);
+    REQUIRE(more.ok());
+    if (!*more) return out;
+    out.push_back(std::move(e));
+  }
+}
+
+// The first error a reader gives, reading to the end.
+std::string FirstError(StatusOr<std::unique_ptr<RecordReader>> opened) {
+  if (!opened.ok()) return opened.status().message();
+  for (;;) {
+    Example e;
+    auto more = (*opened)->Next(&e);
+    if (!more.ok()) return more.status().message();
+    if (!*more) return "";
+  }
+}
+
+template <typename T>
+std::vector<T> Col(const Example& e, size_t c) {
+  return std::vector<T>(e.Values<T>(c), e.Values<T>(c) + e.Count<T>(c));
+}
+
+std::string NpyBytes(NpyType type, std::vector<int64_t> shape, const void* data, size_t bytes) {
+  auto header = NpyHeaderBytes(type, shape);
+  REQUIRE(header.ok());
+  return *header + std::string(static_cast<const char*>(data), bytes);
+}
+
+}  // namespace
+
+TEST_CASE("csv: the header names the label column; the others are float features in file order") {
+  testing::IdxDir dir;
+  for (bool gzip : {false, true}) {
+    std::string p = dir.WriteText(gzip ? "a.csv.gz" : "a.csv", "a,label,b\n1.5,3,-2\n\n0, 7 ,1e3\r\n", gzip);
+    auto r = OpenCsvReader(p, "label");
+    REQUIRE(r.ok());
+    CHECK(DescribeSchema((*r)->schema()) == "features float32 [2], label int32 []");
+    auto all = ReadAll(**r);
+    REQUIRE(all.size() == 2);
+    CHECK(Col<float>(all[0], 0) == std::vector<float>{1.5f, -2.f});
+    CHECK(Col<int32_t>(all[0], 1) == std::vector<int32_t>{3});
+    CHECK(Col<float>(all[1], 0) == std::vector<float>{0.f, 1000.f});
+    CHECK(Col<int32_t>(all[1], 1) == std::vector<int32_t>{7});
+  }
+}
+
+TEST_CASE("a malformed csv row is refused at its file and line") {
+  testing::IdxDir dir;
+  CHECK(FirstError(OpenCsvReader(dir.WriteText("x.csv", "a,label\n1,2\n1,x\n"), "label")) ==
+        dir.path("x.csv") + ":3: label column 'label' holds 'x', not an integer");
+  CHECK(FirstError(OpenCsvReader(dir.WriteText("x.csv", "a,label\n1,2\nz,2\n"), "label")) ==
+        dir.path("x.csv") + ":3: column 'a' holds 'z', not a number");
+  CHECK(FirstError(OpenCsvReader(dir.WriteText("x.csv", "a,label\n1,2,3\n"), "label")) ==
+        dir.path("x.csv") + ":2: more than the header's 2 fields");
+  CHECK(FirstError(OpenCsvReader(dir.WriteText("x.csv", "a,b,label\n1,2\n"), "label")) ==
+        dir.path("x.csv") + ":2: 2 fields, but the header has 3");
+  CHECK(FirstError(OpenCsvReader(dir.WriteText("x.csv", "a,b\n1,2\n"), "label")) ==
+        dir.path("x.csv") + ":1: the header has no label column 'label' (data.label)");
+}
+
+TEST_CASE("libsvm: arbitrary int64 ids, ragged ids and values, or a dense view") {
+  testing::IdxDir dir;
+  std::string p = dir.WriteText("a.svm.gz", "1 9000000000:0.5 3:2\n# a comment line\n0\n-1 7:1 # tail\n", true);
+  auto r = OpenLibsvmReader(p, 0);
+  REQUIRE(r.ok());
+  auto all = ReadAll(**r);
+  REQUIRE(all.size() == 3);
+  CHECK(Col<int32_t>(all[0], 0) == std::vector<int32_t>{1});
+  CHECK(Col<int64_t>(all[0], 1) == std::vector<int64_t>{9000000000, 3});
+  CHECK(Col<float>(all[0], 2) == std::vector<float>{0.5f, 2.f});
+  CHECK(Col<int64_t>(all[1], 1).empty());
+  CHECK(Col<int32_t>(all[2], 0) == std::vector<int32_t>{-1});
+
+  auto batch = MakeBatch((*r)->schema(), all, 0);
+  REQUIRE(batch.ok());
+  CHECK(batch->columns.at("offsets").ToVector<int64_t>() == std::vector<int64_t>{0, 2, 2, 3});
+  CHECK(batch->columns.at("ids").ToVector<int64_t>() == std::vector<int64_t>{9000000000, 3, 7});
+  CHECK(batch->columns.at("values").ToVector<float>() == std::vector<float>{0.5f, 2.f, 1.f});
+  CHECK(batch->columns.at("label").ToVector<int32_t>() == std::vector<int32_t>{1, 0, -1});
+
+  auto dense = OpenLibsvmReader(dir.WriteText("d.svm", "2 0:1 3:0.25\n"), 4);
+  REQUIRE(dense.ok());
+  auto d = ReadAll(**dense);
+  REQUIRE(d.size() == 1);
+  CHECK(Col<float>(d[0], 0) == std::vector<float>{1.f, 0.f, 0.f, 0.25f});
+}
+
+TEST_CASE("a malformed libsvm line is refused at its file and line") {
+  testing::IdxDir dir;
+  std::string p = dir.path("b.svm");
+  CHECK(FirstError(OpenLibsvmReader(dir.WriteText("b.svm", "1 2:1\n1 2:1 3\n"), 0)) == p + ":2: '3' is not id:value");
+  CHECK(FirstError(OpenLibsvmReader(dir.WriteText("b.svm", "x 2:1\n"), 0)) == p + ":1: label 'x' is not an integer");
+  CHECK(FirstError(OpenLibsvmReader(dir.WriteText("b.svm", "1 a:1\n"), 0)) == p + ":1: id 'a' is not an int64");
+  CHECK(FirstError(OpenLibsvmReader(dir.WriteText("b.svm", "1 2:one\n"), 0)) ==
+        p + ":1: value 'one' of id 2 is not a number");
+  CHECK(FirstError(OpenLibsvmReader(dir.WriteText("b.svm", "1 2:1\n\n0 4:1\n"), 4)) ==
+        p + ":3: id 4 is outside [0, 4) (data.dense_dim)");
+}
+
+TEST_CASE("idx streams features and labels, and a truncated file names the record") {
+  testing::IdxDir dir;
+  dir.WriteFashionLike("train", 5);
+  auto r = OpenIdxReader(dir.path("train-images-idx3-ubyte.gz"), dir.path("train-labels-idx1-ubyte.gz"));
+  REQUIRE(r.ok());
+  CHECK(DescribeSchema((*r)->schema()) == "features float32 [784], label int32 []");
+  auto all = ReadAll(**r);
+  REQUIRE(all.size() == 5);
+  CHECK(all[3].Values<float>(0)[100] == Approx(3.f / 255.f));
+  CHECK(Col<int32_t>(all[4], 1) == std::vector<int32_t>{4});
+
+  dir.Write("short-images-idx3-ubyte", 0x08, {3, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8, 9}, false);
+  dir.Write("short-labels-idx1-ubyte", 0x08, {3}, {1, 2, 3}, false);
+  CHECK(FirstError(OpenIdxReader(dir.path("short-images-idx3-ubyte"), dir.path("short-labels-idx1-ubyte"))) ==
+        dir.path("short-images-idx3-ubyte") + ":3: the file ends in record 3 of the 3 its header promises");
+  dir.Write("bad-images-idx3-ubyte", 0x09, {1, 1, 1}, {1}, false);
+  CHECK(FirstError(OpenIdxReader(dir.path("bad-images-idx3-ubyte"), dir.path("short-labels-idx1-ubyte"))) ==
+        dir.path("bad-images-idx3-ubyte") +
+            ":0: bad magic number 0x00000903: not an IDX file of unsigned bytes with 2 or more dimensions (images)");
+}
+
+TEST_CASE("npy: a directory of arrays and a stored npz are memory-mapped columns") {
+  testing::IdxDir dir;
+  std::filesystem::create_directories(dir.path("arrays"));
+  const float features[6] = {1, 2, 3, 4, 5, 6};
+  const int64_t labels[3] = {7, 8, 9};
+  dir.WriteText("arrays/features.npy", NpyBytes(NpyType::kFloat32, {3, 2}, features, sizeof features));
+  dir.WriteText("arrays/label.npy", NpyBytes(NpyType::kInt64, {3}, labels, sizeof labels));
+  auto r = OpenNpyReader(dir.path("arrays"));
+  REQUIRE(r.ok());
+  CHECK(DescribeSchema((*r)->schema()) == "features float32 [2], label int64 []");
+  auto all = ReadAll(**r);
+  REQUIRE(all.size() == 3);
+  CHECK(Col<float>(all[2], 0) == std::vector<float>{5, 6});
+  CHECK(Col<int64_t>(all[1], 1) == std::vector<int64_t>{8});
+
+  // The archive numpy's np.savez writes for {"x": float64 [2], "y": uint8 [2]}: stored entries.
+  const double x[2] = {0.5, -1};
+  const uint8_t y[2] = {3, 250};
+  std::string zip, central;
+  int entries = 0;
+  auto le = [](std::string* s, uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) s->push_back(static_cast<char>(v >> (8 * i)));
+  };
+  for (auto [name, body] : {std::pair<std::string, std::string>{"x.npy", NpyBytes(NpyType::kFloat64, {2}, x, sizeof x)},
+                            {"y.npy", NpyBytes(NpyType::kUInt8, {2}, y, sizeof y)}}) {
+    const size_t local = zip.size();
+    le(&zip, 0x04034b50, 4), le(&zip, 20, 2), le(&zip, 0, 2), le(&zip, 0, 2), le(&zip, 0, 4), le(&zip, 0, 4);
+    le(&zip, body.size(), 4), le(&zip, body.size(), 4), le(&zip, name.size(), 2), le(&zip, 0, 2);
+    zip += name + body;
+    le(&central, 0x02014b50, 4), le(&central, 20, 2), le(&central, 20, 2), le(&central, 0, 2), le(&central, 0, 2);
+    le(&central, 0, 4), le(&central, 0, 4), le(&central, body.size(), 4), le(&central, body.size(), 4);
+    le(&central, name.size(), 2), le(&central, 0, 2), le(&central, 0, 2), le(&central, 0, 2), le(&central, 0, 2);
+    le(&central, 0, 4), le(&central, local, 4);
+    central += name;
+    ++entries;
+  }
+  const size_t cd = zip.size();
+  zip += central;
+  le(&zip, 0x06054b50, 4), le(&zip, 0, 2), le(&zip, 0, 2), le(&zip, entries, 2), le(&zip, entries, 2);
+  le(&zip, central.size(), 4), le(&zip, cd, 4), le(&zip, 0, 2);
+  auto z = OpenNpyReader(dir.WriteText("a.npz", zip));
+  REQUIRE(z.ok());
+  CHECK(DescribeSchema((*z)->schema()) == "x float32 [], y int32 []");
+  auto zs = ReadAll(**z);
+  REQUIRE(zs.size() == 2);
+  CHECK(Col<float>(zs[0], 0) == std::vector<float>{0.5f});
+  CHECK(Col<int32_t>(zs[1], 1) == std::vector<int32_t>{250});
+}
+
+TEST_CASE("a malformed npy array is refused at its file") {
+  testing::IdxDir dir;
+  std::filesystem::create_directories(dir.path("bad"));
+  const float f[4] = {1, 2, 3, 4};
+  dir.WriteText("bad/features.npy", NpyBytes(NpyType::kFloat32, {3, 2}, f, sizeof f));
+  CHECK(FirstError(OpenNpyReader(dir.path("bad"))) ==
+        dir.path("bad/features.npy") + ":0: the header promises 24 bytes of data but the file holds 16");
+  dir.WriteText("bad/features.npy", "not numpy at all");
+  CHECK(FirstError(OpenNpyReader(dir.path("bad"))) == dir.path("bad/features.npy") + ":0: not an .npy file (bad magic)");
+  std::string fortran = NpyBytes(NpyType::kFloat32, {2, 2}, f, sizeof f);
+  fortran.replace(fortran.find("False"), 5, "True ");
+  dir.WriteText("bad/features.npy", fortran);
+  CHECK(FirstError(OpenNpyReader(dir.path("bad"))) ==
+        dir.path("bad/features.npy") + ":0: a Fortran-order array is not read (save it C-contiguous)");
+}
+
+TEST_CASE("text: byte ids in sequences with next-byte targets; invalid UTF-8 names its line") {
+  testing::IdxDir dir;
+  auto r = OpenTextReader(dir.WriteText("t.txt", "ab\ncdé!"), 3);  // é is two bytes: 8 bytes in all
+  REQUIRE(r.ok());
+  auto all = ReadAll(**r);
+  REQUIRE(all.size() == 2);
+  CHECK(Col<int32_t>(all[0], 0) == std::vector<int32_t>{'a', 'b', '\n'});
+  CHECK(Col<int32_t>(all[0], 1) == std::vector<int32_t>{'b', '\n', 'c'});
+  CHECK(Col<int32_t>(all[1], 0) == std::vector<int32_t>{'c', 'd', 0xC3});
+  CHECK(Col<int32_t>(all[1], 1) == std::vector<int32_t>{'d', 0xC3, 0xA9});
+  CHECK(FirstError(OpenTextReader(dir.WriteText("u.txt", "fine\nfine\nbad \xff here\n"), 2)) ==
+        dir.path("u.txt") + ":3: invalid UTF-8: byte 0xff: it cannot start a character");
+}
+
+TEST_CASE("a file whose columns differ from the first file's is refused") {
+  testing::IdxDir dir;
+  std::filesystem::create_directories(dir.path("csvs"));
+  dir.WriteText("csvs/a.csv", "x,label\n1,1\n");
+  dir.WriteText("csvs/b.csv", "x,y,label\n1,2,1\n");
+  SourceOptions csv;
+  csv.format = DataFormat::kCsv;
+  auto source = DataSource::Open(csv, dir.path("csvs"));
+  REQUIRE(source.ok());
+  CHECK(source->files().size() == 2);
+  auto second = source->OpenFile(1);
+  REQUIRE(!second.ok());
+  CHECK(second.status().message() == dir.path("csvs/b.csv") +
+                                         ":1: its columns (features float32 [2], label int32 []) differ from those of " +
+                                         dir.path("csvs/a.csv") + " (features float32 [1], label int32 [])");
+  CHECK(DataSource::Open(csv, dir.path("csvs/*.tsv")).status().message() ==
+        "'" + dir.path("csvs/*.tsv") + "' names no csv file");
+}
