@@ -1,9 +1,10 @@
 // PsParameterSource: the ParameterSource of a distributed worker, over its
 // PsClient (net/ps_client.h).
 //
-// PushPull is one pushPull RPC per shard (PsClient::PushPull): the push, and
-// in its answer the values of every variable for the next step (sync: once
-// the shard released it).
+// One round trip per shard and step: PsClient::PushPull, reading back every
+// variable whole (sync: the values of the next step, once released; async:
+// the current values). The first pull of a job (and after a reconnect) is
+// PsClient::Pull.
 //
 // Threads: the PsClient's (the job thread). The PsClient must outlive it.
 #pragma once
