@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/job_spec.h"
 #include "core/thread_pool.h"
 #include "graph/executor.h"
 #include "graph/gradients.h"
@@ -390,6 +391,8 @@ PYBIND11_MODULE(_flowps, m) {
       .def("node_names", &PyGraph::NodeNames);
 
   m.def("builtin_model", &BuiltinModel);
+  m.def("check_job_spec", [](const std::string& path) { ThrowIfError(LoadJobSpec(path).status()); },
+        "Reads a job file with flowps's own loader; raises flowps.Error naming the file, line and key.");
 
   py::class_<PySession>(m, "Session")
       .def(py::init<py::object, int>())
