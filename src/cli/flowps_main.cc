@@ -11,6 +11,7 @@
 
 #include <vector>
 
+#include "bench/input_bench.h"
 #include "bench/matmul_bench.h"
 #include "bench/null_step_bench.h"
 #include "bench/rpc_latency_bench.h"
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
       flowps::MakePsMemoryBenchmark(),
       flowps::MakeNullStepBenchmark(),
       flowps::MakeTrainBenchmark(),
+      flowps::MakeInputBenchmark(),
   };
 
   // The process's compute pool, for the benchmarks (`train` makes its own when it runs).

@@ -23,25 +23,25 @@ class CsvReader final : public RecordReader {
     std::string_view line;
     FLOWPS_ASSIGN_OR_RETURN(bool more, lines_->NextContent(&line));
     if (!more) return false;
-    size_t field = 0, f = 0;
+    // One pass: each field is a number followed by ',' (or the end).
+    const char* p = line.data();
+    const char* end = p + line.size();
     int32_t label = 0;
-    for (size_t start = 0;; ++field) {
-      size_t comma = line.find(',', start);
-      std::string_view value = line.substr(start, comma == std::string_view::npos ? line.npos : comma - start);
+    size_t f = 0;
+    for (size_t field = 0;; ++field) {
       if (field >= header_.size())
         return lines_->Error("more than the header's " + std::to_string(header_.size()) + " fields");
-      if (field == label_index_) {
-        if (!ParseNumber(value, &label))
-          return lines_->Error("label column '" + header_[field] + "' holds '" + std::string(value) +
-                               "', not an integer");
-      } else if (!ParseNumber(value, &features_[f++])) {
-        return lines_->Error("column '" + header_[field] + "' holds '" + std::string(value) + "', not a number");
+      const char* next = field == label_index_ ? ParseNumberAt(p, end, &label) : ParseNumberAt(p, end, &features_[f]);
+      if (next == nullptr || (next < end && *next != ',')) return BadField(line, p, field);
+      if (field != label_index_) ++f;
+      if (next == end) {
+        if (field + 1 != header_.size())
+          return lines_->Error(std::to_string(field + 1) + " fields, but the header has " +
+                               std::to_string(header_.size()));
+        break;
       }
-      if (comma == std::string_view::npos) break;
-      start = comma + 1;
+      p = next + 1;
     }
-    if (field + 1 != header_.size())
-      return lines_->Error(std::to_string(field + 1) + " fields, but the header has " + std::to_string(header_.size()));
     out->columns.resize(2);
     out->Set(0, features_.data(), features_.size());
     out->Set(1, &label, 1);
@@ -49,6 +49,14 @@ class CsvReader final : public RecordReader {
   }
 
  private:
+  Status BadField(std::string_view line, const char* at, size_t field) const {
+    std::string_view rest = line.substr(static_cast<size_t>(at - line.data()));
+    std::string value(TrimSpaces(rest.substr(0, rest.find(','))));
+    if (field == label_index_)
+      return lines_->Error("label column '" + header_[field] + "' holds '" + value + "', not an integer");
+    return lines_->Error("column '" + header_[field] + "' holds '" + value + "', not a number");
+  }
+
   std::unique_ptr<LineReader> lines_;
   std::vector<std::string> header_;
   size_t label_index_;

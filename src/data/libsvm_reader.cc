@@ -30,28 +30,28 @@ class LibsvmReader final : public RecordReader {
     if (!more) return false;
     ids_.clear();
     values_.clear();
-    size_t end = line.find_first_of(" \t");
-    std::string_view label_text = line.substr(0, end);
+    const char* p = line.data();
+    const char* end = p + line.size();
     int32_t label = 0;
-    if (!ParseNumber(label_text, &label))
-      return lines_->Error("label '" + std::string(label_text) + "' is not an integer");
-    while (end != std::string_view::npos) {
-      size_t start = line.find_first_not_of(" \t", end);
-      if (start == std::string_view::npos) break;
-      end = line.find_first_of(" \t", start);
-      std::string_view pair = line.substr(start, end == std::string_view::npos ? line.npos : end - start);
-      size_t colon = pair.find(':');
+    const char* next = ParseNumberAt(p, end, &label);
+    if (next == nullptr || (next < end && next[-1] != ' ' && next[-1] != '\t'))
+      return lines_->Error("label '" + std::string(Token(line, p)) + "' is not an integer");
+    for (p = next; p < end;) {
       int64_t id = 0;
       float value = 0;
-      if (colon == std::string_view::npos)
-        return lines_->Error("'" + std::string(pair) + "' is not id:value");
-      if (!ParseNumber(pair.substr(0, colon), &id))
+      const std::string_view pair = Token(line, p);
+      const size_t colon = pair.find(':');
+      if (colon == std::string_view::npos) return lines_->Error("'" + std::string(pair) + "' is not id:value");
+      const char* after_id = ParseNumberAt(pair.data(), pair.data() + colon, &id);
+      if (after_id != pair.data() + colon)
         return lines_->Error("id '" + std::string(pair.substr(0, colon)) + "' is not an int64");
-      if (!ParseNumber(pair.substr(colon + 1), &value))
+      const char* after_value = ParseNumberAt(pair.data() + colon + 1, pair.data() + pair.size(), &value);
+      if (after_value != pair.data() + pair.size())
         return lines_->Error("value '" + std::string(pair.substr(colon + 1)) + "' of id " + std::to_string(id) +
                              " is not a number");
       ids_.push_back(id);
       values_.push_back(value);
+      p = SkipSpaces(pair.data() + pair.size(), end);
     }
     if (dense_dim_ > 0) {
       std::fill(dense_.begin(), dense_.end(), 0.f);
@@ -74,6 +74,15 @@ class LibsvmReader final : public RecordReader {
   }
 
  private:
+  // The space-separated token of `line` that starts at or after p.
+  static std::string_view Token(std::string_view line, const char* p) {
+    const char* end = line.data() + line.size();
+    p = SkipSpaces(p, end);
+    const char* stop = p;
+    while (stop < end && *stop != ' ' && *stop != '\t') ++stop;
+    return std::string_view(p, static_cast<size_t>(stop - p));
+  }
+
   std::unique_ptr<LineReader> lines_;
   int64_t dense_dim_;
   Schema schema_;
