@@ -19,7 +19,7 @@ double Uniform01(uint64_t seed, uint64_t element, uint64_t stream) {
 // A standard normal draw for element `element` (Box-Muller on two independent
 // uniforms of the same element); `attempt` > 0 gives fresh, independent draws.
 double StandardNormal(uint64_t seed, uint64_t element, uint64_t attempt) {
-  uint64_t s = attempt == 0 ? seed : Mix(seed ^ Mix(attempt * 0xd1b54a32d192ed03ULL));
+  uint64_t s = attempt == 0 ? seed : SplitMix64(seed ^ SplitMix64(attempt * 0xd1b54a32d192ed03ULL));
   double u1 = Uniform01(s, element, 0), u2 = Uniform01(s, element, 1);
   return std::sqrt(-2 * std::log(u1)) * std::cos(2 * std::numbers::pi * u2);
 }
