@@ -3,16 +3,22 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "bench/local_cluster.h"
 #include "core/cluster_spec.h"
+#include "core/job_spec.h"
 #include "core/logging.h"
 #include "net/loopback_port.h"
 #include "net/rpc_server.h"
 #include "bench/loopback_ps_server.h"
+#include "worker/job_client.h"
+#include "worker/local_trainer.h"
 #include "worker/worker_runtime.h"
 
 namespace flowps {
@@ -21,12 +27,24 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr const char* kToken = "train-bench";
 
-// A loopback port that was free a moment ago.
 std::vector<std::string> SplitList(const std::string& text) {
   std::vector<std::string> items;
   std::stringstream in(text);
   for (std::string item; std::getline(in, item, ',');) items.push_back(item);
   return items;
+}
+
+// The benchmark's job: the MLP 784-256-10, adam 0.001, batch 64 per worker.
+// `train`: the train section's lines after "train:\n  ".
+std::string JobYaml(const std::string& mode, int workers, const std::string& data, bool prefetch,
+                    const std::string& train, const std::string& hidden = "256") {
+  std::string yaml = "name: bench-train\nmodel:\n  type: mlp\n  hidden: [" + hidden + "]\n  seed: 1\n";
+  yaml += "data:\n  path: " + data + "\n  batch_size: 64\n  seed: 1\n";
+  yaml += "optimizer:\n  type: adam\n  learning_rate: 0.001\n";
+  yaml += "mode:\n  type: " + mode + "\n  total_workers: " + std::to_string(workers) + "\n";
+  if (mode == "sync") yaml += "  replicas_to_aggregate: " + std::to_string(workers) + "\n";
+  if (prefetch) yaml += "  prefetch: true\n";
+  return yaml + "train:\n  log_every_steps: 100\n  " + train + "\n";
 }
 
 struct RunResult {
@@ -73,13 +91,8 @@ StatusOr<RunResult> TrainOnce(BenchContext& ctx, const std::string& mode, int wo
     FLOWPS_RETURN_IF_ERROR(serve(spec.workers[static_cast<size_t>(w)], services));
   }
 
-  std::string yaml = "name: bench-train\nmodel:\n  type: mlp\n  hidden: [256]\n  seed: 1\n";
-  yaml += "data:\n  path: " + data + "\n  batch_size: 64\n  seed: 1\n";
-  yaml += "optimizer:\n  type: adam\n  learning_rate: 0.001\n";
-  yaml += "mode:\n  type: " + mode + "\n  total_workers: " + std::to_string(workers) + "\n";
-  if (mode == "sync") yaml += "  replicas_to_aggregate: " + std::to_string(workers) + "\n";
-  yaml += "train:\n  epochs: 20\n  log_every_steps: 100\n  eval_every_steps: " +
-          std::to_string(mode == "sync" ? 100 : 100 * workers) + "\n";
+  const std::string yaml =
+      JobYaml(mode, workers, data, false, "epochs: 20\n  eval_every_steps: " + std::to_string(mode == "sync" ? 100 : 100 * workers));
   FLOWPS_RETURN_IF_ERROR(runtimes[0]->Submit(yaml, "(bench train job)"));
 
   RunResult result;
@@ -88,12 +101,12 @@ StatusOr<RunResult> TrainOnce(BenchContext& ctx, const std::string& mode, int wo
   while (true) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     s = runtimes[0]->Snapshot();
-    if (s.state == "failed") return Internal("bench train: the job failed: " + s.error);
+    if (s.state == JobState::kFailed) return Internal("bench train: the job failed: " + s.error);
     if (s.test_accuracy >= target && result.seconds_to_target < 0) {
       result.seconds_to_target = s.elapsed_seconds;
       break;
     }
-    if (s.state == "done" || std::chrono::duration<double>(Clock::now() - start).count() > max_seconds) break;
+    if (s.state == JobState::kDone || std::chrono::duration<double>(Clock::now() - start).count() > max_seconds) break;
   }
   int64_t examples = 0;
   for (auto& rt : runtimes) examples += rt->Snapshot().examples;
@@ -103,29 +116,160 @@ StatusOr<RunResult> TrainOnce(BenchContext& ctx, const std::string& mode, int wo
   return result;
 }
 
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+// `flowps train` on the job, in this process: its examples/s.
+StatusOr<double> TrainInOneProcess(BenchContext& ctx, const std::string& data, const std::string& hidden,
+                                   int64_t steps) {
+  FLOWPS_ASSIGN_OR_RETURN(JobSpec job,
+                          ParseJobSpec(JobYaml("async", 1, data, false, "steps: " + std::to_string(steps), hidden),
+                                       "(bench train job)"));
+  TrainOptions options;
+  options.pool = ctx.pool;
+  auto log = MakeLogger("train", {std::make_shared<spdlog::sinks::null_sink_mt>()});
+  FLOWPS_ASSIGN_OR_RETURN(TrainResult r, TrainLocally(job, options, log.get()));
+  return r.examples_per_sec;
+}
+
+// The parameters of the MLP 784-hidden-10 (weights and biases).
+int64_t MlpParameters(const std::string& hidden) {
+  int64_t n = 0, in = 784;
+  for (const std::string& h : SplitList(hidden + ",10")) {
+    const int64_t out = std::atoll(h.c_str());
+    n += in * out + out;
+    in = out;
+  }
+  return n;
+}
+
+struct ClusterRun {
+  double examples_per_sec = 0;
+  int64_t worker_rss_growth = 0;  // bytes: the largest growth of a worker's RSS from idle to its peak in the job
+};
+
+// The job submitted to a LocalCluster (flowps launch: processes): the
+// examples/s of all its workers between the first status poll where every
+// worker has stepped and the last one before the job ended, and their memory.
+StatusOr<ClusterRun> TrainOnProcesses(const std::string& mode, int workers, bool prefetch, const std::string& data,
+                                      const std::string& hidden, int64_t examples, double max_seconds) {
+  LocalClusterOptions o;
+  o.workers = workers;
+  FLOWPS_ASSIGN_OR_RETURN(auto cluster, LocalCluster::Start(o));
+  const int64_t per_step = 64 * (mode == "sync" ? workers : 1);
+  const std::string yaml =
+      JobYaml(mode, workers, data, prefetch, "steps: " + std::to_string(examples / per_step), hidden);
+  const std::vector<int64_t> idle = cluster->WorkerRssBytes();
+  std::vector<int64_t> peak = idle;
+  const std::string path = cluster->dir() + "/job.yaml";
+  std::ofstream(path) << yaml;
+  auto io = kj::setupAsyncIo();
+  FLOWPS_RETURN_IF_ERROR(SubmitJob(io, cluster->spec(), yaml, path, std::chrono::seconds(10)));
+  double t0 = -1, t1 = -1;
+  int64_t e0 = 0, e1 = 0;
+  const Clock::time_point start = Clock::now();
+  while (std::chrono::duration<double>(Clock::now() - start).count() < max_seconds) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const double now = std::chrono::duration<double>(Clock::now() - start).count();
+    int64_t seen = 0;
+    bool all_stepping = true;
+    for (const WorkerReport& r : QueryWorkers(io, cluster->spec(), std::chrono::seconds(2))) {
+      if (!r.status.ok()) return Unavailable("bench train: " + r.task.name() + ": " + r.status.message());
+      if (r.job.state == JobState::kFailed) return Internal("bench train: the job failed: " + r.job.error);
+      seen += r.job.examples;
+      all_stepping = all_stepping && r.job.state == JobState::kRunning && r.job.local_steps > 0;
+    }
+    if (!all_stepping) {
+      if (t0 >= 0) break;  // it ended
+      continue;
+    }
+    const std::vector<int64_t> rss = cluster->WorkerRssBytes();
+    for (size_t i = 0; i < rss.size() && i < peak.size(); ++i) peak[i] = std::max(peak[i], rss[i]);
+    if (t0 < 0) {
+      t0 = now;
+      e0 = seen;
+    } else {
+      t1 = now;
+      e1 = seen;
+    }
+  }
+  if (t1 <= t0) return Internal("bench train: the job ended before two samples; give a larger --opt examples");
+  ClusterRun run;
+  run.examples_per_sec = static_cast<double>(e1 - e0) / (t1 - t0);
+  for (size_t i = 0; i < idle.size() && i < peak.size(); ++i)
+    run.worker_rss_growth = std::max(run.worker_rss_growth, peak[i] - idle[i]);
+  return run;
+}
+
+// --opt processes=1: each mode on a real local cluster (1 ps, N workers as
+// processes) beside `flowps train` of the same job in this process.
+Status RunOnProcesses(BenchContext& ctx, const std::vector<std::string>& modes, const std::vector<int>& counts,
+                      bool prefetch, const std::string& data, const std::string& hidden, int64_t examples,
+                      double max_seconds) {
+  FLOWPS_ASSIGN_OR_RETURN(const double local, TrainInOneProcess(ctx, data, hidden, examples / 64));
+  ctx.emit(Measurement{"train_mlp_one_process_examples_per_sec", local, "examples/s", std::nullopt, std::nullopt});
+  for (const std::string& mode : modes)
+    for (int workers : counts) {
+      FLOWPS_ASSIGN_OR_RETURN(ClusterRun run,
+                              TrainOnProcesses(mode, workers, prefetch, data, hidden, examples, max_seconds));
+      const double rate = run.examples_per_sec;
+      const std::string name = "train_mlp_" + mode + (prefetch && mode == "async" ? "_prefetch" : "") + "_" +
+                               std::to_string(workers) + "w_processes";
+      ctx.emit(Measurement{name + "_examples_per_sec", rate, "examples/s", "train_mlp_one_process_examples_per_sec",
+                           local});
+      ctx.emit(Measurement{name + "_vs_one_process", rate / local, "x", std::nullopt, std::nullopt});
+      ctx.emit(Measurement{name + "_worker_rss_growth_vs_parameters",
+                           static_cast<double>(run.worker_rss_growth) /
+                               static_cast<double>(MlpParameters(hidden) * static_cast<int64_t>(sizeof(float))),
+                           "x (peak minus idle RSS of a worker / parameter bytes)", std::nullopt, std::nullopt});
+    }
+  if (ctx.progress) ctx.progress("load average during the runs: " + LoadAverage());
+  return Status::OK();
+}
+
 Status RunTrain(BenchContext& ctx) {
+  const std::vector<std::string> known = {"workers", "modes", "target", "max_seconds", "data", "devices",
+                                          "processes", "examples", "prefetch", "hidden"};
   for (const auto& [key, value] : ctx.options)
-    if (key != "workers" && key != "modes" && key != "target" && key != "max_seconds" && key != "data" &&
-        key != "devices")
+    if (std::find(known.begin(), known.end(), key) == known.end())
       return InvalidArgument("bench train: unknown option '" + key +
-                             "' (known: workers, modes, target, max_seconds, data, devices)");
+                             "' (known: workers, modes, target, max_seconds, data, devices, processes, examples, "
+                             "prefetch, hidden)");
   auto opt = [&](const std::string& key, const std::string& fallback) {
     return ctx.options.count(key) ? ctx.options.at(key) : fallback;
   };
+  const bool processes = opt("processes", "0") == "1";
   const double target = std::atof(opt("target", "0.85").c_str());
   const double max_seconds = std::atof(opt("max_seconds", "300").c_str());
+  const int64_t examples = std::atoll(opt("examples", "256000").c_str());
   if (target <= 0 || target >= 1) return InvalidArgument("bench train: --opt target must be in (0, 1), e.g. 0.85");
   if (max_seconds <= 0) return InvalidArgument("bench train: --opt max_seconds must be positive");
+  if (examples < 6400) return InvalidArgument("bench train: --opt examples must be at least 6400");
   const std::string data = opt("data", "/usr/share/datasets/fashion-mnist");
   const int devices = std::atoi(opt("devices", "1").c_str());
   if (devices < 1 || devices > 8 || std::to_string(devices) != opt("devices", "1"))
     return InvalidArgument("bench train: --opt devices (CPU towers per worker) must be in 1..8");
-  for (const std::string& mode : SplitList(opt("modes", "sync,async"))) {
+  std::vector<std::string> modes = SplitList(opt("modes", "sync,async"));
+  for (const std::string& mode : modes)
     if (mode != "sync" && mode != "async") return InvalidArgument("bench train: --opt modes lists sync and/or async");
-    for (const std::string& count : SplitList(opt("workers", "1,2,4"))) {
-      const int workers = std::atoi(count.c_str());
-      if (workers < 1 || workers > 16 || std::to_string(workers) != count)
-        return InvalidArgument("bench train: --opt workers lists counts in 1..16, e.g. 1,2,4");
+  std::vector<int> counts;
+  for (const std::string& count : SplitList(opt("workers", processes ? "2" : "1,2,4"))) {
+    counts.push_back(std::atoi(count.c_str()));
+    if (counts.back() < 1 || counts.back() > 16 || std::to_string(counts.back()) != count)
+      return InvalidArgument("bench train: --opt workers lists counts in 1..16, e.g. 1,2,4");
+  }
+  const std::string hidden = opt("hidden", "256");
+  if (!processes && hidden != "256") return InvalidArgument("bench train: --opt hidden needs processes=1");
+  if (hidden.find_first_not_of("0123456789,") != std::string::npos || MlpParameters(hidden) <= 0)
+    return InvalidArgument("bench train: --opt hidden lists the hidden layer widths, e.g. 256 or 1024,1024");
+  if (processes)
+    return RunOnProcesses(ctx, modes, counts, opt("prefetch", "0") == "1", data, hidden, examples, max_seconds);
+  for (const std::string& mode : modes)
+    for (int workers : counts) {
       FLOWPS_ASSIGN_OR_RETURN(RunResult r, TrainOnce(ctx, mode, workers, devices, target, max_seconds, data));
       const std::string name = "train_mlp_" + mode + "_" + std::to_string(workers) + "w" +
                                (devices > 1 ? "_" + std::to_string(devices) + "dev" : "");
@@ -135,7 +279,6 @@ Status RunTrain(BenchContext& ctx) {
       if (ctx.progress)
         ctx.progress(name + ": final test accuracy " + std::to_string(r.final_accuracy));
     }
-  }
   return Status::OK();
 }
 
@@ -144,7 +287,7 @@ Status RunTrain(BenchContext& ctx) {
 Benchmark MakeTrainBenchmark() {
   return Benchmark{"train",
                    "the MLP on Fashion-MNIST, 1 ps and 1, 2, 4 workers, sync and async: examples/s and seconds to 85% "
-                   "test accuracy",
+                   "test accuracy; --opt processes=1: on a local cluster of processes beside flowps train",
                    RunTrain};
 }
 

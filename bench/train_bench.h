@@ -9,6 +9,16 @@
 // max_seconds (per run, default 300), data (the Fashion-MNIST folder),
 // devices (CPU devices per worker, default 1: the batch is split into that
 // many towers; names then end in _<N>dev).
+// --opt processes=1: a real local cluster instead (`flowps launch` as a child:
+// 1 ps and `workers` workers, default 2, as processes, found next to this
+// program or in $FLOWPS_BIN_DIR), a job of `examples` examples (default
+// 256000) in each mode, `prefetch=1` for async with mode.prefetch,
+// `hidden` the MLP's hidden widths (default 256, e.g. 2048,2048); beside
+// `flowps train` of the same job in this process. Reports each mode's
+// examples/s (sampled from the workers' status between the first poll where
+// all stepped and the last before the end) with the one-process figure as
+// baseline, their ratio, a worker's RSS growth (idle to peak) over the
+// model's parameter bytes, and the load average.
 #pragma once
 
 #include "bench/benchmark.h"

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,10 +29,15 @@ inline std::string Slurp(const std::string& path) {
 
 // A child process with its output in a file (appended to, so that a restarted
 // program keeps one log); killed and reaped by PID if it is still running.
+// `max_open_files` > 0 sets the child's RLIMIT_NOFILE (soft and hard).
 struct Process {
-  Process(std::vector<std::string> args, const std::string& output) {
+  Process(std::vector<std::string> args, const std::string& output, rlim_t max_open_files = 0) {
     pid = ::fork();
     if (pid == 0) {
+      if (max_open_files > 0) {
+        struct rlimit limit = {max_open_files, max_open_files};
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+      }
       int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(fd, 1);
       ::dup2(fd, 2);

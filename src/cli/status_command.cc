@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "cli/cluster_health.h"
-#include "cli/job_client.h"
+#include "worker/job_client.h"
 #include "core/json_line.h"
 
 namespace flowps {

@@ -8,7 +8,7 @@
 #include <sstream>
 #include <thread>
 
-#include "cli/job_client.h"
+#include "worker/job_client.h"
 #include "core/job_spec.h"
 #include "worker/training_progress.h"
 
@@ -66,14 +66,14 @@ int RunSubmit(const SubmitOptions& o) {
     }
     unreachable = 0;
     const WorkerJobStatus& j = chief.job;
-    if (j.state == "done") {
+    if (j.state == JobState::kDone) {
       Say(fmt::format("done: final test accuracy {:.2f}%, time {}, {:.0f} examples/s; metrics: {}; plot: {}",
                       100.0 * j.test_accuracy, FormatDuration(j.elapsed_seconds), j.job_examples_per_sec,
                       j.metrics_path.empty() ? "-" : j.metrics_path, j.plot_path.empty() ? "-" : j.plot_path));
       return 0;
     }
-    if (j.state == "failed" || j.state == "stopped" || j.state == "idle") {
-      std::cerr << "flowps submit: job '" << j.job << "' " << j.state << (j.error.empty() ? "" : ": " + j.error)
+    if (j.state == JobState::kFailed || j.state == JobState::kStopped || j.state == JobState::kIdle) {
+      std::cerr << "flowps submit: job '" << j.job << "' " << JobStateName(j.state) << (j.error.empty() ? "" : ": " + j.error)
                 << "\n";
       return 1;
     }

@@ -1,16 +1,32 @@
 #include "cli/task_daemon.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/logger.h>
 
 #include <iostream>
+#include <mutex>
+#include <string>
 
 #include "core/thread_pool.h"
 
 namespace flowps {
+namespace {
+
+// Connections cost descriptors: take the hard limit rather than the soft one
+// (often 1,024).
+void RaiseDescriptorLimit(spdlog::logger& logger) {
+  struct rlimit limit = {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) logger.warn("cannot raise the descriptor limit from {}", before);
+}
+
+}  // namespace
 
 int RunTaskDaemon(const std::string& job, int argc, char** argv, const RegisterServices& register_services) {
   CLI::App app{"flowps-" + job + ": one " + job + " task of a flowps cluster"};
@@ -44,10 +60,12 @@ int RunTaskDaemon(const std::string& job, int argc, char** argv, const RegisterS
   }
 
   // Block the stop signals in every thread; main waits for them below.
+  // SIGUSR1 is the server telling main that it stopped serving.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   LogHub hub(task->name());
@@ -71,6 +89,16 @@ int RunTaskDaemon(const std::string& job, int argc, char** argv, const RegisterS
   options.logs = &hub;
   options.pool = pool.get();
   options.logger = logger;
+  std::mutex stopped_mutex;
+  std::string stopped_why;
+  options.on_stopped = [&](const Status& why) {
+    {
+      std::lock_guard<std::mutex> lock(stopped_mutex);
+      stopped_why = why.message();
+    }
+    ::kill(::getpid(), SIGUSR1);
+  };
+  RaiseDescriptorLimit(*logger);
   logger->info("starting {} of {} (pid {}, {} compute threads)", task->name(), cluster_path, getpid(),
                pool->num_threads());
   auto server = RpcServer::Start(options, std::move(services));
@@ -80,7 +108,23 @@ int RunTaskDaemon(const std::string& job, int argc, char** argv, const RegisterS
   }
 
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  std::string failed;
+  while (true) {
+    sigwait(&stop_signals, &signal);
+    if (signal != SIGUSR1) break;
+    std::lock_guard<std::mutex> lock(stopped_mutex);
+    if (!stopped_why.empty()) {
+      failed = stopped_why;
+      break;
+    }
+  }
+  if (!failed.empty()) {
+    // Serving nothing while alive would hide the failure from the supervisor.
+    logger->error("{}; exiting with status 1 so that a supervisor restarts the task", failed);
+    logger->flush();
+    server->reset();
+    return 1;
+  }
   logger->info("stopping on {}", signal == SIGINT ? "SIGINT" : "SIGTERM");
   server->reset();
   logger->info("stopped");

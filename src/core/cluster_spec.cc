@@ -16,6 +16,9 @@
 namespace flowps {
 namespace {
 
+// The largest token file read (a token is one line).
+constexpr size_t kMaxTokenFileBytes = 4096;
+
 Status CheckDevice(const std::string& device) {
   auto colon = device.find(':');
   std::string kind = device.substr(0, colon);
@@ -154,19 +157,24 @@ StatusOr<ClusterSpec> ParseClusterSpec(const std::string& text, const std::strin
   if (token_path.is_relative()) token_path = std::filesystem::path(path).parent_path() / token_path;
   spec.token_file = token_path.lexically_normal().string();
   auto token = ReadTokenFile(spec.token_file);
-  if (!token.ok())
-    return root.Error("token_file", "names '" + spec.token_file + "', which " +
-                                        (token.status().code() == Code::kNotFound ? "cannot be read" : "is empty"));
+  if (!token.ok()) {
+    // "token file '<path>' <why>"
+    const std::string& m = token.status().message();
+    const std::string why = m.substr(m.find("' ", 12) + 2);
+    return root.Error("token_file", "names '" + spec.token_file + "', which " + why);
+  }
   spec.token = *std::move(token);
   return spec;
 }
 
 StatusOr<std::string> ReadTokenFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return NotFound("token file '" + path + "' cannot be read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
+  auto read = ReadSmallFile(path, kMaxTokenFileBytes, "the token file");
+  if (!read.ok()) {
+    if (read.status().code() == Code::kNotFound) return NotFound("token file '" + path + "' cannot be read");
+    const std::string& m = read.status().message();
+    return InvalidArgument("token file '" + path + "' " + m.substr(m.find("the token file ") + 15));
+  }
+  const std::string& text = *read;
   const auto first = text.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) return InvalidArgument("token file '" + path + "' is empty");
   const auto last = text.find_last_not_of(" \t\r\n");
@@ -174,11 +182,8 @@ StatusOr<std::string> ReadTokenFile(const std::string& path) {
 }
 
 StatusOr<ClusterSpec> LoadClusterSpec(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return NotFound(path + ": cannot open the cluster spec");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseClusterSpec(ss.str(), path);
+  FLOWPS_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, kMaxSpecBytes, "the cluster spec"));
+  return ParseClusterSpec(text, path);
 }
 
 bool IsLocalHost(const std::string& host) {

@@ -9,6 +9,9 @@
 namespace flowps {
 namespace {
 
+// The widest hidden layer a job spec may ask for (a 784 x 2^20 float matrix is 3 GiB).
+constexpr int64_t kMaxHiddenWidth = int64_t{1} << 20;
+
 namespace fs = std::filesystem;
 
 constexpr const char* kDefaultDataPath = "/usr/share/datasets/fashion-mnist";
@@ -70,7 +73,9 @@ Status ReadModel(YamlMap m, const fs::path& base, ModelSpec* model) {
   m.Optional("hidden", &model->hidden);
   if (m.status().ok() && model->hidden.empty()) m.Fail("hidden", "must list at least one layer width");
   for (int64_t h : model->hidden)
-    if (m.status().ok() && h <= 0) m.Fail("hidden", "layer width " + std::to_string(h) + " must be positive");
+    if (m.status().ok() && (h <= 0 || h > kMaxHiddenWidth))
+      m.Fail("hidden", "layer width " + std::to_string(h) +
+                           (h <= 0 ? " must be positive" : " must be at most " + std::to_string(kMaxHiddenWidth)));
   m.Optional("seed", &model->seed);
   return m.Finish();
 }
@@ -188,6 +193,7 @@ Status ReadMode(YamlMap m, ModeSpec* mode) {
   RefuseUnless(m, sync, "backup_workers", "type sync");
   RefuseUnless(m, !sync, "max_staleness", "type async");
   RefuseUnless(m, !sync, "staleness_policy", "type async");
+  RefuseUnless(m, !sync, "prefetch", "type async");
   m.Optional("total_workers", &mode->total_workers);
   RequirePositive(m, "total_workers", mode->total_workers);
   if (sync) {
@@ -213,6 +219,7 @@ Status ReadMode(YamlMap m, ModeSpec* mode) {
     if (m.status().ok() && policy != "refuse" && policy != "wait")
       m.Fail("staleness_policy", "must be refuse or wait, got '" + policy + "'");
     mode->staleness_wait = policy == "wait";
+    m.Optional("prefetch", &mode->prefetch);
   }
   return m.Finish();
 }

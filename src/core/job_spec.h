@@ -77,6 +77,7 @@ struct ModeSpec {
   int backup_workers = 0;         // sync: total_workers - replicas_to_aggregate
   int max_staleness = -1;         // async: -1 for unbounded
   bool staleness_wait = false;    // async: a push too far ahead waits (true) or a stale one is refused (false)
+  bool prefetch = false;          // async: a worker computes step s+1 while the push of step s is in flight
 };
 
 struct CheckpointSpec {

@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include "core/shape_check.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -42,13 +44,35 @@ bool Shape::fully_defined() const {
   return true;
 }
 
-int64_t Shape::num_elements() const {
+namespace {
+
+// The product of the non-negative dimensions, saturated at kMaxTensorElements + 1.
+int64_t SaturatedProduct(const std::vector<int64_t>& dims) {
   int64_t n = 1;
-  for (int64_t d : dims_) {
-    if (d < 0) return -1;
-    n *= d;
+  bool too_large = false;
+  for (int64_t d : dims) {
+    if (d == 0) return 0;
+    if (d < 0 || too_large) continue;
+    too_large = __builtin_mul_overflow(n, d, &n) || n > kMaxTensorElements;
   }
-  return n;
+  return too_large ? kMaxTensorElements + 1 : n;
+}
+
+}  // namespace
+
+int64_t Shape::num_elements() const {
+  for (int64_t d : dims_)
+    if (d < 0) return -1;
+  return SaturatedProduct(dims_);
+}
+
+Status CheckShape(const Shape& shape, bool allow_unknown) {
+  for (int64_t d : shape.dims())
+    if (d < -1 || (d == -1 && !allow_unknown))
+      return InvalidArgument("shape " + shape.ToString() + " has the dimension " + std::to_string(d));
+  if (SaturatedProduct(shape.dims()) > kMaxTensorElements)
+    return InvalidArgument("shape " + shape.ToString() + " has more than 2^56 elements");
+  return Status::OK();
 }
 
 std::string Shape::ToString() const {

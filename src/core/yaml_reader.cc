@@ -1,11 +1,15 @@
 #include "core/yaml_reader.h"
 
+#include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <map>
 
 namespace flowps {
 
 StatusOr<YAML::Node> ParseYaml(const std::string& text, const std::string& path) {
+  if (text.size() > kMaxSpecBytes)
+    return InvalidArgument(path + ": the spec is " + std::to_string(text.size()) + " bytes; a spec may have at most " +
+                           std::to_string(kMaxSpecBytes) + " bytes");
   try {
     return YAML::Load(text);
   } catch (const YAML::ParserException& e) {
@@ -13,12 +17,24 @@ StatusOr<YAML::Node> ParseYaml(const std::string& text, const std::string& path)
   }
 }
 
+StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes, const std::string& what) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    return InvalidArgument(path + ": " + what + " is not a regular file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound(path + ": cannot open " + what);
+  std::string text(max_bytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > max_bytes)
+    return InvalidArgument(path + ": " + what + " has more than " + std::to_string(max_bytes) +
+                           " bytes, the most it may have");
+  return text;
+}
+
 StatusOr<YAML::Node> LoadYamlFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return NotFound(path + ": cannot open file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseYaml(ss.str(), path);
+  FLOWPS_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, kMaxSpecBytes, "the spec"));
+  return ParseYaml(text, path);
 }
 
 YamlMap::YamlMap(std::string file, YAML::Node node, std::string key_path)
@@ -32,6 +48,18 @@ YamlMap::YamlMap(std::string file, YAML::Node node, std::string key_path)
       status_ = InvalidArgument(Where(node_) + ": " +
                                 (key_path_.empty() ? std::string("the document") : "key '" + key_path_ + "'") +
                                 " must be a mapping");
+    return;
+  }
+  // A key given twice: yaml-cpp keeps both and [] finds the first, so the
+  // second would be ignored without a word.
+  std::map<std::string, YAML::Node> seen;
+  for (auto it = node_.begin(); it != node_.end() && status_.ok(); ++it) {
+    if (!it->first.IsScalar()) continue;
+    auto [first, inserted] = seen.emplace(it->first.Scalar(), it->first);
+    if (!inserted)
+      status_ = InvalidArgument(Where(it->first) + ": key '" + FullKey(it->first.Scalar()) +
+                                "' is given twice (first at line " + std::to_string(first->second.Mark().line + 1) +
+                                ")");
   }
 }
 

@@ -15,12 +15,23 @@
 
 namespace flowps {
 
+// The largest spec (cluster or job) read or parsed: 1 MiB. A bigger one is
+// refused before parsing (a spec is a few KiB; yaml-cpp needs about 60 bytes
+// of memory per byte of input).
+constexpr size_t kMaxSpecBytes = size_t{1} << 20;
+
+// Reads a regular file of at most `max_bytes`; anything else (a device, a
+// FIFO, a bigger file) is refused without reading more than max_bytes + 1
+// bytes. `what` names the file in messages ("the cluster spec").
+StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes, const std::string& what);
+
 // Parses a YAML file; the error names the file and the line of a syntax error.
 StatusOr<YAML::Node> LoadYamlFile(const std::string& path);
-// Parses YAML text; `path` is only used in messages.
+// Parses YAML text of at most kMaxSpecBytes; `path` is only used in messages.
 StatusOr<YAML::Node> ParseYaml(const std::string& text, const std::string& path);
 
-// Reads one mapping. Keys are read with Required/Optional; Finish() then
+// Reads one mapping. A key given twice is refused (file:line of the second,
+// naming the first). Keys are read with Required/Optional; Finish() then
 // refuses any key that was not read. The first error sticks: later calls do
 // nothing, and status()/Finish() return it.
 class YamlMap {

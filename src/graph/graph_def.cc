@@ -1,5 +1,7 @@
 #include "graph/graph_def.h"
 
+#include "core/shape_check.h"
+
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <kj/exception.h>
@@ -104,7 +106,11 @@ StatusOr<AttrValue> ReadAttr(schema::Attr::Value::Reader in) {
       FLOWPS_ASSIGN_OR_RETURN(DType d, ReadDType(in.getDtype()));
       return AttrValue(d);
     }
-    case schema::Attr::Value::SHAPE: return AttrValue(Shape(ReadInts(in.getShape())));
+    case schema::Attr::Value::SHAPE: {
+      Shape shape(ReadInts(in.getShape()));
+      FLOWPS_RETURN_IF_ERROR(CheckShape(shape, /*allow_unknown=*/true));
+      return AttrValue(std::move(shape));
+    }
     case schema::Attr::Value::INTS: return AttrValue(ReadInts(in.getInts()));
     case schema::Attr::Value::TENSOR: {
       FLOWPS_ASSIGN_OR_RETURN(Tensor t, ReadTensor(in.getTensor()));

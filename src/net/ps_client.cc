@@ -81,11 +81,6 @@ PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job) {
   return c;
 }
 
-bool CheckpointPolicy::Due(int64_t step, Clock::time_point now) const {
-  if (every_steps_ > 0 && step - last_step_ >= every_steps_) return true;
-  return every_seconds_ > 0 && std::chrono::duration<double>(now - last_time_).count() >= every_seconds_;
-}
-
 // One gradient for one part, ready for the wire.
 struct PartGradient {
   std::string variable;

@@ -68,7 +68,7 @@ struct PsJobConfig {
   double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, initial_accumulator = 0.1;
   std::string checkpoint_dir;  // "": no checkpoints
   int keep_checkpoints = 3;
-  int64_t checkpoint_every_steps = 0;  // read by the chief (CheckpointPolicy)
+  int64_t checkpoint_every_steps = 0;  // read by the chief (worker/checkpoint_trigger.h)
   double checkpoint_every_seconds = 0;
 };
 
@@ -112,26 +112,6 @@ struct ShardStatsReply {
   uint32_t variables = 0;
   uint64_t bytes = 0;
   int64_t accepted = 0, applied_updates = 0, stale_dropped = 0, duplicates = 0, refused = 0, waiting = 0;
-};
-
-// When the chief checkpoints: every `every_steps` steps or `every_seconds`
-// seconds since the last checkpoint, whichever comes first (0 disables either).
-class CheckpointPolicy {
- public:
-  using Clock = std::chrono::steady_clock;
-  CheckpointPolicy(int64_t every_steps, double every_seconds, Clock::time_point start = Clock::now())
-      : every_steps_(every_steps), every_seconds_(every_seconds), last_time_(start) {}
-  bool Due(int64_t step, Clock::time_point now) const;
-  void Saved(int64_t step, Clock::time_point now) {
-    last_step_ = step;
-    last_time_ = now;
-  }
-
- private:
-  int64_t every_steps_;
-  double every_seconds_;
-  int64_t last_step_ = 0;
-  Clock::time_point last_time_;
 };
 
 class PsClient {

@@ -1,11 +1,14 @@
 #include "net/rpc_server.h"
 
 #include <spdlog/logger.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <algorithm>
 #include <chrono>
+#include <list>
 #include <future>
 #include <thread>
 
@@ -15,18 +18,81 @@
 #include "core/cluster_spec.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
+#include "net/connection_guard.h"
 #include "net/gate.capnp.h"
 #include "net/log_stream.h"
+#include "net/login_throttle.h"
 #include "net/rpc_common.h"
 
 namespace flowps {
 namespace {
 
-// What every session of the server shares; lives on the loop thread.
+// What every session and connection of the server shares; lives on the loop thread.
+struct ConnState;
 struct ServerState {
+  ServerState(const RpcServerOptions& o, kj::Timer& t, size_t max_unauthenticated)
+      : options(&o),
+        timer(t),
+        max_unauthenticated(max_unauthenticated),
+        throttle(o.limits.login_failure_delay, o.limits.max_login_failure_delay) {}
   const RpcServerOptions* options;
+  kj::Timer& timer;
+  size_t max_unauthenticated;
   std::map<std::string, capnp::Capability::Client> services;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::list<ConnState*> unauthenticated;  // oldest first
+  LoginThrottle throttle;
+  RateLimitedLog login_log;    // refused logins
+  RateLimitedLog stranger_log; // connections closed before login, accept failures
+
+  // Writes a warning unless too many were written lately.
+  template <typename... Args>
+  void WarnLimited(RateLimitedLog& log, fmt::format_string<Args...> format, Args&&... args) {
+    size_t suppressed = 0;
+    if (!log.Allow(std::chrono::steady_clock::now(), &suppressed)) return;
+    std::string line = fmt::format(format, std::forward<Args>(args)...);
+    if (suppressed > 0) line += fmt::format(" ({} similar lines were not logged)", suppressed);
+    options->logger->warn("{}", line);
+  }
+};
+
+// One connection as the server tracks it; shared by the connection and its
+// Gate (which may be released later than the connection).
+struct ConnState : public kj::Refcounted {
+  ConnState(ServerState& s, GuardedStream& st, std::string p, kj::Own<kj::PromiseFulfiller<void>> c)
+      : server(&s), stream(&st), peer(std::move(p)), accepted(s.timer.now()), closer(kj::mv(c)) {
+    position = server->unauthenticated.insert(server->unauthenticated.end(), this);
+  }
+  // Logged in: no longer counted, watched or limited.
+  void Authenticate() {
+    stream->Authenticate();
+    Unlist();
+  }
+  void Unlist() {
+    if (server != nullptr && listed) server->unauthenticated.erase(position);
+    listed = false;
+  }
+  // Closes the connection (its task ends with `why`).
+  void Close(const std::string& why) {
+    if (closer->isWaiting()) closer->reject(KJ_EXCEPTION(DISCONNECTED, kj::str("connection closed: ", why.c_str())));
+  }
+  // The connection is gone; the Gate may still hold this.
+  void Detach() {
+    Unlist();
+    server = nullptr;
+    stream = nullptr;
+  }
+  std::string PeerAddress() const { return peer.substr(0, peer.rfind(':')); }
+
+  ServerState* server;
+  GuardedStream* stream;
+  std::string peer;  // "ip:port"
+  kj::TimePoint accepted;
+  kj::Own<kj::PromiseFulfiller<void>> closer;
+  std::list<ConnState*>::iterator position;
+  bool listed = true;
+  bool login_pending = false;
+  int failures = 0;
 };
 
 bool TokenMatches(kj::StringPtr given, const std::string& expected) {
@@ -95,33 +161,76 @@ class SessionImpl final : public wire::Session::Server {
 
 class GateImpl final : public wire::Gate::Server {
  public:
-  GateImpl(ServerState& state, std::string peer) : state_(state), peer_(std::move(peer)) {}
+  explicit GateImpl(kj::Own<ConnState> conn) : conn_(kj::mv(conn)) {}
 
   kj::Promise<void> login(LoginContext context) override {
-    auto params = context.getParams();
-    if (!params.hasToken() || !TokenMatches(params.getToken(), state_.options->token)) {
-      state_.options->logger->warn("refused a login from {}: wrong or missing cluster token", peer_);
+    ConnState& c = *conn_;
+    if (c.server == nullptr) return KJ_EXCEPTION(DISCONNECTED, "the connection is closing");
+    ServerState& s = *c.server;
+    if (c.login_pending) {
+      // Pipelined guesses would bypass the delay: one login at a time.
+      c.Close("a second login while one was pending");
       return KJ_EXCEPTION(FAILED, kLoginRefused);
     }
-    context.getResults().setSession(kj::heap<SessionImpl>(state_));
-    return kj::READY_NOW;
+    auto params = context.getParams();
+    if (params.hasToken() && TokenMatches(params.getToken(), s.options->token)) {
+      c.Authenticate();
+      context.getResults().setSession(kj::heap<SessionImpl>(s));
+      return kj::READY_NOW;
+    }
+    const int peer_failures = s.throttle.RecordFailure(c.PeerAddress(), std::chrono::steady_clock::now());
+    c.failures++;
+    const auto delay = s.throttle.DelayFor(std::max(c.failures, peer_failures));
+    s.WarnLimited(s.login_log, "refused a login from {}: wrong or missing cluster token ({} lately from {}; answered after {} ms)",
+                  c.peer, peer_failures, c.PeerAddress(), delay.count());
+    c.login_pending = true;
+    return s.timer.afterDelay(delay.count() * kj::MILLISECONDS).then([conn = kj::addRef(c)]() mutable -> kj::Promise<void> {
+      conn->login_pending = false;
+      if (conn->stream != nullptr) conn->stream->Touch();  // the peer was waiting for this answer
+      return KJ_EXCEPTION(FAILED, kLoginRefused);
+    });
   }
 
  private:
-  ServerState& state_;
-  std::string peer_;
+  kj::Own<ConnState> conn_;
 };
 
-// One accepted connection: its stream, vat network and RPC system.
+// One accepted connection: its guarded stream, vat network and RPC system.
 struct ServerConnection {
-  ServerConnection(kj::Own<kj::AsyncIoStream> s, capnp::Capability::Client gate)
+  ServerConnection(kj::Own<GuardedStream> s, ServerState& state, std::string peer,
+                   kj::Own<kj::PromiseFulfiller<void>> closer)
       : stream(kj::mv(s)),
+        conn(kj::refcounted<ConnState>(state, *stream, kj::mv(peer), kj::mv(closer))),
         network(*stream, capnp::rpc::twoparty::Side::SERVER, RpcReaderOptions()),
-        rpc(capnp::makeRpcServer(network, kj::mv(gate))) {}
-  kj::Own<kj::AsyncIoStream> stream;
+        rpc(capnp::makeRpcServer(network, kj::heap<GateImpl>(kj::addRef(*conn)))) {}
+  ~ServerConnection() { conn->Detach(); }
+  kj::Own<GuardedStream> stream;
+  kj::Own<ConnState> conn;
   capnp::TwoPartyVatNetwork network;
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
 };
+
+// Fails when `c` has not logged in within the login timeout or has sent
+// nothing for the idle timeout; never resolves once it has logged in.
+kj::Promise<void> WatchLogin(ServerState& s, ConnState& c) {
+  if (c.stream == nullptr || c.stream->authenticated()) return kj::NEVER_DONE;
+  const ConnectionLimits& limits = s.options->limits;
+  const kj::TimePoint now = s.timer.now();
+  const kj::TimePoint login_by = c.accepted + limits.login_timeout.count() * kj::MILLISECONDS;
+  // While its login is being answered (after a delay) the peer waits for us.
+  const kj::TimePoint idle_by = c.login_pending ? login_by
+                                                : c.stream->last_read() + limits.idle_before_login.count() * kj::MILLISECONDS;
+  std::string why;
+  if (now >= login_by)
+    why = fmt::format("it did not log in within {} ms", limits.login_timeout.count());
+  else if (now >= idle_by)
+    why = fmt::format("it sent nothing for {} ms before logging in", limits.idle_before_login.count());
+  if (!why.empty()) {
+    s.WarnLimited(s.stranger_log, "closed the connection from {}: {}", c.peer, why);
+    return KJ_EXCEPTION(DISCONNECTED, kj::str("connection closed: ", why.c_str()));
+  }
+  return s.timer.atTime(std::min(login_by, idle_by)).then([&s, &c]() { return WatchLogin(s, c); });
+}
 
 std::string PeerName(kj::AsyncIoStream& stream) {
   struct sockaddr_storage addr = {};
@@ -167,19 +276,75 @@ struct RpcServer::Impl {
   int port = 0;
   std::thread thread;
   kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop;  // set by the loop thread before Start returns
+  kj::Maybe<kj::TimePoint> accept_failing_since;
 
   void Run(std::promise<Status>* started);
   kj::Promise<void> AcceptLoop(kj::ConnectionReceiver& listener, ServerState& state, kj::TaskSet& tasks);
+  kj::Promise<void> AcceptFailed(kj::Exception&& e, kj::ConnectionReceiver& listener, ServerState& state,
+                                 kj::TaskSet& tasks);
+  void Admit(kj::Own<kj::AsyncIoStream> stream, ServerState& state, kj::TaskSet& tasks);
 };
+
+// The default cap on connections that have not logged in: a quarter of the
+// descriptors this process may open, between 4 and 256.
+size_t DefaultMaxUnauthenticated() {
+  struct rlimit limit = {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 256;
+  return std::clamp<size_t>(static_cast<size_t>(limit.rlim_cur / 4), 4, 256);
+}
+
+void RpcServer::Impl::Admit(kj::Own<kj::AsyncIoStream> stream, ServerState& state, kj::TaskSet& tasks) {
+  std::string peer = PeerName(*stream);
+  options.logger->debug("accepted a connection from {}", peer);
+  if (state.unauthenticated.size() >= state.max_unauthenticated) {
+    ConnState* oldest = state.unauthenticated.front();
+    state.WarnLimited(state.stranger_log, "closed the connection from {}: {} connections had not logged in",
+                      oldest->peer, state.unauthenticated.size());
+    oldest->Unlist();
+    oldest->Close("too many connections had not logged in");
+  }
+  auto guarded = kj::heap<GuardedStream>(kj::mv(stream), state.timer, options.limits.max_message_bytes_before_login);
+  auto closed = kj::newPromiseAndFulfiller<void>();
+  auto conn = kj::heap<ServerConnection>(kj::mv(guarded), state, kj::mv(peer), kj::mv(closed.fulfiller));
+  auto done = conn->network.onDisconnect()
+                  .exclusiveJoin(kj::mv(closed.promise))
+                  .exclusiveJoin(WatchLogin(state, *conn->conn));
+  tasks.add(done.attach(kj::mv(conn)));
+}
 
 kj::Promise<void> RpcServer::Impl::AcceptLoop(kj::ConnectionReceiver& listener, ServerState& state,
                                               kj::TaskSet& tasks) {
-  return listener.accept().then([this, &listener, &state, &tasks](kj::Own<kj::AsyncIoStream>&& stream) {
-    std::string peer = PeerName(*stream);
-    options.logger->debug("accepted a connection from {}", peer);
-    auto conn = kj::heap<ServerConnection>(kj::mv(stream), kj::heap<GateImpl>(state, peer));
-    auto done = conn->network.onDisconnect();
-    tasks.add(done.attach(kj::mv(conn)));
+  return kj::evalNow([&listener]() { return listener.accept(); }).then(
+      [this, &listener, &state, &tasks](kj::Own<kj::AsyncIoStream>&& stream) {
+        accept_failing_since = nullptr;
+        Admit(kj::mv(stream), state, tasks);
+        return AcceptLoop(listener, state, tasks);
+      },
+      [this, &listener, &state, &tasks](kj::Exception&& e) {
+        return AcceptFailed(kj::mv(e), listener, state, tasks);
+      });
+}
+
+// accept() failed (e.g. out of descriptors): make room by closing the oldest
+// connection that has not logged in and try again shortly; give up when it
+// has failed without a break for accept_stall_limit.
+kj::Promise<void> RpcServer::Impl::AcceptFailed(kj::Exception&& e, kj::ConnectionReceiver& listener,
+                                                ServerState& state, kj::TaskSet& tasks) {
+  const kj::TimePoint now = state.timer.now();
+  if (accept_failing_since == nullptr) accept_failing_since = now;
+  const kj::TimePoint since = KJ_ASSERT_NONNULL(accept_failing_since);
+  const auto limit = options.limits.accept_stall_limit;
+  if (now - since >= limit.count() * kj::MILLISECONDS)
+    return KJ_EXCEPTION(FAILED, kj::str("accept() failed for ", limit.count(), " ms without a break: ",
+                                        e.getDescription()));
+  state.WarnLimited(state.stranger_log, "cannot accept a connection ({}); {} connections have not logged in",
+                    e.getDescription().cStr(), state.unauthenticated.size());
+  if (!state.unauthenticated.empty()) {
+    ConnState* oldest = state.unauthenticated.front();
+    oldest->Unlist();
+    oldest->Close("the server is out of descriptors");
+  }
+  return state.timer.afterDelay(50 * kj::MILLISECONDS).then([this, &listener, &state, &tasks]() {
     return AcceptLoop(listener, state, tasks);
   });
 }
@@ -188,8 +353,9 @@ void RpcServer::Impl::Run(std::promise<Status>* started) {
   kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&]() {
     auto io = kj::setupAsyncIo();
     ServiceEnv env{kj::getCurrentThreadExecutor(), io.provider->getTimer(), *options.pool};
-    ServerState state;
-    state.options = &options;
+    size_t max_unauthenticated = options.limits.max_unauthenticated;
+    if (max_unauthenticated == 0) max_unauthenticated = DefaultMaxUnauthenticated();
+    ServerState state(options, io.provider->getTimer(), max_unauthenticated);
     for (auto& [name, factory] : factories) state.services.emplace(name, factory(env));
 
     auto address = io.provider->getNetwork().parseAddress(host, static_cast<uint>(port)).wait(io.waitScope);
@@ -202,16 +368,19 @@ void RpcServer::Impl::Run(std::promise<Status>* started) {
     kj::Promise<void> serving = AcceptLoop(*listener, state, connections);
     started->set_value(Status::OK());
     started = nullptr;
-    options.logger->info("{} listening on {}:{}", options.task_name, host, port);
+    options.logger->info("{} listening on {}:{} (at most {} connections without a login)", options.task_name, host,
+                         port, max_unauthenticated);
     paf.promise.exclusiveJoin(kj::mv(serving)).wait(io.waitScope);
   });
   KJ_IF_MAYBE(e, failure) {
     std::string why = e->getDescription().cStr();
-    if (started != nullptr)
+    if (started != nullptr) {
       started->set_value(Unavailable("cannot serve " + options.task_name + " on " + host + ":" +
                                      std::to_string(port) + ": " + why));
-    else
+    } else {
       options.logger->error("the RPC loop stopped: {}", why);
+      if (options.on_stopped) options.on_stopped(Unavailable(options.task_name + " stopped serving: " + why));
+    }
   }
 }
 

@@ -12,8 +12,19 @@
 // Session (health, log stream, named services); a wrong or missing one gets
 // kLoginRefused and nothing else. Each connection reads with RpcReaderOptions(),
 // so a malformed or oversized message from a peer closes that connection only.
+//
+// Strangers (ConnectionLimits): until a connection has logged in it may send
+// only small messages, must keep sending and must log in within a deadline,
+// and only so many such connections are kept (a new one closes the oldest).
+// Wrong logins are answered after a delay that grows with the failures of the
+// connection and of its peer address, one login at a time per connection, and
+// are logged at most a few lines per 10 s. When the server cannot go on (its
+// listener failed, e.g. accept() kept failing for accept_stall_limit) it calls
+// on_stopped, so that a daemon exits and its supervisor restarts it.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -25,6 +36,7 @@
 #include <kj/timer.h>
 
 #include "core/status.h"
+#include "net/rpc_common.h"
 
 namespace spdlog {
 class logger;
@@ -50,6 +62,25 @@ struct ServiceEnv {
 using ServiceFactory = std::function<capnp::Capability::Client(ServiceEnv&)>;
 using ServiceFactories = std::map<std::string, ServiceFactory>;
 
+// The largest message a daemon reads from a connection that has not logged in
+// (a login is a few hundred bytes).
+constexpr uint64_t kMaxMessageBytesBeforeLogin = uint64_t{64} << 10;
+
+// What a connection that has not logged in may do. Defaults suit a daemon.
+struct ConnectionLimits {
+  // Connections open without a login; one more closes the oldest of them.
+  // 0: a quarter of the descriptor limit (RLIMIT_NOFILE), between 4 and 256.
+  size_t max_unauthenticated = 0;
+  std::chrono::milliseconds login_timeout{10000};      // from accept to a successful login
+  std::chrono::milliseconds idle_before_login{5000};   // no byte received for this long
+  uint64_t max_message_bytes_before_login = kMaxMessageBytesBeforeLogin;
+  std::chrono::milliseconds login_failure_delay{100};  // the first wrong login's answer; doubles per failure
+  std::chrono::milliseconds max_login_failure_delay{5000};
+  // accept() failing without a break for this long (e.g. out of descriptors
+  // held by logged-in peers) stops the server.
+  std::chrono::milliseconds accept_stall_limit{10000};
+};
+
 struct RpcServerOptions {
   std::string bind_address;            // "host:port"; port 0 picks a free port
   std::string token;                   // the cluster token logins must present
@@ -58,6 +89,10 @@ struct RpcServerOptions {
   LogHub* logs = nullptr;              // served to log subscribers; may be null; must outlive the server
   ThreadPool* pool = nullptr;          // required; must outlive the server
   std::shared_ptr<spdlog::logger> logger;  // the "net" logger; required
+  ConnectionLimits limits;
+  // Called once on the loop thread when the server stops on its own (not from
+  // the destructor), with why; it then serves nothing. May be empty.
+  std::function<void(const Status&)> on_stopped;
 };
 
 class RpcServer {

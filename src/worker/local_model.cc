@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "graph/device.h"
 #include "graph/device_name.h"
@@ -49,8 +50,7 @@ StatusOr<std::unique_ptr<LocalModel>> LocalModel::Create(const ModelSpec& spec, 
   m->fetches_ = {m->model_.loss};
   for (size_t i = 0; i < reads.size(); ++i) {
     const ModelVariable& mv = m->model_.variables[i];
-    TrainedVariable v{mv.name, mv.initial_value.Clone(), m->optimizer_.MakeSlots(mv.initial_value.shape()),
-                      (*grads)[i]};
+    TrainedVariable v{mv.name, mv.initial_value.Clone(), {}, (*grads)[i]};  // slots: at the first Step()
     if (!v.grad.valid()) return InvalidArgument("the loss does not depend on variable '" + v.name + "'");
     auto add_fetch = [&](Output o) {
       m->fetches_.push_back(o);
@@ -225,6 +225,7 @@ StatusOr<double> LocalModel::RunStep(const FeedList& feeds) {
                               "; lower optimizer.learning_rate");
   ++step_;
   for (TrainedVariable& v : vars_) {
+    if (v.slots.empty()) v.slots = optimizer_.MakeSlots(v.value.shape());
     Status s = v.grad.sparse() ? optimizer_.ApplySparse(v.value, v.slots, out[v.indices_fetch], out[v.values_fetch], step_)
                                : optimizer_.ApplyDense(v.value, v.slots, out[v.dense_fetch], step_, pool_);
     if (!s.ok()) return s.WithContext("step " + std::to_string(step_) + ": variable '" + v.name + "'");
@@ -278,8 +279,16 @@ Status LocalModel::SetVariables(const std::map<std::string, Tensor>& values) {
   for (TrainedVariable& v : vars_) {
     auto it = values.find(v.name);
     if (it == values.end()) continue;
-    v.value = it->second;
-    store_.Set(v.name, v.value);
+    if (it->second.dtype() != v.value.dtype())
+      return InvalidArgument("variable '" + v.name + "' is " + DTypeName(v.value.dtype()) + ", not " +
+                             DTypeName(it->second.dtype()));
+  }
+  // Copied into the model's own buffers: no allocation, and the caller may
+  // drop (or reuse) what it passed as soon as this returns.
+  for (TrainedVariable& v : vars_) {
+    auto it = values.find(v.name);
+    if (it == values.end() || it->second.raw_data() == v.value.raw_data()) continue;
+    std::memcpy(v.value.raw_data(), it->second.raw_data(), v.value.num_bytes());
   }
   return Status::OK();
 }

@@ -85,8 +85,9 @@ class LocalModel {
     std::vector<VariableGradient> grads;  // one per variable, in model().variables order
   };
   StatusOr<BatchGradients> ComputeGradients(const Tensor& images, const Tensor& labels);
-  // Replaces variable values (e.g. pulled from the ps); each must keep its
-  // shape. InvalidArgument naming the first that does not, and nothing changes.
+  // Copies variable values (e.g. pulled from the ps) into the model's own
+  // buffers; each must keep its shape and dtype. InvalidArgument naming the
+  // first that does not, and nothing changes. The caller keeps its tensors.
   Status SetVariables(const std::map<std::string, Tensor>& values);
 
   // The fraction of `test` classified correctly.

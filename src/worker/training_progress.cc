@@ -7,34 +7,43 @@
 
 namespace flowps {
 
-TrainingProgress::TrainingProgress(int64_t total_steps, int64_t steps_per_epoch, double start_sec)
+TrainingProgress::TrainingProgress(int64_t total_steps, int64_t steps_per_epoch, double start_sec, int64_t first_step)
     : total_steps_(total_steps),
       steps_per_epoch_(steps_per_epoch > 0 ? steps_per_epoch : 1),
       start_sec_(start_sec),
+      step_(first_step),
       window_start_sec_(start_sec) {}
 
-void TrainingProgress::RecordStep(int64_t examples, double loss) {
-  ++step_;
-  ++window_steps_;
-  total_examples_ += examples;
-  window_examples_ += examples;
+void TrainingProgress::RecordStep(int64_t examples, double loss) { AdvanceTo(step_ + 1, examples, loss); }
+
+void TrainingProgress::AdvanceTo(int64_t step, int64_t examples_per_step, double loss) {
+  const int64_t steps = std::max<int64_t>(0, step - step_);
+  step_ += steps;
+  window_steps_ += steps;
+  total_examples_ += steps * examples_per_step;
+  window_examples_ += steps * examples_per_step;
   window_loss_ += loss;
+  ++window_losses_;
 }
 
 ProgressReport TrainingProgress::Report(double now_sec) {
-  ProgressReport r;
+  ProgressReport r = last_;
   r.step = step_;
   r.total_steps = total_steps_;
   r.epoch = static_cast<double>(step_) / static_cast<double>(steps_per_epoch_);
-  r.loss = window_steps_ > 0 ? window_loss_ / static_cast<double>(window_steps_) : 0;
-  double window = now_sec - window_start_sec_;
-  r.examples_per_sec = window > 0 ? static_cast<double>(window_examples_) / window : 0;
   r.elapsed_sec = now_sec - start_sec_;
-  double steps_per_sec = window > 0 ? static_cast<double>(window_steps_) / window : 0;
-  r.eta_sec = steps_per_sec > 0 ? static_cast<double>(std::max<int64_t>(0, total_steps_ - step_)) / steps_per_sec : 0;
-  window_start_sec_ = now_sec;
-  window_steps_ = window_examples_ = 0;
-  window_loss_ = 0;
+  r.test_accuracy.reset();
+  const double window = now_sec - window_start_sec_;
+  if (window_steps_ > 0 && window > 0) {
+    r.loss = window_losses_ > 0 ? window_loss_ / static_cast<double>(window_losses_) : 0;
+    r.examples_per_sec = static_cast<double>(window_examples_) / window;
+    const double steps_per_sec = static_cast<double>(window_steps_) / window;
+    r.eta_sec = static_cast<double>(std::max<int64_t>(0, total_steps_ - step_)) / steps_per_sec;
+    window_start_sec_ = now_sec;
+    window_steps_ = window_examples_ = window_losses_ = 0;
+    window_loss_ = 0;
+  }
+  last_ = r;
   return r;
 }
 

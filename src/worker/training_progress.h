@@ -29,13 +29,19 @@ struct ProgressReport {
 
 class TrainingProgress {
  public:
-  // `start_sec`: the clock when training started.
-  TrainingProgress(int64_t total_steps, int64_t steps_per_epoch, double start_sec);
+  // `start_sec`: the clock when training started; `first_step`: the step it
+  // started from (a resumed job's checkpoint).
+  TrainingProgress(int64_t total_steps, int64_t steps_per_epoch, double start_sec, int64_t first_step = 0);
 
   // One step finished after processing `examples` with this loss.
   void RecordStep(int64_t examples, double loss);
+  // The steps done reached `step` (e.g. the global step of a distributed job,
+  // moved by every worker), each step of `examples_per_step` examples; `loss`
+  // is one more loss for the window's mean.
+  void AdvanceTo(int64_t step, int64_t examples_per_step, double loss);
   // The report over the steps since the last Report() (or the start), then
-  // starts a new window. REQUIRES: at least one step recorded since.
+  // starts a new window. A window without steps (a report right after
+  // another, e.g. for an evaluation) repeats the last loss and rates.
   ProgressReport Report(double now_sec);
   // Starts the next window at `now_sec`, so that time spent between windows
   // (an evaluation) does not count against the training rate.
@@ -47,10 +53,11 @@ class TrainingProgress {
  private:
   int64_t total_steps_, steps_per_epoch_;
   double start_sec_;
-  int64_t step_ = 0;
+  int64_t step_;
+  ProgressReport last_;
   int64_t total_examples_ = 0;
   double window_start_sec_;
-  int64_t window_steps_ = 0, window_examples_ = 0;
+  int64_t window_steps_ = 0, window_examples_ = 0, window_losses_ = 0;
   double window_loss_ = 0;
 };
 

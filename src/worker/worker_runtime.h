@@ -23,10 +23,19 @@
 // seconds, and at the end), and at the end writes <run_dir>/metrics.jsonl and
 // <run_dir>/curves.png (gnuplot).
 //
+// The parts: TrainingLoop (the steps, worker/training_loop.h) over a
+// PsParameterSource, the model's towers (ModelTowers) and the batches
+// (BatchSource); the chief's duties ShardSetup, PeerSupervisor,
+// CheckpointTrigger and Evaluator; JobReport for the status, the progress
+// lines, metrics.jsonl and the plot. This file holds the job's state machine
+// (worker/job_status.h) and wires the parts.
+//
 // Threads: a job runs on its own thread, which owns a KJ event loop for its
-// PsClient and peer clients and waits there; the forward and backward passes
-// run on the ThreadPool. The RPC loop only decodes calls and reads snapshots.
-// Every public method is thread-safe.
+// PsClient and peer clients and waits there; the gradient computation runs on
+// the step driver thread (ModelTowers), whose kernels run on the ThreadPool;
+// with mode.prefetch the batches are read on a thread of their own. The RPC
+// loop only decodes calls, reads snapshots and signals a stop: it never waits
+// for a job thread. Every public method is thread-safe.
 #pragma once
 
 #include <memory>
@@ -36,6 +45,7 @@
 
 #include "core/cluster_spec.h"
 #include "core/status.h"
+#include "worker/job_status.h"
 
 namespace spdlog {
 class logger;
@@ -45,20 +55,6 @@ namespace flowps {
 
 class ThreadPool;
 struct ServiceEnv;
-
-// What `flowps status` and `flowps submit --wait` show of one worker's job.
-struct WorkerJobStatus {
-  std::string state = "idle";  // idle | starting | running | done | failed | stopped
-  std::string job, job_id;
-  bool chief = false;
-  int64_t global_step = 0, total_steps = 0, local_steps = 0, examples = 0;
-  double loss = 0, examples_per_sec = 0, job_examples_per_sec = 0;
-  int64_t stale_dropped = 0;
-  double test_accuracy = -1;
-  double elapsed_seconds = 0;
-  std::string error, metrics_path, plot_path;
-  int64_t resumed_from = -1;
-};
 
 class WorkerRuntime {
  public:
@@ -77,8 +73,13 @@ class WorkerRuntime {
   Status Submit(const std::string& yaml, const std::string& path);
   // Joins run `job_id` of the job the chief runs (a running job here is replaced).
   Status Join(const std::string& yaml, const std::string& path, const std::string& job_id);
-  // Stops this worker's job and waits for its thread (bounded by the ps call deadline).
+  // Stops this worker's job and waits for its thread (bounded by the ps call
+  // deadline). Blocks: not for an event loop or a compute pool thread.
   void Stop();
+  // Asks the job to stop and resolves once its thread has ended (at once when
+  // none runs). Call on a thread with a KJ event loop (the RPC loop); it
+  // blocks nothing, so a worker whose pool has one thread still stops.
+  kj::Promise<void> StopAsync();
   WorkerJobStatus Snapshot() const;
   bool is_chief() const;
 

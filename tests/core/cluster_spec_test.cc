@@ -1,11 +1,14 @@
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
 #include "core/cluster_spec.h"
+#include "core/yaml_reader.h"
 
 using namespace flowps;
 
@@ -125,4 +128,53 @@ TEST_CASE("a spec file that does not exist is named") {
   auto spec = LoadClusterSpec("/nonexistent/cluster.yaml");
   REQUIRE_FALSE(spec.ok());
   CHECK(spec.status().message() == "/nonexistent/cluster.yaml: cannot open the cluster spec");
+}
+
+TEST_CASE("a key given twice in a cluster spec is refused at its second line") {
+  SpecDir d;
+  auto spec = d.Parse("token_file: cluster.token\ntoken_file: other.token\njobs:\n  ps:\n    tasks:\n"
+                      "      - address: 127.0.0.1:7000\n  worker:\n    tasks:\n      - address: 127.0.0.1:7100\n");
+  REQUIRE(!spec.ok());
+  CHECK(spec.status().message() == d.dir + "/c.yaml:2: key 'token_file' is given twice (first at line 1)");
+  auto task = d.Parse("token_file: cluster.token\njobs:\n  ps:\n    tasks:\n"
+                      "      - address: 127.0.0.1:7000\n        address: 127.0.0.1:7001\n"
+                      "  worker:\n    tasks:\n      - address: 127.0.0.1:7100\n");
+  REQUIRE(!task.ok());
+  CHECK(task.status().message() ==
+        d.dir + "/c.yaml:6: key 'jobs.ps.tasks[0].address' is given twice (first at line 5)");
+}
+
+TEST_CASE("a token file that is a device, a FIFO or too large is refused without reading it all") {
+  SpecDir d;
+  const std::string rest = "\njobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:7000\n"
+                           "  worker:\n    tasks:\n      - address: 127.0.0.1:7100\n";
+  auto zero = d.Parse("token_file: /dev/zero" + rest);
+  REQUIRE(!zero.ok());
+  CHECK_THAT(zero.status().message(), Catch::Contains("names '/dev/zero', which is not a regular file"));
+  REQUIRE(mkfifo((d.dir + "/fifo").c_str(), 0600) == 0);
+  auto fifo = d.Parse("token_file: fifo" + rest);  // opening a FIFO would block forever
+  REQUIRE(!fifo.ok());
+  CHECK_THAT(fifo.status().message(), Catch::Contains("which is not a regular file"));
+  std::ofstream(d.dir + "/big.token") << std::string(4097, 'a');
+  auto big = d.Parse("token_file: big.token" + rest);
+  REQUIRE(!big.ok());
+  CHECK_THAT(big.status().message(), Catch::Contains("which has more than 4096 bytes"));
+}
+
+TEST_CASE("a cluster spec above 1 MiB is refused before it is parsed") {
+  SpecDir d;
+  const std::string path = d.dir + "/huge.yaml";
+  {
+    std::ofstream out(path);
+    out << "token_file: cluster.token\n";
+    for (int i = 0; i < 2'000'000; ++i) out << "# padding padding padding\n";  // about 50 MB
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto spec = LoadClusterSpec(path);
+  REQUIRE(!spec.ok());
+  CHECK_THAT(spec.status().message(), Catch::Contains("has more than 1048576 bytes"));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+  auto text = ParseClusterSpec(std::string(kMaxSpecBytes + 1, '#'), "text.yaml");
+  REQUIRE(!text.ok());
+  CHECK_THAT(text.status().message(), Catch::Contains("a spec may have at most 1048576 bytes"));
 }

@@ -78,6 +78,8 @@ TEST_CASE("a bad job spec is refused naming file, line and key") {
         "job.yaml:13: key 'mode.backup_workers' is only valid for type sync");
   CHECK(ErrorOf(Valid("", "  type: sync\n  max_staleness: 3\n")) ==
         "job.yaml:13: key 'mode.max_staleness' is only valid for type async");
+  CHECK(ErrorOf(Valid("", "  type: sync\n  prefetch: true\n")) ==
+        "job.yaml:13: key 'mode.prefetch' is only valid for type async");
   CHECK(ErrorOf(Valid("", "  type: sync\n  total_workers: 2\n  replicas_to_aggregate: 3\n")) ==
         "job.yaml:14: key 'mode.replicas_to_aggregate' is 3 but total_workers 2 - backup_workers 0 is 2");
   CHECK(ErrorOf(Valid().replace(Valid().find("/tmp"), 4, "/no/such/dir")) ==
@@ -90,6 +92,10 @@ TEST_CASE("async bounded staleness reads a refuse or wait policy") {
   auto refuse = ParseJobSpec(Valid("", "  type: async\n  max_staleness: 4\n"), "job.yaml");
   REQUIRE(refuse.ok());
   CHECK(refuse->mode.max_staleness == 4);
+  CHECK_FALSE(refuse->mode.prefetch);
+  auto prefetch = ParseJobSpec(Valid("", "  type: async\n  prefetch: true\n"), "job.yaml");
+  REQUIRE(prefetch.ok());
+  CHECK(prefetch->mode.prefetch);
   CHECK(!refuse->mode.staleness_wait);
   auto wait = ParseJobSpec(Valid("", "  type: async\n  max_staleness: 4\n  staleness_policy: wait\n"), "job.yaml");
   REQUIRE(wait.ok());
@@ -117,6 +123,33 @@ TEST_CASE("a graph file is resolved against the job file's directory and must ex
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().message() ==
         (dir / "bad.yaml").string() + ":3: key 'model.graph_file' 'graphs/other.fgraph' is not an existing file");
+}
+
+TEST_CASE("a key given twice in a job spec is refused, not silently the first one") {
+  // learning_rate: 0.001 then -5 used to train at 0.001.
+  std::string text = Valid("  learning_rate: -5\n");
+  CHECK(ErrorOf(text) == "job.yaml:11: key 'optimizer.learning_rate' is given twice (first at line 10)");
+  CHECK(ErrorOf("name: a\n" + Valid()) == "job.yaml:2: key 'name' is given twice (first at line 1)");
+}
+
+TEST_CASE("a hidden layer too wide for a tensor is refused") {
+  std::string text = Valid();
+  text.replace(text.find("[32, 16]"), 8, "[4611686018427387904]");
+  CHECK_THAT(ErrorOf(text), Catch::Contains("key 'model.hidden' layer width 4611686018427387904 must be at most 1048576"));
+}
+
+TEST_CASE("a job spec file above 1 MiB is refused quickly") {
+  char tmpl[] = "/tmp/flowps_job_XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  {
+    std::ofstream out(dir + "/job.yaml");
+    out << Valid();
+    for (int i = 0; i < 2'000'000; ++i) out << "# padding padding padding\n";
+  }
+  auto job = LoadJobSpec(dir + "/job.yaml");
+  fs::remove_all(dir);
+  REQUIRE(!job.ok());
+  CHECK_THAT(job.status().message(), Catch::Contains("has more than 1048576 bytes"));
 }
 
 namespace {

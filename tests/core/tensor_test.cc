@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "core/shape_check.h"
 #include "core/tensor.h"
 
 using namespace flowps;
@@ -40,4 +41,17 @@ TEST_CASE("a dtype or shape mismatch is reported with both types") {
 TEST_CASE("buffers are 64-byte aligned") {
   Tensor t(DType::kFloat32, Shape{7});
   CHECK(reinterpret_cast<uintptr_t>(t.raw_data()) % 64 == 0);
+}
+
+TEST_CASE("a shape whose element count overflows int64 is refused and never wraps around") {
+  Shape huge{int64_t{1} << 40, int64_t{1} << 40};
+  CHECK(huge.num_elements() == kMaxTensorElements + 1);
+  CHECK(Shape{int64_t{1} << 62, 4, 0}.num_elements() == 0);
+  auto s = CheckShape(huge);
+  REQUIRE(!s.ok());
+  CHECK(s.message() == "shape [1099511627776,1099511627776] has more than 2^56 elements");
+  CHECK(CheckShape(Shape{-1, 784}, /*allow_unknown=*/true).ok());
+  CHECK(!CheckShape(Shape{-1, 784}).ok());
+  CHECK(!CheckShape(Shape{-1, int64_t{1} << 40, int64_t{1} << 40}, true).ok());
+  CHECK(CheckShape(Shape{64, 784}).ok());
 }

@@ -12,11 +12,12 @@
 
 #include <kj/async-io.h>
 
-#include "cli/job_client.h"
+#include "worker/job_client.h"
 #include "test_process.h"
 #include "core/cluster_spec.h"
 #include "net/rpc_client.h"
 #include "net/rpc_common.h"
+#include "net/worker.capnp.h"
 
 using namespace flowps;
 using flowps::FreeLoopbackPort;
@@ -130,12 +131,28 @@ class TrainingCluster {
     }
     return false;
   }
+  // Calls the worker service's `stop` on worker `index`, as a user's client would.
+  Status StopWorker(int index) {
+    RpcClientOptions o;
+    o.address = spec_.workers[static_cast<size_t>(index)].address();
+    o.token = spec_.token;
+    o.call_timeout = std::chrono::seconds(20);
+    RpcClient client(io_, o);
+    Status result;
+    client.GetService("worker")
+        .then([&](capnp::Capability::Client cap) {
+          return client.Call(cap.castAs<wire::WorkerControl>().stopRequest().send(), "stop").ignoreResult();
+        })
+        .then([]() {}, [&](kj::Exception&& e) { result = StatusFromException(e, "stop"); })
+        .wait(io_.waitScope);
+    return result;
+  }
   // Waits (bounded) for the chief's job to end; returns its last status.
   WorkerJobStatus WaitJobEnd(std::chrono::seconds limit) {
     WaitUntil(
         [](const std::vector<WorkerReport>& r) {
-          const std::string& s = r[0].job.state;
-          return r[0].status.ok() && (s == "done" || s == "failed" || s == "stopped");
+          const JobState s = r[0].job.state;
+          return r[0].status.ok() && (s == JobState::kDone || s == JobState::kFailed || s == JobState::kStopped);
         },
         limit);
     return Chief();
@@ -161,12 +178,12 @@ TEST_CASE("sync training on 2 ps shards and 2 workers with two devices each reac
   REQUIRE(cluster.Submit(job).ok());
   WorkerJobStatus end = cluster.WaitJobEnd(std::chrono::seconds(90));
   INFO(cluster.Logs());
-  REQUIRE(end.state == "done");
+  REQUIRE(end.state == JobState::kDone);
   CHECK(end.global_step == 300);
   CHECK(end.test_accuracy >= 0.80);
   // Both workers pushed a gradient for (nearly) every step.
   auto workers = cluster.Workers();
-  CHECK(workers[1].job.state == "done");
+  CHECK(workers[1].job.state == JobState::kDone);
   CHECK(workers[1].job.local_steps >= 290);
   // Each worker split its batches over the towers on its two devices.
   CHECK_THAT(cluster.Logs(), Catch::Contains("2 tower(s) on /job:worker/task:1/device:cpu:0, /job:worker/task:1/device:cpu:1"));
@@ -182,7 +199,7 @@ TEST_CASE("async training on 1 ps and 2 workers reaches 80% test accuracy in 150
   REQUIRE(cluster.Submit(job).ok());
   WorkerJobStatus end = cluster.WaitJobEnd(std::chrono::seconds(90));
   INFO(cluster.Logs());
-  REQUIRE(end.state == "done");
+  REQUIRE(end.state == JobState::kDone);
   CHECK(end.global_step >= 1500);
   CHECK(end.test_accuracy >= 0.80);
   auto workers = cluster.Workers();
@@ -208,16 +225,31 @@ TEST_CASE("in sync mode with one backup worker, kill -9 of a worker does not sta
   const int64_t at_kill = cluster.Chief().global_step;
   // Training goes on without worker 1: 100 more steps, bounded in time.
   CHECK(cluster.WaitUntil(step_at_least(at_kill + 100), std::chrono::seconds(60)));
-  CHECK(cluster.Chief().state == "running");
+  CHECK(cluster.Chief().state == JobState::kRunning);
 
   // Started again, worker 1 is put back on the job by the chief and pushes.
   cluster.Start("worker", 1);
   CHECK(cluster.WaitUntil(
       [](const std::vector<WorkerReport>& r) {
-        return r[1].status.ok() && r[1].job.state == "running" && r[1].job.local_steps >= 20;
+        return r[1].status.ok() && r[1].job.state == JobState::kRunning && r[1].job.local_steps >= 20;
       },
       std::chrono::seconds(60)));
-  CHECK(cluster.Chief().state == "running");
+  CHECK(cluster.Chief().state == JobState::kRunning);
+}
+
+TEST_CASE("workers started with --threads 1 stop a running job when asked, with prefetch on", "[e2e]") {
+  TrainingCluster cluster(1, 2);  // every task runs with --threads 1
+  const std::string job = cluster.WriteJob("stop.yaml", std::string(kAsync2) + "  prefetch: true\n", 100000);
+  REQUIRE(cluster.Submit(job).ok());
+  INFO(cluster.Logs());
+  REQUIRE(cluster.WaitUntil([](const auto& r) { return r[1].status.ok() && r[1].job.local_steps >= 20; },
+                            std::chrono::seconds(60)));
+  const auto asked = std::chrono::steady_clock::now();
+  REQUIRE(cluster.StopWorker(0).ok());  // returns once the chief's job thread ended
+  CHECK(std::chrono::steady_clock::now() - asked < std::chrono::seconds(15));
+  CHECK(cluster.Chief().state == JobState::kStopped);
+  CHECK(cluster.WaitUntil([](const auto& r) { return r[1].status.ok() && r[1].job.state == JobState::kStopped; },
+                          std::chrono::seconds(15)));
 }
 
 TEST_CASE("in async mode, training goes on after kill -9 of a worker", "[e2e]") {
@@ -231,7 +263,7 @@ TEST_CASE("in async mode, training goes on after kill -9 of a worker", "[e2e]") 
   const int64_t at_kill = cluster.Chief().global_step;
   CHECK(cluster.WaitUntil([at_kill](const auto& r) { return r[0].job.global_step >= at_kill + 100; },
                           std::chrono::seconds(60)));
-  CHECK(cluster.Chief().state == "running");
+  CHECK(cluster.Chief().state == JobState::kRunning);
 }
 
 TEST_CASE("a job with a bad spec is refused with file, line and key, and the running job goes on", "[e2e]") {
@@ -257,7 +289,7 @@ TEST_CASE("a job with a bad spec is refused with file, line and key, and the run
 
   const WorkerJobStatus before = cluster.Chief();
   CHECK(before.job == "good");
-  CHECK(before.state == "running");
+  CHECK(before.state == JobState::kRunning);
   CHECK(cluster.WaitUntil([&](const auto& r) { return r[0].job.global_step >= before.global_step + 50; },
                           std::chrono::seconds(60)));
 }
@@ -276,10 +308,10 @@ TEST_CASE("a job submitted again after a full restart resumes from the newest ch
   for (int i = 0; i < 2; ++i) cluster->Start("ps", i);
   for (int i = 0; i < 2; ++i) cluster->Start("worker", i);
   cluster->WaitHealthy();
-  CHECK(cluster->Chief().state == "idle");
+  CHECK(cluster->Chief().state == JobState::kIdle);
   REQUIRE(cluster->Submit(job).ok());
   WorkerJobStatus end = cluster->WaitJobEnd(std::chrono::seconds(90));
-  REQUIRE(end.state == "done");
+  REQUIRE(end.state == JobState::kDone);
   CHECK(end.resumed_from >= 150);
   CHECK(end.resumed_from % 50 == 0);
   CHECK(end.global_step == 400);

@@ -16,8 +16,8 @@ constexpr int64_t kBatch = 2, kIn = 3, kHidden = 4;
 // One LSTM step: gates from [x, h] W + b, split in four along the last axis.
 std::pair<Output, Output> LstmCell(Output x, Output h, Output c, Output W, Output b) {
   Output z = BiasAdd(MatMul(Concat({x, h}, 1), W), b);
-  auto gate = [&](int k) { return Slice(z, {0, k * kHidden}, {-1, kHidden}); };
-  Output i = Sigmoid(gate(0)), f = Sigmoid(gate(1)), o = Sigmoid(gate(2)), g = Tanh(gate(3));
+  std::vector<Output> gate = Split(z, 4, 1);
+  Output i = Sigmoid(gate[0]), f = Sigmoid(gate[1]), o = Sigmoid(gate[2]), g = Tanh(gate[3]);
   Output c_next = f * c + i * g;
   return {o * Tanh(c_next), c_next};
 }

@@ -93,6 +93,34 @@ TEST_CASE("a short, wide matmul split by columns over the pool equals the one on
     }
 }
 
+TEST_CASE("both MatMul engines agree with a naive product for every transpose, on one thread and split") {
+  auto pool = NewAsioThreadPool(2);
+  const int64_t m = 256, k = 96, n = 100;  // 4.9 MFLOP: large enough to be split over the pool
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      Tensor a = Random(ta ? Shape{k, m} : Shape{m, k}, 11), b = Random(tb ? Shape{n, k} : Shape{k, n}, 12);
+      auto at = [&](int64_t i, int64_t p) { return a.data<float>()[ta ? p * m + i : i * k + p]; };
+      auto bt = [&](int64_t p, int64_t j) { return b.data<float>()[tb ? j * k + p : p * n + j]; };
+      for (MatMulEngine e : {MatMulEngine::kEigen, MatMulEngine::kBlas})
+        for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), pool.get()}) {
+          INFO("ta " << ta << " tb " << tb << " engine " << static_cast<int>(e) << (p ? " split" : " one thread"));
+          auto c = MatMul(a, b, ta, tb, p, e);
+          REQUIRE(c.ok());
+          REQUIRE(c->shape() == Shape{m, n});
+          float worst = 0;
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+              double want = 0;
+              for (int64_t q = 0; q < k; ++q) want += double(at(i, q)) * double(bt(q, j));
+              worst = std::max(worst, float(std::abs(c->data<float>()[i * n + j] - want)));
+            }
+          CHECK(worst < 1e-4f);
+        }
+    }
+  CHECK(MatMul(Random(Shape{3, 0}, 1), Random(Shape{0, 2}, 2), false, false, nullptr)->ToVector<float>() ==
+        std::vector<float>(6, 0.f));
+}
+
 TEST_CASE("ParallelFor called from busy pool threads runs every block exactly once") {
   std::atomic<int> total{0};
   std::promise<void> done[2];

@@ -45,7 +45,8 @@ class EchoImpl final : public Echo::Server {
 
 }  // namespace
 
-TestTask::TestTask(const std::string& task_name, size_t backlog_lines, const std::string& bind_address)
+TestTask::TestTask(const std::string& task_name, size_t backlog_lines, const std::string& bind_address,
+                   ConnectionLimits limits)
     : pool(NewAsioThreadPool(2)), hub(task_name, backlog_lines) {
   logger = MakeLogger("net", {hub.sink()}, "debug");
   RpcServerOptions options;
@@ -56,6 +57,7 @@ TestTask::TestTask(const std::string& task_name, size_t backlog_lines, const std
   options.logs = &hub;
   options.pool = pool.get();
   options.logger = logger;
+  options.limits = limits;
   ServiceFactories services;
   services["echo"] = [](ServiceEnv& env) -> capnp::Capability::Client { return kj::heap<EchoImpl>(env.pool); };
   auto started = RpcServer::Start(options, services);

@@ -16,7 +16,7 @@ constexpr const char* kToken = "s3cret-cluster-token";
 
 struct TestTask {
   explicit TestTask(const std::string& task_name, size_t backlog_lines = 256,
-                    const std::string& bind_address = "127.0.0.1:0");
+                    const std::string& bind_address = "127.0.0.1:0", ConnectionLimits limits = {});
   ~TestTask();
 
   std::unique_ptr<ThreadPool> pool;

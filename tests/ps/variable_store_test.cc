@@ -168,7 +168,7 @@ TEST_CASE("initializers draw within their bounds and depend only on the seed") {
   constant.kind = InitializerKind::kConstant;
   constant.value = 2.5;
   CHECK(Initialize(constant, Shape{}, 0, 1).ToVector<float>() == std::vector<float>{2.5f});
-  CHECK(!ParseInitializerKind("he_normal").ok());
+  CHECK(!ParseInitializerKind("lecun_normal").ok());
   InitializerSpec bad = uniform;
   bad.min = 1;
   bad.max = 0;

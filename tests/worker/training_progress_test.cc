@@ -34,6 +34,23 @@ TEST_CASE("a progress report averages the loss and measures the rate over its wi
   CHECK(after_eval.elapsed_sec == Approx(18.0));
 }
 
+TEST_CASE("a job's window follows a global step that other workers move too, and an empty window repeats the last") {
+  // A resumed job at step 100 of 1000, 128 examples per global step.
+  TrainingProgress job(/*total_steps=*/1000, /*steps_per_epoch=*/400, /*start_sec=*/0.0, /*first_step=*/100);
+  job.AdvanceTo(103, 128, 0.5);  // this worker's step landed at 103: two others' came first
+  job.AdvanceTo(110, 128, 0.3);
+  ProgressReport r = job.Report(2.0);
+  CHECK(r.step == 110);
+  CHECK(r.loss == Approx(0.4));
+  CHECK(r.examples_per_sec == Approx(10 * 128 / 2.0));
+  CHECK(r.eta_sec == Approx(890 / 5.0));
+  ProgressReport again = job.Report(3.0);  // e.g. an evaluation right after: no step since
+  CHECK(again.step == 110);
+  CHECK(again.loss == Approx(0.4));
+  CHECK(again.examples_per_sec == Approx(r.examples_per_sec));
+  CHECK(again.elapsed_sec == Approx(3.0));
+}
+
 TEST_CASE("the progress line shows step, loss, rate, elapsed time, ETA and accuracy") {
   ProgressReport r;
   r.step = 1200;

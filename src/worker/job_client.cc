@@ -1,4 +1,4 @@
-#include "cli/job_client.h"
+#include "worker/job_client.h"
 
 #include <fmt/format.h>
 
@@ -24,7 +24,7 @@ std::unique_ptr<RpcClient> ClientFor(kj::AsyncIoContext& io, const ClusterSpec& 
 
 WorkerJobStatus FromWire(wire::WorkerStatus::Reader s) {
   WorkerJobStatus j;
-  j.state = s.getState();
+  j.state = ParseJobState(s.getState());
   j.job = s.getJob();
   j.job_id = s.getJobId();
   j.chief = s.getChief();
@@ -92,12 +92,12 @@ std::string FormatJobTable(const ClusterSpec& spec, const std::vector<WorkerRepo
   const WorkerReport& chief = reports[static_cast<size_t>(spec.chief)];
   if (!chief.status.ok()) {
     out += "job: the chief " + chief.task.name() + " does not answer: " + chief.status.ToString() + "\n";
-  } else if (chief.job.state == "idle") {
+  } else if (chief.job.state == JobState::kIdle) {
     out += "job: none (submit one with flowps submit <job.yaml> --cluster " + spec.path + ")\n";
   } else {
     const WorkerJobStatus& j = chief.job;
     out += fmt::format("job '{}' {}: global step {}/{}  loss {:.4f}  test accuracy {}  {:.0f} examples/s\n", j.job,
-                       j.state, j.global_step, j.total_steps, j.loss,
+                       JobStateName(j.state), j.global_step, j.total_steps, j.loss,
                        j.test_accuracy < 0 ? std::string("-") : fmt::format("{:.2f}%", 100.0 * j.test_accuracy),
                        j.job_examples_per_sec);
     if (!j.error.empty()) out += "  error: " + j.error + "\n";
@@ -109,7 +109,7 @@ std::string FormatJobTable(const ClusterSpec& spec, const std::vector<WorkerRepo
     }
     const WorkerJobStatus& j = r.job;
     out += fmt::format("  {:<22} {:<8} steps {:<6} loss {:.4f}  {:.0f} ex/s  stale dropped {}{}\n", r.task.name(),
-                       j.state, j.local_steps, j.loss, j.examples_per_sec, j.stale_dropped, j.chief ? "  (chief)" : "");
+                       JobStateName(j.state), j.local_steps, j.loss, j.examples_per_sec, j.stale_dropped, j.chief ? "  (chief)" : "");
   }
   return out;
 }
@@ -120,7 +120,7 @@ std::string FormatJobJson(const ClusterSpec& spec, const std::vector<WorkerRepor
     JsonLine w;
     w.Add("task", r.task.name()).Add("reachable", r.status.ok());
     if (r.status.ok())
-      w.Add("state", r.job.state)
+      w.Add("state", std::string(JobStateName(r.job.state)))
           .Add("steps", r.job.local_steps)
           .Add("loss", r.job.loss)
           .Add("examples_per_sec", r.job.examples_per_sec)
@@ -129,7 +129,7 @@ std::string FormatJobJson(const ClusterSpec& spec, const std::vector<WorkerRepor
   }
   const WorkerReport& chief = reports[static_cast<size_t>(spec.chief)];
   JsonLine j;
-  j.Add("job", chief.job.job).Add("state", chief.status.ok() ? chief.job.state : std::string("unreachable"));
+  j.Add("job", chief.job.job).Add("state", std::string(chief.status.ok() ? JobStateName(chief.job.state) : "unreachable"));
   j.Add("global_step", chief.job.global_step).Add("total_steps", chief.job.total_steps).Add("loss", chief.job.loss);
   if (chief.job.test_accuracy >= 0) j.Add("test_accuracy", chief.job.test_accuracy);
   j.Add("examples_per_sec", chief.job.job_examples_per_sec);

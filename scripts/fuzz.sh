@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The fuzz suite: builds the libFuzzer targets of tests/fuzz in build-fuzz
+# (clang++, AddressSanitizer; the main build stays on g++) and runs each for
+# FUZZ_SECONDS (default 8; seven targets, about a minute in all) on its seed
+# corpus (tests/fuzz/corpus/<target>, read only; new inputs go to a temporary
+# folder). Exits 77 with a SKIPPED: line where clang++ or libFuzzer is
+# missing, 1 when a target crashed, leaked or hung (the input that did it is
+# kept under build-fuzz/crashes/ and named).
+#   bash scripts/fuzz.sh [target...]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
+seconds="${FUZZ_SECONDS:-8}"
+all=(fuzz_rpc_wire fuzz_ps_service fuzz_tensor_codec fuzz_graph_def fuzz_cluster_spec fuzz_job_spec fuzz_checkpoint)
+if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
+
+if ! command -v clang++ >/dev/null 2>&1; then
+  echo "SKIPPED: clang++ is not installed (scripts/install-deps.sh installs clang and libfuzzer-14-dev)"
+  exit 77
+fi
+probe="$(mktemp -d)"
+trap 'rm -rf "$probe"' EXIT
+echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }' > "$probe/p.cc"
+if ! clang++ -fsanitize=fuzzer "$probe/p.cc" -o "$probe/p" >/dev/null 2>&1; then
+  echo "SKIPPED: clang++ cannot link libFuzzer (install libfuzzer-14-dev)"
+  exit 77
+fi
+
+if [ ! -f "$build/build.ninja" ]; then
+  CXX=clang++ meson setup "$build" "$root" -Dfuzz=true -Dtests=false -Dgpu=disabled \
+    -Dbuildtype=debugoptimized >"$probe/setup.log" 2>&1 || { cat "$probe/setup.log"; exit 1; }
+fi
+ninja -C "$build" $(printf 'tests/fuzz/%s ' "${targets[@]}") >"$probe/build.log" 2>&1 || { tail -50 "$probe/build.log"; exit 1; }
+
+failed=0
+mkdir -p "$build/crashes"
+for t in "${targets[@]}"; do
+  new="$probe/corpus-$t"
+  mkdir -p "$new"
+  log="$build/crashes/$t.log"
+  if (cd "$probe" && "$build/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build/crashes/$t-" \
+        "$new" "$root/tests/fuzz/corpus/$t") >"$log" 2>&1; then
+    echo "fuzz: $t: $(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}') runs, no crash"
+  else
+    failed=1
+    echo "fuzz: $t FAILED; log: $log"
+    grep -E 'ERROR: |SUMMARY: |Test unit written to' "$log" | head -5
+  fi
+done
+exit "$failed"

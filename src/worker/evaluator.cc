@@ -1,0 +1,21 @@
+#include "worker/evaluator.h"
+
+#include "worker/model_towers.h"
+
+namespace flowps {
+
+Evaluator::Evaluator(data::Dataset test, int64_t every_steps, ModelTowers* towers)
+    : test_(std::move(test)), every_(every_steps), towers_(towers) {}
+
+int64_t Evaluator::NextAfter(int64_t global_step) const {
+  return every_ > 0 ? (global_step / every_ + 1) * every_ : -1;
+}
+
+void Evaluator::Start(int64_t global_step) { next_ = NextAfter(global_step); }
+
+kj::Promise<StatusOr<double>> Evaluator::Evaluate(int64_t global_step) {
+  next_ = NextAfter(global_step);
+  return towers_->Evaluate(test_);
+}
+
+}  // namespace flowps

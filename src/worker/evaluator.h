@@ -1,0 +1,37 @@
+// The chief's evaluator: the model's test accuracy every eval_every_steps
+// global steps (the first multiple above the step the job started from) and
+// at the end. It runs on the model as last loaded, between steps.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include <kj/async.h>
+
+#include "core/status.h"
+#include "data/dataset.h"
+
+namespace flowps {
+
+class ModelTowers;
+
+class Evaluator {
+ public:
+  // `every_steps` 0: only at the end. REQUIRES: towers outlives it.
+  Evaluator(data::Dataset test, int64_t every_steps, ModelTowers* towers);
+  // The job's first global step: the first evaluation is at the next multiple.
+  void Start(int64_t global_step);
+  bool Due(int64_t global_step) const { return next_ > 0 && global_step >= next_; }
+  // The accuracy now; the next is due at the multiple after `global_step`.
+  kj::Promise<StatusOr<double>> Evaluate(int64_t global_step);
+
+ private:
+  int64_t NextAfter(int64_t global_step) const;
+
+  data::Dataset test_;
+  int64_t every_;
+  ModelTowers* towers_;
+  int64_t next_ = -1;
+};
+
+}  // namespace flowps

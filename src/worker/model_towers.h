@@ -1,0 +1,47 @@
+// ModelTowers: the GradientSource of a distributed worker -- its LocalModel's
+// towers (worker/local_model.h) -- and the chief's evaluations on the same model.
+//
+// LocalModel::ComputeGradients and Evaluate block while their kernels run on
+// the compute pool, so they run on a thread of their own (the "step driver",
+// one thread that only waits), and their results come back to the job
+// thread's KJ event loop through cross-thread promises: the job thread keeps
+// sending and receiving (a push in flight, the chief's peer sweep) while the
+// step computes. Load copies pulled values into the model's own buffers as
+// one task on the compute pool, so that a pulled model is copied once on the
+// worker and never on the job thread.
+//
+// Threads: every method is called on the job thread (the one whose event loop
+// waits on the promises); one operation at a time (the TrainingLoop's order).
+// The model must outlive this object; the destructor waits for the running
+// operation to finish.
+#pragma once
+
+#include <memory>
+
+#include "data/dataset.h"
+#include "worker/training_loop.h"
+
+namespace flowps {
+
+class LocalModel;
+class ThreadPool;
+
+class ModelTowers final : public GradientSource {
+ public:
+  // REQUIRES: model and pool outlive this object.
+  ModelTowers(LocalModel* model, ThreadPool* pool);
+  ~ModelTowers() override;
+
+  kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) override;
+  kj::Promise<StatusOr<Gradients>> Compute(const data::Batch& batch) override;
+  // The fraction of `test` the model (as last loaded) classifies correctly.
+  // REQUIRES: `test` stays valid until the promise resolves.
+  kj::Promise<StatusOr<double>> Evaluate(const data::Dataset& test);
+
+ private:
+  LocalModel* model_;
+  ThreadPool* pool_;
+  std::unique_ptr<ThreadPool> driver_;  // one thread that waits for the pool
+};
+
+}  // namespace flowps

@@ -1,0 +1,58 @@
+#include "worker/shard_setup.h"
+
+#include <spdlog/logger.h>
+
+#include <algorithm>
+
+#include "kernels/initializers.h"
+
+namespace flowps {
+
+StatusOr<std::map<std::string, InitializerDef>> PsInitializers(const Model& model) {
+  std::map<std::string, InitializerDef> inits;
+  for (const ModelVariable& v : model.variables) {
+    if (!v.initializer) return InvalidArgument("variable '" + v.name + "' has no initializer the ps can run");
+    InitializerDef d;
+    d.kind = kernels::InitializerKindName(v.initializer->kind);
+    d.value = v.initializer->value;
+    d.min = v.initializer->min;
+    d.max = v.initializer->max;
+    d.mean = v.initializer->mean;
+    d.stddev = v.initializer->stddev;
+    d.seed = v.initializer->seed;
+    inits[v.name] = d;
+  }
+  return inits;
+}
+
+kj::Promise<StatusOr<int64_t>> ShardSetup::Run(const JobSpec& job, const Model& model) {
+  auto inits = PsInitializers(model);
+  if (!inits.ok()) return StatusOr<int64_t>(inits.status());
+  return ps_->Configure(PsJobConfigFromJobSpec(job))
+      .then([this, inits = std::move(inits).value()](std::vector<int64_t> restored) mutable {
+        const int64_t resumed = restored.empty() ? -1 : *std::min_element(restored.begin(), restored.end());
+        return ps_->CreateVariables(std::move(inits)).then([resumed](int created) {
+          return std::make_pair(resumed, created);
+        });
+      })
+      .then([this, &job](std::pair<int64_t, int> r) -> StatusOr<int64_t> {
+        LogPlacement(job, r.first, r.second);
+        return r.first;
+      });
+}
+
+void ShardSetup::LogPlacement(const JobSpec& job, int64_t resumed, int created) {
+  if (resumed >= 0)
+    log_->info("job '{}': resuming from checkpoint {} ({} variable parts restored by the ps)", job.name, resumed,
+               ps_->plan().variables.size());
+  else
+    log_->info("job '{}': created {} variable parts on {} ps shards", job.name, created, ps_->num_shards());
+  for (const VariablePlacement& p : ps_->plan().variables) {
+    std::string where;
+    for (const VariablePart& part : p.parts)
+      where += fmt::format("{}ps:{} rows [{}, {})", where.empty() ? "" : ", ", part.shard, part.row_begin, part.row_end);
+    log_->debug("variable {} {}: {}", p.name, p.full_shape.ToString(), where);
+  }
+}
+
+}  // namespace flowps

@@ -1,0 +1,43 @@
+// The chief's shard setup: configures every ps shard for the job (mode,
+// optimizer, checkpoints) and creates the model's variables there with their
+// initializers -- or, when the shards restored a checkpoint, resumes from it.
+//
+// Runs on the job thread (the PsClient's); ps and log must outlive the promise.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <kj/async.h>
+
+#include "core/job_spec.h"
+#include "core/status.h"
+#include "net/ps_client.h"
+#include "worker/models.h"
+
+namespace spdlog {
+class logger;
+}  // namespace spdlog
+
+namespace flowps {
+
+// The model's initializers as the ps runs them (the one place they cross from
+// the model to the ps's config). InvalidArgument naming a variable without one.
+StatusOr<std::map<std::string, InitializerDef>> PsInitializers(const Model& model);
+
+class ShardSetup {
+ public:
+  ShardSetup(PsClient* ps, spdlog::logger* log) : ps_(ps), log_(log) {}
+  // Resolves to the checkpoint the job resumes from (-1: none, the variables
+  // were created) or to the error.
+  kj::Promise<StatusOr<int64_t>> Run(const JobSpec& job, const Model& model);
+
+ private:
+  void LogPlacement(const JobSpec& job, int64_t resumed, int created);
+
+  PsClient* ps_;
+  spdlog::logger* log_;
+};
+
+}  // namespace flowps

@@ -1,0 +1,104 @@
+#include "worker/training_loop.h"
+
+#include <algorithm>
+
+#include <kj/debug.h>
+
+namespace flowps {
+namespace {
+
+int64_t LeastStep(const std::vector<int64_t>& steps) {
+  return steps.empty() ? 0 : *std::min_element(steps.begin(), steps.end());
+}
+
+}  // namespace
+
+TrainingLoop::TrainingLoop(ParameterSource* params, GradientSource* gradients, BatchSource* batches,
+                           TrainingHooks hooks, TrainingLoopOptions options)
+    : params_(params), gradients_(gradients), batches_(batches), hooks_(std::move(hooks)), options_(std::move(options)) {}
+
+template <typename T>
+T TrainingLoop::Wait(kj::Promise<T> p) {
+  if (options_.cancelled == nullptr) return p.wait(*wait_scope_);
+  return p
+      .exclusiveJoin(options_.cancelled->addBranch().then(
+          []() -> T { kj::throwFatalException(KJ_EXCEPTION(FAILED, "the job was stopped")); }))
+      .wait(*wait_scope_);
+}
+
+// Local work (a load, a computation) is always waited for to the end, even by
+// a stopped job: it reads the loop's batch and values in place.
+template <typename T>
+T TrainingLoop::WaitLocal(kj::Promise<T> p) {
+  return p.wait(*wait_scope_);
+}
+
+StatusOr<TrainingLoopResult> TrainingLoop::Run(kj::WaitScope& wait_scope) {
+  wait_scope_ = &wait_scope;
+  FLOWPS_RETURN_IF_ERROR(LoadParameters(Wait(params_->Pull())));
+  while (result_.global_step < options_.end_step && !(options_.stop_requested && options_.stop_requested())) {
+    if (hooks_.before_step) FLOWPS_RETURN_IF_ERROR(hooks_.before_step(result_.global_step));
+    FLOWPS_RETURN_IF_ERROR(Step());
+  }
+  return result_;
+}
+
+// One step. Without prefetch: compute from the parameters the model holds,
+// then push and get the next. With prefetch: push what was computed last while
+// the next gradients compute from the parameters the model holds.
+Status TrainingLoop::Step() {
+  if (!options_.prefetch) {
+    FLOWPS_ASSIGN_OR_RETURN(Computed computed, WaitLocal(ComputeNext()));
+    PushPullResult answer = Wait(params_->PushPull(computed.from_steps, std::move(computed.gradients.grads)));
+    return Record(computed, std::move(answer));
+  }
+  if (!ready_) {
+    FLOWPS_ASSIGN_OR_RETURN(ready_, WaitLocal(ComputeNext()));
+  }
+  Computed pushing = std::move(*ready_);
+  ready_.reset();
+  auto answer = params_->PushPull(pushing.from_steps, std::move(pushing.gradients.grads)).eagerlyEvaluate(nullptr);
+  StatusOr<Computed> next = WaitLocal(ComputeNext());
+  PushPullResult pushed = Wait(kj::mv(answer));
+  if (!next.ok()) return next.status();
+  ready_ = std::move(next).value();
+  return Record(pushing, std::move(pushed));
+}
+
+Status TrainingLoop::LoadParameters(PulledVariables pulled) {
+  result_.global_step = LeastStep(pulled.shard_steps);
+  FLOWPS_RETURN_IF_ERROR(WaitLocal(gradients_->Load(pulled.values)));
+  current_steps_ = std::move(pulled.shard_steps);  // the values now live in the model
+  return Status::OK();
+}
+
+kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
+  auto batch = batches_->Next();
+  if (!batch.ok()) return StatusOr<Computed>(batch.status());
+  batch_ = std::move(batch).value();
+  Computed c;
+  c.from_steps = current_steps_;
+  c.examples = batch_.images.shape().dim(0);
+  return gradients_->Compute(batch_).then(
+      [c = kj::mv(c)](StatusOr<GradientSource::Gradients> g) mutable -> StatusOr<Computed> {
+        if (!g.ok()) return g.status();
+        c.gradients = std::move(g).value();
+        return std::move(c);
+      });
+}
+
+Status TrainingLoop::Record(const Computed& c, PushPullResult answer) {
+  StepRecord r;
+  r.global_step = LeastStep(c.from_steps);
+  r.examples = c.examples;
+  r.loss = c.gradients.loss;
+  r.stale = std::any_of(answer.pushed.begin(), answer.pushed.end(),
+                        [](const ShardPushReply& p) { return p.outcome == PushReplyOutcome::kStale; });
+  ++result_.local_steps;
+  result_.stale += r.stale ? 1 : 0;
+  result_.examples += r.examples;
+  if (hooks_.after_step) FLOWPS_RETURN_IF_ERROR(hooks_.after_step(r, result_));
+  return LoadParameters(std::move(answer.pulled));
+}
+
+}  // namespace flowps

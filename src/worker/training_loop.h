@@ -1,0 +1,161 @@
+// TrainingLoop: one worker's training steps, over four small interfaces --
+// where the parameters come from and the gradients go (ParameterSource), what
+// computes the gradients of a batch (GradientSource: the towers), where the
+// batches come from (BatchSource) and a clock -- so that the step can be read
+// in one function and tested against fakes, with no sockets.
+//
+// A step, as data:
+//
+//   parameters (shard steps s) --Load--> model --Compute(batch)--> gradients
+//   gradients (computed from s) --PushPull--> next parameters (and the outcome)
+//
+// Sync: PushPull answers once every shard has released the next step, with
+// that step's values. Async: with the values current after the apply.
+// Prefetch (async only, `mode.prefetch`): the gradients of step s+1 are
+// computed from the parameters of step s while the push of step s is in
+// flight; they are pushed with the steps they were computed from, so a push
+// is at most one step staler than without prefetch.
+//
+// The loop stops when the global step (the least of the shards' steps) reaches
+// `end_step`, when StopRequested() says so, or at the first error. The hooks
+// (the chief's duties, progress reports) run between steps, while nothing
+// computes.
+//
+// Threads: Run() runs on a thread with a KJ event loop (the job thread) and
+// waits there, so the loop keeps sending and receiving while the gradients
+// compute elsewhere (GradientSource's promise). Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <kj/async.h>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "core/variable_gradient.h"
+#include "data/batch_iterator.h"
+#include "net/ps_client.h"
+
+namespace flowps {
+
+// A push's answer: each shard's outcome, and the parameters to compute from
+// next (pulled.shard_steps: the steps they belong to). The same struct as the
+// one net/ps_client.h gains with PsClient::PushPull (issue 10, branch
+// step-ps): when that lands, delete this definition.
+struct PushPullResult {
+  std::vector<ShardPushReply> pushed;
+  PulledVariables pulled;
+};
+
+// The parameters, from the ps shards.
+class ParameterSource {
+ public:
+  virtual ~ParameterSource() = default;
+  // Every variable's current value and each shard's step (the first pull of
+  // a job, or after a reconnect).
+  virtual kj::Promise<PulledVariables> Pull() = 0;
+  // Pushes `grads`, computed from parameters at `from_steps` (per shard), and
+  // resolves to each shard's outcome and the parameters to compute from next
+  // (see the file comment).
+  virtual kj::Promise<PushPullResult> PushPull(std::vector<int64_t> from_steps,
+                                               std::vector<VariableGradient> grads) = 0;
+};
+
+// The gradients of a batch: the towers of the model.
+class GradientSource {
+ public:
+  virtual ~GradientSource() = default;
+  struct Gradients {
+    double loss = 0;
+    std::vector<VariableGradient> grads;
+  };
+  // Copies `values` into the model's own buffers. The tensors must stay valid
+  // until the promise resolves. Never called while a Compute runs.
+  virtual kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) = 0;
+  // The gradients of `batch` at the parameters last loaded. The batch must
+  // stay valid until the promise resolves. At most one runs at a time.
+  virtual kj::Promise<StatusOr<Gradients>> Compute(const data::Batch& batch) = 0;
+};
+
+// The batches of this worker's shard.
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  // The next batch (blocks until one is ready).
+  virtual StatusOr<data::Batch> Next() = 0;
+};
+
+// What happened in one step, for the hooks.
+struct StepRecord {
+  int64_t global_step = 0;  // the least shard step of the parameters the step pushed to
+  int64_t examples = 0;
+  double loss = 0;
+  bool stale = false;  // some shard dropped the push as stale
+};
+
+struct TrainingLoopResult {
+  int64_t global_step = 0;  // where the loop ended
+  int64_t local_steps = 0, stale = 0, examples = 0;  // this worker's pushes, those dropped as stale, examples
+};
+
+// Called between steps on the loop's thread; an error ends the loop.
+struct TrainingHooks {
+  // The model holds the parameters of `global_step`, which is below the end.
+  std::function<Status(int64_t global_step)> before_step;
+  // A push was answered; `totals` counts it.
+  std::function<Status(const StepRecord&, const TrainingLoopResult& totals)> after_step;
+};
+
+struct TrainingLoopOptions {
+  int64_t end_step = 0;   // the loop ends when the global step reaches it
+  bool prefetch = false;  // async only: compute step s+1 while step s's push is in flight
+  // Checked between steps; true ends the loop (a clean stop).
+  std::function<bool()> stop_requested;
+  // Resolves when the job is stopped: a wait in progress then ends the loop
+  // with a kj::Exception. Null: never.
+  kj::ForkedPromise<void>* cancelled = nullptr;
+};
+
+class TrainingLoop {
+ public:
+  // REQUIRES: every pointer outlives the loop.
+  TrainingLoop(ParameterSource* params, GradientSource* gradients, BatchSource* batches, TrainingHooks hooks,
+               TrainingLoopOptions options);
+
+  StatusOr<TrainingLoopResult> Run(kj::WaitScope& wait_scope);
+
+ private:
+  // Gradients with the shard steps of the parameters they were computed from.
+  struct Computed {
+    GradientSource::Gradients gradients;
+    std::vector<int64_t> from_steps;
+    int64_t examples = 0;
+  };
+  Status Step();
+  Status LoadParameters(PulledVariables pulled);
+  kj::Promise<StatusOr<Computed>> ComputeNext();
+  Status Record(const Computed& c, PushPullResult answer);
+  template <typename T>
+  T Wait(kj::Promise<T> p);  // a remote call: a stop ends the wait
+  template <typename T>
+  T WaitLocal(kj::Promise<T> p);  // local work: waited for to the end
+
+  ParameterSource* params_;
+  GradientSource* gradients_;
+  BatchSource* batches_;
+  TrainingHooks hooks_;
+  TrainingLoopOptions options_;
+  kj::WaitScope* wait_scope_ = nullptr;
+
+  std::vector<int64_t> current_steps_;  // the shard steps of the parameters the model holds
+  data::Batch batch_;                   // the batch being computed (valid until its Compute resolves)
+  std::optional<Computed> ready_;       // prefetch: computed, not yet pushed
+  TrainingLoopResult result_;
+};
+
+}  // namespace flowps

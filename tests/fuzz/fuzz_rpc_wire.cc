@@ -1,0 +1,80 @@
+// A daemon's RPC server (net/rpc_server) on any bytes from a stranger: a real
+// RpcServer on loopback reads the input as one connection's stream (framing,
+// the login gate, and after a login with the token the session: health,
+// services, the log stream), then the peer closes. The server must close the
+// connection in time and go on serving.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <spdlog/sinks/null_sink.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "core/logging.h"
+#include "core/thread_pool.h"
+#include "net/rpc_server.h"
+
+namespace {
+
+constexpr const char* kFuzzToken = "fuzz-token";
+
+struct Harness {
+  Harness() : pool(flowps::NewAsioThreadPool(1)), hub("/job:ps/task:0", 64) {
+    flowps::RpcServerOptions options;
+    options.bind_address = "127.0.0.1:0";
+    options.token = kFuzzToken;
+    options.task_name = "/job:ps/task:0";
+    options.devices = {"/job:ps/task:0/device:cpu:0"};
+    options.logs = &hub;
+    options.pool = pool.get();
+    options.logger = flowps::MakeLogger("net", {hub.sink()});
+    options.limits.login_failure_delay = std::chrono::milliseconds(1);
+    options.limits.max_login_failure_delay = std::chrono::milliseconds(1);
+    options.limits.login_timeout = std::chrono::milliseconds(3000);
+    auto started = flowps::RpcServer::Start(options, {});
+    if (!started.ok()) __builtin_trap();
+    server = std::move(started).value();
+    options.logger->info("a line for the log stream");
+  }
+  std::unique_ptr<flowps::ThreadPool> pool;
+  flowps::LogHub hub;
+  std::unique_ptr<flowps::RpcServer> server;
+};
+
+int Connect(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) __builtin_trap();
+  return fd;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static Harness* h = new Harness();
+  int fd = Connect(h->server->port());
+  size_t sent = 0;
+  while (sent < size) {
+    ssize_t n = ::send(fd, data + sent, size - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server closed the connection
+    sent += static_cast<size_t>(n);
+  }
+  ::shutdown(fd, SHUT_WR);
+  // The server must close its side within the login timeout, whatever it read.
+  char buf[65536];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (true) {
+    pollfd p = {fd, POLLIN, 0};
+    if (std::chrono::steady_clock::now() > deadline || ::poll(&p, 1, 5000) <= 0) __builtin_trap();
+    if (::recv(fd, buf, sizeof buf, 0) <= 0) break;
+  }
+  ::close(fd);
+  return 0;
+}
