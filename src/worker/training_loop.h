@@ -43,14 +43,9 @@
 
 namespace flowps {
 
-// A push's answer: each shard's outcome, and the parameters to compute from
-// next (pulled.shard_steps: the steps they belong to). The same struct as the
-// one net/ps_client.h gains with PsClient::PushPull (issue 10, branch
-// step-ps): when that lands, delete this definition.
-struct PushPullResult {
-  std::vector<ShardPushReply> pushed;
-  PulledVariables pulled;
-};
+// A push's answer is net/ps_client.h's PushPullResult: each shard's outcome,
+// and the parameters to compute from next (pulled.shard_steps: the steps they
+// belong to).
 
 // The parameters, from the ps shards.
 class ParameterSource {
