@@ -8,7 +8,8 @@
 // baseline) and drains one epoch of a data::Pipeline over them (parse,
 // shuffle buffer of 10000, batches of 64). It reports records/s and MB/s of
 // file bytes for each, beside the raw MB/s and beside the examples/s the MLP
-// 784-256-10 step consumes at batch 64, measured in the same run.
+// 784-256-10 step consumes at batch 64, measured in the same run; and the
+// same rates per CPU second of the process (load-independent costs).
 // Options (--opt key=value): examples (default 20000), formats (default
 // idx,csv,libsvm,npy,text), dir (default the system temp directory).
 #pragma once

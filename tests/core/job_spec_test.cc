@@ -151,3 +151,60 @@ TEST_CASE("a job spec file above 1 MiB is refused quickly") {
   REQUIRE(!job.ok());
   CHECK_THAT(job.status().message(), Catch::Contains("has more than 1048576 bytes"));
 }
+
+namespace {
+
+// A valid spec with `data` as its data section (indented two spaces per line).
+std::string WithData(const std::string& data) {
+  return "name: t\nmodel:\n  type: mlp\ndata:\n" + data +
+         "optimizer:\n  type: sgd\n  learning_rate: 0.1\nmode:\n  type: async\ntrain:\n  steps: 10\n";
+}
+
+}  // namespace
+
+TEST_CASE("the data section reads a format, train/test patterns, format options and feeds") {
+  const fs::path dir = fs::temp_directory_path() / ("flowps_job_data_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "a.csv") << "x,label\n";
+  std::ofstream(dir / "b.csv") << "x,label\n";
+  auto job = ParseJobSpec(WithData("  format: csv\n  train: '*.csv'\n  test: b.csv\n  label: y\n"
+                                   "  shuffle_buffer: 50\n  prefetch_batches: 2\n  feeds: {x: features, y: label}\n"),
+                          (dir / "job.yaml").string());
+  REQUIRE(job.ok());
+  CHECK(job->data.format == DataFormat::kCsv);
+  CHECK(job->data.train == (dir / "*.csv").string());
+  CHECK(job->data.test == (dir / "b.csv").string());
+  CHECK(job->data.label == "y");
+  CHECK(job->data.shuffle_buffer == 50);
+  CHECK(job->data.prefetch_batches == 2);
+  REQUIRE(job->data.feeds.size() == 2);
+  CHECK(job->data.feeds[0].placeholder == "x");
+  CHECK(job->data.feeds[0].column == "features");
+  CHECK(job->data.feeds[0].where == (dir / "job.yaml").string() + ":11");
+  fs::remove_all(dir);
+
+  auto idx = ParseJobSpec(WithData("  batch_size: 4\n"), "job.yaml");
+  REQUIRE(idx.ok());
+  CHECK(idx->data.format == DataFormat::kIdx);
+  CHECK(idx->data.path == "/usr/share/datasets/fashion-mnist");
+  CHECK(idx->data.feeds.empty());
+}
+
+TEST_CASE("a bad data section is refused naming file, line and key") {
+  CHECK(ErrorOf(WithData("  format: parquet\n")) ==
+        "job.yaml:5: key 'data.format' is 'parquet', expected one of idx | csv | libsvm | npy | text");
+  CHECK(ErrorOf(WithData("  format: csv\n")) == "job.yaml:5: key 'data.train' is required");
+  CHECK(ErrorOf(WithData("  format: csv\n  train: /no/such/*.csv\n")) ==
+        "job.yaml:6: key 'data.train' '/no/such/*.csv' names no existing file or directory");
+  CHECK(ErrorOf(WithData("  format: csv\n  path: /tmp\n")) ==
+        "job.yaml:6: key 'data.path' is only valid for format idx (other formats name their files with train and test)");
+  CHECK(ErrorOf(WithData("  format: libsvm\n  train: /tmp\n  label: y\n")) ==
+        "job.yaml:7: key 'data.label' is only valid for format csv");
+  CHECK(ErrorOf(WithData("  format: text\n  train: /tmp\n")) == "job.yaml:5: key 'data.sequence_length' is required");
+  CHECK(ErrorOf(WithData("  format: libsvm\n  train: /tmp\n  dense_dim: 0\n")) ==
+        "job.yaml:7: key 'data.dense_dim' must be positive");
+  CHECK(ErrorOf(WithData("  path: /tmp\n  test: /tmp\n")) ==
+        "job.yaml:5: key 'data.path' and train/test both name the data: give one of them");
+  CHECK(ErrorOf(WithData("  feeds: [x, y]\n")) ==
+        "job.yaml:5: key 'data.feeds' must map placeholders to columns, e.g. {x: features, y: label}");
+}
