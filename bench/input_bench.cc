@@ -70,7 +70,7 @@ Status Gunzip(const std::string& from, const std::string& to) {
 // and per CPU second over those 50 steps.
 StatusOr<Rate> MlpStepRate(ThreadPool* pool) {
   ModelSpec spec;
-  OptimizerSpec sgd;
+  OptimizerConfig sgd;
   sgd.learning_rate = 0.01;
   FLOWPS_ASSIGN_OR_RETURN(auto model, LocalModel::Create(spec, sgd, pool));
   Tensor images = Tensor::Zeros(DType::kFloat32, Shape{64, kImageFeatures});

@@ -69,10 +69,10 @@ StatusOr<double> MedianStepMs(BenchContext& ctx, const RunOptions& o) {
     auto io = kj::setupAsyncIo();
     PsClient chief(io, client_options, plan);
     PsJobConfig config;
-    config.mode = "sync";
+    config.mode = TrainingMode::kSync;
     config.replicas_to_aggregate = o.workers;
     config.total_workers = o.workers;
-    config.optimizer = "sgd";
+    config.optimizer.kind = OptimizerKind::kSgd;
     FLOWPS_RETURN_IF_ERROR(WaitFor(chief.Configure(config), io.waitScope, "configure").status());
     FLOWPS_RETURN_IF_ERROR(WaitFor(chief.CreateVariables({}), io.waitScope, "create").status());
   }

@@ -41,8 +41,8 @@ Status RunPsApply(BenchContext& ctx) {
 
   std::stringstream list(names);
   for (std::string name; std::getline(list, name, ',');) {
-    FLOWPS_ASSIGN_OR_RETURN(kernels::OptimizerKind kind, kernels::ParseOptimizerKind(name));
-    kernels::OptimizerConfig config;
+    FLOWPS_ASSIGN_OR_RETURN(OptimizerKind kind, ParseOptimizerKind(name));
+    OptimizerConfig config;
     config.kind = kind;
     config.learning_rate = 1e-3;
     VariableStore store(config, ctx.pool);

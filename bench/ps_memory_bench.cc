@@ -105,9 +105,9 @@ Status RunPsMemory(BenchContext& ctx) {
   client_options.connect_timeout = std::chrono::milliseconds(1000);
   PsClient client(io, client_options, plan);
   PsJobConfig config;
-  config.mode = "sync";
-  config.optimizer = optimizer;
-  config.learning_rate = 1e-6;
+  config.mode = TrainingMode::kSync;
+  FLOWPS_ASSIGN_OR_RETURN(config.optimizer.kind, ParseOptimizerKind(optimizer));
+  config.optimizer.learning_rate = 1e-6;
   Status configured = Unavailable("flowps-ps did not answer");
   for (int i = 0; i < 100 && !configured.ok(); ++i) {
     configured = WaitFor(client.Configure(config), io.waitScope, "configure").status();

@@ -71,9 +71,9 @@ Status RunPushPull(BenchContext& ctx) {
     client_options.bfloat16 = bf16;
     PsClient client(io, client_options, plan);
     PsJobConfig config;
-    config.mode = "async";
-    config.optimizer = "sgd";
-    config.learning_rate = 1e-6;
+    config.mode = TrainingMode::kAsync;
+    config.optimizer.kind = OptimizerKind::kSgd;
+    config.optimizer.learning_rate = 1e-6;
     FLOWPS_RETURN_IF_ERROR(WaitFor(client.Configure(config), io.waitScope, "configure").status());
     FLOWPS_RETURN_IF_ERROR(WaitFor(client.CreateVariables({}), io.waitScope, "create").status());
     Tensor grad = Tensor::Zeros(DType::kFloat32, Shape{floats});

@@ -37,7 +37,7 @@ Status RunStepBenchmark(BenchContext& ctx) {
   ModelSpec spec;
   spec.kind = ModelKind::kMlp;
   spec.hidden = {opt["hidden"]};
-  OptimizerSpec sgd;
+  OptimizerConfig sgd;
   sgd.kind = OptimizerKind::kSgd;
   sgd.learning_rate = 0.01;
   FLOWPS_ASSIGN_OR_RETURN(auto model, LocalModel::Create(spec, sgd, ctx.pool, towers));

@@ -152,7 +152,7 @@ Status ReadData(YamlMap m, const fs::path& base, DataSpec* data) {
   return m.Finish();
 }
 
-Status ReadOptimizer(YamlMap m, OptimizerSpec* opt) {
+Status ReadOptimizer(YamlMap m, OptimizerConfig* opt) {
   ReadEnum<OptimizerKind>(m, "type", true,
                           {{"sgd", OptimizerKind::kSgd},
                            {"momentum", OptimizerKind::kMomentum},
@@ -218,7 +218,7 @@ Status ReadMode(YamlMap m, ModeSpec* mode) {
     m.Optional("staleness_policy", &policy);
     if (m.status().ok() && policy != "refuse" && policy != "wait")
       m.Fail("staleness_policy", "must be refuse or wait, got '" + policy + "'");
-    mode->staleness_wait = policy == "wait";
+    mode->staleness_policy = policy == "wait" ? StalenessPolicy::kWait : StalenessPolicy::kRefuse;
     m.Optional("prefetch", &mode->prefetch);
   }
   return m.Finish();
@@ -260,18 +260,6 @@ const char* ModelKindName(ModelKind k) {
   }
   return "?";
 }
-
-const char* OptimizerKindName(OptimizerKind k) {
-  switch (k) {
-    case OptimizerKind::kSgd: return "sgd";
-    case OptimizerKind::kMomentum: return "momentum";
-    case OptimizerKind::kAdagrad: return "adagrad";
-    case OptimizerKind::kAdam: return "adam";
-  }
-  return "?";
-}
-
-const char* TrainingModeName(TrainingMode m) { return m == TrainingMode::kSync ? "sync" : "async"; }
 
 const char* DataFormatName(DataFormat f) {
   switch (f) {

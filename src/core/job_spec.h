@@ -11,17 +11,14 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/train_config.h"
 
 namespace flowps {
 
 enum class ModelKind { kSoftmax, kMlp, kCnn, kGraphFile };
-enum class OptimizerKind { kSgd, kMomentum, kAdagrad, kAdam };
-enum class TrainingMode { kSync, kAsync };
 enum class DataFormat { kIdx, kCsv, kLibsvm, kNpy, kText };
 
 const char* ModelKindName(ModelKind k);          // "softmax", "mlp", "cnn", "graph"
-const char* OptimizerKindName(OptimizerKind k);  // "sgd", "momentum", "adagrad", "adam"
-const char* TrainingModeName(TrainingMode m);    // "sync", "async"
 const char* DataFormatName(DataFormat f);        // "idx", "csv", "libsvm", "npy", "text"
 
 struct ModelSpec {
@@ -59,24 +56,13 @@ struct DataSpec {
   std::string where;        // "file:line" of the data section, for messages
 };
 
-struct OptimizerSpec {
-  OptimizerKind kind = OptimizerKind::kSgd;
-  double learning_rate = 0.01;
-  double momentum = 0.9;             // momentum
-  bool nesterov = false;             // momentum
-  double initial_accumulator = 0.1;  // adagrad
-  double beta1 = 0.9;                // adam
-  double beta2 = 0.999;              // adam
-  double epsilon = 1e-8;             // adagrad, adam
-};
-
 struct ModeSpec {
   TrainingMode mode = TrainingMode::kAsync;
   int total_workers = 1;
   int replicas_to_aggregate = 1;  // sync: gradients averaged per step
   int backup_workers = 0;         // sync: total_workers - replicas_to_aggregate
   int max_staleness = -1;         // async: -1 for unbounded
-  bool staleness_wait = false;    // async: a push too far ahead waits (true) or a stale one is refused (false)
+  StalenessPolicy staleness_policy = StalenessPolicy::kRefuse;  // async
   bool prefetch = false;          // async: a worker computes step s+1 while the push of step s is in flight
 };
 
@@ -92,7 +78,7 @@ struct JobSpec {
   std::string source;  // the file it came from
   ModelSpec model;
   DataSpec data;
-  OptimizerSpec optimizer;
+  OptimizerConfig optimizer;
   ModeSpec mode;
   int64_t steps = 0;      // exactly one of steps and epochs is > 0
   double epochs = 0;

@@ -30,32 +30,13 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "core/train_config.h"  // OptimizerKind, OptimizerConfig
 
 namespace flowps {
 
 class ThreadPool;
 
 namespace kernels {
-
-enum class OptimizerKind { kSgd, kMomentum, kAdagrad, kAdam };
-
-const char* OptimizerKindName(OptimizerKind kind);  // "sgd", "momentum", "adagrad", "adam"
-StatusOr<OptimizerKind> ParseOptimizerKind(const std::string& name);
-
-struct OptimizerConfig {
-  OptimizerKind kind = OptimizerKind::kSgd;
-  double learning_rate = 0.01;
-  double momentum = 0.9;             // momentum
-  bool nesterov = false;             // momentum
-  double beta1 = 0.9;                // adam
-  double beta2 = 0.999;              // adam
-  double epsilon = 1e-8;             // adagrad, adam
-  double initial_accumulator = 0.1;  // adagrad
-
-  // InvalidArgument naming the field unless every value is in range.
-  Status Validate() const;
-  bool operator==(const OptimizerConfig&) const = default;
-};
 
 class Optimizer {
  public:

@@ -6,7 +6,6 @@
 
 #include <kj/debug.h>
 
-#include "core/job_spec.h"
 #include "net/ps.capnp.h"
 #include "net/rpc_client.h"
 #include "net/tensor_codec.h"
@@ -57,28 +56,6 @@ const char* PushReplyOutcomeName(PushReplyOutcome outcome) {
     case PushReplyOutcome::kStale: return "stale";
   }
   return "unknown";
-}
-
-PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job) {
-  PsJobConfig c;
-  c.mode = TrainingModeName(job.mode.mode);
-  c.replicas_to_aggregate = job.mode.replicas_to_aggregate;
-  c.total_workers = job.mode.total_workers;
-  c.max_staleness = job.mode.max_staleness;
-  c.staleness_policy = job.mode.staleness_wait ? "wait" : "refuse";
-  c.optimizer = OptimizerKindName(job.optimizer.kind);
-  c.learning_rate = job.optimizer.learning_rate;
-  c.momentum = job.optimizer.momentum;
-  c.nesterov = job.optimizer.nesterov;
-  c.beta1 = job.optimizer.beta1;
-  c.beta2 = job.optimizer.beta2;
-  c.epsilon = job.optimizer.epsilon;
-  c.initial_accumulator = job.optimizer.initial_accumulator;
-  c.checkpoint_dir = job.checkpoint.dir;
-  c.keep_checkpoints = job.checkpoint.keep;
-  c.checkpoint_every_steps = job.checkpoint.every_steps;
-  c.checkpoint_every_seconds = job.checkpoint.every_seconds;
-  return c;
 }
 
 // One gradient for one part, ready for the wire.
@@ -164,22 +141,7 @@ kj::Promise<std::vector<int64_t>> PsClient::Configure(PsJobConfig config) {
     Shard* s = shard(k).get();
     calls.add(s->Get().then([s, config](wire::ParameterServer::Client ps) {
       auto request = ps.configureRequest();
-      auto c = request.initConfig();
-      c.setMode(config.mode);
-      c.setReplicasToAggregate(config.replicas_to_aggregate);
-      c.setTotalWorkers(config.total_workers);
-      c.setMaxStaleness(config.max_staleness);
-      c.setStalenessPolicy(config.staleness_policy);
-      c.setOptimizer(config.optimizer);
-      c.setLearningRate(config.learning_rate);
-      c.setMomentum(config.momentum);
-      c.setNesterov(config.nesterov);
-      c.setBeta1(config.beta1);
-      c.setBeta2(config.beta2);
-      c.setEpsilon(config.epsilon);
-      c.setInitialAccumulator(config.initial_accumulator);
-      c.setCheckpointDir(config.checkpoint_dir);
-      c.setKeepCheckpoints(config.keep_checkpoints);
+      WriteShardConfig(config, request.initConfig());
       return s->Call(request.send(), "configure").then([](capnp::Response<wire::ParameterServer::ConfigureResults>&& r) {
         return r.getRestoredCheckpoint();
       });
@@ -190,7 +152,7 @@ kj::Promise<std::vector<int64_t>> PsClient::Configure(PsJobConfig config) {
   });
 }
 
-kj::Promise<int> PsClient::CreateVariables(std::map<std::string, InitializerDef> inits) {
+kj::Promise<int> PsClient::CreateVariables(std::map<std::string, kernels::InitializerSpec> inits) {
   kj::Vector<kj::Promise<int>> calls;
   for (int k = 0; k < num_shards(); ++k) {
     Shard* s = shard(k).get();
@@ -210,15 +172,7 @@ kj::Promise<int> PsClient::CreateVariables(std::map<std::string, InitializerDef>
         def.setRowBegin(p->row_begin);
         def.setRowEnd(p->row_end);
         auto it = inits.find(v->name);
-        const InitializerDef init = it == inits.end() ? InitializerDef{} : it->second;
-        auto w = def.initInitializer();
-        w.setKind(init.kind);
-        w.setValue(init.value);
-        w.setMin(init.min);
-        w.setMax(init.max);
-        w.setMean(init.mean);
-        w.setStddev(init.stddev);
-        w.setSeed(init.seed);
+        WriteInitializer(it == inits.end() ? kernels::InitializerSpec{} : it->second, def.initInitializer());
       }
       return s->Call(request.send(), "createVariables").then([](capnp::Response<wire::ParameterServer::CreateVariablesResults>&& r) {
         int created = 0;
@@ -685,7 +639,9 @@ kj::Promise<std::vector<ShardStatsReply>> PsClient::Stats() {
       return s->Call(ps.statsRequest().send(), "stats").then([](capnp::Response<wire::ParameterServer::StatsResults>&& r) {
         auto w = r.getStats();
         ShardStatsReply out;
-        out.mode = w.getMode();
+        StatusOr<TrainingMode> mode = TrainingModeFromWire(w.getMode());
+        KJ_REQUIRE(mode.ok(), "stats", mode.status().ToString());
+        out.mode = *mode;
         out.global_step = w.getGlobalStep();
         out.variables = w.getVariables();
         out.bytes = w.getBytes();

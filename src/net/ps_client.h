@@ -37,10 +37,10 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "core/variable_gradient.h"
+#include "kernels/initializers.h"
+#include "net/config_wire.h"  // PsJobConfig
 
 namespace flowps {
-
-struct JobSpec;
 
 struct PsClientOptions {
   std::vector<std::string> shard_addresses;  // "host:port", index = shard
@@ -52,35 +52,6 @@ struct PsClientOptions {
   size_t max_tensors_per_message = 4;           // large (referenced) tensors per push message
   size_t max_message_bytes = size_t{1} << 30;   // tensor bytes per push message
 };
-
-// How a job wants its ps shards to train: mode, optimizer and checkpoints,
-// as the job spec gives them (PsJobConfigFromJobSpec). The shards check the
-// values again when configured.
-struct PsJobConfig {
-  std::string mode = "sync";
-  int replicas_to_aggregate = 1;
-  int total_workers = 1;
-  int64_t max_staleness = -1;
-  std::string staleness_policy = "refuse";
-  std::string optimizer = "sgd";
-  double learning_rate = 0.01, momentum = 0.9;
-  bool nesterov = false;
-  double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, initial_accumulator = 0.1;
-  std::string checkpoint_dir;  // "": no checkpoints
-  int keep_checkpoints = 3;
-  int64_t checkpoint_every_steps = 0;  // read by the chief (worker/checkpoint_trigger.h)
-  double checkpoint_every_seconds = 0;
-};
-
-PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job);
-
-// How the chief initialises a variable (see kernels/initializers.h for the kinds).
-struct InitializerDef {
-  std::string kind = "zeros";  // zeros | constant | uniform | normal | glorot_uniform
-  double value = 0, min = -0.05, max = 0.05, mean = 0, stddev = 0.05;
-  uint64_t seed = 0;
-};
-
 
 enum class PushReplyOutcome { kAccepted, kApplied, kDuplicate, kStale };
 
@@ -107,7 +78,7 @@ struct PushPullResult {
 };
 
 struct ShardStatsReply {
-  std::string mode;
+  TrainingMode mode = TrainingMode::kSync;
   int64_t global_step = 0;
   uint32_t variables = 0;
   uint64_t bytes = 0;
@@ -131,7 +102,7 @@ class PsClient {
   // Creates every variable of the plan on its shards (variables without an
   // entry in `inits` start at zero). Resolves to the number of parts created:
   // 0 when every shard restored them from a checkpoint.
-  kj::Promise<int> CreateVariables(std::map<std::string, InitializerDef> inits);
+  kj::Promise<int> CreateVariables(std::map<std::string, kernels::InitializerSpec> inits);
   // Whole variables; a variable held in one part arrives without a copy.
   kj::Promise<PulledVariables> Pull(std::vector<std::string> names);
   // Rows of one variable, [len(rows), ...] in the order asked.

@@ -30,6 +30,7 @@
 #include <shared_mutex>
 #include <vector>
 
+#include "core/train_config.h"  // StalenessPolicy
 #include "ps/step_clock.h"
 #include "ps/update_rule.h"
 
@@ -38,8 +39,6 @@ class logger;
 }
 
 namespace flowps::ps {
-
-enum class StalenessPolicy { kRefuse, kWait };
 
 struct AsyncConfig {
   int64_t max_staleness = -1;  // -1: unbounded

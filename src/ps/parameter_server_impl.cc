@@ -10,6 +10,7 @@
 
 #include "core/thread_pool.h"
 #include "net/pool_bridge.h"
+#include "net/config_wire.h"
 #include "net/ps.capnp.h"
 #include "net/rpc_server.h"
 #include "net/tensor_codec.h"
@@ -42,23 +43,6 @@ wire::PushOutcome ToWire(PushOutcome o) {
     case PushOutcome::kStale: return wire::PushOutcome::STALE;
   }
   return wire::PushOutcome::STALE;
-}
-
-StatusOr<kernels::InitializerSpec> ReadInitializer(wire::Initializer::Reader in, const std::string& what) {
-  kernels::InitializerSpec spec;
-  const std::string kind = in.getKind();
-  if (!kind.empty()) {
-    StatusOr<kernels::InitializerKind> k = kernels::ParseInitializerKind(kind);
-    if (!k.ok()) return k.status().WithContext(what);
-    spec.kind = *k;
-  }
-  spec.value = in.getValue();
-  spec.min = in.getMin();
-  spec.max = in.getMax();
-  spec.mean = in.getMean();
-  spec.stddev = in.getStddev();
-  spec.seed = in.getSeed();
-  return spec;
 }
 
 std::vector<Gradient> CloneGradients(const std::vector<Gradient>& grads) {
@@ -182,39 +166,21 @@ int64_t FillRead(ParameterShard& shard, const ReadRequest& read, ReadLists lists
   return step;
 }
 
-StatusOr<ShardConfig> ReadShardConfig(wire::ShardConfig::Reader in, int shard, int num_shards) {
+// The shard's config from the job's (net/config_wire.h reads the wire).
+StatusOr<ShardConfig> ShardConfigFromWire(wire::ShardConfig::Reader in, int shard, int num_shards) {
+  StatusOr<PsJobConfig> job = ReadShardConfig(in);
+  if (!job.ok()) return job.status().WithContext("configure");
   ShardConfig c;
   c.shard = shard;
   c.num_shards = num_shards;
-  const std::string mode = in.getMode();
-  if (mode == "sync")
-    c.mode = TrainingMode::kSync;
-  else if (mode == "async")
-    c.mode = TrainingMode::kAsync;
-  else
-    return InvalidArgument("configure: mode must be sync or async, got '" + mode + "'");
-  c.sync.replicas_to_aggregate = in.getReplicasToAggregate();
-  c.sync.total_workers = c.async.total_workers = in.getTotalWorkers();
-  c.async.max_staleness = in.getMaxStaleness();
-  const std::string policy = in.getStalenessPolicy();
-  if (policy == "wait")
-    c.async.policy = StalenessPolicy::kWait;
-  else if (policy == "refuse" || policy.empty())
-    c.async.policy = StalenessPolicy::kRefuse;
-  else
-    return InvalidArgument("configure: staleness_policy must be refuse or wait, got '" + policy + "'");
-  StatusOr<kernels::OptimizerKind> kind = kernels::ParseOptimizerKind(in.getOptimizer());
-  if (!kind.ok()) return kind.status().WithContext("configure");
-  c.optimizer.kind = *kind;
-  c.optimizer.learning_rate = in.getLearningRate();
-  c.optimizer.momentum = in.getMomentum();
-  c.optimizer.nesterov = in.getNesterov();
-  c.optimizer.beta1 = in.getBeta1();
-  c.optimizer.beta2 = in.getBeta2();
-  c.optimizer.epsilon = in.getEpsilon();
-  c.optimizer.initial_accumulator = in.getInitialAccumulator();
-  c.checkpoint_dir = in.getCheckpointDir();
-  c.keep_checkpoints = in.getKeepCheckpoints();
+  c.mode = job->mode;
+  c.sync.replicas_to_aggregate = job->replicas_to_aggregate;
+  c.sync.total_workers = c.async.total_workers = job->total_workers;
+  c.async.max_staleness = job->max_staleness;
+  c.async.policy = job->staleness_policy;
+  c.optimizer = job->optimizer;
+  c.checkpoint_dir = job->checkpoint_dir;
+  c.keep_checkpoints = job->keep_checkpoints;
   FLOWPS_RETURN_IF_ERROR(c.Validate().WithContext("configure"));
   return c;
 }
@@ -229,7 +195,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   }
 
   kj::Promise<void> configure(ConfigureContext context) override {
-    ShardConfig config = ValueOrFail(ReadShardConfig(context.getParams().getConfig(), shard_index_, num_shards_));
+    ShardConfig config = ValueOrFail(ShardConfigFromWire(context.getParams().getConfig(), shard_index_, num_shards_));
     config.test_pause_before_rename_ms = options_.test_pause_before_rename_ms;
     if (shard_ != nullptr || configuring_) {
       KJ_REQUIRE(!configuring_, "configure: this ps shard is being configured by another call");
@@ -247,8 +213,8 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
               configuring_ = false;
               shard_ = ValueOrFail(std::move(opened));
               log_->info("configured: {} mode, optimizer {}, checkpoints in '{}'",
-                         shard_->config().mode == TrainingMode::kSync ? "sync" : "async",
-                         kernels::OptimizerKindName(shard_->config().optimizer.kind), shard_->config().checkpoint_dir);
+                         TrainingModeName(shard_->config().mode),
+                         OptimizerKindName(shard_->config().optimizer.kind), shard_->config().checkpoint_dir);
               FillConfigured(context);
             },
             [this](kj::Exception&& e) {
@@ -267,7 +233,9 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
       spec.full_shape = Shape(std::move(dims));
       spec.row_begin = def.getRowBegin();
       spec.row_end = def.getRowEnd();
-      spec.initializer = ValueOrFail(ReadInitializer(def.getInitializer(), "variable '" + spec.name + "'"));
+      StatusOr<kernels::InitializerSpec> init = ReadInitializer(def.getInitializer());
+      if (!init.ok()) Fail(init.status().WithContext("variable '" + spec.name + "'"));
+      spec.initializer = *init;
       specs.push_back(std::move(spec));
     }
     std::shared_ptr<ParameterShard> shard = SharedShard();
@@ -421,7 +389,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   kj::Promise<void> stats(StatsContext context) override {
     const PushStats s = Shard().rule().stats();
     auto out = context.getResults().initStats();
-    out.setMode(Shard().config().mode == TrainingMode::kSync ? "sync" : "async");
+    out.setMode(TrainingModeToWire(Shard().config().mode));
     out.setGlobalStep(Shard().rule().global_step());
     out.setVariables(static_cast<uint32_t>(Shard().store().Names().size()));
     out.setBytes(static_cast<uint64_t>(Shard().store().TotalBytes()));

@@ -22,6 +22,7 @@
 #include "kernels/optimizers.h"
 #include "ps/async_applier.h"
 #include "ps/checkpoint.h"
+#include "core/train_config.h"
 #include "ps/sync_aggregator.h"
 #include "ps/variable_store.h"
 
@@ -35,15 +36,13 @@ class ThreadPool;
 
 namespace ps {
 
-enum class TrainingMode { kSync, kAsync };
-
 struct ShardConfig {
   int shard = 0;
   int num_shards = 1;
   TrainingMode mode = TrainingMode::kSync;
   SyncConfig sync;
   AsyncConfig async;
-  kernels::OptimizerConfig optimizer;
+  OptimizerConfig optimizer;
   std::string checkpoint_dir;  // empty: this shard neither saves nor restores
   int keep_checkpoints = 3;
   // Tests only, never from the wire (ParameterServerOptions): sleep between

@@ -22,7 +22,7 @@ void Unshare(Tensor& t) {
 
 }  // namespace
 
-VariableStore::VariableStore(kernels::OptimizerConfig optimizer, ThreadPool* pool)
+VariableStore::VariableStore(OptimizerConfig optimizer, ThreadPool* pool)
     : optimizer_(optimizer), pool_(pool) {}
 
 Status VariableStore::Create(const VariableSpec& spec, bool* created) {
@@ -224,7 +224,7 @@ Status VariableStore::Restore(std::vector<VariableSnapshot> parts) {
     FLOWPS_RETURN_IF_ERROR(p.value.Check(DType::kFloat32, RowsShape(p.full_shape, p.row_end - p.row_begin), what));
     if (p.slots.size() != num_slots)
       return InvalidArgument(what + ": it has " + std::to_string(p.slots.size()) + " slots, the optimizer " +
-                             kernels::OptimizerKindName(optimizer_.config().kind) + " needs " +
+                             OptimizerKindName(optimizer_.config().kind) + " needs " +
                              std::to_string(num_slots));
     for (const Tensor& slot : p.slots) FLOWPS_RETURN_IF_ERROR(slot.Check(DType::kFloat32, p.value.shape(), what));
     auto v = std::make_unique<Variable>();

@@ -64,7 +64,7 @@ struct VariableSnapshot {
 class VariableStore {
  public:
   // `pool` (not owned, may be null) parallelises dense updates of large variables.
-  VariableStore(kernels::OptimizerConfig optimizer, ThreadPool* pool);
+  VariableStore(OptimizerConfig optimizer, ThreadPool* pool);
   VariableStore(const VariableStore&) = delete;
   VariableStore& operator=(const VariableStore&) = delete;
 

@@ -14,32 +14,13 @@
 
 namespace flowps {
 
-kernels::OptimizerConfig ToOptimizerConfig(const OptimizerSpec& s) {
-  kernels::OptimizerConfig c;
-  switch (s.kind) {
-    case OptimizerKind::kSgd: c.kind = kernels::OptimizerKind::kSgd; break;
-    case OptimizerKind::kMomentum: c.kind = kernels::OptimizerKind::kMomentum; break;
-    case OptimizerKind::kAdagrad: c.kind = kernels::OptimizerKind::kAdagrad; break;
-    case OptimizerKind::kAdam: c.kind = kernels::OptimizerKind::kAdam; break;
-  }
-  c.learning_rate = s.learning_rate;
-  c.momentum = s.momentum;
-  c.nesterov = s.nesterov;
-  c.beta1 = s.beta1;
-  c.beta2 = s.beta2;
-  c.epsilon = s.epsilon;
-  c.initial_accumulator = s.initial_accumulator;
-  return c;
-}
-
-LocalModel::LocalModel(kernels::OptimizerConfig config, ThreadPool* pool) : optimizer_(config), pool_(pool) {}
+LocalModel::LocalModel(OptimizerConfig config, ThreadPool* pool) : optimizer_(config), pool_(pool) {}
 LocalModel::~LocalModel() = default;
 
-StatusOr<std::unique_ptr<LocalModel>> LocalModel::Create(const ModelSpec& spec, const OptimizerSpec& optimizer,
+StatusOr<std::unique_ptr<LocalModel>> LocalModel::Create(const ModelSpec& spec, const OptimizerConfig& optimizer,
                                                          ThreadPool* pool, const TowerOptions& towers) {
-  kernels::OptimizerConfig config = ToOptimizerConfig(optimizer);
-  FLOWPS_RETURN_IF_ERROR(config.Validate());
-  std::unique_ptr<LocalModel> m(new LocalModel(config, pool));
+  FLOWPS_RETURN_IF_ERROR(optimizer.Validate());
+  std::unique_ptr<LocalModel> m(new LocalModel(optimizer, pool));
   FLOWPS_RETURN_IF_ERROR(RegisterStandardOps(&m->registry_));
   if (towers.register_kernels) FLOWPS_RETURN_IF_ERROR(towers.register_kernels(&m->registry_));
   FLOWPS_ASSIGN_OR_RETURN(m->model_, BuildModel(spec, &m->registry_));

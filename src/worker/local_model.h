@@ -51,9 +51,6 @@ struct TowerOptions {
   std::function<Status(OpRegistry*)> register_kernels;
 };
 
-// The kernels' optimizer configuration for a job's optimizer section.
-kernels::OptimizerConfig ToOptimizerConfig(const OptimizerSpec& spec);
-
 class LocalModel {
  public:
   // Builds the model (or loads its graph file), adds the gradients and sets
@@ -63,7 +60,7 @@ class LocalModel {
   // two): read only their shapes after training started. Optimizer slots are
   // made at the first Step(), so a distributed worker has none.
   // REQUIRES: pool outlives the model.
-  static StatusOr<std::unique_ptr<LocalModel>> Create(const ModelSpec& model, const OptimizerSpec& optimizer,
+  static StatusOr<std::unique_ptr<LocalModel>> Create(const ModelSpec& model, const OptimizerConfig& optimizer,
                                                       ThreadPool* pool, const TowerOptions& towers = {});
   ~LocalModel();
   LocalModel(const LocalModel&) = delete;
@@ -120,7 +117,7 @@ class LocalModel {
   struct TowerFeeds {
     std::string x, y, weight;
   };
-  LocalModel(kernels::OptimizerConfig config, ThreadPool* pool);
+  LocalModel(OptimizerConfig config, ThreadPool* pool);
   StatusOr<FeedList> ResolveFeeds(const std::vector<std::pair<std::string, Tensor>>& feeds) const;
   StatusOr<double> RunStep(const FeedList& feeds);
   Status BuildTowers(const TowerOptions& towers);

@@ -4,25 +4,29 @@
 
 #include <algorithm>
 
-#include "kernels/initializers.h"
 
 namespace flowps {
 
-StatusOr<std::map<std::string, InitializerDef>> PsInitializers(const Model& model) {
-  std::map<std::string, InitializerDef> inits;
+StatusOr<std::map<std::string, kernels::InitializerSpec>> PsInitializers(const Model& model) {
+  std::map<std::string, kernels::InitializerSpec> inits;
   for (const ModelVariable& v : model.variables) {
     if (!v.initializer) return InvalidArgument("variable '" + v.name + "' has no initializer the ps can run");
-    InitializerDef d;
-    d.kind = kernels::InitializerKindName(v.initializer->kind);
-    d.value = v.initializer->value;
-    d.min = v.initializer->min;
-    d.max = v.initializer->max;
-    d.mean = v.initializer->mean;
-    d.stddev = v.initializer->stddev;
-    d.seed = v.initializer->seed;
-    inits[v.name] = d;
+    inits[v.name] = *v.initializer;
   }
   return inits;
+}
+
+PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job) {
+  PsJobConfig c;
+  c.mode = job.mode.mode;
+  c.replicas_to_aggregate = job.mode.replicas_to_aggregate;
+  c.total_workers = job.mode.total_workers;
+  c.max_staleness = job.mode.max_staleness;
+  c.staleness_policy = job.mode.staleness_policy;
+  c.optimizer = job.optimizer;
+  c.checkpoint_dir = job.checkpoint.dir;
+  c.keep_checkpoints = job.checkpoint.keep;
+  return c;
 }
 
 kj::Promise<StatusOr<int64_t>> ShardSetup::Run(const JobSpec& job, const Model& model) {

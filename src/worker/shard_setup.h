@@ -13,6 +13,7 @@
 
 #include "core/job_spec.h"
 #include "core/status.h"
+#include "kernels/initializers.h"
 #include "net/ps_client.h"
 #include "worker/models.h"
 
@@ -22,9 +23,13 @@ class logger;
 
 namespace flowps {
 
-// The model's initializers as the ps runs them (the one place they cross from
-// the model to the ps's config). InvalidArgument naming a variable without one.
-StatusOr<std::map<std::string, InitializerDef>> PsInitializers(const Model& model);
+// The model's initializers as the ps runs them. InvalidArgument naming a
+// variable without one.
+StatusOr<std::map<std::string, kernels::InitializerSpec>> PsInitializers(const Model& model);
+
+// How the job's ps shards train: its mode, optimizer and checkpoints (the one
+// place the job spec becomes the shards' config).
+PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job);
 
 class ShardSetup {
  public:

@@ -96,10 +96,10 @@ TEST_CASE("async bounded staleness reads a refuse or wait policy") {
   auto prefetch = ParseJobSpec(Valid("", "  type: async\n  prefetch: true\n"), "job.yaml");
   REQUIRE(prefetch.ok());
   CHECK(prefetch->mode.prefetch);
-  CHECK(!refuse->mode.staleness_wait);
+  CHECK(refuse->mode.staleness_policy == StalenessPolicy::kRefuse);
   auto wait = ParseJobSpec(Valid("", "  type: async\n  max_staleness: 4\n  staleness_policy: wait\n"), "job.yaml");
   REQUIRE(wait.ok());
-  CHECK(wait->mode.staleness_wait);
+  CHECK(wait->mode.staleness_policy == StalenessPolicy::kWait);
   CHECK(ErrorOf(Valid("", "  type: async\n  staleness_policy: later\n")) ==
         "job.yaml:13: key 'mode.staleness_policy' must be refuse or wait, got 'later'");
   CHECK(ErrorOf(Valid("", "  type: sync\n  staleness_policy: wait\n")) ==

@@ -77,10 +77,10 @@ int Run(const Options& o) {
 
   if (o.setup) {
     PsJobConfig config;
-    config.mode = "async";
+    config.mode = TrainingMode::kAsync;
     config.total_workers = static_cast<int>(spec->workers.size());
-    config.optimizer = "sgd";
-    config.learning_rate = 1.0;
+    config.optimizer.kind = OptimizerKind::kSgd;
+    config.optimizer.learning_rate = 1.0;
     auto configured = Retry<std::vector<int64_t>>(io.waitScope, deadline, &retries,
                                                   [&] { return client.Configure(config); });
     if (!configured.ok()) return Fail("configure", configured.status());

@@ -123,12 +123,12 @@ void WritePsSeeds(const fs::path& dir) {
   {
     capnp::MallocMessageBuilder m;
     auto c = m.initRoot<PS::ConfigureParams>().initConfig();
-    c.setMode("sync");
+    c.setMode(wire::TrainingMode::SYNC);
     c.setReplicasToAggregate(1);
     c.setTotalWorkers(1);
     c.setMaxStaleness(-1);
-    c.setStalenessPolicy("refuse");
-    c.setOptimizer("adam");
+    c.setStalenessPolicy(wire::StalenessPolicy::REFUSE);
+    c.setOptimizer(wire::OptimizerKind::ADAM);
     c.setLearningRate(0.1);
     c.setBeta1(0.9);
     c.setBeta2(0.999);
@@ -146,7 +146,7 @@ void WritePsSeeds(const fs::path& dir) {
     shape.set(1, 3);
     v.setRowBegin(0);
     v.setRowEnd(4);
-    v.initInitializer().setKind("zeros");
+    v.initInitializer().setKind(wire::InitializerKind::ZEROS);
     session += Record(0, m);
   }
   {

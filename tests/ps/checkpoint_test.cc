@@ -38,7 +38,7 @@ ShardConfig AdamShard(const std::string& dir, int shard, int num_shards) {
   c.num_shards = num_shards;
   c.mode = TrainingMode::kSync;
   c.sync = {1, 1};
-  c.optimizer.kind = kernels::OptimizerKind::kAdam;
+  c.optimizer.kind = OptimizerKind::kAdam;
   c.optimizer.learning_rate = 0.1;
   c.checkpoint_dir = dir;
   c.keep_checkpoints = 2;

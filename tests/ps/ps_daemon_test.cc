@@ -104,10 +104,10 @@ TEST_CASE("an RPC round trip: push and pull through the flowps-ps daemon") {
   auto io = kj::setupAsyncIo();
   PsClient client(io, Options(cluster), OneVariable(1000));
   PsJobConfig config;
-  config.mode = "sync";
-  config.optimizer = "momentum";
-  config.learning_rate = 0.5;
-  config.momentum = 0.5;
+  config.mode = TrainingMode::kSync;
+  config.optimizer.kind = OptimizerKind::kMomentum;
+  config.optimizer.learning_rate = 0.5;
+  config.optimizer.momentum = 0.5;
   CHECK(ConfigureWhenUp(client, config, io.waitScope, ps.log) == std::vector<int64_t>{-1});
   CHECK(Wait(client.CreateVariables({}), io.waitScope) == 1);
   for (int64_t step = 0; step < 2; ++step) {
@@ -126,9 +126,9 @@ TEST_CASE("kill -9 of flowps-ps during a checkpoint write leaves the previous co
   PsTestCluster cluster;
   const std::string ckpt = cluster.dir + "/ckpt";
   PsJobConfig config;
-  config.mode = "async";
-  config.optimizer = "adam";
-  config.learning_rate = 0.1;
+  config.mode = TrainingMode::kAsync;
+  config.optimizer.kind = OptimizerKind::kAdam;
+  config.optimizer.learning_rate = 0.1;
   config.checkpoint_dir = ckpt;
   config.keep_checkpoints = 3;
   const int64_t n = 1 << 16;

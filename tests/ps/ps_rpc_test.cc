@@ -7,6 +7,7 @@
 #include "core/logging.h"
 #include "core/thread_pool.h"
 #include "net/ps.capnp.h"
+#include "net/config_wire.h"
 #include "net/ps_client.h"
 #include "net/rpc_client.h"
 #include "net/rpc_common.h"
@@ -57,11 +58,11 @@ PartitionPlan Plan(std::vector<VariableInfo> vars, int shards, int64_t min_parti
 
 PsJobConfig SyncSgd(int n, int total, double lr) {
   PsJobConfig c;
-  c.mode = "sync";
+  c.mode = TrainingMode::kSync;
   c.replicas_to_aggregate = n;
   c.total_workers = total;
-  c.optimizer = "sgd";
-  c.learning_rate = lr;
+  c.optimizer.kind = OptimizerKind::kSgd;
+  c.optimizer.learning_rate = lr;
   return c;
 }
 
@@ -89,8 +90,8 @@ TEST_CASE("an RPC round trip: configure, create, push and pull through the ps se
   auto io = kj::setupAsyncIo();
   PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{2, 2}}}, 1));
   CHECK(Wait(client.Configure(SyncSgd(1, 1, 0.5)), io.waitScope) == std::vector<int64_t>{-1});
-  InitializerDef ones;
-  ones.kind = "constant";
+  kernels::InitializerSpec ones;
+  ones.kind = kernels::InitializerKind::kConstant;
   ones.value = 1;
   CHECK(Wait(client.CreateVariables({{"w", ones}}), io.waitScope) == 1);
   PulledVariables pulled = Wait(client.Pull({"w"}), io.waitScope);
@@ -132,7 +133,7 @@ TEST_CASE("a push retried after a reconnect is applied once") {
   auto io = kj::setupAsyncIo();
   PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
   PsJobConfig config = SyncSgd(1, 2, 1.0);
-  config.mode = "async";
+  config.mode = TrainingMode::kAsync;
   Start(client, config, io.waitScope);
   auto first = Wait(client.Push(1, {0}, {DenseGrad("w", {1}, {3})}), io.waitScope);
   CHECK(first[0].outcome == PushReplyOutcome::kApplied);
@@ -184,8 +185,8 @@ TEST_CASE("a variable split across two shards is pulled whole and pushed by row 
   REQUIRE(plan.Find("emb")->parts.size() == 2);
   PsClient client(io, cluster.ClientOptions(), plan);
   Wait(client.Configure(SyncSgd(1, 1, 1.0)), io.waitScope);
-  InitializerDef normal;
-  normal.kind = "normal";
+  kernels::InitializerSpec normal;
+  normal.kind = kernels::InitializerKind::kNormal;
   normal.seed = 7;
   Wait(client.CreateVariables({{"emb", normal}}), io.waitScope);
   PulledVariables pulled = Wait(client.Pull({"emb", "b"}), io.waitScope);
@@ -241,8 +242,8 @@ TEST_CASE("with bfloat16 on the wire, values arrive truncated to their high 16 b
   options.bfloat16 = true;
   PsClient client(io, options, Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
   Wait(client.Configure(SyncSgd(1, 1, 1.0)), io.waitScope);
-  InitializerDef c;
-  c.kind = "constant";
+  kernels::InitializerSpec c;
+  c.kind = kernels::InitializerKind::kConstant;
   c.value = 1.0 + 1.0 / 1024;  // needs more mantissa bits than bfloat16 has
   Wait(client.CreateVariables({{"w", c}}), io.waitScope);
   float pulled = Wait(client.Pull({"w"}), io.waitScope).values.at("w").ToVector<float>()[0];
@@ -312,7 +313,7 @@ TEST_CASE("an async pushPull answers with the values right after its push is app
   auto io = kj::setupAsyncIo();
   PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
   PsJobConfig config = SyncSgd(1, 2, 1.0);
-  config.mode = "async";
+  config.mode = TrainingMode::kAsync;
   Start(client, config, io.waitScope);
   PushPullResult r = Wait(client.PushPull(1, {0}, {DenseGrad("w", {1}, {3})}, PullSpec{{"w"}, {}}), io.waitScope);
   CHECK(r.pushed[0].outcome == PushReplyOutcome::kApplied);
@@ -446,6 +447,35 @@ TEST_CASE("a sync step whose average overflows is dropped: every pusher is told 
   PushPullResult done = Wait(kj::mv(again), io.waitScope);
   CHECK(done.pulled.shard_steps == std::vector<int64_t>{1});
   CHECK(done.pulled.values.at("w").ToVector<float>() == std::vector<float>{-2});
+}
+
+
+TEST_CASE("a configure or createVariables with an enum value the ps does not know is refused; the ps serves on") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  RpcClientOptions o;
+  o.address = cluster.servers[0]->address();
+  o.token = kToken;
+  RpcClient raw(io, o);
+  auto ps = Wait(raw.GetService("ps"), io.waitScope).castAs<wire::ParameterServer>();
+  auto request = ps.configureRequest();
+  WriteShardConfig(SyncSgd(1, 1, 1.0), request.initConfig());
+  request.getConfig().setOptimizer(static_cast<wire::OptimizerKind>(42));
+  Status refused = WaitFor(request.send().ignoreResult(), io.waitScope, "configure");
+  CHECK(refused.message().find("configure: optimizer: unknown value 42") != std::string::npos);
+
+  PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{2}}}, 1));
+  Wait(client.Configure(SyncSgd(1, 1, 1.0)), io.waitScope);
+  auto create = ps.createVariablesRequest();
+  auto def = create.initVariables(1)[0];
+  def.setName("w");
+  def.initFullShape(1).set(0, 2);
+  def.setRowEnd(2);
+  def.initInitializer().setKind(static_cast<wire::InitializerKind>(300));
+  refused = WaitFor(create.send().ignoreResult(), io.waitScope, "createVariables");
+  CHECK(refused.message().find("variable 'w': initializer.kind: unknown value 300") != std::string::npos);
+  CHECK(Wait(client.CreateVariables({}), io.waitScope) == 1);  // nothing was half-created
+  CHECK(Wait(client.Pull({"w"}), io.waitScope).values.at("w").ToVector<float>() == std::vector<float>{0, 0});
 }
 
 }  // namespace flowps

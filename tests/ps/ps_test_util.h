@@ -20,9 +20,9 @@ inline std::shared_ptr<spdlog::logger> NullLogger() {
   return std::make_shared<spdlog::logger>("ps", std::make_shared<spdlog::sinks::null_sink_mt>());
 }
 
-inline kernels::OptimizerConfig Sgd(double lr) {
-  kernels::OptimizerConfig c;
-  c.kind = kernels::OptimizerKind::kSgd;
+inline OptimizerConfig Sgd(double lr) {
+  OptimizerConfig c;
+  c.kind = OptimizerKind::kSgd;
   c.learning_rate = lr;
   return c;
 }

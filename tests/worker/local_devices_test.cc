@@ -64,7 +64,7 @@ TEST_CASE("a worker with devices [gpu:0, gpu:1] and no GPU trains two towers on 
   auto pool = NewAsioThreadPool(2);
   ModelSpec spec;
   spec.kind = ModelKind::kSoftmax;
-  auto model = LocalModel::Create(spec, OptimizerSpec{}, pool.get(), devices->towers);
+  auto model = LocalModel::Create(spec, OptimizerConfig{}, pool.get(), devices->towers);
   REQUIRE(model.ok());
   CHECK((*model)->num_towers() == 2);
   CHECK((*model)->tower_partitions().size() == 2);

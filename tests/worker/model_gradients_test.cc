@@ -38,7 +38,7 @@ std::unique_ptr<LocalModel> SmallMlp(ThreadPool* pool, const std::vector<Device*
   ModelSpec spec;
   spec.kind = ModelKind::kMlp;
   spec.hidden = {16};
-  OptimizerSpec optimizer;
+  OptimizerConfig optimizer;
   TowerOptions towers;
   towers.devices = devices;
   auto m = LocalModel::Create(spec, optimizer, pool, towers);
@@ -129,7 +129,7 @@ TEST_CASE("a device named twice is refused at creation") {
   spec.kind = ModelKind::kSoftmax;
   TowerOptions towers;
   towers.devices = {&cpu0, &again};
-  auto m = LocalModel::Create(spec, OptimizerSpec{}, pool.get(), towers);
+  auto m = LocalModel::Create(spec, OptimizerConfig{}, pool.get(), towers);
   CHECK(m.status().code() == Code::kInvalidArgument);
   CHECK_THAT(m.status().message(), Catch::Contains(CpuName(0)));
 }
@@ -188,8 +188,8 @@ TEST_CASE("a model with a sparse (Gather) gradient gets the towers' rows, scaled
   CpuDevice cpu0(CpuName(0)), cpu1(CpuName(1));
   TowerOptions two;
   two.devices = {&cpu0, &cpu1};
-  auto single = LocalModel::Create(spec, OptimizerSpec{}, pool.get());
-  auto split = LocalModel::Create(spec, OptimizerSpec{}, pool.get(), two);
+  auto single = LocalModel::Create(spec, OptimizerConfig{}, pool.get());
+  auto split = LocalModel::Create(spec, OptimizerConfig{}, pool.get(), two);
   std::filesystem::remove(path);
   INFO(single.status().ToString() << " / " << split.status().ToString());
   REQUIRE((single.ok() && split.ok()));

@@ -91,7 +91,7 @@ TEST_CASE("a model saved as a graph file trains exactly like the built-in one") 
   ModelSpec from_file;
   from_file.kind = ModelKind::kGraphFile;
   from_file.graph_file = path;
-  OptimizerSpec sgd;
+  OptimizerConfig sgd;
   sgd.learning_rate = 0.1;
   auto pool = NewAsioThreadPool(2);
   auto a = LocalModel::Create(Spec(ModelKind::kMlp, 3), sgd, pool.get());
@@ -122,7 +122,7 @@ TEST_CASE("a graph file without the contract's nodes is refused naming the file 
 }
 
 TEST_CASE("training steps lower the loss on a batch, and a diverging step is refused") {
-  OptimizerSpec sgd;
+  OptimizerConfig sgd;
   sgd.learning_rate = 0.5;
   auto pool = NewAsioThreadPool(2);
   auto model = LocalModel::Create(Spec(ModelKind::kMlp), sgd, pool.get());
@@ -144,7 +144,7 @@ TEST_CASE("training steps lower the loss on a batch, and a diverging step is ref
   REQUIRE(acc.ok());
   CHECK(*acc == 1.0);
 
-  OptimizerSpec wild;
+  OptimizerConfig wild;
   wild.learning_rate = 1e30;
   auto diverging = LocalModel::Create(Spec(ModelKind::kMlp), wild, pool.get());
   REQUIRE(diverging.ok());

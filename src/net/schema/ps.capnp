@@ -9,14 +9,46 @@ $Cxx.namespace("flowps::wire");
 
 using import "tensor.capnp".Tensor;
 
+# The wire form of kernels::InitializerKind, OptimizerKind, TrainingMode and
+# StalenessPolicy (core/train_config.h); converted only in net/config_wire.h,
+# which refuses a value it does not know.
+enum InitializerKind {
+  zeros @0;
+  constant @1;
+  uniform @2;
+  normal @3;
+  truncatedNormal @4;
+  glorotUniform @5;
+  glorotNormal @6;
+  heUniform @7;
+  heNormal @8;
+}
+
+enum OptimizerKind {
+  sgd @0;
+  momentum @1;
+  adagrad @2;
+  adam @3;
+}
+
+enum TrainingMode {
+  sync @0;
+  async @1;
+}
+
+enum StalenessPolicy {
+  refuse @0;
+  wait @1;
+}
+
 struct Initializer {
-  kind @0 :Text;          # zeros | constant | uniform | normal | glorot_uniform
+  kind @0 :InitializerKind;
   value @1 :Float64;      # constant
   min @2 :Float64;        # uniform
   max @3 :Float64;
   mean @4 :Float64;       # normal
   stddev @5 :Float64;
-  seed @6 :UInt64;        # uniform, normal, glorot_uniform
+  seed @6 :UInt64;        # every random kind
 }
 
 # One variable part to create on this shard: rows [rowBegin, rowEnd) of a
@@ -64,7 +96,7 @@ enum PushOutcome {
 }
 
 struct ShardStats {
-  mode @0 :Text;          # "sync" | "async"
+  mode @0 :TrainingMode;
   globalStep @1 :Int64;
   variables @2 :UInt32;
   bytes @3 :UInt64;
@@ -78,12 +110,12 @@ struct ShardStats {
 
 # How the job wants its shards to train; sent by the chief before anything else.
 struct ShardConfig {
-  mode @0 :Text;                  # "sync" | "async"
+  mode @0 :TrainingMode;
   replicasToAggregate @1 :Int32;  # sync: N
   totalWorkers @2 :Int32;         # N + b (sync); the worker ids 0 .. totalWorkers-1
   maxStaleness @3 :Int64;         # async: -1 unbounded
-  stalenessPolicy @4 :Text;       # async: "refuse" | "wait"
-  optimizer @5 :Text;             # sgd | momentum | adagrad | adam
+  stalenessPolicy @4 :StalenessPolicy;  # async
+  optimizer @5 :OptimizerKind;
   learningRate @6 :Float64;
   momentum @7 :Float64;
   nesterov @8 :Bool;

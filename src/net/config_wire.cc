@@ -1,0 +1,152 @@
+#include "net/config_wire.h"
+
+namespace flowps {
+namespace {
+
+// An enum value the peer sent that this build does not know.
+Status UnknownValue(const char* field, uint16_t value) {
+  return InvalidArgument(std::string(field) + ": unknown value " + std::to_string(value) +
+                         " (a peer built from another schema?)");
+}
+
+wire::OptimizerKind OptimizerKindToWire(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::kSgd: return wire::OptimizerKind::SGD;
+    case OptimizerKind::kMomentum: return wire::OptimizerKind::MOMENTUM;
+    case OptimizerKind::kAdagrad: return wire::OptimizerKind::ADAGRAD;
+    case OptimizerKind::kAdam: return wire::OptimizerKind::ADAM;
+  }
+  return wire::OptimizerKind::SGD;
+}
+
+StatusOr<OptimizerKind> OptimizerKindFromWire(wire::OptimizerKind kind) {
+  switch (kind) {
+    case wire::OptimizerKind::SGD: return OptimizerKind::kSgd;
+    case wire::OptimizerKind::MOMENTUM: return OptimizerKind::kMomentum;
+    case wire::OptimizerKind::ADAGRAD: return OptimizerKind::kAdagrad;
+    case wire::OptimizerKind::ADAM: return OptimizerKind::kAdam;
+  }
+  return UnknownValue("optimizer", static_cast<uint16_t>(kind));
+}
+
+wire::StalenessPolicy StalenessPolicyToWire(StalenessPolicy policy) {
+  return policy == StalenessPolicy::kWait ? wire::StalenessPolicy::WAIT : wire::StalenessPolicy::REFUSE;
+}
+
+StatusOr<StalenessPolicy> StalenessPolicyFromWire(wire::StalenessPolicy policy) {
+  switch (policy) {
+    case wire::StalenessPolicy::REFUSE: return StalenessPolicy::kRefuse;
+    case wire::StalenessPolicy::WAIT: return StalenessPolicy::kWait;
+  }
+  return UnknownValue("stalenessPolicy", static_cast<uint16_t>(policy));
+}
+
+wire::InitializerKind InitializerKindToWire(kernels::InitializerKind kind) {
+  using K = kernels::InitializerKind;
+  switch (kind) {
+    case K::kZeros: return wire::InitializerKind::ZEROS;
+    case K::kConstant: return wire::InitializerKind::CONSTANT;
+    case K::kUniform: return wire::InitializerKind::UNIFORM;
+    case K::kNormal: return wire::InitializerKind::NORMAL;
+    case K::kTruncatedNormal: return wire::InitializerKind::TRUNCATED_NORMAL;
+    case K::kGlorotUniform: return wire::InitializerKind::GLOROT_UNIFORM;
+    case K::kGlorotNormal: return wire::InitializerKind::GLOROT_NORMAL;
+    case K::kHeUniform: return wire::InitializerKind::HE_UNIFORM;
+    case K::kHeNormal: return wire::InitializerKind::HE_NORMAL;
+  }
+  return wire::InitializerKind::ZEROS;
+}
+
+StatusOr<kernels::InitializerKind> InitializerKindFromWire(wire::InitializerKind kind) {
+  using K = kernels::InitializerKind;
+  switch (kind) {
+    case wire::InitializerKind::ZEROS: return K::kZeros;
+    case wire::InitializerKind::CONSTANT: return K::kConstant;
+    case wire::InitializerKind::UNIFORM: return K::kUniform;
+    case wire::InitializerKind::NORMAL: return K::kNormal;
+    case wire::InitializerKind::TRUNCATED_NORMAL: return K::kTruncatedNormal;
+    case wire::InitializerKind::GLOROT_UNIFORM: return K::kGlorotUniform;
+    case wire::InitializerKind::GLOROT_NORMAL: return K::kGlorotNormal;
+    case wire::InitializerKind::HE_UNIFORM: return K::kHeUniform;
+    case wire::InitializerKind::HE_NORMAL: return K::kHeNormal;
+  }
+  return UnknownValue("initializer.kind", static_cast<uint16_t>(kind));
+}
+
+}  // namespace
+
+wire::TrainingMode TrainingModeToWire(TrainingMode mode) {
+  return mode == TrainingMode::kSync ? wire::TrainingMode::SYNC : wire::TrainingMode::ASYNC;
+}
+
+StatusOr<TrainingMode> TrainingModeFromWire(wire::TrainingMode mode) {
+  switch (mode) {
+    case wire::TrainingMode::SYNC: return TrainingMode::kSync;
+    case wire::TrainingMode::ASYNC: return TrainingMode::kAsync;
+  }
+  return UnknownValue("mode", static_cast<uint16_t>(mode));
+}
+
+void WriteShardConfig(const PsJobConfig& config, wire::ShardConfig::Builder out) {
+  out.setMode(TrainingModeToWire(config.mode));
+  out.setReplicasToAggregate(config.replicas_to_aggregate);
+  out.setTotalWorkers(config.total_workers);
+  out.setMaxStaleness(config.max_staleness);
+  out.setStalenessPolicy(StalenessPolicyToWire(config.staleness_policy));
+  const OptimizerConfig& o = config.optimizer;
+  out.setOptimizer(OptimizerKindToWire(o.kind));
+  out.setLearningRate(o.learning_rate);
+  out.setMomentum(o.momentum);
+  out.setNesterov(o.nesterov);
+  out.setBeta1(o.beta1);
+  out.setBeta2(o.beta2);
+  out.setEpsilon(o.epsilon);
+  out.setInitialAccumulator(o.initial_accumulator);
+  out.setCheckpointDir(config.checkpoint_dir);
+  out.setKeepCheckpoints(config.keep_checkpoints);
+}
+
+StatusOr<PsJobConfig> ReadShardConfig(wire::ShardConfig::Reader in) {
+  PsJobConfig c;
+  FLOWPS_ASSIGN_OR_RETURN(c.mode, TrainingModeFromWire(in.getMode()));
+  c.replicas_to_aggregate = in.getReplicasToAggregate();
+  c.total_workers = in.getTotalWorkers();
+  c.max_staleness = in.getMaxStaleness();
+  FLOWPS_ASSIGN_OR_RETURN(c.staleness_policy, StalenessPolicyFromWire(in.getStalenessPolicy()));
+  OptimizerConfig& o = c.optimizer;
+  FLOWPS_ASSIGN_OR_RETURN(o.kind, OptimizerKindFromWire(in.getOptimizer()));
+  o.learning_rate = in.getLearningRate();
+  o.momentum = in.getMomentum();
+  o.nesterov = in.getNesterov();
+  o.beta1 = in.getBeta1();
+  o.beta2 = in.getBeta2();
+  o.epsilon = in.getEpsilon();
+  o.initial_accumulator = in.getInitialAccumulator();
+  c.checkpoint_dir = in.getCheckpointDir();
+  c.keep_checkpoints = in.getKeepCheckpoints();
+  return c;
+}
+
+void WriteInitializer(const kernels::InitializerSpec& spec, wire::Initializer::Builder out) {
+  out.setKind(InitializerKindToWire(spec.kind));
+  out.setValue(spec.value);
+  out.setMin(spec.min);
+  out.setMax(spec.max);
+  out.setMean(spec.mean);
+  out.setStddev(spec.stddev);
+  out.setSeed(spec.seed);
+}
+
+StatusOr<kernels::InitializerSpec> ReadInitializer(wire::Initializer::Reader in) {
+  kernels::InitializerSpec spec;
+  FLOWPS_ASSIGN_OR_RETURN(spec.kind, InitializerKindFromWire(in.getKind()));
+  spec.value = in.getValue();
+  spec.min = in.getMin();
+  spec.max = in.getMax();
+  spec.mean = in.getMean();
+  spec.stddev = in.getStddev();
+  spec.seed = in.getSeed();
+  return spec;
+}
+
+}  // namespace flowps
