@@ -151,3 +151,10 @@ TEST_CASE("a job spec file above 1 MiB is refused quickly") {
   REQUIRE(!job.ok());
   CHECK_THAT(job.status().message(), Catch::Contains("has more than 1048576 bytes"));
 }
+
+TEST_CASE("a job spec section that is a scalar is refused, not thrown (found by fuzz_job_spec)") {
+  std::string text = Valid();
+  text.replace(text.find("data:\n  path: /tmp\n  batch_size: 8\n"), 35, "data: 5\n");
+  CHECK_THAT(ErrorOf(text), Catch::Contains("key 'data' must be a mapping"));
+  CHECK_THAT(ErrorOf("just some words\n"), Catch::Contains("the document must be a mapping"));
+}
