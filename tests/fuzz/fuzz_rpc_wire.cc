@@ -6,7 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <spdlog/sinks/null_sink.h>
+#include <spdlog/logger.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
