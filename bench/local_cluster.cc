@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -84,7 +85,7 @@ StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(const LocalClusterOp
 }
 
 std::vector<int64_t> LocalCluster::WorkerRssBytes() const {
-  std::vector<int64_t> rss;
+  std::vector<std::pair<int64_t, int64_t>> found;  // (pid, rss)
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
     const std::string pid = entry.path().filename().string();
@@ -97,8 +98,11 @@ std::vector<int64_t> LocalCluster::WorkerRssBytes() const {
       if (line.rfind("PPid:", 0) == 0) ppid = std::atoll(line.c_str() + 5);
       if (line.rfind("VmRSS:", 0) == 0) kb = std::atoll(line.c_str() + 6);
     }
-    if (ppid == launch_ && name.rfind("flowps-worker", 0) == 0 && kb >= 0) rss.push_back(kb * 1024);
+    if (ppid == launch_ && name.rfind("flowps-worker", 0) == 0 && kb >= 0) found.emplace_back(std::atoll(pid.c_str()), kb * 1024);
   }
+  std::sort(found.begin(), found.end());  // launch starts the workers in task order
+  std::vector<int64_t> rss;
+  for (const auto& [pid, bytes] : found) rss.push_back(bytes);
   return rss;
 }
 

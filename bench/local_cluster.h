@@ -34,7 +34,7 @@ class LocalCluster {
 
   const ClusterSpec& spec() const { return spec_; }
   // The resident set size of each flowps-worker process of the cluster
-  // (children of flowps launch), in bytes; read from /proc.
+  // (children of flowps launch), in bytes, in task order; read from /proc.
   std::vector<int64_t> WorkerRssBytes() const;
   const std::string& dir() const { return dir_; }
 

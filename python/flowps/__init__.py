@@ -31,11 +31,12 @@ import numpy as np
 from . import _flowps
 from . import data
 from . import init
+from .job import Async, Job, Sync, optimizers
 
 __all__ = [
     "Error", "DType", "float32", "int32", "int64", "Graph", "Tensor", "Operation", "Metric", "Session",
     "get_default_graph", "device", "placeholder", "variable", "constant", "assign", "group", "gradients",
-    "initialize_variables", "accuracy", "auc", "mean", "op_names", "builtin_model", "data", "init", "ops",
+    "initialize_variables", "accuracy", "auc", "mean", "op_names", "builtin_model", "data", "init", "ops", "Job", "Sync", "Async", "optimizers",
 ]
 
 Error = _flowps.Error

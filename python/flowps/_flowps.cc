@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/job_spec.h"
 #include "core/thread_pool.h"
 #include "graph/executor.h"
 #include "graph/gradients.h"
@@ -92,18 +93,34 @@ bool IsShapeAttr(const std::string& key) {
   return key == "shape" || (key.size() > 6 && key.compare(key.size() - 6, 6, "_shape") == 0);
 }
 
+// A Python (or numpy) integer as int64, or an error naming the attribute.
+int64_t Int64FromPython(const std::string& key, const py::handle& v) {
+  try {
+    return py::int_(py::reinterpret_borrow<py::object>(v)).cast<int64_t>();
+  } catch (const py::cast_error&) {
+    throw StatusError("attribute '" + key + "': " + py::repr(v).cast<std::string>() + " does not fit in int64");
+  }
+}
+
+bool IsInteger(const py::handle& v) {
+  return !py::isinstance<py::bool_>(v) && !py::isinstance<py::float_>(v) && !py::isinstance<py::str>(v) &&
+         !py::isinstance<py::array>(v) && py::hasattr(v, "__index__");
+}
+
 AttrValue AttrFromPython(const std::string& key, const py::handle& v) {
   if (py::isinstance<py::bool_>(v)) return v.cast<bool>();
-  if (py::isinstance<py::int_>(v)) return v.cast<int64_t>();
-  if (py::isinstance<py::float_>(v)) return v.cast<double>();
-  if (py::isinstance<py::str>(v)) return v.cast<std::string>();
   if (py::isinstance<DType>(v)) return v.cast<DType>();
+  if (IsInteger(v)) return Int64FromPython(key, v);
+  if (py::isinstance<py::float_>(v) || (!py::isinstance<py::array>(v) && py::hasattr(v, "__float__") &&
+                                        !py::isinstance<py::str>(v)))
+    return py::float_(py::reinterpret_borrow<py::object>(v)).cast<double>();
+  if (py::isinstance<py::str>(v)) return v.cast<std::string>();
   if (py::isinstance<py::array>(v)) return TensorFromArray(v.cast<py::array>());
   if (py::isinstance<py::list>(v) || py::isinstance<py::tuple>(v)) {
     std::vector<int64_t> ints;
     for (py::handle e : v) {
       if (e.is_none() && IsShapeAttr(key)) ints.push_back(-1);
-      else if (py::isinstance<py::int_>(e) && !py::isinstance<py::bool_>(e)) ints.push_back(e.cast<int64_t>());
+      else if (IsInteger(e)) ints.push_back(Int64FromPython(key, e));
       else throw StatusError("attribute '" + key + "': a list attribute holds ints only");
     }
     if (IsShapeAttr(key)) return Shape(ints);
@@ -390,6 +407,8 @@ PYBIND11_MODULE(_flowps, m) {
       .def("node_names", &PyGraph::NodeNames);
 
   m.def("builtin_model", &BuiltinModel);
+  m.def("check_job_spec", [](const std::string& path) { ThrowIfError(LoadJobSpec(path).status()); },
+        "Reads a job file with flowps's own loader; raises flowps.Error naming the file, line and key.");
 
   py::class_<PySession>(m, "Session")
       .def(py::init<py::object, int>())

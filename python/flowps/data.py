@@ -7,6 +7,13 @@ import numpy as np
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+def idx(path, feeds, batch_size=64, shuffle=True, seed=0):
+    """The data of a job (flowps.Job): an MNIST-style folder whose columns
+    "images" and "labels" feed the placeholders in ``feeds`` ({placeholder: column})."""
+    from .job import IdxData
+    return IdxData(path, feeds, batch_size, shuffle, seed)
+
+
 def read_idx(path):
     """The array in an IDX file (gzipped when the name ends in .gz)."""
     opener = gzip.open if str(path).endswith(".gz") else open

@@ -1,6 +1,6 @@
 // `flowps status --cluster <spec> [--json] [--timeout-ms N]`: the health of
 // every task of the cluster, now, and its job as the workers see it (global
-// step, loss, test accuracy, examples/s per worker; cli/job_client.h). Exit code 0 when every task is healthy, 1
+// step, loss, test accuracy, examples/s per worker; worker/job_client.h). Exit code 0 when every task is healthy, 1
 // when one is not, 2 for a bad spec.
 #pragma once
 

@@ -26,6 +26,8 @@ std::vector<FloatField> FloatFields(InitializerKind kind) {
   }
 }
 
+constexpr int64_t kMaxInitializedElements = int64_t{1} << 40;
+
 std::string Where(const Node& n) { return "node '" + n.name() + "' (op " + n.op() + ")"; }
 
 bool IsInt(DType d) { return d == DType::kInt32 || d == DType::kInt64; }
@@ -108,6 +110,12 @@ Status InitializerFits(const InitializerSpec& spec, DType dtype, const Shape& sh
                            " fills float32 variables only, this one is " + DTypeName(dtype));
   if (!shape.fully_defined())
     return InvalidArgument("an initialized variable needs a fully defined shape, got " + shape.ToString());
+  int64_t elements = 1;
+  for (int64_t d : shape.dims()) {
+    if (d > 0 && elements > kMaxInitializedElements / d)
+      return InvalidArgument("variable shape " + shape.ToString() + " has more than 2^40 elements");
+    elements *= d;
+  }
   return Status::OK();
 }
 

@@ -29,7 +29,8 @@ void SetInitializerAttrs(const kernels::InitializerSpec& spec, AttrMap* attrs);
 // invalid (kernels::InitializerSpec::Validate).
 StatusOr<std::optional<kernels::InitializerSpec>> InitializerFromAttrs(const AttrMap& attrs);
 // Whether `spec` can initialize a variable of dtype/shape: every kind fills
-// float32 only, and the shape must be fully defined. The error says why not.
+// float32 only, the shape must be fully defined and hold at most 2^40
+// elements. The error says why not.
 Status InitializerFits(const kernels::InitializerSpec& spec, DType dtype, const Shape& shape);
 
 // Adds a Variable node (like ops.h Variable) that carries `init`.

@@ -215,6 +215,8 @@ Shape ReducedShape(const Shape& in, const std::vector<int64_t>& axes, bool keep_
   return Shape(std::move(dims));
 }
 
+float PairwiseSumOf(const float* x, int64_t n) { return ReduceRow(x, n, 0.f, AddFn()); }
+
 Tensor Reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& axes, bool keep_dims) {
   Tensor out = op == ReduceOp::kMax ? ReduceToKept(x, axes, -std::numeric_limits<float>::infinity(), MaxNanFn())
                                     : SumToKept(x, axes);

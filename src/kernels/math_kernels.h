@@ -32,6 +32,8 @@ StatusOr<std::vector<int64_t>> NormalizeAxes(const std::vector<int64_t>& axes, i
 Shape ReducedShape(const Shape& in, const std::vector<int64_t>& axes, bool keep_dims);
 
 enum class ReduceOp { kSum, kMean, kMax };
+// The sum of x[0..n) in pairwise order (rounding error O(log n), not O(n)).
+float PairwiseSumOf(const float* x, int64_t n);
 // REQUIRES: axes normalised.
 Tensor Reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& axes, bool keep_dims);
 // The gradient of a sum (or, with `mean`, a mean) over `axes`: dy spread back

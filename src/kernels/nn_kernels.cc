@@ -67,7 +67,7 @@ Tensor Softmax(const Tensor& logits) {
   Eigen::Map<const RowArray> x(logits.data<float>(), rows, c);
   Eigen::Map<RowArray> y(out.data<float>(), rows, c);
   y = (x.colwise() - x.rowwise().maxCoeff()).exp();
-  y.colwise() /= y.rowwise().sum();
+  for (int64_t i = 0; i < rows; ++i) y.row(i) /= PairwiseSumOf(out.data<float>() + i * c, c);
   return out;
 }
 
@@ -86,7 +86,8 @@ StatusOr<CrossEntropy> SparseSoftmaxCrossEntropy(const Tensor& logits, const Ten
   Eigen::Map<RowArray> p(r.backprop.data<float>(), n, c);
   Eigen::ArrayXf m = x.rowwise().maxCoeff();
   p = (x.colwise() - m).exp();
-  Eigen::ArrayXf sum = p.rowwise().sum();
+  Eigen::ArrayXf sum(n);
+  for (int64_t i = 0; i < n; ++i) sum(i) = PairwiseSumOf(r.backprop.data<float>() + i * c, c);
   p.colwise() /= sum;
   float* loss = r.loss.data<float>();
   for (int64_t i = 0; i < n; ++i) {

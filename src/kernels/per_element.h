@@ -137,16 +137,18 @@ FLOWPS_HOST_DEVICE inline int64_t BoxOffset(const Box& b, int64_t i) {
 }
 
 // Softmax of one row of c logits into y; returns log(sum(exp(x))), computed
-// stably (the max subtracted first).
+// stably (the max subtracted first) and summed pairwise (rows of a large
+// vocabulary). A NaN logit makes the row NaN.
 FLOWPS_HOST_DEVICE inline float SoftmaxRow(const float* x, int64_t c, float* y) {
   float m = -INFINITY;
-  for (int64_t k = 0; k < c; ++k) m = x[k] > m ? x[k] : m;
-  float sum = 0.f;
+  for (int64_t k = 0; k < c; ++k) m = MaxNanFn()(m, x[k]);
+  PairwiseSum pairwise;
   ExpFn exp_fn;
   for (int64_t k = 0; k < c; ++k) {
     y[k] = exp_fn(x[k] - m);
-    sum += y[k];
+    pairwise.Add(y[k]);
   }
+  const float sum = pairwise.Total();
   for (int64_t k = 0; k < c; ++k) y[k] /= sum;
   return LogFn()(sum) + m;
 }

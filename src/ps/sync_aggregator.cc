@@ -120,7 +120,9 @@ void SyncAggregator::Accumulate(std::vector<Gradient>& grads) {
     }
     auto it = dense_sum_.find(g.variable);
     if (it == dense_sum_.end()) {
-      dense_sum_.emplace(g.variable, g.values.Clone());
+      // N = 1: this push is the step, applied before the call returns, so its
+      // tensor is used in place; otherwise the sum outlives the call: a copy.
+      dense_sum_.emplace(g.variable, config_.replicas_to_aggregate == 1 ? g.values : g.values.Clone());
     } else {
       const int64_t n = g.values.num_elements();
       Array(it->second.data<float>(), n) += ConstArray(g.values.data<float>(), n);
@@ -149,7 +151,9 @@ StatusOr<PushResult> SyncAggregator::ApplyStep(CompletedStep done) {
   std::vector<Gradient> average;
   Status applied = Status::OK();
   for (auto& [name, sum] : done.dense_sum) {
-    if (!ScaleFinite(sum, scale) && applied.ok())
+    // N = 1: the one push was scanned when counted and is not scaled (it may
+    // point into the request, which is read-only).
+    if (config_.replicas_to_aggregate > 1 && !ScaleFinite(sum, scale) && applied.ok())
       applied = InvalidArgument("the average gradient of '" + name + "' is not finite (the sum overflowed)");
     average.push_back(Gradient{name, sum, Tensor()});
   }

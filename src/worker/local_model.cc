@@ -50,7 +50,10 @@ StatusOr<std::unique_ptr<LocalModel>> LocalModel::Create(const ModelSpec& spec, 
   m->fetches_ = {m->model_.loss};
   for (size_t i = 0; i < reads.size(); ++i) {
     const ModelVariable& mv = m->model_.variables[i];
-    TrainedVariable v{mv.name, mv.initial_value.Clone(), {}, (*grads)[i]};  // slots: at the first Step()
+    // The built model's initial value becomes the variable (no second copy of
+    // the model); a graph file's stays in its Const node, so it is copied.
+    Tensor value = spec.kind == ModelKind::kGraphFile ? mv.initial_value.Clone() : mv.initial_value;
+    TrainedVariable v{mv.name, value, {}, (*grads)[i]};  // slots: at the first Step()
     if (!v.grad.valid()) return InvalidArgument("the loss does not depend on variable '" + v.name + "'");
     auto add_fetch = [&](Output o) {
       m->fetches_.push_back(o);

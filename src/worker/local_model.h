@@ -58,7 +58,11 @@ class LocalModel {
  public:
   // Builds the model (or loads its graph file), adds the gradients and sets
   // every variable to its initial value, and the tower graph over
-  // towers.devices. REQUIRES: pool outlives the model.
+  // towers.devices. A built-in model's variables take over the buffers of
+  // model().variables[i].initial_value (one copy of the parameters, not
+  // two): read only their shapes after training started. Optimizer slots are
+  // made at the first Step(), so a distributed worker has none.
+  // REQUIRES: pool outlives the model.
   static StatusOr<std::unique_ptr<LocalModel>> Create(const ModelSpec& model, const OptimizerSpec& optimizer,
                                                       ThreadPool* pool, const TowerOptions& towers = {});
   ~LocalModel();

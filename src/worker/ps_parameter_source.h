@@ -1,11 +1,10 @@
 // PsParameterSource: the ParameterSource of a distributed worker, over its
 // PsClient (net/ps_client.h).
 //
-// PushPull is today three calls per shard: Push, then in sync mode
-// WaitForStep(from + 1), then Pull of every variable. This class is the one
-// place that knows; when PsClient::PushPull (one round trip per shard, issue
-// 10) lands, PushPull becomes
-//     return ps_->PushPull(worker_, from, grads, PullSpec{names_, {}});
+// One round trip per shard and step: PsClient::PushPull, reading back every
+// variable whole (sync: the values of the next step, once released; async:
+// the current values). The first pull of a job (and after a reconnect) is
+// PsClient::Pull.
 //
 // Threads: the PsClient's (the job thread). The PsClient must outlive it.
 #pragma once
@@ -23,7 +22,7 @@ class PsClient;
 class PsParameterSource final : public ParameterSource {
  public:
   // `names`: every variable the worker reads, whole.
-  PsParameterSource(PsClient* ps, int32_t worker, bool sync, std::vector<std::string> names);
+  PsParameterSource(PsClient* ps, int32_t worker, std::vector<std::string> names);
 
   kj::Promise<PulledVariables> Pull() override;
   kj::Promise<PushPullResult> PushPull(std::vector<int64_t> from_steps, std::vector<VariableGradient> grads) override;
@@ -31,7 +30,6 @@ class PsParameterSource final : public ParameterSource {
  private:
   PsClient* ps_;
   int32_t worker_;
-  bool sync_;
   std::vector<std::string> names_;
 };
 

@@ -43,15 +43,6 @@
 
 namespace flowps {
 
-// A push's answer: each shard's outcome, and the parameters to compute from
-// next (pulled.shard_steps: the steps they belong to). The same struct as the
-// one net/ps_client.h gains with PsClient::PushPull (issue 10, branch
-// step-ps): when that lands, delete this definition.
-struct PushPullResult {
-  std::vector<ShardPushReply> pushed;
-  PulledVariables pulled;
-};
-
 // The parameters, from the ps shards.
 class ParameterSource {
  public:
@@ -61,7 +52,7 @@ class ParameterSource {
   virtual kj::Promise<PulledVariables> Pull() = 0;
   // Pushes `grads`, computed from parameters at `from_steps` (per shard), and
   // resolves to each shard's outcome and the parameters to compute from next
-  // (see the file comment).
+  // (see the file comment; PushPullResult is net/ps_client.h's).
   virtual kj::Promise<PushPullResult> PushPull(std::vector<int64_t> from_steps,
                                                std::vector<VariableGradient> grads) = 0;
 };

@@ -182,7 +182,7 @@ Status JobRun::Prepare() {
   options.token = s_.spec.token;
   ps_ = std::make_unique<PsClient>(io_, options, std::move(plan));
   const bool sync = job_.mode.mode == TrainingMode::kSync;
-  params_ = std::make_unique<PsParameterSource>(ps_.get(), s_.task, sync, std::move(names));
+  params_ = std::make_unique<PsParameterSource>(ps_.get(), s_.task, std::move(names));
 
   JobReportOptions r;
   r.job = job_.name;

@@ -42,3 +42,29 @@ TEST_CASE("a malformed device name is refused with the name and the bad part") {
     CHECK_THAT(d.status().message(), Catch::Contains("'" + c.name + "'") && Catch::Contains(c.part));
   }
 }
+
+TEST_CASE("a device request without job or task is completed from the default device") {
+  auto base = ParseDeviceName("/job:worker/task:2/device:cpu:0");
+  REQUIRE(base.ok());
+  struct Case {
+    std::string request, full;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/device:cpu:1", "/job:worker/task:2/device:cpu:1"},
+           {"/job:worker/device:gpu:0", "/job:worker/task:2/device:gpu:0"},
+           {"/job:ps/device:cpu:0", "/job:ps/task:0/device:cpu:0"},
+           {"/job:ps", "/job:ps/task:0"},
+           {"/task:1/device:cpu:0", "/job:worker/task:1/device:cpu:0"},
+           {"/job:ps/task:1", "/job:ps/task:1"}}) {
+    INFO(c.request);
+    auto d = ParseDeviceRequest(c.request, *base);
+    REQUIRE(d.ok());
+    CHECK(d->ToString() == c.full);
+  }
+  for (const std::string bad : {"", "device:cpu:1", "/device:tpu:0", "/device:cpu:1/job:ps", "/job:ps/x:1"}) {
+    INFO(bad);
+    auto d = ParseDeviceRequest(bad, *base);
+    REQUIRE_FALSE(d.ok());
+    CHECK_THAT(d.status().message(), Catch::Contains("'" + bad + "'"));
+  }
+}

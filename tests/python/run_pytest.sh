@@ -4,7 +4,7 @@
 # Exits 77 with a SKIPPED: line when PYTHON lacks pytest or numpy.
 set -euo pipefail
 python="$1"
-package_dir="$2"
+package_dir="$(cd "$2" && pwd)"
 here="$(cd "$(dirname "$0")" && pwd)"
 for module in pytest numpy; do
   if ! "$python" -c "import $module" 2>/dev/null; then

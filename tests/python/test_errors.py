@@ -106,3 +106,14 @@ def test_corrupt_graph_bytes_raise():
         fp.Graph.load(b"abc")
     with pytest.raises(fp.Error):
         fp.Graph.load(b"\xff" * 64)
+
+
+def test_out_of_range_attributes_raise_instead_of_crashing():
+    g = fp.Graph()
+    with g.as_default():
+        x = fp.placeholder(fp.float32, [None, 3], name="x")
+        with pytest.raises(fp.Error, match="does not fit in int64"):
+            fp.placeholder(fp.float32, [2 ** 70])
+        with pytest.raises(fp.Error, match=r"node 'huge' \(op Variable\).*2\^40 elements"):
+            fp.variable("huge", [1 << 40, 1 << 40], init=fp.init.zeros())
+        assert fp.argmax(x, axis=np.int64(1)).shape == [None]  # numpy integers are ints
