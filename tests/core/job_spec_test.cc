@@ -207,6 +207,8 @@ TEST_CASE("a bad data section is refused naming file, line and key") {
         "job.yaml:5: key 'data.path' and train/test both name the data: give one of them");
   CHECK(ErrorOf(WithData("  feeds: [x, y]\n")) ==
         "job.yaml:5: key 'data.feeds' must map placeholders to columns, e.g. {x: features, y: label}");
+}
+
 TEST_CASE("a job spec section that is a scalar is refused, not thrown (found by fuzz_job_spec)") {
   std::string text = Valid();
   text.replace(text.find("data:\n  path: /tmp\n  batch_size: 8\n"), 35, "data: 5\n");
