@@ -38,8 +38,9 @@ for t in "${targets[@]}"; do
   new="$probe/corpus-$t"
   mkdir -p "$new"
   log="$build/crashes/$t.log"
-  if (cd "$probe" && "$build/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-        -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build/crashes/$t-" \
+  malloc_mb=2048
+  if (cd "$probe" && "$build/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -error_exitcode=1 -timeout_exitcode=1 -rss_limit_mb=2048 \
+        -malloc_limit_mb=$malloc_mb -print_final_stats=1 -artifact_prefix="$build/crashes/$t-" \
         "$new" "$root/tests/fuzz/corpus/$t") >"$log" 2>&1; then
     echo "fuzz: $t: $(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}') runs, no crash"
   else

@@ -41,7 +41,13 @@ class YamlMap {
 
   bool has(const std::string& key) const { return Get(key).IsDefined(); }
   // Looks a key up without inserting it (yaml-cpp's non-const [] inserts).
-  YAML::Node Get(const std::string& key) const { const YAML::Node& c = node_; return c[key]; }
+  // Undefined when absent or when this is not a mapping (yaml-cpp's [] throws
+  // on a scalar, e.g. a section written as `data: 5`).
+  YAML::Node Get(const std::string& key) const {
+    if (!node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    const YAML::Node& c = node_;
+    return c[key];
+  }
 
   // Reads a scalar (string, bool, int64_t, int, double) or a list of scalars.
   template <typename T> YamlMap& Required(const std::string& key, T* out);

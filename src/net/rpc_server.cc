@@ -195,13 +195,19 @@ class GateImpl final : public wire::Gate::Server {
   kj::Own<ConnState> conn_;
 };
 
+capnp::ReaderOptions ReaderOptionsFor(const ConnectionLimits& limits) {
+  capnp::ReaderOptions options = RpcReaderOptions();
+  options.traversalLimitInWords = limits.max_message_words_after_login;
+  return options;
+}
+
 // One accepted connection: its guarded stream, vat network and RPC system.
 struct ServerConnection {
   ServerConnection(kj::Own<GuardedStream> s, ServerState& state, std::string peer,
                    kj::Own<kj::PromiseFulfiller<void>> closer)
       : stream(kj::mv(s)),
         conn(kj::refcounted<ConnState>(state, *stream, kj::mv(peer), kj::mv(closer))),
-        network(*stream, capnp::rpc::twoparty::Side::SERVER, RpcReaderOptions()),
+        network(*stream, capnp::rpc::twoparty::Side::SERVER, ReaderOptionsFor(state.options->limits)),
         rpc(capnp::makeRpcServer(network, kj::heap<GateImpl>(kj::addRef(*conn)))) {}
   ~ServerConnection() { conn->Detach(); }
   kj::Own<GuardedStream> stream;

@@ -74,6 +74,9 @@ struct ConnectionLimits {
   std::chrono::milliseconds login_timeout{10000};      // from accept to a successful login
   std::chrono::milliseconds idle_before_login{5000};   // no byte received for this long
   uint64_t max_message_bytes_before_login = kMaxMessageBytesBeforeLogin;
+  // After login: the reader's limit (RpcReaderOptions, 8 GiB). Lower it only
+  // where no peer sends more (a test, the fuzz harness).
+  uint64_t max_message_words_after_login = kTraversalLimitWords;
   std::chrono::milliseconds login_failure_delay{100};  // the first wrong login's answer; doubles per failure
   std::chrono::milliseconds max_login_failure_delay{5000};
   // accept() failing without a break for this long (e.g. out of descriptors

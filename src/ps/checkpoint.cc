@@ -1,5 +1,7 @@
 #include "ps/checkpoint.h"
 
+#include "core/shape_check.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -73,6 +75,7 @@ class FileWriter {
 class PayloadReader {
  public:
   PayloadReader(const char* p, size_t n, std::string path) : p_(p), end_(p + n), path_(std::move(path)) {}
+  size_t left() const { return static_cast<size_t>(end_ - p_); }
   Status Bytes(void* out, size_t n) {
     if (static_cast<size_t>(end_ - p_) < n) return Corrupt("truncated record");
     std::memcpy(out, p_, n);
@@ -284,8 +287,12 @@ StatusOr<ShardSnapshot> ReadShardCheckpoint(const std::string& path, int shard, 
       uint64_t bytes = 0;
       FLOWPS_RETURN_IF_ERROR(r.Str(&slot_name));
       FLOWPS_RETURN_IF_ERROR(r.Pod(&bytes));
-      Tensor tensor(DType::kFloat32, Shape(dims));
-      if (bytes != tensor.num_bytes()) return corrupt("variable '" + v.name + "' has a tensor of the wrong size");
+      // Checked before allocating: a corrupt header must not ask for 2^80 floats.
+      const Shape part(dims);
+      if (!CheckShape(part).ok() || bytes != static_cast<uint64_t>(part.num_elements()) * sizeof(float) ||
+          bytes > r.left())
+        return corrupt("variable '" + v.name + "' has a tensor of the wrong size");
+      Tensor tensor(DType::kFloat32, part);
       FLOWPS_RETURN_IF_ERROR(r.Bytes(tensor.raw_data(), bytes));
       (t == 0 ? v.value : v.slots.emplace_back()) = tensor;
     }

@@ -1,5 +1,7 @@
 #include "ps/variable_store.h"
 
+#include "core/shape_check.h"
+
 #include <algorithm>
 #include <cstring>
 #include <set>
@@ -31,6 +33,7 @@ Status VariableStore::Create(const VariableSpec& spec, bool* created) {
   const std::string what = "create variable '" + spec.name + "'";
   if (!spec.full_shape.fully_defined())
     return InvalidArgument(what + ": shape " + spec.full_shape.ToString() + " is not fully defined");
+  FLOWPS_RETURN_IF_ERROR(CheckShape(spec.full_shape).WithContext(what));  // a shape from the wire
   const int64_t rows = FullRows(spec.full_shape);
   const int64_t row_end = spec.row_end < 0 ? rows : spec.row_end;
   if (spec.row_begin < 0 || spec.row_begin > row_end || row_end > rows ||

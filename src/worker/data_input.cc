@@ -1,8 +1,11 @@
 #include "worker/data_input.h"
 
+#include <spdlog/logger.h>
+
 #include <set>
 
 #include "graph/attr.h"
+#include "worker/local_model.h"
 
 namespace flowps {
 
@@ -46,6 +49,57 @@ NamedFeeds BindFeeds(const std::vector<FeedSpec>& feeds, const data::ColumnBatch
   NamedFeeds out;
   for (const FeedSpec& f : feeds) out.emplace_back(f.placeholder, batch.columns.at(f.column));
   return out;
+}
+
+StatusOr<JobData> OpenJobData(const JobSpec& job, const Graph& graph, bool with_test, spdlog::logger* log) {
+  FLOWPS_ASSIGN_OR_RETURN(data::DataSource train, data::OpenJobSource(job.data, data::Split::kTrain));
+  FLOWPS_RETURN_IF_ERROR(CheckFeeds(job.data, graph, train.schema(), "train"));
+  JobData d{std::move(train), std::nullopt, 0};
+  if (!with_test) {
+    // The chief evaluates; the other workers need no test data.
+  } else if (!job.data.train.empty() && job.data.test.empty()) {
+    log->info("data.test is not given: no test accuracy is measured");
+  } else {
+    FLOWPS_ASSIGN_OR_RETURN(data::DataSource test, data::OpenJobSource(job.data, data::Split::kTest));
+    FLOWPS_RETURN_IF_ERROR(CheckFeeds(job.data, graph, test.schema(), "test"));
+    FLOWPS_RETURN_IF_ERROR(data::CountShardExamples(test, 0, 1).status());
+    d.test = std::move(test);
+  }
+  // One pass over the training data counts it and checks every record. Every
+  // worker reads it all, so that all agree on the steps of an epoch.
+  FLOWPS_ASSIGN_OR_RETURN(d.train_examples, data::CountShardExamples(d.train, 0, 1));
+  if (d.train_examples == 0) return InvalidArgument(d.train.files()[0] + ": the training data holds no examples");
+  log->info("data: {} {} file(s), {} training examples; columns {}", DataFormatName(job.data.format),
+            d.train.files().size(), d.train_examples, data::DescribeSchema(d.train.schema()));
+  return d;
+}
+
+data::PipelineOptions TrainReading(const DataSpec& data, int worker, int num_workers) {
+  data::PipelineOptions reading;
+  reading.batch_size = data.batch_size;
+  reading.shuffle_buffer = data.shuffle ? data.shuffle_buffer : 0;
+  reading.seed = static_cast<uint64_t>(data.seed);
+  reading.prefetch_batches = data.prefetch_batches;
+  reading.worker = worker;
+  reading.num_workers = num_workers;
+  return reading;
+}
+
+StatusOr<double> TestAccuracy(const data::DataSource& test, const std::vector<FeedSpec>& feeds, LocalModel* model) {
+  data::PipelineOptions once;
+  once.batch_size = 1000;
+  once.epochs = 1;
+  FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<data::Pipeline> batches, data::Pipeline::Start(test, once));
+  int64_t correct = 0, total = 0;
+  for (;;) {
+    StatusOr<data::ColumnBatch> b = batches->Next();
+    if (!b.ok() && b.status().code() == Code::kOutOfRange) break;
+    if (!b.ok()) return b.status();
+    FLOWPS_ASSIGN_OR_RETURN(int64_t right, model->CountCorrect(BindFeeds(feeds, *b)));
+    correct += right;
+    total += b->size;
+  }
+  return total > 0 ? static_cast<double>(correct) / static_cast<double>(total) : 0.0;
 }
 
 }  // namespace flowps

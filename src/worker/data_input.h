@@ -6,6 +6,7 @@
 // fit its placeholder, naming the job file's line, the key and the column.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,10 +14,18 @@
 #include "core/job_spec.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "data/data_source.h"
 #include "data/example.h"
+#include "data/pipeline.h"
 #include "graph/graph.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace flowps {
+
+class LocalModel;
 
 // The job's feeds, or the built-in models' defaults when it gives none.
 std::vector<FeedSpec> EffectiveFeeds(const DataSpec& data);
@@ -31,5 +40,27 @@ Status CheckFeeds(const DataSpec& data, const Graph& graph, const data::Schema& 
 using NamedFeeds = std::vector<std::pair<std::string, Tensor>>;
 // REQUIRES: CheckFeeds passed for the batch's schema.
 NamedFeeds BindFeeds(const std::vector<FeedSpec>& feeds, const data::ColumnBatch& batch);
+
+// A job's train and test data, checked against the model's placeholders.
+struct JobData {
+  data::DataSource train;
+  std::optional<data::DataSource> test;  // none when data.train is given without data.test
+  int64_t train_examples = 0;            // in the whole training set, all workers together
+};
+
+// Opens the job's data (the test split only `with_test`), checks the feeds
+// against `graph` and reads every record once -- the whole training set and
+// the test set -- so that a malformed record ("file:line: ...") fails the job
+// before its first step. InvalidArgument when the training data is empty.
+StatusOr<JobData> OpenJobData(const JobSpec& job, const Graph& graph, bool with_test, spdlog::logger* log);
+
+// How worker `worker` of `num_workers` reads the training data: data.batch_size,
+// data.shuffle_buffer (0 without data.shuffle), data.seed, data.prefetch_batches,
+// epoch after epoch.
+data::PipelineOptions TrainReading(const DataSpec& data, int worker, int num_workers);
+
+// The fraction of `test` (one pass, batches of 1000) that `model` classifies
+// correctly, its feeds bound by `feeds`.
+StatusOr<double> TestAccuracy(const data::DataSource& test, const std::vector<FeedSpec>& feeds, LocalModel* model);
 
 }  // namespace flowps

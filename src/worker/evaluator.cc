@@ -4,7 +4,7 @@
 
 namespace flowps {
 
-Evaluator::Evaluator(data::Dataset test, int64_t every_steps, ModelTowers* towers)
+Evaluator::Evaluator(data::DataSource test, int64_t every_steps, ModelTowers* towers)
     : test_(std::move(test)), every_(every_steps), towers_(towers) {}
 
 int64_t Evaluator::NextAfter(int64_t global_step) const {

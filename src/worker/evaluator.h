@@ -1,6 +1,7 @@
 // The chief's evaluator: the model's test accuracy every eval_every_steps
 // global steps (the first multiple above the step the job started from) and
-// at the end. It runs on the model as last loaded, between steps.
+// at the end, over one pass of the test data. It runs on the model as last
+// loaded, between steps.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +10,7 @@
 #include <kj/async.h>
 
 #include "core/status.h"
-#include "data/dataset.h"
+#include "data/data_source.h"
 
 namespace flowps {
 
@@ -18,7 +19,7 @@ class ModelTowers;
 class Evaluator {
  public:
   // `every_steps` 0: only at the end. REQUIRES: towers outlives it.
-  Evaluator(data::Dataset test, int64_t every_steps, ModelTowers* towers);
+  Evaluator(data::DataSource test, int64_t every_steps, ModelTowers* towers);
   // The job's first global step: the first evaluation is at the next multiple.
   void Start(int64_t global_step);
   bool Due(int64_t global_step) const { return next_ > 0 && global_step >= next_; }
@@ -28,7 +29,7 @@ class Evaluator {
  private:
   int64_t NextAfter(int64_t global_step) const;
 
-  data::Dataset test_;
+  data::DataSource test_;
   int64_t every_;
   ModelTowers* towers_;
   int64_t next_ = -1;

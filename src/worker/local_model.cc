@@ -110,7 +110,7 @@ Status LocalModel::BuildTowers(const TowerOptions& towers) {
       if (added == nullptr) return g.status();
       copy[n] = added;
     }
-    tower_feeds_.push_back({mapped(model_.x).name(), mapped(model_.y).name(), ""});
+    tower_feeds_.push_back({prefix, ""});
     {
       DeviceScope on_host(g, host);
       weights.push_back(Placeholder(g, DType::kFloat32, Shape{}, prefix + "weight"));
@@ -218,7 +218,19 @@ StatusOr<double> LocalModel::RunStep(const FeedList& feeds) {
 }
 
 StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(const Tensor& images, const Tensor& labels) {
-  const int64_t batch = images.shape().dim(0);
+  return ComputeGradients({{model_.x.node->name(), images}, {model_.y.node->name(), labels}});
+}
+
+StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(
+    const std::vector<std::pair<std::string, Tensor>>& named) {
+  FLOWPS_RETURN_IF_ERROR(ResolveFeeds(named).status());
+  if (named.empty()) return InvalidArgument("a batch without feeds has no gradients");
+  for (const auto& [name, value] : named)
+    if (value.shape().rank() < 1 || value.shape().dim(0) != named[0].second.shape().dim(0))
+      return InvalidArgument("feed '" + name + "' has shape " + value.shape().ToString() +
+                             ": every feed's first dimension is the batch, " +
+                             std::to_string(named[0].second.shape().dim(0)) + " for '" + named[0].first + "'");
+  const int64_t batch = named[0].second.shape().dim(0);
   if (batch < 1) return InvalidArgument("an empty batch has no gradients");
   const int64_t n = num_towers();
   const bool split = batch >= n;
@@ -227,8 +239,7 @@ StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(const Tensor& 
     const int64_t begin = split ? batch * t / n : 0, end = split ? batch * (t + 1) / n : batch;
     const float weight = split ? static_cast<float>(end - begin) / static_cast<float>(batch) : 1.f / static_cast<float>(n);
     const TowerFeeds& names = tower_feeds_[static_cast<size_t>(t)];
-    feeds.emplace_back(names.x, images.Slice(begin, end));
-    feeds.emplace_back(names.y, labels.Slice(begin, end));
+    for (const auto& [name, value] : named) feeds.emplace_back(names.prefix + name, value.Slice(begin, end));
     feeds.emplace_back(names.weight, Tensor::FromVector<float>(Shape{}, {weight}));
   }
   FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, tower_runner_->Run(feeds, &store_));

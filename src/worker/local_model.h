@@ -86,6 +86,11 @@ class LocalModel {
     std::vector<VariableGradient> grads;  // one per variable, in model().variables order
   };
   StatusOr<BatchGradients> ComputeGradients(const Tensor& images, const Tensor& labels);
+  // The same with the placeholders fed by name (as Step): every feed is a
+  // dense tensor whose first dimension is the batch, sliced per tower.
+  // InvalidArgument naming a feed that is not a placeholder, or whose first
+  // dimension differs from the others'.
+  StatusOr<BatchGradients> ComputeGradients(const std::vector<std::pair<std::string, Tensor>>& feeds);
   // Copies variable values (e.g. pulled from the ps) into the model's own
   // buffers; each must keep its shape and dtype. InvalidArgument naming the
   // first that does not, and nothing changes. The caller keeps its tensors.
@@ -113,9 +118,10 @@ class LocalModel {
     int dense_fetch = -1, indices_fetch = -1, values_fetch = -1;  // positions in fetches_
     int tower_dense = -1, tower_indices = -1, tower_values = -1;  // positions in the tower runner's fetches
   };
-  // The input names of one tower in the tower graph.
+  // The inputs of one tower in the tower graph: its copy of placeholder p is
+  // prefix + p; weight is its share of the batch.
   struct TowerFeeds {
-    std::string x, y, weight;
+    std::string prefix, weight;
   };
   LocalModel(OptimizerConfig config, ThreadPool* pool);
   StatusOr<FeedList> ResolveFeeds(const std::vector<std::pair<std::string, Tensor>>& feeds) const;

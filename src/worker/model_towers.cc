@@ -2,12 +2,13 @@
 
 #include "core/thread_pool.h"
 #include "net/pool_bridge.h"
+#include "worker/data_input.h"
 #include "worker/local_model.h"
 
 namespace flowps {
 
-ModelTowers::ModelTowers(LocalModel* model, ThreadPool* pool)
-    : model_(model), pool_(pool), driver_(NewAsioThreadPool(1)) {}
+ModelTowers::ModelTowers(LocalModel* model, ThreadPool* pool, std::vector<FeedSpec> feeds)
+    : model_(model), pool_(pool), feeds_(std::move(feeds)), driver_(NewAsioThreadPool(1)) {}
 
 ModelTowers::~ModelTowers() = default;
 
@@ -17,19 +18,21 @@ kj::Promise<Status> ModelTowers::Load(const std::map<std::string, Tensor>& value
   return RunOnPool(*pool_, [model, v]() { return model->SetVariables(*v); });
 }
 
-kj::Promise<StatusOr<GradientSource::Gradients>> ModelTowers::Compute(const data::Batch& batch) {
+kj::Promise<StatusOr<GradientSource::Gradients>> ModelTowers::Compute(const data::ColumnBatch& batch) {
   LocalModel* model = model_;
-  const data::Batch* b = &batch;
-  return RunOnPool(*driver_, [model, b]() -> StatusOr<Gradients> {
-    FLOWPS_ASSIGN_OR_RETURN(LocalModel::BatchGradients g, model->ComputeGradients(b->images, b->labels));
+  const data::ColumnBatch* b = &batch;
+  const std::vector<FeedSpec>* feeds = &feeds_;
+  return RunOnPool(*driver_, [model, b, feeds]() -> StatusOr<Gradients> {
+    FLOWPS_ASSIGN_OR_RETURN(LocalModel::BatchGradients g, model->ComputeGradients(BindFeeds(*feeds, *b)));
     return Gradients{g.loss, std::move(g.grads)};
   });
 }
 
-kj::Promise<StatusOr<double>> ModelTowers::Evaluate(const data::Dataset& test) {
+kj::Promise<StatusOr<double>> ModelTowers::Evaluate(const data::DataSource& test) {
   LocalModel* model = model_;
-  const data::Dataset* t = &test;
-  return RunOnPool(*driver_, [model, t]() { return model->Evaluate(*t); });
+  const data::DataSource* t = &test;
+  const std::vector<FeedSpec>* feeds = &feeds_;
+  return RunOnPool(*driver_, [model, t, feeds]() { return TestAccuracy(*t, *feeds, model); });
 }
 
 }  // namespace flowps

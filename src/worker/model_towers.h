@@ -18,7 +18,8 @@
 
 #include <memory>
 
-#include "data/dataset.h"
+#include "core/job_spec.h"
+#include "data/data_source.h"
 #include "worker/training_loop.h"
 
 namespace flowps {
@@ -28,19 +29,21 @@ class ThreadPool;
 
 class ModelTowers final : public GradientSource {
  public:
-  // REQUIRES: model and pool outlive this object.
-  ModelTowers(LocalModel* model, ThreadPool* pool);
+  // `feeds` bind a batch's columns to the model's placeholders (CheckFeeds
+  // passed for them). REQUIRES: model and pool outlive this object.
+  ModelTowers(LocalModel* model, ThreadPool* pool, std::vector<FeedSpec> feeds);
   ~ModelTowers() override;
 
   kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) override;
-  kj::Promise<StatusOr<Gradients>> Compute(const data::Batch& batch) override;
-  // The fraction of `test` the model (as last loaded) classifies correctly.
-  // REQUIRES: `test` stays valid until the promise resolves.
-  kj::Promise<StatusOr<double>> Evaluate(const data::Dataset& test);
+  kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch) override;
+  // The fraction of `test` (one pass) the model, as last loaded, classifies
+  // correctly. REQUIRES: `test` stays valid until the promise resolves.
+  kj::Promise<StatusOr<double>> Evaluate(const data::DataSource& test);
 
  private:
   LocalModel* model_;
   ThreadPool* pool_;
+  std::vector<FeedSpec> feeds_;
   std::unique_ptr<ThreadPool> driver_;  // one thread that waits for the pool
 };
 

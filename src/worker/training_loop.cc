@@ -78,7 +78,7 @@ kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
   batch_ = std::move(batch).value();
   Computed c;
   c.from_steps = current_steps_;
-  c.examples = batch_.images.shape().dim(0);
+  c.examples = batch_.size;
   return gradients_->Compute(batch_).then(
       [c = kj::mv(c)](StatusOr<GradientSource::Gradients> g) mutable -> StatusOr<Computed> {
         if (!g.ok()) return g.status();

@@ -38,7 +38,7 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "core/variable_gradient.h"
-#include "data/batch_iterator.h"
+#include "data/example.h"
 #include "net/ps_client.h"
 
 namespace flowps {
@@ -70,15 +70,15 @@ class GradientSource {
   virtual kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) = 0;
   // The gradients of `batch` at the parameters last loaded. The batch must
   // stay valid until the promise resolves. At most one runs at a time.
-  virtual kj::Promise<StatusOr<Gradients>> Compute(const data::Batch& batch) = 0;
+  virtual kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch) = 0;
 };
 
 // The batches of this worker's shard.
 class BatchSource {
  public:
   virtual ~BatchSource() = default;
-  // The next batch (blocks until one is ready).
-  virtual StatusOr<data::Batch> Next() = 0;
+  // The next batch of named columns (blocks until one is ready).
+  virtual StatusOr<data::ColumnBatch> Next() = 0;
 };
 
 // What happened in one step, for the hooks.
@@ -144,7 +144,7 @@ class TrainingLoop {
   kj::WaitScope* wait_scope_ = nullptr;
 
   std::vector<int64_t> current_steps_;  // the shard steps of the parameters the model holds
-  data::Batch batch_;                   // the batch being computed (valid until its Compute resolves)
+  data::ColumnBatch batch_;                // the batch being computed (valid until its Compute resolves)
   std::optional<Computed> ready_;       // prefetch: computed, not yet pushed
   TrainingLoopResult result_;
 };

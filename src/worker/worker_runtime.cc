@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <kj/async-io.h>
@@ -12,13 +13,13 @@
 
 #include "core/job_spec.h"
 #include "core/partition_plan.h"
-#include "data/dataset.h"
 #include "device/device_discovery.h"
 #include "net/ps_client.h"
 #include "net/rpc_server.h"
 #include "net/worker.capnp.h"
 #include "worker/batch_sources.h"
 #include "worker/checkpoint_trigger.h"
+#include "worker/data_input.h"
 #include "worker/evaluator.h"
 #include "worker/job_report.h"
 #include "worker/local_devices.h"
@@ -34,8 +35,6 @@ namespace {
 
 // Variables above this size are split by rows across the ps shards.
 constexpr int64_t kMinPartitionBytes = 256 * 1024;
-// Batches read ahead with mode.prefetch.
-constexpr int kPrefetchBatches = 2;
 
 double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
@@ -129,7 +128,7 @@ class JobRun {
   int64_t total_ = 0;
   double accuracy_ = -1;
   bool started_ = false;
-  data::Dataset test_;    // chief: until the Evaluator takes it
+  std::optional<data::DataSource> test_;  // chief: until the Evaluator takes it
   LocalDevices devices_;  // outlives model_, whose towers run on them
   std::unique_ptr<LocalModel> model_;
   std::unique_ptr<PsClient> ps_;
@@ -146,29 +145,18 @@ class JobRun {
 // Loads the data and builds the model, the ps client and the report.
 Status JobRun::Prepare() {
   const TaskSpec& me = s_.spec.workers[static_cast<size_t>(s_.task)];
-  if (!job_.data.train.empty() || !job_.data.feeds.empty())
-    return Unimplemented(job_.data.where + ": the distributed worker reads IDX from data.path only so far; "
-                         "data.train/test and data.feeds are read by flowps train");
-  FLOWPS_ASSIGN_OR_RETURN(data::Dataset train, data::LoadFashionMnist(job_.data.path, data::Split::kTrain));
-  if (chief_) {
-    FLOWPS_ASSIGN_OR_RETURN(test_, data::LoadFashionMnist(job_.data.path, data::Split::kTest));
-  }
-  data::BatchOptions batching;
-  batching.batch_size = job_.data.batch_size;
-  batching.shuffle = job_.data.shuffle;
-  batching.seed = static_cast<uint64_t>(job_.data.seed) + static_cast<uint64_t>(s_.task);
-  batching.shard_index = s_.task;
-  batching.num_shards = static_cast<int>(s_.spec.workers.size());
-  const int64_t train_size = std::max<int64_t>(1, train.size());
-  FLOWPS_ASSIGN_OR_RETURN(data::BatchIterator iterator, data::BatchIterator::Create(std::move(train), batching));
-  const int64_t shard_size = iterator.shard_size();
-  batches_ = std::make_unique<IteratorBatchSource>(std::move(iterator));
-  if (job_.mode.prefetch) batches_ = std::make_unique<PrefetchingBatchSource>(std::move(batches_), kPrefetchBatches);
-
   auto probe = NewGpuProbe();
   FLOWPS_ASSIGN_OR_RETURN(devices_, OpenLocalDevices(me, *probe, *s_.log));
   FLOWPS_ASSIGN_OR_RETURN(model_, LocalModel::Create(job_.model, job_.optimizer, s_.pool, devices_.towers));
-  towers_ = std::make_unique<ModelTowers>(model_.get(), s_.pool);
+  // Every worker reads its shard (worker task of all) through the pipeline,
+  // whatever the format; the chief also reads the test data.
+  const int workers = static_cast<int>(s_.spec.workers.size());
+  FLOWPS_ASSIGN_OR_RETURN(JobData data, OpenJobData(job_, *model_->model().graph, chief_, s_.log.get()));
+  FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<data::Pipeline> pipeline,
+                          data::Pipeline::Start(data.train, TrainReading(job_.data, s_.task, workers)));
+  batches_ = std::make_unique<PipelineBatchSource>(std::move(pipeline));
+  test_ = std::move(data.test);
+  towers_ = std::make_unique<ModelTowers>(model_.get(), s_.pool, EffectiveFeeds(job_.data));
   std::vector<VariableInfo> infos;
   std::vector<std::string> names;
   for (const ModelVariable& v : model_->model().variables) {
@@ -189,7 +177,7 @@ Status JobRun::Prepare() {
   r.worker = s_.task;
   r.chief = chief_;
   r.examples_per_step = job_.data.batch_size * (sync ? job_.mode.replicas_to_aggregate : 1);
-  r.steps_per_epoch = (train_size + r.examples_per_step - 1) / r.examples_per_step;
+  r.steps_per_epoch = (data.train_examples + r.examples_per_step - 1) / r.examples_per_step;
   total_ = job_.steps > 0 ? job_.steps
                           : static_cast<int64_t>(std::ceil(job_.epochs * static_cast<double>(r.steps_per_epoch)));
   r.total_steps = total_;
@@ -199,10 +187,10 @@ Status JobRun::Prepare() {
 
   std::string tower_names;
   for (const Device* d : devices_.towers.devices) tower_names += (tower_names.empty() ? "" : ", ") + d->name();
-  s_.log->info("job '{}' ({} mode{}): worker {} of {} trains on examples {} of its shard, {} tower(s) on {}, until "
+  s_.log->info("job '{}' ({} mode{}): worker {} of {} trains on its shard of {} examples, {} tower(s) on {}, until "
                "step {}",
                job_.name, TrainingModeName(job_.mode.mode), job_.mode.prefetch ? ", prefetch" : "", s_.task,
-               s_.spec.workers.size(), shard_size, model_->num_towers(), tower_names, total_);
+               workers, data.train_examples, model_->num_towers(), tower_names, total_);
   // The loop's timer still reads the time it last ran: bring it up to date, or
   // the first call's deadline counts the seconds spent loading and building.
   io_.waitScope.poll();
@@ -215,7 +203,7 @@ Status JobRun::PrepareChief() {
                           Await(ShardSetup(ps_.get(), s_.log.get()).Run(job_, model_->model())));
   s_.Update([&](WorkerJobStatus& st) { st.resumed_from = resumed; });
   checkpoints_ = std::make_unique<CheckpointTrigger>(ps_.get(), job_.checkpoint, s_.log.get());
-  evaluator_ = std::make_unique<Evaluator>(std::move(test_), job_.eval_every_steps, towers_.get());
+  if (test_) evaluator_ = std::make_unique<Evaluator>(std::move(*test_), job_.eval_every_steps, towers_.get());
   peers_ = std::make_unique<PeerSupervisor>(io_, s_.spec, s_.task, peer_job_, s_.log.get());
   return Status::OK();
 }
@@ -231,11 +219,11 @@ Status JobRun::BeforeStep(int64_t global_step) {
   if (!chief_) return Status::OK();
   if (!started_) {
     checkpoints_->Start(global_step);
-    evaluator_->Start(global_step);
+    if (evaluator_) evaluator_->Start(global_step);
     peers_->Start();
     started_ = true;
   }
-  if (evaluator_->Due(global_step)) FLOWPS_RETURN_IF_ERROR(Evaluate(global_step));
+  if (evaluator_ && evaluator_->Due(global_step)) FLOWPS_RETURN_IF_ERROR(Evaluate(global_step));
   Await(checkpoints_->AtStep(global_step));
   return Status::OK();
 }
@@ -244,7 +232,7 @@ Status JobRun::Finish(const TrainingLoopResult& totals) {
   report_->AtGlobalStep(totals.global_step);
   if (chief_) {
     Await(checkpoints_->Final(totals.global_step));
-    FLOWPS_RETURN_IF_ERROR(Evaluate(totals.global_step));  // the model holds the final parameters
+    if (evaluator_) FLOWPS_RETURN_IF_ERROR(Evaluate(totals.global_step));  // the model holds the final parameters
   }
   return report_->Finish(totals.global_step, totals, accuracy_);
 }

@@ -178,3 +178,13 @@ TEST_CASE("a cluster spec above 1 MiB is refused before it is parsed") {
   REQUIRE(!text.ok());
   CHECK_THAT(text.status().message(), Catch::Contains("a spec may have at most 1048576 bytes"));
 }
+
+TEST_CASE("a cluster spec whose document is a scalar is refused, not thrown (found by fuzz_cluster_spec)") {
+  SpecDir d;
+  auto spec = d.Parse("just some words\n");
+  REQUIRE(!spec.ok());
+  CHECK(spec.status().message() == d.dir + "/c.yaml:1: the document must be a mapping");
+  auto jobs = d.Parse("token_file: cluster.token\njobs: 5\n");
+  REQUIRE(!jobs.ok());
+  CHECK_THAT(jobs.status().message(), Catch::Contains("key 'jobs' must be a mapping"));
+}

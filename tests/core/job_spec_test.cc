@@ -208,3 +208,10 @@ TEST_CASE("a bad data section is refused naming file, line and key") {
   CHECK(ErrorOf(WithData("  feeds: [x, y]\n")) ==
         "job.yaml:5: key 'data.feeds' must map placeholders to columns, e.g. {x: features, y: label}");
 }
+
+TEST_CASE("a job spec section that is a scalar is refused, not thrown (found by fuzz_job_spec)") {
+  std::string text = Valid();
+  text.replace(text.find("data:\n  path: /tmp\n  batch_size: 8\n"), 35, "data: 5\n");
+  CHECK_THAT(ErrorOf(text), Catch::Contains("key 'data' must be a mapping"));
+  CHECK_THAT(ErrorOf("just some words\n"), Catch::Contains("the document must be a mapping"));
+}

@@ -354,3 +354,80 @@ TEST_CASE("flowps submit --wait follows the job to a summary line, and flowps st
   CHECK(WEXITSTATUS(code) == 2);
   CHECK_THAT(Slurp(cluster.dir() + "/typo.out"), Catch::Contains("typo.yaml:4") && Catch::Contains("model.hiden"));
 }
+
+namespace {
+
+// Converts the first `limit` Fashion-MNIST examples of `images` (an idx file
+// name) to csv at `out` with flowps data convert.
+void ConvertToCsv(const std::string& images, int64_t limit, const std::string& out) {
+  Process convert({std::string(FLOWPS_BIN_DIR) + "/flowps", "data", "convert", "--from", "idx", "--input",
+                   "/usr/share/datasets/fashion-mnist/" + images, "--to", "csv", "--output", out, "--limit",
+                   std::to_string(limit)},
+                  out + ".log");
+  const int status = convert.Wait(std::chrono::seconds(120));
+  INFO(Slurp(out + ".log"));
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+}
+
+// The MLP job of `data` (the data section's keys) for 1 ps and 2 async workers.
+std::string CsvJob(TrainingCluster& cluster, const std::string& file, const std::string& data) {
+  const std::string path = cluster.dir() + "/" + file;
+  std::ofstream(path) << "name: csv\nmodel:\n  type: mlp\n  hidden: [64]\n  seed: 1\n"
+                      << "data:\n  format: csv\n" << data << "  feeds: {x: features, y: label}\n"
+                      << "  batch_size: 64\n  seed: 1\n  shuffle_buffer: 2000\n"
+                      << "optimizer:\n  type: adam\n  learning_rate: 0.002\n"
+                      << "mode:\n" << kAsync2 << "train:\n  epochs: 3\n  log_every_steps: 50\n  eval_every_steps: 200\n";
+  return path;
+}
+
+// Runs `flowps submit JOB --wait` (its output to `out`); its wait status.
+int SubmitAndWait(TrainingCluster& cluster, const std::string& job, const std::string& out, std::chrono::seconds limit) {
+  Process submit({std::string(FLOWPS_BIN_DIR) + "/flowps", "submit", job, "--cluster", cluster.spec().path, "--wait",
+                  "--poll-s", "0.2"},
+                 out);
+  return submit.Wait(limit);
+}
+
+}  // namespace
+
+TEST_CASE("1 ps and 2 workers train the MLP from csv files with feeds, sharded between the workers", "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  ConvertToCsv("train-images-idx3-ubyte.gz", 10000, cluster.dir() + "/train.csv");
+  ConvertToCsv("t10k-images-idx3-ubyte.gz", 2000, cluster.dir() + "/test.csv");
+  const std::string job = CsvJob(cluster, "csv.yaml", "  train: train.csv\n  test: test.csv\n");
+  const std::string out = cluster.dir() + "/submit.out";
+  const int status = SubmitAndWait(cluster, job, out, std::chrono::seconds(180));
+  INFO(Slurp(out) << cluster.Logs());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  const WorkerJobStatus chief = cluster.WaitJobEnd(std::chrono::seconds(30));
+  CHECK(chief.state == JobState::kDone);
+  CHECK(chief.total_steps == 471);  // train.epochs 3 of the csv's 10000 examples: ceil(3 * ceil(10000 / 64))
+  CHECK(chief.test_accuracy >= 0.75);  // 83% here, on these 2000 test examples
+  const std::vector<WorkerReport> workers = cluster.Workers();
+  CHECK(workers[1].job.examples > 0);  // the second worker trained on its shard
+  CHECK_THAT(Slurp(cluster.dir() + "/worker1.log"), Catch::Contains("trains on its shard of 10000 examples"));
+}
+
+TEST_CASE("a malformed csv line fails a submitted job before its first step, and submit --wait names file:line",
+          "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  const std::string good = cluster.dir() + "/good.csv", bad = cluster.dir() + "/bad.csv";
+  ConvertToCsv("t10k-images-idx3-ubyte.gz", 100, good);
+  std::ifstream in(good);
+  std::ofstream corrupt(bad);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) corrupt << (n == 42 ? "1,2,oops" : line) << "\n";
+  corrupt.close();
+  const std::string job = CsvJob(cluster, "bad.yaml", "  train: bad.csv\n  test: good.csv\n");
+  const std::string out = cluster.dir() + "/submit.out";
+  const int status = SubmitAndWait(cluster, job, out, std::chrono::seconds(60));
+  INFO(Slurp(out) << cluster.Logs());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK_THAT(Slurp(out), Catch::Contains("failed") && Catch::Contains(bad + ":42:"));
+  const WorkerJobStatus chief = cluster.WaitJobEnd(std::chrono::seconds(30));
+  CHECK(chief.state == JobState::kFailed);
+  CHECK(chief.global_step == 0);
+}

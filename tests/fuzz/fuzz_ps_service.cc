@@ -5,7 +5,7 @@
 //
 // Input: records of [method: 1 byte][length: 2 bytes, little-endian][params
 // message: `length` bytes, Cap'n Proto words]. configure's checkpoint folder
-// is replaced by a scratch folder (or none), and its test pause by 0.
+// is replaced by a scratch folder (or none).
 #include <spdlog/sinks/null_sink.h>
 
 #include <cstdint>
@@ -41,7 +41,6 @@ void Sanitize(uint16_t method, capnp::Request<capnp::AnyPointer, capnp::AnyPoint
   if (!params.hasConfig()) return;
   auto config = params.getConfig();
   config.setCheckpointDir(config.getCheckpointDir().size() % 2 == 1 ? flowps::fuzz::ScratchDir() + "/ckpt" : "");
-  config.setTestPauseBeforeRenameMs(0);
 }
 
 }  // namespace

@@ -185,10 +185,20 @@ void WritePsSeeds(const fs::path& dir) {
     if (method == 6) m.initRoot<PS::CommitCheckpointParams>().setCheckpointStep(1);
     session += Record(method, m);
   }
-  for (uint16_t method : {7, 8, 9}) {
+  {
     capnp::MallocMessageBuilder m;
-    m.initRoot<capnp::AnyStruct>(0, 0);
-    session += Record(method, m);
+    m.initRoot<PS::RestoreCheckpointParams>();
+    session += Record(7, m);
+  }
+  {
+    capnp::MallocMessageBuilder m;
+    m.initRoot<PS::CheckpointStatusParams>();
+    session += Record(8, m);
+  }
+  {
+    capnp::MallocMessageBuilder m;
+    m.initRoot<PS::StatsParams>();
+    session += Record(9, m);
   }
   Write(dir / "train_and_checkpoint", session);
 }

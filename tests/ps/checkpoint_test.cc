@@ -1,6 +1,7 @@
 #include "ps/checkpoint.h"
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -155,6 +156,42 @@ TEST_CASE("a shard with no checkpoint directory content starts fresh") {
   auto shard = OpenOrDie(AdamShard(dir.path(), 0, 1));
   CHECK(!shard->restored_checkpoint().has_value());
   CHECK(shard->rule().global_step() == 0);
+}
+
+TEST_CASE("a shard file whose header claims a huge tensor is corrupt, and nothing that large is allocated") {
+  // A valid checksum over a header of [2^40, 2^40] (what fuzz_checkpoint feeds).
+  std::string payload = "FLOWPSCK";
+  auto pod = [&](auto v) { payload.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  pod(uint32_t{1});                  // version
+  pod(uint32_t{0});                  // shard
+  pod(uint32_t{1});                  // of 1
+  pod(int64_t{5});                   // checkpoint step
+  pod(int64_t{7});                   // global step
+  pod(uint32_t{1});                  // variables
+  pod(uint32_t{1});                  // name "w"
+  payload += "w";
+  pod(uint32_t{2});                  // rank
+  pod(int64_t{1} << 40);
+  pod(int64_t{1} << 40);
+  pod(int64_t{0});                   // rows [0, 2^40)
+  pod(int64_t{1} << 40);
+  pod(uint32_t{1});                  // one tensor
+  pod(uint32_t{0});                  // slot name ""
+  pod(uint64_t{16});                 // bytes
+  payload += std::string(16, '\0');
+  std::string file = payload;
+  const uint64_t length = payload.size();
+  const uint32_t crc = static_cast<uint32_t>(
+      crc32_z(crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(payload.data()), payload.size()));
+  file.append(reinterpret_cast<const char*>(&length), sizeof length);
+  file.append(reinterpret_cast<const char*>(&crc), sizeof crc);
+  file += "FLOWPSND";
+  TempDir dir;
+  const std::string path = dir.path() + "/shard-0.ckpt";
+  std::ofstream(path, std::ios::binary) << file;
+  auto snapshot = ReadShardCheckpoint(path, 0, 1);
+  REQUIRE(!snapshot.ok());
+  CHECK_THAT(snapshot.status().message(), Catch::Contains("corrupt checkpoint: variable 'w' has a tensor of the wrong size"));
 }
 
 }  // namespace flowps::ps

@@ -139,6 +139,15 @@ TEST_CASE("the partition plan splits large variables by rows and balances shards
   CHECK(!PlanPartitions({vars[0], vars[0]}, 2, 1).ok());
 }
 
+TEST_CASE("a variable whose element count overflows int64 is refused, not allocated") {
+  VariableStore store(Sgd(0.1), nullptr);
+  bool created = true;
+  Status s = store.Create(ZerosSpec("huge", {int64_t{1} << 40, int64_t{1} << 40}), &created);
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK_THAT(s.message(), Catch::Contains("has more than 2^56 elements"));
+  CHECK(!created);
+}
+
 }  // namespace flowps::ps
 
 namespace flowps::kernels {

@@ -214,3 +214,25 @@ TEST_CASE("a model with a sparse (Gather) gradient gets the towers' rows, scaled
   CHECK(sparse.sparse);
   CHECK(sparse.rows.size() == 11);  // one row per example, the towers' rows in batch order
 }
+
+TEST_CASE("gradients fed by placeholder name split every feed across the towers, and a feed of another batch "
+          "size or a name that is no placeholder is refused") {
+  auto pool = NewAsioThreadPool(2);
+  CpuDevice cpu0(CpuName(0)), cpu1(CpuName(1));
+  auto model = SmallMlp(pool.get(), {&cpu0, &cpu1});
+  auto single = SmallMlp(pool.get());
+  Batch batch = RandomBatch(9, 3);
+  auto named = model->ComputeGradients({{"x", batch.images}, {"y", batch.labels}});
+  auto whole = single->ComputeGradients({{"x", batch.images}, {"y", batch.labels}});
+  INFO(named.status().ToString());
+  REQUIRE(named.ok());
+  REQUIRE(whole.ok());
+  CHECK(named->loss == Approx(whole->loss).epsilon(1e-5));
+
+  auto uneven = model->ComputeGradients({{"x", batch.images}, {"y", batch.labels.Slice(0, 8)}});
+  REQUIRE_FALSE(uneven.ok());
+  CHECK_THAT(uneven.status().message(), Catch::Contains("feed 'y'") && Catch::Contains("first dimension"));
+  auto unknown = model->ComputeGradients({{"pixels", batch.images}, {"y", batch.labels}});
+  REQUIRE_FALSE(unknown.ok());
+  CHECK_THAT(unknown.status().message(), Catch::Contains("no placeholder 'pixels'"));
+}

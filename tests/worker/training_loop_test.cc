@@ -71,12 +71,12 @@ struct FakeTowers final : GradientSource {
     w = values.at("w").data<float>()[0];
     return Status::OK();
   }
-  kj::Promise<StatusOr<Gradients>> Compute(const data::Batch& batch) override {
+  kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch) override {
     if (fail) return StatusOr<Gradients>(FailedPrecondition("the loss is nan"));
     computed_from.push_back(w);
     computed_during_push += ps.in_flight > 0 ? 1 : 0;
     Gradients g;
-    g.loss = batch.labels.data<int32_t>()[0];
+    g.loss = batch.columns.at("label").data<int32_t>()[0];
     g.grads.push_back(VariableGradient{"w", Scalar(1), {}, false});
     return kj::evalLater([g = std::move(g)]() mutable { return StatusOr<Gradients>(std::move(g)); });
   }
@@ -84,10 +84,11 @@ struct FakeTowers final : GradientSource {
 
 struct CountingBatches final : BatchSource {
   int32_t next = 0;
-  StatusOr<data::Batch> Next() override {
-    data::Batch b;
-    b.images = Tensor::FromVector<float>(Shape{2, 1}, {0, 0});
-    b.labels = Tensor::FromVector<int32_t>(Shape{2}, {next, next});
+  StatusOr<data::ColumnBatch> Next() override {
+    data::ColumnBatch b;
+    b.columns["features"] = Tensor::FromVector<float>(Shape{2, 1}, {0, 0});
+    b.columns["label"] = Tensor::FromVector<int32_t>(Shape{2}, {next, next});
+    b.size = 2;
     ++next;
     return b;
   }
