@@ -147,15 +147,15 @@ int64_t MlpParameters(const std::string& hidden) {
   return n;
 }
 
-// What every worker holds of Fashion-MNIST in memory (float32 images, int32
-// labels): the whole training set; the chief also the test set.
-constexpr int64_t kTrainSetBytes = 60000 * (784 * 4 + 4);
-constexpr int64_t kTestSetBytes = 10000 * (784 * 4 + 4);
+// What a worker holds of Fashion-MNIST in memory (float32 images, int32
+// labels) while it trains: the streaming shuffle buffer of the data pipeline
+// (data.shuffle_buffer, 10000 examples by default), not the data set.
+constexpr int64_t kShuffleBufferBytes = 10000 * (784 * 4 + 4);
 
 struct ClusterRun {
   double examples_per_sec = 0;
   // Bytes: the largest growth of a worker's RSS from idle to its peak in the
-  // job, less the data set it holds.
+  // job, less the shuffle buffer of its input pipeline.
   int64_t worker_rss_growth = 0;
 };
 
@@ -208,9 +208,7 @@ StatusOr<ClusterRun> TrainOnProcesses(const std::string& mode, int workers, bool
   ClusterRun run;
   run.examples_per_sec = static_cast<double>(e1 - e0) / (t1 - t0);
   for (size_t i = 0; i < idle.size() && i < peak.size(); ++i) {
-    // /proc lists the workers in pid order: the chief (started first) first.
-    const int64_t data_bytes = kTrainSetBytes + (i == 0 ? kTestSetBytes : 0);
-    run.worker_rss_growth = std::max(run.worker_rss_growth, peak[i] - idle[i] - data_bytes);
+    run.worker_rss_growth = std::max(run.worker_rss_growth, peak[i] - idle[i] - kShuffleBufferBytes);
   }
   return run;
 }
@@ -235,7 +233,7 @@ Status RunOnProcesses(BenchContext& ctx, const std::vector<std::string>& modes, 
       ctx.emit(Measurement{name + "_worker_rss_growth_vs_parameters",
                            static_cast<double>(run.worker_rss_growth) /
                                static_cast<double>(MlpParameters(hidden) * static_cast<int64_t>(sizeof(float))),
-                           "x (a worker's peak minus idle RSS, less its data set, / parameter bytes)", std::nullopt, std::nullopt});
+                           "x (a worker's peak minus idle RSS, less its shuffle buffer, / parameter bytes)", std::nullopt, std::nullopt});
     }
   if (ctx.progress) ctx.progress("load average during the runs: " + LoadAverage());
   return Status::OK();
