@@ -26,11 +26,18 @@ if ! clang++ -fsanitize=fuzzer "$probe/p.cc" -o "$probe/p" >/dev/null 2>&1; then
   exit 77
 fi
 
-if [ ! -f "$build/build.ninja" ]; then
-  CXX=clang++ meson setup "$build" "$root" -Dfuzz=true -Dtests=false -Dgpu=disabled \
-    -Dbuildtype=debugoptimized >"$probe/setup.log" 2>&1 || { cat "$probe/setup.log"; exit 1; }
+# A cheap build (docs/PERFORMANCE.md, "Fuzz build"): only the libraries the
+# targets link (ninja builds just the targets), no tests, no CUDA, no Python,
+# -O1 with line tables only. A build dir made with other options is made anew.
+options=(-Dfuzz=true -Dtests=false -Dgpu=disabled -Dpython=disabled -Doptimization=1 -Ddebug=false)
+if [ ! -f "$build/build.ninja" ] || [ "$(cat "$build/.fuzz-options" 2>/dev/null)" != "${options[*]}" ]; then
+  rm -rf "$build"
+  CXX=clang++ meson setup "$build" "$root" "${options[@]}" >"$probe/setup.log" 2>&1 || { cat "$probe/setup.log"; exit 1; }
+  echo "${options[*]}" > "$build/.fuzz-options"
 fi
+started=$(date +%s)
 ninja -C "$build" $(printf 'tests/fuzz/%s ' "${targets[@]}") >"$probe/build.log" 2>&1 || { tail -50 "$probe/build.log"; exit 1; }
+echo "fuzz: targets built in $(( $(date +%s) - started )) s ($(grep -c 'Compiling' "$probe/build.log" || true) files compiled)"
 
 failed=0
 mkdir -p "$build/crashes"

@@ -3,6 +3,7 @@
 //   flowps status --cluster <spec> [--json]  health of every task, and the job
 //   flowps health --address h:p --token-file F   health of one task (probe)
 //   flowps submit <job.yaml> --cluster <spec> [--wait]  run a job on the cluster
+//   flowps stop --cluster <spec>             stop the running job (final checkpoint)
 //   flowps logs --cluster <spec> [-f]        merged log stream
 //   flowps train <job.yaml> [--max-steps N]  run a job in one process
 //   flowps bench <name> [--json] [--opt k=v]... [--list]
@@ -23,6 +24,7 @@
 #include "cli/launch_command.h"
 #include "cli/logs_command.h"
 #include "cli/status_command.h"
+#include "cli/stop_command.h"
 #include "cli/submit_command.h"
 #include "cli/train_command.h"
 #include "core/thread_pool.h"
@@ -53,6 +55,7 @@ int main(int argc, char** argv) {
   flowps::AddHealthCommand(app, &exit_code);
   flowps::AddLogsCommand(app, &exit_code);
   flowps::AddSubmitCommand(app, &exit_code);
+  flowps::AddStopCommand(app, &exit_code);
   flowps::AddTrainCommand(app, &exit_code);
   flowps::AddDataCommand(app, &exit_code);
   flowps::AddBenchCommand(app, &benchmarks, pool.get(), &exit_code);

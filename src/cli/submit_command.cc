@@ -25,6 +25,25 @@ struct SubmitOptions {
 
 void Say(const std::string& line) { std::cout << "flowps submit: " << line << std::endl; }
 
+// Polls the chief while its job is starting (bounded by the cluster's
+// setup_timeout_s and a margin for loading the data); its status after.
+StatusOr<WorkerJobStatus> WaitWhileStarting(kj::AsyncIoContext& io, const ClusterSpec& spec,
+                                            std::chrono::milliseconds timeout) {
+  const auto limit = std::chrono::duration<double>(spec.setup_timeout_s + 300);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::milliseconds>(limit);
+  int unreachable = 0;
+  while (true) {
+    const WorkerReport chief = QueryWorkers(io, spec, timeout)[static_cast<size_t>(spec.chief)];
+    if (chief.status.ok() && chief.job.state != JobState::kStarting) return chief.job;
+    if (!chief.status.ok() && ++unreachable >= 10)
+      return Unavailable("lost the chief while the job started: " + chief.status.ToString());
+    if (std::chrono::steady_clock::now() > deadline)
+      return DeadlineExceeded("the job was still starting after " + std::to_string(static_cast<int>(limit.count())) +
+                              " s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
 int RunSubmit(const SubmitOptions& o) {
   auto spec = LoadClusterSpec(o.cluster);
   if (!spec.ok()) {
@@ -45,6 +64,18 @@ int RunSubmit(const SubmitOptions& o) {
   if (!submitted.ok()) {
     std::cerr << "flowps submit: the chief " << spec->chief_task().name() << " refused the job: "
               << submitted.message() << "\n";
+    return 1;
+  }
+  // The chief loads the data, builds the model and configures the ps shards
+  // before the job runs: it is accepted only once they took it.
+  StatusOr<WorkerJobStatus> started = WaitWhileStarting(io, *spec, timeout);
+  if (!started.ok()) {
+    std::cerr << "flowps submit: " << started.status().message() << "\n";
+    return 1;
+  }
+  if (started->state != JobState::kRunning && started->state != JobState::kDone) {
+    std::cerr << "flowps submit: job '" << started->job << "' " << JobStateName(started->state)
+              << (started->error.empty() ? "" : ": " + started->error) << "\n";
     return 1;
   }
   Say("job '" + job->name + "' accepted by the chief " + spec->chief_task().name());

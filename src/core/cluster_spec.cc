@@ -125,6 +125,7 @@ StatusOr<ClusterSpec> ParseClusterSpec(const std::string& text, const std::strin
   spec.path = path;
   std::string token_file;
   root.Required("token_file", &token_file);
+  root.Optional("setup_timeout_s", &spec.setup_timeout_s);
   YamlMap jobs = root.Child("jobs", /*required=*/true);
   FLOWPS_RETURN_IF_ERROR(root.status());
   FLOWPS_RETURN_IF_ERROR(jobs.status());
@@ -133,6 +134,8 @@ StatusOr<ClusterSpec> ParseClusterSpec(const std::string& text, const std::strin
   FLOWPS_RETURN_IF_ERROR(jobs.Finish());
   FLOWPS_RETURN_IF_ERROR(root.Finish());
 
+  if (!(spec.setup_timeout_s > 0 && spec.setup_timeout_s <= 86400))
+    return root.Error("setup_timeout_s", "must be a number of seconds in (0, 86400]");
   if (spec.chief < 0 || static_cast<size_t>(spec.chief) >= spec.workers.size()) {
     YamlMap worker(path, jobs.Get("worker"), "jobs.worker");
     return worker.Error("chief", "is " + std::to_string(spec.chief) + " but the worker job has tasks 0.." +

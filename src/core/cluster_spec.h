@@ -2,6 +2,7 @@
 // is chief, the shared token, and each task's devices. Read from YAML:
 //
 //   token_file: local.token        # relative to the spec's folder
+//   setup_timeout_s: 120           # optional: how long a job's setup retries the ps shards
 //   jobs:
 //     ps:
 //       tasks:
@@ -46,6 +47,9 @@ struct ClusterSpec {
   int chief = 0;           // index into workers
   std::string token_file;  // resolved path
   std::string token;       // the file's content without surrounding whitespace
+  // How long the chief's job setup keeps trying to reach and configure every
+  // ps shard (a ps that starts late, a loaded machine) before the job fails.
+  double setup_timeout_s = 120;
 
   // The tasks of "ps" or "worker"; nullptr for any other job name.
   const std::vector<TaskSpec>* Job(const std::string& job) const;

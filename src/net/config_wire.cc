@@ -104,6 +104,7 @@ void WriteShardConfig(const PsJobConfig& config, wire::ShardConfig::Builder out)
   out.setInitialAccumulator(o.initial_accumulator);
   out.setCheckpointDir(config.checkpoint_dir);
   out.setKeepCheckpoints(config.keep_checkpoints);
+  out.setJobId(config.job_id);
 }
 
 StatusOr<PsJobConfig> ReadShardConfig(wire::ShardConfig::Reader in) {
@@ -124,6 +125,7 @@ StatusOr<PsJobConfig> ReadShardConfig(wire::ShardConfig::Reader in) {
   o.initial_accumulator = in.getInitialAccumulator();
   c.checkpoint_dir = in.getCheckpointDir();
   c.keep_checkpoints = in.getKeepCheckpoints();
+  c.job_id = in.getJobId();
   return c;
 }
 

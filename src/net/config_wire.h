@@ -31,6 +31,7 @@ struct PsJobConfig {
   OptimizerConfig optimizer;
   std::string checkpoint_dir;  // "": no checkpoints
   int keep_checkpoints = 3;
+  std::string job_id;  // the chief's id of this run of the job: another one starts the shards anew
 
   bool operator==(const PsJobConfig&) const = default;
 };

@@ -181,6 +181,7 @@ StatusOr<ShardConfig> ShardConfigFromWire(wire::ShardConfig::Reader in, int shar
   c.optimizer = job->optimizer;
   c.checkpoint_dir = job->checkpoint_dir;
   c.keep_checkpoints = job->keep_checkpoints;
+  c.job_id = job->job_id;
   FLOWPS_RETURN_IF_ERROR(c.Validate().WithContext("configure"));
   return c;
 }
@@ -194,13 +195,14 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
     if (options_.idle_release_after.count() > 0) idle_watch_ = WatchIdle().eagerlyEvaluate(nullptr);
   }
 
+  // The same config (job id included) again is a no-op; another one (a new
+  // job) opens a new shard that replaces this one once it opened (its
+  // variables and step go; calls still running keep the old one alive).
   kj::Promise<void> configure(ConfigureContext context) override {
     ShardConfig config = ValueOrFail(ShardConfigFromWire(context.getParams().getConfig(), shard_index_, num_shards_));
     config.test_pause_before_rename_ms = options_.test_pause_before_rename_ms;
-    if (shard_ != nullptr || configuring_) {
-      KJ_REQUIRE(!configuring_, "configure: this ps shard is being configured by another call");
-      if (!(shard_->config() == config))
-        Fail(FailedPrecondition("configure: this ps shard runs another configuration already (restart it to change)"));
+    KJ_REQUIRE(!configuring_, "configure: this ps shard is being configured by another call");
+    if (shard_ != nullptr && shard_->config() == config) {
       FillConfigured(context);
       return kj::READY_NOW;
     }
@@ -211,7 +213,13 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
         .then(
             [this, context](StatusOr<std::unique_ptr<ParameterShard>> opened) mutable {
               configuring_ = false;
-              shard_ = ValueOrFail(std::move(opened));
+              std::shared_ptr<ParameterShard> next = ValueOrFail(std::move(opened));
+              if (shard_ != nullptr)
+                log_->info("a new job (id '{}') replaces job '{}': its {} variable parts at step {} are dropped",
+                           next->config().job_id, shard_->config().job_id, shard_->store().Names().size(),
+                           shard_->rule().global_step());
+              shard_ = std::move(next);
+              pending_.clear();
               log_->info("configured: {} mode, optimizer {}, checkpoints in '{}'",
                          TrainingModeName(shard_->config().mode),
                          OptimizerKindName(shard_->config().optimizer.kind), shard_->config().checkpoint_dir);
@@ -492,8 +500,9 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
     return RunOnPool(pool_, [shard, read, lists]() mutable { return FillRead(*shard, *read, lists); });
   }
 
-  // The shard, once configured. Set on the loop thread and never replaced;
-  // pool jobs hold a reference, so it outlives work still running at shutdown.
+  // The shard, once configured. Set on the loop thread, replaced by a new
+  // job's configure; pool jobs and running calls hold a reference, so it
+  // outlives work still running at shutdown or after a new job replaced it.
   ParameterShard& Shard() { return *SharedShard(); }
   std::shared_ptr<ParameterShard> SharedShard() {
     if (shard_ == nullptr) Fail(FailedPrecondition("this ps shard is not configured yet (the chief sends configure first)"));

@@ -48,7 +48,8 @@ struct ParameterServerOptions {
 
 // The capability to register as the "ps" service of ps task `shard` of
 // `num_shards`. The shard is made (and restored from its newest complete
-// checkpoint) by the first `configure` call, which the chief sends.
+// checkpoint) by the first `configure` call, which the chief sends; a new
+// job's configure (another job id or config) makes a new one in its place.
 capnp::Capability::Client NewParameterServer(ServiceEnv& env, int shard, int num_shards,
                                              std::shared_ptr<spdlog::logger> log,
                                              ParameterServerOptions options = {});

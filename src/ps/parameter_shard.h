@@ -45,6 +45,7 @@ struct ShardConfig {
   OptimizerConfig optimizer;
   std::string checkpoint_dir;  // empty: this shard neither saves nor restores
   int keep_checkpoints = 3;
+  std::string job_id;  // the chief's id of the job run the shard serves
   // Tests only, never from the wire (ParameterServerOptions): sleep between
   // writing a shard file and renaming it into place.
   int test_pause_before_rename_ms = 0;

@@ -64,6 +64,30 @@ Status SubmitJob(kj::AsyncIoContext& io, const ClusterSpec& spec, const std::str
   return result;
 }
 
+namespace {
+
+kj::Promise<void> StopWorker(RpcClient& client) {
+  return client.GetService("worker").then([&client](capnp::Capability::Client cap) {
+    return client.Call(cap.castAs<wire::WorkerControl>().stopRequest().send(), "stop").ignoreResult();
+  });
+}
+
+}  // namespace
+
+Status StopJob(kj::AsyncIoContext& io, const ClusterSpec& spec, std::chrono::milliseconds timeout) {
+  auto chief = ClientFor(io, spec, spec.chief_task(), timeout);
+  Status result = WaitFor(StopWorker(*chief), io.waitScope, "");
+  std::vector<std::unique_ptr<RpcClient>> clients;
+  kj::Vector<kj::Promise<void>> calls;
+  for (size_t i = 0; i < spec.workers.size(); ++i) {
+    if (static_cast<int>(i) == spec.chief) continue;
+    clients.push_back(ClientFor(io, spec, spec.workers[i], timeout));
+    calls.add(StopWorker(*clients.back()).catch_([](kj::Exception&&) {}));
+  }
+  kj::joinPromises(calls.releaseAsArray()).wait(io.waitScope);
+  return result;
+}
+
 std::vector<WorkerReport> QueryWorkers(kj::AsyncIoContext& io, const ClusterSpec& spec,
                                        std::chrono::milliseconds timeout) {
   std::vector<std::unique_ptr<RpcClient>> clients;

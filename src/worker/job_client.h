@@ -27,6 +27,13 @@ struct WorkerReport {
 Status SubmitJob(kj::AsyncIoContext& io, const ClusterSpec& spec, const std::string& yaml, const std::string& path,
                  std::chrono::milliseconds timeout);
 
+// Stops the running job as `flowps stop` does: the chief first (it stops the
+// workers it started and writes a final checkpoint when the job has a
+// checkpoint dir; the call returns once it has), then every other worker,
+// in case one was not reached. The chief's failure or silence comes back as
+// its Status (the others' are ignored: an idle or absent worker holds no job).
+Status StopJob(kj::AsyncIoContext& io, const ClusterSpec& spec, std::chrono::milliseconds timeout);
+
 // Every worker's status, asked in parallel, each bounded by `timeout`.
 std::vector<WorkerReport> QueryWorkers(kj::AsyncIoContext& io, const ClusterSpec& spec,
                                        std::chrono::milliseconds timeout);

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 
+#include <kj/debug.h>
+
+#include "net/rpc_common.h"
 
 namespace flowps {
 
@@ -16,8 +19,9 @@ StatusOr<std::map<std::string, kernels::InitializerSpec>> PsInitializers(const M
   return inits;
 }
 
-PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job) {
+PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job, const std::string& job_id) {
   PsJobConfig c;
+  c.job_id = job_id;
   c.mode = job.mode.mode;
   c.replicas_to_aggregate = job.mode.replicas_to_aggregate;
   c.total_workers = job.mode.total_workers;
@@ -32,7 +36,7 @@ PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job) {
 kj::Promise<StatusOr<int64_t>> ShardSetup::Run(const JobSpec& job, const Model& model) {
   auto inits = PsInitializers(model);
   if (!inits.ok()) return StatusOr<int64_t>(inits.status());
-  return ps_->Configure(PsJobConfigFromJobSpec(job))
+  return Configure(PsJobConfigFromJobSpec(job, options_.job_id), 1, timer_.now())
       .then([this, inits = std::move(inits).value()](std::vector<int64_t> restored) mutable {
         const int64_t resumed = restored.empty() ? -1 : *std::min_element(restored.begin(), restored.end());
         return ps_->CreateVariables(std::move(inits)).then([resumed](int created) {
@@ -43,6 +47,27 @@ kj::Promise<StatusOr<int64_t>> ShardSetup::Run(const JobSpec& job, const Model& 
         LogPlacement(job, r.first, r.second);
         return r.first;
       });
+}
+
+kj::Promise<std::vector<int64_t>> ShardSetup::Configure(PsJobConfig config, int attempt, kj::TimePoint start) {
+  return ps_->Configure(config).catch_([this, config, attempt, start](kj::Exception&& e) mutable
+                                        -> kj::Promise<std::vector<int64_t>> {
+    const Status why = StatusFromException(e, "");
+    const bool unreachable = why.code() == Code::kUnavailable || why.code() == Code::kDeadlineExceeded;
+    if (!unreachable) return kj::mv(e);  // refused: trying again changes nothing
+    const int64_t waited_ms = (timer_.now() - start) / kj::MILLISECONDS;
+    const int64_t delay_ms = std::min<int64_t>(options_.first_retry.count() << std::min(attempt - 1, 20),
+                                               options_.max_retry.count());
+    if (waited_ms + delay_ms > options_.deadline.count())
+      return KJ_EXCEPTION(DISCONNECTED, kj::str("job setup: the ps shards could not be reached and configured in ",
+                                                waited_ms / 1000.0, " s (", attempt, " tries, setup_timeout_s ",
+                                                options_.deadline.count() / 1000.0, "): ", why.message().c_str()));
+    log_->warn("job setup: try {} to configure the ps shards failed after {:.1f} s of {:.0f} s: {}; trying again in {} ms",
+               attempt, waited_ms / 1000.0, options_.deadline.count() / 1000.0, why.message(), delay_ms);
+    return timer_.afterDelay(delay_ms * kj::MILLISECONDS).then([this, config = std::move(config), attempt, start]() mutable {
+      return Configure(std::move(config), attempt + 1, start);
+    });
+  });
 }
 
 void ShardSetup::LogPlacement(const JobSpec& job, int64_t resumed, int created) {

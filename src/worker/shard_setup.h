@@ -2,14 +2,21 @@
 // optimizer, checkpoints) and creates the model's variables there with their
 // initializers -- or, when the shards restored a checkpoint, resumes from it.
 //
-// Runs on the job thread (the PsClient's); ps and log must outlive the promise.
+// Reaching the shards: a shard that does not answer configure yet (not
+// listening, connect or login too slow on a loaded machine) is asked again
+// with a growing delay, each try logged, until the setup deadline; a refusal
+// (a bad config, a wrong token) fails at once.
+//
+// Runs on the job thread (the PsClient's); ps, log and timer must outlive the promise.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
 
 #include <kj/async.h>
+#include <kj/timer.h>
 
 #include "core/job_spec.h"
 #include "core/status.h"
@@ -28,21 +35,34 @@ namespace flowps {
 StatusOr<std::map<std::string, kernels::InitializerSpec>> PsInitializers(const Model& model);
 
 // How the job's ps shards train: its mode, optimizer and checkpoints (the one
-// place the job spec becomes the shards' config).
-PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job);
+// place the job spec becomes the shards' config). `job_id` names this run of
+// the job: a shard configured for another run starts anew.
+PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job, const std::string& job_id = "");
+
+struct ShardSetupOptions {
+  std::string job_id;                           // the chief's id of this run of the job
+  std::chrono::milliseconds deadline{120000};   // reaching every shard, tries included (cluster setup_timeout_s)
+  std::chrono::milliseconds first_retry{250};   // the delay before the second try; doubles per try
+  std::chrono::milliseconds max_retry{4000};    // the longest delay between tries
+};
 
 class ShardSetup {
  public:
-  ShardSetup(PsClient* ps, spdlog::logger* log) : ps_(ps), log_(log) {}
+  ShardSetup(PsClient* ps, spdlog::logger* log, kj::Timer& timer, ShardSetupOptions options = {})
+      : ps_(ps), log_(log), timer_(timer), options_(std::move(options)) {}
   // Resolves to the checkpoint the job resumes from (-1: none, the variables
   // were created) or to the error.
   kj::Promise<StatusOr<int64_t>> Run(const JobSpec& job, const Model& model);
 
  private:
   void LogPlacement(const JobSpec& job, int64_t resumed, int created);
+  // Configure, tried again while the shards cannot be reached (see above).
+  kj::Promise<std::vector<int64_t>> Configure(PsJobConfig config, int attempt, kj::TimePoint start);
 
   PsClient* ps_;
   spdlog::logger* log_;
+  kj::Timer& timer_;
+  ShardSetupOptions options_;
 };
 
 }  // namespace flowps

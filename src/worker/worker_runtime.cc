@@ -2,6 +2,7 @@
 
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -52,6 +53,7 @@ struct WorkerRuntime::State {
   mutable std::mutex mu;
   WorkerJobStatus status;                                 // guarded by mu
   bool stop_requested = false;                            // guarded by mu
+  bool checkpoint_on_stop = false;                        // guarded by mu: a user's stop (StopAsync)
   bool thread_running = false;                            // guarded by mu
   kj::Own<kj::CrossThreadPromiseFulfiller<void>> cancel;  // guarded by mu; set while a job thread runs
   std::vector<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> ended;  // guarded by mu: StopAsync callers
@@ -102,6 +104,10 @@ class JobRun {
   void StopPeers() {
     if (peers_) peers_->StopPeers(io_.waitScope);
   }
+  // Chief, after a user's stop and StopPeers: a final checkpoint of the
+  // shards' newest step when the job has a checkpoint dir (bounded by the ps
+  // call deadline; not cancelled by the stop).
+  Status CheckpointAfterStop();
 
  private:
   template <typename T>
@@ -199,13 +205,29 @@ Status JobRun::Prepare() {
 
 // Chief: sets up the shards (or resumes), and its duties.
 Status JobRun::PrepareChief() {
-  FLOWPS_ASSIGN_OR_RETURN(const int64_t resumed,
-                          Await(ShardSetup(ps_.get(), s_.log.get()).Run(job_, model_->model())));
+  ShardSetupOptions setup;
+  setup.job_id = peer_job_.id;
+  setup.deadline = std::chrono::milliseconds(static_cast<int64_t>(s_.spec.setup_timeout_s * 1000));
+  ShardSetup shard_setup(ps_.get(), s_.log.get(), io_.provider->getTimer(), setup);
+  FLOWPS_ASSIGN_OR_RETURN(const int64_t resumed, Await(shard_setup.Run(job_, model_->model())));
   s_.Update([&](WorkerJobStatus& st) { st.resumed_from = resumed; });
   checkpoints_ = std::make_unique<CheckpointTrigger>(ps_.get(), job_.checkpoint, s_.log.get());
   if (test_) evaluator_ = std::make_unique<Evaluator>(std::move(*test_), job_.eval_every_steps, towers_.get());
   peers_ = std::make_unique<PeerSupervisor>(io_, s_.spec, s_.task, peer_job_, s_.log.get());
   return Status::OK();
+}
+
+Status JobRun::CheckpointAfterStop() {
+  if (!checkpoints_ || job_.checkpoint.dir.empty()) return Status::OK();
+  try {
+    int64_t step = s_.GlobalStep();
+    for (const ShardStatsReply& shard : ps_->Stats().wait(io_.waitScope)) step = std::max(step, shard.global_step);
+    checkpoints_->Final(step).wait(io_.waitScope);
+    s_.log->info("job '{}': final checkpoint {} written after the stop", job_.name, step);
+    return Status::OK();
+  } catch (const kj::Exception& e) {
+    return Unavailable(std::string("the final checkpoint after the stop failed: ") + e.getDescription().cStr());
+  }
 }
 
 Status JobRun::Evaluate(int64_t global_step) {
@@ -281,13 +303,22 @@ void WorkerRuntime::State::RunJob(const JobSpec& job, const std::string& yaml, c
       result = Unavailable(e.getDescription().cStr());
     }
     stopped = StopRequested();
-    if (stopped && as_chief) run.StopPeers();
+    if (stopped && as_chief) {
+      run.StopPeers();
+      bool checkpoint = false;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        checkpoint = checkpoint_on_stop;
+      }
+      if (checkpoint) result = run.CheckpointAfterStop();
+    }
   }
   std::lock_guard<std::mutex> lock(mu);
   cancel = nullptr;
   if (stopped) {
     status.state = JobState::kStopped;
-    log->info("job '{}' stopped", job.name);
+    if (!result.ok()) status.error = result.message();
+    log->info("job '{}' stopped{}", job.name, result.ok() ? "" : ": " + result.message());
   } else if (!result.ok()) {
     status.state = JobState::kFailed;
     status.error = result.message();
@@ -327,6 +358,7 @@ Status WorkerRuntime::State::Start(std::string yaml, std::string path, std::stri
     status.job_id = job_id;
     status.chief = as_chief;
     stop_requested = false;
+    checkpoint_on_stop = false;
     thread_running = true;
   }
   log->info("{} job '{}' from {}", as_chief ? "starting" : "joining", job.name, path);
@@ -369,6 +401,7 @@ void WorkerRuntime::Stop() {
 kj::Promise<void> WorkerRuntime::StopAsync() {
   std::lock_guard<std::mutex> lock(state_->mu);
   state_->stop_requested = true;
+  state_->checkpoint_on_stop = true;
   if (state_->cancel) state_->cancel->fulfill();
   if (!state_->thread_running) return kj::READY_NOW;
   auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();

@@ -74,10 +74,11 @@ class WorkerRuntime {
   // Joins run `job_id` of the job the chief runs (a running job here is replaced).
   Status Join(const std::string& yaml, const std::string& path, const std::string& job_id);
   // Stops this worker's job and waits for its thread (bounded by the ps call
-  // deadline). Blocks: not for an event loop or a compute pool thread.
+  // deadline); no final checkpoint (the daemon is going away). Blocks: not for an event loop or a compute pool thread.
   void Stop();
   // Asks the job to stop and resolves once its thread has ended (at once when
-  // none runs). Call on a thread with a KJ event loop (the RPC loop); it
+  // none runs); the chief stops the workers it started, then writes a final
+  // checkpoint when the job has a checkpoint dir (a user's stop: `flowps stop`). Call on a thread with a KJ event loop (the RPC loop); it
   // blocks nothing, so a worker whose pool has one thread still stops.
   kj::Promise<void> StopAsync();
   WorkerJobStatus Snapshot() const;

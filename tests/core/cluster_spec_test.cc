@@ -124,6 +124,20 @@ TEST_CASE("each class of bad spec is refused naming file, line and key") {
   }
 }
 
+TEST_CASE("setup_timeout_s is 120 s by default, read when given, and refused out of (0, 86400] at its line") {
+  SpecDir d;
+  auto plain = d.Parse(kGood);
+  REQUIRE(plain.ok());
+  CHECK(plain->setup_timeout_s == 120);
+  auto given = d.Parse(std::string("setup_timeout_s: 7.5\n") + kGood);
+  REQUIRE(given.ok());
+  CHECK(given->setup_timeout_s == 7.5);
+  auto zero = d.Parse(std::string(kGood) + "setup_timeout_s: 0\n");
+  REQUIRE_FALSE(zero.ok());
+  CHECK(zero.status().message() ==
+        d.dir + "/c.yaml:14: key 'setup_timeout_s' must be a number of seconds in (0, 86400]");
+}
+
 TEST_CASE("a spec file that does not exist is named") {
   auto spec = LoadClusterSpec("/nonexistent/cluster.yaml");
   REQUIRE_FALSE(spec.ok());

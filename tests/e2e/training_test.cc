@@ -431,3 +431,108 @@ TEST_CASE("a malformed csv line fails a submitted job before its first step, and
   CHECK(chief.state == JobState::kFailed);
   CHECK(chief.global_step == 0);
 }
+
+namespace {
+
+// Runs `flowps <args>` (its output to `out`); its exit code, -1 if it did not exit in `limit`.
+int Flowps(const std::vector<std::string>& args, const std::string& out, std::chrono::seconds limit) {
+  std::vector<std::string> argv{std::string(FLOWPS_BIN_DIR) + "/flowps"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Process p(argv, out);
+  const int status = p.Wait(limit);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// `text` with `from` replaced by `to` (which must occur).
+std::string Replaced(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("job setup waits for a ps that starts late, trying again until it answers, and the job trains", "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  cluster.Kill9("ps", 0);
+  const std::string job = cluster.WriteJob("late.yaml", kAsync2, 60);
+  REQUIRE(cluster.Submit(job).ok());
+  std::this_thread::sleep_for(std::chrono::seconds(4));  // more than the 3 s one connect try waits
+  cluster.Start("ps", 0);
+  const WorkerJobStatus end = cluster.WaitJobEnd(std::chrono::seconds(120));
+  INFO(cluster.Logs());
+  CHECK(end.state == JobState::kDone);
+  CHECK(end.global_step == 60);
+  CHECK_THAT(Slurp(cluster.dir() + "/worker0.log"), Catch::Contains("trying again in"));
+}
+
+TEST_CASE("a ps serves successive jobs: an async adam job, then a sync sgd job with another model, each to its end",
+          "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  const std::string first = cluster.WriteJob("first.yaml", kAsync2, 60);
+  REQUIRE(cluster.Submit(first).ok());
+  INFO(cluster.Logs());
+  REQUIRE(cluster.WaitJobEnd(std::chrono::seconds(90)).state == JobState::kDone);
+
+  const std::string second = cluster.WriteJob("second.yaml", kSync2, 50);
+  std::string text = Replaced(Slurp(second), "hidden: [64]", "hidden: [32]");
+  std::ofstream(second) << Replaced(text, "type: adam\n  learning_rate: 0.002", "type: sgd\n  learning_rate: 0.1");
+  const std::string out = cluster.dir() + "/second.out";
+  CHECK(Flowps({"submit", second, "--cluster", cluster.spec().path}, out, std::chrono::seconds(60)) == 0);
+  INFO(Slurp(out));
+  CHECK_THAT(Slurp(out), Catch::Contains("accepted by the chief"));
+  const WorkerJobStatus end = cluster.WaitJobEnd(std::chrono::seconds(90));
+  CHECK(end.job == "second");
+  CHECK(end.state == JobState::kDone);
+  CHECK(end.global_step == 50);  // the second job's own steps, not the first job's step carried over
+  CHECK(end.test_accuracy >= 0.5);
+}
+
+TEST_CASE("a job a ps shard refuses fails flowps submit without --wait, and flowps status shows it failed", "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  const std::string checkpoints = "checkpoint:\n  dir: " + cluster.dir() + "/ckpt\n  every_steps: 1000\n";
+  REQUIRE(cluster.Submit(cluster.WriteJob("wide.yaml", kAsync2, 40, checkpoints)).ok());
+  INFO(cluster.Logs());
+  REQUIRE(cluster.WaitJobEnd(std::chrono::seconds(90)).state == JobState::kDone);
+
+  // The same checkpoint dir holds hidden [64] variables: the shard refuses hidden [32].
+  const std::string narrow = cluster.WriteJob("narrow.yaml", kAsync2, 40, checkpoints);
+  const std::string narrowed = Replaced(Slurp(narrow), "hidden: [64]", "hidden: [32]");
+  std::ofstream(narrow) << narrowed;
+  const std::string out = cluster.dir() + "/narrow.out";
+  CHECK(Flowps({"submit", narrow, "--cluster", cluster.spec().path}, out, std::chrono::seconds(60)) == 1);
+  INFO(Slurp(out));
+  CHECK_THAT(Slurp(out), Catch::Contains("job 'narrow' failed") && Catch::Contains("exists with shape"));
+  CHECK_THAT(Slurp(out), !Catch::Contains("accepted"));
+
+  const std::string status = cluster.dir() + "/status.out";
+  Flowps({"status", "--cluster", cluster.spec().path}, status, std::chrono::seconds(30));
+  CHECK_THAT(Slurp(status), Catch::Contains("job 'narrow' failed") && Catch::Contains("error: ") &&
+                                Catch::Contains("exists with shape"));
+}
+
+TEST_CASE("flowps stop stops the running job: the workers stop, a final checkpoint is written, the state is stopped",
+          "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  // Only the final checkpoint: the policy's is far away.
+  const std::string job = cluster.WriteJob("long.yaml", kAsync2, 100000,
+                                           "checkpoint:\n  dir: " + cluster.dir() + "/ckpt\n  every_steps: 100000\n");
+  REQUIRE(cluster.Submit(job).ok());
+  INFO(cluster.Logs());
+  REQUIRE(cluster.WaitUntil([](const auto& r) { return r[0].job.global_step >= 40; }, std::chrono::seconds(60)));
+  const std::string out = cluster.dir() + "/stop.out";
+  CHECK(Flowps({"stop", "--cluster", cluster.spec().path}, out, std::chrono::seconds(60)) == 0);
+  INFO(Slurp(out));
+  CHECK_THAT(Slurp(out), Catch::Contains("job 'long' stopped at global step"));
+  const std::vector<WorkerReport> after = cluster.Workers();
+  CHECK(after[0].job.state == JobState::kStopped);
+  CHECK(after[1].job.state == JobState::kStopped);
+  const int64_t stopped_at = after[0].job.global_step;
+
+  // The same job submitted again resumes from the checkpoint written at the stop.
+  REQUIRE(cluster.Submit(job).ok());
+  REQUIRE(cluster.WaitUntil([](const auto& r) { return r[0].job.state == JobState::kRunning; },
+                            std::chrono::seconds(60)));
+  CHECK(cluster.Chief().resumed_from >= stopped_at);
+  CHECK(Flowps({"stop", "--cluster", cluster.spec().path}, out, std::chrono::seconds(60)) == 0);
+}

@@ -106,6 +106,36 @@ TEST_CASE("an RPC round trip: configure, create, push and pull through the ps se
   CHECK(pulled.shard_steps == std::vector<int64_t>{1});
 }
 
+TEST_CASE("a configure for a new job replaces the shard's variables and step; the same configure again keeps them") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClient first(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{2, 2}}}, 1));
+  PsJobConfig job1 = SyncSgd(1, 1, 0.5);
+  job1.job_id = "run-1";
+  Start(first, job1, io.waitScope);
+  Wait(first.Push(0, {0}, {DenseGrad("w", {2, 2}, {2, 4, 6, 8})}), io.waitScope);
+  // The chief's retry of the same configure changes nothing.
+  Wait(first.Configure(job1), io.waitScope);
+  CHECK(Wait(first.Pull({"w"}), io.waitScope).shard_steps == std::vector<int64_t>{1});
+
+  // A second job: another run, mode, optimizer and variables.
+  PsClient second(io, cluster.ClientOptions(), Plan({{"v", DType::kFloat32, Shape{3}}}, 1));
+  PsJobConfig job2;
+  job2.mode = TrainingMode::kAsync;
+  job2.total_workers = 2;
+  job2.optimizer.kind = OptimizerKind::kAdam;
+  job2.optimizer.learning_rate = 0.01;
+  job2.job_id = "run-2";
+  CHECK(Wait(second.Configure(job2), io.waitScope) == std::vector<int64_t>{-1});
+  CHECK(Wait(second.CreateVariables({}), io.waitScope) == 1);
+  PulledVariables pulled = Wait(second.Pull({"v"}), io.waitScope);
+  CHECK(pulled.values.at("v").ToVector<float>() == std::vector<float>{0, 0, 0});
+  CHECK(pulled.shard_steps == std::vector<int64_t>{0});
+  CHECK(Wait(second.Stats(), io.waitScope)[0].mode == TrainingMode::kAsync);
+  // The first job's variable went with its shard.
+  CHECK_FALSE(WaitFor(first.Pull({"w"}), io.waitScope, "pull").ok());
+}
+
 TEST_CASE("calls before configure and bad pushes are refused with a clear error, changing nothing") {
   PsCluster cluster(1);
   auto io = kj::setupAsyncIo();

@@ -125,13 +125,16 @@ struct ShardConfig {
   initialAccumulator @12 :Float64;
   checkpointDir @13 :Text;        # "" : no checkpoints
   keepCheckpoints @14 :Int32;
+  jobId @15 :Text;                # the chief's id of this run of the job ("" : none)
 }
 
 interface ParameterServer {
   # Configures the shard and restores the newest complete checkpoint of
   # checkpointDir, if any (restoredCheckpoint -1: none). Every other call fails
-  # until the shard is configured. Configuring again with the same config is a
-  # no-op (e.g. a second chief attempt); another config is refused.
+  # until the shard is configured. Configuring again with the same config
+  # (jobId included) is a no-op (e.g. the chief's retry); another config (a new
+  # job: another jobId, mode, optimizer or checkpointDir) replaces the shard:
+  # its variables and step go, and it restores from the new checkpointDir.
   configure @10 (config :ShardConfig) -> (restoredCheckpoint :Int64, globalStep :Int64);
 
   # Creates (and initialises) parts; a part that exists with the same shape and
