@@ -116,7 +116,10 @@ class TrainingCluster {
   Status Submit(const std::string& path) {
     return SubmitJob(io_, spec_, Slurp(path), path, kCallTimeout);
   }
-  std::vector<WorkerReport> Workers() { return QueryWorkers(io_, spec_, kCallTimeout); }
+  std::vector<WorkerReport> Workers() {
+    io_.waitScope.poll();  // the loop's timer reads the time it last ran: a wait outside it would count
+    return QueryWorkers(io_, spec_, kCallTimeout);
+  }
   WorkerJobStatus Chief() {
     auto reports = Workers();
     return reports[static_cast<size_t>(spec_.chief)].job;
@@ -535,4 +538,27 @@ TEST_CASE("flowps stop stops the running job: the workers stop, a final checkpoi
                             std::chrono::seconds(60)));
   CHECK(cluster.Chief().resumed_from >= stopped_at);
   CHECK(Flowps({"stop", "--cluster", cluster.spec().path}, out, std::chrono::seconds(60)) == 0);
+}
+
+TEST_CASE("job setup gives up on a ps that never answers after setup_timeout_s, and flowps submit says why", "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  cluster.Kill9("ps", 0);
+  // The chief reads setup_timeout_s when it starts: give it 3 s and start it again.
+  const std::string spec = cluster.spec().path;
+  const std::string text = Slurp(spec);
+  std::ofstream(spec) << "setup_timeout_s: 3\n" << text;
+  cluster.Kill9("worker", 0);
+  cluster.Start("worker", 0);
+  REQUIRE(cluster.WaitUntil([](const auto& r) { return r[0].status.ok(); }, std::chrono::seconds(30)));
+
+  const std::string out = cluster.dir() + "/submit.out";
+  const auto asked = std::chrono::steady_clock::now();
+  CHECK(Flowps({"submit", cluster.WriteJob("never.yaml", kAsync2, 60), "--cluster", spec}, out,
+               std::chrono::seconds(60)) == 1);
+  CHECK(std::chrono::steady_clock::now() - asked < std::chrono::seconds(30));
+  INFO(Slurp(out) << cluster.Logs());
+  CHECK_THAT(Slurp(out), Catch::Contains("job 'never' failed") &&
+                             Catch::Contains("the ps shards could not be reached and configured in") &&
+                             Catch::Contains("setup_timeout_s 3"));
+  CHECK(cluster.Chief().state == JobState::kFailed);
 }
