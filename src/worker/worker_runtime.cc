@@ -36,6 +36,10 @@ namespace {
 
 // Variables above this size are split by rows across the ps shards.
 constexpr int64_t kMinPartitionBytes = 256 * 1024;
+// A chief rolls a job back to a common checkpoint at most this often per
+// submission, waiting this long before each try (a restarted ps coming up).
+constexpr int kMaxRollbacks = 5;
+constexpr int kRollbackDelaySeconds = 3;
 
 double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
@@ -116,6 +120,8 @@ class JobRun {
       : s_(s), job_(std::move(job)), peer_job_(std::move(peer_job)), chief_(chief), io_(io), cancelled_(cancelled) {}
 
   Status Run();
+  // The job reached its first step (the chief's duties started).
+  bool started() const { return started_; }
   // Chief, after a stop: stops the workers it started (bounded).
   void StopPeers() {
     if (peers_) peers_->StopPeers(io_.waitScope);
@@ -303,15 +309,38 @@ void WorkerRuntime::State::RunJob(const JobSpec& job, const std::string& yaml, c
   kj::ForkedPromise<void> cancelled = paf.promise.fork();
   Status result;
   bool stopped = false;
-  {
-    JobRun run(*this, job, PeerJob{job.name, yaml, path, job_id}, as_chief, io, cancelled);
-    try {
-      result = run.Run();
-    } catch (const kj::Exception& e) {
-      result = Unavailable(e.getDescription().cStr());
+  bool trained = false;  // some run of this job reached its first step
+  for (int rollbacks = 0;; ++rollbacks) {
+    bool remote_failure = false;
+    {
+      JobRun run(*this, job, PeerJob{job.name, yaml, path, job_id}, as_chief, io, cancelled);
+      try {
+        result = run.Run();
+      } catch (const kj::Exception& e) {
+        result = Unavailable(e.getDescription().cStr());
+        remote_failure = true;
+      }
+      trained = trained || run.started();
+      stopped = StopRequested();
+      if (stopped && as_chief) run.StopPeers();
     }
-    stopped = StopRequested();
-    if (stopped && as_chief) run.StopPeers();
+    // The chief rolls the job back to the newest checkpoint every shard holds
+    // when a call failed while it trained (a ps shard lost or restarted),
+    // rather than let the shards run apart or end the job.
+    const bool roll_back = as_chief && remote_failure && trained && !stopped && AbortReason().empty() &&
+                           !job.checkpoint.dir.empty() && rollbacks < kMaxRollbacks;
+    if (!roll_back) break;
+    log->warn("job '{}': {}; rolling every ps shard back to the newest checkpoint they all hold (roll-back {} of at "
+              "most {}, in {} s)",
+              job.name, result.message(), rollbacks + 1, kMaxRollbacks, kRollbackDelaySeconds);
+    Update([](WorkerJobStatus& st) { st.state = JobState::kStarting; });
+    cancelled.addBranch()
+        .exclusiveJoin(io.provider->getTimer().afterDelay(kRollbackDelaySeconds * kj::SECONDS))
+        .wait(io.waitScope);
+    if (StopRequested()) {
+      stopped = true;
+      break;
+    }
   }
   std::lock_guard<std::mutex> lock(mu);
   cancel = nullptr;
