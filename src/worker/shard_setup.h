@@ -1,6 +1,11 @@
 // The chief's shard setup: configures every ps shard for the job (mode,
 // optimizer, checkpoints) and creates the model's variables there with their
-// initializers -- or, when the shards restored a checkpoint, resumes from it.
+// initializers -- or, when checkpoint.dir holds complete checkpoints, resumes
+// from ONE of them on every shard: the newest that every shard can restore
+// (a checkpoint whose file is corrupt on one shard is skipped on all), so a
+// shard that never restarted is rolled back with the others and the shards
+// never start apart. With checkpoints none of which every shard can restore,
+// the job fails rather than mix states.
 //
 // Reaching the shards: a shard that does not answer configure yet (not
 // listening, connect or login too slow on a loaded machine) is asked again
@@ -13,7 +18,9 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <kj/async.h>
 #include <kj/timer.h>
@@ -58,6 +65,9 @@ class ShardSetup {
   void LogPlacement(const JobSpec& job, int64_t resumed, int created);
   // Configure, tried again while the shards cannot be reached (see above).
   kj::Promise<std::vector<int64_t>> Configure(PsJobConfig config, int attempt, kj::TimePoint start);
+  // Has every shard restore (*complete)[i], or the next older one that all can.
+  kj::Promise<StatusOr<int64_t>> RestoreCommon(const JobSpec& job, std::shared_ptr<const std::vector<int64_t>> complete,
+                                               size_t i, std::string skipped);
 
   PsClient* ps_;
   spdlog::logger* log_;
