@@ -153,11 +153,12 @@ OpDef TransposeOp() {
       return InvalidArgument("perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(in.rank()));
     Ints sorted = perm;
     std::sort(sorted.begin(), sorted.end());
-    std::vector<int64_t> dims;
-    for (int i = 0; i < in.rank(); ++i) {
+    for (int i = 0; i < in.rank(); ++i)
       if (sorted[i] != i) return InvalidArgument("perm is not a permutation of 0.." + std::to_string(in.rank() - 1));
-      dims.push_back(in.dim(perm[i]));
-    }
+    // Only once every entry is known to be in range (found by fuzz_graph_def:
+    // perm [5, 0] read dimension 5 of a rank-2 input).
+    std::vector<int64_t> dims;
+    for (int i = 0; i < in.rank(); ++i) dims.push_back(in.dim(perm[i]));
     c.add_output(c.input_dtype(0), Shape(dims));
     return Status::OK();
   };
