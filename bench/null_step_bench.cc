@@ -61,6 +61,7 @@ struct StepCost {
   // workers' connect to their last step: CPU-us and thread switches.
   double cpu_us = 0;
   double switches = 0;
+  double io_calls = 0;  // read/write system calls (an eventfd wake-up included)
 };
 
 // Median step time (ms) of `o.workers` workers, each in its own thread with
@@ -118,7 +119,7 @@ StatusOr<StepCost> MeasureSteps(BenchContext& ctx, const RunOptions& o) {
   std::sort(step_ms.begin(), step_ms.end());
   const double steps = o.steps + 1;
   return StepCost{step_ms[step_ms.size() / 2], spent.cpu_us / steps,
-                  static_cast<double>(spent.voluntary_switches + spent.involuntary_switches) / steps};
+                  static_cast<double>(spent.switches()) / steps, static_cast<double>(spent.io_calls()) / steps};
 }
 
 Status RunNullStep(BenchContext& ctx) {
@@ -184,6 +185,7 @@ Status RunNullStep(BenchContext& ctx) {
         ctx.emit(Measurement{stem + "_cpu_us_per_step", cost.cpu_us, "us", "tcp_pingpong_cpu_us_per_round_trip",
                              ping_cpu_us});
         ctx.emit(Measurement{stem + "_switches_per_step", cost.switches, "switches", std::nullopt, std::nullopt});
+        ctx.emit(Measurement{stem + "_io_calls_per_step", cost.io_calls, "syscalls", std::nullopt, std::nullopt});
         if (ctx.progress)
           ctx.progress(name + " done" + (scalar ? " (" + std::to_string(ms / ping_ms) + " raw round trips)" : ""));
       }
