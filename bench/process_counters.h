@@ -39,14 +39,18 @@ struct ProcessCounters {
                static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
     c.voluntary_switches = u.ru_nvcsw;
     c.involuntary_switches = u.ru_nivcsw;
-    std::ifstream io("/proc/self/io");
+    c.AddIoCalls("/proc/self/io");
+    return c;
+  }
+  // Adds the read and write calls of the /proc/<pid>/io file at `path`.
+  void AddIoCalls(const std::string& path) {
+    std::ifstream io(path);
     std::string key;
     int64_t value = 0;
     while (io >> key >> value) {
-      if (key == "syscr:") c.read_calls = value;
-      if (key == "syscw:") c.write_calls = value;
+      if (key == "syscr:") read_calls += value;
+      if (key == "syscw:") write_calls += value;
     }
-    return c;
   }
   ProcessCounters operator-(const ProcessCounters& before) const {
     return ProcessCounters{cpu_us - before.cpu_us, voluntary_switches - before.voluntary_switches,
