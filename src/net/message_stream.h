@@ -21,7 +21,11 @@
 // larger message is written from its own segments (not copied) after the
 // batch, and its promise resolves when it is written. Writes go out in the
 // order they were made. A failed write fails every later one; the read side
-// then sees the broken connection (as with capnp's stream).
+// then sees the broken connection (as with capnp's stream). A batched message
+// goes out the next time the loop runs out of ready work: a thread that stops
+// running its loop right after a wait() (as with capnp's stream, whose writes
+// also wait for a turn of the loop) holds back what that wait left, e.g. the
+// Finish of the answer it waited for, until it runs the loop again.
 //
 // Threads: belongs to the event loop of `stream`; not thread-safe. `stream`
 // must outlive this object.
