@@ -578,9 +578,16 @@ TEST_CASE("after kill -9 of the chief the other workers stop within seconds, fai
   cluster.Start("worker", 0);
   cluster.WaitHealthy();
   REQUIRE(cluster.Submit(job).ok());
-  CHECK(cluster.WaitUntil(
+  REQUIRE(cluster.WaitUntil(
       [](const auto& r) { return r[1].status.ok() && r[1].job.state == JobState::kRunning && r[1].job.local_steps >= 10; },
       std::chrono::seconds(60)));
+
+  // A chief killed and restarted at once answers, but idle: the others stop too.
+  cluster.Kill9("worker", 0);
+  cluster.Start("worker", 0);
+  REQUIRE(cluster.WaitUntil(
+      [](const auto& r) { return r[1].status.ok() && r[1].job.state == JobState::kFailed; }, std::chrono::seconds(30)));
+  CHECK_THAT(cluster.Workers()[1].job.error, Catch::Contains("chief worker 0 lost: it no longer runs this job"));
 }
 
 namespace {
