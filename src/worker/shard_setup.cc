@@ -7,12 +7,9 @@
 
 namespace flowps {
 
-StatusOr<std::map<std::string, kernels::InitializerSpec>> PsInitializers(const Model& model) {
+std::map<std::string, kernels::InitializerSpec> PsInitializers(const Model& model) {
   std::map<std::string, kernels::InitializerSpec> inits;
-  for (const ModelVariable& v : model.variables) {
-    if (!v.initializer) return InvalidArgument("variable '" + v.name + "' has no initializer the ps can run");
-    inits[v.name] = *v.initializer;
-  }
+  for (const ModelVariable& v : model.variables) inits[v.name] = v.initializer;
   return inits;
 }
 
@@ -30,10 +27,8 @@ PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job) {
 }
 
 kj::Promise<StatusOr<int64_t>> ShardSetup::Run(const JobSpec& job, const Model& model) {
-  auto inits = PsInitializers(model);
-  if (!inits.ok()) return StatusOr<int64_t>(inits.status());
   return ps_->Configure(PsJobConfigFromJobSpec(job))
-      .then([this, inits = std::move(inits).value()](std::vector<int64_t> restored) mutable {
+      .then([this, inits = PsInitializers(model)](std::vector<int64_t> restored) mutable {
         const int64_t resumed = restored.empty() ? -1 : *std::min_element(restored.begin(), restored.end());
         return ps_->CreateVariables(std::move(inits)).then([resumed](int created) {
           return std::make_pair(resumed, created);
