@@ -12,6 +12,7 @@ initializers. Run one against a launched local cluster:
 import argparse
 import os
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if os.path.isdir(os.path.join(HERE, "..", "build", "python")):
@@ -51,6 +52,14 @@ def count_workers(cluster):
     return n
 
 
+def wait_for_cluster(cluster, seconds=30):
+    """Waits until the cluster's chief answers (a cluster launched a moment ago
+    is still starting); after `seconds` the submission says why it cannot."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and not fp.cluster_status(cluster)["reachable"]:
+        time.sleep(0.5)
+
+
 def softmax_head(h, width, y, seed):
     """The logits [N, 10] of h [N, width] (Glorot-uniform weights, zero bias),
     named "logits", and their mean sparse softmax cross-entropy against y, "loss"."""
@@ -81,6 +90,7 @@ def train(name, graph, loss, metrics, feeds, args, optimizer, batch_size=64):
                  data=fp.data.idx(args.data, feeds=feeds, batch_size=batch_size, seed=1),
                  optimizer=optimizer, mode=fp.Sync(total_workers=workers), log_every_steps=100,
                  run_dir=os.path.abspath(out), **length)
+    wait_for_cluster(args.cluster)
     result = job.submit(cluster=args.cluster, wait=True, path=os.path.join(out, "job.yaml"))
     if "accuracy" in result:
         print(f"final test accuracy {100 * result['accuracy']:.2f}%")
