@@ -140,3 +140,45 @@ def test_split_returns_every_part():
     values = fp.Session(g).run(parts, {x: xs})
     for i, v in enumerate(values):
         np.testing.assert_array_equal(v, xs[:, 2 * i:2 * i + 2])
+
+
+@needs_data
+def test_a_job_saved_from_python_runs_with_flowps_train_and_flowps_submit(one_worker, tmp_path):
+    import subprocess
+    from local_cluster import BIN_DIR
+    g, x, y, logits, loss = python_mlp()
+    job = fp.Job("saved-mlp", g, loss=loss, metrics={"accuracy": fp.accuracy(logits, y)},
+                 data=fp.data.idx(FASHION, feeds={x: "features", y: "label"}, batch_size=32, shuffle=False),
+                 optimizer=fp.optimizers.SGD(0.1), mode=fp.Sync(total_workers=1), steps=10)
+    job.save(str(tmp_path / "job.yaml"))
+    flowps = os.path.join(BIN_DIR, "flowps")
+    train = subprocess.run([flowps, "train", str(tmp_path / "job.yaml")], capture_output=True, text=True)
+    assert train.returncode == 0, train.stderr
+    assert "final test accuracy" in train.stdout + train.stderr
+    submit = subprocess.run([flowps, "submit", str(tmp_path / "job.yaml"), "--cluster", one_worker.spec, "--wait",
+                             "--poll-s", "0.2"], capture_output=True, text=True)
+    assert submit.returncode == 0, submit.stderr
+    assert "done: final test accuracy" in submit.stdout
+
+
+def test_flowps_submit_refuses_a_graph_that_is_no_complete_model_naming_the_node(tmp_path):
+    import subprocess
+    from local_cluster import BIN_DIR
+    g, x, y, logits, loss = python_mlp()
+    job = fp.Job("mlp", g, loss=loss, data=fp.data.idx(str(tmp_path), feeds={x: "features", y: "label"}),
+                 optimizer=fp.optimizers.SGD(0.1), mode=fp.Sync(total_workers=1), steps=5)
+    job.save(str(tmp_path / "job.yaml"))
+    bad = fp.Graph()
+    with bad.as_default():
+        bx = fp.placeholder(fp.float32, [None, 784], name="x")
+        fp.reduce_mean(fp.matmul(bx, fp.variable("W", [784, 10])), name="loss")  # W: no initializer
+    bad._g.set_roles([("x", "features")], ("loss", 0), [])
+    bad.save(str(tmp_path / "job.graph"))
+    (tmp_path / "token").write_text("t\n")
+    (tmp_path / "cluster.yaml").write_text(
+        f"token_file: token\njobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:{_free_port()}\n"
+        f"  worker:\n    chief: 0\n    tasks:\n      - address: 127.0.0.1:{_free_port()}\n")
+    submit = subprocess.run([os.path.join(BIN_DIR, "flowps"), "submit", str(tmp_path / "job.yaml"), "--cluster",
+                             str(tmp_path / "cluster.yaml")], capture_output=True, text=True)
+    assert submit.returncode == 2
+    assert "node 'W' (op Variable)" in submit.stderr and "no initializer" in submit.stderr
