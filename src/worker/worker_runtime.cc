@@ -321,6 +321,7 @@ void WorkerRuntime::State::RunJob(const JobSpec& job, PeerJob peer_job, bool as_
       JobRun run(*this, job, peer_job, as_chief, io, cancelled);
       try {
         result = run.Run();
+        remote_failure = result.code() == Code::kUnavailable || result.code() == Code::kDeadlineExceeded;
       } catch (const kj::Exception& e) {
         result = Unavailable(e.getDescription().cStr());
         remote_failure = true;
