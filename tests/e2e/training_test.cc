@@ -18,6 +18,11 @@
 #include <kj/async-io.h>
 
 #include "worker/job_client.h"
+#include "worker/models.h"
+#include "graph/graph_def.h"
+#include "graph/model_roles.h"
+#include "graph/op_registry.h"
+#include "graph/ops.h"
 #include "test_process.h"
 #include "core/cluster_spec.h"
 #include "net/rpc_client.h"
@@ -435,6 +440,59 @@ TEST_CASE("a malformed csv line fails a submitted job before its first step, and
   const WorkerJobStatus chief = cluster.WaitJobEnd(std::chrono::seconds(30));
   CHECK(chief.state == JobState::kFailed);
   CHECK(chief.global_step == 0);
+}
+
+TEST_CASE("a graph job trains on 2 workers from the graph bytes the chief ships, with no graph file on the "
+          "workers", "[e2e]") {
+  TrainingCluster cluster(2, 2);
+  OpRegistry registry;
+  REQUIRE(RegisterStandardOps(&registry).ok());
+  ModelSpec mlp;
+  mlp.kind = ModelKind::kMlp;
+  mlp.hidden = {64};
+  auto graph = BuildBuiltinGraph(mlp, &registry);
+  REQUIRE(graph.ok());
+  (*graph)->roles().metrics.push_back({"mean_loss", "mean", {(*graph)->roles().loss}});
+  const std::string graph_path = cluster.dir() + "/model.graph";
+  REQUIRE(WriteGraphFile(**graph, graph_path).ok());
+  std::string job = cluster.WriteJob("graph.yaml", kSync2, 300);
+  std::string text = Slurp(job);
+  text.replace(text.find("model:"), text.find("data:") - text.find("model:"), "model:\n  graph_file: model.graph\n");
+  std::ofstream(job) << text;
+  auto bytes = ReadModelGraphFile(graph_path);
+  REQUIRE(bytes.ok());
+  REQUIRE(SubmitJob(cluster.io(), cluster.spec(), text, job, kCallTimeout, *bytes).ok());
+  std::filesystem::remove(graph_path);  // the workers start after this: they cannot read it
+  WorkerJobStatus end = cluster.WaitJobEnd(std::chrono::seconds(90));
+  INFO(cluster.Logs());
+  REQUIRE(end.state == JobState::kDone);
+  CHECK(end.test_accuracy >= 0.80);
+  CHECK(end.test_metrics.count("mean_loss") == 1);
+  CHECK(end.test_metrics.at("mean_loss") == Approx(end.test_metrics.at("loss")));
+  CHECK(cluster.Workers()[1].job.local_steps >= 290);
+}
+
+TEST_CASE("a graph that is not a complete model is refused at submission, naming the node", "[e2e]") {
+  TrainingCluster cluster(1, 1);
+  OpRegistry registry;
+  REQUIRE(RegisterStandardOps(&registry).ok());
+  Graph g(&registry);
+  Output x = Placeholder(g, DType::kFloat32, Shape{-1, 784}, "x");
+  Output w = Variable(g, "W", Shape{784, 10});  // no initializer
+  g.roles().inputs = {{x.node, "features"}};
+  g.roles().loss = ReduceMean(MatMul(x, w));
+  REQUIRE(g.status().ok());
+  const std::string graph_path = cluster.dir() + "/bad.graph";
+  REQUIRE(WriteGraphFile(g, graph_path).ok());
+  std::string job = cluster.WriteJob("bad.yaml", "  type: sync\n  total_workers: 1\n", 10);
+  std::string text = Slurp(job);
+  text.replace(text.find("model:"), text.find("data:") - text.find("model:"), "model:\n  graph_file: bad.graph\n");
+  std::ofstream(job) << text;
+  CHECK_THAT(ReadModelGraphFile(graph_path).status().message(), Catch::Contains("node 'W'"));
+  // A client that sends no bytes: the chief reads the file and refuses it the same way.
+  Status refused = SubmitJob(cluster.io(), cluster.spec(), text, job, kCallTimeout);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.message(), Catch::Contains("node 'W'") && Catch::Contains("has no initializer"));
 }
 
 // ---- Faults: checkpoints restored as one, a lost chief, a faulty disk (issue #13).
