@@ -15,6 +15,7 @@ constexpr uint32_t kDirty = 1;
 constexpr size_t kMaxRecentEvictions = 1024;
 constexpr size_t kInitialIndexSize = 1024;  // a power of two
 constexpr int64_t kChunkRows = 4096;
+constexpr int64_t kPrefetchBatch = 32;  // keys whose memory is fetched ahead together
 
 // Different mixes for the shard and the index position, so that the keys of
 // one shard do not crowd into a few index positions.
@@ -157,6 +158,30 @@ void EmbeddingTable::IndexRepoint(int64_t key, uint32_t row) {
   index_[i] = row;
 }
 
+// Hints only: brings into the cache, in three rounds over up to kPrefetchBatch
+// keys, what looking them up will touch (index slot; row and header; the LRU
+// neighbours the touch relinks), so that the DRAM misses of a large table
+// overlap instead of following one another. Changes nothing.
+void EmbeddingTable::PrefetchLocked(const int64_t* keys, int64_t n) const {
+  const size_t mask = index_.size() - 1;
+  uint32_t rows[kPrefetchBatch];
+  n = std::min<int64_t>(n, kPrefetchBatch);
+  for (int64_t i = 0; i < n; ++i) __builtin_prefetch(&index_[IndexHash(keys[i]) & mask]);
+  for (int64_t i = 0; i < n; ++i) {
+    rows[i] = index_[IndexHash(keys[i]) & mask];
+    if (rows[i] == kNoRow) continue;
+    __builtin_prefetch(&slab_->header(rows[i]));
+    __builtin_prefetch(slab_->row(rows[i]));
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (rows[i] == kNoRow) continue;
+    const RowHeader& h = slab_->header(rows[i]);
+    if (h.key != keys[i]) continue;
+    if (h.prev != kNoRow) __builtin_prefetch(&slab_->header(h.prev));
+    if (h.next != kNoRow) __builtin_prefetch(&slab_->header(h.next));
+  }
+}
+
 // ---- the LRU list -----------------------------------------------------------
 
 void EmbeddingTable::Unlink(uint32_t r) {
@@ -273,6 +298,7 @@ void EmbeddingTable::Lookup(const int64_t* keys, int64_t n, int64_t step, float*
   stats_.lookups += n;
   const size_t dim = static_cast<size_t>(spec_.dim);
   for (int64_t i = 0; i < n; ++i, out += dim) {
+    if (i % kPrefetchBatch == 0) PrefetchLocked(keys + i, n - i);
     const int64_t key = keys[i];
     uint32_t r = FindLocked(key);
     if (r == kNoRow) {
@@ -322,6 +348,7 @@ Status EmbeddingTable::ApplyGradients(const int64_t* keys, const float* grads, i
   const size_t num_slots = optimizer_.SlotNames().size();
   float* slots[2] = {nullptr, nullptr};
   for (size_t u = 0; u < unique.size(); ++u) {
+    if (u % kPrefetchBatch == 0) PrefetchLocked(unique.data() + u, static_cast<int64_t>(unique.size() - u));
     const uint32_t r = FindLocked(unique[u]);
     if (r == kNoRow) {
       ++stats_.dropped_updates;

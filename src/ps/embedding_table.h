@@ -139,6 +139,7 @@ class EmbeddingTable {
 
   // REQUIRES: mu_ held for all of these.
   uint32_t FindLocked(int64_t key) const;  // kNoRow if absent
+  void PrefetchLocked(const int64_t* keys, int64_t n) const;
   uint32_t CreateLocked(int64_t key, int64_t step);
   void RemoveLocked(uint32_t row);
   void TouchLocked(uint32_t row, int64_t step);
