@@ -563,3 +563,18 @@ _generate_op_functions()
 matmul = ops.mat_mul
 argmax = ops.arg_max
 __all__ += ["matmul", "argmax"]
+
+
+def embedding_lookup(params, ids, offsets=None, combiner="mean", name=None):
+    """The rows of ``params`` [V, d] picked by int ``ids``; with a ragged batch's
+    int64 ``offsets`` [batch + 1] (a libsvm batch's, example i owning ids
+    offsets[i]:offsets[i+1]), each example's rows combined ("sum" or "mean",
+    an example without ids giving zeros) into [batch, d]. The gradient with
+    respect to ``params`` is sparse (the rows looked up), never a dense [V, d]."""
+    rows = ops.gather(params, ids)
+    if offsets is None:
+        return rows
+    return ops.segment_combine(rows, offsets, combiner=combiner, name=name)
+
+
+__all__ += ["embedding_lookup"]

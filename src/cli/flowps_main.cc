@@ -15,6 +15,7 @@
 #include "bench/matmul_bench.h"
 #include "bench/null_step_bench.h"
 #include "bench/rpc_latency_bench.h"
+#include "bench/sparse_bench.h"
 #include "bench/step_bench.h"
 #include "bench/train_bench.h"
 #include "cli/bench_command.h"
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
       flowps::MakeNullStepBenchmark(),
       flowps::MakeTrainBenchmark(),
       flowps::MakeInputBenchmark(),
+      flowps::MakeSparseBenchmark(),
   };
 
   // The process's compute pool, for the benchmarks (`train` makes its own when it runs).

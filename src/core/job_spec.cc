@@ -163,16 +163,19 @@ Status ReadOptimizer(YamlMap m, OptimizerConfig* opt) {
                           {{"sgd", OptimizerKind::kSgd},
                            {"momentum", OptimizerKind::kMomentum},
                            {"adagrad", OptimizerKind::kAdagrad},
-                           {"adam", OptimizerKind::kAdam}},
+                           {"adam", OptimizerKind::kAdam},
+                           {"ftrl", OptimizerKind::kFtrl}},
                           &opt->kind);
   if (!m.status().ok()) return m.status();
   m.Required("learning_rate", &opt->learning_rate);
   RequirePositive(m, "learning_rate", opt->learning_rate);
   bool momentum = opt->kind == OptimizerKind::kMomentum, adagrad = opt->kind == OptimizerKind::kAdagrad,
-       adam = opt->kind == OptimizerKind::kAdam;
+       adam = opt->kind == OptimizerKind::kAdam, ftrl = opt->kind == OptimizerKind::kFtrl;
   RefuseUnless(m, momentum, "momentum", "type momentum");
   RefuseUnless(m, momentum, "nesterov", "type momentum");
-  RefuseUnless(m, adagrad, "initial_accumulator", "type adagrad");
+  RefuseUnless(m, adagrad || ftrl, "initial_accumulator", "types adagrad and ftrl");
+  RefuseUnless(m, ftrl, "l1", "type ftrl");
+  RefuseUnless(m, ftrl, "l2", "type ftrl");
   RefuseUnless(m, adam, "beta1", "type adam");
   RefuseUnless(m, adam, "beta2", "type adam");
   RefuseUnless(m, adam || adagrad, "epsilon", "types adagrad and adam");
@@ -187,6 +190,9 @@ Status ReadOptimizer(YamlMap m, OptimizerConfig* opt) {
   }
   m.Optional("epsilon", &opt->epsilon);
   RequirePositive(m, "epsilon", opt->epsilon);
+  m.Optional("l1", &opt->l1).Optional("l2", &opt->l2);
+  RequireNonNegative(m, "l1", opt->l1);
+  RequireNonNegative(m, "l2", opt->l2);
   return m.Finish();
 }
 

@@ -29,6 +29,7 @@ enum OptimizerKind {
   momentum @1;
   adagrad @2;
   adam @3;
+  ftrl @4;
 }
 
 enum TrainingMode {
@@ -125,6 +126,8 @@ struct ShardConfig {
   initialAccumulator @12 :Float64;
   checkpointDir @13 :Text;        # "" : no checkpoints
   keepCheckpoints @14 :Int32;
+  l1 @15 :Float64;                # ftrl
+  l2 @16 :Float64;                # ftrl
 }
 
 interface ParameterServer {
