@@ -56,7 +56,9 @@ std::vector<Gradient> CloneGradients(const std::vector<Gradient>& grads) {
 
 // A callback that runs either at once (on this thread, before `start`
 // returns) or later on any thread, as a promise on this thread's loop: the
-// first case costs no cross-thread wake-up.
+// first case costs no cross-thread wake-up (nor a wake-up of this loop by
+// itself: the unused cross-thread promise is dropped before its fulfiller, so
+// that dropping the fulfiller does not signal the loop).
 template <typename T>
 kj::Promise<T> AwaitCallback(const std::function<void(std::function<void(T)>)>& start) {
   struct State {
@@ -79,8 +81,11 @@ kj::Promise<T> AwaitCallback(const std::function<void(std::function<void(T)>)>& 
   });
   std::lock_guard<std::mutex> lock(state->mu);
   state->returned = true;
-  if (state->value) return kj::Promise<T>(std::move(*state->value));
-  return kj::mv(paf.promise);
+  if (!state->value) return kj::mv(paf.promise);
+  kj::Promise<T> ready(std::move(*state->value));
+  { auto unused = kj::mv(paf.promise); }
+  state->fulfiller = nullptr;
+  return ready;
 }
 
 // The gradients of a push, read in place from the request (zero copy).

@@ -25,7 +25,9 @@
 #include "worker/job_report.h"
 #include "worker/local_devices.h"
 #include "worker/local_model.h"
+#include "worker/model_metrics.h"
 #include "worker/model_towers.h"
+#include "worker/models.h"
 #include "worker/peer_supervisor.h"
 #include "worker/ps_parameter_source.h"
 #include "worker/shard_setup.h"
@@ -103,12 +105,12 @@ struct WorkerRuntime::State {
     RequestStop();
     if (thread.joinable()) thread.join();
   }
-  // Checks the job, then (unless refused while one runs) replaces the running one.
-  // REQUIRES: control_mu held.
-  Status Start(std::string yaml, std::string path, std::string job_id, bool as_chief, bool refuse_while_running);
+  // Checks the job (and its graph), then (unless refused while one runs)
+  // replaces the running one. REQUIRES: control_mu held.
+  Status Start(std::string yaml, std::string path, std::string job_id, bool as_chief, bool refuse_while_running,
+               std::string graph_def);
   // The job thread's body.
-  void RunJob(const JobSpec& job, const std::string& yaml, const std::string& path, const std::string& job_id,
-              bool as_chief);
+  void RunJob(const JobSpec& job, PeerJob peer_job, bool as_chief);
 };
 
 namespace {
@@ -183,7 +185,7 @@ Status JobRun::Prepare() {
                           data::Pipeline::Start(data.train, TrainReading(job_.data, s_.task, workers)));
   batches_ = std::make_unique<PipelineBatchSource>(std::move(pipeline));
   test_ = std::move(data.test);
-  towers_ = std::make_unique<ModelTowers>(model_.get(), s_.pool, EffectiveFeeds(job_.data));
+  towers_ = std::make_unique<ModelTowers>(model_.get(), s_.pool, EffectiveFeeds(job_.data, *model_->model().graph));
   std::vector<VariableInfo> infos;
   std::vector<std::string> names;
   for (const ModelVariable& v : model_->model().variables) {
@@ -236,7 +238,11 @@ Status JobRun::PrepareChief() {
 }
 
 Status JobRun::Evaluate(int64_t global_step) {
-  FLOWPS_ASSIGN_OR_RETURN(accuracy_, evaluator_->Evaluate(global_step).wait(io_.waitScope));
+  FLOWPS_ASSIGN_OR_RETURN(TestMetrics metrics, evaluator_->Evaluate(global_step).wait(io_.waitScope));
+  auto accuracy = metrics.find("accuracy");
+  accuracy_ = accuracy == metrics.end() ? -1 : accuracy->second;
+  s_.log->info("job '{}' test metrics at step {}: {}", job_.name, global_step, FormatMetrics(metrics));
+  s_.Update([&](WorkerJobStatus& st) { st.test_metrics = std::move(metrics); });
   s_.metrics->RecordEvaluation(global_step, accuracy_);
   return report_->RecordEvaluation(global_step, accuracy_);
 }
@@ -301,8 +307,7 @@ Status JobRun::Run() {
 
 }  // namespace
 
-void WorkerRuntime::State::RunJob(const JobSpec& job, const std::string& yaml, const std::string& path,
-                                  const std::string& job_id, bool as_chief) {
+void WorkerRuntime::State::RunJob(const JobSpec& job, PeerJob peer_job, bool as_chief) {
   auto io = kj::setupAsyncIo();
   auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
   {
@@ -317,9 +322,10 @@ void WorkerRuntime::State::RunJob(const JobSpec& job, const std::string& yaml, c
   for (int rollbacks = 0;; ++rollbacks) {
     bool remote_failure = false;
     {
-      JobRun run(*this, job, PeerJob{job.name, yaml, path, job_id}, as_chief, io, cancelled);
+      JobRun run(*this, job, peer_job, as_chief, io, cancelled);
       try {
         result = run.Run();
+        remote_failure = result.code() == Code::kUnavailable || result.code() == Code::kDeadlineExceeded;
       } catch (const kj::Exception& e) {
         result = Unavailable(e.getDescription().cStr());
         remote_failure = true;
@@ -368,17 +374,24 @@ void WorkerRuntime::State::RunJob(const JobSpec& job, const std::string& yaml, c
 }
 
 Status WorkerRuntime::State::Start(std::string yaml, std::string path, std::string job_id, bool as_chief,
-                                   bool refuse_while_running) {
-  auto parsed = ParseJobSpec(yaml, path);
+                                   bool refuse_while_running, std::string graph_def) {
+  auto parsed = ParseJobSpec(yaml, path, graph_def);
   if (!parsed.ok()) return parsed.status();
   JobSpec job = std::move(parsed).value();
+  if (job.model.kind == ModelKind::kGraphFile) {
+    // The graph comes with the job (or, from an older client, from the
+    // chief's own file); the chief ships the same bytes to every worker.
+    if (graph_def.empty()) {
+      FLOWPS_ASSIGN_OR_RETURN(graph_def, ReadModelGraphFile(job.model.graph_file));
+      job.model.graph_def = graph_def;
+    } else {
+      FLOWPS_RETURN_IF_ERROR(CheckModelGraph(graph_def, path + ": model.graph_file " + job.model.graph_file));
+    }
+  }
   const int workers = static_cast<int>(spec.workers.size());
   if (job.mode.total_workers != workers)
     return InvalidArgument(path + ": key 'mode.total_workers' is " + std::to_string(job.mode.total_workers) +
                            " but cluster " + spec.path + " has " + std::to_string(workers) + " workers");
-  if (job.model.kind == ModelKind::kGraphFile)
-    return InvalidArgument(path + ": key 'model.type': a graph file carries no initializers for the ps; submit a "
-                           "built-in model (softmax, mlp, cnn) or run it with flowps train");
   {
     std::lock_guard<std::mutex> lock(mu);
     if (refuse_while_running && IsActive(status.state))
@@ -398,8 +411,10 @@ Status WorkerRuntime::State::Start(std::string yaml, std::string path, std::stri
     thread_running = true;
   }
   log->info("{} job '{}' from {}", as_chief ? "starting" : "joining", job.name, path);
-  thread = std::thread([this, job = std::move(job), yaml = std::move(yaml), path = std::move(path), job_id,
-                        as_chief]() { RunJob(job, yaml, path, job_id, as_chief); });
+  PeerJob peer_job{job.name, std::move(yaml), std::move(path), job_id, std::move(graph_def)};
+  thread = std::thread([this, job = std::move(job), peer_job = std::move(peer_job), as_chief]() mutable {
+    RunJob(job, std::move(peer_job), as_chief);
+  });
   return Status::OK();
 }
 
@@ -417,18 +432,19 @@ WorkerRuntime::~WorkerRuntime() { Stop(); }
 
 bool WorkerRuntime::is_chief() const { return state_->chief(); }
 
-Status WorkerRuntime::Submit(const std::string& yaml, const std::string& path) {
+Status WorkerRuntime::Submit(const std::string& yaml, const std::string& path, const std::string& graph_def) {
   std::lock_guard<std::mutex> control(state_->control_mu);
   if (!state_->chief())
     return FailedPrecondition("worker " + std::to_string(state_->task) + " is not the chief; submit to worker " +
                               std::to_string(state_->spec.chief) + " at " + state_->spec.chief_task().address());
   const std::string job_id = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-  return state_->Start(yaml, path, job_id, true, /*refuse_while_running=*/true);
+  return state_->Start(yaml, path, job_id, true, /*refuse_while_running=*/true, graph_def);
 }
 
-Status WorkerRuntime::Join(const std::string& yaml, const std::string& path, const std::string& job_id) {
+Status WorkerRuntime::Join(const std::string& yaml, const std::string& path, const std::string& job_id,
+                           const std::string& graph_def) {
   std::lock_guard<std::mutex> control(state_->control_mu);
-  return state_->Start(yaml, path, job_id, false, /*refuse_while_running=*/false);
+  return state_->Start(yaml, path, job_id, false, /*refuse_while_running=*/false, graph_def);
 }
 
 void WorkerRuntime::Stop() {
@@ -465,15 +481,17 @@ class WorkerControlImpl final : public wire::WorkerControl::Server {
   kj::Promise<void> startJob(StartJobContext context) override {
     auto p = context.getParams();
     std::string yaml = p.getJobYaml(), path = p.getJobPath(), id = p.getJobId();
+    auto bytes = p.getGraphDef();
+    std::string graph(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
     auto rt = runtime_;
     auto check = [](Status s) {
       if (!s.ok()) kj::throwFatalException(KJ_EXCEPTION(FAILED, s.message()));
     };
     if (!p.getFromChief()) {
-      check(rt->Submit(yaml, path));
+      check(rt->Submit(yaml, path, graph));
       return kj::READY_NOW;
     }
-    return rt->StopAsync().then([rt, yaml, path, id, check]() { check(rt->Join(yaml, path, id)); });
+    return rt->StopAsync().then([rt, yaml, path, id, graph, check]() { check(rt->Join(yaml, path, id, graph)); });
   }
 
   kj::Promise<void> stop(StopContext) override { return runtime_->StopAsync(); }
@@ -494,6 +512,12 @@ class WorkerControlImpl final : public wire::WorkerControl::Server {
     out.setJobExamplesPerSec(s.job_examples_per_sec);
     out.setStaleDropped(s.stale_dropped);
     out.setTestAccuracy(s.test_accuracy);
+    auto metrics = out.initTestMetrics(static_cast<unsigned>(s.test_metrics.size()));
+    unsigned i = 0;
+    for (const auto& [name, value] : s.test_metrics) {
+      metrics[i].setName(name);
+      metrics[i++].setValue(value);
+    }
     out.setElapsedSeconds(s.elapsed_seconds);
     out.setError(s.error);
     out.setMetricsPath(s.metrics_path);
