@@ -1,6 +1,7 @@
 // flowps: the user's command.
 //   flowps launch <cluster.yaml>             start the local tasks of a cluster
 //   flowps status --cluster <spec> [--json]  health of every task, and the job
+//   flowps top --cluster <spec>              live view of the tasks and the job (q quits)
 //   flowps health --address h:p --token-file F   health of one task (probe)
 //   flowps submit <job.yaml> --cluster <spec> [--wait]  run a job on the cluster
 //   flowps logs --cluster <spec> [-f]        merged log stream
@@ -25,6 +26,7 @@
 #include "cli/logs_command.h"
 #include "cli/status_command.h"
 #include "cli/submit_command.h"
+#include "cli/top_command.h"
 #include "cli/train_command.h"
 #include "core/thread_pool.h"
 #include "bench/ps_benchmarks.h"
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   flowps::AddLaunchCommand(app, &exit_code);
   flowps::AddStatusCommand(app, &exit_code);
+  flowps::AddTopCommand(app, &exit_code);
   flowps::AddHealthCommand(app, &exit_code);
   flowps::AddLogsCommand(app, &exit_code);
   flowps::AddSubmitCommand(app, &exit_code);

@@ -84,6 +84,12 @@ std::vector<WorkerReport> QueryWorkers(kj::AsyncIoContext& io, const ClusterSpec
                   })
                   .then([report](capnp::Response<wire::WorkerControl::StatusResults> r) {
                     report->job = FromWire(r.getStatus());
+                    StatusOr<WorkerMetricsSnapshot> metrics = ReadWorkerMetrics(r.getMetrics());
+                    if (metrics.ok()) {
+                      report->metrics = std::move(metrics).value();
+                    } else {
+                      report->status = metrics.status();
+                    }
                   },
                         [report](kj::Exception&& e) { report->status = StatusFromException(e, ""); }));
   }

@@ -12,6 +12,7 @@
 
 #include "core/cluster_spec.h"
 #include "core/status.h"
+#include "worker/worker_metrics.h"
 #include "worker/worker_runtime.h"
 
 namespace flowps {
@@ -20,6 +21,7 @@ struct WorkerReport {
   TaskSpec task;
   Status status;        // OK when the worker answered
   WorkerJobStatus job;  // valid when status is OK
+  WorkerMetricsSnapshot metrics;  // valid when status is OK: the task's counters
 };
 
 // Hands the job text (read from `path`) to the chief, with the bytes of its

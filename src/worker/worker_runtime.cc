@@ -32,6 +32,7 @@
 #include "worker/ps_parameter_source.h"
 #include "worker/shard_setup.h"
 #include "worker/training_loop.h"
+#include "worker/worker_metrics.h"
 
 namespace flowps {
 namespace {
@@ -52,6 +53,7 @@ struct WorkerRuntime::State {
   int task = 0;
   ThreadPool* pool = nullptr;
   std::shared_ptr<spdlog::logger> log;
+  std::shared_ptr<WorkerMetrics> metrics;
 
   std::mutex control_mu;  // serialises Submit, Join and Stop; never held while waiting for a job thread to end
   std::thread thread;     // guarded by control_mu
@@ -241,6 +243,7 @@ Status JobRun::Evaluate(int64_t global_step) {
   accuracy_ = accuracy == metrics.end() ? -1 : accuracy->second;
   s_.log->info("job '{}' test metrics at step {}: {}", job_.name, global_step, FormatMetrics(metrics));
   s_.Update([&](WorkerJobStatus& st) { st.test_metrics = std::move(metrics); });
+  s_.metrics->RecordEvaluation(global_step, accuracy_);
   return report_->RecordEvaluation(global_step, accuracy_);
 }
 
@@ -285,6 +288,7 @@ Status JobRun::Run() {
   TrainingHooks hooks;
   hooks.before_step = [this](int64_t global_step) { return BeforeStep(global_step); };
   hooks.after_step = [this](const StepRecord& step, const TrainingLoopResult& totals) {
+    s_.metrics->RecordStep(step);
     return report_->RecordStep(step, totals);
   };
   TrainingLoopOptions options;
@@ -414,8 +418,10 @@ Status WorkerRuntime::State::Start(std::string yaml, std::string path, std::stri
   return Status::OK();
 }
 
-WorkerRuntime::WorkerRuntime(ClusterSpec spec, int task_index, ThreadPool* pool, std::shared_ptr<spdlog::logger> log)
+WorkerRuntime::WorkerRuntime(ClusterSpec spec, int task_index, ThreadPool* pool, std::shared_ptr<spdlog::logger> log,
+                             std::shared_ptr<WorkerMetrics> metrics)
     : state_(std::make_shared<State>()) {
+  state_->metrics = metrics ? std::move(metrics) : std::make_shared<WorkerMetrics>();
   state_->spec = std::move(spec);
   state_->task = task_index;
   state_->pool = pool;
@@ -455,6 +461,8 @@ kj::Promise<void> WorkerRuntime::StopAsync() {
   state_->ended.push_back(kj::mv(paf.fulfiller));
   return kj::mv(paf.promise);
 }
+
+const WorkerMetrics& WorkerRuntime::metrics() const { return *state_->metrics; }
 
 WorkerJobStatus WorkerRuntime::Snapshot() const {
   std::lock_guard<std::mutex> lock(state_->mu);
@@ -517,6 +525,7 @@ class WorkerControlImpl final : public wire::WorkerControl::Server {
     out.setResumedFrom(s.resumed_from);
     out.setCheckpointFailures(s.checkpoint_failures);
     out.setLastCheckpoint(s.last_checkpoint);
+    WriteWorkerMetrics(runtime_->metrics().Read(), context.getResults().initMetrics());
     return kj::READY_NOW;
   }
 

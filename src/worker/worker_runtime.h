@@ -57,13 +57,16 @@ class logger;
 namespace flowps {
 
 class ThreadPool;
+class WorkerMetrics;
 struct ServiceEnv;
 
 class WorkerRuntime {
  public:
   // `task_index` is this worker's index in spec.workers. REQUIRES: pool
-  // outlives the runtime.
-  WorkerRuntime(ClusterSpec spec, int task_index, ThreadPool* pool, std::shared_ptr<spdlog::logger> log);
+  // outlives the runtime. Every job's steps and evaluations are counted into
+  // `metrics` (null: a WorkerMetrics of its own).
+  WorkerRuntime(ClusterSpec spec, int task_index, ThreadPool* pool, std::shared_ptr<spdlog::logger> log,
+                std::shared_ptr<WorkerMetrics> metrics = nullptr);
   // Stops the job, if any, and joins its thread.
   ~WorkerRuntime();
   WorkerRuntime(const WorkerRuntime&) = delete;
@@ -88,6 +91,7 @@ class WorkerRuntime {
   // blocks nothing, so a worker whose pool has one thread still stops.
   kj::Promise<void> StopAsync();
   WorkerJobStatus Snapshot() const;
+  const WorkerMetrics& metrics() const;
   bool is_chief() const;
 
   struct State;

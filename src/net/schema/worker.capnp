@@ -6,6 +6,8 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("flowps::wire");
 
+using import "ps.capnp".Histogram;
+
 struct WorkerStatus {
   state @0 :Text;            # idle | starting | running | done | failed | stopped
   job @1 :Text;              # the job's name ("" when idle)
@@ -35,6 +37,23 @@ struct MetricValue {
   value @1 :Float64;
 }
 
+# A worker task's counters since it started (worker/worker_metrics.h).
+struct WorkerMetrics {
+  steps @0 :Int64;
+  examples @1 :Int64;
+  stalePushes @2 :Int64;
+  pullSeconds @3 :Histogram;
+  computeSeconds @4 :Histogram;
+  pushSeconds @5 :Histogram;
+  waitSeconds @6 :Histogram;
+  staleness @7 :Histogram;
+  loss @8 :Float64;
+  evaluations @9 :Int64;
+  testAccuracy @10 :Float64;   # -1 before the first evaluation
+  evaluatedStep @11 :Int64;
+  residentBytes @12 :Int64;
+}
+
 interface WorkerControl {
   # Starts `jobYaml` (the text of the job file at `jobPath`, which names it in
   # errors and anchors its relative paths). fromChief = false is a submission:
@@ -47,5 +66,6 @@ interface WorkerControl {
   # Stops this worker's job (the chief also stops the workers it started);
   # returns once stopped.
   stop @1 () -> ();
-  status @2 () -> (status :WorkerStatus);
+  # status: this worker's job; metrics: its counters since the task started.
+  status @2 () -> (status :WorkerStatus, metrics :WorkerMetrics);
 }
