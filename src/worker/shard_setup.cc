@@ -11,12 +11,9 @@
 
 namespace flowps {
 
-StatusOr<std::map<std::string, kernels::InitializerSpec>> PsInitializers(const Model& model) {
+std::map<std::string, kernels::InitializerSpec> PsInitializers(const Model& model) {
   std::map<std::string, kernels::InitializerSpec> inits;
-  for (const ModelVariable& v : model.variables) {
-    if (!v.initializer) return InvalidArgument("variable '" + v.name + "' has no initializer the ps can run");
-    inits[v.name] = *v.initializer;
-  }
+  for (const ModelVariable& v : model.variables) inits[v.name] = v.initializer;
   return inits;
 }
 
@@ -35,8 +32,6 @@ PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job, const std::string& job_id
 }
 
 kj::Promise<StatusOr<int64_t>> ShardSetup::Run(const JobSpec& job, const Model& model) {
-  auto inits = PsInitializers(model);
-  if (!inits.ok()) return StatusOr<int64_t>(inits.status());
   return Configure(PsJobConfigFromJobSpec(job, options_.job_id), 1, timer_.now())
       .then([this, &job](std::vector<int64_t>) -> kj::Promise<StatusOr<int64_t>> {
         if (job.checkpoint.dir.empty()) return StatusOr<int64_t>(-1);
@@ -44,7 +39,7 @@ kj::Promise<StatusOr<int64_t>> ShardSetup::Run(const JobSpec& job, const Model& 
           return RestoreCommon(job, std::make_shared<std::vector<int64_t>>(std::move(complete)), 0, "");
         });
       })
-      .then([this, &job, inits = std::move(inits).value()](
+      .then([this, &job, inits = PsInitializers(model)](
                 StatusOr<int64_t> resumed) mutable -> kj::Promise<StatusOr<int64_t>> {
         if (!resumed.ok()) return resumed;
         return ps_->CreateVariables(std::move(inits)).then([this, &job, r = *resumed](int created) {
@@ -67,8 +62,12 @@ kj::Promise<StatusOr<int64_t>> ShardSetup::RestoreCommon(const JobSpec& job,
   return ps_->RestoreCheckpoint(step).then(
       [this, &job, complete, i, step, skipped](std::vector<Status> outcomes) mutable -> kj::Promise<StatusOr<int64_t>> {
         std::string why;
-        for (const Status& st : outcomes)
+        for (const Status& st : outcomes) {
+          // A shard that cannot be reached says nothing about the checkpoint: no older one is tried.
+          if (st.code() == Code::kUnavailable || st.code() == Code::kDeadlineExceeded)
+            return StatusOr<int64_t>(st);
           if (!st.ok()) why += (why.empty() ? "" : "; ") + st.message();
+        }
         if (why.empty()) {
           log_->info("job '{}': every ps shard restored checkpoint {}{}", job.name, step,
                      skipped.empty() ? "" : " (newer ones skipped: " + skipped + ")");
