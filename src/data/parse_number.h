@@ -1,11 +1,13 @@
-// Number parsing for the text readers: std::from_chars (no locale, no
-// allocation), accepting surrounding spaces and a leading '+'.
+// Number parsing for the text readers: no locale, no allocation, accepting
+// surrounding spaces and a leading '+'. Floats are correctly rounded (the
+// same float as strtof gives) and integers overflow-checked.
 #pragma once
 
 #include <charconv>
 #include <cstdint>
-#include <type_traits>
+#include <cstring>
 #include <string_view>
+#include <type_traits>
 
 namespace flowps::data {
 
@@ -20,26 +22,48 @@ inline const char* SkipSpaces(const char* p, const char* end) {
   return p;
 }
 
-// A fast path for the plain decimals data files are full of ("0", "0.25",
-// "-3.5", "0.003921569"): at most 15 significant digits and no exponent,
-// computed as digits / 10^k in double (correctly rounded) and then narrowed.
-// nullptr when the text is not such a decimal (std::from_chars decides then).
-inline const char* ParsePlainDecimal(const char* p, const char* end, float* out) {
-  static constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
-                                      1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+inline bool IsDigit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
+
+// The fast path for the decimals data files are full of ("0", "0.25",
+// "-3.5e-2", "0.003921569"): at most 19 digits whose value m is at most 2^53,
+// and a power of ten p in [-22, 22]. Then m and 10^|p| are exact doubles and
+// m * 10^p (or m / 10^-p) is one correctly rounded double operation (Clinger's
+// fast path). Narrowing that double to float rounds twice, which differs from
+// rounding the exact value once only when the double lies exactly halfway
+// between two floats; those rare cases, and all others, go to
+// std::from_chars, which is exact. Returns the position after the number, or
+// nullptr when this path does not decide (the caller then uses from_chars).
+inline const char* ParseFloatFast(const char* p, const char* end, float* out) {
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   const bool negative = p < end && *p == '-';
   if (negative) ++p;
-  uint64_t digits = 0;
-  int count = 0, fraction = 0;
-  const char* start = p;
-  for (; p < end && *p >= '0' && *p <= '9'; ++p, ++count) digits = digits * 10 + static_cast<uint64_t>(*p - '0');
+  uint64_t m = 0;
+  int digits = 0, fraction = 0;
+  for (; p < end && IsDigit(*p); ++p, ++digits) m = m * 10 + static_cast<uint64_t>(*p - '0');
   if (p < end && *p == '.') {
-    for (++p; p < end && *p >= '0' && *p <= '9'; ++p, ++count, ++fraction)
-      digits = digits * 10 + static_cast<uint64_t>(*p - '0');
+    for (++p; p < end && IsDigit(*p); ++p, ++digits, ++fraction) m = m * 10 + static_cast<uint64_t>(*p - '0');
   }
-  if (count == 0 || count > 15 || p == start || (p < end && (*p == 'e' || *p == 'E' || *p == '.'))) return nullptr;
-  const double v = static_cast<double>(digits) / kPow10[fraction];
-  *out = static_cast<float>(negative ? -v : v);
+  if (digits == 0 || digits > 19 || m > (uint64_t{1} << 53)) return nullptr;
+  int power = -fraction;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    ++p;
+    const bool negative_exponent = p < end && *p == '-';
+    if (p < end && (*p == '-' || *p == '+')) ++p;
+    int e = 0, n = 0;
+    for (; p < end && IsDigit(*p) && n < 4; ++p, ++n) e = e * 10 + (*p - '0');
+    if (n == 0 || n == 4) return nullptr;
+    power += negative_exponent ? -e : e;
+  }
+  if (power < -22 || power > 22) return nullptr;
+  const double d = power < 0 ? static_cast<double>(m) / kPow10[-power] : static_cast<double>(m) * kPow10[power];
+  uint64_t bits;
+  std::memcpy(&bits, &d, sizeof bits);
+  // A float keeps 24 of the double's 53 significand bits: the 29 dropped bits
+  // are 1000...0 exactly when d is halfway between two floats.
+  if ((bits & ((uint64_t{1} << 29) - 1)) == (uint64_t{1} << 28)) return nullptr;
+  const float f = static_cast<float>(d);
+  *out = negative ? -f : f;
   return p;
 }
 
@@ -49,11 +73,13 @@ template <typename T>
 const char* ParseNumberAt(const char* p, const char* end, T* out) {
   p = SkipSpaces(p, end);
   if (p < end && *p == '+') ++p;
-  if constexpr (std::is_same_v<T, float>) {
-    if (const char* next = ParsePlainDecimal(p, end, out)) return SkipSpaces(next, end);
+  const char* next = nullptr;
+  if constexpr (std::is_same_v<T, float>) next = ParseFloatFast(p, end, out);
+  if (next == nullptr) {
+    auto [stop, ec] = std::from_chars(p, end, *out);
+    if (ec != std::errc() || stop == p) return nullptr;
+    next = stop;
   }
-  auto [next, ec] = std::from_chars(p, end, *out);
-  if (ec != std::errc() || next == p) return nullptr;
   return SkipSpaces(next, end);
 }
 
