@@ -38,7 +38,7 @@ StatusOr<IdxHeader> ReadHeader(gzFile f, const std::string& path, bool images) {
   return h;
 }
 
-class IdxReader final : public RecordReader {
+class IdxReader final : public RecordAtATimeReader {
  public:
   IdxReader(std::string images_path, GzFile images, std::string labels_path, GzFile labels, int64_t count,
             int64_t features)
@@ -50,7 +50,7 @@ class IdxReader final : public RecordReader {
 
   const Schema& schema() const override { return schema_; }
 
-  StatusOr<bool> Next(Example* out) override {
+  StatusOr<bool> ReadRecord(Example* out) override {
     if (record_ == count_) return false;
     ++record_;
     FLOWPS_ASSIGN_OR_RETURN(size_t got, ReadGz(images_.get(), images_path_, bytes_.data(), bytes_.size()));

@@ -128,14 +128,14 @@ StatusOr<std::vector<std::pair<std::string, MappedArray>>> MapNpz(const std::str
   return out;
 }
 
-class NpyReader final : public RecordReader {
+class NpyReader final : public RecordAtATimeReader {
  public:
   NpyReader(std::vector<std::shared_ptr<MappedFile>> files, std::vector<MappedArray> arrays, Schema schema, int64_t rows)
       : files_(std::move(files)), arrays_(std::move(arrays)), schema_(std::move(schema)), rows_(rows) {}
 
   const Schema& schema() const override { return schema_; }
 
-  StatusOr<bool> Next(Example* out) override {
+  StatusOr<bool> ReadRecord(Example* out) override {
     if (row_ == rows_) return false;
     out->columns.resize(arrays_.size());
     for (size_t c = 0; c < arrays_.size(); ++c) {

@@ -24,6 +24,35 @@ inline const char* SkipSpaces(const char* p, const char* end) {
 
 inline bool IsDigit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
 
+// Reads the run of decimal digits at p (up to end), accumulating them into
+// *m (*m = *m * 10^count + run); returns the position after the run and adds
+// its length to *count. Eight bytes at a time while eight remain (SWAR: no
+// branch per digit); *m wraps when a run is longer than 19 digits, which the
+// caller refuses by the count.
+inline const char* ScanDigits(const char* p, const char* end, uint64_t* m, int* count) {
+  static constexpr uint64_t kPow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+  while (end - p >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, sizeof w);  // the first character is the lowest byte
+    const uint64_t t = w ^ 0x3030303030303030;  // a digit's byte becomes 0..9
+    // A byte's high bit is set when it is not a digit: t >= 128, or t >= 10.
+    const uint64_t not_digit = (t | ((t & 0x7F7F7F7F7F7F7F7F) + 0x7676767676767676)) & 0x8080808080808080;
+    const int n = not_digit == 0 ? 8 : __builtin_ctzll(not_digit) / 8;
+    if (n == 0) return p;
+    // The n digits, left-aligned (the missing ones leading zeros), summed
+    // pairwise: 8 digits -> 4 two-digit -> 2 four-digit -> 1 eight-digit number.
+    uint64_t v = t << (8 * (8 - n));
+    v = (v * 10) + (v >> 8);
+    v = (((v & 0x000000FF000000FF) * 0x000F424000000064) + (((v >> 16) & 0x000000FF000000FF) * 0x0000271000000001)) >> 32;
+    *m = *m * kPow10[n] + static_cast<uint32_t>(v);
+    *count += n;
+    p += n;
+    if (n < 8) return p;
+  }
+  for (; p < end && IsDigit(*p); ++p, ++*count) *m = *m * 10 + static_cast<uint64_t>(*p - '0');
+  return p;
+}
+
 // The fast path for the decimals data files are full of ("0", "0.25",
 // "-3.5e-2", "0.003921569"): at most 19 digits whose value m is at most 2^53,
 // and a power of ten p in [-22, 22]. Then m and 10^|p| are exact doubles and
@@ -39,10 +68,12 @@ inline const char* ParseFloatFast(const char* p, const char* end, float* out) {
   const bool negative = p < end && *p == '-';
   if (negative) ++p;
   uint64_t m = 0;
-  int digits = 0, fraction = 0;
-  for (; p < end && IsDigit(*p); ++p, ++digits) m = m * 10 + static_cast<uint64_t>(*p - '0');
+  int digits = 0;
+  p = ScanDigits(p, end, &m, &digits);
+  int fraction = 0;
   if (p < end && *p == '.') {
-    for (++p; p < end && IsDigit(*p); ++p, ++digits, ++fraction) m = m * 10 + static_cast<uint64_t>(*p - '0');
+    p = ScanDigits(p + 1, end, &m, &fraction);
+    digits += fraction;
   }
   if (digits == 0 || digits > 19 || m > (uint64_t{1} << 53)) return nullptr;
   int power = -fraction;
@@ -71,6 +102,11 @@ inline const char* ParseFloatFast(const char* p, const char* end, float* out) {
 // position after it and its trailing spaces, or nullptr when there is none.
 template <typename T>
 const char* ParseNumberAt(const char* p, const char* end, T* out) {
+  if constexpr (std::is_same_v<T, float>) {
+    // Most fields are a bare number: no spaces to skip before or after it.
+    if (const char* next = p < end && *p != ' ' && *p != '\t' && *p != '+' ? ParseFloatFast(p, end, out) : nullptr)
+      return next == end || (*next != ' ' && *next != '\t') ? next : SkipSpaces(next, end);
+  }
   p = SkipSpaces(p, end);
   if (p < end && *p == '+') ++p;
   const char* next = nullptr;
