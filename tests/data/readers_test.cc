@@ -118,6 +118,59 @@ TEST_CASE("a malformed libsvm line is refused at its file and line") {
         p + ":3: id 4 is outside [0, 4) (data.dense_dim)");
 }
 
+TEST_CASE("csv and libsvm files of many chunks read the same on 1 and 4 parser threads, errors at the right line") {
+  testing::IdxDir dir;
+  // About 3.5 MB: several 1 MiB chunks, lines cut anywhere by them.
+  std::string csv = "x,label,y\n", svm;
+  for (int k = 0; k < 150000; ++k) {
+    csv += std::to_string(k) + "," + std::to_string(k % 10) + "," + std::to_string(k * 0.001) + "\n";
+    svm += std::to_string(k % 10) + " " + std::to_string(k) + ":" + std::to_string(k * 0.5) + (k % 3 ? " 7:1\n" : "\n");
+    if (k % 1000 == 0) csv += "\n", svm += "# a comment\n";
+  }
+  for (bool gzip : {false, true}) {
+    const std::string c = dir.WriteText(gzip ? "many.csv.gz" : "many.csv", csv, gzip);
+    const std::string l = dir.WriteText(gzip ? "many.svm.gz" : "many.svm", svm, gzip);
+    auto c1 = OpenCsvReader(c, "label", 1), c4 = OpenCsvReader(c, "label", 4);
+    auto l1 = OpenLibsvmReader(l, 0, 1), l4 = OpenLibsvmReader(l, 0, 4);
+    REQUIRE((c1.ok() && c4.ok() && l1.ok() && l4.ok()));
+    std::vector<Example> one = ReadAll(**c1), four = ReadAll(**c4);
+    REQUIRE(one.size() == 150000);
+    REQUIRE(four.size() == 150000);
+    bool same = true;
+    for (size_t k = 0; k < one.size(); ++k) same = same && one[k].columns == four[k].columns;
+    CHECK(same);
+    CHECK(Col<float>(four[123456], 0) == std::vector<float>{123456.f, std::strtof(std::to_string(123.456).c_str(), nullptr)});
+    one = ReadAll(**l1);
+    four = ReadAll(**l4);
+    REQUIRE(four.size() == 150000);
+    same = one.size() == four.size();
+    for (size_t k = 0; same && k < one.size(); ++k) same = one[k].columns == four[k].columns;
+    CHECK(same);
+    CHECK(Col<int64_t>(four[149997], 1) == std::vector<int64_t>{149997});
+    CHECK(Col<int64_t>(four[149998], 1) == std::vector<int64_t>{149998, 7});
+  }
+  // A bad line deep in the file: the records before it, then its line (each
+  // thousandth row is followed by an empty line, counted too).
+  std::string bad = csv;
+  const size_t at = bad.find("\n140000,");
+  bad.replace(at, 8, "\n140000x");
+  const std::string b = dir.WriteText("bad.csv", bad);
+  for (int threads : {1, 4}) {
+    auto r = OpenCsvReader(b, "label", threads);
+    REQUIRE(r.ok());
+    int64_t records = 0;
+    RecordBlock block;
+    Status s;
+    for (;;) {
+      s = (*r)->NextBlock(&block);
+      records += block.size;
+      if (!s.ok() || block.size == 0) break;
+    }
+    CHECK(records == 140000);
+    CHECK(s.message() == b + ":140142: column 'x' holds '140000x0', not a number");
+  }
+}
+
 TEST_CASE("idx streams features and labels, and a truncated file names the record") {
   testing::IdxDir dir;
   dir.WriteFashionLike("train", 5);
