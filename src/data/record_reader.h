@@ -72,8 +72,9 @@ StatusOr<std::unique_ptr<RecordReader>> OpenCsvReader(const std::string& path, c
 StatusOr<std::unique_ptr<RecordReader>> OpenLibsvmReader(const std::string& path, int64_t dense_dim,
                                                          int threads = 0);
 
-// npy: `path` is a directory of .npy files or an .npz archive of stored
-// (uncompressed) .npy entries; each array is a column named after its file
+// npy: `path` is a directory of .npy files or an .npz archive of .npy
+// entries, stored (np.savez) or deflated (np.savez_compressed: inflated a row
+// at a time); each array is a column named after its file
 // (features.npy -> features), row i of every array is example i, so all
 // arrays need the same first dimension. Memory-mapped. dtypes: float32,
 // float64 (read as float32), int8/16/32 and uint8/16 (read as int32), int64.

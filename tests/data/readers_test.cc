@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include "data/data_source.h"
 #include "data/npy_format.h"
@@ -239,6 +242,40 @@ TEST_CASE("npy: a directory of arrays and a stored npz are memory-mapped columns
   REQUIRE(zs.size() == 2);
   CHECK(Col<float>(zs[0], 0) == std::vector<float>{0.5f});
   CHECK(Col<int32_t>(zs[1], 1) == std::vector<int32_t>{250});
+}
+
+TEST_CASE("an npz of numpy's np.savez_compressed is read row by row through zlib, and corruption names the row") {
+  testing::IdxDir dir;
+  const std::string npz = dir.path("c.npz");
+  // 20000 rows: the deflated entries span many zlib blocks.
+  const std::string script =
+      "import numpy as np; n = 20000; "
+      "np.savez_compressed('" + npz + "', features=(np.arange(n * 3, dtype=np.float32) / 7).reshape(n, 3), "
+      "label=np.arange(n, dtype=np.int64) % 10, weight=np.linspace(0, 1, n))";
+  REQUIRE(std::system(("/usr/bin/python3 -c \"" + script + "\"").c_str()) == 0);
+  auto r = OpenNpyReader(npz);
+  REQUIRE(r.ok());
+  CHECK(DescribeSchema((*r)->schema()) == "features float32 [3], label int64 [], weight float32 []");
+  auto all = ReadAll(**r);
+  REQUIRE(all.size() == 20000);
+  bool same = true;
+  for (int k = 0; k < 20000; ++k) {
+    const std::vector<float> want = {static_cast<float>(3 * k) / 7, static_cast<float>(3 * k + 1) / 7,
+                                     static_cast<float>(3 * k + 2) / 7};
+    same = same && Col<float>(all[static_cast<size_t>(k)], 0) == want &&
+           Col<int64_t>(all[static_cast<size_t>(k)], 1) == std::vector<int64_t>{k % 10} &&
+           Col<float>(all[static_cast<size_t>(k)], 2)[0] == static_cast<float>(k / 19999.0);
+  }
+  CHECK(same);
+
+  // Garbage over the middle of the features entry: an error at a row, never a crash.
+  std::ifstream in(npz, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = bytes.find("features.npy") + 30000;
+  for (size_t i = 0; i < 64; ++i) bytes[at + i] = static_cast<char>(0xff);
+  const std::string error = FirstError(OpenNpyReader(dir.WriteText("broken.npz", bytes)));
+  CHECK_THAT(error, Catch::StartsWith(dir.path("broken.npz") + "/features.npy:") &&
+                        Catch::Contains(": the compressed entry is corrupt"));
 }
 
 TEST_CASE("a malformed npy array is refused at its file") {
