@@ -59,6 +59,20 @@ StatusOr<bool> ChunkedLines::ReadChunk(std::string* text, int64_t* first_line) {
   return !text->empty();
 }
 
+StatusOr<int64_t> ChunkedLines::CountContentLines(char comment) {
+  int64_t n = 0;
+  std::string text;
+  int64_t first = 0;
+  for (;;) {
+    FLOWPS_ASSIGN_OR_RETURN(bool more, ReadChunk(&text, &first));
+    if (!more) return n;
+    FLOWPS_RETURN_IF_ERROR(ForEachContentLine(text, first, comment, [&](std::string_view, int64_t) {
+      ++n;
+      return Status::OK();
+    }));
+  }
+}
+
 void ChunkedLines::Parse(Slot& slot) {
   slot.block.Reset(schema_);
   slot.status = parse_(slot.text, slot.first_line, &slot.block);

@@ -74,6 +74,9 @@ class ChunkedLines {
   // is 0 at the end of the file), or those before the first malformed line
   // and its error.
   Status Next(RecordBlock* out);
+  // The lines with content (ForEachContentLine's) from here to the end, read
+  // but not parsed. REQUIRES: Next() not called.
+  StatusOr<int64_t> CountContentLines(char comment);
 
  private:
   struct Slot {

@@ -82,6 +82,7 @@ class CsvReader final : public RecordReader {
 
   const Schema& schema() const override { return schema_; }
   Status NextBlock(RecordBlock* out) override { return lines_->Next(out); }
+  StatusOr<int64_t> CountRecords() override { return lines_->CountContentLines('\0'); }
 
  private:
   const CsvRows rows_;

@@ -49,6 +49,7 @@ class IdxReader final : public RecordAtATimeReader {
   }
 
   const Schema& schema() const override { return schema_; }
+  StatusOr<int64_t> CountRecords() override { return count_ - record_; }
 
   StatusOr<bool> ReadRecord(Example* out) override {
     if (record_ == count_) return false;

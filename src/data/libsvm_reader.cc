@@ -112,6 +112,7 @@ class LibsvmReader final : public RecordReader {
 
   const Schema& schema() const override { return schema_; }
   Status NextBlock(RecordBlock* out) override { return chunks_.Next(out); }
+  StatusOr<int64_t> CountRecords() override { return chunks_.CountContentLines('#'); }
 
  private:
   const LibsvmLines lines_;

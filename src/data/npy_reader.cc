@@ -206,6 +206,7 @@ class NpyReader final : public RecordAtATimeReader {
       : files_(std::move(files)), arrays_(std::move(arrays)), schema_(std::move(schema)), rows_(rows) {}
 
   const Schema& schema() const override { return schema_; }
+  StatusOr<int64_t> CountRecords() override { return rows_ - row_; }
 
   StatusOr<bool> ReadRecord(Example* out) override {
     if (row_ == rows_) return false;

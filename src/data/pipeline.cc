@@ -56,6 +56,16 @@ StatusOr<int64_t> CountShardExamples(const DataSource& source, int worker, int n
   return n;
 }
 
+StatusOr<int64_t> CountExamples(const DataSource& source) {
+  int64_t n = 0;
+  for (size_t f = 0; f < source.files().size(); ++f) {
+    FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<RecordReader> reader, source.OpenFile(f));
+    FLOWPS_ASSIGN_OR_RETURN(int64_t records, reader->CountRecords());
+    n += records;
+  }
+  return n;
+}
+
 StatusOr<std::unique_ptr<Pipeline>> Pipeline::Start(DataSource source, PipelineOptions options) {
   if (options.batch_size <= 0) return InvalidArgument("batch size " + std::to_string(options.batch_size) + " must be positive");
   if (options.prefetch_batches <= 0) return InvalidArgument("prefetch_batches must be positive");

@@ -71,6 +71,9 @@ Status ReadShard(const DataSource& source, const ShardPlan& plan, const std::vec
 // The examples of worker `worker` of `num_workers` in one epoch: reads (and
 // so checks) every record of its shard once.
 StatusOr<int64_t> CountShardExamples(const DataSource& source, int worker, int num_workers);
+// The examples of the whole source, counted without checking them where the
+// format allows (RecordReader::CountRecords): far cheaper than a full read.
+StatusOr<int64_t> CountExamples(const DataSource& source);
 
 class Pipeline {
  public:

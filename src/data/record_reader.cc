@@ -16,6 +16,15 @@ StatusOr<bool> RecordReader::Next(Example* out) {
   return true;
 }
 
+StatusOr<int64_t> RecordReader::CountRecords() {
+  int64_t n = 0;
+  for (RecordBlock block;;) {
+    FLOWPS_RETURN_IF_ERROR(NextBlock(&block));
+    if (block.size == 0) return n;
+    n += block.size;
+  }
+}
+
 Status RecordAtATimeReader::NextBlock(RecordBlock* out) {
   out->Reset(schema());
   while (out->size < kBlockRecords) {

@@ -28,6 +28,10 @@ class RecordReader {
   // Reads the next record into *out (out->columns is resized to the schema);
   // false at the end of the file. Reads blocks underneath.
   StatusOr<bool> Next(Example* out);
+  // The records of the file, counted without checking them where the format
+  // allows (from the header for idx and npy, by content lines for csv and
+  // libsvm); by reading them otherwise. REQUIRES: nothing read yet.
+  virtual StatusOr<int64_t> CountRecords();
 
  private:
   RecordBlock block_;

@@ -150,6 +150,9 @@ TEST_CASE("csv and libsvm files of many chunks read the same on 1 and 4 parser t
     for (size_t k = 0; same && k < one.size(); ++k) same = one[k].columns == four[k].columns;
     CHECK(same);
     CHECK(Col<int64_t>(four[149997], 1) == std::vector<int64_t>{149997});
+    // Counted without parsing: content lines, not the empty or comment ones.
+    CHECK((*OpenCsvReader(c, "label"))->CountRecords().value() == 150000);
+    CHECK((*OpenLibsvmReader(l, 0))->CountRecords().value() == 150000);
     CHECK(Col<int64_t>(four[149998], 1) == std::vector<int64_t>{149998, 7});
   }
   // A bad line deep in the file: the records before it, then its line (each
@@ -184,6 +187,9 @@ TEST_CASE("idx streams features and labels, and a truncated file names the recor
   REQUIRE(all.size() == 5);
   CHECK(all[3].Values<float>(0)[100] == Approx(3.f / 255.f));
   CHECK(Col<int32_t>(all[4], 1) == std::vector<int32_t>{4});
+  CHECK((*OpenIdxReader(dir.path("train-images-idx3-ubyte.gz"), dir.path("train-labels-idx1-ubyte.gz")))
+            ->CountRecords()
+            .value() == 5);  // from the header
 
   dir.Write("short-images-idx3-ubyte", 0x08, {3, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8, 9}, false);
   dir.Write("short-labels-idx1-ubyte", 0x08, {3}, {1, 2, 3}, false);
@@ -256,6 +262,7 @@ TEST_CASE("an npz of numpy's np.savez_compressed is read row by row through zlib
   auto r = OpenNpyReader(npz);
   REQUIRE(r.ok());
   CHECK(DescribeSchema((*r)->schema()) == "features float32 [3], label int64 [], weight float32 []");
+  CHECK((*OpenNpyReader(npz))->CountRecords().value() == 20000);  // from the header
   auto all = ReadAll(**r);
   REQUIRE(all.size() == 20000);
   bool same = true;
