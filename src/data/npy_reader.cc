@@ -200,32 +200,40 @@ StatusOr<std::vector<std::pair<std::string, MappedArray>>> MapNpz(const std::str
   return out;
 }
 
-class NpyReader final : public RecordAtATimeReader {
+class NpyReader final : public RecordReader {
  public:
+  static constexpr int64_t kBlockRecords = 256;
+
   NpyReader(std::vector<std::shared_ptr<MappedFile>> files, std::vector<MappedArray> arrays, Schema schema, int64_t rows)
       : files_(std::move(files)), arrays_(std::move(arrays)), schema_(std::move(schema)), rows_(rows) {}
 
   const Schema& schema() const override { return schema_; }
   StatusOr<int64_t> CountRecords() override { return rows_ - row_; }
 
-  StatusOr<bool> ReadRecord(Example* out) override {
-    if (row_ == rows_) return false;
-    out->columns.resize(arrays_.size());
+  // Up to kBlockRecords rows of every array, converted straight into the
+  // block: from the mapping, or from the inflater for a deflated entry.
+  Status NextBlock(RecordBlock* out) override {
+    out->Reset(schema_);
+    const size_t n = static_cast<size_t>(std::min(kBlockRecords, rows_ - row_));
+    if (n == 0) return Status::OK();
     for (size_t c = 0; c < arrays_.size(); ++c) {
       const MappedArray& a = arrays_[c];
+      const size_t values = a.row_bytes / NpyTypeSize(a.header.type) * n;
       const char* src = a.rows != nullptr ? a.rows + a.row_bytes * static_cast<size_t>(row_) : nullptr;
       if (a.inflater != nullptr) {
-        row_bytes_.resize(a.row_bytes);
-        FLOWPS_RETURN_IF_ERROR(a.inflater->Read(row_bytes_.data(), a.row_bytes, row_ + 1));
-        src = row_bytes_.data();
+        inflated_.resize(a.row_bytes * n);
+        Status read = a.inflater->Read(inflated_.data(), inflated_.size(), row_ + 1);
+        if (!read.ok()) {
+          out->Reset(schema_);
+          return read;
+        }
+        src = inflated_.data();
       }
-      std::vector<char>& dst = out->columns[c];
-      const size_t n = a.row_bytes / NpyTypeSize(a.header.type);
-      dst.resize(n * DTypeSize(schema_[c].dtype));
-      ConvertNpyValues(a.header.type, src, n, dst.data());
+      ConvertNpyValues(a.header.type, src, values, out->Grow(c, values * DTypeSize(schema_[c].dtype)));
     }
-    ++row_;
-    return true;
+    for (size_t i = 0; i < n; ++i) out->EndRecord();
+    row_ += static_cast<int64_t>(n);
+    return Status::OK();
   }
 
  private:
@@ -234,7 +242,7 @@ class NpyReader final : public RecordAtATimeReader {
   Schema schema_;
   int64_t rows_;
   int64_t row_ = 0;
-  std::vector<char> row_bytes_;  // an inflated row
+  std::vector<char> inflated_;  // rows of a deflated entry
 };
 
 }  // namespace
