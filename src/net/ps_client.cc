@@ -631,6 +631,37 @@ kj::Promise<std::vector<int64_t>> PsClient::RestoredCheckpoints() {
   });
 }
 
+kj::Promise<std::vector<int64_t>> PsClient::CompleteCheckpoints() {
+  Shard* s = shard(0).get();
+  return s->Get().then([s](wire::ParameterServer::Client ps) {
+    return s->Call(ps.checkpointStatusRequest().send(), "checkpointStatus")
+        .then([](capnp::Response<wire::ParameterServer::CheckpointStatusResults>&& r) {
+          std::vector<int64_t> steps;
+          for (int64_t step : r.getComplete()) steps.push_back(step);
+          return steps;
+        });
+  });
+}
+
+kj::Promise<std::vector<Status>> PsClient::RestoreCheckpoint(int64_t checkpoint_step) {
+  kj::Vector<kj::Promise<Status>> calls;
+  for (int k = 0; k < num_shards(); ++k) {
+    Shard* s = shard(k).get();
+    const std::string what = "restoreCheckpoint on ps shard " + std::to_string(k);
+    calls.add(s->Get()
+                  .then([s, checkpoint_step, what](wire::ParameterServer::Client ps) {
+                    auto request = ps.restoreCheckpointRequest();
+                    request.setCheckpointStep(checkpoint_step);
+                    return s->Call(request.send(), what).ignoreResult();
+                  })
+                  .then([]() { return Status::OK(); },
+                        [what](kj::Exception&& e) { return StatusFromException(e, what); }));
+  }
+  return kj::joinPromises(calls.releaseAsArray()).then([](kj::Array<Status> r) {
+    return std::vector<Status>(r.begin(), r.end());
+  });
+}
+
 kj::Promise<std::vector<ShardStatsReply>> PsClient::Stats() {
   kj::Vector<kj::Promise<ShardStatsReply>> calls;
   for (int k = 0; k < num_shards(); ++k) {

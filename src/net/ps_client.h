@@ -123,6 +123,11 @@ class PsClient {
   kj::Promise<void> Checkpoint(int64_t checkpoint_step);
   // Each shard's complete checkpoints (newest first), as shard 0 sees them, and each shard's restored one.
   kj::Promise<std::vector<int64_t>> RestoredCheckpoints();
+  // The complete checkpoints (those with a MANIFEST), newest first, as shard 0 lists them.
+  kj::Promise<std::vector<int64_t>> CompleteCheckpoints();
+  // Every shard restores checkpoint `checkpoint_step`; resolves to each
+  // shard's outcome (OK, or why it could not: its file is corrupt, ...).
+  kj::Promise<std::vector<Status>> RestoreCheckpoint(int64_t checkpoint_step);
   kj::Promise<std::vector<ShardStatsReply>> Stats();
 
   // Drops every connection (they are made again on next use); for tests.

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -125,8 +126,11 @@ Status WriteFileAtomically(const std::string& path, const std::string& text) {
   Status st = w.Bytes(text.data(), text.size());
   if (st.ok() && ::fsync(fd) != 0) st = Errno("cannot fsync", tmp);
   ::close(fd);
-  FLOWPS_RETURN_IF_ERROR(st);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename to", path);
+  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) st = Errno("cannot rename to", path);
+  if (!st.ok()) {
+    ::unlink(tmp.c_str());  // a failed write (a full disk) leaves no partial file
+    return st;
+  }
   return FsyncDir(fs::path(path).parent_path().string());
 }
 
@@ -178,6 +182,26 @@ std::string CheckpointShardPath(const std::string& dir, int64_t checkpoint_step,
   return CheckpointStepDir(dir, checkpoint_step) + "/shard-" + std::to_string(shard) + ".ckpt";
 }
 
+Status ProbeCheckpointDir(const std::string& dir, int shard) {
+  auto refused = [&](const std::string& why) {
+    return FailedPrecondition("checkpoint.dir '" + dir + "' is not writable: " + why);
+  };
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return refused("cannot create it: " + ec.message());
+  const std::string probe = dir + "/.probe-shard-" + std::to_string(shard) + "-" + std::to_string(::getpid());
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return refused(Errno("cannot create", probe).message());
+  FileWriter w(fd, probe);
+  const char block[4096] = {};
+  Status st = w.Bytes(block, sizeof block);
+  if (st.ok() && ::fsync(fd) != 0) st = Errno("cannot fsync", probe);
+  ::close(fd);
+  ::unlink(probe.c_str());
+  if (!st.ok()) return refused(st.message());
+  return Status::OK();
+}
+
 StatusOr<CheckpointShardInfo> WriteShardCheckpoint(const std::string& dir, int64_t checkpoint_step, int shard,
                                                    int num_shards, const ShardSnapshot& snapshot,
                                                    int pause_before_rename_ms) {
@@ -218,13 +242,17 @@ StatusOr<CheckpointShardInfo> WriteShardCheckpoint(const std::string& dir, int64
     return Status::OK();
   }();
   ::close(fd);
-  if (!st.ok()) {
+  // A failed write leaves nothing: no temp file, and no step directory that
+  // only it made (rmdir removes an empty one only).
+  auto abandon = [&](Status why) {
     ::unlink(tmp.c_str());
-    return st;
-  }
+    ::rmdir(step_dir.c_str());
+    return why;
+  };
+  if (!st.ok()) return abandon(st);
   if (pause_before_rename_ms > 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_before_rename_ms));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename to", path);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return abandon(Errno("cannot rename to", path));
   FLOWPS_RETURN_IF_ERROR(FsyncDir(step_dir));
   return CheckpointShardInfo{shard, w.length() + kTrailerBytes, w.crc()};
 }
@@ -319,14 +347,18 @@ Status CommitCheckpoint(const std::string& dir, int64_t checkpoint_step, int num
   }
   FLOWPS_RETURN_IF_ERROR(WriteFileAtomically(CheckpointStepDir(dir, checkpoint_step) + "/MANIFEST", manifest.str()));
 
-  // Prune: keep the newest `keep` complete checkpoints and nothing older.
+  // Prune: keep the newest `keep` complete checkpoints and nothing older, and
+  // no incomplete one older than this (its write failed or was cut short).
   std::vector<int64_t> complete = CompleteCheckpoints(dir);
-  if (keep < 1 || static_cast<int>(complete.size()) <= keep) return Status::OK();
-  const int64_t oldest_kept = complete[static_cast<size_t>(keep - 1)];
+  const int64_t oldest_kept = keep >= 1 && static_cast<int>(complete.size()) > keep
+                                  ? complete[static_cast<size_t>(keep - 1)]
+                                  : std::numeric_limits<int64_t>::min();
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     std::optional<int64_t> step = StepOfDirName(entry.path().filename().string());
-    if (!step || *step >= oldest_kept) continue;
+    if (!step) continue;
+    const bool abandoned = *step < checkpoint_step && !fs::exists(entry.path() / "MANIFEST");
+    if (*step >= oldest_kept && !abandoned) continue;
     std::error_code rm_ec;
     fs::remove_all(entry.path(), rm_ec);
   }
@@ -344,21 +376,21 @@ std::vector<int64_t> CompleteCheckpoints(const std::string& dir) {
   return steps;
 }
 
+StatusOr<ShardSnapshot> ReadCompleteCheckpoint(const std::string& dir, int64_t checkpoint_step, int shard,
+                                               int num_shards) {
+  FLOWPS_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(dir, checkpoint_step));
+  if (static_cast<int>(manifest.shards.size()) != num_shards)
+    return FailedPrecondition("checkpoint " + std::to_string(checkpoint_step) + " has " +
+                              std::to_string(manifest.shards.size()) + " shards, this job has " +
+                              std::to_string(num_shards));
+  return ReadShardCheckpoint(CheckpointShardPath(dir, checkpoint_step, shard), shard, num_shards,
+                             manifest.shards[static_cast<size_t>(shard)]);
+}
+
 StatusOr<std::optional<std::pair<int64_t, ShardSnapshot>>> RestoreNewestCheckpoint(
     const std::string& dir, int shard, int num_shards, std::vector<std::string>* skipped) {
   for (int64_t step : CompleteCheckpoints(dir)) {
-    StatusOr<Manifest> manifest = ReadManifest(dir, step);
-    if (!manifest.ok()) {
-      skipped->push_back(manifest.status().message());
-      continue;
-    }
-    if (static_cast<int>(manifest->shards.size()) != num_shards) {
-      skipped->push_back("checkpoint " + std::to_string(step) + " has " + std::to_string(manifest->shards.size()) +
-                         " shards, this job has " + std::to_string(num_shards));
-      continue;
-    }
-    StatusOr<ShardSnapshot> snap = ReadShardCheckpoint(CheckpointShardPath(dir, step, shard), shard, num_shards,
-                                                       manifest->shards[static_cast<size_t>(shard)]);
+    StatusOr<ShardSnapshot> snap = ReadCompleteCheckpoint(dir, step, shard, num_shards);
     if (!snap.ok()) {
       skipped->push_back(snap.status().message());
       continue;

@@ -36,6 +36,12 @@ struct CheckpointShardInfo {
 std::string CheckpointStepDir(const std::string& dir, int64_t checkpoint_step);
 std::string CheckpointShardPath(const std::string& dir, int64_t checkpoint_step, int shard);
 
+// Checks that shard `shard` can write checkpoints to `dir`: creates it if
+// missing, then creates, writes, fsyncs and removes a probe file there.
+// FailedPrecondition naming the path and the system's reason (e.g. "Read-only
+// file system", "No space left on device", "Not a directory").
+Status ProbeCheckpointDir(const std::string& dir, int shard);
+
 // Writes this shard's file of checkpoint `checkpoint_step` (temp, fsync,
 // rename, fsync dir). `pause_before_rename_ms` > 0 is for tests only: it
 // sleeps between the fsync of the temp file and the rename, which makes the
@@ -51,12 +57,19 @@ StatusOr<ShardSnapshot> ReadShardCheckpoint(const std::string& path, int shard, 
 
 // Verifies every shard file of `checkpoint_step`, writes its MANIFEST (temp,
 // fsync, rename, fsync dir), then prunes checkpoints so that the newest `keep`
-// complete ones remain (older directories, complete or not, are removed).
+// complete ones remain (older directories, complete or not, are removed; so
+// is an incomplete one older than `checkpoint_step`: a write that failed).
 // FailedPrecondition naming the shard if a shard file is missing or corrupt.
 Status CommitCheckpoint(const std::string& dir, int64_t checkpoint_step, int num_shards, int keep);
 
 // The steps of complete checkpoints (those with a MANIFEST), newest first.
 std::vector<int64_t> CompleteCheckpoints(const std::string& dir);
+
+// Reads and verifies shard `shard`'s file of the complete checkpoint
+// `checkpoint_step` (its MANIFEST, then the file against it). NotFound
+// without a MANIFEST; FailedPrecondition naming the file if it is corrupt.
+StatusOr<ShardSnapshot> ReadCompleteCheckpoint(const std::string& dir, int64_t checkpoint_step, int shard,
+                                               int num_shards);
 
 // Restores shard `shard` from the newest complete checkpoint whose files
 // verify; nullopt if there is none. A corrupt newest checkpoint is skipped

@@ -365,7 +365,9 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
 
   kj::Promise<void> restoreCheckpoint(RestoreCheckpointContext context) override {
     std::shared_ptr<ParameterShard> shard = SharedShard();
-    return RunOnPool(pool_, [shard]() { return ValueOrFail(shard->RestoreCheckpoint()); })
+    const int64_t asked = context.getParams().getCheckpointStep();
+    const std::optional<int64_t> step = asked < 0 ? std::nullopt : std::optional<int64_t>(asked);
+    return RunOnPool(pool_, [shard, step]() { return ValueOrFail(shard->RestoreCheckpoint(step)); })
         .then([this, context](int64_t n) mutable {
           context.getResults().setCheckpointStep(n);
           context.getResults().setGlobalStep(Shard().rule().global_step());

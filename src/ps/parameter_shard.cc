@@ -28,6 +28,8 @@ StatusOr<std::unique_ptr<ParameterShard>> ParameterShard::Open(ShardConfig confi
   FLOWPS_RETURN_IF_ERROR(config.Validate());
   std::unique_ptr<ParameterShard> shard(new ParameterShard(std::move(config), pool, std::move(log)));
   if (!shard->config_.checkpoint_dir.empty()) {
+    FLOWPS_RETURN_IF_ERROR(ProbeCheckpointDir(shard->config_.checkpoint_dir, shard->config_.shard)
+                               .WithContext("ps shard " + std::to_string(shard->config_.shard)));
     StatusOr<int64_t> restored = shard->RestoreCheckpoint();
     if (!restored.ok() && restored.status().code() != Code::kNotFound) return restored.status();
   }
@@ -65,14 +67,25 @@ Status ParameterShard::CommitCheckpoint(int64_t checkpoint_step) {
   return st;
 }
 
-StatusOr<int64_t> ParameterShard::RestoreCheckpoint() {
+StatusOr<int64_t> ParameterShard::RestoreCheckpoint(std::optional<int64_t> checkpoint_step) {
   if (config_.checkpoint_dir.empty()) return FailedPrecondition("this ps shard has no checkpoint dir");
   std::lock_guard<std::mutex> lock(checkpoint_mu_);
-  std::vector<std::string> skipped;
-  FLOWPS_ASSIGN_OR_RETURN(auto found, RestoreNewestCheckpoint(config_.checkpoint_dir, config_.shard,
-                                                              config_.num_shards, &skipped));
-  for (const std::string& why : skipped) log_->warn("skipped a checkpoint: {}", why);
-  if (!found) return NotFound("no complete checkpoint in " + config_.checkpoint_dir);
+  std::optional<std::pair<int64_t, ShardSnapshot>> found;
+  if (checkpoint_step) {
+    StatusOr<ShardSnapshot> snap =
+        ReadCompleteCheckpoint(config_.checkpoint_dir, *checkpoint_step, config_.shard, config_.num_shards);
+    if (!snap.ok()) {
+      log_->warn("cannot restore checkpoint {}: {}", *checkpoint_step, snap.status().message());
+      return snap.status();
+    }
+    found.emplace(*checkpoint_step, std::move(*snap));
+  } else {
+    std::vector<std::string> skipped;
+    FLOWPS_ASSIGN_OR_RETURN(found, RestoreNewestCheckpoint(config_.checkpoint_dir, config_.shard,
+                                                           config_.num_shards, &skipped));
+    for (const std::string& why : skipped) log_->warn("skipped a checkpoint: {}", why);
+    if (!found) return NotFound("no complete checkpoint in " + config_.checkpoint_dir);
+  }
   const int64_t global_step = found->second.global_step;
   FLOWPS_RETURN_IF_ERROR(rule_->Restore(std::move(found->second)));
   restored_ = found->first;

@@ -6,8 +6,10 @@
 // shard to SaveCheckpoint(N) and, once all have answered, asks shard 0 (the
 // coordinator) to CommitCheckpoint(N), which verifies every shard file and
 // writes the MANIFEST. A save writes a consistent snapshot of this shard (no
-// update in progress). On Open, the shard restores the newest complete
-// checkpoint of its directory, if any.
+// update in progress). On Open, the shard checks that it can write to its
+// checkpoint directory (ProbeCheckpointDir) and restores the newest complete
+// checkpoint there, if any; the chief then has every shard restore the one
+// checkpoint that is valid on all of them (RestoreCheckpoint(step)).
 //
 // Thread safety: all methods may be called from any thread; saves and restores
 // are serialised by a mutex of their own.
@@ -69,8 +71,10 @@ class ParameterShard {
   StatusOr<CheckpointShardInfo> SaveCheckpoint(int64_t checkpoint_step);
   // Coordinator only (shard 0): completes checkpoint `checkpoint_step`.
   Status CommitCheckpoint(int64_t checkpoint_step);
-  // Restores the newest complete checkpoint; NotFound if there is none.
-  StatusOr<int64_t> RestoreCheckpoint();
+  // Restores checkpoint `checkpoint_step` (nullopt: the newest complete one
+  // whose file verifies), replacing the live state; NotFound if there is
+  // none, FailedPrecondition naming the file if this shard's file is corrupt.
+  StatusOr<int64_t> RestoreCheckpoint(std::optional<int64_t> checkpoint_step = std::nullopt);
 
  private:
   ParameterShard(ShardConfig config, ThreadPool* pool, std::shared_ptr<spdlog::logger> log);

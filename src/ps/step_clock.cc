@@ -38,9 +38,17 @@ void StepClock::Fail(int64_t step, const Status& why) {
 }
 
 void StepClock::Reset(int64_t step) {
-  std::unique_lock<std::mutex> lock(mu_);
-  step_ = step;
-  Release(lock);
+  std::vector<Callback> rolled_back;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    step_ = step;
+    auto later = waiters_.upper_bound(step);
+    for (auto it = later; it != waiters_.end(); ++it) rolled_back.push_back(std::move(it->second));
+    waiters_.erase(later, waiters_.end());
+    Release(lock);
+  }
+  for (Callback& cb : rolled_back)
+    cb(Aborted("the shard was rolled back to a checkpoint at step " + std::to_string(step) + "; pull and push again"));
 }
 
 void StepClock::Release(std::unique_lock<std::mutex>& lock) {

@@ -27,7 +27,9 @@ class StepClock {
   void Advance(int64_t step);
   // Answers `why` to every waiter of a step <= `step` (a step that was dropped).
   void Fail(int64_t step, const Status& why);
-  // Sets the step unconditionally (restore from a checkpoint) and releases waiters.
+  // Sets the step unconditionally (restore from a checkpoint) and releases the
+  // waiters it satisfies; a waiter of a later step (the shard was rolled back
+  // under it) is answered Aborted, since that step will be trained again.
   void Reset(int64_t step);
 
  private:

@@ -2,6 +2,8 @@
 
 #include <spdlog/logger.h>
 
+#include <kj/debug.h>
+
 #include "net/ps_client.h"
 
 namespace flowps {
@@ -18,15 +20,35 @@ void CheckpointTrigger::Start(int64_t step) { policy_.Saved(step, CheckpointPoli
 
 kj::Promise<void> CheckpointTrigger::AtStep(int64_t step) {
   if (!enabled_ || !policy_.Due(step, CheckpointPolicy::Clock::now())) return kj::READY_NOW;
-  return ps_->Checkpoint(step).then([this, step]() {
-    policy_.Saved(step, CheckpointPolicy::Clock::now());
-    log_->info("checkpoint {} written by every ps shard", step);
-  });
+  return ps_->Checkpoint(step).then(
+      [this, step]() {
+        policy_.Saved(step, CheckpointPolicy::Clock::now());
+        last_ = step;
+        log_->info("checkpoint {} written by every ps shard", step);
+      },
+      [this, step](kj::Exception&& e) {
+        // Tried: the next try is one interval on, not at the next step.
+        policy_.Saved(step, CheckpointPolicy::Clock::now());
+        ++failures_;
+        log_->error("checkpoint {} failed ({} so far); training goes on, the newest complete checkpoint is {}, and "
+                    "the next one is tried at the next interval: {}",
+                    step, failures_, last_ >= 0 ? std::to_string(last_) : std::string("the one restored, if any"),
+                    e.getDescription().cStr());
+      });
 }
 
 kj::Promise<void> CheckpointTrigger::Final(int64_t step) {
   if (!enabled_) return kj::READY_NOW;
-  return ps_->Checkpoint(step);
+  return ps_->Checkpoint(step).then([this, step]() -> kj::Promise<void> {
+                                      last_ = step;
+                                      return kj::READY_NOW;
+                                    },
+                                    [this, step](kj::Exception&& e) -> kj::Promise<void> {
+                                      ++failures_;
+                                      return KJ_EXCEPTION(FAILED, kj::str("the final checkpoint ", step, " failed (",
+                                                                          e.getDescription(), "); the newest complete checkpoint is ",
+                                                                          last_));
+                                    });
 }
 
 }  // namespace flowps

@@ -39,7 +39,12 @@ class CheckpointPolicy {
 };
 
 // Checkpoints the job's shards by its policy; does nothing for a job without
-// checkpoint.dir. Runs on the job thread (the PsClient's); both must outlive it.
+// checkpoint.dir. A checkpoint that fails while training (a full or broken
+// disk, a ps that cannot write) does not fail the job: it is logged and
+// counted, the shards keep the previous complete checkpoint (a failed shard
+// file leaves no partial file, and no MANIFEST is written), and the next one
+// is tried at the next interval while training goes on. Runs on the job
+// thread (the PsClient's); both must outlive it.
 class CheckpointTrigger {
  public:
   CheckpointTrigger(PsClient* ps, const CheckpointSpec& spec, spdlog::logger* log);
@@ -48,14 +53,20 @@ class CheckpointTrigger {
   void Start(int64_t step);
   // Between steps: a checkpoint of `step` when one is due.
   kj::Promise<void> AtStep(int64_t step);
-  // At the end of the job: a checkpoint of `step`.
+  // At the end of the job: a checkpoint of `step`; its failure fails the job
+  // (the end state would be lost), naming the newest complete checkpoint.
   kj::Promise<void> Final(int64_t step);
+
+  int64_t failures() const { return failures_; }  // checkpoints that failed while training
+  int64_t last() const { return last_; }          // the newest complete checkpoint of this run, -1: none
 
  private:
   PsClient* ps_;
   bool enabled_;
   CheckpointPolicy policy_;
   spdlog::logger* log_;
+  int64_t failures_ = 0;
+  int64_t last_ = -1;
 };
 
 }  // namespace flowps

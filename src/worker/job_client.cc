@@ -42,6 +42,8 @@ WorkerJobStatus FromWire(wire::WorkerStatus::Reader s) {
   j.metrics_path = s.getMetricsPath();
   j.plot_path = s.getPlotPath();
   j.resumed_from = s.getResumedFrom();
+  j.checkpoint_failures = s.getCheckpointFailures();
+  j.last_checkpoint = s.getLastCheckpoint();
   return j;
 }
 
@@ -101,6 +103,11 @@ std::string FormatJobTable(const ClusterSpec& spec, const std::vector<WorkerRepo
                        j.test_accuracy < 0 ? std::string("-") : fmt::format("{:.2f}%", 100.0 * j.test_accuracy),
                        j.job_examples_per_sec);
     if (!j.error.empty()) out += "  error: " + j.error + "\n";
+    if (j.resumed_from >= 0) out += fmt::format("  resumed from checkpoint {} (restored by every ps shard)\n", j.resumed_from);
+    if (j.last_checkpoint >= 0 || j.checkpoint_failures > 0)
+      out += fmt::format("  last checkpoint {}  failed checkpoints {}\n",
+                         j.last_checkpoint >= 0 ? std::to_string(j.last_checkpoint) : std::string("-"),
+                         j.checkpoint_failures);
   }
   for (const WorkerReport& r : reports) {
     if (!r.status.ok()) {
@@ -110,6 +117,7 @@ std::string FormatJobTable(const ClusterSpec& spec, const std::vector<WorkerRepo
     const WorkerJobStatus& j = r.job;
     out += fmt::format("  {:<22} {:<8} steps {:<6} loss {:.4f}  {:.0f} ex/s  stale dropped {}{}\n", r.task.name(),
                        JobStateName(j.state), j.local_steps, j.loss, j.examples_per_sec, j.stale_dropped, j.chief ? "  (chief)" : "");
+    if (!j.chief && !j.error.empty()) out += "    error: " + j.error + "\n";
   }
   return out;
 }
@@ -125,6 +133,7 @@ std::string FormatJobJson(const ClusterSpec& spec, const std::vector<WorkerRepor
           .Add("loss", r.job.loss)
           .Add("examples_per_sec", r.job.examples_per_sec)
           .Add("stale_dropped", r.job.stale_dropped);
+    if (r.status.ok() && !r.job.error.empty()) w.Add("error", r.job.error);
     workers += (workers.empty() ? "" : ",") + w.str();
   }
   const WorkerReport& chief = reports[static_cast<size_t>(spec.chief)];
@@ -134,6 +143,8 @@ std::string FormatJobJson(const ClusterSpec& spec, const std::vector<WorkerRepor
   if (chief.job.test_accuracy >= 0) j.Add("test_accuracy", chief.job.test_accuracy);
   j.Add("examples_per_sec", chief.job.job_examples_per_sec);
   if (!chief.job.error.empty()) j.Add("error", chief.job.error);
+  j.Add("resumed_from", chief.job.resumed_from).Add("last_checkpoint", chief.job.last_checkpoint);
+  j.Add("checkpoint_failures", chief.job.checkpoint_failures);
   return j.AddRaw("workers", "[" + workers + "]").str();
 }
 

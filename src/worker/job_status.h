@@ -33,6 +33,8 @@ struct WorkerJobStatus {
   double elapsed_seconds = 0;
   std::string error, metrics_path, plot_path;
   int64_t resumed_from = -1;
+  int64_t checkpoint_failures = 0;  // chief: failed checkpoints (training went on)
+  int64_t last_checkpoint = -1;     // chief: the newest checkpoint this run completed
 };
 
 }  // namespace flowps

@@ -3,6 +3,7 @@
 #include <spdlog/logger.h>
 
 #include <algorithm>
+#include <memory>
 
 
 namespace flowps {
@@ -33,21 +34,53 @@ kj::Promise<StatusOr<int64_t>> ShardSetup::Run(const JobSpec& job, const Model& 
   auto inits = PsInitializers(model);
   if (!inits.ok()) return StatusOr<int64_t>(inits.status());
   return ps_->Configure(PsJobConfigFromJobSpec(job))
-      .then([this, inits = std::move(inits).value()](std::vector<int64_t> restored) mutable {
-        const int64_t resumed = restored.empty() ? -1 : *std::min_element(restored.begin(), restored.end());
-        return ps_->CreateVariables(std::move(inits)).then([resumed](int created) {
-          return std::make_pair(resumed, created);
+      .then([this, &job](std::vector<int64_t>) -> kj::Promise<StatusOr<int64_t>> {
+        if (job.checkpoint.dir.empty()) return StatusOr<int64_t>(-1);
+        return ps_->CompleteCheckpoints().then([this, &job](std::vector<int64_t> complete) {
+          return RestoreCommon(job, std::make_shared<std::vector<int64_t>>(std::move(complete)), 0, "");
         });
       })
-      .then([this, &job](std::pair<int64_t, int> r) -> StatusOr<int64_t> {
-        LogPlacement(job, r.first, r.second);
-        return r.first;
+      .then([this, &job, inits = std::move(inits).value()](
+                StatusOr<int64_t> resumed) mutable -> kj::Promise<StatusOr<int64_t>> {
+        if (!resumed.ok()) return resumed;
+        return ps_->CreateVariables(std::move(inits)).then([this, &job, r = *resumed](int created) {
+          LogPlacement(job, r, created);
+          return StatusOr<int64_t>(r);
+        });
+      });
+}
+
+kj::Promise<StatusOr<int64_t>> ShardSetup::RestoreCommon(const JobSpec& job,
+                                                         std::shared_ptr<const std::vector<int64_t>> complete,
+                                                         size_t i, std::string skipped) {
+  if (i == complete->size()) {
+    if (complete->empty()) return StatusOr<int64_t>(-1);
+    return StatusOr<int64_t>(FailedPrecondition(
+        "no checkpoint in '" + job.checkpoint.dir + "' is complete and valid on every ps shard (" + skipped +
+        "): the shards cannot start from one state; move the directory away to start the job afresh"));
+  }
+  const int64_t step = (*complete)[i];
+  return ps_->RestoreCheckpoint(step).then(
+      [this, &job, complete, i, step, skipped](std::vector<Status> outcomes) mutable -> kj::Promise<StatusOr<int64_t>> {
+        std::string why;
+        for (const Status& st : outcomes)
+          if (!st.ok()) why += (why.empty() ? "" : "; ") + st.message();
+        if (why.empty()) {
+          log_->info("job '{}': every ps shard restored checkpoint {}{}", job.name, step,
+                     skipped.empty() ? "" : " (newer ones skipped: " + skipped + ")");
+          return StatusOr<int64_t>(step);
+        }
+        log_->warn("job '{}': checkpoint {} cannot be restored on every ps shard ({}); trying an older one",
+                   job.name, step, why);
+        skipped += (skipped.empty() ? "" : "; ") + std::string("checkpoint ") + std::to_string(step) + ": " + why;
+        return RestoreCommon(job, complete, i + 1, std::move(skipped));
       });
 }
 
 void ShardSetup::LogPlacement(const JobSpec& job, int64_t resumed, int created) {
   if (resumed >= 0)
-    log_->info("job '{}': resuming from checkpoint {} ({} variable parts restored by the ps)", job.name, resumed,
+    log_->info("job '{}': resuming from checkpoint {} ({} variable parts restored by every ps shard)", job.name,
+               resumed,
                ps_->plan().variables.size());
   else
     log_->info("job '{}': created {} variable parts on {} ps shards", job.name, created, ps_->num_shards());

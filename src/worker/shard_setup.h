@@ -1,13 +1,20 @@
 // The chief's shard setup: configures every ps shard for the job (mode,
 // optimizer, checkpoints) and creates the model's variables there with their
-// initializers -- or, when the shards restored a checkpoint, resumes from it.
+// initializers -- or, when checkpoint.dir holds complete checkpoints, resumes
+// from ONE of them on every shard: the newest that every shard can restore
+// (a checkpoint whose file is corrupt on one shard is skipped on all), so a
+// shard that never restarted is rolled back with the others and the shards
+// never start apart. With checkpoints none of which every shard can restore,
+// the job fails rather than mix states.
 //
 // Runs on the job thread (the PsClient's); ps and log must outlive the promise.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <kj/async.h>
 
@@ -40,6 +47,9 @@ class ShardSetup {
 
  private:
   void LogPlacement(const JobSpec& job, int64_t resumed, int created);
+  // Has every shard restore (*complete)[i], or the next older one that all can.
+  kj::Promise<StatusOr<int64_t>> RestoreCommon(const JobSpec& job, std::shared_ptr<const std::vector<int64_t>> complete,
+                                               size_t i, std::string skipped);
 
   PsClient* ps_;
   spdlog::logger* log_;

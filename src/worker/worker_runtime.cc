@@ -19,6 +19,7 @@
 #include "net/worker.capnp.h"
 #include "worker/batch_sources.h"
 #include "worker/checkpoint_trigger.h"
+#include "worker/chief_watch.h"
 #include "worker/data_input.h"
 #include "worker/evaluator.h"
 #include "worker/job_report.h"
@@ -35,6 +36,10 @@ namespace {
 
 // Variables above this size are split by rows across the ps shards.
 constexpr int64_t kMinPartitionBytes = 256 * 1024;
+// A chief rolls a job back to a common checkpoint at most this often per
+// submission, waiting this long before each try (a restarted ps coming up).
+constexpr int kMaxRollbacks = 5;
+constexpr int kRollbackDelaySeconds = 3;
 
 double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
@@ -52,6 +57,7 @@ struct WorkerRuntime::State {
   mutable std::mutex mu;
   WorkerJobStatus status;                                 // guarded by mu
   bool stop_requested = false;                            // guarded by mu
+  std::string abort_reason;                               // guarded by mu; set: the job fails with it
   bool thread_running = false;                            // guarded by mu
   kj::Own<kj::CrossThreadPromiseFulfiller<void>> cancel;  // guarded by mu; set while a job thread runs
   std::vector<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> ended;  // guarded by mu: StopAsync callers
@@ -73,6 +79,22 @@ struct WorkerRuntime::State {
     std::lock_guard<std::mutex> lock(mu);
     stop_requested = true;
     if (cancel) cancel->fulfill();
+  }
+  // Ends the job as failed with `why` (e.g. its chief was lost); the first reason wins.
+  void Abort(const std::string& why) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!abort_reason.empty()) return;
+    abort_reason = why;
+    if (cancel && !stop_requested) cancel->fulfill();
+  }
+  std::string AbortReason() const {
+    std::lock_guard<std::mutex> lock(mu);
+    return abort_reason;
+  }
+  // A stop or an abort: the loop ends between steps.
+  bool Ending() const {
+    std::lock_guard<std::mutex> lock(mu);
+    return stop_requested || !abort_reason.empty();
   }
   // REQUIRES: control_mu held.
   void StopThread() {
@@ -98,6 +120,8 @@ class JobRun {
       : s_(s), job_(std::move(job)), peer_job_(std::move(peer_job)), chief_(chief), io_(io), cancelled_(cancelled) {}
 
   Status Run();
+  // The job reached its first step (the chief's duties started).
+  bool started() const { return started_; }
   // Chief, after a stop: stops the workers it started (bounded).
   void StopPeers() {
     if (peers_) peers_->StopPeers(io_.waitScope);
@@ -139,6 +163,7 @@ class JobRun {
   std::unique_ptr<CheckpointTrigger> checkpoints_;
   std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<PeerSupervisor> peers_;
+  std::unique_ptr<ChiefWatch> chief_watch_;  // every other worker: its chief
   std::unique_ptr<ModelTowers> towers_;  // last: its driver finishes before the rest goes
 };
 
@@ -225,6 +250,10 @@ Status JobRun::BeforeStep(int64_t global_step) {
   }
   if (evaluator_ && evaluator_->Due(global_step)) FLOWPS_RETURN_IF_ERROR(Evaluate(global_step));
   Await(checkpoints_->AtStep(global_step));
+  s_.Update([&](WorkerJobStatus& st) {
+    st.checkpoint_failures = checkpoints_->failures();
+    st.last_checkpoint = checkpoints_->last();
+  });
   return Status::OK();
 }
 
@@ -232,6 +261,7 @@ Status JobRun::Finish(const TrainingLoopResult& totals) {
   report_->AtGlobalStep(totals.global_step);
   if (chief_) {
     Await(checkpoints_->Final(totals.global_step));
+    s_.Update([&](WorkerJobStatus& st) { st.last_checkpoint = checkpoints_->last(); });
     if (evaluator_) FLOWPS_RETURN_IF_ERROR(Evaluate(totals.global_step));  // the model holds the final parameters
   }
   return report_->Finish(totals.global_step, totals, accuracy_);
@@ -239,7 +269,13 @@ Status JobRun::Finish(const TrainingLoopResult& totals) {
 
 Status JobRun::Run() {
   FLOWPS_RETURN_IF_ERROR(Prepare());
-  if (chief_) FLOWPS_RETURN_IF_ERROR(PrepareChief());
+  if (chief_) {
+    FLOWPS_RETURN_IF_ERROR(PrepareChief());
+  } else {
+    chief_watch_ = std::make_unique<ChiefWatch>(io_, s_.spec, peer_job_.id,
+                                                [this](const std::string& why) { s_.Abort(why); }, s_.log.get());
+    chief_watch_->Start();
+  }
   TrainingHooks hooks;
   hooks.before_step = [this](int64_t global_step) { return BeforeStep(global_step); };
   hooks.after_step = [this](const StepRecord& step, const TrainingLoopResult& totals) {
@@ -248,14 +284,14 @@ Status JobRun::Run() {
   TrainingLoopOptions options;
   options.end_step = total_;
   options.prefetch = job_.mode.prefetch;
-  options.stop_requested = [this]() { return s_.StopRequested(); };
+  options.stop_requested = [this]() { return s_.Ending(); };
   options.cancelled = &cancelled_;
   TrainingLoop loop(params_.get(), towers_.get(), batches_.get(), std::move(hooks), std::move(options));
   auto totals = loop.Run(io_.waitScope);
   if (!totals.ok())
     return totals.status().WithContext("worker " + std::to_string(s_.task) + " at step " +
                                        std::to_string(s_.GlobalStep()));
-  if (s_.StopRequested()) return Status::OK();
+  if (s_.Ending()) return Status::OK();
   return Finish(*totals);
 }
 
@@ -273,19 +309,46 @@ void WorkerRuntime::State::RunJob(const JobSpec& job, const std::string& yaml, c
   kj::ForkedPromise<void> cancelled = paf.promise.fork();
   Status result;
   bool stopped = false;
-  {
-    JobRun run(*this, job, PeerJob{job.name, yaml, path, job_id}, as_chief, io, cancelled);
-    try {
-      result = run.Run();
-    } catch (const kj::Exception& e) {
-      result = Unavailable(e.getDescription().cStr());
+  bool trained = false;  // some run of this job reached its first step
+  for (int rollbacks = 0;; ++rollbacks) {
+    bool remote_failure = false;
+    {
+      JobRun run(*this, job, PeerJob{job.name, yaml, path, job_id}, as_chief, io, cancelled);
+      try {
+        result = run.Run();
+      } catch (const kj::Exception& e) {
+        result = Unavailable(e.getDescription().cStr());
+        remote_failure = true;
+      }
+      trained = trained || run.started();
+      stopped = StopRequested();
+      if (stopped && as_chief) run.StopPeers();
     }
-    stopped = StopRequested();
-    if (stopped && as_chief) run.StopPeers();
+    // The chief rolls the job back to the newest checkpoint every shard holds
+    // when a call failed while it trained (a ps shard lost or restarted),
+    // rather than let the shards run apart or end the job.
+    const bool roll_back = as_chief && remote_failure && trained && !stopped && AbortReason().empty() &&
+                           !job.checkpoint.dir.empty() && rollbacks < kMaxRollbacks;
+    if (!roll_back) break;
+    log->warn("job '{}': {}; rolling every ps shard back to the newest checkpoint they all hold (roll-back {} of at "
+              "most {}, in {} s)",
+              job.name, result.message(), rollbacks + 1, kMaxRollbacks, kRollbackDelaySeconds);
+    Update([](WorkerJobStatus& st) { st.state = JobState::kStarting; });
+    cancelled.addBranch()
+        .exclusiveJoin(io.provider->getTimer().afterDelay(kRollbackDelaySeconds * kj::SECONDS))
+        .wait(io.waitScope);
+    if (StopRequested()) {
+      stopped = true;
+      break;
+    }
   }
   std::lock_guard<std::mutex> lock(mu);
   cancel = nullptr;
-  if (stopped) {
+  if (!abort_reason.empty() && !stopped) {
+    status.state = JobState::kFailed;
+    status.error = abort_reason;
+    log->error("job '{}' failed: {}", job.name, abort_reason);
+  } else if (stopped) {
     status.state = JobState::kStopped;
     log->info("job '{}' stopped", job.name);
   } else if (!result.ok()) {
@@ -327,6 +390,7 @@ Status WorkerRuntime::State::Start(std::string yaml, std::string path, std::stri
     status.job_id = job_id;
     status.chief = as_chief;
     stop_requested = false;
+    abort_reason.clear();
     thread_running = true;
   }
   log->info("{} job '{}' from {}", as_chief ? "starting" : "joining", job.name, path);
@@ -427,6 +491,8 @@ class WorkerControlImpl final : public wire::WorkerControl::Server {
     out.setMetricsPath(s.metrics_path);
     out.setPlotPath(s.plot_path);
     out.setResumedFrom(s.resumed_from);
+    out.setCheckpointFailures(s.checkpoint_failures);
+    out.setLastCheckpoint(s.last_checkpoint);
     return kj::READY_NOW;
   }
 

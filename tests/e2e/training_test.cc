@@ -4,6 +4,11 @@
 // process is killed and reaped by PID when a test ends.
 #include <catch2/catch.hpp>
 
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -473,4 +478,219 @@ TEST_CASE("on a cluster the MLP reaches 85% on Fashion-MNIST from the csv, libsv
     CHECK(chief.total_steps == 2814);  // 3 epochs of ceil(60000 / 64) steps
     CHECK(chief.test_accuracy >= 0.85);
   }
+}
+
+// ---- Faults: checkpoints restored as one, a lost chief, a faulty disk (issue #13).
+
+namespace {
+
+// The complete checkpoints of `dir` (a step-N folder with a MANIFEST), newest first.
+std::vector<int64_t> CompleteCheckpointSteps(const std::string& dir) {
+  std::vector<int64_t> steps;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("step-", 0) == 0 && std::filesystem::exists(e.path() / "MANIFEST"))
+      steps.push_back(std::stoll(name.substr(5)));
+  }
+  std::sort(steps.rbegin(), steps.rend());
+  return steps;
+}
+
+// The checkpoint named by the last "restored checkpoint N" line of a ps log (-1: none).
+int64_t LastRestored(const std::string& log) {
+  const std::string key = "restored checkpoint ";
+  const size_t at = log.rfind(key);
+  return at == std::string::npos ? -1 : std::stoll(log.substr(at + key.size()));
+}
+
+// Runs `flowps status --cluster ... [--json]`; its output.
+std::string FlowpsStatus(TrainingCluster& cluster, bool json) {
+  const std::string out = cluster.dir() + (json ? "/status-json.out" : "/status.out");
+  std::filesystem::remove(out);
+  std::vector<std::string> args = {std::string(FLOWPS_BIN_DIR) + "/flowps", "status", "--cluster", cluster.spec().path};
+  if (json) args.push_back("--json");
+  Process status(args, out);
+  status.Wait(std::chrono::seconds(30));
+  return Slurp(out);
+}
+
+}  // namespace
+
+TEST_CASE("with the newest checkpoint corrupt on one shard, every shard restores the newest one valid on all",
+          "[e2e]") {
+  auto cluster = std::make_unique<TrainingCluster>(2, 2);
+  const std::string checkpoints = cluster->dir() + "/checkpoints";
+  const std::string job =
+      cluster->WriteJob("torn.yaml", kSync2, 400, "checkpoint:\n  dir: " + checkpoints + "\n  every_steps: 50\n");
+  REQUIRE(cluster->Submit(job).ok());
+  INFO(cluster->Logs());
+  REQUIRE(cluster->WaitUntil([](const auto& r) { return r[0].job.global_step >= 160; }, std::chrono::seconds(60)));
+  cluster->KillAll();
+  const std::vector<int64_t> complete = CompleteCheckpointSteps(checkpoints);
+  REQUIRE(complete.size() >= 2);
+  const int64_t newest = complete[0], older = complete[1];
+  // One byte of shard 1's file of the newest checkpoint is changed.
+  {
+    std::fstream f(checkpoints + "/step-" + std::to_string(newest) + "/shard-1.ckpt",
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x55');
+  }
+  for (int i = 0; i < 2; ++i) cluster->Start("ps", i);
+  for (int i = 0; i < 2; ++i) cluster->Start("worker", i);
+  cluster->WaitHealthy();
+  REQUIRE(cluster->Submit(job).ok());
+  WorkerJobStatus end = cluster->WaitJobEnd(std::chrono::seconds(90));
+  REQUIRE(end.state == JobState::kDone);
+  CHECK(end.resumed_from == older);
+  // Both shards restored the older one last: shard 0, whose newest file is sound, too.
+  CHECK(LastRestored(Slurp(cluster->dir() + "/ps0.log")) == older);
+  CHECK(LastRestored(Slurp(cluster->dir() + "/ps1.log")) == older);
+  CHECK_THAT(Slurp(cluster->dir() + "/worker0.log"),
+             Catch::Contains("every ps shard restored checkpoint " + std::to_string(older)) &&
+                 Catch::Contains("checkpoint " + std::to_string(newest) + " cannot be restored on every ps shard"));
+  CHECK(end.global_step == 400);
+  // flowps status says which checkpoint the job resumed from.
+  CHECK_THAT(FlowpsStatus(*cluster, false), Catch::Contains("resumed from checkpoint " + std::to_string(older)));
+  CHECK_THAT(FlowpsStatus(*cluster, true), Catch::Contains("\"resumed_from\":" + std::to_string(older)));
+}
+
+TEST_CASE("after kill -9 of one ps shard the chief rolls every shard back to one checkpoint, the shard that never "
+          "restarted too, and the job goes on", "[e2e]") {
+  TrainingCluster cluster(2, 2);
+  const std::string checkpoints = cluster.dir() + "/checkpoints";
+  const std::string job =
+      cluster.WriteJob("pskill.yaml", kSync2, 100000, "checkpoint:\n  dir: " + checkpoints + "\n  every_steps: 50\n");
+  REQUIRE(cluster.Submit(job).ok());
+  INFO(cluster.Logs());
+  // Killed between two checkpoints (every 50 steps), well past the newest.
+  REQUIRE(cluster.WaitUntil(
+      [](const auto& r) { return r[0].job.global_step >= 130 && r[0].job.global_step % 50 >= 10 && r[0].job.global_step % 50 <= 40; },
+      std::chrono::seconds(60)));
+  cluster.Kill9("ps", 1);
+  const int64_t newest = CompleteCheckpointSteps(checkpoints).at(0);
+  const int64_t at_kill = cluster.Chief().global_step;
+  CHECK(at_kill > newest);  // shard 0 trains on past the newest checkpoint
+  CHECK(LastRestored(Slurp(cluster.dir() + "/ps0.log")) == -1);
+  cluster.Start("ps", 1);
+
+  // The restarted shard lost its state: the chief rolls both shards back, never training on shards apart.
+  REQUIRE(cluster.WaitUntil(
+      [newest](const auto& r) {
+        return r[0].status.ok() && r[0].job.state == JobState::kRunning && r[0].job.resumed_from == newest;
+      },
+      std::chrono::seconds(90)));
+  CHECK_THAT(Slurp(cluster.dir() + "/worker0.log"),
+             Catch::Contains("rolling every ps shard back") &&
+                 Catch::Contains("every ps shard restored checkpoint " + std::to_string(newest)));
+  // Shard 0 (live at a later step) was rolled back to the same checkpoint as shard 1.
+  CHECK(LastRestored(Slurp(cluster.dir() + "/ps0.log")) == newest);
+  CHECK(LastRestored(Slurp(cluster.dir() + "/ps1.log")) == newest);
+  // Both workers train on from there.
+  CHECK(cluster.WaitUntil(
+      [newest](const auto& r) {
+        return r[0].job.global_step >= newest + 30 && r[1].status.ok() && r[1].job.state == JobState::kRunning;
+      },
+      std::chrono::seconds(60)));
+  CHECK(cluster.StopWorker(0).ok());
+}
+
+TEST_CASE("after kill -9 of the chief the other workers stop within seconds, failed with the reason; a job submitted "
+          "to the restarted chief runs", "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  const std::string job = cluster.WriteJob("chiefkill.yaml", kSync2, 100000);
+  REQUIRE(cluster.Submit(job).ok());
+  INFO(cluster.Logs());
+  REQUIRE(cluster.WaitUntil([](const auto& r) { return r[1].status.ok() && r[1].job.local_steps >= 20; },
+                            std::chrono::seconds(60)));
+  cluster.Kill9("worker", 0);
+  const auto killed = std::chrono::steady_clock::now();
+  // Worker 1 waits in a sync step that the chief's push would complete: it must not wait forever.
+  REQUIRE(cluster.WaitUntil(
+      [](const auto& r) { return r[1].status.ok() && r[1].job.state == JobState::kFailed; }, std::chrono::seconds(30)));
+  CHECK(std::chrono::steady_clock::now() - killed < std::chrono::seconds(30));
+  CHECK_THAT(cluster.Workers()[1].job.error, Catch::Contains("chief worker 0 lost"));
+  const std::string table = FlowpsStatus(cluster, false);
+  CHECK_THAT(table, Catch::Contains("does not answer") && Catch::Contains("DOWN") &&
+                        Catch::Contains("failed") && Catch::Contains("chief worker 0 lost"));
+  CHECK_THAT(table, !Catch::Contains("running"));
+  CHECK_THAT(FlowpsStatus(cluster, true), Catch::Contains("\"state\":\"unreachable\"") &&
+                                              Catch::Contains("\"error\":\"chief worker 0 lost"));
+
+  cluster.Start("worker", 0);
+  cluster.WaitHealthy();
+  REQUIRE(cluster.Submit(job).ok());
+  CHECK(cluster.WaitUntil(
+      [](const auto& r) { return r[1].status.ok() && r[1].job.state == JobState::kRunning && r[1].job.local_steps >= 10; },
+      std::chrono::seconds(60)));
+}
+
+namespace {
+
+// A small tmpfs mounted on `path` (root only), unmounted at the end; `ok` false when it could not be mounted.
+struct SmallDisk {
+  SmallDisk(const std::string& path, const std::string& size) : path(path) {
+    std::filesystem::create_directories(path);
+    ok = ::geteuid() == 0 && ::mount("tmpfs", path.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
+  }
+  ~SmallDisk() {
+    if (ok) ::umount2(path.c_str(), MNT_DETACH);
+  }
+  // Writes zeros to <path>/filler until the disk is full.
+  void Fill() {
+    const int fd = ::open((path + "/filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<char> block(1 << 16, 0);
+    while (::write(fd, block.data(), block.size()) > 0) {
+    }
+    ::close(fd);
+  }
+  void Free() { std::filesystem::remove(path + "/filler"); }
+  std::string path;
+  bool ok = false;
+};
+
+}  // namespace
+
+TEST_CASE("a checkpoint that fails on a full disk is logged and counted, leaves no partial file, keeps the previous "
+          "one, and is retried at the next interval while training goes on", "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  SmallDisk disk(cluster.dir() + "/disk", "8m");
+  if (!disk.ok) {
+    WARN("skipped: mounting a small tmpfs needs root");
+    return;
+  }
+  const std::string job =
+      cluster.WriteJob("full.yaml", kSync2, 100000, "checkpoint:\n  dir: " + disk.path + "\n  every_steps: 20\n");
+  REQUIRE(cluster.Submit(job).ok());
+  INFO(cluster.Logs());
+  REQUIRE(cluster.WaitUntil([](const auto& r) { return r[0].job.last_checkpoint >= 20; }, std::chrono::seconds(60)));
+
+  disk.Fill();
+  const WorkerJobStatus full = cluster.Chief();
+  REQUIRE(cluster.WaitUntil([](const auto& r) { return r[0].job.checkpoint_failures >= 2; },
+                            std::chrono::seconds(60)));
+  const WorkerJobStatus failing = cluster.Chief();
+  CHECK(failing.state == JobState::kRunning);
+  CHECK(failing.global_step >= full.global_step + 30);  // trained on through the failures
+  CHECK_THAT(Slurp(cluster.dir() + "/worker0.log"),
+             Catch::Contains("failed (1 so far); training goes on") && Catch::Contains("No space left on device"));
+  // The previous checkpoint is the newest complete one; no temp file, no incomplete step folder.
+  const std::vector<int64_t> complete = CompleteCheckpointSteps(disk.path);
+  REQUIRE_FALSE(complete.empty());
+  CHECK(complete[0] == failing.last_checkpoint);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(disk.path)) {
+    INFO(e.path());
+    CHECK(e.path().extension() != ".tmp");
+    if (e.is_directory()) CHECK(std::filesystem::exists(e.path() / "MANIFEST"));
+  }
+  CHECK_THAT(FlowpsStatus(cluster, true), Catch::Contains("\"checkpoint_failures\":"));
+
+  // Space again: the next interval's checkpoint is written.
+  disk.Free();
+  const int64_t before = failing.last_checkpoint;
+  CHECK(cluster.WaitUntil([before](const auto& r) { return r[0].job.last_checkpoint > before; },
+                          std::chrono::seconds(60)));
+  CHECK(CompleteCheckpointSteps(disk.path).at(0) > before);
+  CHECK(cluster.StopWorker(0).ok());
 }

@@ -1,5 +1,10 @@
 // The ps service over real RPC on loopback, in this process: one or two
 // shards (each an RpcServer with the "ps" service) and a PsClient.
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <limits>
 
 #include <catch2/catch.hpp>
@@ -476,6 +481,108 @@ TEST_CASE("a configure or createVariables with an enum value the ps does not kno
   CHECK(refused.message().find("variable 'w': initializer.kind: unknown value 300") != std::string::npos);
   CHECK(Wait(client.CreateVariables({}), io.waitScope) == 1);  // nothing was half-created
   CHECK(Wait(client.Pull({"w"}), io.waitScope).values.at("w").ToVector<float>() == std::vector<float>{0, 0});
+}
+
+}  // namespace flowps
+
+namespace flowps {
+namespace {
+
+// A temporary folder, removed (with anything mounted on it first unmounted) at the end.
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/flowps_ps_ckpt_XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    if (mounted) ::umount2(mount_point.c_str(), MNT_DETACH);
+    std::filesystem::remove_all(path);
+  }
+  std::string path, mount_point;
+  bool mounted = false;
+};
+
+PsJobConfig WithCheckpoints(PsJobConfig c, const std::string& dir) {
+  c.checkpoint_dir = dir;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("a checkpoint directory the ps cannot write is refused at configure, naming the path and the reason") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{2}}}, 1));
+  TempDir tmp;
+  // Under a regular file: no directory can be made there (root or not).
+  std::ofstream(tmp.path + "/file") << "x";
+  const std::string under_file = tmp.path + "/file/checkpoints";
+  StatusOr<std::vector<int64_t>> refused =
+      WaitFor(client.Configure(WithCheckpoints(SyncSgd(1, 1, 0.5), under_file)), io.waitScope, "configure");
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.status().message(), Catch::Contains("checkpoint.dir '" + under_file + "' is not writable") &&
+                                             Catch::Contains("Not a directory"));
+
+  // A read-only file system (needs root to mount one; skipped otherwise).
+  tmp.mount_point = tmp.path + "/ro";
+  std::filesystem::create_directory(tmp.mount_point);
+  tmp.mounted = ::geteuid() == 0 && ::mount("tmpfs", tmp.mount_point.c_str(), "tmpfs", MS_RDONLY, "size=64k") == 0;
+  if (tmp.mounted) {
+    StatusOr<std::vector<int64_t>> ro = WaitFor(
+        client.Configure(WithCheckpoints(SyncSgd(1, 1, 0.5), tmp.mount_point)), io.waitScope, "configure");
+    REQUIRE_FALSE(ro.ok());
+    CHECK_THAT(ro.status().message(),
+               Catch::Contains("'" + tmp.mount_point + "'") && Catch::Contains("Read-only file system"));
+  } else {
+    WARN("the read-only case is skipped: mounting a tmpfs needs root");
+  }
+
+  // Nothing was half-applied: the shard takes a writable directory afterwards.
+  const std::string good = tmp.path + "/good";
+  CHECK(Wait(client.Configure(WithCheckpoints(SyncSgd(1, 1, 0.5), good)), io.waitScope) == std::vector<int64_t>{-1});
+  CHECK(std::filesystem::is_directory(good));
+  CHECK(std::filesystem::is_empty(good));  // the probe file is gone
+}
+
+TEST_CASE("every shard restores the checkpoint it is asked for, a live shard rolled back too; a corrupt file is named") {
+  PsCluster cluster(2);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(),
+                  Plan({{"a", DType::kFloat32, Shape{2}}, {"b", DType::kFloat32, Shape{2}}}, 2));
+  TempDir tmp;
+  Start(client, WithCheckpoints(SyncSgd(1, 1, 1.0), tmp.path), io.waitScope);
+  auto step = [&](int64_t s) {
+    Wait(client.Push(0, {s, s}, {DenseGrad("a", {2}, {1, 1}), DenseGrad("b", {2}, {1, 1})}), io.waitScope);
+  };
+  step(0);
+  REQUIRE(WaitFor(client.Checkpoint(1), io.waitScope, "checkpoint 1").ok());
+  step(1);
+  REQUIRE(WaitFor(client.Checkpoint(2), io.waitScope, "checkpoint 2").ok());
+  step(2);  // live state: step 3 on both shards
+  CHECK(Wait(client.CompleteCheckpoints(), io.waitScope) == std::vector<int64_t>{2, 1});
+
+  // Checkpoint 2's file of shard 1 is damaged: shard 1 refuses it, naming the file.
+  const std::string damaged = tmp.path + "/step-2/shard-1.ckpt";
+  {
+    std::fstream f(damaged, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(40);
+    f.put('\x7f');
+  }
+  std::vector<Status> at2 = Wait(client.RestoreCheckpoint(2), io.waitScope);
+  REQUIRE(at2.size() == 2);
+  CHECK(at2[0].ok());
+  REQUIRE_FALSE(at2[1].ok());
+  CHECK_THAT(at2[1].message(), Catch::Contains(damaged) && Catch::Contains("corrupt"));
+
+  // Checkpoint 1 restores on both: both shards, live at step 3 a moment ago, are at step 1 with its values.
+  for (const Status& st : Wait(client.RestoreCheckpoint(1), io.waitScope)) CHECK(st.ok());
+  auto stats = Wait(client.Stats(), io.waitScope);
+  CHECK(stats[0].global_step == 1);
+  CHECK(stats[1].global_step == 1);
+  PulledVariables pulled = Wait(client.Pull({"a", "b"}), io.waitScope);
+  CHECK(pulled.values.at("a").ToVector<float>() == std::vector<float>{-1, -1});
+  CHECK(pulled.values.at("b").ToVector<float>() == std::vector<float>{-1, -1});
+  CHECK(pulled.shard_steps == std::vector<int64_t>{1, 1});
 }
 
 }  // namespace flowps

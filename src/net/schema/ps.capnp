@@ -175,8 +175,12 @@ interface ParameterServer {
   saveCheckpoint @5 (checkpointStep :Int64) -> (bytes :UInt64, globalStep :Int64);
   # Shard 0 only: verifies every shard's file and writes the MANIFEST.
   commitCheckpoint @6 (checkpointStep :Int64) -> ();
-  # Restores the newest complete checkpoint.
-  restoreCheckpoint @7 () -> (checkpointStep :Int64, globalStep :Int64);
+  # Restores checkpoint `checkpointStep` (-1: the newest complete one whose
+  # file verifies), replacing the live state; a waiter of a later step is
+  # answered with an error. Fails naming the file if this shard's file of
+  # that checkpoint is missing or corrupt. The chief has every shard restore
+  # the same one (worker/shard_setup.h).
+  restoreCheckpoint @7 (checkpointStep :Int64 = -1) -> (checkpointStep :Int64, globalStep :Int64);
   # Complete checkpoints (newest first) and the one restored (-1: none).
   checkpointStatus @8 () -> (complete :List(Int64), restored :Int64);
 

@@ -25,6 +25,8 @@ struct WorkerStatus {
   resumedFrom @15 :Int64;    # chief: the checkpoint the job resumed from (-1: none)
   examples @16 :Int64;       # examples this worker trained on
   jobId @17 :Text;           # the chief's id of this run of the job
+  checkpointFailures @18 :Int64;  # chief: checkpoints that failed while training (each retried at the next interval)
+  lastCheckpoint @19 :Int64;      # chief: the newest checkpoint this run completed (-1: none yet)
 }
 
 interface WorkerControl {
