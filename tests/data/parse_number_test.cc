@@ -102,3 +102,17 @@ TEST_CASE("spaces and a '+' are accepted around a number; anything else is not a
   CHECK(ParseNumber(std::string_view("-9223372036854775808"), &id));
   CHECK(id == INT64_MIN);
 }
+
+TEST_CASE("a field's number ends at its separator, whatever its length") {
+  for (const std::string field : {"0", "7", "0.5", "-3", "12", "1e3", "0.003921569"}) {
+    for (const std::string after : {",9", " ,9", "\t,9"}) {
+      const std::string text = field + after;
+      float f = -1;
+      const char* next = ParseNumberAt(text.data(), text.data() + text.size(), &f);
+      INFO(text);
+      REQUIRE(next != nullptr);
+      CHECK(*next == ',');
+      CHECK(f == std::strtof(field.c_str(), nullptr));
+    }
+  }
+}
