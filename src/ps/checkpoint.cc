@@ -202,9 +202,28 @@ Status ProbeCheckpointDir(const std::string& dir, int shard) {
   return Status::OK();
 }
 
+namespace {
+// Removes shard `shard`'s files of incomplete checkpoints older than
+// `checkpoint_step` (a round that failed on another shard, e.g. a full disk:
+// the chief asks for a newer one only once the older round has ended), and
+// their directories once empty. Best effort: what stays is never restored.
+void RemoveAbandonedShardFiles(const std::string& dir, int64_t checkpoint_step, int shard) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::optional<int64_t> step = StepOfDirName(entry.path().filename().string());
+    if (!step || *step >= checkpoint_step || fs::exists(entry.path() / "MANIFEST")) continue;
+    const std::string file = CheckpointShardPath(dir, *step, shard);
+    ::unlink(file.c_str());
+    ::unlink((file + ".tmp").c_str());
+    ::rmdir(entry.path().c_str());
+  }
+}
+}  // namespace
+
 StatusOr<CheckpointShardInfo> WriteShardCheckpoint(const std::string& dir, int64_t checkpoint_step, int shard,
                                                    int num_shards, const ShardSnapshot& snapshot,
                                                    int pause_before_rename_ms) {
+  RemoveAbandonedShardFiles(dir, checkpoint_step, shard);
   const std::string step_dir = CheckpointStepDir(dir, checkpoint_step);
   std::error_code ec;
   fs::create_directories(step_dir, ec);

@@ -43,7 +43,8 @@ std::string CheckpointShardPath(const std::string& dir, int64_t checkpoint_step,
 Status ProbeCheckpointDir(const std::string& dir, int shard);
 
 // Writes this shard's file of checkpoint `checkpoint_step` (temp, fsync,
-// rename, fsync dir). `pause_before_rename_ms` > 0 is for tests only: it
+// rename, fsync dir). First removes this shard's files of incomplete
+// checkpoints older than `checkpoint_step` (rounds that failed elsewhere). `pause_before_rename_ms` > 0 is for tests only: it
 // sleeps between the fsync of the temp file and the rename, which makes the
 // write window observable (a kill -9 there must leave the old checkpoint).
 StatusOr<CheckpointShardInfo> WriteShardCheckpoint(const std::string& dir, int64_t checkpoint_step, int shard,

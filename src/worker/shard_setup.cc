@@ -63,8 +63,12 @@ kj::Promise<StatusOr<int64_t>> ShardSetup::RestoreCommon(const JobSpec& job,
   return ps_->RestoreCheckpoint(step).then(
       [this, &job, complete, i, step, skipped](std::vector<Status> outcomes) mutable -> kj::Promise<StatusOr<int64_t>> {
         std::string why;
-        for (const Status& st : outcomes)
+        for (const Status& st : outcomes) {
+          // A shard that cannot be reached says nothing about the checkpoint: no older one is tried.
+          if (st.code() == Code::kUnavailable || st.code() == Code::kDeadlineExceeded)
+            return StatusOr<int64_t>(st);
           if (!st.ok()) why += (why.empty() ? "" : "; ") + st.message();
+        }
         if (why.empty()) {
           log_->info("job '{}': every ps shard restored checkpoint {}{}", job.name, step,
                      skipped.empty() ? "" : " (newer ones skipped: " + skipped + ")");

@@ -316,6 +316,7 @@ void WorkerRuntime::State::RunJob(const JobSpec& job, const std::string& yaml, c
       JobRun run(*this, job, PeerJob{job.name, yaml, path, job_id}, as_chief, io, cancelled);
       try {
         result = run.Run();
+        remote_failure = result.code() == Code::kUnavailable || result.code() == Code::kDeadlineExceeded;
       } catch (const kj::Exception& e) {
         result = Unavailable(e.getDescription().cStr());
         remote_failure = true;

@@ -621,9 +621,16 @@ TEST_CASE("after kill -9 of the chief the other workers stop within seconds, fai
   cluster.Start("worker", 0);
   cluster.WaitHealthy();
   REQUIRE(cluster.Submit(job).ok());
-  CHECK(cluster.WaitUntil(
+  REQUIRE(cluster.WaitUntil(
       [](const auto& r) { return r[1].status.ok() && r[1].job.state == JobState::kRunning && r[1].job.local_steps >= 10; },
       std::chrono::seconds(60)));
+
+  // A chief killed and restarted at once answers, but idle: the others stop too.
+  cluster.Kill9("worker", 0);
+  cluster.Start("worker", 0);
+  REQUIRE(cluster.WaitUntil(
+      [](const auto& r) { return r[1].status.ok() && r[1].job.state == JobState::kFailed; }, std::chrono::seconds(30)));
+  CHECK_THAT(cluster.Workers()[1].job.error, Catch::Contains("chief worker 0 lost: it no longer runs this job"));
 }
 
 namespace {
@@ -693,4 +700,23 @@ TEST_CASE("a checkpoint that fails on a full disk is logged and counted, leaves 
                           std::chrono::seconds(60)));
   CHECK(CompleteCheckpointSteps(disk.path).at(0) > before);
   CHECK(cluster.StopWorker(0).ok());
+}
+
+TEST_CASE("a job whose checkpoint.dir cannot be written fails before its first step, and submit --wait names the "
+          "path and the reason", "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  std::ofstream(cluster.dir() + "/not-a-dir") << "x";
+  const std::string dir = cluster.dir() + "/not-a-dir/checkpoints";
+  const std::string job =
+      cluster.WriteJob("unwritable.yaml", kSync2, 200, "checkpoint:\n  dir: " + dir + "\n  every_steps: 50\n");
+  const std::string out = cluster.dir() + "/submit.out";
+  const int status = SubmitAndWait(cluster, job, out, std::chrono::seconds(60));
+  INFO(Slurp(out) << cluster.Logs());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK_THAT(Slurp(out), Catch::Contains("checkpoint.dir '" + dir + "' is not writable") &&
+                             Catch::Contains("Not a directory"));
+  const WorkerJobStatus chief = cluster.WaitJobEnd(std::chrono::seconds(30));
+  CHECK(chief.state == JobState::kFailed);
+  CHECK(chief.global_step == 0);
 }

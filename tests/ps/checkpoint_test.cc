@@ -195,3 +195,27 @@ TEST_CASE("a shard file whose header claims a huge tensor is corrupt, and nothin
 }
 
 }  // namespace flowps::ps
+
+namespace flowps::ps {
+using namespace testing;
+
+TEST_CASE("a checkpoint round that failed on one shard leaves nothing once the next round writes") {
+  TempDir dir;
+  auto shard0 = OpenOrDie(AdamShard(dir.path(), 0, 2));
+  auto shard1 = OpenOrDie(AdamShard(dir.path(), 1, 2));
+  CreateOrDie(shard0->store(), ZerosSpec("w", {2}));
+  CreateOrDie(shard1->store(), ZerosSpec("w", {2}));
+  // Round 10: shard 0 writes its file, shard 1's write fails (say, a full disk): no MANIFEST.
+  REQUIRE(shard0->SaveCheckpoint(10).ok());
+  CHECK_FALSE(shard0->CommitCheckpoint(10).ok());
+  CHECK(CompleteCheckpoints(dir.path()).empty());
+  // Round 20 succeeds on both: round 10's file and folder are gone.
+  REQUIRE(shard0->SaveCheckpoint(20).ok());
+  CHECK(!fs::exists(CheckpointStepDir(dir.path(), 10)));
+  REQUIRE(shard1->SaveCheckpoint(20).ok());
+  REQUIRE(shard0->CommitCheckpoint(20).ok());
+  CHECK(CompleteCheckpoints(dir.path()) == std::vector<int64_t>{20});
+  CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
+}
+
+}  // namespace flowps::ps

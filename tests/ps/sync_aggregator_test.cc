@@ -201,3 +201,29 @@ TEST_CASE("a sync step mixing a sparse and a dense gradient for one variable is 
 }
 
 }  // namespace flowps::ps
+
+namespace flowps::ps {
+using namespace testing;
+
+TEST_CASE("a shard rolled back to a checkpoint answers its waiters of later steps with an error, not never") {
+  VariableStore store(Sgd(1.0), nullptr);
+  CreateOrDie(store, ZerosSpec("w", {2}));
+  SyncAggregator agg({.replicas_to_aggregate = 1, .total_workers = 2}, &store, NullLogger());
+  const ShardSnapshot at_zero = agg.Snapshot();
+  CHECK(OutcomeOf(PushNow(agg, 0, 0, {Dense("w", {2}, {1, 1})})) == PushOutcome::kApplied);
+  CHECK(OutcomeOf(PushNow(agg, 0, 1, {Dense("w", {2}, {1, 1})})) == PushOutcome::kApplied);
+  // A worker waits for step 3, which it would have reached on the live state.
+  std::optional<StatusOr<int64_t>> answer;
+  agg.WaitForStep(3, [&](StatusOr<int64_t> s) { answer = s; });
+  CHECK_FALSE(answer.has_value());
+
+  REQUIRE(agg.Restore(at_zero).ok());
+  REQUIRE(answer.has_value());
+  REQUIRE_FALSE(answer->ok());
+  CHECK(answer->status().code() == Code::kAborted);
+  CHECK_THAT(answer->status().message(), Catch::Contains("rolled back to a checkpoint at step 0"));
+  CHECK(agg.global_step() == 0);
+  CHECK(Values(store, "w") == std::vector<float>{0, 0});
+}
+
+}  // namespace flowps::ps
