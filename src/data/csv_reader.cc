@@ -18,8 +18,9 @@ class CsvRows {
 
   // ChunkedLines::ParseFn. Columns: features float32 [fields - 1], label int32 [].
   Status Parse(std::string_view text, int64_t first_line, RecordBlock* out) const {
+    const char* readable_end = text.data() + text.size();
     return ForEachContentLine(text, first_line, '\0', [&](std::string_view line, int64_t number) {
-      Status s = ParseRow(line, number, out);
+      Status s = ParseRow(line, number, readable_end, out);
       if (!s.ok()) out->Truncate(out->size);
       return s;
     });
@@ -28,8 +29,9 @@ class CsvRows {
   size_t fields() const { return header_.size(); }
 
  private:
-  // One pass: each field is a number followed by ',' (or the end).
-  Status ParseRow(std::string_view line, int64_t number, RecordBlock* out) const {
+  // One pass: each field is a number followed by ',' (or the end). Bytes up
+  // to readable_end (the chunk's end) may be read past the line's end.
+  Status ParseRow(std::string_view line, int64_t number, const char* readable_end, RecordBlock* out) const {
     float* features = reinterpret_cast<float*>(out->Grow(0, (header_.size() - 1) * sizeof(float)));
     int32_t label = 0;
     const char* p = line.data();
@@ -37,7 +39,7 @@ class CsvRows {
     for (size_t field = 0;; ++field) {
       if (field >= header_.size())
         return LineError(path_, number, "more than the header's " + std::to_string(header_.size()) + " fields");
-      const char* next = field == label_index_ ? ParseNumberAt(p, end, &label) : ParseNumberAt(p, end, features++);
+      const char* next = field == label_index_ ? ParseNumberAt(p, end, &label) : ParseFloatField<','>(p, end, readable_end, features++);
       if (next == nullptr || (next < end && *next != ',')) return BadField(line, number, p, field);
       if (next == end) {
         if (field + 1 != header_.size())

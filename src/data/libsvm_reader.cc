@@ -17,15 +17,17 @@ class LibsvmLines {
 
   // ChunkedLines::ParseFn. Columns: dense: features, label; ragged: label, ids, values.
   Status Parse(std::string_view text, int64_t first_line, RecordBlock* out) const {
+    const char* readable_end = text.data() + text.size();
     return ForEachContentLine(text, first_line, '#', [&](std::string_view line, int64_t number) {
-      Status s = ParseLine(line, number, out);
+      Status s = ParseLine(line, number, readable_end, out);
       if (!s.ok()) out->Truncate(out->size);
       return s;
     });
   }
 
  private:
-  Status ParseLine(std::string_view line, int64_t number, RecordBlock* out) const {
+  // Bytes up to readable_end (the chunk's end) may be read past the line's end.
+  Status ParseLine(std::string_view line, int64_t number, const char* readable_end, RecordBlock* out) const {
     const char* p = line.data();
     const char* end = p + line.size();
     int32_t label = 0;
@@ -37,14 +39,23 @@ class LibsvmLines {
       dense = reinterpret_cast<float*>(out->Grow(0, static_cast<size_t>(dense_dim_) * sizeof(float)));
       std::fill(dense, dense + dense_dim_, 0.f);
     }
+    // Ragged pairs gather here and go to the block a batch at a time.
+    constexpr int kBatch = 256;
+    int64_t ids[kBatch];
+    float values[kBatch];
+    int pending = 0;
+    auto flush = [&] {
+      std::memcpy(out->Grow(1, pending * sizeof ids[0]), ids, pending * sizeof ids[0]);
+      std::memcpy(out->Grow(2, pending * sizeof values[0]), values, pending * sizeof values[0]);
+      pending = 0;
+    };
     for (p = next; p < end;) {
       // The common case in one pass: id ':' value, then spaces or the end.
       int64_t id = 0;
       float value = 0;
-      const char* q = *p == '+' ? p + 1 : p;
-      auto [colon, ec] = std::from_chars(q, end, id);
-      const bool pair = ec == std::errc() && colon + 1 < end && *colon == ':' && colon[1] != ' ' && colon[1] != '\t';
-      const char* after = pair ? ParseNumberAt(colon + 1, end, &value) : nullptr;
+      const char* colon = ParseId(p, end, &id);
+      const bool pair = colon != nullptr && colon + 1 < end && *colon == ':' && colon[1] != ' ' && colon[1] != '\t';
+      const char* after = pair ? ParseFloatField<' '>(colon + 1, end, readable_end, &value) : nullptr;
       if (after == nullptr || (after < end && after[-1] != ' ' && after[-1] != '\t')) return BadPair(line, number, p);
       if (dense != nullptr) {
         if (id < 0 || id >= dense_dim_)
@@ -52,14 +63,32 @@ class LibsvmLines {
                                               ") (data.dense_dim)");
         dense[id] = value;
       } else {
-        std::memcpy(out->Grow(1, sizeof id), &id, sizeof id);
-        std::memcpy(out->Grow(2, sizeof value), &value, sizeof value);
+        ids[pending] = id;
+        values[pending] = value;
+        if (++pending == kBatch) flush();
       }
       p = after;
     }
+    if (pending > 0) flush();
     std::memcpy(out->Grow(dense != nullptr ? 1 : 0, sizeof label), &label, sizeof label);
     out->EndRecord();
     return Status::OK();
+  }
+
+  // The int64 id at p (an optional '+', then what std::from_chars reads):
+  // the position after it, or nullptr. Up to 18 plain digits without
+  // from_chars (the same value: no overflow is possible).
+  static const char* ParseId(const char* p, const char* end, int64_t* id) {
+    uint64_t m = 0;
+    int digits = 0;
+    const char* stop = ScanDigits(p, end, &m, &digits);
+    if (digits > 0 && digits <= 18) {
+      *id = static_cast<int64_t>(m);
+      return stop;
+    }
+    const char* q = *p == '+' ? p + 1 : p;
+    auto [colon, ec] = std::from_chars(q, end, *id);
+    return ec == std::errc() ? colon : nullptr;
   }
 
   // The error for the malformed id:value pair at p.

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "data/parse_number.h"
 
@@ -115,4 +117,101 @@ TEST_CASE("a field's number ends at its separator, whatever its length") {
       CHECK(f == std::strtof(field.c_str(), nullptr));
     }
   }
+}
+
+namespace {
+
+// A random field of the kinds data files hold and of every kind the fast
+// path must leave to ParseNumberAt: short and long integers, signs, leading
+// zeros, decimals, exponents, spaces, empty fields and bad characters.
+std::string RandomField(std::mt19937_64& rng) {
+  auto digits = [&](int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i) s += static_cast<char>('0' + rng() % 10);
+    return s;
+  };
+  switch (rng() % 12) {
+    case 0: return std::to_string(rng() % 10);                              // a lone digit
+    case 1: return digits(1 + static_cast<int>(rng() % 7));                 // a short integer, maybe 0-led
+    case 2: return std::string(1, '-').append(digits(1 + static_cast<int>(rng() % 9)));  // a negative one
+    case 3: return digits(8 + static_cast<int>(rng() % 12));                // 8 to 19 digits
+    case 4: return digits(static_cast<int>(rng() % 4)).append(1, '.').append(digits(static_cast<int>(rng() % 12)));
+    case 5: {
+      std::string s = rng() % 2 ? "-" : "";
+      s.append(digits(1 + static_cast<int>(rng() % 3))).append(1, '.').append(digits(1 + static_cast<int>(rng() % 9)));
+      return s.append(1, 'e').append(std::to_string(static_cast<int>(rng() % 40) - 20));
+    }
+    case 6: {  // a float printed as the converters print it
+      char buf[32];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<float>(rng() % 256) / 255.0f);
+      return std::string(buf, end);
+    }
+    case 7: return std::string(1, rng() % 2 ? ' ' : '\t').append(digits(1 + static_cast<int>(rng() % 3))).append(rng() % 2 ? " " : "");
+    case 8: return "";
+    case 9: {  // a plain field with one character replaced by a bad one
+      std::string s = digits(1 + static_cast<int>(rng() % 6)).append(1, '.').append(digits(1 + static_cast<int>(rng() % 6)));
+      const char bad[] = {'a', '+', '-', '.', 'e', 'x', '/', ':', '\0', '\x80'};
+      s[rng() % s.size()] = bad[rng() % sizeof bad];
+      return s;
+    }
+    case 10: return rng() % 2 ? std::string("+").append(digits(2)) : std::string("-.").append(digits(3));
+    default: {  // halfway between two floats (2^24 + odd), or 15 to 16 characters
+      if (rng() % 2) return std::to_string((uint64_t{1} << 24) + 2 * (rng() % 1000) + 1);
+      return digits(7).append(1, '.').append(digits(7 + static_cast<int>(rng() % 2)));
+    }
+  }
+}
+
+// Both parsers on the same bytes: the same end and the same bits, or both refuse.
+void SameAsParseNumberAt(const std::string& buffer, size_t begin, size_t end, char sep) {
+  const char* p = buffer.data() + begin;
+  const char* e = buffer.data() + end;
+  const char* readable = buffer.data() + buffer.size();
+  float fast = -7, slow = -7;
+  const char* want = ParseNumberAt(p, e, &slow);
+  const char* got = sep == ',' ? ParseFloatField<','>(p, e, readable, &fast) : ParseFloatField<' '>(p, e, readable, &fast);
+  INFO("field '" << std::string(p, std::min(e, p + 24)) << "' then '" << std::string(e, std::min(readable, e + 4)) << "'");
+  REQUIRE(got == want);
+  if (want != nullptr) REQUIRE(Bits(fast) == Bits(slow));
+}
+
+}  // namespace
+
+TEST_CASE("a csv or libsvm field reads to the same float and the same end as ParseNumberAt, or is refused as it is") {
+  std::mt19937_64 rng(11);
+  for (char sep : {',', ' '}) {
+    for (int row = 0; row < 4000; ++row) {
+      // A line of random fields, then bytes of a next line that must not be read as part of it.
+      std::vector<std::pair<size_t, size_t>> fields;
+      std::string line;
+      const int n = 1 + static_cast<int>(rng() % 40);
+      for (int i = 0; i < n; ++i) {
+        if (i > 0) line += sep;
+        const size_t begin = line.size();
+        line += RandomField(rng);
+        fields.emplace_back(begin, line.size());
+      }
+      const size_t line_end = line.size();
+      line += rng() % 2 ? "\n12345,67890.5" : "\r\n9";
+      for (auto [begin, end] : fields) {
+        // As the readers call it: the field up to the line's end, and alone.
+        SameAsParseNumberAt(line, begin, line_end, sep);
+        SameAsParseNumberAt(line, begin, end, sep);
+      }
+    }
+  }
+  // Every plain decimal of up to 15 characters with 1 to 3 significant digits, both signs.
+  for (int digits = 1; digits <= 15; ++digits)
+    for (int point = 0; point <= digits; ++point)
+      for (const char* lead : {"", "-"})
+        for (int v : {0, 1, 7, 255, 999}) {
+          std::string s = std::to_string(v);
+          if (static_cast<int>(s.size()) > digits) continue;
+          s.insert(0, static_cast<size_t>(digits) - s.size(), '0');
+          if (point < digits) s.insert(static_cast<size_t>(point), 1, '.');
+          s.insert(0, lead);
+          const std::string buffer = s + ",0000000000000000";
+          SameAsParseNumberAt(buffer, 0, s.size(), ',');
+          SameAsParseNumberAt(buffer, 0, buffer.size(), ',');
+        }
 }

@@ -1,12 +1,15 @@
 #include <catch2/catch.hpp>
 
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <random>
 
 #include "data/data_source.h"
 #include "data/npy_format.h"
+#include "data/parse_number.h"
 #include "data/pipeline.h"
 #include "data/record_reader.h"
 #include "idx_files.h"
@@ -332,4 +335,90 @@ TEST_CASE("a file whose columns differ from the first file's is refused") {
                                          dir.path("csvs/a.csv") + " (features float32 [1], label int32 [])");
   CHECK(DataSource::Open(csv, dir.path("csvs/*.tsv")).status().message() ==
         "'" + dir.path("csvs/*.tsv") + "' names no csv file");
+}
+
+namespace {
+
+// A valid number in one of the forms the fast paths take or leave.
+std::string RandomNumber(std::mt19937_64& rng) {
+  std::string s;
+  auto digits = [&](int n) {
+    for (int i = 0; i < n; ++i) s.push_back(static_cast<char>('0' + rng() % 10));
+  };
+  switch (rng() % 8) {
+    case 0: digits(1); break;
+    case 1: digits(1 + static_cast<int>(rng() % 7)); break;  // leading zeros too
+    case 2: s = "-"; digits(1 + static_cast<int>(rng() % 8)); break;
+    case 3: digits(8 + static_cast<int>(rng() % 11)); break;
+    case 4: digits(1); s.push_back('.'); digits(1 + static_cast<int>(rng() % 10)); break;
+    case 5: digits(2); s.append(".5e"); s.append(std::to_string(static_cast<int>(rng() % 20) - 10)); break;
+    case 6: s = "+"; digits(3); break;
+    default: s = "16777217"; break;  // halfway between two floats
+  }
+  return s;
+}
+
+uint32_t FloatBits(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("csv values and libsvm ids and values read as the one-number parser reads them, whatever their form") {
+  testing::IdxDir dir;
+  std::mt19937_64 rng(5);
+  constexpr int kFeatures = 40, kRows = 400;
+  std::string csv = "label";
+  for (int i = 0; i < kFeatures; ++i) csv += ",f" + std::to_string(i);
+  csv += "\n";
+  std::vector<float> want_csv;
+  std::string svm;
+  std::vector<int64_t> want_ids;
+  std::vector<float> want_values;
+  for (int r = 0; r < kRows; ++r) {
+    csv += std::to_string(r % 10);
+    svm += std::to_string(r % 10);
+    for (int i = 0; i < kFeatures; ++i) {
+      const std::string v = RandomNumber(rng);
+      csv += (rng() % 8 == 0 ? ", " : ",") + v;
+      float f = 0;
+      REQUIRE(ParseNumber(v, &f));
+      want_csv.push_back(f);
+
+      std::string id = std::to_string(rng() % 1000);
+      if (rng() % 4 == 0) id = RandomNumber(rng).substr(0, 19);
+      if (id.find_first_of(".e") != std::string::npos) id = "0" + id.substr(0, id.find_first_of(".e"));
+      int64_t want_id = 0;
+      const char* q = id[0] == '+' ? id.data() + 1 : id.data();
+      if (std::from_chars(q, id.data() + id.size(), want_id).ec != std::errc()) continue;  // out of int64
+      want_ids.push_back(want_id);
+      want_values.push_back(f);
+      svm += (rng() % 8 == 0 ? "  " : " ") + id + ":" + v;
+    }
+    csv += "\n";
+    svm += r % 3 == 0 ? "\r\n" : "\n";
+  }
+  auto csv_reader = OpenCsvReader(dir.WriteText("n.csv", csv), "label", 1);
+  REQUIRE(csv_reader.ok());
+  auto rows = ReadAll(**csv_reader);
+  REQUIRE(rows.size() == kRows);
+  for (int r = 0; r < kRows; ++r)
+    for (int i = 0; i < kFeatures; ++i) {
+      INFO("row " << r << " feature " << i);
+      REQUIRE(FloatBits(rows[r].Values<float>(0)[i]) == FloatBits(want_csv[static_cast<size_t>(r * kFeatures + i)]));
+    }
+
+  auto svm_reader = OpenLibsvmReader(dir.WriteText("n.svm", svm), 0, 1);
+  REQUIRE(svm_reader.ok());
+  std::vector<int64_t> ids;
+  std::vector<uint32_t> values, want_bits;
+  for (const Example& e : ReadAll(**svm_reader)) {
+    for (int64_t id : Col<int64_t>(e, 1)) ids.push_back(id);
+    for (float v : Col<float>(e, 2)) values.push_back(FloatBits(v));
+  }
+  for (float v : want_values) want_bits.push_back(FloatBits(v));
+  CHECK(ids == want_ids);
+  CHECK(values == want_bits);
 }
