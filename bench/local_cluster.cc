@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -84,26 +86,65 @@ StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(const LocalClusterOp
   }
 }
 
-std::vector<int64_t> LocalCluster::WorkerRssBytes() const {
-  std::vector<std::pair<int64_t, int64_t>> found;  // (pid, rss)
+std::vector<LocalCluster::Task> LocalCluster::Tasks() const {
+  std::vector<Task> found;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
     const std::string pid = entry.path().filename().string();
     if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
     std::ifstream status(entry.path() / "status");
-    std::string line, name;
-    int64_t ppid = -1, kb = -1;
+    std::string line;
+    Task task;
+    int64_t ppid = -1;
     while (std::getline(status, line)) {
-      if (line.rfind("Name:", 0) == 0) name = line.substr(line.find_first_not_of(" \t", 5));
+      if (line.rfind("Name:", 0) == 0) task.name = line.substr(line.find_first_not_of(" \t", 5));
       if (line.rfind("PPid:", 0) == 0) ppid = std::atoll(line.c_str() + 5);
-      if (line.rfind("VmRSS:", 0) == 0) kb = std::atoll(line.c_str() + 6);
+      if (line.rfind("VmRSS:", 0) == 0) task.rss_bytes = std::atoll(line.c_str() + 6) * 1024;
     }
-    if (ppid == launch_ && name.rfind("flowps-worker", 0) == 0 && kb >= 0) found.emplace_back(std::atoll(pid.c_str()), kb * 1024);
+    task.pid = std::atoll(pid.c_str());
+    if (ppid == launch_) found.push_back(task);
   }
-  std::sort(found.begin(), found.end());  // launch starts the workers in task order
+  std::sort(found.begin(), found.end(), [](const Task& a, const Task& b) { return a.pid < b.pid; });
+  return found;
+}
+
+std::vector<int64_t> LocalCluster::WorkerRssBytes() const {
   std::vector<int64_t> rss;
-  for (const auto& [pid, bytes] : found) rss.push_back(bytes);
+  for (const Task& t : Tasks())
+    if (t.name.rfind("flowps-worker", 0) == 0 && t.rss_bytes >= 0) rss.push_back(t.rss_bytes);
   return rss;
+}
+
+ProcessCounters LocalCluster::TaskCounters() const {
+  ProcessCounters sum;
+  const double us_per_tick = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (const Task& t : Tasks()) {
+    const std::string dir = "/proc/" + std::to_string(t.pid);
+    std::ifstream stat(dir + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const size_t after_name = text.rfind(')');
+    if (after_name == std::string::npos) continue;
+    std::istringstream fields(text.substr(after_name + 2));  // from field 3 (state) on
+    std::string field;
+    int64_t utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i == 14) utime = std::atoll(field.c_str());
+      if (i == 15) stime = std::atoll(field.c_str());
+    }
+    sum.cpu_us += static_cast<double>(utime + stime) * us_per_tick;
+    std::error_code ec;
+    for (const auto& thread : std::filesystem::directory_iterator(dir + "/task", ec)) {
+      std::ifstream status(thread.path() / "status");
+      std::string line;
+      while (std::getline(status, line)) {
+        if (line.rfind("voluntary_ctxt_switches:", 0) == 0) sum.voluntary_switches += std::atoll(line.c_str() + 24);
+        if (line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+          sum.involuntary_switches += std::atoll(line.c_str() + 27);
+      }
+    }
+    sum.AddIoCalls(dir + "/io");
+  }
+  return sum;
 }
 
 LocalCluster::~LocalCluster() {

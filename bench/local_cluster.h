@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/process_counters.h"
 #include "core/cluster_spec.h"
 #include "core/status.h"
 
@@ -36,9 +37,22 @@ class LocalCluster {
   // The resident set size of each flowps-worker process of the cluster
   // (children of flowps launch), in bytes, in task order; read from /proc.
   std::vector<int64_t> WorkerRssBytes() const;
+  // What every task of the cluster (the flowps-ps and flowps-worker
+  // processes, all their threads) has spent so far: CPU (from
+  // /proc/<pid>/stat), context switches (summed over /proc/<pid>/task/*/status)
+  // and read/write calls (/proc/<pid>/io). Tasks that ended are not counted.
+  ProcessCounters TaskCounters() const;
   const std::string& dir() const { return dir_; }
 
  private:
+  struct Task {
+    int64_t pid = 0;
+    std::string name;
+    int64_t rss_bytes = -1;
+  };
+  // The children of flowps launch, by PID (launch starts them in task order).
+  std::vector<Task> Tasks() const;
+
   LocalCluster() = default;
   std::string dir_;
   ClusterSpec spec_;

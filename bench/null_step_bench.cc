@@ -8,6 +8,7 @@
 
 #include "bench/bench_runner.h"
 #include "bench/loopback_ps_server.h"
+#include "bench/process_counters.h"
 #include "bench/tcp_baselines.h"
 #include "net/ps_client.h"
 #include "net/rpc_common.h"
@@ -54,10 +55,19 @@ StatusOr<std::vector<int64_t>> Step(PsClient& client, kj::WaitScope& ws, const R
   return WaitFor(client.WaitForStep(pulled.shard_steps), ws, "waitForStep");
 }
 
+struct StepCost {
+  double median_ms = 0;
+  // What the whole process (ps and workers) spent per sync step, from the
+  // workers' connect to their last step: CPU-us and thread switches.
+  double cpu_us = 0;
+  double switches = 0;
+  double io_calls = 0;  // read/write system calls (an eventfd wake-up included)
+};
+
 // Median step time (ms) of `o.workers` workers, each in its own thread with
 // its own PsClient, doing `o.steps` sync steps with zero gradients. The ps is
 // one shard in this process.
-StatusOr<double> MedianStepMs(BenchContext& ctx, const RunOptions& o) {
+StatusOr<StepCost> MeasureSteps(BenchContext& ctx, const RunOptions& o) {
   FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<RpcServer> server,
                           StartLoopbackPsServer(ctx.pool, kToken, "127.0.0.1:0", 0, 1, o.ps));
   const Shape shape = o.floats == 1 ? Shape{} : Shape{o.floats};
@@ -81,6 +91,7 @@ StatusOr<double> MedianStepMs(BenchContext& ctx, const RunOptions& o) {
   Status failed;
   std::vector<double> step_ms;  // worker 0's, guarded by mu
   std::vector<std::thread> threads;
+  const ProcessCounters before = ProcessCounters::Now();
   for (int w = 0; w < o.workers; ++w) {
     threads.emplace_back([&, w]() {
       auto io = kj::setupAsyncIo();
@@ -103,9 +114,12 @@ StatusOr<double> MedianStepMs(BenchContext& ctx, const RunOptions& o) {
     });
   }
   for (auto& t : threads) t.join();
+  const ProcessCounters spent = ProcessCounters::Now() - before;
   FLOWPS_RETURN_IF_ERROR(failed);
   std::sort(step_ms.begin(), step_ms.end());
-  return step_ms[step_ms.size() / 2];
+  const double steps = o.steps + 1;
+  return StepCost{step_ms[step_ms.size() / 2], spent.cpu_us / steps,
+                  static_cast<double>(spent.switches()) / steps, static_cast<double>(spent.io_calls()) / steps};
 }
 
 Status RunNullStep(BenchContext& ctx) {
@@ -129,9 +143,13 @@ Status RunNullStep(BenchContext& ctx) {
     return InvalidArgument("bench null-step: --opt path must be pushpull, push-wait or both");
 
   if (ctx.progress) ctx.progress("raw TCP ping-pong");
+  const ProcessCounters before_ping = ProcessCounters::Now();
   FLOWPS_ASSIGN_OR_RETURN(double pings_per_s, TcpPingPongPerSecond(20000));
+  const ProcessCounters ping_spent = ProcessCounters::Now() - before_ping;
   const double ping_ms = 1000.0 / pings_per_s;
+  const double ping_cpu_us = ping_spent.cpu_us / 20500;  // with its warm-up
   ctx.emit(Measurement{"tcp_pingpong_round_trip_ms", ping_ms, "ms", std::nullopt, std::nullopt});
+  ctx.emit(Measurement{"tcp_pingpong_cpu_us_per_round_trip", ping_cpu_us, "us", std::nullopt, std::nullopt});
 
   std::vector<std::string> paths;
   if (path != "push-wait") paths.push_back("pushpull");
@@ -152,9 +170,10 @@ Status RunNullStep(BenchContext& ctx) {
       o.push_wait = p == "push-wait";
       for (int workers : counts) {
         o.workers = workers;
-        FLOWPS_ASSIGN_OR_RETURN(double ms, MedianStepMs(ctx, o));
-        const std::string name = "null_step_" + size + "_" + std::to_string(workers) + "w" +
-                                 (o.push_wait ? "_pushwait" : "") + "_ms";
+        FLOWPS_ASSIGN_OR_RETURN(StepCost cost, MeasureSteps(ctx, o));
+        const double ms = cost.median_ms;
+        const std::string stem = "null_step_" + size + "_" + std::to_string(workers) + "w" + (o.push_wait ? "_pushwait" : "");
+        const std::string name = stem + "_ms";
         // The raw ping-pong beside the scalar step (goal: <= 2 round trips);
         // the TensorFlow paper (OSDI 2016, 6.2), one worker: 147 ms for 100 MB dense.
         if (scalar)
@@ -163,6 +182,10 @@ Status RunNullStep(BenchContext& ctx) {
           ctx.emit(Measurement{name, ms, "ms", "tensorflow_paper_1w_ms", 147.0});
         else
           ctx.emit(Measurement{name, ms, "ms", std::nullopt, std::nullopt});
+        ctx.emit(Measurement{stem + "_cpu_us_per_step", cost.cpu_us, "us", "tcp_pingpong_cpu_us_per_round_trip",
+                             ping_cpu_us});
+        ctx.emit(Measurement{stem + "_switches_per_step", cost.switches, "switches", std::nullopt, std::nullopt});
+        ctx.emit(Measurement{stem + "_io_calls_per_step", cost.io_calls, "syscalls", std::nullopt, std::nullopt});
         if (ctx.progress)
           ctx.progress(name + " done" + (scalar ? " (" + std::to_string(ms / ping_ms) + " raw round trips)" : ""));
       }

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "bench/bench_runner.h"
+#include "bench/process_counters.h"
 #include "bench/tcp_baselines.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
@@ -17,6 +18,21 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double PerSecond(int64_t n, Clock::duration d) { return static_cast<double>(n) / std::chrono::duration<double>(d).count(); }
+
+// CPU-us, thread switches and read/write system calls per call of `what` (and
+// of the baseline): the switches and system calls do not move with the
+// machine's load as calls/s do (CPU-us moves less, but does).
+void EmitCosts(BenchContext& context, const std::string& what, const ProcessCounters& spent, int64_t calls,
+               const ProcessCounters& tcp_spent, int64_t tcp_calls) {
+  const double n = static_cast<double>(calls), t = static_cast<double>(tcp_calls);
+  context.emit(Measurement{what + "_cpu_us_per_call", spent.cpu_us / n, "us", "tcp_pingpong_cpu_us_per_call",
+                           tcp_spent.cpu_us / t});
+  context.emit(Measurement{what + "_switches_per_call", static_cast<double>(spent.switches()) / n, "switches",
+                           "tcp_pingpong_switches_per_call", static_cast<double>(tcp_spent.switches()) / t});
+  // The ping-pong's send() and recv() are not counted there (see ProcessCounters): it makes 4 per round trip.
+  context.emit(Measurement{what + "_io_calls_per_call", static_cast<double>(spent.io_calls()) / n, "syscalls",
+                           std::nullopt, std::nullopt});
+}
 
 Status RunRpcLatency(BenchContext& context) {
   auto options = context.options;
@@ -43,11 +59,14 @@ Status RunRpcLatency(BenchContext& context) {
 
   context.progress("sequential health calls");
   auto start = Clock::now();
+  ProcessCounters before = ProcessCounters::Now();
   for (int64_t i = 0; i < calls; ++i) FLOWPS_RETURN_IF_ERROR(WaitFor(client.Health(), io.waitScope, "health").status());
   const double sequential = PerSecond(calls, Clock::now() - start);
+  const ProcessCounters sequential_spent = ProcessCounters::Now() - before;
 
   context.progress("pipelined health calls");
   start = Clock::now();
+  before = ProcessCounters::Now();
   int64_t done = 0;
   while (done < calls) {
     kj::Vector<kj::Promise<TaskHealth>> in_flight;
@@ -56,12 +75,17 @@ Status RunRpcLatency(BenchContext& context) {
     FLOWPS_RETURN_IF_ERROR(WaitFor(kj::joinPromises(in_flight.releaseAsArray()), io.waitScope, "health").status());
   }
   const double pipelined = PerSecond(calls, Clock::now() - start);
+  const ProcessCounters pipelined_spent = ProcessCounters::Now() - before;
 
   context.progress("raw TCP ping-pong");
+  before = ProcessCounters::Now();
   FLOWPS_ASSIGN_OR_RETURN(double tcp, TcpPingPongPerSecond(calls));
+  const ProcessCounters tcp_spent = ProcessCounters::Now() - before;  // with its 500 warm-up pings
 
   context.emit(Measurement{"rpc_health_calls_per_s", sequential, "calls/s", "tcp_pingpong_calls_per_s", tcp});
   context.emit(Measurement{"rpc_pipelined_calls_per_s", pipelined, "calls/s", "tcp_pingpong_calls_per_s", tcp});
+  EmitCosts(context, "rpc_health", sequential_spent, calls, tcp_spent, calls + 500);
+  EmitCosts(context, "rpc_pipelined", pipelined_spent, calls, tcp_spent, calls + 500);
   return Status::OK();
 }
 

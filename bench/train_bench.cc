@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "bench/local_cluster.h"
+#include "bench/process_counters.h"
 #include "core/cluster_spec.h"
 #include "core/job_spec.h"
 #include "core/logging.h"
@@ -123,16 +124,19 @@ std::string LoadAverage() {
   return one + " " + five + " " + fifteen;
 }
 
-// `flowps train` on the job, in this process: its examples/s.
+// `flowps train` on the job, in this process: its examples/s (and what it
+// spent, loading the data included).
 StatusOr<double> TrainInOneProcess(BenchContext& ctx, const std::string& data, const std::string& hidden,
-                                   int64_t steps) {
+                                   int64_t steps, ProcessCounters* spent) {
   FLOWPS_ASSIGN_OR_RETURN(JobSpec job,
                           ParseJobSpec(JobYaml("async", 1, data, false, "steps: " + std::to_string(steps), hidden),
                                        "(bench train job)"));
   TrainOptions options;
   options.pool = ctx.pool;
   auto log = MakeLogger("train", {std::make_shared<spdlog::sinks::null_sink_mt>()});
+  const ProcessCounters before = ProcessCounters::Now();
   FLOWPS_ASSIGN_OR_RETURN(TrainResult r, TrainLocally(job, options, log.get()));
+  *spent = ProcessCounters::Now() - before;
   return r.examples_per_sec;
 }
 
@@ -154,6 +158,10 @@ constexpr int64_t kShuffleBufferBytes = 10000 * (784 * 4 + 4);
 
 struct ClusterRun {
   double examples_per_sec = 0;
+  // What the cluster's processes (ps and workers) spent over the same window
+  // (see LocalCluster::TaskCounters), and the worker steps of 64 examples in it.
+  ProcessCounters spent;
+  double steps = 0;
   // Bytes: the largest growth of a worker's RSS from idle to its peak in the
   // job, less the shuffle buffer of its input pipeline.
   int64_t worker_rss_growth = 0;
@@ -178,6 +186,7 @@ StatusOr<ClusterRun> TrainOnProcesses(const std::string& mode, int workers, bool
   FLOWPS_RETURN_IF_ERROR(SubmitJob(io, cluster->spec(), yaml, path, std::chrono::seconds(10)));
   double t0 = -1, t1 = -1;
   int64_t e0 = 0, e1 = 0;
+  ProcessCounters c0, c1;
   const Clock::time_point start = Clock::now();
   while (std::chrono::duration<double>(Clock::now() - start).count() < max_seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -199,14 +208,18 @@ StatusOr<ClusterRun> TrainOnProcesses(const std::string& mode, int workers, bool
     if (t0 < 0) {
       t0 = now;
       e0 = seen;
+      c0 = cluster->TaskCounters();
     } else {
       t1 = now;
       e1 = seen;
+      c1 = cluster->TaskCounters();
     }
   }
   if (t1 <= t0) return Internal("bench train: the job ended before two samples; give a larger --opt examples");
   ClusterRun run;
   run.examples_per_sec = static_cast<double>(e1 - e0) / (t1 - t0);
+  run.steps = static_cast<double>(e1 - e0) / 64;
+  run.spent = c1 - c0;
   for (size_t i = 0; i < idle.size() && i < peak.size(); ++i) {
     run.worker_rss_growth = std::max(run.worker_rss_growth, peak[i] - idle[i] - kShuffleBufferBytes);
   }
@@ -218,8 +231,15 @@ StatusOr<ClusterRun> TrainOnProcesses(const std::string& mode, int workers, bool
 Status RunOnProcesses(BenchContext& ctx, const std::vector<std::string>& modes, const std::vector<int>& counts,
                       bool prefetch, const std::string& data, const std::string& hidden, int64_t examples,
                       double max_seconds) {
-  FLOWPS_ASSIGN_OR_RETURN(const double local, TrainInOneProcess(ctx, data, hidden, examples / 64));
+  ProcessCounters local_spent;
+  const int64_t local_steps = examples / 64;
+  FLOWPS_ASSIGN_OR_RETURN(const double local, TrainInOneProcess(ctx, data, hidden, local_steps, &local_spent));
+  const double local_cpu_us = local_spent.cpu_us / static_cast<double>(local_steps);
   ctx.emit(Measurement{"train_mlp_one_process_examples_per_sec", local, "examples/s", std::nullopt, std::nullopt});
+  ctx.emit(Measurement{"train_mlp_one_process_cpu_us_per_step", local_cpu_us, "us", std::nullopt, std::nullopt});
+  ctx.emit(Measurement{"train_mlp_one_process_switches_per_step",
+                       static_cast<double>(local_spent.switches()) / static_cast<double>(local_steps), "switches",
+                       std::nullopt, std::nullopt});
   for (const std::string& mode : modes)
     for (int workers : counts) {
       FLOWPS_ASSIGN_OR_RETURN(ClusterRun run,
@@ -230,6 +250,14 @@ Status RunOnProcesses(BenchContext& ctx, const std::vector<std::string>& modes, 
       ctx.emit(Measurement{name + "_examples_per_sec", rate, "examples/s", "train_mlp_one_process_examples_per_sec",
                            local});
       ctx.emit(Measurement{name + "_vs_one_process", rate / local, "x", std::nullopt, std::nullopt});
+      const ProcessCounters& c = run.spent;
+      ctx.emit(Measurement{name + "_cpu_us_per_worker_step", c.cpu_us / run.steps,
+                           "us (ps and workers, per step of 64 examples)", "train_mlp_one_process_cpu_us_per_step",
+                           local_cpu_us});
+      ctx.emit(Measurement{name + "_switches_per_worker_step", static_cast<double>(c.switches()) / run.steps,
+                           "switches", std::nullopt, std::nullopt});
+      ctx.emit(Measurement{name + "_io_calls_per_worker_step", static_cast<double>(c.io_calls()) / run.steps,
+                           "syscalls", std::nullopt, std::nullopt});
       ctx.emit(Measurement{name + "_worker_rss_growth_vs_parameters",
                            static_cast<double>(run.worker_rss_growth) /
                                static_cast<double>(MlpParameters(hidden) * static_cast<int64_t>(sizeof(float))),

@@ -7,6 +7,7 @@ PKGS=(meson ninja-build pkg-config g++ capnproto libcapnp-dev libasio-dev libeig
       libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev catch2 zlib1g-dev
       dataset-fashion-mnist gnuplot-nox libopenblas-dev fortunes
       pybind11-dev python3-dev python3-numpy python3-pytest
+      prometheus-cpp-dev  # every task's /metrics
       clang libfuzzer-14-dev)  # clang and libFuzzer: the fuzz suite (scripts/fuzz.sh)
 
 missing=()

@@ -17,8 +17,10 @@ Every op of the C++ registry is a function here, named in snake_case
 generated at import: ``fp.op_names()`` lists them. An op takes its input
 tensors positionally (a list for a variadic op such as ``concat``) and its
 attributes by keyword; a list attribute named ``shape`` (or ``*_shape``) is a
-shape, where None means an unknown dim. An op returns its first output (a
-:class:`Tensor`); ``t.op.outputs`` has the rest. Errors raise
+shape, where None means an unknown dim. An op with one output returns it (a
+:class:`Tensor`); an op with several returns the list of all of them (``split``
+always returns a list). As in TensorFlow, ``sparse_softmax_cross_entropy_with_logits``
+returns only the per-example loss; ``t.op.outputs`` has every output of a node. Errors raise
 :class:`flowps.Error` (a ValueError) naming the node and the op.
 """
 
@@ -31,12 +33,12 @@ import numpy as np
 from . import _flowps
 from . import data
 from . import init
-from .job import Async, Job, Sync, optimizers
+from .job import Async, Job, Sync, cluster_status, optimizers, submit_file
 
 __all__ = [
     "Error", "DType", "float32", "int32", "int64", "Graph", "Tensor", "Operation", "Metric", "Session",
     "get_default_graph", "device", "placeholder", "variable", "constant", "assign", "group", "gradients",
-    "initialize_variables", "accuracy", "auc", "mean", "op_names", "builtin_model", "data", "init", "ops", "Job", "Sync", "Async", "optimizers",
+    "initialize_variables", "accuracy", "auc", "mean", "op_names", "builtin_model", "data", "init", "ops", "Job", "Sync", "Async", "optimizers", "submit_file", "cluster_status",
 ]
 
 Error = _flowps.Error
@@ -494,7 +496,7 @@ def _flatten(fetches):
 def builtin_model(kind="mlp", hidden=(256,), seed=1):
     """A built-in model of the job spec ("softmax", "mlp", "cnn": 784 features,
     10 classes), built by the cluster's own code, as (graph, initial values by
-    variable name). Its roles: x -> "images", y -> "labels", the loss, "accuracy".
+    variable name). Its roles: x <- "features", y <- "label", the loss, "accuracy".
     Give a Session its values with ``sess.load_variables(values)``."""
     native, initial = _flowps.builtin_model(_registry, kind, [int(h) for h in hidden], int(seed))
     return Graph(native), dict(initial)
@@ -519,6 +521,12 @@ class _Ops:
 ops = _Ops()
 
 
+# Ops whose further outputs are internals (TensorFlow's functions return the first only).
+_FIRST_OUTPUT_ONLY = {"SparseSoftmaxCrossEntropyWithLogits"}
+# Ops whose output count is an attribute: always a list, even of one.
+_LIST_OUTPUT = {"Split"}
+
+
 def _make_op_function(op_type, info):
     variadic = info["num_inputs"] < 0
 
@@ -528,12 +536,17 @@ def _make_op_function(op_type, info):
                 raise TypeError(f"{op_type} takes one list of tensors")
         elif len(inputs) != info["num_inputs"]:
             raise TypeError(f"{op_type} takes {info['num_inputs']} input tensors, got {len(inputs)}")
-        return _op(op_type, list(inputs), attrs, name)
+        out = _op(op_type, list(inputs), attrs, name)
+        if isinstance(out, Tensor) and op_type not in _FIRST_OUTPUT_ONLY:
+            outputs = out.op.outputs
+            if len(outputs) > 1 or op_type in _LIST_OUTPUT:
+                return outputs
+        return out
 
     fn.__name__ = _snake_case(op_type)
     fn.__qualname__ = fn.__name__
     fn.__doc__ = (f"Adds a {op_type} node ({'a list of' if variadic else info['num_inputs']} input tensors; "
-                  f"attributes by keyword). Returns its first output.")
+                  f"attributes by keyword). Returns its output, or the list of its outputs when it has several.")
     return fn
 
 
@@ -550,3 +563,18 @@ _generate_op_functions()
 matmul = ops.mat_mul
 argmax = ops.arg_max
 __all__ += ["matmul", "argmax"]
+
+
+def embedding_lookup(params, ids, offsets=None, combiner="mean", name=None):
+    """The rows of ``params`` [V, d] picked by int ``ids``; with a ragged batch's
+    int64 ``offsets`` [batch + 1] (a libsvm batch's, example i owning ids
+    offsets[i]:offsets[i+1]), each example's rows combined ("sum" or "mean",
+    an example without ids giving zeros) into [batch, d]. The gradient with
+    respect to ``params`` is sparse (the rows looked up), never a dense [V, d]."""
+    rows = ops.gather(params, ids)
+    if offsets is None:
+        return rows
+    return ops.segment_combine(rows, offsets, combiner=combiner, name=name)
+
+
+__all__ += ["embedding_lookup"]

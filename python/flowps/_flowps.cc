@@ -28,7 +28,14 @@
 #include "graph/op_registry.h"
 #include "graph/variable_store.h"
 #include "kernels/initializers.h"
+#include "worker/job_client.h"
 #include "worker/models.h"
+
+#include <kj/async-io.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
 
 namespace py = pybind11;
 
@@ -326,9 +333,9 @@ class PySession {
 };
 
 // A built-in model of the job spec (softmax, mlp, cnn), built by the same
-// code as the cluster's (worker/models.h), with its roles set: inputs x
-// ("images") and y ("labels"), the loss, the accuracy. Its Variable nodes
-// carry no initializer attributes: the initial values come back beside it.
+// code as the cluster's (worker/models.h): its Variable nodes carry their
+// initializers, its roles are x <- "features", y <- "label", the loss and the
+// accuracy. The initial values (drawn as the ps draws them) come back beside it.
 py::tuple BuiltinModel(std::shared_ptr<OpRegistry> registry, const std::string& kind, std::vector<int64_t> hidden,
                        int64_t seed) {
   ModelSpec spec;
@@ -339,13 +346,63 @@ py::tuple BuiltinModel(std::shared_ptr<OpRegistry> registry, const std::string& 
     if (kind == ModelKindName(k)) spec.kind = k, known = true;
   if (!known) throw StatusError("unknown built-in model '" + kind + "' (expected softmax, mlp or cnn)");
   Model model = ValueOrThrow(BuildModel(spec, registry.get()));
-  GraphRoles& roles = model.graph->roles();
-  roles.inputs = {{model.x.node, "images"}, {model.y.node, "labels"}};
-  roles.loss = model.loss;
-  roles.metrics = {{"accuracy", "accuracy", {model.logits, model.y}}};
   py::dict initial;
   for (const ModelVariable& v : model.variables) initial[py::str(v.name)] = ArrayFromTensor(v.initial_value);
   return py::make_tuple(py::cast(std::make_unique<PyGraph>(registry, std::move(model.graph))), initial);
+}
+
+// Hands the job file at `job_path` (with its graph's bytes for a graph job)
+// to the chief of the cluster at `cluster_path`, as `flowps submit` does.
+// Raises naming the file and key, the graph's node, or the chief's refusal;
+// a cluster that does not answer raises too.
+void SubmitJobFile(const std::string& cluster_path, const std::string& job_path, int timeout_ms) {
+  ClusterSpec cluster = ValueOrThrow(LoadClusterSpec(cluster_path));
+  JobSpec job = ValueOrThrow(LoadJobSpec(job_path));
+  std::string graph_def;
+  if (job.model.kind == ModelKind::kGraphFile) graph_def = ValueOrThrow(ReadModelGraphFile(job.model.graph_file));
+  std::ifstream in(job_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  Status submitted;
+  {
+    py::gil_scoped_release unlocked;
+    auto io = kj::setupAsyncIo();
+    submitted = SubmitJob(io, cluster, text.str(), job_path, std::chrono::milliseconds(timeout_ms), graph_def);
+  }
+  if (!submitted.ok())
+    throw StatusError("the chief " + cluster.chief_task().name() + " refused the job: " + submitted.message());
+}
+
+// The job as the chief of the cluster at `cluster_path` sees it: a dict of
+// its status ("reachable" False, with "error", when it does not answer).
+py::dict ChiefStatus(const std::string& cluster_path, int timeout_ms) {
+  ClusterSpec cluster = ValueOrThrow(LoadClusterSpec(cluster_path));
+  std::vector<WorkerReport> reports;
+  {
+    py::gil_scoped_release unlocked;
+    auto io = kj::setupAsyncIo();
+    reports = QueryWorkers(io, cluster, std::chrono::milliseconds(timeout_ms));
+  }
+  const WorkerReport& chief = reports[static_cast<size_t>(cluster.chief)];
+  py::dict out;
+  out["reachable"] = chief.status.ok();
+  if (!chief.status.ok()) {
+    out["error"] = chief.status.ToString();
+    return out;
+  }
+  const WorkerJobStatus& j = chief.job;
+  out["state"] = std::string(JobStateName(j.state));
+  out["job"] = j.job;
+  out["global_step"] = j.global_step;
+  out["total_steps"] = j.total_steps;
+  out["loss"] = j.loss;
+  out["test_accuracy"] = j.test_accuracy;
+  out["test_metrics"] = j.test_metrics;
+  out["examples_per_sec"] = j.job_examples_per_sec;
+  out["elapsed_seconds"] = j.elapsed_seconds;
+  out["error"] = j.error;
+  out["metrics_path"] = j.metrics_path;
+  return out;
 }
 
 std::shared_ptr<const OpRegistry> NewRegistry() {
@@ -407,6 +464,8 @@ PYBIND11_MODULE(_flowps, m) {
       .def("node_names", &PyGraph::NodeNames);
 
   m.def("builtin_model", &BuiltinModel);
+  m.def("submit_job_file", &SubmitJobFile, py::arg("cluster_path"), py::arg("job_path"), py::arg("timeout_ms"));
+  m.def("chief_status", &ChiefStatus, py::arg("cluster_path"), py::arg("timeout_ms"));
   m.def("check_job_spec", [](const std::string& path) { ThrowIfError(LoadJobSpec(path).status()); },
         "Reads a job file with flowps's own loader; raises flowps.Error naming the file, line and key.");
 

@@ -9,7 +9,7 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">
 
 def idx(path, feeds, batch_size=64, shuffle=True, seed=0):
     """The data of a job (flowps.Job): an MNIST-style folder whose columns
-    "images" and "labels" feed the placeholders in ``feeds`` ({placeholder: column})."""
+    "features" and "label" feed the placeholders in ``feeds`` ({placeholder: column})."""
     from .job import IdxData
     return IdxData(path, feeds, batch_size, shuffle, seed)
 
@@ -41,7 +41,7 @@ def _find(directory, stem):
 
 def image_classes(directory, split="train"):
     """(images float32 [N, 784] in [0, 1], labels int32 [N]) of an MNIST-style
-    folder: split "train" or "t10k"; the columns "images" and "labels"."""
+    folder: split "train" or "t10k"; the columns "features" and "label"."""
     images = read_idx(_find(directory, f"{split}-images-idx3-ubyte"))
     labels = read_idx(_find(directory, f"{split}-labels-idx1-ubyte"))
     return images.reshape(len(images), -1).astype(np.float32) / 255, labels.astype(np.int32)

@@ -3,18 +3,22 @@ YAML that ``flowps submit`` reads (README.md, "Job spec") and a graph file
 beside it (``model.graph_file``). The pair is the unit a user hands around.
 
     job = fp.Job("mlp", g, loss=loss, metrics={"accuracy": fp.accuracy(logits, y)},
-                 data=fp.data.idx("/usr/share/datasets/fashion-mnist", feeds={x: "images", y: "labels"}),
+                 data=fp.data.idx("/usr/share/datasets/fashion-mnist", feeds={x: "features", y: "label"}),
                  optimizer=fp.optimizers.Adam(0.001), mode=fp.Sync(total_workers=2), epochs=3)
     job.save("runs/mlp/job.yaml")      # and runs/mlp/job.graph
+    result = job.submit(cluster="configs/local-2x2.yaml", wait=True)   # progress lines, then the final metrics
 """
 import json
 import os
+import sys
+import tempfile
+import time
 
 from . import _flowps
 
 
 class IdxData:
-    """An MNIST-style folder of IDX files whose columns "images" and "labels" feed placeholders."""
+    """An MNIST-style folder of IDX files whose columns "features" and "label" feed placeholders."""
 
     def __init__(self, path, feeds, batch_size=64, shuffle=True, seed=0):
         self.path, self.feeds = path, dict(feeds)
@@ -111,7 +115,80 @@ class Job:
             f.write(f"# flowps job written by flowps.Job.save; the model is {os.path.basename(graph_path)}\n")
             _write_yaml(f, self.spec(os.path.basename(graph_path)), 0)
         _flowps.check_job_spec(path)
+        self.saved_path = path
         return graph_path
+
+    def submit(self, cluster, wait=True, poll_s=1.0, timeout_ms=5000, path=None, out=sys.stdout):
+        """Saves the job (to ``path``, else where it was last saved, else a fresh
+        temporary folder) and hands it, with its graph's bytes, to the chief of
+        the cluster spec ``cluster`` (a YAML path), as ``flowps submit`` does.
+        With ``wait`` prints a progress line to ``out`` as the job advances and
+        returns the final metrics: {"accuracy": .., "loss": .., other metrics of
+        the roles .., "global_step": .., "seconds": ..}; without, returns None.
+        Raises flowps.Error when the job is refused (naming the file and key or
+        the node), when the cluster does not answer, or when the job fails."""
+        path = path or getattr(self, "saved_path", None) or os.path.join(tempfile.mkdtemp(prefix="flowps-job-"),
+                                                                          "job.yaml")
+        self.save(path)
+        _flowps.submit_job_file(str(cluster), path, int(timeout_ms))
+        print(f"flowps: job '{self.name}' accepted by the chief", file=out, flush=True)
+        if not wait:
+            return None
+        return _follow(self.name, str(cluster), poll_s, int(timeout_ms), out)
+
+
+def submit_file(job_path, cluster, wait=True, poll_s=1.0, timeout_ms=5000, out=sys.stdout):
+    """Submits a saved job file (a built-in model's or one written by Job.save)
+    to the cluster, as ``flowps submit`` does; with ``wait`` follows it like
+    Job.submit and returns its final metrics."""
+    _flowps.submit_job_file(str(cluster), str(job_path), int(timeout_ms))
+    if not wait:
+        return None
+    return _follow(str(job_path), str(cluster), poll_s, int(timeout_ms), out)
+
+
+def cluster_status(cluster, timeout_ms=2000):
+    """The job as the chief of the cluster sees it (a dict; "reachable" False when it does not answer)."""
+    return _flowps.chief_status(str(cluster), int(timeout_ms))
+
+
+def _follow(name, cluster, poll_s, timeout_ms, out):
+    """Polls the chief until the job ends; the final metrics, or raises."""
+    unreachable, last = 0, None
+    while True:
+        time.sleep(poll_s)
+        st = _flowps.chief_status(cluster, timeout_ms)
+        if not st["reachable"]:
+            unreachable += 1
+            if unreachable >= 10:
+                raise _flowps.Error(f"lost the chief of {cluster}: {st['error']}")
+            continue
+        unreachable = 0
+        state = st["state"]
+        if state == "done":
+            result = dict(st["test_metrics"])
+            if st["test_accuracy"] >= 0:
+                result["accuracy"] = st["test_accuracy"]
+            result.update(global_step=st["global_step"], seconds=st["elapsed_seconds"])
+            print(f"flowps: job '{name}' done at step {st['global_step']}: " + _format(st["test_metrics"]),
+                  file=out, flush=True)
+            return result
+        if state in ("failed", "stopped", "idle"):
+            raise _flowps.Error(f"job '{name}' {state}" + (f": {st['error']}" if st["error"] else ""))
+        now = (st["global_step"], tuple(sorted(st["test_metrics"].items())))
+        if now == last:
+            continue
+        last = now
+        total = st["total_steps"]
+        pct = 100.0 * st["global_step"] / total if total else 0.0
+        metrics = _format(st["test_metrics"])
+        print(f"flowps: step {st['global_step']}/{total} ({pct:.1f}%)  loss {st['loss']:.4f}  "
+              f"{st['examples_per_sec']:.0f} examples/s" + (f"  test {metrics}" if metrics else ""),
+              file=out, flush=True)
+
+
+def _format(metrics):
+    return ", ".join(f"{k} {100 * v:.2f}%" if k == "accuracy" else f"{k} {v:.4f}" for k, v in sorted(metrics.items()))
 
 
 def _write_yaml(f, mapping, indent):

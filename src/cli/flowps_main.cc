@@ -1,6 +1,7 @@
 // flowps: the user's command.
 //   flowps launch <cluster.yaml>             start the local tasks of a cluster
 //   flowps status --cluster <spec> [--json]  health of every task, and the job
+//   flowps top --cluster <spec>              live view of the tasks and the job (q quits)
 //   flowps health --address h:p --token-file F   health of one task (probe)
 //   flowps submit <job.yaml> --cluster <spec> [--wait]  run a job on the cluster
 //   flowps logs --cluster <spec> [-f]        merged log stream
@@ -15,6 +16,7 @@
 #include "bench/matmul_bench.h"
 #include "bench/null_step_bench.h"
 #include "bench/rpc_latency_bench.h"
+#include "bench/sparse_bench.h"
 #include "bench/step_bench.h"
 #include "bench/train_bench.h"
 #include "cli/bench_command.h"
@@ -24,6 +26,7 @@
 #include "cli/logs_command.h"
 #include "cli/status_command.h"
 #include "cli/submit_command.h"
+#include "cli/top_command.h"
 #include "cli/train_command.h"
 #include "core/thread_pool.h"
 #include "bench/ps_benchmarks.h"
@@ -40,6 +43,7 @@ int main(int argc, char** argv) {
       flowps::MakeNullStepBenchmark(),
       flowps::MakeTrainBenchmark(),
       flowps::MakeInputBenchmark(),
+      flowps::MakeSparseBenchmark(),
   };
 
   // The process's compute pool, for the benchmarks (`train` makes its own when it runs).
@@ -50,6 +54,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   flowps::AddLaunchCommand(app, &exit_code);
   flowps::AddStatusCommand(app, &exit_code);
+  flowps::AddTopCommand(app, &exit_code);
   flowps::AddHealthCommand(app, &exit_code);
   flowps::AddLogsCommand(app, &exit_code);
   flowps::AddSubmitCommand(app, &exit_code);

@@ -9,9 +9,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cli/metric_families.h"
 #include "cli/task_daemon.h"
 #include "ps/memory_tuning.h"
 #include "ps/parameter_server_impl.h"
+#include "ps/shard_monitor.h"
 
 int main(int argc, char** argv) {
   flowps::ps::KeepLargeBuffersResident();
@@ -20,6 +22,10 @@ int main(int argc, char** argv) {
     const int num_shards = static_cast<int>(context.spec.ps.size());
     auto log = flowps::MakeLogger("ps", context.sinks, context.log_level);
     flowps::ps::ParameterServerOptions options;
+    options.monitor = std::make_shared<flowps::ps::ShardMonitor>();
+    context.metrics.push_back([monitor = options.monitor, task = context.task]() {
+      return flowps::ShardMetricFamilies(task, monitor->Read());
+    });
     if (const char* pause = std::getenv("FLOWPS_TEST_PAUSE_BEFORE_RENAME_MS")) {
       options.test_pause_before_rename_ms = std::atoi(pause);
       log->warn("FLOWPS_TEST_PAUSE_BEFORE_RENAME_MS={}: checkpoint writes pause before their rename (tests only)",

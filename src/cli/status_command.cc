@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/cluster_health.h"
+#include "cli/shard_report.h"
 #include "worker/job_client.h"
 #include "core/json_line.h"
 
@@ -27,16 +28,19 @@ int RunStatus(const StatusOptions& o) {
   auto io = kj::setupAsyncIo();
   auto reports = CheckHealth(io, *spec, spec->AllTasks(), std::chrono::milliseconds(o.timeout_ms));
   auto workers = QueryWorkers(io, *spec, std::chrono::milliseconds(o.timeout_ms));
+  auto shards = QueryShards(io, *spec, std::chrono::milliseconds(o.timeout_ms));
   if (o.json) {
     std::string health = FormatHealthJson(reports);
-    // The health object with the job added as one more key.
-    std::cout << health.substr(0, health.size() - 1) << ",\"job\":" << FormatJobJson(*spec, workers) << "}\n";
+    // The health object with the job and the shards added as more keys.
+    std::cout << health.substr(0, health.size() - 1) << ",\"job\":" << FormatJobJson(*spec, workers)
+              << ",\"shards\":" << FormatShardJson(shards) << "}\n";
   } else {
     std::cout << FormatHealthTable(reports);
     size_t healthy = 0;
     for (const auto& r : reports) healthy += r.status.ok();
     std::cout << healthy << " of " << reports.size() << " tasks healthy\n";
     std::cout << FormatJobTable(*spec, workers);
+    std::cout << "ps shards:\n" << FormatShardTable(shards);
   }
   return AllHealthy(reports) ? 0 : 1;
 }

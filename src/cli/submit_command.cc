@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "worker/job_client.h"
+#include "worker/models.h"
 #include "core/job_spec.h"
 #include "worker/training_progress.h"
 
@@ -36,12 +37,21 @@ int RunSubmit(const SubmitOptions& o) {
     std::cerr << "flowps submit: " << job.status().message() << "\n";
     return 2;
   }
+  std::string graph_def;  // a graph job's model travels with it: no worker reads the file
+  if (job->model.kind == ModelKind::kGraphFile) {
+    auto bytes = ReadModelGraphFile(job->model.graph_file);
+    if (!bytes.ok()) {
+      std::cerr << "flowps submit: " << o.job << ": model.graph_file: " << bytes.status().message() << "\n";
+      return 2;
+    }
+    graph_def = std::move(bytes).value();
+  }
   std::ifstream in(o.job);
   std::stringstream text;
   text << in.rdbuf();
   auto io = kj::setupAsyncIo();
   const auto timeout = std::chrono::milliseconds(o.timeout_ms);
-  Status submitted = SubmitJob(io, *spec, text.str(), o.job, timeout);
+  Status submitted = SubmitJob(io, *spec, text.str(), o.job, timeout, graph_def);
   if (!submitted.ok()) {
     std::cerr << "flowps submit: the chief " << spec->chief_task().name() << " refused the job: "
               << submitted.message() << "\n";

@@ -74,11 +74,22 @@ int RunTaskDaemon(const std::string& job, int argc, char** argv, const RegisterS
   auto pool = NewAsioThreadPool(threads);
 
   ServiceFactories services;
-  DaemonContext context{*spec, *task, *pool, sinks, log_level};
+  std::vector<MetricsSource> metrics;
+  DaemonContext context{*spec, *task, *pool, sinks, log_level, metrics};
   Status registered = register_services(context, services);
   if (!registered.ok()) {
     logger->error("cannot start the services of {}: {}", task->name(), registered.ToString());
     return 1;
+  }
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint;
+  if (task->metrics_port != 0) {
+    auto endpoint = MetricsEndpoint::Start(task->host, task->metrics_port, std::move(metrics));
+    if (!endpoint.ok()) {
+      logger->error("{}", endpoint.status().message());
+      return 1;
+    }
+    metrics_endpoint = std::move(endpoint).value();
+    logger->info("serving metrics at http://{}:{}/metrics", task->host, task->metrics_port);
   }
 
   RpcServerOptions options;

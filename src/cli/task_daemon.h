@@ -2,7 +2,9 @@
 // `--cluster <spec> --task N [--log-level L]`, makes the log sinks (console +
 // the log hub served over RPC), the compute pool and the RPC server of the
 // task, lets the program's main register its services by name, serves until
-// SIGINT or SIGTERM, then stops cleanly.
+// SIGINT or SIGTERM, then stops cleanly. When the spec gives the task a
+// metrics_port, it serves the sources main added to `metrics` at
+// http://<task host>:<metrics_port>/metrics (cli/metrics_endpoint.h).
 //
 // Exit codes: 0 after a clean stop, 2 for bad flags or a bad spec, 1 when the
 // task cannot serve (e.g. its port is taken) or a service fails to start.
@@ -15,6 +17,7 @@
 #include "core/cluster_spec.h"
 #include "core/logging.h"
 #include "core/status.h"
+#include "cli/metrics_endpoint.h"
 #include "net/rpc_server.h"
 
 namespace flowps {
@@ -27,6 +30,7 @@ struct DaemonContext {
   ThreadPool& pool;
   const LogSinks& sinks;         // make component loggers with MakeLogger(name, sinks, log_level)
   const std::string& log_level;
+  std::vector<MetricsSource>& metrics;  // what the task's /metrics serves (main adds to it)
 };
 
 // Adds the task's services to `services` (e.g. services["ps"] = ...). Objects

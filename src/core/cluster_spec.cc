@@ -33,6 +33,13 @@ Status CheckDevice(const std::string& device) {
   return Status::OK();
 }
 
+// An optional port key of a task: 1..65535 when given, else 0 (off).
+void ReadPort(YamlMap& t, const std::string& key, int* port) {
+  t.Optional(key, port);
+  if (t.status().ok() && t.has(key) && (*port < 1 || *port > 65535))
+    t.Fail(key, "is " + std::to_string(*port) + " but must be 1..65535 (leave it out for none)");
+}
+
 // Reads jobs.<job>.tasks into `out`; `chief` is read for the worker job only.
 Status ReadJob(YamlMap& jobs, const std::string& job, std::vector<TaskSpec>* out, int* chief) {
   if (!jobs.has(job)) return jobs.Error("", "has no '" + job + "' job: a cluster needs jobs ps and worker");
@@ -61,6 +68,8 @@ Status ReadJob(YamlMap& jobs, const std::string& job, std::vector<TaskSpec>* out
       Status s = CheckDevice(d);
       if (!s.ok()) t.Fail("devices", s.message());
     }
+    ReadPort(t, "metrics_port", &spec.metrics_port);
+    if (chief != nullptr) ReadPort(t, "dashboard_port", &spec.dashboard_port);
     FLOWPS_RETURN_IF_ERROR(t.Finish());
     out->push_back(std::move(spec));
   }
@@ -139,16 +148,26 @@ StatusOr<ClusterSpec> ParseClusterSpec(const std::string& text, const std::strin
                                      std::to_string(spec.workers.size() - 1));
   }
 
-  // Duplicate addresses, named at the second occurrence.
+  // Duplicate addresses (a task's, its metrics' and dashboard's), named at the second occurrence.
   std::map<std::string, std::string> seen;
   for (const TaskSpec& t : spec.AllTasks()) {
     std::string key = "jobs." + t.job + ".tasks[" + std::to_string(t.index) + "]";
-    auto [it, inserted] = seen.emplace(t.address(), key);
-    if (!inserted) {
+    const std::pair<const char*, int> ports[] = {{"address", t.port}, {"metrics_port", t.metrics_port},
+                                                 {"dashboard_port", t.dashboard_port}};
+    for (const auto& [field, port] : ports) {
+      if (port == 0) continue;
+      const std::string address = t.host + ":" + std::to_string(port);
+      auto [it, inserted] = seen.emplace(address, std::string(field) == "address" ? key : key + "." + field);
+      if (inserted) continue;
       const YAML::Node job_node = jobs.Get(t.job);
       const YAML::Node task_list = job_node["tasks"];
       YamlMap entry(path, task_list[static_cast<size_t>(t.index)], key);
-      return entry.Error("address", "duplicates the address " + t.address() + " of " + it->second);
+      return entry.Error(field, "duplicates the address " + address + " of " + it->second);
+    }
+    if (t.dashboard_port != 0 && t.index != spec.chief) {
+      YamlMap entry(path, jobs.Get(t.job)["tasks"][static_cast<size_t>(t.index)], key);
+      return entry.Error("dashboard_port", "is set on a worker that is not the chief (worker " +
+                                               std::to_string(spec.chief) + "): only the chief serves the dashboard");
     }
   }
 

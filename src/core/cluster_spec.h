@@ -11,6 +11,8 @@
 //       tasks:
 //         - address: 127.0.0.1:7500
 //           devices: [cpu:0, cpu:1]   # optional, default [cpu:0]
+//           metrics_port: 9500        # optional: Prometheus /metrics on the task's host
+//           dashboard_port: 8080      # optional, chief only: the job's live dashboard
 //
 // A bad spec is refused with file, line and key (unknown key, missing job,
 // bad or duplicate address, bad device, missing or unreadable token).
@@ -30,6 +32,8 @@ struct TaskSpec {
   std::string host;
   int port = 0;     // 1..65535
   std::vector<std::string> devices;  // local device names, "cpu:0", "gpu:1"
+  int metrics_port = 0;    // /metrics on host:metrics_port; 0: none
+  int dashboard_port = 0;  // chief worker only: the dashboard on host:dashboard_port; 0: none
 
   std::string address() const { return host + ":" + std::to_string(port); }
   // "/job:ps/task:0"

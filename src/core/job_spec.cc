@@ -58,12 +58,18 @@ std::string ResolveInput(YamlMap& m, const std::string& key, const std::string& 
   return p.lexically_normal().string();
 }
 
-Status ReadModel(YamlMap m, const fs::path& base, ModelSpec* model) {
+Status ReadModel(YamlMap m, const fs::path& base, const std::string& graph_def, ModelSpec* model) {
   if (m.has("graph_file")) {
     RefuseUnless(m, false, "type", "built-in models (the model is given by graph_file)");
     model->kind = ModelKind::kGraphFile;
     m.Required("graph_file", &model->graph_file);
-    model->graph_file = ResolveInput(m, "graph_file", model->graph_file, base, false);
+    if (graph_def.empty()) {
+      model->graph_file = ResolveInput(m, "graph_file", model->graph_file, base, false);
+    } else {  // shipped with the job: the file need not exist here
+      fs::path p = fs::path(model->graph_file).is_absolute() ? fs::path(model->graph_file) : base / model->graph_file;
+      model->graph_file = p.lexically_normal().string();
+      model->graph_def = graph_def;
+    }
   } else {
     ReadEnum<ModelKind>(m, "type", true,
                         {{"softmax", ModelKind::kSoftmax}, {"mlp", ModelKind::kMlp}, {"cnn", ModelKind::kCnn}},
@@ -157,16 +163,19 @@ Status ReadOptimizer(YamlMap m, OptimizerConfig* opt) {
                           {{"sgd", OptimizerKind::kSgd},
                            {"momentum", OptimizerKind::kMomentum},
                            {"adagrad", OptimizerKind::kAdagrad},
-                           {"adam", OptimizerKind::kAdam}},
+                           {"adam", OptimizerKind::kAdam},
+                           {"ftrl", OptimizerKind::kFtrl}},
                           &opt->kind);
   if (!m.status().ok()) return m.status();
   m.Required("learning_rate", &opt->learning_rate);
   RequirePositive(m, "learning_rate", opt->learning_rate);
   bool momentum = opt->kind == OptimizerKind::kMomentum, adagrad = opt->kind == OptimizerKind::kAdagrad,
-       adam = opt->kind == OptimizerKind::kAdam;
+       adam = opt->kind == OptimizerKind::kAdam, ftrl = opt->kind == OptimizerKind::kFtrl;
   RefuseUnless(m, momentum, "momentum", "type momentum");
   RefuseUnless(m, momentum, "nesterov", "type momentum");
-  RefuseUnless(m, adagrad, "initial_accumulator", "type adagrad");
+  RefuseUnless(m, adagrad || ftrl, "initial_accumulator", "types adagrad and ftrl");
+  RefuseUnless(m, ftrl, "l1", "type ftrl");
+  RefuseUnless(m, ftrl, "l2", "type ftrl");
   RefuseUnless(m, adam, "beta1", "type adam");
   RefuseUnless(m, adam, "beta2", "type adam");
   RefuseUnless(m, adam || adagrad, "epsilon", "types adagrad and adam");
@@ -181,6 +190,9 @@ Status ReadOptimizer(YamlMap m, OptimizerConfig* opt) {
   }
   m.Optional("epsilon", &opt->epsilon);
   RequirePositive(m, "epsilon", opt->epsilon);
+  m.Optional("l1", &opt->l1).Optional("l2", &opt->l2);
+  RequireNonNegative(m, "l1", opt->l1);
+  RequireNonNegative(m, "l2", opt->l2);
   return m.Finish();
 }
 
@@ -274,7 +286,7 @@ const char* DataFormatName(DataFormat f) {
 
 namespace {
 
-StatusOr<JobSpec> JobSpecFromYaml(const YAML::Node& doc, const std::string& path) {
+StatusOr<JobSpec> JobSpecFromYaml(const YAML::Node& doc, const std::string& path, const std::string& graph_def) {
   fs::path base = fs::path(path).parent_path();
   if (base.empty()) base = ".";
   JobSpec job;
@@ -283,7 +295,7 @@ StatusOr<JobSpec> JobSpecFromYaml(const YAML::Node& doc, const std::string& path
   root.Required("name", &job.name);
   if (root.status().ok() && job.name.empty()) root.Fail("name", "must not be empty");
   FLOWPS_RETURN_IF_ERROR(root.status());
-  FLOWPS_RETURN_IF_ERROR(ReadModel(root.Child("model", true), base, &job.model));
+  FLOWPS_RETURN_IF_ERROR(ReadModel(root.Child("model", true), base, graph_def, &job.model));
   FLOWPS_RETURN_IF_ERROR(ReadData(root.Child("data", false), base, &job.data));
   FLOWPS_RETURN_IF_ERROR(ReadOptimizer(root.Child("optimizer", true), &job.optimizer));
   FLOWPS_RETURN_IF_ERROR(ReadMode(root.Child("mode", true), &job.mode));
@@ -295,14 +307,14 @@ StatusOr<JobSpec> JobSpecFromYaml(const YAML::Node& doc, const std::string& path
 
 }  // namespace
 
-StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& path) {
+StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& path, const std::string& graph_def) {
   FLOWPS_ASSIGN_OR_RETURN(YAML::Node doc, ParseYaml(text, path));
-  return JobSpecFromYaml(doc, path);
+  return JobSpecFromYaml(doc, path, graph_def);
 }
 
 StatusOr<JobSpec> LoadJobSpec(const std::string& path) {
   FLOWPS_ASSIGN_OR_RETURN(YAML::Node doc, LoadYamlFile(path));
-  return JobSpecFromYaml(doc, path);
+  return JobSpecFromYaml(doc, path, "");
 }
 
 }  // namespace flowps

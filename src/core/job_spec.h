@@ -26,6 +26,8 @@ struct ModelSpec {
   std::vector<int64_t> hidden = {256};  // mlp only: hidden layer widths
   int64_t seed = 1;                     // initializers
   std::string graph_file;               // graph only: absolute path (resolved against the job file)
+  std::string graph_def;                // graph only: the GraphDef bytes when they came with the job (the
+                                        // chief ships them to every worker); used instead of graph_file
 };
 
 // One placeholder fed from one column of the data.
@@ -92,7 +94,9 @@ struct JobSpec {
 // model.graph_file) are resolved against the job file's directory and must
 // exist; output paths (checkpoint.dir, run_dir) are kept as written.
 StatusOr<JobSpec> LoadJobSpec(const std::string& path);
-// The same from text; `path` names the file in messages and anchors relative paths.
-StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& path);
+// The same from text; `path` names the file in messages and anchors relative
+// paths. With `graph_def` (the bytes of the job's graph file, shipped by the
+// chief) model.graph_file need not exist here and model.graph_def holds them.
+StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& path, const std::string& graph_def = "");
 
 }  // namespace flowps

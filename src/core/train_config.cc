@@ -10,16 +10,17 @@ const char* OptimizerKindName(OptimizerKind kind) {
     case OptimizerKind::kMomentum: return "momentum";
     case OptimizerKind::kAdagrad: return "adagrad";
     case OptimizerKind::kAdam: return "adam";
+    case OptimizerKind::kFtrl: return "ftrl";
   }
   return "unknown";
 }
 
 StatusOr<OptimizerKind> ParseOptimizerKind(const std::string& name) {
   for (OptimizerKind k : {OptimizerKind::kSgd, OptimizerKind::kMomentum, OptimizerKind::kAdagrad,
-                          OptimizerKind::kAdam})
+                          OptimizerKind::kAdam, OptimizerKind::kFtrl})
     if (name == OptimizerKindName(k)) return k;
   return InvalidArgument("unknown optimizer '" + name +
-                         "' (expected sgd, momentum, adagrad or adam)");
+                         "' (expected sgd, momentum, adagrad, adam or ftrl)");
 }
 
 Status OptimizerConfig::Validate() const {
@@ -36,7 +37,11 @@ Status OptimizerConfig::Validate() const {
   }
   if ((kind == OptimizerKind::kAdam || kind == OptimizerKind::kAdagrad) && !(epsilon >= 0))
     return InvalidArgument("optimizer.epsilon must be >= 0, got " + std::to_string(epsilon));
-  if (kind == OptimizerKind::kAdagrad && !finite_positive(initial_accumulator))
+  if (kind == OptimizerKind::kFtrl && !(std::isfinite(l1) && l1 >= 0))
+    return InvalidArgument("optimizer.l1 must be >= 0, got " + std::to_string(l1));
+  if (kind == OptimizerKind::kFtrl && !(std::isfinite(l2) && l2 >= 0))
+    return InvalidArgument("optimizer.l2 must be >= 0, got " + std::to_string(l2));
+  if ((kind == OptimizerKind::kAdagrad || kind == OptimizerKind::kFtrl) && !finite_positive(initial_accumulator))
     return InvalidArgument("optimizer.initial_accumulator must be > 0, got " +
                            std::to_string(initial_accumulator));
   return Status::OK();

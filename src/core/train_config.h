@@ -11,9 +11,9 @@
 
 namespace flowps {
 
-enum class OptimizerKind { kSgd, kMomentum, kAdagrad, kAdam };
+enum class OptimizerKind { kSgd, kMomentum, kAdagrad, kAdam, kFtrl };
 
-const char* OptimizerKindName(OptimizerKind kind);  // "sgd", "momentum", "adagrad", "adam"
+const char* OptimizerKindName(OptimizerKind kind);  // "sgd", "momentum", "adagrad", "adam", "ftrl"
 StatusOr<OptimizerKind> ParseOptimizerKind(const std::string& name);
 
 // An optimizer and its hyper-parameters (formulas: kernels/optimizers.h).
@@ -25,7 +25,9 @@ struct OptimizerConfig {
   double beta1 = 0.9;                // adam
   double beta2 = 0.999;              // adam
   double epsilon = 1e-8;             // adagrad, adam
-  double initial_accumulator = 0.1;  // adagrad
+  double initial_accumulator = 0.1;  // adagrad, ftrl
+  double l1 = 0;                     // ftrl: L1 regularisation strength (>= 0)
+  double l2 = 0;                     // ftrl: L2 regularisation strength (>= 0)
 
   // InvalidArgument naming the field unless every value is in range.
   Status Validate() const;

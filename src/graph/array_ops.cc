@@ -370,12 +370,68 @@ OpDef SparseToDenseOp() {
   return d;
 }
 
+// The combiner attribute of SegmentCombine / SegmentExpand: true for "mean".
+StatusOr<bool> CombinerIsMean(const AttrMap& attrs) {
+  FLOWPS_ASSIGN_OR_RETURN(std::string combiner, GetAttr<std::string>(attrs, "combiner"));
+  if (combiner != "sum" && combiner != "mean")
+    return InvalidArgument("combiner must be \"sum\" or \"mean\", got \"" + combiner + "\"");
+  return combiner == "mean";
+}
+
+// Shape of a per-example tensor [batch, row...] from rows [n, row...] and
+// offsets [batch + 1] (or the reverse with `rows_out`).
+Status SegmentShape(ShapeContext& c, bool rows_out) {
+  FLOWPS_RETURN_IF_ERROR(CombinerIsMean(c.attrs()).status());
+  FLOWPS_RETURN_IF_ERROR(ExpectDType(c, 0, DType::kFloat32));
+  FLOWPS_RETURN_IF_ERROR(ExpectDType(c, 1, DType::kInt64));
+  const Shape& x = c.input_shape(0);
+  const Shape& offsets = c.input_shape(1);
+  if (x.rank() < 1) return InvalidArgument("the rows must have rank >= 1");
+  if (offsets.rank() != 1) return InvalidArgument("offsets must be int64 [batch + 1]");
+  std::vector<int64_t> dims = x.dims();
+  dims[0] = rows_out ? -1 : (offsets.dim(0) < 0 ? -1 : offsets.dim(0) - 1);
+  c.add_output(DType::kFloat32, Shape(dims));
+  return Status::OK();
+}
+
+// Sum or mean of each example's rows (a ragged batch's offsets): the sparse
+// combiner of an embedding lookup. Its gradient is SegmentExpand, rows-sized,
+// so a lookup's gradient stays sparse.
+OpDef SegmentCombineOp() {
+  OpDef d = NewOp("SegmentCombine", 2);
+  d.shape_fn = [](ShapeContext& c) { return SegmentShape(c, false); };
+  d.kernels[DeviceType::kCPU] = OneOutput([](KernelContext& c) -> StatusOr<Tensor> {
+    FLOWPS_ASSIGN_OR_RETURN(bool mean, CombinerIsMean(c.node().attrs()));
+    return kernels::SegmentCombine(c.input(0), c.input(1), mean);
+  });
+  d.grad = [](Node& n, const std::vector<GradValue>& dy, std::vector<GradValue>* dx) -> Status {
+    (*dx)[0] = Dense(SegmentExpand(dy[0].dense, n.input(1), GetAttrOr<std::string>(n.attrs(), "combiner", "sum")));
+    return Status::OK();
+  };
+  return d;
+}
+
+OpDef SegmentExpandOp() {
+  OpDef d = NewOp("SegmentExpand", 2);
+  d.shape_fn = [](ShapeContext& c) { return SegmentShape(c, true); };
+  d.kernels[DeviceType::kCPU] = OneOutput([](KernelContext& c) -> StatusOr<Tensor> {
+    FLOWPS_ASSIGN_OR_RETURN(bool mean, CombinerIsMean(c.node().attrs()));
+    return kernels::SegmentExpand(c.input(0), c.input(1), mean);
+  });
+  // SegmentCombine and SegmentExpand are each other's adjoints.
+  d.grad = [](Node& n, const std::vector<GradValue>& dy, std::vector<GradValue>* dx) -> Status {
+    (*dx)[0] = Dense(SegmentCombine(dy[0].dense, n.input(1), GetAttrOr<std::string>(n.attrs(), "combiner", "sum")));
+    return Status::OK();
+  };
+  return d;
+}
+
 }  // namespace
 
 Status RegisterArrayOps(OpRegistry* r) {
   for (OpDef d : {ConstOp(), PlaceholderOp(), IdentityOp(), NoOpOp(), FillLikeOp("ZerosLike", 0),
                   FillLikeOp("OnesLike", 1), ReshapeOp(), ReshapeLikeOp(), TransposeOp(), ConcatOp(), SliceOp(),
-                  SplitOp(), SliceGradOp(), GatherOp(), SparseToDenseOp(), CastOp()})
+                  SplitOp(), SliceGradOp(), GatherOp(), SparseToDenseOp(), SegmentCombineOp(), SegmentExpandOp(), CastOp()})
     FLOWPS_RETURN_IF_ERROR(r->Register(std::move(d)));
   return Status::OK();
 }

@@ -108,6 +108,12 @@ Output Concat(const std::vector<Output>& parts, int64_t axis) {
 Output Slice(Output x, std::vector<int64_t> begin, std::vector<int64_t> size) {
   return Make("Slice", {x}, {{"begin", std::move(begin)}, {"size", std::move(size)}});
 }
+Output SegmentCombine(Output rows, Output offsets, const std::string& combiner) {
+  return Make("SegmentCombine", {rows, offsets}, {{"combiner", combiner}});
+}
+Output SegmentExpand(Output per_example, Output offsets, const std::string& combiner) {
+  return Make("SegmentExpand", {per_example, offsets}, {{"combiner", combiner}});
+}
 Output Cast(Output x, DType to) { return Make("Cast", {x}, {{"dtype", to}}); }
 
 Output Softmax(Output logits) { return Make("Softmax", {logits}); }

@@ -97,6 +97,10 @@ Output SparseSoftmaxCrossEntropyWithLogits(Output logits, Output labels);
 // Rows of params [V, ...] picked by indices (int32/int64): indices.shape ++ params.shape[1:].
 // Its gradient wrt params is sparse (the picked rows).
 Output Gather(Output params, Output indices);
+// Sum or mean ("sum" | "mean") of each example's rows of `rows` [n, d...] by a
+// ragged batch's int64 offsets [batch + 1]: [batch, d...]. The combiner of an
+// embedding lookup: SegmentCombine(Gather(table, ids), offsets, "mean").
+Output SegmentCombine(Output rows, Output offsets, const std::string& combiner);
 // x [N,H,W,C], filter [KH,KW,C,O]; strides {sh, sw}; padding "SAME" or "VALID".
 Output Conv2D(Output x, Output filter, std::vector<int64_t> strides, const std::string& padding);
 // ksize {kh, kw} over x [N,H,W,C].
@@ -111,6 +115,8 @@ Output ExpandReduced(Output dy, Output like, std::vector<int64_t> axes, bool mea
 Output ReduceMaxGrad(Output x, Output y, Output dy, std::vector<int64_t> axes);
 Output SliceGrad(Output dy, Output like, std::vector<int64_t> begin);
 Output SparseToDense(Output indices, Output values, Output like);  // adds rows into zeros
+// Its adjoint (and gradient): each row of example i gets per_example[i] (mean: / length).
+Output SegmentExpand(Output per_example, Output offsets, const std::string& combiner);
 Output ReluGrad(Output dy, Output x);
 Output SigmoidGrad(Output y, Output dy);
 Output TanhGrad(Output y, Output dy);

@@ -216,4 +216,65 @@ StatusOr<Tensor> ScatterRowsAdd(const Tensor& indices, const Tensor& values, con
   return out;
 }
 
+namespace {
+// The offsets as a vector, checked against `rows` (and `batch`, if >= 0).
+StatusOr<std::vector<int64_t>> SegmentOffsets(const Tensor& offsets, int64_t rows, int64_t batch) {
+  if (offsets.dtype() != DType::kInt64 || offsets.shape().rank() != 1 || offsets.num_elements() < 1)
+    return InvalidArgument("offsets must be int64 [batch + 1], got " + std::string(DTypeName(offsets.dtype())) + " " +
+                           offsets.shape().ToString());
+  std::vector<int64_t> o = offsets.ToVector<int64_t>();
+  if (batch >= 0 && static_cast<int64_t>(o.size()) != batch + 1)
+    return InvalidArgument("offsets " + offsets.shape().ToString() + " do not match a batch of " + std::to_string(batch));
+  if (o.front() != 0 || o.back() != rows)
+    return InvalidArgument("offsets must run from 0 to the " + std::to_string(rows) + " rows, got " +
+                           std::to_string(o.front()) + " to " + std::to_string(o.back()));
+  for (size_t i = 1; i < o.size(); ++i)
+    if (o[i] < o[i - 1]) return InvalidArgument("offsets decrease at position " + std::to_string(i));
+  return o;
+}
+
+Shape WithFirstDim(const Shape& s, int64_t first) {
+  std::vector<int64_t> dims = s.dims();
+  dims[0] = first;
+  return Shape(dims);
+}
+}  // namespace
+
+StatusOr<Tensor> SegmentCombine(const Tensor& values, const Tensor& offsets, bool mean) {
+  if (values.dtype() != DType::kFloat32 || values.shape().rank() < 1)
+    return InvalidArgument("values must be float32 of rank >= 1, got " + values.shape().ToString());
+  FLOWPS_ASSIGN_OR_RETURN(std::vector<int64_t> o, SegmentOffsets(offsets, values.shape().dim(0), -1));
+  const int64_t batch = static_cast<int64_t>(o.size()) - 1;
+  const int64_t row = values.shape().dim(0) == 0 ? 0 : values.num_elements() / values.shape().dim(0);
+  Tensor out = Tensor::Zeros(DType::kFloat32, WithFirstDim(values.shape(), batch));
+  const float* v = values.data<float>();
+  float* y = out.data<float>();
+  for (int64_t i = 0; i < batch; ++i) {
+    for (int64_t r = o[i]; r < o[i + 1]; ++r)
+      for (int64_t j = 0; j < row; ++j) y[i * row + j] += v[r * row + j];
+    if (mean && o[i + 1] > o[i])
+      for (int64_t j = 0; j < row; ++j) y[i * row + j] /= static_cast<float>(o[i + 1] - o[i]);
+  }
+  return out;
+}
+
+StatusOr<Tensor> SegmentExpand(const Tensor& per_example, const Tensor& offsets, bool mean) {
+  if (per_example.dtype() != DType::kFloat32 || per_example.shape().rank() < 1)
+    return InvalidArgument("per-example values must be float32 of rank >= 1, got " + per_example.shape().ToString());
+  const int64_t batch = per_example.shape().dim(0);
+  if (offsets.num_elements() < 1) return InvalidArgument("offsets must be int64 [batch + 1]");
+  const int64_t rows = offsets.dtype() == DType::kInt64 ? offsets.data<int64_t>()[offsets.num_elements() - 1] : -1;
+  FLOWPS_ASSIGN_OR_RETURN(std::vector<int64_t> o, SegmentOffsets(offsets, rows, batch));
+  const int64_t row = batch == 0 ? 0 : per_example.num_elements() / batch;
+  Tensor out(DType::kFloat32, WithFirstDim(per_example.shape(), rows));
+  const float* g = per_example.data<float>();
+  float* y = out.data<float>();
+  for (int64_t i = 0; i < batch; ++i) {
+    const float scale = mean && o[i + 1] > o[i] ? 1.0f / static_cast<float>(o[i + 1] - o[i]) : 1.0f;
+    for (int64_t r = o[i]; r < o[i + 1]; ++r)
+      for (int64_t j = 0; j < row; ++j) y[r * row + j] = g[i * row + j] * scale;
+  }
+  return out;
+}
+
 }  // namespace flowps::kernels

@@ -37,6 +37,17 @@ StatusOr<Tensor> Gather(const Tensor& params, const Tensor& indices);
 // (repeated indices add up). values.shape = indices.shape ++ dense_shape[1:].
 StatusOr<Tensor> ScatterRowsAdd(const Tensor& indices, const Tensor& values, const Shape& dense_shape);
 
+// Segments of rows, as a ragged batch holds them: `offsets` is int64
+// [batch + 1], offsets[0] = 0, non-decreasing, offsets[batch] = rows of
+// `values`; example i owns rows [offsets[i], offsets[i+1]).
+// SegmentCombine: out[i] = the sum (mean: the mean; an empty segment gives
+// zeros) of example i's rows of float32 `values` [rows, d...]; [batch, d...].
+StatusOr<Tensor> SegmentCombine(const Tensor& values, const Tensor& offsets, bool mean);
+// Its adjoint: each row r of example i gets per_example[i] (mean: divided by
+// the segment's length); [rows, d...] from per_example [batch, d...] and the
+// number of rows `rows`.
+StatusOr<Tensor> SegmentExpand(const Tensor& per_example, const Tensor& offsets, bool mean);
+
 // x converted to `to` (float32, int32 or int64; float to int truncates).
 StatusOr<Tensor> Cast(const Tensor& x, DType to);
 

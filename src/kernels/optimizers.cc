@@ -58,16 +58,21 @@ std::vector<std::string> Optimizer::SlotNames() const {
     case OptimizerKind::kMomentum:
     case OptimizerKind::kAdagrad: return {"accumulator"};
     case OptimizerKind::kAdam: return {"m", "v"};
+    case OptimizerKind::kFtrl: return {"accumulator", "linear"};
   }
   return {};
+}
+
+float Optimizer::SlotInitialValue(size_t i) const {
+  const bool accumulator = (config_.kind == OptimizerKind::kAdagrad || config_.kind == OptimizerKind::kFtrl) && i == 0;
+  return accumulator ? static_cast<float>(config_.initial_accumulator) : 0.0f;
 }
 
 std::vector<Tensor> Optimizer::MakeSlots(const Shape& shape) const {
   std::vector<Tensor> slots;
   for (size_t i = 0; i < SlotNames().size(); ++i) {
     Tensor t = Tensor::Zeros(DType::kFloat32, shape);
-    if (config_.kind == OptimizerKind::kAdagrad)
-      Array(t.data<float>(), t.num_elements()).setConstant(static_cast<float>(config_.initial_accumulator));
+    if (SlotInitialValue(i) != 0.0f) Array(t.data<float>(), t.num_elements()).setConstant(SlotInitialValue(i));
     slots.push_back(std::move(t));
   }
   return slots;
@@ -124,6 +129,17 @@ void Optimizer::ApplyRange(float* var_p, float* const* slot_p, const float* grad
       m = b1 * m + (1 - b1) * g;
       v = b2 * v + (1 - b2) * g.square();
       var -= lr_t * m / (v.sqrt() + eps);
+      break;
+    }
+    case OptimizerKind::kFtrl: {
+      Array n_acc(slot_p[0], n);
+      Array z(slot_p[1], n);
+      const float l1 = static_cast<float>(config_.l1);
+      const float l2 = static_cast<float>(config_.l2);
+      Eigen::ArrayXf n_new = n_acc + g.square();
+      z += g - (n_new.sqrt() - n_acc.sqrt()) / lr * var;
+      n_acc = n_new;
+      var = (z.abs() <= l1).select(0.0f, (z.sign() * l1 - z) / (n_acc.sqrt() / lr + 2 * l2));
       break;
     }
   }

@@ -12,7 +12,12 @@
 //   adam      m = beta1 * m + (1 - beta1) * g
 //             v = beta2 * v + (1 - beta2) * g * g
 //             var -= lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + epsilon)
-// These are TensorFlow's ApplyGradientDescent/ApplyMomentum/ApplyAdagradV2/ApplyAdam.
+//   ftrl      (FTRL-Proximal, McMahan et al. 2013, learning-rate power -0.5)
+//             n' = n + g * g
+//             z += g - (sqrt(n') - sqrt(n)) / lr * var;  n = n'
+//             var = |z| <= l1 ? 0 : (sign(z) * l1 - z) / (sqrt(n) / lr + 2 * l2)
+//                                                        (n starts at initial_accumulator)
+// These are TensorFlow's ApplyGradientDescent/ApplyMomentum/ApplyAdagradV2/ApplyAdam/ApplyFtrl.
 //
 // Sparse updates (rows by index) touch only the rows pushed, slots included
 // ("lazy" Adam). Duplicate indices are summed first, as TensorFlow's optimizers
@@ -45,8 +50,10 @@ class Optimizer {
 
   const OptimizerConfig& config() const { return config_; }
   // Slot names in the order MakeSlots returns them: {} for sgd, {"accumulator"}
-  // for momentum and adagrad, {"m", "v"} for adam.
+  // for momentum and adagrad, {"m", "v"} for adam, {"accumulator", "linear"} for ftrl.
   std::vector<std::string> SlotNames() const;
+  // The value every element of slot i starts at (SlotNames() order).
+  float SlotInitialValue(size_t i) const;
   // Fresh, initialised slots for a variable of `shape`.
   std::vector<Tensor> MakeSlots(const Shape& shape) const;
 
@@ -61,12 +68,14 @@ class Optimizer {
   // variable of rank >= 1 from `rows` of shape [len(indices), var.shape[1:]...].
   Status ApplySparse(Tensor& var, std::vector<Tensor>& slots, const Tensor& indices,
                      const Tensor& rows, int64_t step) const;
+  // Applies the update to `n` contiguous elements: `var`, each slots[i] (one
+  // pointer per SlotNames() entry) and `grad` point at n floats each. For
+  // stores with their own layout (the ps's embedding tables). No checks.
+  void ApplyRange(float* var, float* const* slots, const float* grad, int64_t n,
+                  int64_t step) const;
 
  private:
   Status CheckVarAndSlots(const Tensor& var, const std::vector<Tensor>& slots) const;
-  // Applies the update to `n` contiguous elements (pointers into var, slots, grad).
-  void ApplyRange(float* var, float* const* slots, const float* grad, int64_t n,
-                  int64_t step) const;
 
   OptimizerConfig config_;
 };

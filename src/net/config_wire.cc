@@ -15,6 +15,7 @@ wire::OptimizerKind OptimizerKindToWire(OptimizerKind kind) {
     case OptimizerKind::kMomentum: return wire::OptimizerKind::MOMENTUM;
     case OptimizerKind::kAdagrad: return wire::OptimizerKind::ADAGRAD;
     case OptimizerKind::kAdam: return wire::OptimizerKind::ADAM;
+    case OptimizerKind::kFtrl: return wire::OptimizerKind::FTRL;
   }
   return wire::OptimizerKind::SGD;
 }
@@ -25,6 +26,7 @@ StatusOr<OptimizerKind> OptimizerKindFromWire(wire::OptimizerKind kind) {
     case wire::OptimizerKind::MOMENTUM: return OptimizerKind::kMomentum;
     case wire::OptimizerKind::ADAGRAD: return OptimizerKind::kAdagrad;
     case wire::OptimizerKind::ADAM: return OptimizerKind::kAdam;
+    case wire::OptimizerKind::FTRL: return OptimizerKind::kFtrl;
   }
   return UnknownValue("optimizer", static_cast<uint16_t>(kind));
 }
@@ -102,6 +104,8 @@ void WriteShardConfig(const PsJobConfig& config, wire::ShardConfig::Builder out)
   out.setBeta2(o.beta2);
   out.setEpsilon(o.epsilon);
   out.setInitialAccumulator(o.initial_accumulator);
+  out.setL1(o.l1);
+  out.setL2(o.l2);
   out.setCheckpointDir(config.checkpoint_dir);
   out.setKeepCheckpoints(config.keep_checkpoints);
 }
@@ -122,6 +126,8 @@ StatusOr<PsJobConfig> ReadShardConfig(wire::ShardConfig::Reader in) {
   o.beta2 = in.getBeta2();
   o.epsilon = in.getEpsilon();
   o.initial_accumulator = in.getInitialAccumulator();
+  o.l1 = in.getL1();
+  o.l2 = in.getL2();
   c.checkpoint_dir = in.getCheckpointDir();
   c.keep_checkpoints = in.getKeepCheckpoints();
   return c;

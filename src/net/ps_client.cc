@@ -550,7 +550,8 @@ kj::Promise<std::pair<ShardPushReply, PsClient::ShardRead>> PsClient::SendShardP
                         .then([](Response&& r) {
                           auto owner = std::make_shared<Response>(kj::mv(r));
                           Reply reply{ShardPushReply{FromWire(owner->getOutcome()),
-                                                     owner->getComplete() ? owner->getGlobalStep() : -1},
+                                                     owner->getComplete() ? owner->getGlobalStep() : -1,
+                                                     owner->getWaitSeconds()},
                                       ShardRead{}};
                           reply.second.step = reply.first.global_step;
                           ReadNamed(owner->getValues(), owner, "pulled", &reply.second.values);
@@ -668,21 +669,9 @@ kj::Promise<std::vector<ShardStatsReply>> PsClient::Stats() {
     Shard* s = shard(k).get();
     calls.add(s->Get().then([s](wire::ParameterServer::Client ps) {
       return s->Call(ps.statsRequest().send(), "stats").then([](capnp::Response<wire::ParameterServer::StatsResults>&& r) {
-        auto w = r.getStats();
-        ShardStatsReply out;
-        StatusOr<TrainingMode> mode = TrainingModeFromWire(w.getMode());
-        KJ_REQUIRE(mode.ok(), "stats", mode.status().ToString());
-        out.mode = *mode;
-        out.global_step = w.getGlobalStep();
-        out.variables = w.getVariables();
-        out.bytes = w.getBytes();
-        out.accepted = w.getAccepted();
-        out.applied_updates = w.getAppliedUpdates();
-        out.stale_dropped = w.getStaleDropped();
-        out.duplicates = w.getDuplicates();
-        out.refused = w.getRefused();
-        out.waiting = w.getWaiting();
-        return out;
+        StatusOr<ShardStats> stats = ReadShardStats(r.getStats());
+        KJ_REQUIRE(stats.ok(), "stats", stats.status().ToString());
+        return *stats;
       });
     }));
   }

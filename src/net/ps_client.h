@@ -39,6 +39,7 @@
 #include "core/variable_gradient.h"
 #include "kernels/initializers.h"
 #include "net/config_wire.h"  // PsJobConfig
+#include "net/stats_wire.h"
 
 namespace flowps {
 
@@ -58,6 +59,7 @@ enum class PushReplyOutcome { kAccepted, kApplied, kDuplicate, kStale };
 struct ShardPushReply {
   PushReplyOutcome outcome = PushReplyOutcome::kAccepted;
   int64_t global_step = 0;
+  double wait_seconds = 0;  // pushPull: how long the shard held the answer for the step's release
 };
 
 struct PulledVariables {
@@ -77,13 +79,7 @@ struct PushPullResult {
   PulledVariables pulled;
 };
 
-struct ShardStatsReply {
-  TrainingMode mode = TrainingMode::kSync;
-  int64_t global_step = 0;
-  uint32_t variables = 0;
-  uint64_t bytes = 0;
-  int64_t accepted = 0, applied_updates = 0, stale_dropped = 0, duplicates = 0, refused = 0, waiting = 0;
-};
+using ShardStatsReply = ShardStats;  // net/stats_wire.h
 
 class PsClient {
  public:

@@ -3,13 +3,15 @@
 #include <capnp/rpc-twoparty.h>
 
 #include "core/cluster_spec.h"
+#include "net/message_stream.h"
 
 namespace flowps {
 
 struct RpcClient::Connection {
   explicit Connection(kj::Own<kj::AsyncIoStream> s)
       : stream(kj::mv(s)),
-        network(*stream, capnp::rpc::twoparty::Side::CLIENT, RpcReaderOptions()),
+        messages(*stream),
+        network(messages, capnp::rpc::twoparty::Side::CLIENT, RpcReaderOptions()),
         rpc(capnp::makeRpcClient(network)) {
     capnp::MallocMessageBuilder message(8);
     auto server = message.initRoot<capnp::rpc::twoparty::VatId>();
@@ -22,6 +24,7 @@ struct RpcClient::Connection {
   }
 
   kj::Own<kj::AsyncIoStream> stream;
+  BatchingMessageStream messages;
   capnp::TwoPartyVatNetwork network;
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
   wire::Gate::Client gate = nullptr;

@@ -22,6 +22,7 @@
 #include "net/gate.capnp.h"
 #include "net/log_stream.h"
 #include "net/login_throttle.h"
+#include "net/message_stream.h"
 #include "net/rpc_common.h"
 
 namespace flowps {
@@ -207,11 +208,13 @@ struct ServerConnection {
                    kj::Own<kj::PromiseFulfiller<void>> closer)
       : stream(kj::mv(s)),
         conn(kj::refcounted<ConnState>(state, *stream, kj::mv(peer), kj::mv(closer))),
-        network(*stream, capnp::rpc::twoparty::Side::SERVER, ReaderOptionsFor(state.options->limits)),
+        messages(*stream),
+        network(messages, capnp::rpc::twoparty::Side::SERVER, ReaderOptionsFor(state.options->limits)),
         rpc(capnp::makeRpcServer(network, kj::heap<GateImpl>(kj::addRef(*conn)))) {}
   ~ServerConnection() { conn->Detach(); }
   kj::Own<GuardedStream> stream;
   kj::Own<ConnState> conn;
+  BatchingMessageStream messages;
   capnp::TwoPartyVatNetwork network;
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
 };

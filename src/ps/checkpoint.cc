@@ -1,4 +1,5 @@
 #include "ps/checkpoint.h"
+#include "ps/table_checkpoint.h"
 
 #include "core/shape_check.h"
 
@@ -8,9 +9,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -107,6 +110,65 @@ Status WriteTensor(FileWriter& w, const std::string& slot_name, const Tensor& t)
   FLOWPS_RETURN_IF_ERROR(w.Str(slot_name));
   FLOWPS_RETURN_IF_ERROR(w.Pod<uint64_t>(t.num_bytes()));
   return w.Bytes(t.raw_data(), t.num_bytes());
+}
+
+// Writes `path` atomically: `body` into path.tmp, then the trailer (payload
+// length, CRC-32, `end_magic`), fsync, optional pause (tests), rename, fsync
+// of the directory. Returns the file's size and the payload's CRC.
+StatusOr<std::pair<uint64_t, uint32_t>> WriteChecksummedFile(const std::string& path, const char (&end_magic)[8],
+                                                             const std::function<Status(FileWriter&)>& body,
+                                                             int pause_before_rename_ms = 0) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("cannot create", tmp);
+  FileWriter w(fd, tmp);
+  Status st = [&]() -> Status {
+    FLOWPS_RETURN_IF_ERROR(body(w));
+    const uint64_t length = w.length();
+    const uint32_t crc = w.crc();
+    FLOWPS_RETURN_IF_ERROR(w.Bytes(&length, sizeof length, false));
+    FLOWPS_RETURN_IF_ERROR(w.Bytes(&crc, sizeof crc, false));
+    FLOWPS_RETURN_IF_ERROR(w.Bytes(end_magic, sizeof end_magic, false));
+    if (::fsync(fd) != 0) return Errno("cannot fsync", tmp);
+    return Status::OK();
+  }();
+  ::close(fd);
+  // A failed write leaves nothing: no temp file, and no directory that only it
+  // made (rmdir removes an empty one only).
+  const std::string parent = fs::path(path).parent_path().string();
+  auto abandon = [&](Status why) {
+    ::unlink(tmp.c_str());
+    ::rmdir(parent.c_str());
+    return why;
+  };
+  if (!st.ok()) return abandon(st);
+  if (pause_before_rename_ms > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_before_rename_ms));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return abandon(Errno("cannot rename to", path));
+  FLOWPS_RETURN_IF_ERROR(FsyncDir(parent));
+  return std::make_pair(w.length() + kTrailerBytes, w.crc());
+}
+
+// The payload length of a file's contents `data` once its trailer (length,
+// CRC-32, `end_magic`) checks out; FailedPrecondition naming `path` if not.
+StatusOr<uint64_t> VerifiedPayloadLength(const std::string& data, const std::string& path,
+                                         const char (&end_magic)[8], uint32_t* crc_out = nullptr) {
+  auto corrupt = [&](const std::string& what) { return FailedPrecondition(path + ": corrupt checkpoint: " + what); };
+  if (data.size() < kTrailerBytes + 8) return corrupt("too short");
+  const char* trailer = data.data() + data.size() - kTrailerBytes;
+  uint64_t length = 0;
+  uint32_t crc = 0;
+  std::memcpy(&length, trailer, sizeof length);
+  std::memcpy(&crc, trailer + 8, sizeof crc);
+  if (std::memcmp(trailer + 12, end_magic, sizeof end_magic) != 0) return corrupt("no end marker");
+  if (length != data.size() - kTrailerBytes)
+    return corrupt("length " + std::to_string(data.size() - kTrailerBytes) + " but the trailer says " +
+                   std::to_string(length));
+  const uint32_t actual = static_cast<uint32_t>(
+      crc32_z(crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(data.data()), length));
+  if (actual != crc) return corrupt("checksum mismatch");
+  if (crc_out != nullptr) *crc_out = crc;
+  return length;
 }
 
 StatusOr<std::string> ReadWholeFile(const std::string& path) {
@@ -229,11 +291,7 @@ StatusOr<CheckpointShardInfo> WriteShardCheckpoint(const std::string& dir, int64
   fs::create_directories(step_dir, ec);
   if (ec) return Internal("cannot create checkpoint directory " + step_dir + ": " + ec.message());
   const std::string path = CheckpointShardPath(dir, checkpoint_step, shard);
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("cannot create", tmp);
-  FileWriter w(fd, tmp);
-  Status st = [&]() -> Status {
+  auto written = WriteChecksummedFile(path, kEndMagic, [&](FileWriter& w) -> Status {
     FLOWPS_RETURN_IF_ERROR(w.Bytes(kMagic, sizeof kMagic));
     FLOWPS_RETURN_IF_ERROR(w.Pod<uint32_t>(kVersion));
     FLOWPS_RETURN_IF_ERROR(w.Pod<uint32_t>(static_cast<uint32_t>(shard)));
@@ -252,47 +310,18 @@ StatusOr<CheckpointShardInfo> WriteShardCheckpoint(const std::string& dir, int64
       for (size_t i = 0; i < v.slots.size(); ++i)
         FLOWPS_RETURN_IF_ERROR(WriteTensor(w, "slot" + std::to_string(i), v.slots[i]));
     }
-    const uint64_t length = w.length();
-    const uint32_t crc = w.crc();
-    FLOWPS_RETURN_IF_ERROR(w.Bytes(&length, sizeof length, false));
-    FLOWPS_RETURN_IF_ERROR(w.Bytes(&crc, sizeof crc, false));
-    FLOWPS_RETURN_IF_ERROR(w.Bytes(kEndMagic, sizeof kEndMagic, false));
-    if (::fsync(fd) != 0) return Errno("cannot fsync", tmp);
     return Status::OK();
-  }();
-  ::close(fd);
-  // A failed write leaves nothing: no temp file, and no step directory that
-  // only it made (rmdir removes an empty one only).
-  auto abandon = [&](Status why) {
-    ::unlink(tmp.c_str());
-    ::rmdir(step_dir.c_str());
-    return why;
-  };
-  if (!st.ok()) return abandon(st);
-  if (pause_before_rename_ms > 0)
-    std::this_thread::sleep_for(std::chrono::milliseconds(pause_before_rename_ms));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return abandon(Errno("cannot rename to", path));
-  FLOWPS_RETURN_IF_ERROR(FsyncDir(step_dir));
-  return CheckpointShardInfo{shard, w.length() + kTrailerBytes, w.crc()};
+  }, pause_before_rename_ms);
+  if (!written.ok()) return written.status();
+  return CheckpointShardInfo{shard, written->first, written->second};
 }
 
 StatusOr<ShardSnapshot> ReadShardCheckpoint(const std::string& path, int shard, int num_shards,
                                             const std::optional<CheckpointShardInfo>& expected) {
   FLOWPS_ASSIGN_OR_RETURN(std::string data, ReadWholeFile(path));
   auto corrupt = [&](const std::string& what) { return FailedPrecondition(path + ": corrupt checkpoint: " + what); };
-  if (data.size() < kTrailerBytes + sizeof kMagic) return corrupt("too short");
-  const char* trailer = data.data() + data.size() - kTrailerBytes;
-  uint64_t length = 0;
   uint32_t crc = 0;
-  std::memcpy(&length, trailer, sizeof length);
-  std::memcpy(&crc, trailer + 8, sizeof crc);
-  if (std::memcmp(trailer + 12, kEndMagic, sizeof kEndMagic) != 0) return corrupt("no end marker");
-  if (length != data.size() - kTrailerBytes)
-    return corrupt("length " + std::to_string(data.size() - kTrailerBytes) + " but the trailer says " +
-                   std::to_string(length));
-  const uint32_t actual = static_cast<uint32_t>(
-      crc32_z(crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(data.data()), length));
-  if (actual != crc) return corrupt("checksum mismatch");
+  FLOWPS_ASSIGN_OR_RETURN(const uint64_t length, VerifiedPayloadLength(data, path, kEndMagic, &crc));
   if (expected && (expected->bytes != data.size() || expected->crc32 != crc))
     return corrupt("size or checksum differs from the MANIFEST");
 
@@ -417,6 +446,150 @@ StatusOr<std::optional<std::pair<int64_t, ShardSnapshot>>> RestoreNewestCheckpoi
     return std::optional<std::pair<int64_t, ShardSnapshot>>(std::make_pair(step, std::move(*snap)));
   }
   return std::optional<std::pair<int64_t, ShardSnapshot>>();
+}
+
+}  // namespace flowps::ps
+
+// ---- embedding tables (declared in ps/table_checkpoint.h) ----------------------
+
+namespace flowps::ps {
+
+namespace {
+constexpr char kTableMagic[8] = {'F', 'P', 'T', 'A', 'B', 'L', 'E', '1'};
+constexpr char kTableEndMagic[8] = {'F', 'P', 'T', 'A', 'B', 'E', 'N', 'D'};
+
+std::string TableStepDir(const std::string& dir, const std::string& table, int64_t step, bool incremental) {
+  return dir + "/tables/" + table + "/step-" + std::to_string(step) + (incremental ? ".incr" : ".full");
+}
+}  // namespace
+
+std::string TableCheckpointPath(const std::string& dir, const std::string& table, int64_t step,
+                                bool incremental, int shard, int num_shards) {
+  return TableStepDir(dir, table, step, incremental) + "/shard-" + std::to_string(shard) + "-of-" +
+         std::to_string(num_shards) + ".rows";
+}
+
+Status WriteTableCheckpoint(const std::string& dir, const std::string& table, int64_t step, bool incremental,
+                            int shard, int num_shards, const TableRows& rows) {
+  const std::string step_dir = TableStepDir(dir, table, step, incremental);
+  std::error_code ec;
+  fs::create_directories(step_dir, ec);
+  if (ec) return Internal("cannot create checkpoint directory " + step_dir + ": " + ec.message());
+  const std::string path = TableCheckpointPath(dir, table, step, incremental, shard, num_shards);
+  return WriteChecksummedFile(path, kTableEndMagic, [&](FileWriter& w) -> Status {
+    FLOWPS_RETURN_IF_ERROR(w.Bytes(kTableMagic, sizeof kTableMagic));
+    FLOWPS_RETURN_IF_ERROR(w.Pod<uint64_t>(static_cast<uint64_t>(rows.stride)));
+    FLOWPS_RETURN_IF_ERROR(w.Pod<uint64_t>(rows.keys.size()));
+    const size_t row_bytes = static_cast<size_t>(rows.stride) * sizeof(float);
+    for (size_t i = 0; i < rows.keys.size(); ++i) {
+      FLOWPS_RETURN_IF_ERROR(w.Pod<int64_t>(rows.keys[i]));
+      FLOWPS_RETURN_IF_ERROR(w.Pod<int64_t>(rows.last_steps[i]));
+      FLOWPS_RETURN_IF_ERROR(w.Bytes(rows.values.data() + i * static_cast<size_t>(rows.stride), row_bytes));
+    }
+    FLOWPS_RETURN_IF_ERROR(w.Pod<uint64_t>(rows.deleted_keys.size()));
+    if (!rows.deleted_keys.empty())  // (crc32_z of a null buffer would reset the checksum)
+      FLOWPS_RETURN_IF_ERROR(w.Bytes(rows.deleted_keys.data(), rows.deleted_keys.size() * sizeof(int64_t)));
+    return Status::OK();
+  }).status();
+}
+
+StatusOr<TableRows> ReadTableCheckpoint(const std::string& path) {
+  FLOWPS_ASSIGN_OR_RETURN(std::string data, ReadWholeFile(path));
+  FLOWPS_ASSIGN_OR_RETURN(const uint64_t length, VerifiedPayloadLength(data, path, kTableEndMagic));
+  PayloadReader r(data.data(), length, path);
+  char magic[8];
+  uint64_t stride = 0, n = 0, deleted = 0;
+  FLOWPS_RETURN_IF_ERROR(r.Bytes(magic, sizeof magic));
+  if (std::memcmp(magic, kTableMagic, sizeof kTableMagic) != 0) return r.Corrupt("bad magic");
+  FLOWPS_RETURN_IF_ERROR(r.Pod(&stride));
+  FLOWPS_RETURN_IF_ERROR(r.Pod(&n));
+  // Sizes are checked against what is left before anything is allocated.
+  if (stride == 0 || stride > (1u << 20) || n > r.left() / (16 + stride * sizeof(float)))
+    return r.Corrupt("row count or stride does not fit the file");
+  TableRows rows;
+  rows.stride = static_cast<int64_t>(stride);
+  rows.keys.resize(n);
+  rows.last_steps.resize(n);
+  rows.values.resize(n * stride);
+  for (uint64_t i = 0; i < n; ++i) {
+    FLOWPS_RETURN_IF_ERROR(r.Pod(&rows.keys[i]));
+    FLOWPS_RETURN_IF_ERROR(r.Pod(&rows.last_steps[i]));
+    FLOWPS_RETURN_IF_ERROR(r.Bytes(rows.values.data() + i * stride, stride * sizeof(float)));
+  }
+  FLOWPS_RETURN_IF_ERROR(r.Pod(&deleted));
+  if (deleted != r.left() / sizeof(int64_t) || r.left() % sizeof(int64_t) != 0)
+    return r.Corrupt("deleted-key count does not fit the file");
+  rows.deleted_keys.resize(deleted);
+  FLOWPS_RETURN_IF_ERROR(r.Bytes(rows.deleted_keys.data(), deleted * sizeof(int64_t)));
+  return rows;
+}
+
+namespace {
+// The step and kind of a directory named "step-<N>.full" or "step-<N>.incr".
+std::optional<std::pair<int64_t, bool>> TableStepOfDirName(const std::string& name) {
+  const size_t dot = name.rfind('.');
+  if (dot == std::string::npos) return std::nullopt;
+  const std::string kind = name.substr(dot + 1);
+  if (kind != "full" && kind != "incr") return std::nullopt;
+  std::optional<int64_t> step = StepOfDirName(name.substr(0, dot));
+  if (!step) return std::nullopt;
+  return std::make_pair(*step, kind == "incr");
+}
+
+// The shard files of a step directory if all n of some shard count n are there.
+std::optional<std::vector<std::string>> CompleteTableStepFiles(const fs::path& step_dir) {
+  std::vector<std::string> files;
+  int num_shards = -1;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(step_dir, ec)) {
+    int k = 0, n = 0;
+    char tail[8] = {};
+    if (std::sscanf(e.path().filename().c_str(), "shard-%d-of-%d.%7s", &k, &n, tail) != 3 ||
+        std::string(tail) != "rows" || n < 1 || (num_shards != -1 && n != num_shards))
+      continue;
+    num_shards = n;
+    files.push_back(e.path().string());
+  }
+  if (ec || num_shards < 1 || static_cast<int>(files.size()) != num_shards) return std::nullopt;
+  std::sort(files.begin(), files.end());
+  return files;
+}
+}  // namespace
+
+std::vector<TableCheckpointStep> TableRestoreChain(const std::string& dir, const std::string& table) {
+  std::vector<TableCheckpointStep> steps;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir + "/tables/" + table, ec)) {
+    auto step = TableStepOfDirName(e.path().filename().string());
+    if (!step) continue;
+    TableCheckpointStep s{step->first, step->second, {}};
+    if (auto files = CompleteTableStepFiles(e.path())) s.files = *files;
+    steps.push_back(std::move(s));
+  }
+  std::sort(steps.begin(), steps.end(), [](const auto& a, const auto& b) { return a.step < b.step; });
+  // The newest complete full checkpoint, then increments until one is incomplete.
+  auto full = std::find_if(steps.rbegin(), steps.rend(), [](const auto& s) { return !s.incremental && !s.files.empty(); });
+  if (full == steps.rend()) return {};
+  std::vector<TableCheckpointStep> chain;
+  for (auto it = full.base() - 1; it != steps.end(); ++it) {
+    if (it != full.base() - 1 && (!it->incremental || it->files.empty())) break;
+    chain.push_back(*it);
+  }
+  return chain;
+}
+
+StatusOr<int64_t> RestoreTableShard(const std::string& dir, int shard, int num_shards, EmbeddingTable* out) {
+  int64_t restored = -1;
+  auto mine = [&](int64_t key) { return TableShardOf(key, num_shards) == shard; };
+  for (const TableCheckpointStep& step : TableRestoreChain(dir, out->spec().name)) {
+    for (const std::string& file : step.files) {
+      FLOWPS_ASSIGN_OR_RETURN(TableRows rows, ReadTableCheckpoint(file));
+      Status s = out->Load(rows, mine);
+      if (!s.ok()) return FailedPrecondition(file + ": " + s.message());
+    }
+    restored = step.step;
+  }
+  return restored;
 }
 
 }  // namespace flowps::ps

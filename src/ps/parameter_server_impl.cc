@@ -1,5 +1,6 @@
 #include "ps/parameter_server_impl.h"
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -16,6 +17,7 @@
 #include "net/tensor_codec.h"
 #include "ps/memory_tuning.h"
 #include "ps/parameter_shard.h"
+#include "ps/shard_monitor.h"
 
 namespace flowps::ps {
 namespace {
@@ -54,7 +56,9 @@ std::vector<Gradient> CloneGradients(const std::vector<Gradient>& grads) {
 
 // A callback that runs either at once (on this thread, before `start`
 // returns) or later on any thread, as a promise on this thread's loop: the
-// first case costs no cross-thread wake-up.
+// first case costs no cross-thread wake-up (nor a wake-up of this loop by
+// itself: the unused cross-thread promise is dropped before its fulfiller, so
+// that dropping the fulfiller does not signal the loop).
 template <typename T>
 kj::Promise<T> AwaitCallback(const std::function<void(std::function<void(T)>)>& start) {
   struct State {
@@ -77,8 +81,11 @@ kj::Promise<T> AwaitCallback(const std::function<void(std::function<void(T)>)>& 
   });
   std::lock_guard<std::mutex> lock(state->mu);
   state->returned = true;
-  if (state->value) return kj::Promise<T>(std::move(*state->value));
-  return kj::mv(paf.promise);
+  if (!state->value) return kj::mv(paf.promise);
+  kj::Promise<T> ready(std::move(*state->value));
+  { auto unused = kj::mv(paf.promise); }
+  state->fulfiller = nullptr;
+  return ready;
 }
 
 // The gradients of a push, read in place from the request (zero copy).
@@ -145,13 +152,16 @@ StatusOr<size_t> ReadBytes(ParameterShard& shard, const ReadRequest& read) {
   return bytes;
 }
 
-// Copies what `read` asks into `lists`; returns the global step read first.
-int64_t FillRead(ParameterShard& shard, const ReadRequest& read, ReadLists lists) {
+// Copies what `read` asks into `lists` and counts its bytes as sent; returns
+// the global step read first.
+int64_t FillRead(ParameterShard& shard, const ReadRequest& read, ReadLists lists, ShardMonitor& monitor) {
+  uint64_t bytes = 0;
   const int64_t step = shard.rule().global_step();
   TensorWireOptions options = TensorWireOptions::Copying();
   options.bfloat16 = read.bfloat16;
   for (size_t i = 0; i < read.names.size(); ++i) {
     Tensor t = ValueOrFail(shard.store().Pull(read.names[i]));
+    bytes += t.num_bytes();
     auto out = lists.values[static_cast<unsigned>(i)];
     out.setName(read.names[i]);
     CheckOrFail(WriteTensor(t, out.initTensor(), options).status());
@@ -159,10 +169,12 @@ int64_t FillRead(ParameterShard& shard, const ReadRequest& read, ReadLists lists
   for (size_t i = 0; i < read.rows.size(); ++i) {
     const ReadRequest::Rows& r = read.rows[i];
     Tensor t = ValueOrFail(shard.store().PullRows(r.variable, r.indices));
+    bytes += t.num_bytes();
     auto out = lists.rows[static_cast<unsigned>(i)];
     out.setName(r.variable);
     CheckOrFail(WriteTensor(t, out.initTensor(), options).status());
   }
+  monitor.AddSentBytes(bytes);
   return step;
 }
 
@@ -190,7 +202,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   ParameterServerImpl(ServiceEnv& env, int shard, int num_shards, std::shared_ptr<spdlog::logger> log,
                       ParameterServerOptions options)
       : pool_(env.pool), timer_(env.timer), shard_index_(shard), num_shards_(num_shards), log_(std::move(log)),
-        options_(options) {
+        options_(options), monitor_(options_.monitor ? options_.monitor : std::make_shared<ShardMonitor>()) {
     if (options_.idle_release_after.count() > 0) idle_watch_ = WatchIdle().eagerlyEvaluate(nullptr);
   }
 
@@ -212,6 +224,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
             [this, context](StatusOr<std::unique_ptr<ParameterShard>> opened) mutable {
               configuring_ = false;
               shard_ = ValueOrFail(std::move(opened));
+              monitor_->SetShard(shard_);
               log_->info("configured: {} mode, optimizer {}, checkpoints in '{}'",
                          TrainingModeName(shard_->config().mode),
                          OptimizerKindName(shard_->config().optimizer.kind), shard_->config().checkpoint_dir);
@@ -279,7 +292,9 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   kj::Promise<void> push(PushContext context) override {
     auto params = context.getParams();
     std::vector<Gradient> grads = ValueOrFail(ReadGradients(params.getGradients()));
-    const bool on_loop = GradientBytes(grads) < options_.inline_below_bytes;
+    const size_t received = GradientBytes(grads);
+    monitor_->AddReceivedBytes(received);
+    const bool on_loop = received < options_.inline_below_bytes;
     return Busy<void>(Receive(params.getWorker(), params.getStep(), params.getPart(), params.getParts(), std::move(grads), on_loop)
         .then([this, context](kj::Maybe<PushResult> whole) mutable {
           auto out = context.getResults();
@@ -303,7 +318,9 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
     for (auto n : next.getNames()) read.names.push_back(n);
     read.bfloat16 = next.getBfloat16();
     std::shared_ptr<ParameterShard> shard = SharedShard();
-    const size_t bytes = GradientBytes(grads) + ValueOrFail(ReadBytes(*shard, read));
+    const size_t received = GradientBytes(grads);
+    monitor_->AddReceivedBytes(received);
+    const size_t bytes = received + ValueOrFail(ReadBytes(*shard, read));
     const bool on_loop = bytes < options_.inline_below_bytes;
     auto shared_read = std::make_shared<const ReadRequest>(std::move(read));
     const int64_t step = params.getStep();
@@ -325,12 +342,14 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
           out.setComplete(true);
           // Sync: the answer waits for the step this push counts towards (or joins).
           kj::Promise<StatusOr<int64_t>> released =
-              sync ? AwaitCallback<StatusOr<int64_t>>([&](StepClock::Callback done) {
+              sync ? WaitingForRelease(AwaitCallback<StatusOr<int64_t>>([&](StepClock::Callback done) {
                        shard->rule().WaitForStep(step + 1, std::move(done));
-                     })
+                     }))
                    : kj::Promise<StatusOr<int64_t>>(StatusOr<int64_t>(result.global_step));
-          return released.then([this, out, shared_read, on_loop](StatusOr<int64_t> now) mutable {
+          const auto waiting_since = std::chrono::steady_clock::now();
+          return released.then([this, out, shared_read, on_loop, waiting_since](StatusOr<int64_t> now) mutable {
             ValueOrFail(now);
+            out.setWaitSeconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - waiting_since).count());
             ReadLists lists{out.initValues(static_cast<unsigned>(shared_read->names.size())),
                             out.initRows(static_cast<unsigned>(shared_read->rows.size()))};
             return Read(shared_read, lists, on_loop).then([out](int64_t now) mutable { out.setGlobalStep(now); });
@@ -350,7 +369,13 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   kj::Promise<void> saveCheckpoint(SaveCheckpointContext context) override {
     const int64_t n = context.getParams().getCheckpointStep();
     std::shared_ptr<ParameterShard> shard = SharedShard();
-    return RunOnPool(pool_, [shard, n]() { return ValueOrFail(shard->SaveCheckpoint(n)); })
+    std::shared_ptr<ShardMonitor> monitor = monitor_;
+    return RunOnPool(pool_, [shard, n, monitor]() {
+             const auto start = std::chrono::steady_clock::now();
+             CheckpointShardInfo info = ValueOrFail(shard->SaveCheckpoint(n));
+             monitor->CheckpointWritten(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+             return info;
+           })
         .then([this, context](CheckpointShardInfo info) mutable {
           context.getResults().setBytes(info.bytes);
           context.getResults().setGlobalStep(Shard().rule().global_step());
@@ -389,18 +414,8 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   }
 
   kj::Promise<void> stats(StatsContext context) override {
-    const PushStats s = Shard().rule().stats();
-    auto out = context.getResults().initStats();
-    out.setMode(TrainingModeToWire(Shard().config().mode));
-    out.setGlobalStep(Shard().rule().global_step());
-    out.setVariables(static_cast<uint32_t>(Shard().store().Names().size()));
-    out.setBytes(static_cast<uint64_t>(Shard().store().TotalBytes()));
-    out.setAccepted(s.accepted);
-    out.setAppliedUpdates(s.applied_updates);
-    out.setStaleDropped(s.stale_dropped);
-    out.setDuplicates(s.duplicates);
-    out.setRefused(s.refused);
-    out.setWaiting(s.waiting);
+    SharedShard();  // fails until configured
+    WriteShardStats(monitor_->Read(), context.getResults().initStats());
     return kj::READY_NOW;
   }
 
@@ -440,12 +455,20 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
         });
   }
 
+  // A sync pushPull's wait for its step's release, counted as a waiting worker.
+  kj::Promise<StatusOr<int64_t>> WaitingForRelease(kj::Promise<StatusOr<int64_t>> released) {
+    monitor_->WaitBegins();
+    return released.attach(kj::defer([monitor = monitor_]() { monitor->WaitEnds(); }));
+  }
+
   // Offers a whole push to the update rule, on this loop or on the pool;
   // resolves when the rule answers (at once, or later for a held async push).
+  // A push applied is timed into the monitor's apply latency.
   kj::Promise<PushResult> Offer(PushRequest request, bool on_loop) {
     std::shared_ptr<ParameterShard> shard = SharedShard();
     auto req = std::make_shared<PushRequest>(std::move(request));
     ThreadPool* pool = &pool_;
+    const auto offered = std::chrono::steady_clock::now();
     return AwaitCallback<StatusOr<PushResult>>([&](UpdateRule::PushDone done) {
              if (on_loop) {
                shard->rule().Push(std::move(*req), std::move(done));
@@ -453,7 +476,11 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
              }
              pool->Schedule([shard, req, done = std::move(done)]() { shard->rule().Push(std::move(*req), done); });
            })
-        .then([](StatusOr<PushResult> r) { return ValueOrFail(std::move(r)); });
+        .then([monitor = monitor_, offered](StatusOr<PushResult> r) {
+          if (r.ok() && r->outcome == PushOutcome::kApplied)
+            monitor->ObserveApply(std::chrono::duration<double>(std::chrono::steady_clock::now() - offered).count());
+          return ValueOrFail(std::move(r));
+        });
   }
 
   // One part of a push: the whole push's result once every part is here, or
@@ -490,8 +517,9 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   // to the global step read before the values (so the values are of that step or newer).
   kj::Promise<int64_t> Read(std::shared_ptr<const ReadRequest> read, ReadLists lists, bool on_loop = false) {
     std::shared_ptr<ParameterShard> shard = SharedShard();
-    if (on_loop) return FillRead(*shard, *read, lists);
-    return RunOnPool(pool_, [shard, read, lists]() mutable { return FillRead(*shard, *read, lists); });
+    if (on_loop) return FillRead(*shard, *read, lists, *monitor_);
+    std::shared_ptr<ShardMonitor> monitor = monitor_;
+    return RunOnPool(pool_, [shard, read, lists, monitor]() mutable { return FillRead(*shard, *read, lists, *monitor); });
   }
 
   // The shard, once configured. Set on the loop thread and never replaced;
@@ -513,6 +541,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   const int num_shards_;
   std::shared_ptr<spdlog::logger> log_;
   const ParameterServerOptions options_;
+  const std::shared_ptr<ShardMonitor> monitor_;
   std::shared_ptr<ParameterShard> shard_;  // loop thread only
   bool configuring_ = false;               // loop thread only
   std::map<int32_t, Pending> pending_;     // loop thread only

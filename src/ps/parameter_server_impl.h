@@ -33,6 +33,8 @@ struct ServiceEnv;
 
 namespace ps {
 
+class ShardMonitor;
+
 struct ParameterServerOptions {
   // Messages that move fewer bytes than this are handled on the RPC loop (see
   // above; the threshold is measured in docs/PERFORMANCE.md).
@@ -44,6 +46,9 @@ struct ParameterServerOptions {
   // are given back to the system (ReleaseFreeMemory, on the pool): an idle ps
   // holds about its state, not the peak of its busiest step. 0: never.
   std::chrono::milliseconds idle_release_after{500};
+  // Where the service counts what it does (ps/shard_monitor.h); shared with
+  // the task's /metrics. Null: a monitor of its own, read by the stats call only.
+  std::shared_ptr<ShardMonitor> monitor;
 };
 
 // The capability to register as the "ps" service of ps task `shard` of

@@ -58,14 +58,17 @@ kj::Promise<std::string> ChiefWatch::Poll() {
             return "";
           },
           [this, chief](kj::Exception&& e) -> std::string {
-            ++misses_;
+            const kj::TimePoint now = io_.provider->getTimer().now();
+            if (misses_++ == 0) first_miss_ = now;
             const Status why = StatusFromException(e, "status");
-            if (misses_ < kMissesToLose) {
-              log_->warn("{} does not answer ({}); {} of {} tries", chief, why.message(), misses_, kMissesToLose);
+            const int64_t silent_s = (now - first_miss_) / kj::SECONDS;
+            if (misses_ < kMissesToLose || silent_s < kSilenceToLoseSeconds) {
+              log_->warn("{} does not answer ({}); try {}, silent for {} s of {} s", chief, why.message(), misses_,
+                         silent_s, kSilenceToLoseSeconds);
               return "";
             }
-            return chief + " lost: no answer " + std::to_string(kMissesToLose) + " times in a row, " +
-                   std::to_string(static_cast<int>(kPollSeconds)) + " s apart (" + why.message() + ")";
+            return chief + " lost: no answer " + std::to_string(misses_) + " times in a row over " +
+                   std::to_string(silent_s) + " s (" + why.message() + ")";
           });
 }
 

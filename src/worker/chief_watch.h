@@ -1,6 +1,8 @@
 // A worker's watch on its chief: every kPollSeconds it asks the chief for its
 // status. The job is lost for this worker when the chief
-//   - does not answer kMissesToLose times in a row (killed, host down),
+//   - does not answer kMissesToLose times in a row over at least
+//     kSilenceToLoseSeconds (killed, host down; a network cut shorter than
+//     that, which the ps connections survive, does not stop the worker),
 //   - answers with another run of the job or none (it restarted: a restarted
 //     chief is idle until the job is submitted again), or
 //   - reports the job failed.
@@ -32,6 +34,7 @@ class ChiefWatch {
  public:
   static constexpr double kPollSeconds = 2.0;
   static constexpr int kMissesToLose = 3;
+  static constexpr int kSilenceToLoseSeconds = 15;
 
   // Watches spec's chief for run `job_id`. REQUIRES: io and log outlive it.
   ChiefWatch(kj::AsyncIoContext& io, const ClusterSpec& spec, std::string job_id,
@@ -53,6 +56,7 @@ class ChiefWatch {
   spdlog::logger* log_;
   std::unique_ptr<RpcClient> client_;
   int misses_ = 0;
+  kj::TimePoint first_miss_ = kj::origin<kj::TimePoint>();  // of the current run of misses
   kj::Maybe<kj::Promise<void>> polls_;  // last: destroyed before what it uses
 };
 

@@ -5,19 +5,20 @@
 #include <set>
 
 #include "graph/attr.h"
-#include "worker/local_model.h"
 
 namespace flowps {
 
-std::vector<FeedSpec> EffectiveFeeds(const DataSpec& data) {
+std::vector<FeedSpec> EffectiveFeeds(const DataSpec& data, const Graph& graph) {
   if (!data.feeds.empty()) return data.feeds;
-  return {{"x", "features", data.where}, {"y", "label", data.where}};
+  std::vector<FeedSpec> feeds;
+  for (const InputRole& in : graph.roles().inputs) feeds.push_back({in.placeholder->name(), in.column, data.where});
+  return feeds;
 }
 
 Status CheckFeeds(const DataSpec& data, const Graph& graph, const data::Schema& schema, const std::string& split) {
   const bool given = !data.feeds.empty();
   std::set<std::string> fed;
-  for (const FeedSpec& f : EffectiveFeeds(data)) {
+  for (const FeedSpec& f : EffectiveFeeds(data, graph)) {
     const std::string at = f.where + ": key 'data.feeds" + (given ? "." + f.placeholder : std::string()) + "'" +
                            (given ? "" : " (default " + f.placeholder + " <- " + f.column + ")") + ": ";
     const data::ColumnSpec* col = data::FindColumn(schema, f.column);
@@ -84,23 +85,6 @@ data::PipelineOptions TrainReading(const DataSpec& data, int worker, int num_wor
   reading.worker = worker;
   reading.num_workers = num_workers;
   return reading;
-}
-
-StatusOr<double> TestAccuracy(const data::DataSource& test, const std::vector<FeedSpec>& feeds, LocalModel* model) {
-  data::PipelineOptions once;
-  once.batch_size = 1000;
-  once.epochs = 1;
-  FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<data::Pipeline> batches, data::Pipeline::Start(test, once));
-  int64_t correct = 0, total = 0;
-  for (;;) {
-    StatusOr<data::ColumnBatch> b = batches->Next();
-    if (!b.ok() && b.status().code() == Code::kOutOfRange) break;
-    if (!b.ok()) return b.status();
-    FLOWPS_ASSIGN_OR_RETURN(int64_t right, model->CountCorrect(BindFeeds(feeds, *b)));
-    correct += right;
-    total += b->size;
-  }
-  return total > 0 ? static_cast<double>(correct) / static_cast<double>(total) : 0.0;
 }
 
 }  // namespace flowps

@@ -1,7 +1,8 @@
 // The data a job trains on, bound to its model's placeholders.
 //
-// data.feeds maps placeholders to columns; a section without feeds feeds a
-// built-in model x <- features and y <- label. CheckFeeds refuses, before
+// data.feeds maps placeholders to columns; a section without feeds takes the
+// model's input roles (graph/model_roles.h; a built-in model's are
+// x <- features and y <- label). CheckFeeds refuses, before
 // any step, a feed whose column is missing or whose dtype or shape does not
 // fit its placeholder, naming the job file's line, the key and the column.
 #pragma once
@@ -25,10 +26,8 @@ class logger;
 
 namespace flowps {
 
-class LocalModel;
-
-// The job's feeds, or the built-in models' defaults when it gives none.
-std::vector<FeedSpec> EffectiveFeeds(const DataSpec& data);
+// The job's feeds, or the model's input roles when it gives none.
+std::vector<FeedSpec> EffectiveFeeds(const DataSpec& data, const Graph& graph);
 
 // OK when every feed names a column of `schema` and a Placeholder of `graph`
 // whose dtype is the column's and whose shape is [batch] + the column's
@@ -61,9 +60,5 @@ StatusOr<JobData> OpenJobData(const JobSpec& job, const Graph& graph, bool chief
 // data.shuffle_buffer (0 without data.shuffle), data.seed, data.prefetch_batches,
 // epoch after epoch.
 data::PipelineOptions TrainReading(const DataSpec& data, int worker, int num_workers);
-
-// The fraction of `test` (one pass, batches of 1000) that `model` classifies
-// correctly, its feeds bound by `feeds`.
-StatusOr<double> TestAccuracy(const data::DataSource& test, const std::vector<FeedSpec>& feeds, LocalModel* model);
 
 }  // namespace flowps

@@ -13,7 +13,7 @@ int64_t Evaluator::NextAfter(int64_t global_step) const {
 
 void Evaluator::Start(int64_t global_step) { next_ = NextAfter(global_step); }
 
-kj::Promise<StatusOr<double>> Evaluator::Evaluate(int64_t global_step) {
+kj::Promise<StatusOr<TestMetrics>> Evaluator::Evaluate(int64_t global_step) {
   next_ = NextAfter(global_step);
   return towers_->Evaluate(test_);
 }

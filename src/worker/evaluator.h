@@ -1,4 +1,4 @@
-// The chief's evaluator: the model's test accuracy every eval_every_steps
+// The chief's evaluator: the model's test metrics (accuracy, auc, mean, loss) every eval_every_steps
 // global steps (the first multiple above the step the job started from) and
 // at the end, over one pass of the test data. It runs on the model as last
 // loaded, between steps.
@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "data/data_source.h"
+#include "worker/model_metrics.h"
 
 namespace flowps {
 
@@ -23,8 +24,8 @@ class Evaluator {
   // The job's first global step: the first evaluation is at the next multiple.
   void Start(int64_t global_step);
   bool Due(int64_t global_step) const { return next_ > 0 && global_step >= next_; }
-  // The accuracy now; the next is due at the multiple after `global_step`.
-  kj::Promise<StatusOr<double>> Evaluate(int64_t global_step);
+  // The model's metrics now; the next is due at the multiple after `global_step`.
+  kj::Promise<StatusOr<TestMetrics>> Evaluate(int64_t global_step);
 
  private:
   int64_t NextAfter(int64_t global_step) const;

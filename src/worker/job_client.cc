@@ -37,6 +37,7 @@ WorkerJobStatus FromWire(wire::WorkerStatus::Reader s) {
   j.job_examples_per_sec = s.getJobExamplesPerSec();
   j.stale_dropped = s.getStaleDropped();
   j.test_accuracy = s.getTestAccuracy();
+  for (auto m : s.getTestMetrics()) j.test_metrics[m.getName()] = m.getValue();
   j.elapsed_seconds = s.getElapsedSeconds();
   j.error = s.getError();
   j.metrics_path = s.getMetricsPath();
@@ -50,7 +51,7 @@ WorkerJobStatus FromWire(wire::WorkerStatus::Reader s) {
 }  // namespace
 
 Status SubmitJob(kj::AsyncIoContext& io, const ClusterSpec& spec, const std::string& yaml, const std::string& path,
-                 std::chrono::milliseconds timeout) {
+                 std::chrono::milliseconds timeout, const std::string& graph_def) {
   auto client = ClientFor(io, spec, spec.chief_task(), timeout);
   Status result;
   client->GetService("worker")
@@ -59,6 +60,7 @@ Status SubmitJob(kj::AsyncIoContext& io, const ClusterSpec& spec, const std::str
         req.setJobYaml(yaml);
         req.setJobPath(path);
         req.setFromChief(false);
+        req.setGraphDef(kj::arrayPtr(reinterpret_cast<const kj::byte*>(graph_def.data()), graph_def.size()));
         return client->Call(req.send(), "startJob").ignoreResult();
       })
       .then([]() {}, [&](kj::Exception&& e) { result = StatusFromException(e, ""); })
@@ -82,6 +84,12 @@ std::vector<WorkerReport> QueryWorkers(kj::AsyncIoContext& io, const ClusterSpec
                   })
                   .then([report](capnp::Response<wire::WorkerControl::StatusResults> r) {
                     report->job = FromWire(r.getStatus());
+                    StatusOr<WorkerMetricsSnapshot> metrics = ReadWorkerMetrics(r.getMetrics());
+                    if (metrics.ok()) {
+                      report->metrics = std::move(metrics).value();
+                    } else {
+                      report->status = metrics.status();
+                    }
                   },
                         [report](kj::Exception&& e) { report->status = StatusFromException(e, ""); }));
   }
@@ -141,6 +149,11 @@ std::string FormatJobJson(const ClusterSpec& spec, const std::vector<WorkerRepor
   j.Add("job", chief.job.job).Add("state", std::string(chief.status.ok() ? JobStateName(chief.job.state) : "unreachable"));
   j.Add("global_step", chief.job.global_step).Add("total_steps", chief.job.total_steps).Add("loss", chief.job.loss);
   if (chief.job.test_accuracy >= 0) j.Add("test_accuracy", chief.job.test_accuracy);
+  if (!chief.job.test_metrics.empty()) {
+    JsonLine m;
+    for (const auto& [name, value] : chief.job.test_metrics) m.Add(name, value);
+    j.AddRaw("test_metrics", m.str());
+  }
   j.Add("examples_per_sec", chief.job.job_examples_per_sec);
   if (!chief.job.error.empty()) j.Add("error", chief.job.error);
   j.Add("resumed_from", chief.job.resumed_from).Add("last_checkpoint", chief.job.last_checkpoint);

@@ -12,6 +12,7 @@
 
 #include "core/cluster_spec.h"
 #include "core/status.h"
+#include "worker/worker_metrics.h"
 #include "worker/worker_runtime.h"
 
 namespace flowps {
@@ -20,12 +21,15 @@ struct WorkerReport {
   TaskSpec task;
   Status status;        // OK when the worker answered
   WorkerJobStatus job;  // valid when status is OK
+  WorkerMetricsSnapshot metrics;  // valid when status is OK: the task's counters
 };
 
-// Hands the job text (read from `path`) to the chief. The chief's refusal
-// comes back as FailedPrecondition with its message (bad spec: file, line, key).
+// Hands the job text (read from `path`) to the chief, with the bytes of its
+// graph file for a graph job (ReadModelGraphFile; empty for a built-in). The
+// chief's refusal comes back as FailedPrecondition with its message (bad
+// spec: file, line, key; bad graph: the node and what is wrong).
 Status SubmitJob(kj::AsyncIoContext& io, const ClusterSpec& spec, const std::string& yaml, const std::string& path,
-                 std::chrono::milliseconds timeout);
+                 std::chrono::milliseconds timeout, const std::string& graph_def = "");
 
 // Every worker's status, asked in parallel, each bounded by `timeout`.
 std::vector<WorkerReport> QueryWorkers(kj::AsyncIoContext& io, const ClusterSpec& spec,
@@ -33,7 +37,7 @@ std::vector<WorkerReport> QueryWorkers(kj::AsyncIoContext& io, const ClusterSpec
 
 // The job as the chief sees it, then one line per worker.
 std::string FormatJobTable(const ClusterSpec& spec, const std::vector<WorkerReport>& reports);
-// {"job":..,"state":..,"global_step":..,"total_steps":..,"loss":..,"test_accuracy":..,
+// {"job":..,"state":..,"global_step":..,"total_steps":..,"loss":..,"test_accuracy":..,"test_metrics":{..},
 //  "examples_per_sec":..,"workers":[{"task":..,"state":..,"steps":..,"loss":..,"examples_per_sec":..,
 //  "stale_dropped":..}]}
 std::string FormatJobJson(const ClusterSpec& spec, const std::vector<WorkerReport>& reports);

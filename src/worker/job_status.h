@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace flowps {
@@ -30,6 +31,7 @@ struct WorkerJobStatus {
   double loss = 0, examples_per_sec = 0, job_examples_per_sec = 0;
   int64_t stale_dropped = 0;
   double test_accuracy = -1;
+  std::map<std::string, double> test_metrics;  // chief: every metric of the last evaluation (empty before it)
   double elapsed_seconds = 0;
   std::string error, metrics_path, plot_path;
   int64_t resumed_from = -1;

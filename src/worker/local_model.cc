@@ -31,10 +31,8 @@ StatusOr<std::unique_ptr<LocalModel>> LocalModel::Create(const ModelSpec& spec, 
   m->fetches_ = {m->model_.loss};
   for (size_t i = 0; i < reads.size(); ++i) {
     const ModelVariable& mv = m->model_.variables[i];
-    // The built model's initial value becomes the variable (no second copy of
-    // the model); a graph file's stays in its Const node, so it is copied.
-    Tensor value = spec.kind == ModelKind::kGraphFile ? mv.initial_value.Clone() : mv.initial_value;
-    TrainedVariable v{mv.name, value, {}, (*grads)[i]};  // slots: at the first Step()
+    // The drawn initial value becomes the variable (no second copy of the model).
+    TrainedVariable v{mv.name, mv.initial_value, {}, (*grads)[i]};  // slots: at the first Step()
     if (!v.grad.valid()) return InvalidArgument("the loss does not depend on variable '" + v.name + "'");
     auto add_fetch = [&](Output o) {
       m->fetches_.push_back(o);
@@ -173,6 +171,8 @@ const std::map<std::string, std::unique_ptr<Graph>>& LocalModel::tower_partition
 }
 
 StatusOr<double> LocalModel::Step(const Tensor& images, const Tensor& labels) {
+  if (!model_.x.valid() || !model_.y.valid())
+    return FailedPrecondition("the model has no placeholders x and y: feed it by name");
   return RunStep({{model_.x, images}, {model_.y, labels}});
 }
 
@@ -191,14 +191,10 @@ StatusOr<double> LocalModel::Step(const std::vector<std::pair<std::string, Tenso
   return RunStep(resolved);
 }
 
-StatusOr<int64_t> LocalModel::CountCorrect(const std::vector<std::pair<std::string, Tensor>>& feeds) {
+StatusOr<std::vector<Tensor>> LocalModel::Fetch(const std::vector<std::pair<std::string, Tensor>>& feeds,
+                                                 const std::vector<Output>& fetches) {
   FLOWPS_ASSIGN_OR_RETURN(FeedList resolved, ResolveFeeds(feeds));
-  const Tensor* labels = nullptr;
-  for (const auto& [out, value] : resolved)
-    if (out.node == model_.y.node) labels = &value;
-  if (labels == nullptr) return InvalidArgument("the labels placeholder '" + model_.y.node->name() + "' is not fed");
-  FLOWPS_ASSIGN_OR_RETURN(auto out, executor_->Run(resolved, {model_.logits}, {}, StepOptions{&store_, nullptr}));
-  return flowps::CountCorrect(out[0], *labels);
+  return executor_->Run(resolved, fetches, {}, StepOptions{&store_, nullptr});
 }
 
 StatusOr<double> LocalModel::RunStep(const FeedList& feeds) {
@@ -218,6 +214,8 @@ StatusOr<double> LocalModel::RunStep(const FeedList& feeds) {
 }
 
 StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(const Tensor& images, const Tensor& labels) {
+  if (!model_.x.valid() || !model_.y.valid())
+    return FailedPrecondition("the model has no placeholders x and y: feed it by name");
   return ComputeGradients({{model_.x.node->name(), images}, {model_.y.node->name(), labels}});
 }
 
@@ -289,6 +287,8 @@ Status LocalModel::SetVariables(const std::map<std::string, Tensor>& values) {
 }
 
 StatusOr<double> LocalModel::Evaluate(const data::Dataset& test) {
+  if (!model_.x.valid() || !model_.logits.valid())
+    return FailedPrecondition("the model is no image classifier (placeholder x, metric accuracy)");
   constexpr int64_t kEvalBatch = 1000;
   int64_t correct = 0;
   for (int64_t begin = 0; begin < test.size(); begin += kEvalBatch) {

@@ -53,9 +53,9 @@ struct TowerOptions {
 
 class LocalModel {
  public:
-  // Builds the model (or loads its graph file), adds the gradients and sets
-  // every variable to its initial value, and the tower graph over
-  // towers.devices. A built-in model's variables take over the buffers of
+  // Builds the model (BuildModel: a built-in's graph, or the job's graph),
+  // adds the gradients and sets every variable to its initial value, and the
+  // tower graph over towers.devices. The variables take over the buffers of
   // model().variables[i].initial_value (one copy of the parameters, not
   // two): read only their shapes after training started. Optimizer slots are
   // made at the first Step(), so a distributed worker has none.
@@ -96,11 +96,13 @@ class LocalModel {
   // first that does not, and nothing changes. The caller keeps its tensors.
   Status SetVariables(const std::map<std::string, Tensor>& values);
 
-  // The fraction of `test` classified correctly.
+  // The fraction of `test` classified correctly (an image classifier's
+  // x and logits, see Model; FailedPrecondition for another graph).
   StatusOr<double> Evaluate(const data::Dataset& test);
-  // How many examples of a batch fed by name (as Step) are classified
-  // correctly: the arg-max of logits against the tensor fed to y.
-  StatusOr<int64_t> CountCorrect(const std::vector<std::pair<std::string, Tensor>>& feeds);
+  // The values of `fetches` (tensors of model().graph) for a batch fed by
+  // name (as Step), with the variables as they are.
+  StatusOr<std::vector<Tensor>> Fetch(const std::vector<std::pair<std::string, Tensor>>& feeds,
+                                      const std::vector<Output>& fetches);
 
   int64_t steps_done() const { return step_; }
   int64_t num_parameters() const;

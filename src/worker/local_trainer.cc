@@ -10,6 +10,7 @@
 #include "data/pipeline.h"
 #include "worker/data_input.h"
 #include "worker/local_model.h"
+#include "worker/model_metrics.h"
 #include "worker/training_progress.h"
 
 namespace flowps {
@@ -33,7 +34,7 @@ StatusOr<TrainResult> TrainLocally(const JobSpec& job, const TrainOptions& optio
   std::unique_ptr<LocalModel> model = std::move(built).value();
   log->info("model has {} parameters in {} variables", model->num_parameters(), model->model().variables.size());
   FLOWPS_ASSIGN_OR_RETURN(JobData data, OpenJobData(job, *model->model().graph, /*chief=*/true, log));
-  const std::vector<FeedSpec> feeds = EffectiveFeeds(job.data);
+  const std::vector<FeedSpec> feeds = EffectiveFeeds(job.data, *model->model().graph);
 
   FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<data::Pipeline> batches,
                           data::Pipeline::Start(data.train, TrainReading(job.data, 0, 1)));
@@ -59,8 +60,10 @@ StatusOr<TrainResult> TrainLocally(const JobSpec& job, const TrainOptions& optio
     if (!report && !eval) continue;
     ProgressReport r = progress.Report(clock());
     if (eval) {
-      FLOWPS_ASSIGN_OR_RETURN(r.test_accuracy, TestAccuracy(*data.test, feeds, model.get()));
-      result.test_accuracy = *r.test_accuracy;
+      FLOWPS_ASSIGN_OR_RETURN(result.test_metrics, EvaluateMetrics(*data.test, feeds, model.get()));
+      auto accuracy = result.test_metrics.find("accuracy");
+      if (accuracy != result.test_metrics.end()) r.test_accuracy = result.test_accuracy = accuracy->second;
+      log->info("test metrics at step {}: {}", step, FormatMetrics(result.test_metrics));
       progress.StartWindow(clock());
     }
     result.final_loss = r.loss;

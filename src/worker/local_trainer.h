@@ -25,6 +25,7 @@
 
 #include "core/job_spec.h"
 #include "core/status.h"
+#include "worker/model_metrics.h"
 
 namespace spdlog {
 class logger;
@@ -44,7 +45,8 @@ struct TrainResult {
   int64_t steps = 0;
   double epochs = 0;
   double final_loss = 0;       // mean over the last progress window
-  double test_accuracy = 0;    // in [0, 1], over the whole test set
+  double test_accuracy = 0;    // in [0, 1], over the whole test set (the "accuracy" metric; 0 without it)
+  TestMetrics test_metrics;    // every metric of the model's roles, and "loss", at the last evaluation
   double seconds = 0;          // wall time of the training loop (evaluations included)
   double examples_per_sec = 0;
   std::string metrics_path;    // "" without run_dir

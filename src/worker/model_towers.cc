@@ -4,6 +4,7 @@
 #include "net/pool_bridge.h"
 #include "worker/data_input.h"
 #include "worker/local_model.h"
+#include "worker/model_metrics.h"
 
 namespace flowps {
 
@@ -28,11 +29,11 @@ kj::Promise<StatusOr<GradientSource::Gradients>> ModelTowers::Compute(const data
   });
 }
 
-kj::Promise<StatusOr<double>> ModelTowers::Evaluate(const data::DataSource& test) {
+kj::Promise<StatusOr<TestMetrics>> ModelTowers::Evaluate(const data::DataSource& test) {
   LocalModel* model = model_;
   const data::DataSource* t = &test;
   const std::vector<FeedSpec>* feeds = &feeds_;
-  return RunOnPool(*driver_, [model, t, feeds]() { return TestAccuracy(*t, *feeds, model); });
+  return RunOnPool(*driver_, [model, t, feeds]() { return EvaluateMetrics(*t, *feeds, model); });
 }
 
 }  // namespace flowps

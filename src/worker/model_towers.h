@@ -20,6 +20,7 @@
 
 #include "core/job_spec.h"
 #include "data/data_source.h"
+#include "worker/model_metrics.h"
 #include "worker/training_loop.h"
 
 namespace flowps {
@@ -36,9 +37,9 @@ class ModelTowers final : public GradientSource {
 
   kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) override;
   kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch) override;
-  // The fraction of `test` (one pass) the model, as last loaded, classifies
-  // correctly. REQUIRES: `test` stays valid until the promise resolves.
-  kj::Promise<StatusOr<double>> Evaluate(const data::DataSource& test);
+  // The model's metrics (worker/model_metrics.h) over one pass of `test`,
+  // as last loaded. REQUIRES: `test` stays valid until the promise resolves.
+  kj::Promise<StatusOr<TestMetrics>> Evaluate(const data::DataSource& test);
 
  private:
   LocalModel* model_;

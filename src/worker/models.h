@@ -1,18 +1,20 @@
-// Models: the built-in networks of the job spec (softmax, mlp, cnn), built
-// with the graph builder API, and models loaded from a GraphDef file.
+// Models: what a job trains, always a graph that is a complete model
+// (graph/model_roles.h): Variable nodes carrying their initializers, and the
+// roles -- inputs fed from data columns, the loss, the metrics.
 //
-// Every model has the same interface (README.md (Job spec)):
-//   x       Placeholder float32 [-1, 784]  images in [0, 1]
-//   y       Placeholder int32 [-1]         labels in 0..9
-//   logits  float32 [-1, 10]
-//   loss    float32 scalar, the mean sparse softmax cross-entropy of the batch
-// and a list of trainable variables with their initial values.
-// A Model owns its graph; Outputs point into it. Not thread-safe to build;
-// the built graph may be run by many executors.
+// There is one path from a graph to a trained model. A built-in network of the
+// job spec (softmax, mlp, cnn) is first built as such a graph
+// (BuildBuiltinGraph: inputs x <- "features", y <- "label", the loss, the
+// metric "accuracy"); a graph file (model.graph_file), or the graph bytes the
+// chief ships to every worker, is read; either goes through ModelFromGraph,
+// which refuses an incomplete model naming the node and draws every
+// variable's initial value from its initializer (as the ps draws its rows).
+//
+// A Model owns its graph; Outputs point into it. Not thread-safe to build; the
+// built graph may be run by many executors.
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,32 +29,43 @@ namespace flowps {
 struct ModelVariable {
   std::string name;    // the variable's var_name
   Output read;         // its Variable node (the gradient is taken here)
-  Tensor initial_value;
-  // How the initial value was drawn, when a built-in model drew it (a ps can
-  // re-create any row range of it); empty for loaded graphs.
-  std::optional<kernels::InitializerSpec> initializer;
+  Tensor initial_value;  // drawn from `initializer`
+  kernels::InitializerSpec initializer;  // from the node's attributes; the ps runs the same
 };
 
 struct Model {
-  std::unique_ptr<Graph> graph;
-  Output x, y, logits, loss;
-  std::vector<ModelVariable> variables;
+  std::unique_ptr<Graph> graph;  // its roles() name the inputs, loss and metrics
+  Output loss;                   // graph->roles().loss
+  // The image classifier's nodes when the graph has them (every built-in
+  // does): Placeholders "x" float32 [-1, 784] and "y" int32 [-1], and the
+  // logits of the "accuracy" metric. Invalid otherwise.
+  Output x, y, logits;
+  std::vector<ModelVariable> variables;  // in graph order
 };
 
 inline constexpr int64_t kImageFeatures = 784;
 inline constexpr int kNumClasses = 10;
 
-// Builds a built-in model (spec.kind softmax, mlp or cnn) or loads spec.graph_file.
+// A built-in model (spec.kind softmax, mlp or cnn) as a complete-model graph:
+// initializers (He normal seeded from spec.seed, biases zero) and roles.
+// REQUIRES: registry holds the standard ops and outlives the graph.
+StatusOr<std::unique_ptr<Graph>> BuildBuiltinGraph(const ModelSpec& spec, const OpRegistry* registry);
+
+// The model of `graph` after ValidateModel; `where` (a file, "the job's
+// graph") prefixes errors.
+StatusOr<Model> ModelFromGraph(std::unique_ptr<Graph> graph, const std::string& where);
+
+// The job's model: a built-in built by BuildBuiltinGraph, else the graph of
+// spec.graph_def (the shipped bytes) or of spec.graph_file.
 // REQUIRES: registry holds the standard ops and outlives the model.
 StatusOr<Model> BuildModel(const ModelSpec& spec, const OpRegistry* registry);
 
-// Loads a GraphDef file that follows the contract of README.md (Job spec); the
-// error names the file and what is missing.
-StatusOr<Model> LoadModelGraph(const std::string& path, const OpRegistry* registry);
-
-// Adds a "<var>/initial_value" Const node per variable, so that the model can
-// be saved with WriteGraphFile and loaded back by LoadModelGraph.
-Status AddInitialValueNodes(Model* model);
+// The bytes of the graph file at `path` once they are checked to be a
+// complete model (ValidateModel; the error names the file, the node and what
+// is wrong): what `flowps submit` ships with a graph job.
+StatusOr<std::string> ReadModelGraphFile(const std::string& path);
+// The same check of bytes; `where` names them in errors.
+Status CheckModelGraph(const std::string& bytes, const std::string& where);
 
 // How many rows of logits [n, c] have their arg-max equal to labels [n].
 int64_t CountCorrect(const Tensor& logits, const Tensor& labels);

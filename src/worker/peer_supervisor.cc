@@ -61,6 +61,8 @@ kj::Promise<void> PeerSupervisor::EnsurePeer(size_t k) {
               req.setJobPath(job_.path);
               req.setFromChief(true);
               req.setJobId(job_.id);
+              req.setGraphDef(kj::arrayPtr(reinterpret_cast<const kj::byte*>(job_.graph_def.data()),
+                                           job_.graph_def.size()));
               return c.Call(req.send(), "startJob").ignoreResult();
             });
       })

@@ -27,6 +27,7 @@ class RpcClient;
 // The job a chief runs, as it starts it on the other workers.
 struct PeerJob {
   std::string name, yaml, path, id;
+  std::string graph_def;  // the job's graph bytes (graph-file jobs), shipped to every worker
 };
 
 class PeerSupervisor {

@@ -8,12 +8,9 @@
 
 namespace flowps {
 
-StatusOr<std::map<std::string, kernels::InitializerSpec>> PsInitializers(const Model& model) {
+std::map<std::string, kernels::InitializerSpec> PsInitializers(const Model& model) {
   std::map<std::string, kernels::InitializerSpec> inits;
-  for (const ModelVariable& v : model.variables) {
-    if (!v.initializer) return InvalidArgument("variable '" + v.name + "' has no initializer the ps can run");
-    inits[v.name] = *v.initializer;
-  }
+  for (const ModelVariable& v : model.variables) inits[v.name] = v.initializer;
   return inits;
 }
 
@@ -31,8 +28,6 @@ PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job) {
 }
 
 kj::Promise<StatusOr<int64_t>> ShardSetup::Run(const JobSpec& job, const Model& model) {
-  auto inits = PsInitializers(model);
-  if (!inits.ok()) return StatusOr<int64_t>(inits.status());
   return ps_->Configure(PsJobConfigFromJobSpec(job))
       .then([this, &job](std::vector<int64_t>) -> kj::Promise<StatusOr<int64_t>> {
         if (job.checkpoint.dir.empty()) return StatusOr<int64_t>(-1);
@@ -40,7 +35,7 @@ kj::Promise<StatusOr<int64_t>> ShardSetup::Run(const JobSpec& job, const Model& 
           return RestoreCommon(job, std::make_shared<std::vector<int64_t>>(std::move(complete)), 0, "");
         });
       })
-      .then([this, &job, inits = std::move(inits).value()](
+      .then([this, &job, inits = PsInitializers(model)](
                 StatusOr<int64_t> resumed) mutable -> kj::Promise<StatusOr<int64_t>> {
         if (!resumed.ok()) return resumed;
         return ps_->CreateVariables(std::move(inits)).then([this, &job, r = *resumed](int created) {

@@ -30,9 +30,9 @@ class logger;
 
 namespace flowps {
 
-// The model's initializers as the ps runs them. InvalidArgument naming a
-// variable without one.
-StatusOr<std::map<std::string, kernels::InitializerSpec>> PsInitializers(const Model& model);
+// The model's initializers (its Variable nodes' attributes) as the ps runs
+// them, by variable name: every model has them (ModelFromGraph).
+std::map<std::string, kernels::InitializerSpec> PsInitializers(const Model& model);
 
 // How the job's ps shards train: its mode, optimizer and checkpoints (the one
 // place the job spec becomes the shards' config).

@@ -1,6 +1,7 @@
 #include "worker/training_loop.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include <kj/debug.h>
 
@@ -9,6 +10,20 @@ namespace {
 
 int64_t LeastStep(const std::vector<int64_t>& steps) {
   return steps.empty() ? 0 : *std::min_element(steps.begin(), steps.end());
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The worst staleness of the shards that took the push (see StepRecord).
+int64_t Staleness(const std::vector<int64_t>& from_steps, const std::vector<ShardPushReply>& pushed) {
+  int64_t worst = 0;
+  for (size_t k = 0; k < pushed.size() && k < from_steps.size(); ++k) {
+    if (pushed[k].outcome != PushReplyOutcome::kApplied && pushed[k].outcome != PushReplyOutcome::kAccepted) continue;
+    worst = std::max(worst, pushed[k].global_step - 1 - from_steps[k]);
+  }
+  return worst;
 }
 
 }  // namespace
@@ -49,51 +64,64 @@ StatusOr<TrainingLoopResult> TrainingLoop::Run(kj::WaitScope& wait_scope) {
 Status TrainingLoop::Step() {
   if (!options_.prefetch) {
     FLOWPS_ASSIGN_OR_RETURN(Computed computed, WaitLocal(ComputeNext()));
+    const auto sent = std::chrono::steady_clock::now();
     PushPullResult answer = Wait(params_->PushPull(computed.from_steps, std::move(computed.gradients.grads)));
-    return Record(computed, std::move(answer));
+    return Record(computed, std::move(answer), SecondsSince(sent));
   }
   if (!ready_) {
     FLOWPS_ASSIGN_OR_RETURN(ready_, WaitLocal(ComputeNext()));
   }
   Computed pushing = std::move(*ready_);
   ready_.reset();
+  const auto sent = std::chrono::steady_clock::now();
   auto answer = params_->PushPull(pushing.from_steps, std::move(pushing.gradients.grads)).eagerlyEvaluate(nullptr);
   StatusOr<Computed> next = WaitLocal(ComputeNext());
   PushPullResult pushed = Wait(kj::mv(answer));
+  const double round_trip = SecondsSince(sent);
   if (!next.ok()) return next.status();
   ready_ = std::move(next).value();
-  return Record(pushing, std::move(pushed));
+  return Record(pushing, std::move(pushed), round_trip);
 }
 
 Status TrainingLoop::LoadParameters(PulledVariables pulled) {
   result_.global_step = LeastStep(pulled.shard_steps);
+  const auto start = std::chrono::steady_clock::now();
   FLOWPS_RETURN_IF_ERROR(WaitLocal(gradients_->Load(pulled.values)));
+  load_seconds_ = SecondsSince(start);
   current_steps_ = std::move(pulled.shard_steps);  // the values now live in the model
   return Status::OK();
 }
 
 kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
+  const auto start = std::chrono::steady_clock::now();
   auto batch = batches_->Next();
   if (!batch.ok()) return StatusOr<Computed>(batch.status());
   batch_ = std::move(batch).value();
   Computed c;
   c.from_steps = current_steps_;
   c.examples = batch_.size;
+  c.pull_seconds = load_seconds_;
   return gradients_->Compute(batch_).then(
-      [c = kj::mv(c)](StatusOr<GradientSource::Gradients> g) mutable -> StatusOr<Computed> {
+      [c = kj::mv(c), start](StatusOr<GradientSource::Gradients> g) mutable -> StatusOr<Computed> {
         if (!g.ok()) return g.status();
         c.gradients = std::move(g).value();
+        c.compute_seconds = SecondsSince(start);
         return std::move(c);
       });
 }
 
-Status TrainingLoop::Record(const Computed& c, PushPullResult answer) {
+Status TrainingLoop::Record(const Computed& c, PushPullResult answer, double round_trip_seconds) {
   StepRecord r;
   r.global_step = LeastStep(c.from_steps);
   r.examples = c.examples;
   r.loss = c.gradients.loss;
   r.stale = std::any_of(answer.pushed.begin(), answer.pushed.end(),
                         [](const ShardPushReply& p) { return p.outcome == PushReplyOutcome::kStale; });
+  r.staleness = Staleness(c.from_steps, answer.pushed);
+  for (const ShardPushReply& p : answer.pushed) r.times.wait = std::max(r.times.wait, p.wait_seconds);
+  r.times.pull = c.pull_seconds;
+  r.times.compute = c.compute_seconds;
+  r.times.push = std::max(0.0, round_trip_seconds - r.times.wait);
   ++result_.local_steps;
   result_.stale += r.stale ? 1 : 0;
   result_.examples += r.examples;

@@ -81,12 +81,26 @@ class BatchSource {
   virtual StatusOr<data::ColumnBatch> Next() = 0;
 };
 
+// Where a step's time went, in seconds. With prefetch, compute overlaps the
+// previous step's push and wait.
+struct StepTimes {
+  double pull = 0;     // loading the parameters the step computed from into the model
+  double compute = 0;  // reading the batch and computing its gradients
+  double push = 0;     // the pushPull round trip, less `wait`
+  double wait = 0;     // the shards holding the answer for the step's release (sync; the longest)
+};
+
 // What happened in one step, for the hooks.
 struct StepRecord {
   int64_t global_step = 0;  // the least shard step of the parameters the step pushed to
   int64_t examples = 0;
   double loss = 0;
   bool stale = false;  // some shard dropped the push as stale
+  // Steps the shards had moved past the parameters the push was computed
+  // from, as their answers saw it (the most of the shards that took the push;
+  // 0 in sync mode).
+  int64_t staleness = 0;
+  StepTimes times;
 };
 
 struct TrainingLoopResult {
@@ -126,11 +140,12 @@ class TrainingLoop {
     GradientSource::Gradients gradients;
     std::vector<int64_t> from_steps;
     int64_t examples = 0;
+    double pull_seconds = 0, compute_seconds = 0;
   };
   Status Step();
   Status LoadParameters(PulledVariables pulled);
   kj::Promise<StatusOr<Computed>> ComputeNext();
-  Status Record(const Computed& c, PushPullResult answer);
+  Status Record(const Computed& c, PushPullResult answer, double round_trip_seconds);
   template <typename T>
   T Wait(kj::Promise<T> p);  // a remote call: a stop ends the wait
   template <typename T>
@@ -144,6 +159,7 @@ class TrainingLoop {
   kj::WaitScope* wait_scope_ = nullptr;
 
   std::vector<int64_t> current_steps_;  // the shard steps of the parameters the model holds
+  double load_seconds_ = 0;             // how long loading those took
   data::ColumnBatch batch_;                // the batch being computed (valid until its Compute resolves)
   std::optional<Computed> ready_;       // prefetch: computed, not yet pushed
   TrainingLoopResult result_;

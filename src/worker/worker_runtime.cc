@@ -25,11 +25,14 @@
 #include "worker/job_report.h"
 #include "worker/local_devices.h"
 #include "worker/local_model.h"
+#include "worker/model_metrics.h"
 #include "worker/model_towers.h"
+#include "worker/models.h"
 #include "worker/peer_supervisor.h"
 #include "worker/ps_parameter_source.h"
 #include "worker/shard_setup.h"
 #include "worker/training_loop.h"
+#include "worker/worker_metrics.h"
 
 namespace flowps {
 namespace {
@@ -50,6 +53,7 @@ struct WorkerRuntime::State {
   int task = 0;
   ThreadPool* pool = nullptr;
   std::shared_ptr<spdlog::logger> log;
+  std::shared_ptr<WorkerMetrics> metrics;
 
   std::mutex control_mu;  // serialises Submit, Join and Stop; never held while waiting for a job thread to end
   std::thread thread;     // guarded by control_mu
@@ -101,12 +105,12 @@ struct WorkerRuntime::State {
     RequestStop();
     if (thread.joinable()) thread.join();
   }
-  // Checks the job, then (unless refused while one runs) replaces the running one.
-  // REQUIRES: control_mu held.
-  Status Start(std::string yaml, std::string path, std::string job_id, bool as_chief, bool refuse_while_running);
+  // Checks the job (and its graph), then (unless refused while one runs)
+  // replaces the running one. REQUIRES: control_mu held.
+  Status Start(std::string yaml, std::string path, std::string job_id, bool as_chief, bool refuse_while_running,
+               std::string graph_def);
   // The job thread's body.
-  void RunJob(const JobSpec& job, const std::string& yaml, const std::string& path, const std::string& job_id,
-              bool as_chief);
+  void RunJob(const JobSpec& job, PeerJob peer_job, bool as_chief);
 };
 
 namespace {
@@ -181,7 +185,7 @@ Status JobRun::Prepare() {
                           data::Pipeline::Start(data.train, TrainReading(job_.data, s_.task, workers)));
   batches_ = std::make_unique<PipelineBatchSource>(std::move(pipeline));
   test_ = std::move(data.test);
-  towers_ = std::make_unique<ModelTowers>(model_.get(), s_.pool, EffectiveFeeds(job_.data));
+  towers_ = std::make_unique<ModelTowers>(model_.get(), s_.pool, EffectiveFeeds(job_.data, *model_->model().graph));
   std::vector<VariableInfo> infos;
   std::vector<std::string> names;
   for (const ModelVariable& v : model_->model().variables) {
@@ -234,7 +238,12 @@ Status JobRun::PrepareChief() {
 }
 
 Status JobRun::Evaluate(int64_t global_step) {
-  FLOWPS_ASSIGN_OR_RETURN(accuracy_, evaluator_->Evaluate(global_step).wait(io_.waitScope));
+  FLOWPS_ASSIGN_OR_RETURN(TestMetrics metrics, evaluator_->Evaluate(global_step).wait(io_.waitScope));
+  auto accuracy = metrics.find("accuracy");
+  accuracy_ = accuracy == metrics.end() ? -1 : accuracy->second;
+  s_.log->info("job '{}' test metrics at step {}: {}", job_.name, global_step, FormatMetrics(metrics));
+  s_.Update([&](WorkerJobStatus& st) { st.test_metrics = std::move(metrics); });
+  s_.metrics->RecordEvaluation(global_step, accuracy_);
   return report_->RecordEvaluation(global_step, accuracy_);
 }
 
@@ -279,6 +288,7 @@ Status JobRun::Run() {
   TrainingHooks hooks;
   hooks.before_step = [this](int64_t global_step) { return BeforeStep(global_step); };
   hooks.after_step = [this](const StepRecord& step, const TrainingLoopResult& totals) {
+    s_.metrics->RecordStep(step);
     return report_->RecordStep(step, totals);
   };
   TrainingLoopOptions options;
@@ -297,8 +307,7 @@ Status JobRun::Run() {
 
 }  // namespace
 
-void WorkerRuntime::State::RunJob(const JobSpec& job, const std::string& yaml, const std::string& path,
-                                  const std::string& job_id, bool as_chief) {
+void WorkerRuntime::State::RunJob(const JobSpec& job, PeerJob peer_job, bool as_chief) {
   auto io = kj::setupAsyncIo();
   auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
   {
@@ -313,7 +322,7 @@ void WorkerRuntime::State::RunJob(const JobSpec& job, const std::string& yaml, c
   for (int rollbacks = 0;; ++rollbacks) {
     bool remote_failure = false;
     {
-      JobRun run(*this, job, PeerJob{job.name, yaml, path, job_id}, as_chief, io, cancelled);
+      JobRun run(*this, job, peer_job, as_chief, io, cancelled);
       try {
         result = run.Run();
         remote_failure = result.code() == Code::kUnavailable || result.code() == Code::kDeadlineExceeded;
@@ -365,17 +374,24 @@ void WorkerRuntime::State::RunJob(const JobSpec& job, const std::string& yaml, c
 }
 
 Status WorkerRuntime::State::Start(std::string yaml, std::string path, std::string job_id, bool as_chief,
-                                   bool refuse_while_running) {
-  auto parsed = ParseJobSpec(yaml, path);
+                                   bool refuse_while_running, std::string graph_def) {
+  auto parsed = ParseJobSpec(yaml, path, graph_def);
   if (!parsed.ok()) return parsed.status();
   JobSpec job = std::move(parsed).value();
+  if (job.model.kind == ModelKind::kGraphFile) {
+    // The graph comes with the job (or, from an older client, from the
+    // chief's own file); the chief ships the same bytes to every worker.
+    if (graph_def.empty()) {
+      FLOWPS_ASSIGN_OR_RETURN(graph_def, ReadModelGraphFile(job.model.graph_file));
+      job.model.graph_def = graph_def;
+    } else {
+      FLOWPS_RETURN_IF_ERROR(CheckModelGraph(graph_def, path + ": model.graph_file " + job.model.graph_file));
+    }
+  }
   const int workers = static_cast<int>(spec.workers.size());
   if (job.mode.total_workers != workers)
     return InvalidArgument(path + ": key 'mode.total_workers' is " + std::to_string(job.mode.total_workers) +
                            " but cluster " + spec.path + " has " + std::to_string(workers) + " workers");
-  if (job.model.kind == ModelKind::kGraphFile)
-    return InvalidArgument(path + ": key 'model.type': a graph file carries no initializers for the ps; submit a "
-                           "built-in model (softmax, mlp, cnn) or run it with flowps train");
   {
     std::lock_guard<std::mutex> lock(mu);
     if (refuse_while_running && IsActive(status.state))
@@ -395,13 +411,17 @@ Status WorkerRuntime::State::Start(std::string yaml, std::string path, std::stri
     thread_running = true;
   }
   log->info("{} job '{}' from {}", as_chief ? "starting" : "joining", job.name, path);
-  thread = std::thread([this, job = std::move(job), yaml = std::move(yaml), path = std::move(path), job_id,
-                        as_chief]() { RunJob(job, yaml, path, job_id, as_chief); });
+  PeerJob peer_job{job.name, std::move(yaml), std::move(path), job_id, std::move(graph_def)};
+  thread = std::thread([this, job = std::move(job), peer_job = std::move(peer_job), as_chief]() mutable {
+    RunJob(job, std::move(peer_job), as_chief);
+  });
   return Status::OK();
 }
 
-WorkerRuntime::WorkerRuntime(ClusterSpec spec, int task_index, ThreadPool* pool, std::shared_ptr<spdlog::logger> log)
+WorkerRuntime::WorkerRuntime(ClusterSpec spec, int task_index, ThreadPool* pool, std::shared_ptr<spdlog::logger> log,
+                             std::shared_ptr<WorkerMetrics> metrics)
     : state_(std::make_shared<State>()) {
+  state_->metrics = metrics ? std::move(metrics) : std::make_shared<WorkerMetrics>();
   state_->spec = std::move(spec);
   state_->task = task_index;
   state_->pool = pool;
@@ -412,18 +432,19 @@ WorkerRuntime::~WorkerRuntime() { Stop(); }
 
 bool WorkerRuntime::is_chief() const { return state_->chief(); }
 
-Status WorkerRuntime::Submit(const std::string& yaml, const std::string& path) {
+Status WorkerRuntime::Submit(const std::string& yaml, const std::string& path, const std::string& graph_def) {
   std::lock_guard<std::mutex> control(state_->control_mu);
   if (!state_->chief())
     return FailedPrecondition("worker " + std::to_string(state_->task) + " is not the chief; submit to worker " +
                               std::to_string(state_->spec.chief) + " at " + state_->spec.chief_task().address());
   const std::string job_id = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-  return state_->Start(yaml, path, job_id, true, /*refuse_while_running=*/true);
+  return state_->Start(yaml, path, job_id, true, /*refuse_while_running=*/true, graph_def);
 }
 
-Status WorkerRuntime::Join(const std::string& yaml, const std::string& path, const std::string& job_id) {
+Status WorkerRuntime::Join(const std::string& yaml, const std::string& path, const std::string& job_id,
+                           const std::string& graph_def) {
   std::lock_guard<std::mutex> control(state_->control_mu);
-  return state_->Start(yaml, path, job_id, false, /*refuse_while_running=*/false);
+  return state_->Start(yaml, path, job_id, false, /*refuse_while_running=*/false, graph_def);
 }
 
 void WorkerRuntime::Stop() {
@@ -440,6 +461,8 @@ kj::Promise<void> WorkerRuntime::StopAsync() {
   state_->ended.push_back(kj::mv(paf.fulfiller));
   return kj::mv(paf.promise);
 }
+
+const WorkerMetrics& WorkerRuntime::metrics() const { return *state_->metrics; }
 
 WorkerJobStatus WorkerRuntime::Snapshot() const {
   std::lock_guard<std::mutex> lock(state_->mu);
@@ -458,15 +481,17 @@ class WorkerControlImpl final : public wire::WorkerControl::Server {
   kj::Promise<void> startJob(StartJobContext context) override {
     auto p = context.getParams();
     std::string yaml = p.getJobYaml(), path = p.getJobPath(), id = p.getJobId();
+    auto bytes = p.getGraphDef();
+    std::string graph(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
     auto rt = runtime_;
     auto check = [](Status s) {
       if (!s.ok()) kj::throwFatalException(KJ_EXCEPTION(FAILED, s.message()));
     };
     if (!p.getFromChief()) {
-      check(rt->Submit(yaml, path));
+      check(rt->Submit(yaml, path, graph));
       return kj::READY_NOW;
     }
-    return rt->StopAsync().then([rt, yaml, path, id, check]() { check(rt->Join(yaml, path, id)); });
+    return rt->StopAsync().then([rt, yaml, path, id, graph, check]() { check(rt->Join(yaml, path, id, graph)); });
   }
 
   kj::Promise<void> stop(StopContext) override { return runtime_->StopAsync(); }
@@ -487,6 +512,12 @@ class WorkerControlImpl final : public wire::WorkerControl::Server {
     out.setJobExamplesPerSec(s.job_examples_per_sec);
     out.setStaleDropped(s.stale_dropped);
     out.setTestAccuracy(s.test_accuracy);
+    auto metrics = out.initTestMetrics(static_cast<unsigned>(s.test_metrics.size()));
+    unsigned i = 0;
+    for (const auto& [name, value] : s.test_metrics) {
+      metrics[i].setName(name);
+      metrics[i++].setValue(value);
+    }
     out.setElapsedSeconds(s.elapsed_seconds);
     out.setError(s.error);
     out.setMetricsPath(s.metrics_path);
@@ -494,6 +525,7 @@ class WorkerControlImpl final : public wire::WorkerControl::Server {
     out.setResumedFrom(s.resumed_from);
     out.setCheckpointFailures(s.checkpoint_failures);
     out.setLastCheckpoint(s.last_checkpoint);
+    WriteWorkerMetrics(runtime_->metrics().Read(), context.getResults().initMetrics());
     return kj::READY_NOW;
   }
 

@@ -13,13 +13,16 @@
 // reaches the job's end (steps, or epochs of the whole training set).
 //
 // The chief (the cluster spec's chief worker) also takes submissions: it
-// checks the job, builds the model, places the variables on the ps shards
+// checks the job and its graph (a graph job's GraphDef bytes come with the
+// submission and go on to every worker, so no worker reads the graph file),
+// builds the model, places the variables on the ps shards
 // (PartitionPlan), configures the shards and creates the variables with their
 // initializers, or resumes from the shards' newest checkpoint; then it starts
 // every other worker and trains as one of them. Every two seconds it asks the
 // others for their status and starts again any that is idle (a restarted
 // flowps-worker rejoins). It evaluates the test accuracy every
-// eval_every_steps global steps and at the end, checkpoints (every K steps / T
+// eval_every_steps global steps and at the end (with every metric the
+// model's roles name, worker/model_metrics.h), checkpoints (every K steps / T
 // seconds, and at the end), and at the end writes <run_dir>/metrics.jsonl and
 // <run_dir>/curves.png (gnuplot).
 //
@@ -54,13 +57,16 @@ class logger;
 namespace flowps {
 
 class ThreadPool;
+class WorkerMetrics;
 struct ServiceEnv;
 
 class WorkerRuntime {
  public:
   // `task_index` is this worker's index in spec.workers. REQUIRES: pool
-  // outlives the runtime.
-  WorkerRuntime(ClusterSpec spec, int task_index, ThreadPool* pool, std::shared_ptr<spdlog::logger> log);
+  // outlives the runtime. Every job's steps and evaluations are counted into
+  // `metrics` (null: a WorkerMetrics of its own).
+  WorkerRuntime(ClusterSpec spec, int task_index, ThreadPool* pool, std::shared_ptr<spdlog::logger> log,
+                std::shared_ptr<WorkerMetrics> metrics = nullptr);
   // Stops the job, if any, and joins its thread.
   ~WorkerRuntime();
   WorkerRuntime(const WorkerRuntime&) = delete;
@@ -70,9 +76,13 @@ class WorkerRuntime {
   // (FailedPrecondition) on a worker that is not the chief or while a job
   // runs; InvalidArgument naming file, line and key for a bad spec. A refusal
   // leaves a running job as it was.
-  Status Submit(const std::string& yaml, const std::string& path);
+  // `graph_def`: the bytes of the job's model.graph_file (empty: a built-in
+  // model, or the chief reads the file); a graph that is not a complete model
+  // is refused naming the node. The chief ships the bytes to every worker.
+  Status Submit(const std::string& yaml, const std::string& path, const std::string& graph_def = "");
   // Joins run `job_id` of the job the chief runs (a running job here is replaced).
-  Status Join(const std::string& yaml, const std::string& path, const std::string& job_id);
+  Status Join(const std::string& yaml, const std::string& path, const std::string& job_id,
+              const std::string& graph_def = "");
   // Stops this worker's job and waits for its thread (bounded by the ps call
   // deadline). Blocks: not for an event loop or a compute pool thread.
   void Stop();
@@ -81,6 +91,7 @@ class WorkerRuntime {
   // blocks nothing, so a worker whose pool has one thread still stops.
   kj::Promise<void> StopAsync();
   WorkerJobStatus Snapshot() const;
+  const WorkerMetrics& metrics() const;
   bool is_chief() const;
 
   struct State;

@@ -63,6 +63,20 @@ TEST_CASE("the good spec gives every task its address, devices and name, the chi
   CHECK(spec->Task("worker", 2).status().message() == d.dir + "/c.yaml: job 'worker' has tasks 0..1, not 2");
 }
 
+TEST_CASE("a task's metrics port and the chief's dashboard port are read; both are off by default") {
+  SpecDir d;
+  std::string text = kGood;
+  text.replace(text.find("      - address: 127.0.0.1:7001"), 0, "        metrics_port: 9400\n");
+  text += "        metrics_port: 9501\n        dashboard_port: 8080\n";
+  auto spec = d.Parse(text);
+  REQUIRE(spec.ok());
+  CHECK(spec->ps[0].metrics_port == 9400);
+  CHECK(spec->ps[1].metrics_port == 0);
+  CHECK(spec->workers[0].dashboard_port == 0);
+  CHECK(spec->workers[1].metrics_port == 9501);
+  CHECK(spec->workers[1].dashboard_port == 8080);
+}
+
 TEST_CASE("the example spec configs/local.yaml is valid") {
   auto spec = LoadClusterSpec(std::string(FLOWPS_SOURCE_DIR) + "/configs/local.yaml");
   REQUIRE(spec.ok());
@@ -92,6 +106,18 @@ TEST_CASE("each class of bad spec is refused naming file, line and key") {
   SECTION("a duplicate address") {
     CHECK(refused("token_file: cluster.token\njobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:7100\n" + worker) ==
           f + ":8: key 'jobs.worker.tasks[0].address' duplicates the address 127.0.0.1:7100 of jobs.ps.tasks[0]");
+  }
+  SECTION("a metrics or dashboard port that is taken, out of range, or a dashboard off the chief") {
+    const std::string ps = "token_file: cluster.token\njobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:7000\n";
+    CHECK(refused(ps + "        metrics_port: 7100\n" + worker) ==
+          f + ":9: key 'jobs.worker.tasks[0].address' duplicates the address 127.0.0.1:7100 of "
+              "jobs.ps.tasks[0].metrics_port");
+    CHECK(refused(ps + "        metrics_port: 70000\n" + worker) ==
+          f + ":6: key 'jobs.ps.tasks[0].metrics_port' is 70000 but must be 1..65535 (leave it out for none)");
+    CHECK(refused(ps + "        dashboard_port: 8080\n" + worker) == f + ":6: unknown key 'jobs.ps.tasks[0].dashboard_port'");
+    CHECK(refused(ps + worker + "      - address: 127.0.0.1:7101\n        dashboard_port: 8080\n") ==
+          f + ":10: key 'jobs.worker.tasks[1].dashboard_port' is set on a worker that is not the chief (worker 0): "
+              "only the chief serves the dashboard");
   }
   SECTION("a missing job") {
     CHECK(refused("token_file: cluster.token\njobs:\n" + worker) ==

@@ -66,7 +66,7 @@ TEST_CASE("a bad job spec is refused naming file, line and key") {
   CHECK(ErrorOf(Valid() + "trian: 3\n") == "job.yaml:15: unknown key 'trian'");
   CHECK(ErrorOf(Valid("  learning_rate_decay: 0.5\n")) == "job.yaml:11: unknown key 'optimizer.learning_rate_decay'");
   CHECK(ErrorOf(Valid().replace(Valid().find("momentum"), 8, "rmsprop")) ==
-        "job.yaml:9: key 'optimizer.type' is 'rmsprop', expected one of sgd | momentum | adagrad | adam");
+        "job.yaml:9: key 'optimizer.type' is 'rmsprop', expected one of sgd | momentum | adagrad | adam | ftrl");
   CHECK(ErrorOf(Valid().replace(Valid().find("0.1"), 3, "-1")) == "job.yaml:10: key 'optimizer.learning_rate' must be positive");
   CHECK(ErrorOf(Valid("  beta1: 0.5\n")) == "job.yaml:11: key 'optimizer.beta1' is only valid for type adam");
   CHECK(ErrorOf(Valid().replace(Valid().find("mlp"), 3, "softmax")) == "job.yaml:4: key 'model.hidden' is only valid for type mlp");

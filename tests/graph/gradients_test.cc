@@ -56,6 +56,46 @@ TEST_CASE("the gradient of an embedding lookup is a sparse set of rows") {
   CHECK((*r)[1].ToVector<float>() == std::vector<float>{2, 2, 2, 2, 2, 2});
 }
 
+TEST_CASE("an embedding lookup with a mean combiner over a ragged batch has a sparse gradient of the ids' rows") {
+  Fixture f;
+  VariableStore vars;
+  vars.Set("emb", F({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, Shape{5, 2}));
+  Output emb = Variable(f.g, "emb", Shape{5, 2});
+  Output ids = Placeholder(f.g, DType::kInt64, Shape{-1}, "ids");
+  Output offsets = Placeholder(f.g, DType::kInt64, Shape{-1}, "offsets");
+  Output pooled = SegmentCombine(Gather(emb, ids), offsets, "mean");  // [batch, 2]
+  Output loss = ReduceSum(pooled * Const(f.g, F({1, 10}, Shape{2})));
+  auto grads = Gradients(loss, {emb});
+  REQUIRE(grads.ok());
+  const GradValue& g = (*grads)[0];
+  REQUIRE(g.sparse());  // no dense [5, 2] tensor is built
+  Executor exec(f.g, f.pool.get());
+  // Example 0 owns ids {4, 1, 4}, example 1 owns {} and example 2 owns {2}.
+  FeedList feeds{{ids, Tensor::FromVector<int64_t>(Shape{4}, {4, 1, 4, 2})},
+                 {offsets, Tensor::FromVector<int64_t>(Shape{4}, {0, 3, 3, 4})}};
+  auto r = exec.Run(feeds, {pooled, g.indices, g.values}, {}, StepOptions{&vars, nullptr});
+  REQUIRE(r.ok());
+  CHECK((*r)[0].ToVector<float>() == std::vector<float>{(8 + 2 + 8) / 3.f, (9 + 3 + 9) / 3.f, 0, 0, 4, 5});
+  CHECK((*r)[1].ToVector<int64_t>() == std::vector<int64_t>{4, 1, 4, 2});
+  const std::vector<float> expected{1 / 3.f, 10 / 3.f, 1 / 3.f, 10 / 3.f, 1 / 3.f, 10 / 3.f, 1, 10};
+  const std::vector<float> values = (*r)[2].ToVector<float>();
+  REQUIRE(values.size() == expected.size());
+  for (size_t i = 0; i < values.size(); ++i) CHECK(values[i] == Approx(expected[i]));
+}
+
+TEST_CASE("offsets that do not cover the looked-up rows fail the step naming the node") {
+  Fixture f;
+  Output rows = Placeholder(f.g, DType::kFloat32, Shape{-1, 2}, "rows");
+  Output offsets = Placeholder(f.g, DType::kInt64, Shape{-1}, "offsets");
+  Output pooled = SegmentCombine(rows, offsets, "sum");
+  Executor exec(f.g, f.pool.get());
+  auto r = exec.Run({{rows, F({1, 2, 3, 4}, Shape{2, 2})}, {offsets, Tensor::FromVector<int64_t>(Shape{2}, {0, 3})}},
+                    {pooled});
+  REQUIRE(!r.ok());
+  CHECK(r.status().message().find("SegmentCombine") != std::string::npos);
+  CHECK(r.status().message().find("offsets must run from 0 to the 2 rows") != std::string::npos);
+}
+
 TEST_CASE("sparse gradients from two lookups concatenate; a dense use densifies them") {
   Fixture f;
   Output table = Placeholder(f.g, DType::kFloat32, Shape{3, 1}, "table");

@@ -146,6 +146,17 @@ std::vector<Case> Cases() {
       {R({5, 3}), Tensor::FromVector<int32_t>(Shape{4}, {4, 0, 4, 2})}, Only({0}));
   add("Gather with rank-2 int64 indices", {"Gather"}, [](Graph&, In x) { return Gather(x[0], x[1]); },
       {R({4, 2}), Tensor::FromVector<int64_t>(Shape{2, 2}, {1, 3, 3, 0})}, Only({0}));
+  const Tensor offsets = Tensor::FromVector<int64_t>(Shape{4}, {0, 2, 2, 5});  // an empty example too
+  add("SegmentCombine sum", {"SegmentCombine", "SegmentExpand"},
+      [](Graph&, In x) { return SegmentCombine(x[0], x[1], "sum"); }, {R({5, 3}), offsets}, Only({0}));
+  add("SegmentCombine mean", {"SegmentCombine", "SegmentExpand"},
+      [](Graph&, In x) { return SegmentCombine(x[0], x[1], "mean"); }, {R({5, 3}), offsets}, Only({0}));
+  add("SegmentExpand mean", {"SegmentExpand", "SegmentCombine"},
+      [](Graph&, In x) { return SegmentExpand(x[0], x[1], "mean"); }, {R({3, 2}), offsets}, [] {
+        GradCheckOptions o = Only({0});
+        o.unknown_first_dim = true;  // the number of rows is the last offset: known when the step runs
+        return o;
+      }());
   add("SparseToDense", {"SparseToDense", "Gather"}, [](Graph&, In x) { return SparseToDense(x[0], x[1], x[2]); },
       {Tensor::FromVector<int32_t>(Shape{3}, {2, 0, 2}), R({3, 2}), R({4, 2})}, Only({1}));
 

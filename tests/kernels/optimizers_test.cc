@@ -104,6 +104,56 @@ TEST_CASE("adam's bias correction uses the global step it is given") {
   CHECK(Values(var)[0] == Approx(expected).epsilon(1e-4));
 }
 
+TEST_CASE("ftrl's first step is the proximal solution, zero where |gradient| <= l1") {
+  OptimizerConfig c = Config(OptimizerKind::kFtrl, 0.5);
+  c.initial_accumulator = 0.1;
+  c.l1 = 1.0;
+  c.l2 = 0.25;
+  Optimizer opt(c);
+  Tensor var = Tensor::FromVector<float>({2}, {0.0f, 0.0f});
+  std::vector<Tensor> slots = opt.MakeSlots(var.shape());
+  REQUIRE(opt.SlotNames() == std::vector<std::string>{"accumulator", "linear"});
+  CHECK(Values(slots[0]) == std::vector<float>{0.1f, 0.1f});
+  REQUIRE(opt.ApplyDense(var, slots, Tensor::FromVector<float>({2}, {3.0f, 0.5f}), 1).ok());
+  // From var 0: z = g, n = 0.1 + g^2, var = (sign(z) l1 - z) / (sqrt(n) / lr + 2 l2).
+  CHECK(Values(var)[0] == Approx((1.0 - 3.0) / (std::sqrt(9.1) / 0.5 + 0.5)));
+  CHECK(Values(var)[1] == 0.0f);  // |z| = 0.5 <= l1: exactly zero (sparsity)
+  CHECK(Values(slots[1])[1] == Approx(0.5f));
+  CHECK(Values(slots[0])[0] == Approx(9.1f));
+}
+
+TEST_CASE("ftrl's second step folds the learning-rate change times the weight into z") {
+  OptimizerConfig c = Config(OptimizerKind::kFtrl, 0.2);
+  c.initial_accumulator = 0.5;
+  c.l1 = 0.1;
+  c.l2 = 0.3;
+  Optimizer opt(c);
+  Tensor var = Tensor::FromVector<float>({1}, {0.4f});
+  std::vector<Tensor> slots = opt.MakeSlots(var.shape());
+  double w = 0.4, n = 0.5, z = 0;
+  for (double g : {1.5, -0.7}) {
+    REQUIRE(opt.ApplyDense(var, slots, Tensor::FromVector<float>({1}, {static_cast<float>(g)}), 1).ok());
+    double n2 = n + g * g;
+    z += g - (std::sqrt(n2) - std::sqrt(n)) / 0.2 * w;
+    n = n2;
+    w = std::abs(z) <= 0.1 ? 0 : ((z > 0 ? 0.1 : -0.1) - z) / (std::sqrt(n) / 0.2 + 2 * 0.3);
+    CHECK(Values(var)[0] == Approx(w).epsilon(1e-5));
+    CHECK(Values(slots[1])[0] == Approx(z).epsilon(1e-5));
+  }
+  CHECK(w != 0.0);
+}
+
+TEST_CASE("ftrl with l1 = l2 = 0 is the lr / sqrt(n) scaled negative of z") {
+  OptimizerConfig c = Config(OptimizerKind::kFtrl, 0.1);
+  Optimizer opt(c);
+  Tensor var = Tensor::FromVector<float>({1}, {0.0f});
+  std::vector<Tensor> slots = opt.MakeSlots(var.shape());
+  for (int t = 1; t <= 5; ++t)
+    REQUIRE(opt.ApplyDense(var, slots, Tensor::FromVector<float>({1}, {1.0f}), t).ok());
+  CHECK(Values(var)[0] == Approx(-Values(slots[1])[0] * 0.1f / std::sqrt(Values(slots[0])[0])));
+  CHECK(Values(slots[0])[0] == Approx(5.1f));
+}
+
 TEST_CASE("a sparse update touches only the rows pushed, slots included") {
   OptimizerConfig c = Config(OptimizerKind::kAdam, 0.01);
   c.epsilon = 0;

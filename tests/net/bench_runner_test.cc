@@ -43,9 +43,17 @@ TEST_CASE("rpc-latency measures our calls and the raw TCP baseline in the same r
   std::string line;
   std::vector<std::string> got;
   while (std::getline(lines, line)) got.push_back(line);
-  REQUIRE(got.size() == 2);
+  REQUIRE(got.size() == 8);
   CHECK_THAT(got[0], Catch::StartsWith("{\"name\":\"rpc_health_calls_per_s\",\"value\":"));
   CHECK_THAT(got[0], Catch::Contains("\"unit\":\"calls/s\",\"baseline_name\":\"tcp_pingpong_calls_per_s\",\"baseline_value\":"));
   CHECK_THAT(got[1], Catch::StartsWith("{\"name\":\"rpc_pipelined_calls_per_s\",\"value\":"));
   CHECK_THAT(got[0], !Catch::Contains("\"value\":0,"));
+  // What each kind of call costs, in counts that do not move with the load.
+  const std::vector<std::string> costs = {"cpu_us_per_call", "switches_per_call", "io_calls_per_call"};
+  for (size_t i = 0; i < 6; ++i) {
+    const std::string name = std::string(i < 3 ? "rpc_health_" : "rpc_pipelined_") + costs[i % 3];
+    CHECK_THAT(got[2 + i], Catch::StartsWith("{\"name\":\"" + name + "\",\"value\":"));
+  }
+  CHECK_THAT(got[3], Catch::Contains("\"baseline_name\":\"tcp_pingpong_switches_per_call\""));
+  CHECK_THAT(got[4], !Catch::Contains("\"value\":0,"));  // a call reads and writes
 }

@@ -35,7 +35,7 @@ size_t WireValues() {
 }
 
 const OptimizerKind kOptimizers[] = {OptimizerKind::kSgd, OptimizerKind::kMomentum, OptimizerKind::kAdagrad,
-                                     OptimizerKind::kAdam};
+                                     OptimizerKind::kAdam, OptimizerKind::kFtrl};
 const TrainingMode kModes[] = {TrainingMode::kSync, TrainingMode::kAsync};
 const StalenessPolicy kPolicies[] = {StalenessPolicy::kRefuse, StalenessPolicy::kWait};
 const kernels::InitializerKind kInitializers[] = {
@@ -59,7 +59,7 @@ TEST_CASE("a shard config arrives unchanged with every optimizer, mode and stale
         c.total_workers = 4;
         c.max_staleness = 5;
         c.staleness_policy = policy;
-        c.optimizer = {kind, 0.25, 0.5, true, 0.8, 0.99, 1e-6, 0.3};
+        c.optimizer = {kind, 0.25, 0.5, true, 0.8, 0.99, 1e-6, 0.3, 0.125, 0.0625};
         c.checkpoint_dir = "/tmp/ckpt";
         c.keep_checkpoints = 7;
         INFO(OptimizerKindName(kind) << " " << TrainingModeName(mode) << " " << StalenessPolicyName(policy));
@@ -116,8 +116,8 @@ TEST_CASE("an enum value this build does not know is refused, naming the field a
   CHECK(st.message() == "mode: unknown value 7 (a peer built from another schema?)");
   st = ReadSpoilt([](wire::ShardConfig::Builder c) { c.setStalenessPolicy(static_cast<wire::StalenessPolicy>(9)); });
   CHECK(st.message() == "stalenessPolicy: unknown value 9 (a peer built from another schema?)");
-  st = ReadSpoilt([](wire::ShardConfig::Builder c) { c.setOptimizer(static_cast<wire::OptimizerKind>(4)); });
-  CHECK(st.message() == "optimizer: unknown value 4 (a peer built from another schema?)");
+  st = ReadSpoilt([](wire::ShardConfig::Builder c) { c.setOptimizer(static_cast<wire::OptimizerKind>(5)); });
+  CHECK(st.message() == "optimizer: unknown value 5 (a peer built from another schema?)");
 
   capnp::MallocMessageBuilder m;
   auto init = m.initRoot<wire::Initializer>();

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "ps/parameter_shard.h"
+#include "ps/table_checkpoint.h"
 #include "ps_test_util.h"
 
 namespace flowps::ps {
@@ -192,6 +193,150 @@ TEST_CASE("a shard file whose header claims a huge tensor is corrupt, and nothin
   auto snapshot = ReadShardCheckpoint(path, 0, 1);
   REQUIRE(!snapshot.ok());
   CHECK_THAT(snapshot.status().message(), Catch::Contains("corrupt checkpoint: variable 'w' has a tensor of the wrong size"));
+}
+
+}  // namespace flowps::ps
+
+// ---- embedding tables ---------------------------------------------------------
+
+namespace flowps::ps {
+namespace {
+
+EmbeddingTableSpec AdagradTable() {
+  EmbeddingTableSpec s;
+  s.name = "ids";
+  s.dim = 3;
+  s.initializer.kind = kernels::InitializerKind::kNormal;
+  s.initializer.seed = 3;
+  s.optimizer.kind = OptimizerKind::kAdagrad;
+  s.optimizer.learning_rate = 0.1;
+  s.ttl_steps = 4;
+  return s;
+}
+
+// Looks up and pushes `keys` at `step` on whichever of `shards` owns each key.
+void TrainStep(std::vector<std::unique_ptr<EmbeddingTable>>& shards, const std::vector<int64_t>& keys,
+               int64_t step) {
+  const int n = static_cast<int>(shards.size());
+  for (int64_t key : keys) {
+    EmbeddingTable& t = *shards[TableShardOf(key, n)];
+    std::vector<float> row(3), grad{0.1f * static_cast<float>(key % 5), -0.2f, static_cast<float>(step) * 0.01f};
+    t.Lookup(&key, 1, step, row.data());
+    REQUIRE(t.ApplyGradients(&key, grad.data(), 1, step).ok());
+  }
+  for (auto& t : shards) t->EvictExpired(step);  // as the ps does when its step advances
+}
+
+std::vector<std::unique_ptr<EmbeddingTable>> Shards(int n) {
+  std::vector<std::unique_ptr<EmbeddingTable>> shards;
+  for (int s = 0; s < n; ++s) shards.push_back(std::make_unique<EmbeddingTable>(AdagradTable()));
+  return shards;
+}
+
+void Save(std::vector<std::unique_ptr<EmbeddingTable>>& shards, const std::string& dir, int64_t step,
+          bool incremental) {
+  const int n = static_cast<int>(shards.size());
+  for (int s = 0; s < n; ++s)
+    REQUIRE(WriteTableCheckpoint(dir, "ids", step, incremental, s, n, shards[s]->Checkpoint(incremental)).ok());
+}
+
+}  // namespace
+
+TEST_CASE("a table restored from a full checkpoint and two increments into 3 shards equals the 2 it came from") {
+  TempDir dir;
+  auto two = Shards(2);
+  std::vector<int64_t> early{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, -11, 1LL << 40};
+  TrainStep(two, early, 1);
+  Save(two, dir.path(), 1, false);
+  TrainStep(two, {2, 3, 100, 101}, 3);
+  Save(two, dir.path(), 3, true);
+  TrainStep(two, {2, 3, 200}, 6);  // keys last touched at 1 expire (6 - 1 > 4)
+  Save(two, dir.path(), 6, true);
+  // The increment is small: only what changed since step 3.
+  REQUIRE(ReadTableCheckpoint(TableCheckpointPath(dir.path(), "ids", 6, true, 0, 2)).ok());
+  int64_t inc_rows = 0;
+  for (int s = 0; s < 2; ++s)
+    inc_rows += ReadTableCheckpoint(TableCheckpointPath(dir.path(), "ids", 6, true, s, 2))->keys.size();
+  CHECK(inc_rows == 3);
+
+  auto three = Shards(3);
+  for (int s = 0; s < 3; ++s) {
+    StatusOr<int64_t> step = RestoreTableShard(dir.path(), s, 3, three[s].get());
+    INFO(step.status().ToString());
+    REQUIRE(step.ok());
+    CHECK(*step == 6);
+  }
+  int64_t rows = 0;
+  for (auto& t : three) rows += t->Stats().rows;
+  CHECK(rows == two[0]->Stats().rows + two[1]->Stats().rows);
+  CHECK(rows == 5);  // 2, 3, 100, 101, 200 and none of the expired
+  for (int64_t key : {2LL, 3LL, 100LL, 101LL, 200LL}) {
+    std::vector<float> a, b;
+    REQUIRE(two[TableShardOf(key, 2)]->ReadRow(key, &a));
+    REQUIRE(three[TableShardOf(key, 3)]->ReadRow(key, &b));
+    CHECK(a == b);
+  }
+  for (int64_t key : early)
+    if (key != 2 && key != 3) CHECK(!three[TableShardOf(key, 3)]->ReadRow(key, nullptr));
+}
+
+TEST_CASE("an incomplete increment ends the restore chain; the steps before it are restored") {
+  TempDir dir;
+  auto two = Shards(2);
+  TrainStep(two, {1, 2, 3}, 1);
+  Save(two, dir.path(), 1, false);
+  TrainStep(two, {4}, 2);
+  Save(two, dir.path(), 2, true);
+  TrainStep(two, {5, 6, 7, 8}, 3);
+  Save(two, dir.path(), 3, true);
+  TrainStep(two, {9}, 4);
+  Save(two, dir.path(), 4, true);
+  fs::remove(TableCheckpointPath(dir.path(), "ids", 3, true, 1, 2));  // a shard died writing step 3
+  std::vector<TableCheckpointStep> chain = TableRestoreChain(dir.path(), "ids");
+  REQUIRE(chain.size() == 2);
+  CHECK(chain[0].step == 1);
+  CHECK(!chain[0].incremental);
+  CHECK(chain[1].step == 2);
+  auto one = Shards(1);
+  StatusOr<int64_t> restored = RestoreTableShard(dir.path(), 0, 1, one[0].get());
+  INFO(restored.status().ToString());
+  REQUIRE(restored.ok());
+  CHECK(*restored == 2);
+  CHECK(one[0]->Stats().rows == 4);
+}
+
+TEST_CASE("a newer full checkpoint starts the chain afresh; no checkpoint restores nothing") {
+  TempDir dir;
+  auto one = Shards(1);
+  CHECK(*RestoreTableShard(dir.path(), 0, 1, one[0].get()) == -1);
+  TrainStep(one, {1, 2}, 1);
+  Save(one, dir.path(), 1, false);
+  Save(one, dir.path(), 2, true);
+  Save(one, dir.path(), 5, false);
+  Save(one, dir.path(), 6, true);
+  std::vector<TableCheckpointStep> chain = TableRestoreChain(dir.path(), "ids");
+  REQUIRE(chain.size() == 2);
+  CHECK(chain[0].step == 5);
+  CHECK(chain[1].step == 6);
+}
+
+TEST_CASE("a corrupt table file fails the restore naming the file") {
+  TempDir dir;
+  auto one = Shards(1);
+  TrainStep(one, {1, 2}, 1);
+  Save(one, dir.path(), 1, false);
+  const std::string path = TableCheckpointPath(dir.path(), "ids", 1, false, 0, 1);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(30);
+    f.put('\x7f');
+  }
+  auto fresh = Shards(1);
+  StatusOr<int64_t> r = RestoreTableShard(dir.path(), 0, 1, fresh[0].get());
+  REQUIRE(!r.ok());
+  CHECK(r.status().message().find(path) != std::string::npos);
+  CHECK(r.status().message().find("checksum") != std::string::npos);
+  CHECK(fresh[0]->Stats().rows == 0);
 }
 
 }  // namespace flowps::ps

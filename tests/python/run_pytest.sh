@@ -13,4 +13,6 @@ for module in pytest numpy; do
   fi
 done
 cd "$here"
+# The cluster tests start build/src/cli/flowps-ps and flowps-worker.
+export FLOWPS_BIN_DIR="${FLOWPS_BIN_DIR:-$(cd "$package_dir/../src/cli" && pwd)}"
 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$package_dir" exec "$python" -m pytest -q -p no:cacheprovider "$here"

@@ -84,3 +84,26 @@ def test_an_in_graph_sgd_step_commits_only_when_the_step_succeeds():
     np.testing.assert_allclose(s.variable_value("w"), [0.8, 0.2], rtol=1e-6)
     with pytest.raises(fp.Error, match="not a Variable"):
         fp.assign(loss, loss)
+
+
+def test_embedding_lookup_combines_each_examples_rows_and_its_gradient_counts_each_lookup():
+    g = fp.Graph()
+    with g.as_default():
+        ids = fp.placeholder(fp.int64, [None], name="ids")
+        offsets = fp.placeholder(fp.int64, [None], name="offsets")
+        E = fp.variable("E", [6, 2], init=fp.init.random_normal(seed=3))
+        pooled = fp.embedding_lookup(E, ids, offsets, combiner="mean")
+        summed = fp.embedding_lookup(E, ids, offsets, combiner="sum")
+        (gE,) = fp.gradients(fp.reduce_sum(pooled), [E])
+    s = fp.Session(g)
+    s.run(fp.initialize_variables())
+    e = s.variable_value("E")
+    feed = {ids: np.array([5, 0, 5, 3], np.int64), offsets: np.array([0, 3, 3, 4], np.int64)}
+    p, q, d = s.run([pooled, summed, gE], feed)
+    np.testing.assert_allclose(p, [(e[5] + e[0] + e[5]) / 3, [0, 0], e[3]], rtol=1e-6)
+    np.testing.assert_allclose(q, [e[5] + e[0] + e[5], [0, 0], e[3]], rtol=1e-6)
+    expected = np.zeros((6, 2), np.float32)
+    expected[5] = 2 / 3
+    expected[0] = 1 / 3
+    expected[3] = 1
+    np.testing.assert_allclose(d, expected, rtol=1e-6)

@@ -19,7 +19,7 @@ def mlp():
 def test_a_saved_job_is_a_job_spec_and_a_complete_graph(tmp_path):
     g, x, y, logits, loss = mlp()
     job = fp.Job("mlp", g, loss=loss, metrics={"accuracy": fp.accuracy(logits, y)},
-                 data=fp.data.idx("/usr/share/datasets/fashion-mnist", feeds={x: "images", y: "labels"}),
+                 data=fp.data.idx("/usr/share/datasets/fashion-mnist", feeds={x: "features", y: "label"}),
                  optimizer=fp.optimizers.Adam(0.001), mode=fp.Sync(total_workers=2), epochs=3)
     graph_path = job.save(str(tmp_path / "run" / "job.yaml"))
     assert graph_path == str(tmp_path / "run" / "job.graph")
@@ -28,14 +28,14 @@ def test_a_saved_job_is_a_job_spec_and_a_complete_graph(tmp_path):
     loaded = fp.Graph.load(graph_path)
     loaded.validate()
     assert loaded.get_operation_by_name("W1").device == "/device:cpu:1"
-    assert {t.node: c for t, c in loaded.roles()["inputs"].items()} == {"x": "images", "y": "labels"}
+    assert {t.node: c for t, c in loaded.roles()["inputs"].items()} == {"x": "features", "y": "label"}
 
 
 def test_a_job_whose_graph_lacks_an_initializer_is_refused(tmp_path):
     g, x, y, logits, loss = mlp()
     with g.as_default():
         fp.variable("b", [10])
-    job = fp.Job("mlp", g, loss=loss, data=fp.data.idx(".", feeds={x: "images", y: "labels"}),
+    job = fp.Job("mlp", g, loss=loss, data=fp.data.idx(".", feeds={x: "features", y: "label"}),
                  optimizer=fp.optimizers.SGD(0.1), mode=fp.Async(total_workers=1), steps=10)
     with pytest.raises(fp.Error, match=r"node 'b' \(op Variable\).*no initializer"):
         job.save(str(tmp_path / "job.yaml"))
@@ -44,7 +44,7 @@ def test_a_job_whose_graph_lacks_an_initializer_is_refused(tmp_path):
 
 def test_a_job_spec_the_loader_refuses_raises_naming_the_key(tmp_path):
     g, x, y, logits, loss = mlp()
-    job = fp.Job("mlp", g, loss=loss, data=fp.data.idx(str(tmp_path / "missing"), feeds={x: "images", y: "labels"}),
+    job = fp.Job("mlp", g, loss=loss, data=fp.data.idx(str(tmp_path / "missing"), feeds={x: "features", y: "label"}),
                  optimizer=fp.optimizers.SGD(0.1), mode=fp.Sync(total_workers=1), steps=10)
     with pytest.raises(fp.Error, match="data.path"):
         job.save(str(tmp_path / "job.yaml"))

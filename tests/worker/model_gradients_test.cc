@@ -13,6 +13,7 @@
 #include "core/thread_pool.h"
 #include "graph/device.h"
 #include "graph/graph_def.h"
+#include "graph/model_roles.h"
 #include "graph/ops.h"
 #include "worker/local_model.h"
 
@@ -166,17 +167,18 @@ TEST_CASE("a model with a sparse (Gather) gradient gets the towers' rows, scaled
   Graph g(&reg);
   Output x = Placeholder(g, DType::kFloat32, Shape{-1, kImageFeatures}, "x");
   Output y = Placeholder(g, DType::kInt32, Shape{-1}, "y");
-  Output w = Variable(g, "W", Shape{kImageFeatures, kNumClasses});
-  Output table = Variable(g, "table", Shape{kNumClasses, kNumClasses});
-  Const(g, Tensor::Zeros(DType::kFloat32, Shape{kImageFeatures, kNumClasses}), "W/initial_value");
-  Tensor rows(DType::kFloat32, Shape{kNumClasses, kNumClasses});
-  for (int64_t i = 0; i < rows.num_elements(); ++i) rows.data<float>()[i] = 0.01f * static_cast<float>(i % 17);
-  Const(g, rows, "table/initial_value");
+  Output w = Variable(g, "W", Shape{kImageFeatures, kNumClasses}, kernels::InitializerSpec{});
+  kernels::InitializerSpec uniform;
+  uniform.kind = kernels::InitializerKind::kUniform;
+  uniform.min = 0, uniform.max = 0.16, uniform.seed = 7;
+  Output table = Variable(g, "table", Shape{kNumClasses, kNumClasses}, uniform);
   Output logits = Identity(MatMul(x, w) + Gather(table, y));
   Output loss = Identity(ReduceMean(SparseSoftmaxCrossEntropyWithLogits(logits, y)));
   g.AddNodeOrRecord(NodeSpec{"Identity", "logits", {logits}, {}, {}, ""});
-  g.AddNodeOrRecord(NodeSpec{"Identity", "loss", {loss}, {}, {}, ""});
+  Node* loss_node = g.AddNodeOrRecord(NodeSpec{"Identity", "loss", {loss}, {}, {}, ""});
   REQUIRE(g.status().ok());
+  g.roles().inputs = {{x.node, "features"}, {y.node, "label"}};
+  g.roles().loss = loss_node->output(0);
   const std::string path = (std::filesystem::temp_directory_path() /
                             ("flowps_towers_" + std::to_string(::getpid()) + ".fgraph")).string();
   REQUIRE(WriteGraphFile(g, path).ok());

@@ -6,6 +6,8 @@
 
 #include "core/thread_pool.h"
 #include "graph/graph_def.h"
+#include "graph/model_roles.h"
+#include "graph/ops.h"
 #include "graph/op_registry.h"
 #include "worker/local_model.h"
 #include "worker/models.h"
@@ -79,14 +81,33 @@ TEST_CASE("initial values are seeded: the same seed gives the same weights, anot
   for (float f : s->variables[0].initial_value.ToVector<float>()) REQUIRE(f == 0.f);  // softmax starts at zero
 }
 
+TEST_CASE("a built-in model is a complete-model graph: initializers on its variables, roles for its data") {
+  OpRegistry reg;
+  REQUIRE(RegisterStandardOps(&reg).ok());
+  auto g = BuildBuiltinGraph(Spec(ModelKind::kMlp, 3), &reg);
+  REQUIRE(g.ok());
+  CHECK(ValidateModel(**g).ok());
+  const GraphRoles& roles = (*g)->roles();
+  REQUIRE(roles.inputs.size() == 2);
+  CHECK(roles.inputs[0].placeholder->name() == "x");
+  CHECK(roles.inputs[0].column == "features");
+  CHECK(roles.inputs[1].column == "label");
+  CHECK(roles.loss.node->name() == "loss");
+  REQUIRE(roles.metrics.size() == 1);
+  CHECK(roles.metrics[0].kind == "accuracy");
+  auto init = InitializerFromAttrs((*g)->FindNode("hidden0/W")->attrs());
+  REQUIRE((init.ok() && init->has_value()));
+  CHECK((*init)->kind == kernels::InitializerKind::kHeNormal);
+  CHECK((*init)->seed == 3);
+}
+
 TEST_CASE("a model saved as a graph file trains exactly like the built-in one") {
   OpRegistry reg;
   REQUIRE(RegisterStandardOps(&reg).ok());
-  auto built = BuildModel(Spec(ModelKind::kMlp, 3), &reg);
+  auto built = BuildBuiltinGraph(Spec(ModelKind::kMlp, 3), &reg);
   REQUIRE(built.ok());
-  REQUIRE(AddInitialValueNodes(&*built).ok());
   std::string path = (std::filesystem::temp_directory_path() / ("flowps_model_" + std::to_string(::getpid()) + ".fgraph")).string();
-  REQUIRE(WriteGraphFile(*built->graph, path).ok());
+  REQUIRE(WriteGraphFile(**built, path).ok());
 
   ModelSpec from_file;
   from_file.kind = ModelKind::kGraphFile;
@@ -96,29 +117,48 @@ TEST_CASE("a model saved as a graph file trains exactly like the built-in one") 
   auto pool = NewAsioThreadPool(2);
   auto a = LocalModel::Create(Spec(ModelKind::kMlp, 3), sgd, pool.get());
   auto b = LocalModel::Create(from_file, sgd, pool.get());
+  auto bytes = ReadModelGraphFile(path);
   std::filesystem::remove(path);
   REQUIRE(a.ok());
   REQUIRE(b.ok());
+  REQUIRE(bytes.ok());
+  ModelSpec shipped = from_file;  // as a worker gets it: the bytes, no file
+  shipped.graph_def = *bytes;
+  auto c = LocalModel::Create(shipped, sgd, pool.get());
+  REQUIRE(c.ok());
   CHECK((*b)->num_parameters() == (*a)->num_parameters());
   auto [images, labels] = Batch();
   for (int step = 0; step < 3; ++step) {
-    auto la = (*a)->Step(images, labels), lb = (*b)->Step(images, labels);
-    REQUIRE((la.ok() && lb.ok()));
+    auto la = (*a)->Step(images, labels), lb = (*b)->Step(images, labels), lc = (*c)->Step(images, labels);
+    REQUIRE((la.ok() && lb.ok() && lc.ok()));
     CHECK(*la == *lb);
+    CHECK(*la == *lc);
   }
 }
 
-TEST_CASE("a graph file without the contract's nodes is refused naming the file and the node") {
+TEST_CASE("a graph file that is not a complete model is refused naming the file and the node") {
   OpRegistry reg;
   REQUIRE(RegisterStandardOps(&reg).ok());
-  auto built = BuildModel(Spec(ModelKind::kSoftmax), &reg);
-  REQUIRE(built.ok());
+  Graph g(&reg);
+  Output x = Placeholder(g, DType::kFloat32, Shape{-1, 4}, "x");
+  Output w = Variable(g, "W", Shape{4, 2});  // no initializer
+  Output loss = ReduceMean(MatMul(x, w));
+  g.roles().inputs = {{x.node, "features"}};
+  g.roles().loss = loss;
+  REQUIRE(g.status().ok());
   std::string path = (std::filesystem::temp_directory_path() / ("flowps_noinit_" + std::to_string(::getpid()) + ".fgraph")).string();
-  REQUIRE(WriteGraphFile(*built->graph, path).ok());  // no initial values added
-  auto loaded = LoadModelGraph(path, &reg);
+  REQUIRE(WriteGraphFile(g, path).ok());
+  auto read = ReadModelGraphFile(path);
+  ModelSpec spec;
+  spec.kind = ModelKind::kGraphFile;
+  spec.graph_file = path;
+  auto loaded = BuildModel(spec, &reg);
   std::filesystem::remove(path);
+  REQUIRE_FALSE(read.ok());
+  CHECK_THAT(read.status().message(), Catch::Contains(path) && Catch::Contains("node 'W'") &&
+                                          Catch::Contains("has no initializer"));
   REQUIRE_FALSE(loaded.ok());
-  CHECK_THAT(loaded.status().message(), Catch::Contains(path) && Catch::Contains("softmax/W/initial_value"));
+  CHECK_THAT(loaded.status().message(), Catch::Contains(path) && Catch::Contains("node 'W'"));
 }
 
 TEST_CASE("training steps lower the loss on a batch, and a diverging step is refused") {

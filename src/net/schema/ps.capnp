@@ -29,6 +29,7 @@ enum OptimizerKind {
   momentum @1;
   adagrad @2;
   adam @3;
+  ftrl @4;
 }
 
 enum TrainingMode {
@@ -105,7 +106,21 @@ struct ShardStats {
   staleDropped @6 :Int64;
   duplicates @7 :Int64;
   refused @8 :Int64;
-  waiting @9 :Int64;
+  waiting @9 :Int64;          # workers waiting for their step's release, or pushes held
+  rows @10 :Int64;            # rows of the parts held
+  receivedBytes @11 :UInt64;  # tensor bytes of pushes
+  sentBytes @12 :UInt64;      # tensor bytes of pulls and pushPull answers
+  residentBytes @13 :Int64;   # the ps process's RSS
+  applySeconds @14 :Histogram;  # offer to apply, of the pushes applied
+  checkpointsWritten @15 :Int64;
+  lastCheckpointSeconds @16 :Float64;
+  lastCheckpointAgeSeconds @17 :Float64;  # -1: none written
+}
+
+struct Histogram {
+  upperBounds @0 :List(Float64);       # ascending; the +Inf bucket is implied
+  cumulativeCounts @1 :List(UInt64);   # one more than upperBounds: the last counts all
+  sum @2 :Float64;
 }
 
 # How the job wants its shards to train; sent by the chief before anything else.
@@ -125,6 +140,8 @@ struct ShardConfig {
   initialAccumulator @12 :Float64;
   checkpointDir @13 :Text;        # "" : no checkpoints
   keepCheckpoints @14 :Int32;
+  l1 @15 :Float64;                # ftrl
+  l2 @16 :Float64;                # ftrl
 }
 
 interface ParameterServer {
@@ -165,7 +182,8 @@ interface ParameterServer {
   pushPull @11 (worker :Int32, step :Int64, part :UInt32, parts :UInt32, gradients :List(Gradient),
                 next :ReadBack)
       -> (outcome :PushOutcome, globalStep :Int64, complete :Bool,
-          values :List(NamedTensor), rows :List(NamedTensor));
+          values :List(NamedTensor), rows :List(NamedTensor), waitSeconds :Float64);
+  # waitSeconds: how long the answer waited for the step's release (sync).
 
   # Resolves once the shard's global step is >= step (the sync step token).
   # Not part of a step any more (pushPull waits); kept for tools and tests.

@@ -6,6 +6,8 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("flowps::wire");
 
+using import "ps.capnp".Histogram;
+
 struct WorkerStatus {
   state @0 :Text;            # idle | starting | running | done | failed | stopped
   job @1 :Text;              # the job's name ("" when idle)
@@ -27,6 +29,29 @@ struct WorkerStatus {
   jobId @17 :Text;           # the chief's id of this run of the job
   checkpointFailures @18 :Int64;  # chief: checkpoints that failed while training (each retried at the next interval)
   lastCheckpoint @19 :Int64;      # chief: the newest checkpoint this run completed (-1: none yet)
+  testMetrics @20 :List(MetricValue);  # chief: every metric of the last evaluation (accuracy, auc, loss, ...)
+}
+
+struct MetricValue {
+  name @0 :Text;
+  value @1 :Float64;
+}
+
+# A worker task's counters since it started (worker/worker_metrics.h).
+struct WorkerMetrics {
+  steps @0 :Int64;
+  examples @1 :Int64;
+  stalePushes @2 :Int64;
+  pullSeconds @3 :Histogram;
+  computeSeconds @4 :Histogram;
+  pushSeconds @5 :Histogram;
+  waitSeconds @6 :Histogram;
+  staleness @7 :Histogram;
+  loss @8 :Float64;
+  evaluations @9 :Int64;
+  testAccuracy @10 :Float64;   # -1 before the first evaluation
+  evaluatedStep @11 :Int64;
+  residentBytes @12 :Int64;
 }
 
 interface WorkerControl {
@@ -34,10 +59,13 @@ interface WorkerControl {
   # errors and anchors its relative paths). fromChief = false is a submission:
   # only the chief takes it, and refuses it while a job runs or when the spec
   # is bad (the message names file, line and key). fromChief = true: the chief
-  # starts this worker on the job it runs.
-  startJob @0 (jobYaml :Text, jobPath :Text, fromChief :Bool, jobId :Text) -> ();
+  # starts this worker on the job it runs. graphDef: the bytes of the job's
+  # model.graph_file (empty for a built-in model), so that no worker needs
+  # the file; a submission without them has the chief read the file.
+  startJob @0 (jobYaml :Text, jobPath :Text, fromChief :Bool, jobId :Text, graphDef :Data) -> ();
   # Stops this worker's job (the chief also stops the workers it started);
   # returns once stopped.
   stop @1 () -> ();
-  status @2 () -> (status :WorkerStatus);
+  # status: this worker's job; metrics: its counters since the task started.
+  status @2 () -> (status :WorkerStatus, metrics :WorkerMetrics);
 }

@@ -1,0 +1,51 @@
+#include "net/table_keys.h"
+
+#include <cstring>
+#include <unordered_map>
+
+#include "core/key_shard.h"
+
+namespace flowps {
+
+TableKeys::TableKeys(const int64_t* ids, int64_t n, int num_shards)
+    : shard_keys_(static_cast<size_t>(num_shards)), position_(static_cast<size_t>(n)) {
+  std::unordered_map<int64_t, Position> seen;
+  seen.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    auto [it, fresh] = seen.try_emplace(ids[i]);
+    if (fresh) {
+      const int s = TableShardOf(ids[i], num_shards);
+      std::vector<int64_t>& keys = shard_keys_[static_cast<size_t>(s)];
+      it->second = {s, static_cast<int32_t>(keys.size())};
+      keys.push_back(ids[i]);
+    }
+    position_[static_cast<size_t>(i)] = it->second;
+  }
+}
+
+int64_t TableKeys::num_distinct() const {
+  int64_t total = 0;
+  for (const auto& keys : shard_keys_) total += static_cast<int64_t>(keys.size());
+  return total;
+}
+
+void TableKeys::Gather(const std::vector<const float*>& shard_rows, int64_t dim, float* out) const {
+  const size_t row_bytes = static_cast<size_t>(dim) * sizeof(float);
+  for (const Position& p : position_) {
+    std::memcpy(out, shard_rows[static_cast<size_t>(p.shard)] + static_cast<int64_t>(p.index) * dim, row_bytes);
+    out += dim;
+  }
+}
+
+std::vector<std::vector<float>> TableKeys::SumGradients(const float* grads, int64_t dim) const {
+  std::vector<std::vector<float>> sums(shard_keys_.size());
+  for (size_t s = 0; s < sums.size(); ++s) sums[s].assign(shard_keys_[s].size() * static_cast<size_t>(dim), 0.0f);
+  for (const Position& p : position_) {
+    float* dst = sums[static_cast<size_t>(p.shard)].data() + static_cast<int64_t>(p.index) * dim;
+    for (int64_t j = 0; j < dim; ++j) dst[j] += grads[j];
+    grads += dim;
+  }
+  return sums;
+}
+
+}  // namespace flowps
