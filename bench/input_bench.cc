@@ -13,7 +13,9 @@
 
 #include "data/data_source.h"
 #include "data/example_writer.h"
+#include "data/parse_number.h"
 #include "data/pipeline.h"
+#include "data/record_reader.h"
 #include "worker/local_model.h"
 
 namespace flowps {
@@ -86,6 +88,78 @@ StatusOr<Rate> MlpStepRate(ThreadPool* pool) {
   const double cpu = CpuNow() - cpu0;
   std::sort(sec.begin(), sec.end());
   return Rate{64.0 / sec[sec.size() / 2], 64.0 * 50 / cpu};
+}
+
+// The csv or libsvm reader alone, parsing on the calling thread (no parser
+// threads, no pipeline): records per CPU second and MB of text per CPU second.
+StatusOr<std::pair<double, double>> ParseOnlyRate(DataFormat format, const std::string& path, int64_t bytes) {
+  const double cpu0 = CpuNow();
+  std::unique_ptr<data::RecordReader> reader;
+  if (format == DataFormat::kCsv) {
+    FLOWPS_ASSIGN_OR_RETURN(reader, data::OpenCsvReader(path, "label", 1));
+  } else {
+    FLOWPS_ASSIGN_OR_RETURN(reader, data::OpenLibsvmReader(path, 0, 1));
+  }
+  data::RecordBlock block;
+  int64_t records = 0;
+  do {
+    FLOWPS_RETURN_IF_ERROR(reader->NextBlock(&block));
+    records += block.size;
+  } while (block.size > 0);
+  const double cpu = CpuNow() - cpu0;
+  return std::make_pair(static_cast<double>(records) / cpu, static_cast<double>(bytes) / 1e6 / cpu);
+}
+
+// CPU ns per field of a csv file's text (in memory, header skipped), parsed
+// field by field by the readers' ParseFloatField (fast) and by the
+// one-number parser ParseNumberAt (its fallback, what every field cost
+// before): the best of 3 passes each. Fails if they read different floats.
+StatusOr<std::pair<double, double>> FieldParseNs(const std::string& path) {
+  std::string text;
+  {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return NotFound(path + ": cannot open");
+    std::vector<char> block(size_t{1} << 20);
+    for (size_t n; (n = std::fread(block.data(), 1, block.size(), f)) > 0;) text.append(block.data(), n);
+    std::fclose(f);
+  }
+  text.erase(0, text.find('\n') + 1);
+  const char* readable_end = text.data() + text.size();
+  auto pass = [&](auto parse, double* checksum) -> StatusOr<double> {
+    int64_t fields = 0;
+    double sum = 0;
+    const double cpu0 = CpuNow();
+    for (const char* line = text.data(); line < readable_end;) {
+      const char* nl = static_cast<const char*>(std::memchr(line, '\n', static_cast<size_t>(readable_end - line)));
+      const char* end = nl != nullptr ? nl : readable_end;
+      for (const char* p = line;; ++fields) {
+        float v = 0;
+        const char* next = parse(p, end, &v);
+        if (next == nullptr || (next < end && *next != ',')) return InvalidArgument(path + ": not a csv number");
+        sum += v;
+        if (next == end) break;
+        p = next + 1;
+      }
+      ++fields;
+      line = end + 1;
+    }
+    const double cpu = CpuNow() - cpu0;
+    *checksum = sum;
+    return cpu * 1e9 / static_cast<double>(fields);
+  };
+  double best_fast = 1e30, best_slow = 1e30, sum_fast = 0, sum_slow = 0;
+  for (int i = 0; i < 3; ++i) {
+    FLOWPS_ASSIGN_OR_RETURN(double fast, pass([&](const char* p, const char* end, float* v) {
+      return data::ParseFloatField<','>(p, end, readable_end, v);
+    }, &sum_fast));
+    FLOWPS_ASSIGN_OR_RETURN(double slow, pass([](const char* p, const char* end, float* v) {
+      return data::ParseNumberAt(p, end, v);
+    }, &sum_slow));
+    best_fast = std::min(best_fast, fast);
+    best_slow = std::min(best_slow, slow);
+  }
+  if (sum_fast != sum_slow) return Internal(path + ": the fast field parser read other values than ParseNumberAt");
+  return std::make_pair(best_fast, best_slow);
 }
 
 struct Prepared {
@@ -185,6 +259,18 @@ Status RunInputBenchmark(BenchContext& ctx) {
     ctx.emit({"input_" + format + "_records_per_cpu_sec", static_cast<double>(records) / cpu, "records/CPU-s",
               "mlp_step_b64_examples_per_cpu_sec", step.per_cpu_sec});
     ctx.emit({"input_" + format + "_mb_per_sec", mb / sec, "MB/s", "raw_read_" + format + "_mb_per_sec", mb / raw_sec});
+    if (format == "csv") {
+      FLOWPS_ASSIGN_OR_RETURN(auto ns, FieldParseNs(p.path));
+      ctx.emit({"input_csv_field_parse_cpu_ns", ns.first, "ns/field", "input_csv_field_parse_number_at_cpu_ns",
+                ns.second});
+    }
+    if (format == "csv" || format == "libsvm") {
+      FLOWPS_ASSIGN_OR_RETURN(auto parse, ParseOnlyRate(p.options.format, p.path, bytes));
+      ctx.emit({"input_" + format + "_reader_1thread_records_per_cpu_sec", parse.first, "records/CPU-s",
+                "mlp_step_b64_examples_per_cpu_sec", step.per_cpu_sec});
+      ctx.emit({"input_" + format + "_reader_1thread_mb_per_cpu_sec", parse.second, "MB/CPU-s",
+                "raw_read_" + format + "_mb_per_sec", mb / raw_sec});
+    }
   }
   return Status::OK();
 }

@@ -1,72 +1,101 @@
-// The csv reader (record_reader.h).
+// The csv reader (record_reader.h): chunks of lines parsed on several
+// threads (ChunkedLines), each row straight into its block's columns.
 #include <vector>
 
-#include "data/line_reader.h"
+#include "data/chunked_lines.h"
 #include "data/parse_number.h"
 #include "data/record_reader.h"
 
 namespace flowps::data {
 namespace {
 
-class CsvReader final : public RecordReader {
+// The header of a csv file and how to parse its rows. Immutable: the parser
+// threads share it.
+class CsvRows {
  public:
-  CsvReader(std::unique_ptr<LineReader> lines, std::vector<std::string> header, size_t label_index)
-      : lines_(std::move(lines)), header_(std::move(header)), label_index_(label_index),
-        features_(header_.size() - 1) {
-    schema_ = {{"features", DType::kFloat32, {static_cast<int64_t>(header_.size() - 1)}, ""},
-               {"label", DType::kInt32, {}, ""}};
+  CsvRows(std::string path, std::vector<std::string> header, size_t label_index)
+      : path_(std::move(path)), header_(std::move(header)), label_index_(label_index) {}
+
+  // ChunkedLines::ParseFn. Columns: features float32 [fields - 1], label int32 [].
+  Status Parse(std::string_view text, int64_t first_line, RecordBlock* out) const {
+    const char* readable_end = text.data() + text.size();
+    return ForEachContentLine(text, first_line, '\0', [&](std::string_view line, int64_t number) {
+      Status s = ParseRow(line, number, readable_end, out);
+      if (!s.ok()) out->Truncate(out->size);
+      return s;
+    });
   }
 
-  const Schema& schema() const override { return schema_; }
+  size_t fields() const { return header_.size(); }
 
-  StatusOr<bool> Next(Example* out) override {
-    std::string_view line;
-    FLOWPS_ASSIGN_OR_RETURN(bool more, lines_->NextContent(&line));
-    if (!more) return false;
-    // One pass: each field is a number followed by ',' (or the end).
+ private:
+  // One pass: each field is a number followed by ',' (or the end). Bytes up
+  // to readable_end (the chunk's end) may be read past the line's end.
+  Status ParseRow(std::string_view line, int64_t number, const char* readable_end, RecordBlock* out) const {
+    float* features = reinterpret_cast<float*>(out->Grow(0, (header_.size() - 1) * sizeof(float)));
+    int32_t label = 0;
     const char* p = line.data();
     const char* end = p + line.size();
-    int32_t label = 0;
-    size_t f = 0;
     for (size_t field = 0;; ++field) {
       if (field >= header_.size())
-        return lines_->Error("more than the header's " + std::to_string(header_.size()) + " fields");
-      const char* next = field == label_index_ ? ParseNumberAt(p, end, &label) : ParseNumberAt(p, end, &features_[f]);
-      if (next == nullptr || (next < end && *next != ',')) return BadField(line, p, field);
-      if (field != label_index_) ++f;
+        return LineError(path_, number, "more than the header's " + std::to_string(header_.size()) + " fields");
+      const char* next = field == label_index_ ? ParseNumberAt(p, end, &label) : ParseFloatField<','>(p, end, readable_end, features++);
+      if (next == nullptr || (next < end && *next != ',')) return BadField(line, number, p, field);
       if (next == end) {
         if (field + 1 != header_.size())
-          return lines_->Error(std::to_string(field + 1) + " fields, but the header has " +
-                               std::to_string(header_.size()));
+          return LineError(path_, number,
+                           std::to_string(field + 1) + " fields, but the header has " + std::to_string(header_.size()));
         break;
       }
       p = next + 1;
     }
-    out->columns.resize(2);
-    out->Set(0, features_.data(), features_.size());
-    out->Set(1, &label, 1);
-    return true;
+    std::memcpy(out->Grow(1, sizeof label), &label, sizeof label);
+    out->EndRecord();
+    return Status::OK();
   }
 
- private:
-  Status BadField(std::string_view line, const char* at, size_t field) const {
+  Status BadField(std::string_view line, int64_t number, const char* at, size_t field) const {
     std::string_view rest = line.substr(static_cast<size_t>(at - line.data()));
     std::string value(TrimSpaces(rest.substr(0, rest.find(','))));
     if (field == label_index_)
-      return lines_->Error("label column '" + header_[field] + "' holds '" + value + "', not an integer");
-    return lines_->Error("column '" + header_[field] + "' holds '" + value + "', not a number");
+      return LineError(path_, number, "label column '" + header_[field] + "' holds '" + value + "', not an integer");
+    return LineError(path_, number, "column '" + header_[field] + "' holds '" + value + "', not a number");
   }
 
-  std::unique_ptr<LineReader> lines_;
+  std::string path_;
   std::vector<std::string> header_;
   size_t label_index_;
-  std::vector<float> features_;
-  Schema schema_;
+};
+
+class CsvReader final : public RecordReader {
+ public:
+  CsvReader(std::unique_ptr<LineReader> header_lines, std::vector<std::string> header, size_t label_index,
+            int threads)
+      : rows_(header_lines->path(), std::move(header), label_index),
+        schema_({{"features", DType::kFloat32, {static_cast<int64_t>(rows_.fields() - 1)}, ""},
+                 {"label", DType::kInt32, {}, ""}}) {
+    std::string carry;
+    GzFile file = header_lines->Release(&carry);
+    lines_ = std::make_unique<ChunkedLines>(
+        header_lines->path(), std::move(file), std::move(carry), header_lines->line_number() + 1, schema_,
+        [this](std::string_view text, int64_t first, RecordBlock* out) { return rows_.Parse(text, first, out); },
+        threads);
+  }
+
+  const Schema& schema() const override { return schema_; }
+  Status NextBlock(RecordBlock* out) override { return lines_->Next(out); }
+  StatusOr<int64_t> CountRecords() override { return lines_->CountContentLines('\0'); }
+
+ private:
+  const CsvRows rows_;
+  const Schema schema_;
+  std::unique_ptr<ChunkedLines> lines_;
 };
 
 }  // namespace
 
-StatusOr<std::unique_ptr<RecordReader>> OpenCsvReader(const std::string& path, const std::string& label) {
+StatusOr<std::unique_ptr<RecordReader>> OpenCsvReader(const std::string& path, const std::string& label,
+                                                      int threads) {
   FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<LineReader> lines, LineReader::Open(path));
   std::string_view line;
   FLOWPS_ASSIGN_OR_RETURN(bool any, lines->Next(&line));
@@ -88,7 +117,8 @@ StatusOr<std::unique_ptr<RecordReader>> OpenCsvReader(const std::string& path, c
   if (label_index == std::string::npos)
     return lines->Error("the header has no label column '" + label + "' (data.label)");
   if (header.size() < 2) return lines->Error("the header has no feature column beside the label");
-  return std::unique_ptr<RecordReader>(new CsvReader(std::move(lines), std::move(header), label_index));
+  return std::unique_ptr<RecordReader>(
+      new CsvReader(std::move(lines), std::move(header), label_index, ParseThreads(threads)));
 }
 
 }  // namespace flowps::data

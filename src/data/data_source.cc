@@ -71,8 +71,8 @@ SourceOptions SourceOptionsOf(const DataSpec& spec) {
 StatusOr<std::unique_ptr<RecordReader>> OpenReader(const SourceOptions& options, const std::string& file) {
   switch (options.format) {
     case DataFormat::kIdx: return OpenIdxReader(file, LabelsFileOf(file));
-    case DataFormat::kCsv: return OpenCsvReader(file, options.label);
-    case DataFormat::kLibsvm: return OpenLibsvmReader(file, options.dense_dim);
+    case DataFormat::kCsv: return OpenCsvReader(file, options.label, options.parse_threads);
+    case DataFormat::kLibsvm: return OpenLibsvmReader(file, options.dense_dim, options.parse_threads);
     case DataFormat::kNpy: return OpenNpyReader(file);
     case DataFormat::kText: return OpenTextReader(file, options.sequence_length);
   }

@@ -26,6 +26,7 @@ struct SourceOptions {
   std::string label = "label";   // csv: the label column
   int64_t dense_dim = 0;         // libsvm: > 0 for a dense features column
   int64_t sequence_length = 0;   // text: bytes per example (> 0)
+  int parse_threads = 0;         // csv, libsvm: threads parsing a file's lines; 0: one per core (at most 8)
 };
 
 // The source options of a job's data section.

@@ -25,44 +25,124 @@ std::string DescribeSchema(const Schema& schema) {
   return out;
 }
 
-StatusOr<ColumnBatch> MakeBatch(const Schema& schema, const std::vector<Example>& examples, int64_t epoch) {
-  ColumnBatch batch;
-  batch.size = static_cast<int64_t>(examples.size());
-  batch.epoch = epoch;
+void Example::Assign(const RecordBlock& block, int64_t i) {
+  columns.resize(block.columns.size());
+  for (size_t c = 0; c < columns.size(); ++c) {
+    const std::string_view v = block.Record(c, i);
+    columns[c].assign(v.begin(), v.end());
+  }
+}
+
+void RecordBlock::Reset(const Schema& schema) {
+  columns.resize(schema.size());
+  for (size_t c = 0; c < schema.size(); ++c) {
+    columns[c].values.clear();
+    columns[c].ends.clear();
+    columns[c].row_bytes =
+        schema[c].ragged() ? 0 : static_cast<size_t>(schema[c].values_per_example()) * DTypeSize(schema[c].dtype);
+  }
+  size = 0;
+}
+
+void RecordBlock::Truncate(int64_t n) {
+  const size_t records = static_cast<size_t>(n);
+  for (Column& col : columns) {
+    if (col.row_bytes > 0) {
+      col.values.resize(records * col.row_bytes);
+    } else {
+      col.ends.resize(records);
+      col.values.resize(records == 0 ? 0 : col.ends.back());
+    }
+  }
+  size = n;
+}
+
+void RecordBlock::Append(const Example& e) {
+  for (size_t c = 0; c < columns.size(); ++c) {
+    const std::vector<char>& v = e.columns[c];
+    if (!v.empty()) std::memcpy(Grow(c, v.size()), v.data(), v.size());
+  }
+  EndRecord();
+}
+
+BatchBuilder::BatchBuilder(const Schema& schema, int64_t capacity)
+    : schema_(&schema), capacity_(capacity), dense_(schema.size()), ragged_(schema.size()), offsets_(schema.size()) {}
+
+void BatchBuilder::Allocate(size_t c) {
+  const ColumnSpec& col = (*schema_)[c];
+  std::vector<int64_t> dims = {capacity_};
+  dims.insert(dims.end(), col.shape.begin(), col.shape.end());
+  dense_[c] = Tensor(col.dtype, Shape(dims));
+}
+
+template <typename ColumnBytes>
+void BatchBuilder::AddRecord(ColumnBytes column) {
+  const Schema& schema = *schema_;
   for (size_t c = 0; c < schema.size(); ++c) {
     const ColumnSpec& col = schema[c];
-    const size_t item = DTypeSize(col.dtype);
-    if (!col.ragged()) {
-      const size_t bytes = static_cast<size_t>(col.values_per_example()) * item;
-      std::vector<int64_t> dims = {batch.size};
-      dims.insert(dims.end(), col.shape.begin(), col.shape.end());
-      Tensor t(col.dtype, Shape(dims));
-      char* out = static_cast<char*>(t.raw_data());
-      for (const Example& e : examples) {
-        if (e.columns[c].size() != bytes)
-          return Internal("column '" + col.name + "' of an example holds " + std::to_string(e.columns[c].size()) +
-                          " bytes, not " + std::to_string(bytes));
-        std::memcpy(out, e.columns[c].data(), bytes);
-        out += bytes;
-      }
-      batch.columns[col.name] = t;
+    const std::string_view v = column(c);
+    if (col.ragged()) {
+      if (offsets_[c].empty()) offsets_[c].push_back(0);
+      ragged_[c].insert(ragged_[c].end(), v.begin(), v.end());
+      offsets_[c].push_back(static_cast<int64_t>(ragged_[c].size() / DTypeSize(col.dtype)));
       continue;
     }
-    Tensor offsets(DType::kInt64, Shape{batch.size + 1});
-    int64_t* off = offsets.data<int64_t>();
-    off[0] = 0;
-    for (size_t i = 0; i < examples.size(); ++i)
-      off[i + 1] = off[i] + static_cast<int64_t>(examples[i].columns[c].size() / item);
-    Tensor values(col.dtype, Shape{off[batch.size]});
-    char* out = static_cast<char*>(values.raw_data());
-    for (const Example& e : examples) {
-      std::memcpy(out, e.columns[c].data(), e.columns[c].size());
-      out += e.columns[c].size();
+    if (!dense_[c].valid()) Allocate(c);
+    const size_t bytes = static_cast<size_t>(col.values_per_example()) * DTypeSize(col.dtype);
+    if (v.size() != bytes) {
+      if (error_.empty())
+        error_ = "column '" + col.name + "' of an example holds " + std::to_string(v.size()) + " bytes, not " +
+                 std::to_string(bytes);
+      continue;
     }
-    batch.columns[col.name] = values;
-    batch.columns[col.offsets] = offsets;
+    std::memcpy(static_cast<char*>(dense_[c].raw_data()) + static_cast<size_t>(size_) * bytes, v.data(), bytes);
   }
+  ++size_;
+}
+
+void BatchBuilder::Add(const RecordBlock& block, int64_t i) {
+  AddRecord([&](size_t c) { return block.Record(c, i); });
+}
+
+void BatchBuilder::Add(const Example& e) {
+  AddRecord([&](size_t c) { return std::string_view(e.columns[c].data(), e.columns[c].size()); });
+}
+
+StatusOr<ColumnBatch> BatchBuilder::Take(int64_t epoch) {
+  const Schema& schema = *schema_;
+  ColumnBatch batch;
+  batch.size = size_;
+  batch.epoch = epoch;
+  Status error = error_.empty() ? Status::OK() : Internal(error_);
+  for (size_t c = 0; c < schema.size(); ++c) {
+    const ColumnSpec& col = schema[c];
+    if (!col.ragged()) {
+      if (!dense_[c].valid()) Allocate(c);
+      // A partial batch is a view of the first rows of the full one's storage.
+      std::vector<int64_t> dims = {size_};
+      dims.insert(dims.end(), col.shape.begin(), col.shape.end());
+      batch.columns[col.name] = size_ == capacity_ ? dense_[c] : Tensor(col.dtype, Shape(dims), dense_[c].buffer());
+      dense_[c] = Tensor();
+      continue;
+    }
+    if (offsets_[c].empty()) offsets_[c].push_back(0);
+    Tensor values(col.dtype, Shape{offsets_[c].back()});
+    if (!ragged_[c].empty()) std::memcpy(values.raw_data(), ragged_[c].data(), ragged_[c].size());
+    batch.columns[col.name] = values;
+    batch.columns[col.offsets] = Tensor::FromVector(Shape{size_ + 1}, offsets_[c]);
+    ragged_[c].clear();
+    offsets_[c].clear();
+  }
+  size_ = 0;
+  error_.clear();
+  FLOWPS_RETURN_IF_ERROR(error);
   return batch;
+}
+
+StatusOr<ColumnBatch> MakeBatch(const Schema& schema, const std::vector<Example>& examples, int64_t epoch) {
+  BatchBuilder builder(schema, static_cast<int64_t>(examples.size()));
+  for (const Example& e : examples) builder.Add(e);
+  return builder.Take(epoch);
 }
 
 }  // namespace flowps::data

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -40,8 +41,14 @@ const ColumnSpec* FindColumn(const Schema& schema, const std::string& name);
 // "features float32 [784], label int32 []".
 std::string DescribeSchema(const Schema& schema);
 
+struct RecordBlock;
+
 struct Example {
   std::vector<std::vector<char>> columns;  // per column of the schema: raw values
+
+  // Copies record i of `block` in, reusing the columns' storage (no
+  // allocation once they have held a record as large).
+  void Assign(const RecordBlock& block, int64_t i);
 
   template <typename T> void Set(size_t column, const T* values, size_t n) {
     columns[column].resize(n * sizeof(T));
@@ -60,6 +67,70 @@ struct ColumnBatch {
   std::map<std::string, Tensor> columns;
   int64_t size = 0;
   int64_t epoch = 0;  // the epoch its examples belong to, from 0
+};
+
+// Consecutive records of one file, column by column: what a reader hands on
+// in one piece. Its storage is kept across Reset, so a reader that refills
+// the same block allocates nothing once it has grown.
+struct RecordBlock {
+  struct Column {
+    std::vector<char> values;   // dense: size * row_bytes; ragged: every record's values
+    size_t row_bytes = 0;       // dense: bytes per record; 0 for a ragged column
+    std::vector<size_t> ends;   // ragged: the end of each record's values, in bytes
+  };
+  std::vector<Column> columns;  // per column of the schema
+  int64_t size = 0;             // records
+
+  // Empties the block for records of `schema`.
+  void Reset(const Schema& schema);
+  // Record i's raw values in column c.
+  std::string_view Record(size_t c, int64_t i) const {
+    const Column& col = columns[c];
+    if (col.row_bytes > 0) return {col.values.data() + static_cast<size_t>(i) * col.row_bytes, col.row_bytes};
+    const size_t begin = i == 0 ? 0 : col.ends[static_cast<size_t>(i) - 1];
+    return {col.values.data() + begin, col.ends[static_cast<size_t>(i)] - begin};
+  }
+  // Room for `bytes` more bytes at the end of column c's values.
+  char* Grow(size_t c, size_t bytes) {
+    std::vector<char>& v = columns[c].values;
+    v.resize(v.size() + bytes);
+    return v.data() + v.size() - bytes;
+  }
+  // Closes the record whose values were appended to every column.
+  void EndRecord() {
+    for (Column& col : columns)
+      if (col.row_bytes == 0) col.ends.push_back(col.values.size());
+    ++size;
+  }
+  // Drops the records from n on (and the values of a record not ended).
+  void Truncate(int64_t n);
+  void Append(const Example& e);
+};
+
+// Stacks records one by one into a batch of at most `capacity`, straight into
+// its tensors (dense columns) or into one buffer per ragged column.
+class BatchBuilder {
+ public:
+  // `schema` must outlive the builder. REQUIRES: capacity >= 0.
+  BatchBuilder(const Schema& schema, int64_t capacity);
+  void Add(const RecordBlock& block, int64_t i);
+  void Add(const Example& e);
+  int64_t size() const { return size_; }
+  bool full() const { return size_ == capacity_; }
+  // The batch so far; the builder starts a new one. InvalidArgument when a
+  // dense column of a record held the wrong number of bytes (a reader's bug).
+  StatusOr<ColumnBatch> Take(int64_t epoch);
+
+ private:
+  template <typename ColumnBytes> void AddRecord(ColumnBytes column);
+  void Allocate(size_t c);  // dense_[c] for a new batch
+  const Schema* schema_;
+  int64_t capacity_;
+  int64_t size_ = 0;
+  std::vector<Tensor> dense_;                  // per column (dense ones): [capacity, shape...]
+  std::vector<std::vector<char>> ragged_;      // per column (ragged ones): the values
+  std::vector<std::vector<int64_t>> offsets_;  // per column (ragged ones): [size + 1]
+  std::string error_;
 };
 
 // Stacks examples of `schema` into a batch. InvalidArgument when a dense

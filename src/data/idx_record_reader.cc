@@ -1,5 +1,6 @@
 // The streaming idx reader (record_reader.h): images and labels read record
 // by record, never whole.
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -40,30 +41,38 @@ StatusOr<IdxHeader> ReadHeader(gzFile f, const std::string& path, bool images) {
 
 class IdxReader final : public RecordReader {
  public:
+  static constexpr int64_t kBlockRecords = 256;
+
   IdxReader(std::string images_path, GzFile images, std::string labels_path, GzFile labels, int64_t count,
             int64_t features)
       : images_path_(std::move(images_path)), labels_path_(std::move(labels_path)), images_(std::move(images)),
-        labels_(std::move(labels)), count_(count), bytes_(static_cast<size_t>(features)),
-        features_(static_cast<size_t>(features)) {
+        labels_(std::move(labels)), count_(count), features_(static_cast<size_t>(features)) {
     schema_ = {{"features", DType::kFloat32, {features}, ""}, {"label", DType::kInt32, {}, ""}};
   }
 
   const Schema& schema() const override { return schema_; }
+  StatusOr<int64_t> CountRecords() override { return count_ - record_; }
 
-  StatusOr<bool> Next(Example* out) override {
-    if (record_ == count_) return false;
-    ++record_;
+  // Up to kBlockRecords images and labels in one read each, converted
+  // straight into the block.
+  Status NextBlock(RecordBlock* out) override {
+    out->Reset(schema_);
+    const size_t n = static_cast<size_t>(std::min(kBlockRecords, count_ - record_));
+    if (n == 0) return Status::OK();
+    bytes_.resize(n * features_);
+    labels_bytes_.resize(n);
     FLOWPS_ASSIGN_OR_RETURN(size_t got, ReadGz(images_.get(), images_path_, bytes_.data(), bytes_.size()));
-    if (got < bytes_.size()) return Truncated(images_path_);
-    uint8_t label = 0;
-    FLOWPS_ASSIGN_OR_RETURN(size_t got_label, ReadGz(labels_.get(), labels_path_, &label, 1));
-    if (got_label < 1) return Truncated(labels_path_);
-    for (size_t i = 0; i < bytes_.size(); ++i) features_[i] = static_cast<float>(bytes_[i]) * (1.0f / 255.0f);
-    int32_t l = label;
-    out->columns.resize(2);
-    out->Set(0, features_.data(), features_.size());
-    out->Set(1, &l, 1);
-    return true;
+    FLOWPS_ASSIGN_OR_RETURN(size_t got_labels, ReadGz(labels_.get(), labels_path_, labels_bytes_.data(), n));
+    const size_t whole = std::min(got / features_, got_labels);
+    float* f = reinterpret_cast<float*>(out->Grow(0, whole * features_ * sizeof(float)));
+    for (size_t i = 0; i < whole * features_; ++i) f[i] = static_cast<float>(bytes_[i]) * (1.0f / 255.0f);
+    int32_t* l = reinterpret_cast<int32_t*>(out->Grow(1, whole * sizeof(int32_t)));
+    for (size_t i = 0; i < whole; ++i) l[i] = labels_bytes_[i];
+    for (size_t i = 0; i < whole; ++i) out->EndRecord();
+    record_ += static_cast<int64_t>(whole);
+    if (whole == n) return Status::OK();
+    ++record_;  // the record that is cut short
+    return Truncated(got / features_ < n ? images_path_ : labels_path_);
   }
 
  private:
@@ -76,8 +85,8 @@ class IdxReader final : public RecordReader {
   GzFile images_, labels_;
   int64_t count_;
   int64_t record_ = 0;
-  std::vector<uint8_t> bytes_;
-  std::vector<float> features_;
+  size_t features_;
+  std::vector<uint8_t> bytes_, labels_bytes_;
   Schema schema_;
 };
 

@@ -38,6 +38,13 @@ Status LineReader::Error(const std::string& message) const {
   return InvalidArgument(path_ + ":" + std::to_string(line_) + ": " + message);
 }
 
+GzFile LineReader::Release(std::string* unread) {
+  unread->assign(buffer_.data() + begin_, end_ - begin_);
+  begin_ = end_ = 0;
+  eof_ = true;
+  return std::move(file_);
+}
+
 Status LineReader::Fill() {
   if (begin_ > 0) {
     std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);

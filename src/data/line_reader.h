@@ -40,6 +40,9 @@ class LineReader {
   const std::string& path() const { return path_; }
   // "path:line: message" as an InvalidArgument.
   Status Error(const std::string& message) const;
+  // Hands over the file and, in *unread, the bytes read from it but not yet
+  // returned as lines (the next line starts them). Next() then ends.
+  GzFile Release(std::string* unread);
 
  private:
   LineReader(std::string path, GzFile f) : path_(std::move(path)), file_(std::move(f)), buffer_(size_t{1} << 20) {}

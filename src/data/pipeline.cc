@@ -5,34 +5,42 @@
 
 namespace flowps::data {
 
-bool ShuffleBuffer::Add(Example&& e, Example* out) {
-  if (held_.size() < capacity_) {
-    held_.push_back(std::move(e));
-    return false;
-  }
-  const size_t j = std::uniform_int_distribution<size_t>(0, held_.size() - 1)(rng_);
-  *out = std::move(held_[j]);
-  held_[j] = std::move(e);
-  return true;
+void ShuffleBuffer::Restart(uint64_t seed) {
+  rng_.seed(seed);
+  held_ = 0;
 }
 
-void ShuffleBuffer::Drain(const std::function<void(Example&&)>& sink) {
-  std::shuffle(held_.begin(), held_.end(), rng_);
-  for (Example& e : held_) sink(std::move(e));
-  held_.clear();
+const Example* ShuffleBuffer::Add(const RecordBlock& block, int64_t i) {
+  if (held_ < capacity_) {
+    if (slots_.size() == held_) slots_.emplace_back();
+    slots_[held_++].Assign(block, i);
+    return nullptr;
+  }
+  const size_t j = std::uniform_int_distribution<size_t>(0, held_ - 1)(rng_);
+  std::swap(drawn_, slots_[j]);
+  slots_[j].Assign(block, i);
+  return &drawn_;
+}
+
+void ShuffleBuffer::Drain(const std::function<void(const Example&)>& sink) {
+  std::shuffle(slots_.begin(), slots_.begin() + static_cast<std::ptrdiff_t>(held_), rng_);
+  for (size_t i = 0; i < held_; ++i) sink(slots_[i]);
+  held_ = 0;
 }
 
 Status ReadShard(const DataSource& source, const ShardPlan& plan, const std::vector<size_t>& order,
-                 const std::function<bool(Example&&)>& sink) {
+                 const std::function<bool(const RecordBlock&, int64_t)>& sink) {
   int64_t record = 0;
+  RecordBlock block;
   for (size_t f : order) {
     FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<RecordReader> reader, source.OpenFile(f));
     for (;;) {
-      Example e;
-      FLOWPS_ASSIGN_OR_RETURN(bool more, reader->Next(&e));
-      if (!more) break;
-      if (record++ % plan.record_stride != plan.record_offset) continue;
-      if (!sink(std::move(e))) return Status::OK();
+      // The records before a malformed one are delivered, then its error.
+      Status read = reader->NextBlock(&block);
+      for (int64_t i = 0; i < block.size; ++i)
+        if (record++ % plan.record_stride == plan.record_offset && !sink(block, i)) return Status::OK();
+      FLOWPS_RETURN_IF_ERROR(read);
+      if (block.size == 0) break;
     }
   }
   return Status::OK();
@@ -41,10 +49,20 @@ Status ReadShard(const DataSource& source, const ShardPlan& plan, const std::vec
 StatusOr<int64_t> CountShardExamples(const DataSource& source, int worker, int num_workers) {
   FLOWPS_ASSIGN_OR_RETURN(ShardPlan plan, PlanShard(source.files().size(), worker, num_workers));
   int64_t n = 0;
-  FLOWPS_RETURN_IF_ERROR(ReadShard(source, plan, plan.files, [&](Example&&) {
+  FLOWPS_RETURN_IF_ERROR(ReadShard(source, plan, plan.files, [&](const RecordBlock&, int64_t) {
     ++n;
     return true;
   }));
+  return n;
+}
+
+StatusOr<int64_t> CountExamples(const DataSource& source) {
+  int64_t n = 0;
+  for (size_t f = 0; f < source.files().size(); ++f) {
+    FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<RecordReader> reader, source.OpenFile(f));
+    FLOWPS_ASSIGN_OR_RETURN(int64_t records, reader->CountRecords());
+    n += records;
+  }
   return n;
 }
 
@@ -59,7 +77,7 @@ StatusOr<std::unique_ptr<Pipeline>> Pipeline::Start(DataSource source, PipelineO
 }
 
 Pipeline::Pipeline(DataSource source, PipelineOptions options, ShardPlan plan)
-    : source_(std::move(source)), options_(options), plan_(std::move(plan)) {}
+    : source_(std::move(source)), options_(options), plan_(std::move(plan)), buffer_(options.shuffle_buffer) {}
 
 Pipeline::~Pipeline() {
   {
@@ -85,34 +103,37 @@ Status Pipeline::RunEpoch(int64_t epoch) {
   std::seed_seq file_seed{options_.seed, static_cast<uint64_t>(epoch)};
   if (shuffle) std::shuffle(order.begin(), order.end(), std::mt19937_64(file_seed));
   std::seed_seq buffer_seed{options_.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(options_.worker), uint64_t{1}};
-  ShuffleBuffer buffer(options_.shuffle_buffer, std::mt19937_64(buffer_seed)());
-  std::vector<Example> pending;
-  pending.reserve(static_cast<size_t>(options_.batch_size));
+  buffer_.Restart(std::mt19937_64(buffer_seed)());
+  // Records go straight into the batch's tensors; a full batch is queued.
+  BatchBuilder batch(source_.schema(), options_.batch_size);
   bool stopping = false;
   int64_t examples = 0;
-  auto emit = [&](Example&& e) {
+  auto added = [&] {
     ++examples;
-    pending.push_back(std::move(e));
-    if (static_cast<int64_t>(pending.size()) < options_.batch_size) return;
-    if (!Push(MakeBatch(source_.schema(), pending, epoch))) stopping = true;
-    pending.clear();
+    if (batch.full() && !Push(batch.Take(epoch))) stopping = true;
   };
-  Status read = ReadShard(source_, plan_, order, [&](Example&& e) {
+  Status read = ReadShard(source_, plan_, order, [&](const RecordBlock& block, int64_t i) {
     if (!shuffle) {
-      emit(std::move(e));
-    } else {
-      Example out;
-      if (buffer.Add(std::move(e), &out)) emit(std::move(out));
+      batch.Add(block, i);
+      added();
+    } else if (const Example* drawn = buffer_.Add(block, i)) {
+      batch.Add(*drawn);
+      added();
     }
     return !stopping;
   });
   FLOWPS_RETURN_IF_ERROR(read);
-  if (!stopping) buffer.Drain(emit);
+  if (!stopping)
+    buffer_.Drain([&](const Example& e) {
+      if (stopping) return;
+      batch.Add(e);
+      added();
+    });
   if (!stopping && examples == 0)
     return FailedPrecondition("worker " + std::to_string(options_.worker) + " of " +
                               std::to_string(options_.num_workers) + " has no examples in " + source_.files()[0] +
                               (source_.files().size() > 1 ? " and the other files" : ""));
-  if (!stopping && !pending.empty()) Push(MakeBatch(source_.schema(), pending, epoch));
+  if (!stopping && batch.size() > 0) Push(batch.Take(epoch));
   return Status::OK();
 }
 

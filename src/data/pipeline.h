@@ -39,31 +39,41 @@ struct PipelineOptions {
   int64_t prefetch_batches = 4;   // > 0
 };
 
-// A streaming shuffle: holds up to `capacity` examples and, once full, gives
-// back a uniformly drawn one for each one added. Not thread-safe.
+// A streaming shuffle: holds up to `capacity` records and, once full, gives
+// back a uniformly drawn one for each one added. Its slots keep their
+// storage, so it allocates nothing once each has held a record as large.
+// Not thread-safe.
 class ShuffleBuffer {
  public:
-  ShuffleBuffer(int64_t capacity, uint64_t seed) : capacity_(static_cast<size_t>(capacity)), rng_(seed) {}
-  // Adds `e`; when the buffer was full, *out receives a drawn example and Add returns true.
-  bool Add(Example&& e, Example* out);
-  // Gives back every held example in random order and empties the buffer.
-  void Drain(const std::function<void(Example&&)>& sink);
+  explicit ShuffleBuffer(int64_t capacity) : capacity_(static_cast<size_t>(capacity)) {}
+  // Empties the buffer (keeping its storage) and seeds its draws.
+  void Restart(uint64_t seed);
+  // Adds record i of `block`. When the buffer was full: the drawn record,
+  // valid until the next call; otherwise nullptr.
+  const Example* Add(const RecordBlock& block, int64_t i);
+  // Gives back every held record in random order and empties the buffer.
+  void Drain(const std::function<void(const Example&)>& sink);
 
  private:
   size_t capacity_;
   std::mt19937_64 rng_;
-  std::vector<Example> held_;
+  std::vector<Example> slots_;  // the first held_ hold records
+  size_t held_ = 0;
+  Example drawn_;
 };
 
 // Reads the shard `plan` of `source` once, in the file order `order` (indexes
-// into source.files()), calling sink for each of its examples. Stops early,
-// OK, when sink returns false.
+// into source.files()), calling sink(block, i) for each of its records. Stops
+// early, OK, when sink returns false.
 Status ReadShard(const DataSource& source, const ShardPlan& plan, const std::vector<size_t>& order,
-                 const std::function<bool(Example&&)>& sink);
+                 const std::function<bool(const RecordBlock&, int64_t)>& sink);
 
 // The examples of worker `worker` of `num_workers` in one epoch: reads (and
 // so checks) every record of its shard once.
 StatusOr<int64_t> CountShardExamples(const DataSource& source, int worker, int num_workers);
+// The examples of the whole source, counted without checking them where the
+// format allows (RecordReader::CountRecords): far cheaper than a full read.
+StatusOr<int64_t> CountExamples(const DataSource& source);
 
 class Pipeline {
  public:
@@ -84,6 +94,8 @@ class Pipeline {
   void Run();                       // the thread
   Status RunEpoch(int64_t epoch);
   bool Push(StatusOr<ColumnBatch> item);  // false when stopping
+
+  ShuffleBuffer buffer_;                      // the thread's
 
   DataSource source_;
   PipelineOptions options_;

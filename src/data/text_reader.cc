@@ -10,7 +10,7 @@
 namespace flowps::data {
 namespace {
 
-class TextReader final : public RecordReader {
+class TextReader final : public RecordAtATimeReader {
  public:
   TextReader(std::string path, GzFile f, int64_t length)
       : path_(std::move(path)), file_(std::move(f)), length_(static_cast<size_t>(length)),
@@ -20,7 +20,7 @@ class TextReader final : public RecordReader {
 
   const Schema& schema() const override { return schema_; }
 
-  StatusOr<bool> Next(Example* out) override {
+  StatusOr<bool> ReadRecord(Example* out) override {
     // bytes_[begin_] is the sequence's first byte; it needs length_ + 1 bytes.
     if (end_ - begin_ < length_ + 1) {
       FLOWPS_ASSIGN_OR_RETURN(bool more, Fill());

@@ -52,11 +52,11 @@ NamedFeeds BindFeeds(const std::vector<FeedSpec>& feeds, const data::ColumnBatch
   return out;
 }
 
-StatusOr<JobData> OpenJobData(const JobSpec& job, const Graph& graph, bool with_test, spdlog::logger* log) {
+StatusOr<JobData> OpenJobData(const JobSpec& job, const Graph& graph, bool chief, spdlog::logger* log) {
   FLOWPS_ASSIGN_OR_RETURN(data::DataSource train, data::OpenJobSource(job.data, data::Split::kTrain));
   FLOWPS_RETURN_IF_ERROR(CheckFeeds(job.data, graph, train.schema(), "train"));
   JobData d{std::move(train), std::nullopt, 0};
-  if (!with_test) {
+  if (!chief) {
     // The chief evaluates; the other workers need no test data.
   } else if (!job.data.train.empty() && job.data.test.empty()) {
     log->info("data.test is not given: no test accuracy is measured");
@@ -66,9 +66,10 @@ StatusOr<JobData> OpenJobData(const JobSpec& job, const Graph& graph, bool with_
     FLOWPS_RETURN_IF_ERROR(data::CountShardExamples(test, 0, 1).status());
     d.test = std::move(test);
   }
-  // One pass over the training data counts it and checks every record. Every
-  // worker reads it all, so that all agree on the steps of an epoch.
-  FLOWPS_ASSIGN_OR_RETURN(d.train_examples, data::CountShardExamples(d.train, 0, 1));
+  // All workers count the whole training set, so that all agree on the steps
+  // of an epoch; the chief's count is a full read that checks every record.
+  FLOWPS_ASSIGN_OR_RETURN(d.train_examples,
+                          chief ? data::CountShardExamples(d.train, 0, 1) : data::CountExamples(d.train));
   if (d.train_examples == 0) return InvalidArgument(d.train.files()[0] + ": the training data holds no examples");
   log->info("data: {} {} file(s), {} training examples; columns {}", DataFormatName(job.data.format),
             d.train.files().size(), d.train_examples, data::DescribeSchema(d.train.schema()));

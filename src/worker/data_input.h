@@ -47,11 +47,14 @@ struct JobData {
   int64_t train_examples = 0;            // in the whole training set, all workers together
 };
 
-// Opens the job's data (the test split only `with_test`), checks the feeds
-// against `graph` and reads every record once -- the whole training set and
-// the test set -- so that a malformed record ("file:line: ...") fails the job
-// before its first step. InvalidArgument when the training data is empty.
-StatusOr<JobData> OpenJobData(const JobSpec& job, const Graph& graph, bool with_test, spdlog::logger* log);
+// Opens the job's data and checks the feeds against `graph`. The `chief`
+// (and flowps train) also opens the test split and reads every record once --
+// the whole training set and the test set -- so that a malformed record
+// ("file:line: ...") fails the job before its first step; the other workers
+// only count the training examples, from headers or lines where the format
+// allows (data::CountExamples), and check their shard as they read it.
+// InvalidArgument when the training data is empty.
+StatusOr<JobData> OpenJobData(const JobSpec& job, const Graph& graph, bool chief, spdlog::logger* log);
 
 // How worker `worker` of `num_workers` reads the training data: data.batch_size,
 // data.shuffle_buffer (0 without data.shuffle), data.seed, data.prefetch_batches,

@@ -33,7 +33,7 @@ StatusOr<TrainResult> TrainLocally(const JobSpec& job, const TrainOptions& optio
   if (!built.ok()) return built.status().WithContext(where);
   std::unique_ptr<LocalModel> model = std::move(built).value();
   log->info("model has {} parameters in {} variables", model->num_parameters(), model->model().variables.size());
-  FLOWPS_ASSIGN_OR_RETURN(JobData data, OpenJobData(job, *model->model().graph, /*with_test=*/true, log));
+  FLOWPS_ASSIGN_OR_RETURN(JobData data, OpenJobData(job, *model->model().graph, /*chief=*/true, log));
   const std::vector<FeedSpec> feeds = EffectiveFeeds(job.data, *model->model().graph);
 
   FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<data::Pipeline> batches,

@@ -143,6 +143,21 @@ TEST_CASE("a malformed record in any format stops the job before its first step,
   auto npy = TrainMlp(dir, "  format: npy\n  train: npy\n", "  steps: 10\n", &log);
   REQUIRE(!npy.ok());
   CHECK(npy.status().message() == dir / "npy/features.npy" + ":0: the header promises 156800 bytes of data but the file holds 156796");
+  CHECK_THAT(log, !Catch::Contains("step 1"));
+  // idx: an images file whose header promises 100 images but that holds 17.
+  auto be32 = [](uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                       static_cast<char>(v)};
+  };
+  fs::create_directories(dir / "idx");
+  std::ofstream(dir / "idx/train-images-idx3-ubyte", std::ios::binary)
+      << be32(0x803) + be32(100) + be32(28) + be32(28) + std::string(17 * 784, '\x40');
+  std::ofstream(dir / "idx/train-labels-idx1-ubyte", std::ios::binary) << be32(0x801) + be32(100) + std::string(100, '\1');
+  auto idx = TrainMlp(dir, "  format: idx\n  train: idx/train-images-idx3-ubyte\n", "  steps: 10\n", &log);
+  REQUIRE(!idx.ok());
+  CHECK(idx.status().message() ==
+        dir / "idx/train-images-idx3-ubyte" + ":18: the file ends in record 18 of the 100 its header promises");
+  CHECK_THAT(log, !Catch::Contains("step 1"));
 }
 
 TEST_CASE("a column that does not fit its placeholder is refused when the job is loaded, naming key and column") {

@@ -57,6 +57,7 @@ TEST_CASE("every example is seen exactly once per epoch across the workers, by f
   for (auto [files, workers] : {std::pair{5, 2}, {5, 3}, {2, 3}, {1, 4}}) {
     DataSource source = Csv(WriteNumbered(dir, "d" + std::to_string(files) + std::to_string(workers), files, 7));
     const int64_t total = files * 7;
+    CHECK(CountExamples(source).value() == total);
     std::map<int64_t, std::multiset<int64_t>> cluster;
     for (int w = 0; w < workers; ++w) {
       PipelineOptions o;

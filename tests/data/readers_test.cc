@@ -1,9 +1,15 @@
 #include <catch2/catch.hpp>
 
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
 
 #include "data/data_source.h"
 #include "data/npy_format.h"
+#include "data/parse_number.h"
 #include "data/pipeline.h"
 #include "data/record_reader.h"
 #include "idx_files.h"
@@ -118,6 +124,62 @@ TEST_CASE("a malformed libsvm line is refused at its file and line") {
         p + ":3: id 4 is outside [0, 4) (data.dense_dim)");
 }
 
+TEST_CASE("csv and libsvm files of many chunks read the same on 1 and 4 parser threads, errors at the right line") {
+  testing::IdxDir dir;
+  // About 3.5 MB: several 1 MiB chunks, lines cut anywhere by them.
+  std::string csv = "x,label,y\n", svm;
+  for (int k = 0; k < 150000; ++k) {
+    csv += std::to_string(k) + "," + std::to_string(k % 10) + "," + std::to_string(k * 0.001) + "\n";
+    svm += std::to_string(k % 10) + " " + std::to_string(k) + ":" + std::to_string(k * 0.5) + (k % 3 ? " 7:1\n" : "\n");
+    if (k % 1000 == 0) csv += "\n", svm += "# a comment\n";
+  }
+  for (bool gzip : {false, true}) {
+    const std::string c = dir.WriteText(gzip ? "many.csv.gz" : "many.csv", csv, gzip);
+    const std::string l = dir.WriteText(gzip ? "many.svm.gz" : "many.svm", svm, gzip);
+    auto c1 = OpenCsvReader(c, "label", 1), c4 = OpenCsvReader(c, "label", 4);
+    auto l1 = OpenLibsvmReader(l, 0, 1), l4 = OpenLibsvmReader(l, 0, 4);
+    REQUIRE((c1.ok() && c4.ok() && l1.ok() && l4.ok()));
+    std::vector<Example> one = ReadAll(**c1), four = ReadAll(**c4);
+    REQUIRE(one.size() == 150000);
+    REQUIRE(four.size() == 150000);
+    bool same = true;
+    for (size_t k = 0; k < one.size(); ++k) same = same && one[k].columns == four[k].columns;
+    CHECK(same);
+    CHECK(Col<float>(four[123456], 0) == std::vector<float>{123456.f, std::strtof(std::to_string(123.456).c_str(), nullptr)});
+    one = ReadAll(**l1);
+    four = ReadAll(**l4);
+    REQUIRE(four.size() == 150000);
+    same = one.size() == four.size();
+    for (size_t k = 0; same && k < one.size(); ++k) same = one[k].columns == four[k].columns;
+    CHECK(same);
+    CHECK(Col<int64_t>(four[149997], 1) == std::vector<int64_t>{149997});
+    // Counted without parsing: content lines, not the empty or comment ones.
+    CHECK((*OpenCsvReader(c, "label"))->CountRecords().value() == 150000);
+    CHECK((*OpenLibsvmReader(l, 0))->CountRecords().value() == 150000);
+    CHECK(Col<int64_t>(four[149998], 1) == std::vector<int64_t>{149998, 7});
+  }
+  // A bad line deep in the file: the records before it, then its line (each
+  // thousandth row is followed by an empty line, counted too).
+  std::string bad = csv;
+  const size_t at = bad.find("\n140000,");
+  bad.replace(at, 8, "\n140000x");
+  const std::string b = dir.WriteText("bad.csv", bad);
+  for (int threads : {1, 4}) {
+    auto r = OpenCsvReader(b, "label", threads);
+    REQUIRE(r.ok());
+    int64_t records = 0;
+    RecordBlock block;
+    Status s;
+    for (;;) {
+      s = (*r)->NextBlock(&block);
+      records += block.size;
+      if (!s.ok() || block.size == 0) break;
+    }
+    CHECK(records == 140000);
+    CHECK(s.message() == b + ":140142: column 'x' holds '140000x0', not a number");
+  }
+}
+
 TEST_CASE("idx streams features and labels, and a truncated file names the record") {
   testing::IdxDir dir;
   dir.WriteFashionLike("train", 5);
@@ -128,6 +190,9 @@ TEST_CASE("idx streams features and labels, and a truncated file names the recor
   REQUIRE(all.size() == 5);
   CHECK(all[3].Values<float>(0)[100] == Approx(3.f / 255.f));
   CHECK(Col<int32_t>(all[4], 1) == std::vector<int32_t>{4});
+  CHECK((*OpenIdxReader(dir.path("train-images-idx3-ubyte.gz"), dir.path("train-labels-idx1-ubyte.gz")))
+            ->CountRecords()
+            .value() == 5);  // from the header
 
   dir.Write("short-images-idx3-ubyte", 0x08, {3, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8, 9}, false);
   dir.Write("short-labels-idx1-ubyte", 0x08, {3}, {1, 2, 3}, false);
@@ -188,6 +253,41 @@ TEST_CASE("npy: a directory of arrays and a stored npz are memory-mapped columns
   CHECK(Col<int32_t>(zs[1], 1) == std::vector<int32_t>{250});
 }
 
+TEST_CASE("an npz of numpy's np.savez_compressed is read row by row through zlib, and corruption names the row") {
+  testing::IdxDir dir;
+  const std::string npz = dir.path("c.npz");
+  // 20000 rows: the deflated entries span many zlib blocks.
+  const std::string script =
+      "import numpy as np; n = 20000; "
+      "np.savez_compressed('" + npz + "', features=(np.arange(n * 3, dtype=np.float32) / 7).reshape(n, 3), "
+      "label=np.arange(n, dtype=np.int64) % 10, weight=np.linspace(0, 1, n))";
+  REQUIRE(std::system(("/usr/bin/python3 -c \"" + script + "\"").c_str()) == 0);
+  auto r = OpenNpyReader(npz);
+  REQUIRE(r.ok());
+  CHECK(DescribeSchema((*r)->schema()) == "features float32 [3], label int64 [], weight float32 []");
+  CHECK((*OpenNpyReader(npz))->CountRecords().value() == 20000);  // from the header
+  auto all = ReadAll(**r);
+  REQUIRE(all.size() == 20000);
+  bool same = true;
+  for (int k = 0; k < 20000; ++k) {
+    const std::vector<float> want = {static_cast<float>(3 * k) / 7, static_cast<float>(3 * k + 1) / 7,
+                                     static_cast<float>(3 * k + 2) / 7};
+    same = same && Col<float>(all[static_cast<size_t>(k)], 0) == want &&
+           Col<int64_t>(all[static_cast<size_t>(k)], 1) == std::vector<int64_t>{k % 10} &&
+           Col<float>(all[static_cast<size_t>(k)], 2)[0] == static_cast<float>(k / 19999.0);
+  }
+  CHECK(same);
+
+  // Garbage over the middle of the features entry: an error at a row, never a crash.
+  std::ifstream in(npz, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = bytes.find("features.npy") + 30000;
+  for (size_t i = 0; i < 64; ++i) bytes[at + i] = static_cast<char>(0xff);
+  const std::string error = FirstError(OpenNpyReader(dir.WriteText("broken.npz", bytes)));
+  CHECK_THAT(error, Catch::StartsWith(dir.path("broken.npz") + "/features.npy:") &&
+                        Catch::Contains(": the compressed entry is corrupt"));
+}
+
 TEST_CASE("a malformed npy array is refused at its file") {
   testing::IdxDir dir;
   std::filesystem::create_directories(dir.path("bad"));
@@ -235,4 +335,90 @@ TEST_CASE("a file whose columns differ from the first file's is refused") {
                                          dir.path("csvs/a.csv") + " (features float32 [1], label int32 [])");
   CHECK(DataSource::Open(csv, dir.path("csvs/*.tsv")).status().message() ==
         "'" + dir.path("csvs/*.tsv") + "' names no csv file");
+}
+
+namespace {
+
+// A valid number in one of the forms the fast paths take or leave.
+std::string RandomNumber(std::mt19937_64& rng) {
+  std::string s;
+  auto digits = [&](int n) {
+    for (int i = 0; i < n; ++i) s.push_back(static_cast<char>('0' + rng() % 10));
+  };
+  switch (rng() % 8) {
+    case 0: digits(1); break;
+    case 1: digits(1 + static_cast<int>(rng() % 7)); break;  // leading zeros too
+    case 2: s = "-"; digits(1 + static_cast<int>(rng() % 8)); break;
+    case 3: digits(8 + static_cast<int>(rng() % 11)); break;
+    case 4: digits(1); s.push_back('.'); digits(1 + static_cast<int>(rng() % 10)); break;
+    case 5: digits(2); s.append(".5e"); s.append(std::to_string(static_cast<int>(rng() % 20) - 10)); break;
+    case 6: s = "+"; digits(3); break;
+    default: s = "16777217"; break;  // halfway between two floats
+  }
+  return s;
+}
+
+uint32_t FloatBits(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("csv values and libsvm ids and values read as the one-number parser reads them, whatever their form") {
+  testing::IdxDir dir;
+  std::mt19937_64 rng(5);
+  constexpr int kFeatures = 40, kRows = 400;
+  std::string csv = "label";
+  for (int i = 0; i < kFeatures; ++i) csv += ",f" + std::to_string(i);
+  csv += "\n";
+  std::vector<float> want_csv;
+  std::string svm;
+  std::vector<int64_t> want_ids;
+  std::vector<float> want_values;
+  for (int r = 0; r < kRows; ++r) {
+    csv += std::to_string(r % 10);
+    svm += std::to_string(r % 10);
+    for (int i = 0; i < kFeatures; ++i) {
+      const std::string v = RandomNumber(rng);
+      csv += (rng() % 8 == 0 ? ", " : ",") + v;
+      float f = 0;
+      REQUIRE(ParseNumber(v, &f));
+      want_csv.push_back(f);
+
+      std::string id = std::to_string(rng() % 1000);
+      if (rng() % 4 == 0) id = RandomNumber(rng).substr(0, 19);
+      if (id.find_first_of(".e") != std::string::npos) id = "0" + id.substr(0, id.find_first_of(".e"));
+      int64_t want_id = 0;
+      const char* q = id[0] == '+' ? id.data() + 1 : id.data();
+      if (std::from_chars(q, id.data() + id.size(), want_id).ec != std::errc()) continue;  // out of int64
+      want_ids.push_back(want_id);
+      want_values.push_back(f);
+      svm += (rng() % 8 == 0 ? "  " : " ") + id + ":" + v;
+    }
+    csv += "\n";
+    svm += r % 3 == 0 ? "\r\n" : "\n";
+  }
+  auto csv_reader = OpenCsvReader(dir.WriteText("n.csv", csv), "label", 1);
+  REQUIRE(csv_reader.ok());
+  auto rows = ReadAll(**csv_reader);
+  REQUIRE(rows.size() == kRows);
+  for (int r = 0; r < kRows; ++r)
+    for (int i = 0; i < kFeatures; ++i) {
+      INFO("row " << r << " feature " << i);
+      REQUIRE(FloatBits(rows[r].Values<float>(0)[i]) == FloatBits(want_csv[static_cast<size_t>(r * kFeatures + i)]));
+    }
+
+  auto svm_reader = OpenLibsvmReader(dir.WriteText("n.svm", svm), 0, 1);
+  REQUIRE(svm_reader.ok());
+  std::vector<int64_t> ids;
+  std::vector<uint32_t> values, want_bits;
+  for (const Example& e : ReadAll(**svm_reader)) {
+    for (int64_t id : Col<int64_t>(e, 1)) ids.push_back(id);
+    for (float v : Col<float>(e, 2)) values.push_back(FloatBits(v));
+  }
+  for (float v : want_values) want_bits.push_back(FloatBits(v));
+  CHECK(ids == want_ids);
+  CHECK(values == want_bits);
 }

@@ -371,25 +371,29 @@ TEST_CASE("flowps submit --wait follows the job to a summary line, and flowps st
 namespace {
 
 // Converts the first `limit` Fashion-MNIST examples of `images` (an idx file
-// name) to csv at `out` with flowps data convert.
-void ConvertToCsv(const std::string& images, int64_t limit, const std::string& out) {
+// name; limit 0: all) to format `to` at `out` with flowps data convert.
+void Convert(const std::string& images, int64_t limit, const std::string& to, const std::string& out) {
   Process convert({std::string(FLOWPS_BIN_DIR) + "/flowps", "data", "convert", "--from", "idx", "--input",
-                   "/usr/share/datasets/fashion-mnist/" + images, "--to", "csv", "--output", out, "--limit",
+                   "/usr/share/datasets/fashion-mnist/" + images, "--to", to, "--output", out, "--limit",
                    std::to_string(limit)},
                   out + ".log");
-  const int status = convert.Wait(std::chrono::seconds(120));
+  const int status = convert.Wait(std::chrono::seconds(180));
   INFO(Slurp(out + ".log"));
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
 }
+void ConvertToCsv(const std::string& images, int64_t limit, const std::string& out) { Convert(images, limit, "csv", out); }
 
-// The MLP job of `data` (the data section's keys) for 1 ps and 2 async workers.
-std::string CsvJob(TrainingCluster& cluster, const std::string& file, const std::string& data) {
+// The MLP job of `data` (the data section's format and files) for 1 ps and 2
+// async workers, fed by name, named after its file.
+std::string DataJob(TrainingCluster& cluster, const std::string& file, const std::string& data, int hidden = 64,
+                    double learning_rate = 0.002, int shuffle_buffer = 2000) {
   const std::string path = cluster.dir() + "/" + file;
-  std::ofstream(path) << "name: csv\nmodel:\n  type: mlp\n  hidden: [64]\n  seed: 1\n"
-                      << "data:\n  format: csv\n" << data << "  feeds: {x: features, y: label}\n"
-                      << "  batch_size: 64\n  seed: 1\n  shuffle_buffer: 2000\n"
-                      << "optimizer:\n  type: adam\n  learning_rate: 0.002\n"
+  std::ofstream(path) << "name: " << file.substr(0, file.find('.')) << "\nmodel:\n  type: mlp\n  hidden: [" << hidden
+                      << "]\n  seed: 1\n"
+                      << "data:\n" << data << "  feeds: {x: features, y: label}\n"
+                      << "  batch_size: 64\n  seed: 1\n  shuffle_buffer: " << shuffle_buffer << "\n"
+                      << "optimizer:\n  type: adam\n  learning_rate: " << learning_rate << "\n"
                       << "mode:\n" << kAsync2 << "train:\n  epochs: 3\n  log_every_steps: 50\n  eval_every_steps: 200\n";
   return path;
 }
@@ -408,7 +412,7 @@ TEST_CASE("1 ps and 2 workers train the MLP from csv files with feeds, sharded b
   TrainingCluster cluster(1, 2);
   ConvertToCsv("train-images-idx3-ubyte.gz", 10000, cluster.dir() + "/train.csv");
   ConvertToCsv("t10k-images-idx3-ubyte.gz", 2000, cluster.dir() + "/test.csv");
-  const std::string job = CsvJob(cluster, "csv.yaml", "  train: train.csv\n  test: test.csv\n");
+  const std::string job = DataJob(cluster, "csv.yaml", "  format: csv\n  train: train.csv\n  test: test.csv\n");
   const std::string out = cluster.dir() + "/submit.out";
   const int status = SubmitAndWait(cluster, job, out, std::chrono::seconds(180));
   INFO(Slurp(out) << cluster.Logs());
@@ -423,26 +427,65 @@ TEST_CASE("1 ps and 2 workers train the MLP from csv files with feeds, sharded b
   CHECK_THAT(Slurp(cluster.dir() + "/worker1.log"), Catch::Contains("trains on its shard of 10000 examples"));
 }
 
-TEST_CASE("a malformed csv line fails a submitted job before its first step, and submit --wait names file:line",
-          "[e2e]") {
+TEST_CASE("a malformed csv, libsvm or npy record fails a submitted job before its first step, and submit --wait "
+          "names file:line", "[e2e]") {
   TrainingCluster cluster(1, 2);
-  const std::string good = cluster.dir() + "/good.csv", bad = cluster.dir() + "/bad.csv";
+  const std::string good = cluster.dir() + "/good.csv";
   ConvertToCsv("t10k-images-idx3-ubyte.gz", 100, good);
-  std::ifstream in(good);
-  std::ofstream corrupt(bad);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) corrupt << (n == 42 ? "1,2,oops" : line) << "\n";
-  corrupt.close();
-  const std::string job = CsvJob(cluster, "bad.yaml", "  train: bad.csv\n  test: good.csv\n");
-  const std::string out = cluster.dir() + "/submit.out";
-  const int status = SubmitAndWait(cluster, job, out, std::chrono::seconds(60));
-  INFO(Slurp(out) << cluster.Logs());
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 1);
-  CHECK_THAT(Slurp(out), Catch::Contains("failed") && Catch::Contains(bad + ":42:"));
-  const WorkerJobStatus chief = cluster.WaitJobEnd(std::chrono::seconds(30));
-  CHECK(chief.state == JobState::kFailed);
-  CHECK(chief.global_step == 0);
+  // Line 42 of a csv copy, line 42 of a libsvm one, and an npy array cut short.
+  auto corrupt = [&](const std::string& from, const std::string& to, const std::string& bad_line) {
+    std::ifstream in(from);
+    std::ofstream out(to);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) out << (n == 42 ? bad_line : line) << "\n";
+  };
+  corrupt(good, cluster.dir() + "/bad.csv", "1,2,oops");
+  Convert("t10k-images-idx3-ubyte.gz", 100, "libsvm", cluster.dir() + "/good.libsvm");
+  corrupt(cluster.dir() + "/good.libsvm", cluster.dir() + "/bad.libsvm", "3 5:0.5 6");
+  Convert("t10k-images-idx3-ubyte.gz", 100, "npy", cluster.dir() + "/bad.npy");
+  const std::string cut = cluster.dir() + "/bad.npy/features.npy";
+  std::filesystem::resize_file(cut, std::filesystem::file_size(cut) - 4);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"  format: csv\n  train: bad.csv\n  test: good.csv\n", cluster.dir() + "/bad.csv:42:"},
+      {"  format: libsvm\n  train: bad.libsvm\n  dense_dim: 784\n", cluster.dir() + "/bad.libsvm:42:"},
+      {"  format: npy\n  train: bad.npy\n", cut + ":0:"}};
+  for (const auto& [data, where] : cases) {
+    const std::string job = DataJob(cluster, "bad.yaml", data);
+    const std::string out = cluster.dir() + "/submit.out";
+    const int status = SubmitAndWait(cluster, job, out, std::chrono::seconds(60));
+    INFO(data << Slurp(out) << cluster.Logs());
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 1);
+    CHECK_THAT(Slurp(out), Catch::Contains("failed") && Catch::Contains(where));
+    const WorkerJobStatus chief = cluster.WaitJobEnd(std::chrono::seconds(30));
+    CHECK(chief.state == JobState::kFailed);
+    CHECK(chief.global_step == 0);
+  }
+}
+
+TEST_CASE("on a cluster the MLP reaches 85% on Fashion-MNIST from the csv, libsvm and npy copies flowps data convert "
+          "makes, fed by name", "[e2e]") {
+  TrainingCluster cluster(1, 2);
+  // The whole training set, 3 epochs (flowps train of the csv copy: 86.7% after 3 epochs, 85.4% after 2).
+  const std::map<std::string, std::string> formats = {
+      {"csv", "  format: csv\n  train: train.csv\n  test: test.csv\n"},
+      {"libsvm", "  format: libsvm\n  train: train.libsvm\n  test: test.libsvm\n  dense_dim: 784\n"},
+      {"npy", "  format: npy\n  train: train.npy\n  test: test.npy\n"}};
+  for (const auto& [to, data] : formats) {
+    Convert("train-images-idx3-ubyte.gz", 0, to, cluster.dir() + "/train." + to);
+    Convert("t10k-images-idx3-ubyte.gz", 0, to, cluster.dir() + "/test." + to);
+    const std::string job = DataJob(cluster, to + ".yaml", data, 128, 0.001, 10000);
+    const std::string out = cluster.dir() + "/" + to + ".out";
+    const int status = SubmitAndWait(cluster, job, out, std::chrono::seconds(400));
+    INFO(to << "\n" << Slurp(out) << cluster.Logs());
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    const WorkerJobStatus chief = cluster.WaitJobEnd(std::chrono::seconds(30));
+    CHECK(chief.job == to);
+    CHECK(chief.state == JobState::kDone);
+    CHECK(chief.total_steps == 2814);  // 3 epochs of ceil(60000 / 64) steps
+    CHECK(chief.test_accuracy >= 0.85);
+  }
 }
 
 namespace {
