@@ -245,8 +245,17 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   }
 
   kj::Promise<void> createVariables(CreateVariablesContext context) override {
+    // A list of near-empty structs costs a peer a few bytes per element but a
+    // VariableSpec here: a call may name at most kMaxVariablesPerCall (found by
+    // fuzz_ps_service: millions of empty entries grew this vector to 2 GiB).
+    constexpr unsigned kMaxVariablesPerCall = 1u << 16;
+    auto defs = context.getParams().getVariables();
+    if (defs.size() > kMaxVariablesPerCall)
+      Fail(InvalidArgument("createVariables: " + std::to_string(defs.size()) + " variables in one call, more than " +
+                           std::to_string(kMaxVariablesPerCall)));
     std::vector<VariableSpec> specs;
-    for (auto def : context.getParams().getVariables()) {
+    specs.reserve(defs.size());
+    for (auto def : defs) {
       VariableSpec spec;
       spec.name = def.getName();
       std::vector<int64_t> dims;

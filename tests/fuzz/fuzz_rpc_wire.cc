@@ -70,12 +70,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     sent += static_cast<size_t>(n);
   }
   ::shutdown(fd, SHUT_WR);
-  // The server must close its side within the login timeout, whatever it read.
+  // The server must close its side in bounded time, whatever it read. 20 s, not
+  // the 3 s login timeout: once (CI, 2 loaded cores, ASan) a logged-in session
+  // with the log stream took longer than 5 s to close; the input is kept as the
+  // seed regression-slow-close and runs clean alone in 7 ms.
   char buf[65536];
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (true) {
     pollfd p = {fd, POLLIN, 0};
-    if (std::chrono::steady_clock::now() > deadline || ::poll(&p, 1, 5000) <= 0) __builtin_trap();
+    if (std::chrono::steady_clock::now() > deadline || ::poll(&p, 1, 20000) <= 0) __builtin_trap();
     if (::recv(fd, buf, sizeof buf, 0) <= 0) break;
   }
   ::close(fd);
