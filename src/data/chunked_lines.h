@@ -52,6 +52,21 @@ Status ForEachContentLine(std::string_view text, int64_t first_line, char commen
   return Status::OK();
 }
 
+// ForEachContentLine for a ChunkedLines::ParseFn: parse_line(line, number,
+// readable_end, out) appends one record to *out, and may read up to
+// readable_end (the end of `text`) past its line; a line it refuses leaves no
+// partial record behind.
+template <typename ParseLine>
+Status ParseContentLines(std::string_view text, int64_t first_line, char comment, RecordBlock* out,
+                         ParseLine parse_line) {
+  const char* readable_end = text.data() + text.size();
+  return ForEachContentLine(text, first_line, comment, [&](std::string_view line, int64_t number) {
+    Status s = parse_line(line, number, readable_end, out);
+    if (!s.ok()) out->Truncate(out->size);
+    return s;
+  });
+}
+
 class ChunkedLines {
  public:
   static constexpr size_t kChunkBytes = size_t{1} << 20;

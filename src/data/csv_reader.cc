@@ -18,12 +18,9 @@ class CsvRows {
 
   // ChunkedLines::ParseFn. Columns: features float32 [fields - 1], label int32 [].
   Status Parse(std::string_view text, int64_t first_line, RecordBlock* out) const {
-    const char* readable_end = text.data() + text.size();
-    return ForEachContentLine(text, first_line, '\0', [&](std::string_view line, int64_t number) {
-      Status s = ParseRow(line, number, readable_end, out);
-      if (!s.ok()) out->Truncate(out->size);
-      return s;
-    });
+    return ParseContentLines(text, first_line, '\0', out,
+                             [this](std::string_view line, int64_t number, const char* readable_end,
+                                    RecordBlock* block) { return ParseRow(line, number, readable_end, block); });
   }
 
   size_t fields() const { return header_.size(); }

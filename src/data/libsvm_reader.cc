@@ -17,12 +17,9 @@ class LibsvmLines {
 
   // ChunkedLines::ParseFn. Columns: dense: features, label; ragged: label, ids, values.
   Status Parse(std::string_view text, int64_t first_line, RecordBlock* out) const {
-    const char* readable_end = text.data() + text.size();
-    return ForEachContentLine(text, first_line, '#', [&](std::string_view line, int64_t number) {
-      Status s = ParseLine(line, number, readable_end, out);
-      if (!s.ok()) out->Truncate(out->size);
-      return s;
-    });
+    return ParseContentLines(text, first_line, '#', out,
+                             [this](std::string_view line, int64_t number, const char* readable_end,
+                                    RecordBlock* block) { return ParseLine(line, number, readable_end, block); });
   }
 
  private:
