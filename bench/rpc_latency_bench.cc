@@ -3,12 +3,14 @@
 #include <kj/async-io.h>
 
 #include <chrono>
+#include <optional>
 
 #include "bench/bench_runner.h"
 #include "bench/process_counters.h"
 #include "bench/tcp_baselines.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
+#include "core/tls_settings.h"
 #include "net/rpc_client.h"
 #include "net/rpc_server.h"
 
@@ -38,6 +40,18 @@ Status RunRpcLatency(BenchContext& context) {
   auto options = context.options;
   FLOWPS_ASSIGN_OR_RETURN(int64_t calls, TakeIntOption(options, "calls", 20000));
   FLOWPS_ASSIGN_OR_RETURN(int64_t window, TakeIntOption(options, "window", 16));
+  // tls_dir=DIR: both ends on mutual TLS with DIR/node.pem, node.key and ca.pem
+  // (tests/net/make_test_certs.sh DIR makes them); the measurements are named rpc_tls_*.
+  std::optional<TlsSettings> tls;
+  if (auto dir = options.find("tls_dir"); dir != options.end()) {
+    std::string bad_key;
+    auto loaded = LoadTlsSettings({dir->second + "/node.pem", dir->second + "/node.key", dir->second + "/ca.pem",
+                                   "localhost"}, &bad_key);
+    if (!loaded.ok()) return InvalidArgument("rpc-latency: tls_dir: " + loaded.status().message());
+    tls = *std::move(loaded);
+    options.erase(dir);
+  }
+  const std::string rpc = tls.has_value() ? "rpc_tls" : "rpc";
   FLOWPS_RETURN_IF_ERROR(RefuseUnknownOptions(options, "rpc-latency"));
 
   ThreadPool* pool = context.pool;
@@ -47,12 +61,14 @@ Status RunRpcLatency(BenchContext& context) {
   server_options.task_name = "/job:ps/task:0";
   server_options.pool = pool;
   server_options.logger = MakeLogger("net", {});
+  server_options.tls = tls;
   FLOWPS_ASSIGN_OR_RETURN(auto server, RpcServer::Start(server_options, {}));
 
   auto io = kj::setupAsyncIo();
   RpcClientOptions client_options;
   client_options.address = server->address();
   client_options.token = server_options.token;
+  client_options.tls = tls;
   RpcClient client(io, client_options);
   for (int i = 0; i < 500; ++i)
     FLOWPS_RETURN_IF_ERROR(WaitFor(client.Health(), io.waitScope, "warm-up").status());
@@ -82,10 +98,10 @@ Status RunRpcLatency(BenchContext& context) {
   FLOWPS_ASSIGN_OR_RETURN(double tcp, TcpPingPongPerSecond(calls));
   const ProcessCounters tcp_spent = ProcessCounters::Now() - before;  // with its 500 warm-up pings
 
-  context.emit(Measurement{"rpc_health_calls_per_s", sequential, "calls/s", "tcp_pingpong_calls_per_s", tcp});
-  context.emit(Measurement{"rpc_pipelined_calls_per_s", pipelined, "calls/s", "tcp_pingpong_calls_per_s", tcp});
-  EmitCosts(context, "rpc_health", sequential_spent, calls, tcp_spent, calls + 500);
-  EmitCosts(context, "rpc_pipelined", pipelined_spent, calls, tcp_spent, calls + 500);
+  context.emit(Measurement{rpc + "_health_calls_per_s", sequential, "calls/s", "tcp_pingpong_calls_per_s", tcp});
+  context.emit(Measurement{rpc + "_pipelined_calls_per_s", pipelined, "calls/s", "tcp_pingpong_calls_per_s", tcp});
+  EmitCosts(context, rpc + "_health", sequential_spent, calls, tcp_spent, calls + 500);
+  EmitCosts(context, rpc + "_pipelined", pipelined_spent, calls, tcp_spent, calls + 500);
   return Status::OK();
 }
 

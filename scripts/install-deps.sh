@@ -8,6 +8,7 @@ PKGS=(meson ninja-build pkg-config g++ capnproto libcapnp-dev libasio-dev libeig
       dataset-fashion-mnist gnuplot-nox libopenblas-dev fortunes
       pybind11-dev python3-dev python3-numpy python3-pytest
       prometheus-cpp-dev  # every task's /metrics
+      libssl-dev openssl  # TLS: kj-tls and the spec's certificate checks; openssl makes the tests' certificates
       clang libfuzzer-14-dev)  # clang and libFuzzer: the fuzz suite (scripts/fuzz.sh)
 
 missing=()

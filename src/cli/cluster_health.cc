@@ -14,12 +14,7 @@ std::vector<TaskReport> CheckHealth(kj::AsyncIoContext& io, const ClusterSpec& s
   kj::Vector<kj::Promise<void>> calls;
   for (size_t i = 0; i < tasks.size(); ++i) {
     reports[i].task = tasks[i];
-    RpcClientOptions o;
-    o.address = tasks[i].address();
-    o.token = spec.token;
-    o.connect_timeout = timeout;
-    o.call_timeout = timeout;
-    clients.push_back(std::make_unique<RpcClient>(io, o));
+    clients.push_back(std::make_unique<RpcClient>(io, ClientOptionsFor(spec, tasks[i], timeout, timeout)));
     TaskReport* report = &reports[i];
     calls.add(clients.back()->Health().then(
         [report](TaskHealth h) { report->health = std::move(h); },

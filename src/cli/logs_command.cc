@@ -48,12 +48,8 @@ int RunLogs(const LogsOptions& o) {
   std::vector<std::unique_ptr<RpcClient>> clients;
   std::vector<RpcClient*> raw;
   for (const TaskSpec& t : spec->AllTasks()) {
-    RpcClientOptions co;
-    co.address = t.address();
-    co.token = spec->token;
-    co.connect_timeout = std::chrono::milliseconds(o.timeout_ms);
-    co.call_timeout = std::chrono::milliseconds(o.timeout_ms);
-    clients.push_back(std::make_unique<RpcClient>(io, co));
+    const std::chrono::milliseconds timeout(o.timeout_ms);
+    clients.push_back(std::make_unique<RpcClient>(io, ClientOptionsFor(*spec, t, timeout, timeout)));
     raw.push_back(clients.back().get());
   }
   // Stops following when stdout is gone (e.g. `flowps logs -f | head`).

@@ -18,12 +18,7 @@ std::vector<ShardReport> QueryShards(kj::AsyncIoContext& io, const ClusterSpec& 
   kj::Vector<kj::Promise<void>> calls;
   for (size_t i = 0; i < spec.ps.size(); ++i) {
     reports[i].task = spec.ps[i];
-    RpcClientOptions o;
-    o.address = spec.ps[i].address();
-    o.token = spec.token;
-    o.connect_timeout = timeout;
-    o.call_timeout = timeout;
-    clients.push_back(std::make_unique<RpcClient>(io, o));
+    clients.push_back(std::make_unique<RpcClient>(io, ClientOptionsFor(spec, spec.ps[i], timeout, timeout)));
     RpcClient* c = clients.back().get();
     ShardReport* report = &reports[i];
     calls.add(c->GetService("ps")

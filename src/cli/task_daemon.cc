@@ -95,6 +95,7 @@ int RunTaskDaemon(const std::string& job, int argc, char** argv, const RegisterS
   RpcServerOptions options;
   options.bind_address = task->address();
   options.token = spec->token;
+  options.tls = spec->tls;
   options.task_name = task->name();
   options.devices = task->DeviceNames();
   options.logs = &hub;

@@ -76,6 +76,40 @@ Status ReadJob(YamlMap& jobs, const std::string& job, std::vector<TaskSpec>* out
   return m.Finish();
 }
 
+// The spec's folder joined to `file` unless it is absolute.
+std::string RelativeToSpec(const std::string& spec_path, const std::string& file) {
+  std::filesystem::path p(file);
+  if (p.is_relative()) p = std::filesystem::path(spec_path).parent_path() / p;
+  return p.lexically_normal().string();
+}
+
+// The optional `tls:` map: its files read and checked. Tasks addressed by IP
+// need server_name, since certificate names are checked as DNS names.
+Status ReadTls(YamlMap& root, ClusterSpec* spec) {
+  if (!root.has("tls")) return Status::OK();
+  if (root.Get("tls").IsNull()) return root.Error("tls", "is empty: give cert, key and ca, or leave tls out");
+  YamlMap m = root.Child("tls", /*required=*/true);
+  TlsFiles files;
+  m.Required("cert", &files.cert).Required("key", &files.key).Required("ca", &files.ca);
+  m.Optional("server_name", &files.server_name);
+  FLOWPS_RETURN_IF_ERROR(m.Finish());
+  for (std::string* file : {&files.cert, &files.key, &files.ca}) *file = RelativeToSpec(spec->path, *file);
+  std::string bad_key;
+  auto tls = LoadTlsSettings(files, &bad_key);
+  if (!tls.ok()) return m.Error(bad_key, tls.status().message());
+  if (files.server_name.empty()) {
+    for (const TaskSpec& t : spec->AllTasks()) {
+      if (!IsIpLiteral(t.host)) continue;
+      return m.Error("", "needs server_name: task jobs." + t.job + ".tasks[" + std::to_string(t.index) +
+                             "] is addressed by the IP address " + t.host +
+                             ", and certificates are checked against DNS names only (kj-tls); set "
+                             "server_name to a DNS name that every task's certificate lists");
+    }
+  }
+  spec->tls = *std::move(tls);
+  return Status::OK();
+}
+
 }  // namespace
 
 std::string TaskSpec::name() const { return "/job:" + job + "/task:" + std::to_string(index); }
@@ -136,6 +170,7 @@ StatusOr<ClusterSpec> ParseClusterSpec(const std::string& text, const std::strin
   root.Required("token_file", &token_file);
   root.Optional("setup_timeout_s", &spec.setup_timeout_s);
   YamlMap jobs = root.Child("jobs", /*required=*/true);
+  root.Raw("tls");  // read by ReadTls once the tasks are known
   FLOWPS_RETURN_IF_ERROR(root.status());
   FLOWPS_RETURN_IF_ERROR(jobs.status());
   FLOWPS_RETURN_IF_ERROR(ReadJob(jobs, "ps", &spec.ps, nullptr));
@@ -175,9 +210,7 @@ StatusOr<ClusterSpec> ParseClusterSpec(const std::string& text, const std::strin
   }
 
   // The token: relative to the spec's folder, must be readable and non-empty.
-  std::filesystem::path token_path(token_file);
-  if (token_path.is_relative()) token_path = std::filesystem::path(path).parent_path() / token_path;
-  spec.token_file = token_path.lexically_normal().string();
+  spec.token_file = RelativeToSpec(path, token_file);
   auto token = ReadTokenFile(spec.token_file);
   if (!token.ok()) {
     // "token file '<path>' <why>"
@@ -186,6 +219,7 @@ StatusOr<ClusterSpec> ParseClusterSpec(const std::string& text, const std::strin
     return root.Error("token_file", "names '" + spec.token_file + "', which " + why);
   }
   spec.token = *std::move(token);
+  FLOWPS_RETURN_IF_ERROR(ReadTls(root, &spec));
   return spec;
 }
 

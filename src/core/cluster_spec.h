@@ -14,16 +14,24 @@
 //           devices: [cpu:0, cpu:1]   # optional, default [cpu:0]
 //           metrics_port: 9500        # optional: Prometheus /metrics on the task's host
 //           dashboard_port: 8080      # optional, chief only: the job's live dashboard
+//   tls:                           # optional: every connection on mutual TLS (core/tls_settings.h)
+//     cert: node.pem               # relative to the spec's folder, like token_file
+//     key: node.key
+//     ca: ca.pem
+//     server_name: flowps          # optional; required when tasks are addressed by IP
 //
 // A bad spec is refused with file, line and key (unknown key, missing job,
-// bad or duplicate address, bad device, missing or unreadable token).
+// bad or duplicate address, bad device, missing or unreadable token, a TLS
+// file that is missing or does not hold a valid certificate or key).
 // ClusterSpec is a plain value; it is safe to read from many threads.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "core/tls_settings.h"
 
 namespace flowps {
 
@@ -54,6 +62,9 @@ struct ClusterSpec {
   // How long the chief's job setup keeps trying to reach and configure every
   // ps shard (a ps that starts late, a loaded machine) before the job fails.
   double setup_timeout_s = 120;
+  // Set when the spec has a `tls:` map: every daemon serves and every client
+  // dials over mutual TLS with it.
+  std::optional<TlsSettings> tls;
 
   // The tasks of "ps" or "worker"; nullptr for any other job name.
   const std::vector<TaskSpec>* Job(const std::string& job) const;

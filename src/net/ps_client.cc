@@ -120,6 +120,7 @@ PsClient::PsClient(kj::AsyncIoContext& io, PsClientOptions options, PartitionPla
     RpcClientOptions o;
     o.address = address;
     o.token = options_.token;
+    o.tls = options_.tls;
     o.connect_timeout = options_.connect_timeout;
     o.call_timeout = options_.call_timeout;
     shards_.push_back(std::make_unique<Shard>(io, std::move(o)));

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,7 @@
 #include "core/partition_plan.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "core/tls_settings.h"
 #include "core/variable_gradient.h"
 #include "kernels/initializers.h"
 #include "net/config_wire.h"  // PsJobConfig
@@ -46,6 +48,7 @@ namespace flowps {
 struct PsClientOptions {
   std::vector<std::string> shard_addresses;  // "host:port", index = shard
   std::string token;                         // the cluster token
+  std::optional<TlsSettings> tls;            // set: every shard over mutual TLS (as RpcClientOptions)
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds call_timeout{120000};  // bounds every call, waitForStep included
   bool bfloat16 = false;

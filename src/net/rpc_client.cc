@@ -4,6 +4,7 @@
 
 #include "core/cluster_spec.h"
 #include "net/message_stream.h"
+#include "net/tls_transport.h"
 
 namespace flowps {
 
@@ -34,6 +35,17 @@ struct RpcClient::Connection {
   kj::Promise<void> watch = nullptr;
 };
 
+RpcClientOptions ClientOptionsFor(const ClusterSpec& spec, const TaskSpec& task, std::chrono::milliseconds connect_timeout,
+                                  std::chrono::milliseconds call_timeout) {
+  RpcClientOptions o;
+  o.address = task.address();
+  o.token = spec.token;
+  o.tls = spec.tls;
+  o.connect_timeout = connect_timeout;
+  o.call_timeout = call_timeout;
+  return o;
+}
+
 RpcClient::RpcClient(kj::AsyncIoContext& io, RpcClientOptions options) : io_(io), options_(std::move(options)) {}
 
 RpcClient::~RpcClient() = default;
@@ -56,9 +68,18 @@ kj::Promise<void> RpcClient::Connect() {
   int port = 0;
   Status s = SplitAddress(options_.address, &host, &port);
   if (!s.ok()) return KJ_EXCEPTION(FAILED, s.message());
+  if (options_.tls.has_value() && tls_ == nullptr) {
+    auto made = TlsTransport::Make(*options_.tls, TlsTransport::Side::kClient);
+    if (!made.ok()) return KJ_EXCEPTION(FAILED, made.status().message());
+    tls_ = std::move(made).value();
+  }
   auto connect = io_.provider->getNetwork()
                      .parseAddress(host, static_cast<uint>(port))
                      .then([](kj::Own<kj::NetworkAddress> address) { return address->connect().attach(kj::mv(address)); })
+                     .then([this, host](kj::Own<kj::AsyncIoStream> stream) -> kj::Promise<kj::Own<kj::AsyncIoStream>> {
+                       if (tls_ == nullptr) return kj::mv(stream);
+                       return tls_->Dial(kj::mv(stream), host);
+                     })
                      .then([this](kj::Own<kj::AsyncIoStream> stream) {
                        auto conn = kj::heap<Connection>(kj::mv(stream));
                        auto request = conn->gate.loginRequest();

@@ -9,12 +9,17 @@
 // were in flight when it broke fail with DISCONNECTED (Status Unavailable);
 // they are not retried, since a push may not be idempotent.
 //
+// TLS: with options.tls set, every connection is mutual TLS
+// (net/tls_transport.h); the handshake is part of connect and bounded by
+// connect_timeout, and the token login follows it as without TLS.
+//
 // Deadlines: Call() races a request against call_timeout and cancels it on
 // expiry (Status DeadlineExceeded). Both ends read with RpcReaderOptions().
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +27,7 @@
 #include <kj/async-io.h>
 
 #include "core/status.h"
+#include "core/tls_settings.h"
 #include "net/gate.capnp.h"
 #include "net/rpc_common.h"
 
@@ -30,9 +36,16 @@ namespace flowps {
 struct RpcClientOptions {
   std::string address;  // "host:port" of the task
   std::string token;    // the cluster token
+  std::optional<TlsSettings> tls;  // set: dial over mutual TLS
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds call_timeout{10000};
 };
+
+struct ClusterSpec;
+struct TaskSpec;
+// How a client of `spec` dials `task`: its address, the cluster's token and TLS.
+RpcClientOptions ClientOptionsFor(const ClusterSpec& spec, const TaskSpec& task, std::chrono::milliseconds connect_timeout,
+                                  std::chrono::milliseconds call_timeout);
 
 // A task's health as its Session reports it.
 struct TaskHealth {
@@ -42,6 +55,8 @@ struct TaskHealth {
   std::vector<std::string> services;
   std::vector<std::string> devices;
 };
+
+class TlsTransport;
 
 class RpcClient {
  public:
@@ -85,6 +100,7 @@ class RpcClient {
 
   kj::AsyncIoContext& io_;
   RpcClientOptions options_;
+  std::unique_ptr<TlsTransport> tls_;  // made on the first connect when options_.tls is set
   kj::Own<Connection> connection_;   // null until connected or after a break
   kj::Maybe<kj::ForkedPromise<void>> connecting_;
 };

@@ -24,6 +24,7 @@
 #include "net/login_throttle.h"
 #include "net/message_stream.h"
 #include "net/rpc_common.h"
+#include "net/tls_transport.h"
 
 namespace flowps {
 namespace {
@@ -44,7 +45,8 @@ struct ServerState {
   std::list<ConnState*> unauthenticated;  // oldest first
   LoginThrottle throttle;
   RateLimitedLog login_log;    // refused logins
-  RateLimitedLog stranger_log; // connections closed before login, accept failures
+  RateLimitedLog stranger_log; // connections closed before login, accept failures, failed TLS handshakes
+  TlsTransport* tls = nullptr;  // set when every connection is TLS
 
   // Writes a warning unless too many were written lately.
   template <typename... Args>
@@ -312,6 +314,17 @@ void RpcServer::Impl::Admit(kj::Own<kj::AsyncIoStream> stream, ServerState& stat
     oldest->Unlist();
     oldest->Close("too many connections had not logged in");
   }
+  if (state.tls != nullptr) {
+    // The guard reads the decrypted stream; until the handshake is done it
+    // sees no byte, so the idle and login deadlines bound the handshake.
+    stream = kj::newPromisedStream(
+        state.tls->Accept(kj::mv(stream))
+            .catch_([&state, peer](kj::Exception&& e) -> kj::Promise<kj::Own<kj::AsyncIoStream>> {
+              state.WarnLimited(state.stranger_log, "closed the connection from {}: {}", peer,
+                                e.getDescription().cStr());
+              return kj::mv(e);
+            }));
+  }
   auto guarded = kj::heap<GuardedStream>(kj::mv(stream), state.timer, options.limits.max_message_bytes_before_login);
   auto closed = kj::newPromiseAndFulfiller<void>();
   auto conn = kj::heap<ServerConnection>(kj::mv(guarded), state, kj::mv(peer), kj::mv(closed.fulfiller));
@@ -365,6 +378,13 @@ void RpcServer::Impl::Run(std::promise<Status>* started) {
     size_t max_unauthenticated = options.limits.max_unauthenticated;
     if (max_unauthenticated == 0) max_unauthenticated = DefaultMaxUnauthenticated();
     ServerState state(options, io.provider->getTimer(), max_unauthenticated);
+    std::unique_ptr<TlsTransport> tls;
+    if (options.tls.has_value()) {
+      auto made = TlsTransport::Make(*options.tls, TlsTransport::Side::kServer);
+      if (!made.ok()) KJ_FAIL_REQUIRE(made.status().message().c_str());
+      tls = std::move(made).value();
+      state.tls = tls.get();
+    }
     for (auto& [name, factory] : factories) state.services.emplace(name, factory(env));
 
     auto address = io.provider->getNetwork().parseAddress(host, static_cast<uint>(port)).wait(io.waitScope);
@@ -377,8 +397,8 @@ void RpcServer::Impl::Run(std::promise<Status>* started) {
     kj::Promise<void> serving = AcceptLoop(*listener, state, connections);
     started->set_value(Status::OK());
     started = nullptr;
-    options.logger->info("{} listening on {}:{} (at most {} connections without a login)", options.task_name, host,
-                         port, max_unauthenticated);
+    options.logger->info("{} listening on {}:{}{} (at most {} connections without a login)", options.task_name, host,
+                         port, tls != nullptr ? " over mutual TLS" : "", max_unauthenticated);
     paf.promise.exclusiveJoin(kj::mv(serving)).wait(io.waitScope);
   });
   KJ_IF_MAYBE(e, failure) {

@@ -18,7 +18,14 @@
 // and only so many such connections are kept (a new one closes the oldest).
 // Wrong logins are answered after a delay that grows with the failures of the
 // connection and of its peer address, one login at a time per connection, and
-// are logged at most a few lines per 10 s. When the server cannot go on (its
+// are logged at most a few lines per 10 s.
+//
+// TLS (options.tls): each accepted stream goes through a mutual-TLS server
+// handshake (net/tls_transport.h) under the same guard: the connection counts
+// as not logged in from accept, so the login and idle deadlines bound the
+// handshake too, and the connection limit applies. A failed handshake closes
+// that connection only and is logged like a refused login (rate-limited).
+// The token login then follows over TLS as without it. When the server cannot go on (its
 // listener failed, e.g. accept() kept failing for accept_stall_limit) it calls
 // on_stopped, so that a daemon exits and its supervisor restarts it.
 #pragma once
@@ -28,6 +35,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +44,7 @@
 #include <kj/timer.h>
 
 #include "core/status.h"
+#include "core/tls_settings.h"
 #include "net/rpc_common.h"
 
 namespace spdlog {
@@ -87,6 +96,7 @@ struct ConnectionLimits {
 struct RpcServerOptions {
   std::string bind_address;            // "host:port"; port 0 picks a free port
   std::string token;                   // the cluster token logins must present
+  std::optional<TlsSettings> tls;      // set: every connection is mutual TLS
   std::string task_name;               // "/job:ps/task:0", reported by health
   std::vector<std::string> devices;    // full device names, reported by health
   LogHub* logs = nullptr;              // served to log subscribers; may be null; must outlive the server

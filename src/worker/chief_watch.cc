@@ -12,12 +12,8 @@ namespace flowps {
 ChiefWatch::ChiefWatch(kj::AsyncIoContext& io, const ClusterSpec& spec, std::string job_id,
                        std::function<void(const std::string&)> on_lost, spdlog::logger* log)
     : io_(io), chief_(spec.chief), job_id_(std::move(job_id)), on_lost_(std::move(on_lost)), log_(log) {
-  RpcClientOptions o;
-  o.address = spec.chief_task().address();
-  o.token = spec.token;
-  o.connect_timeout = std::chrono::milliseconds(1500);
-  o.call_timeout = std::chrono::milliseconds(5000);
-  client_ = std::make_unique<RpcClient>(io_, o);
+  client_ = std::make_unique<RpcClient>(
+      io_, ClientOptionsFor(spec, spec.chief_task(), std::chrono::milliseconds(1500), std::chrono::milliseconds(5000)));
 }
 
 ChiefWatch::~ChiefWatch() = default;

@@ -14,12 +14,7 @@ namespace {
 
 std::unique_ptr<RpcClient> ClientFor(kj::AsyncIoContext& io, const ClusterSpec& spec, const TaskSpec& task,
                                      std::chrono::milliseconds timeout) {
-  RpcClientOptions o;
-  o.address = task.address();
-  o.token = spec.token;
-  o.connect_timeout = timeout;
-  o.call_timeout = timeout;
-  return std::make_unique<RpcClient>(io, o);
+  return std::make_unique<RpcClient>(io, ClientOptionsFor(spec, task, timeout, timeout));
 }
 
 WorkerJobStatus FromWire(wire::WorkerStatus::Reader s) {

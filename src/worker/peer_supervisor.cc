@@ -13,13 +13,9 @@ PeerSupervisor::PeerSupervisor(kj::AsyncIoContext& io, const ClusterSpec& spec, 
     : io_(io), job_(std::move(job)), log_(log) {
   for (size_t k = 0; k < spec.workers.size(); ++k) {
     if (static_cast<int>(k) == task) continue;
-    RpcClientOptions o;
-    o.address = spec.workers[k].address();
-    o.token = spec.token;
-    o.connect_timeout = std::chrono::milliseconds(1500);
-    o.call_timeout = std::chrono::milliseconds(5000);
     tasks_.push_back(static_cast<int>(k));
-    peers_.push_back(std::make_unique<RpcClient>(io_, o));
+    peers_.push_back(std::make_unique<RpcClient>(
+        io_, ClientOptionsFor(spec, spec.workers[k], std::chrono::milliseconds(1500), std::chrono::milliseconds(5000))));
     reachable_.push_back(true);
   }
 }

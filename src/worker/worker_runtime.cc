@@ -203,6 +203,7 @@ Status JobRun::Prepare() {
   PsClientOptions options;
   for (const TaskSpec& ps : s_.spec.ps) options.shard_addresses.push_back(ps.address());
   options.token = s_.spec.token;
+  options.tls = s_.spec.tls;
   ps_ = std::make_unique<PsClient>(io_, options, std::move(plan));
   const bool sync = job_.mode.mode == TrainingMode::kSync;
   params_ = std::make_unique<PsParameterSource>(ps_.get(), s_.task, std::move(names));

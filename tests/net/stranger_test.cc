@@ -23,49 +23,17 @@
 using namespace flowps;
 using namespace std::chrono_literals;
 using flowps::test::ClientFor;
+using flowps::test::ClosedWithin;
+using flowps::test::CountLines;
+using flowps::test::RawConnect;
 using flowps::test::TestTask;
 
 namespace {
-
-// A raw TCP connection to 127.0.0.1:port; -1 if it could not connect.
-int RawConnect(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr = {};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Whether the server closed `fd` within `limit` (reads until EOF or an error).
-bool ClosedWithin(int fd, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  char buf[4096];
-  while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p = {fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return true;
-  }
-}
 
 // The first word of a Cap'n Proto frame: one segment of `words` words.
 void SendFrameHeader(int fd, uint32_t words) {
   uint32_t header[2] = {0, words};  // segment count - 1, size of segment 0 (little-endian host)
   REQUIRE(::send(fd, header, sizeof header, MSG_NOSIGNAL) == sizeof header);
-}
-
-int CountLines(const LogHub& hub, const std::string& text) {
-  int n = 0;
-  for (const LogRecord& r : hub.Backlog())
-    if (r.message.find(text) != std::string::npos) ++n;
-  return n;
 }
 
 ConnectionLimits ShortLimits() {
