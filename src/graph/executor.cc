@@ -37,6 +37,7 @@ struct Executor::Step {
   Status status;  // guarded by mu: the first error
   DoneFn done;
   std::function<void(const Status&)> on_failure;  // StepOptions::on_failure
+  NodeObserver* observer = nullptr;               // StepOptions::observer
 
   void Fail(const Status& s) {
     {
@@ -71,6 +72,7 @@ void Executor::RunAsync(const FeedList& feeds, const std::vector<Output>& fetche
   const int n = graph_.num_nodes();
   auto step = std::make_shared<Step>(options.variables, options.transfer, n);
   step->on_failure = options.on_failure;
+  step->observer = options.observer;
   auto belongs = [&](const Node* node) { return node != nullptr && node->graph() == &graph_ && node->id() < n; };
 
   for (const auto& [out, tensor] : feeds) {
@@ -146,10 +148,15 @@ void Executor::RunNode(const std::shared_ptr<Step>& step, int id) const {
     for (const Output& in : node.inputs()) inputs.push_back(step->outputs[in.node->id()][in.index]);
     auto ctx = std::make_unique<KernelContext>(node, std::move(inputs), &step->services, pool_, device_context_);
     const OpDef& def = node.def();
+    NodeObserver* observer = step->observer;
+    const auto start = observer != nullptr ? NodeObserver::Clock::now() : NodeObserver::Clock::time_point();
     if (auto async = def.async_kernels.find(device_); async != def.async_kernels.end()) {
       KernelContext* raw = ctx.get();
       step->contexts[id] = std::move(ctx);
-      async->second(*raw, [this, step, id, raw](Status s) { NodeDone(step, id, std::move(s), &raw->outputs()); });
+      async->second(*raw, [this, step, id, raw, observer, start](Status s) {
+        if (observer != nullptr) observer->NodeRan(raw->node(), start, NodeObserver::Clock::now());
+        NodeDone(step, id, std::move(s), &raw->outputs());
+      });
       return;
     }
     Status s;
@@ -158,6 +165,7 @@ void Executor::RunNode(const std::shared_ptr<Step>& step, int id) const {
     } catch (const std::exception& e) {
       s = Internal(std::string("kernel threw: ") + e.what());
     }
+    if (observer != nullptr) observer->NodeRan(node, start, NodeObserver::Clock::now());
     std::vector<int> ready = FinishNode(*step, id, std::move(s), &ctx->outputs());
     if (ready.empty()) return;
     // Run one ready consumer on this thread, hand the others to the pool.

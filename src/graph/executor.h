@@ -14,6 +14,7 @@
 // its pending Recvs when a step is abandoned).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <utility>
@@ -33,6 +34,16 @@ class VariableStore;
 
 using FeedList = std::vector<std::pair<Output, Tensor>>;
 
+// Told the span of every kernel a step runs: a kernel's call, or for an async
+// kernel (Recv) from its call to its `done`. Called from the kernels' threads,
+// concurrently: implementations are thread-safe and quick (no I/O).
+class NodeObserver {
+ public:
+  using Clock = std::chrono::steady_clock;
+  virtual ~NodeObserver() = default;
+  virtual void NodeRan(const Node& node, Clock::time_point start, Clock::time_point end) = 0;
+};
+
 struct StepOptions {
   VariableStore* variables = nullptr;  // for Variable and Assign; may be null
   TensorTransfer* transfer = nullptr;  // for Send and Recv; may be null
@@ -41,6 +52,7 @@ struct StepOptions {
   // rendezvous here, so that the step can end. Runs on the failing kernel's
   // thread with no executor lock held; it may complete pending async kernels.
   std::function<void(const Status&)> on_failure = nullptr;
+  NodeObserver* observer = nullptr;  // may be null; must outlive the step
 };
 
 // Thread safety: Run/RunAsync may be called from many threads at once; each

@@ -58,7 +58,7 @@ StatusOr<std::unique_ptr<PartitionedRunner>> PartitionedRunner::Create(const Gra
 }
 
 StatusOr<std::vector<Tensor>> PartitionedRunner::Run(const std::vector<std::pair<std::string, Tensor>>& feeds,
-                                                     VariableStore* variables) {
+                                                     VariableStore* variables, NodeObserver* observer) {
   const int64_t step = next_step_++;
   std::vector<FeedList> part_feeds(parts_.size());
   for (const auto& [name, value] : feeds) {
@@ -82,7 +82,7 @@ StatusOr<std::vector<Tensor>> PartitionedRunner::Run(const std::vector<std::pair
   for (size_t p = 0; p < parts_.size(); ++p) {
     const Part& part = parts_[p];
     StepOptions step_options{variables, transfers[p].get(),
-                             [this, step](const Status& s) { rendezvous_->Abort(step, s); }};
+                             [this, step](const Status& s) { rendezvous_->Abort(step, s); }, observer};
     part.executor->RunAsync(part_feeds[p], part.fetches, part.targets, step_options,
                             [&, p](StatusOr<std::vector<Tensor>> out) {
                               if (!out.ok()) rendezvous_->Abort(step, out.status());

@@ -44,7 +44,13 @@ class PartitionedRunner {
                                                               const std::map<std::string, Device*>& devices = {});
 
   // Feeds are (tensor name, value); each goes to the partition holding its node.
-  StatusOr<std::vector<Tensor>> Run(const std::vector<std::pair<std::string, Tensor>>& feeds, VariableStore* variables);
+  // Every partition's step starts at once, on the shared pool: nothing
+  // serializes the devices, each node runs as soon as its inputs (local, or a
+  // Recv from another device) are there, so the devices of a layered model
+  // pipeline. With `observer`, it is told every kernel's span (each node
+  // knows its assigned device).
+  StatusOr<std::vector<Tensor>> Run(const std::vector<std::pair<std::string, Tensor>>& feeds, VariableStore* variables,
+                                    NodeObserver* observer = nullptr);
 
   const std::map<std::string, std::unique_ptr<Graph>>& partitions() const { return partitions_; }
 
