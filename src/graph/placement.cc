@@ -51,8 +51,9 @@ StatusOr<std::string> ResolveRequest(const Node& node, const std::vector<std::st
     if (soft_placed != nullptr) soft_placed->push_back(where + ": " + want + " -> " + default_device.ToString());
     return default_device.ToString();
   }
-  return InvalidArgument(where + " requests device '" + node.requested_device() + "' (" + want +
-                         "), which does not exist (the devices: " + JoinNames(available) + ")");
+  const std::string full = want == node.requested_device() ? "" : " (" + want + ")";
+  return InvalidArgument(where + " requests device '" + node.requested_device() + "'" + full +
+                         ", which does not exist (the devices: " + JoinNames(available) + ")");
 }
 
 // The variable a node reads or updates: its var_name attribute, else its name.

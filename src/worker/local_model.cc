@@ -257,7 +257,7 @@ StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(
     for (const auto& [name, value] : named) feeds.emplace_back(names.prefix + name, value.Slice(begin, end));
     feeds.emplace_back(names.weight, Tensor::FromVector<float>(Shape{}, {weight}));
   }
-  FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, tower_runner_->Run(feeds, &store_));
+  FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, tower_runner_->Run(feeds, &store_, observer_));
   BatchGradients result;
   result.loss = out[0].data<float>()[0];
   if (!std::isfinite(result.loss))

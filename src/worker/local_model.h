@@ -126,6 +126,10 @@ class LocalModel {
   bool model_parallel() const { return model_parallel_; }
   // One line per node that soft placement moved (PlaceGraph's soft_placed).
   const std::vector<std::string>& soft_placed() const { return soft_placed_; }
+  // Every kernel span of the gradient steps (ComputeGradients) goes to
+  // `observer` from now on (nullptr: none); set between steps. REQUIRES: it
+  // outlives the steps it observes.
+  void set_node_observer(NodeObserver* observer) { observer_ = observer; }
   // The tower graph's partitions, one per device, keyed by device name.
   const std::map<std::string, std::unique_ptr<Graph>>& tower_partitions() const;
 
@@ -167,6 +171,7 @@ class LocalModel {
   std::vector<TowerFeeds> tower_feeds_;
   std::unique_ptr<PartitionedRunner> tower_runner_;
   bool model_parallel_ = false;
+  NodeObserver* observer_ = nullptr;
   std::vector<std::string> soft_placed_;
 };
 
