@@ -6,7 +6,8 @@
 #include "bench/bench_runner.h"
 #include "bench/layered_lstm.h"
 #include "graph/device.h"
-#include "graph/device_spans.h"
+#include "core/trace.h"
+#include "graph/device_overlap.h"
 #include "graph/graph_def.h"
 #include "worker/local_model.h"
 
@@ -93,16 +94,15 @@ Status RunModelParallelBenchmark(BenchContext& ctx) {
   if (ctx.progress) ctx.progress(std::to_string(o.devices) + " devices");
   FLOWPS_ASSIGN_OR_RETURN(double many_us, MedianStepUs(*many.model, feeds, o));
 
-  DeviceSpans spans;
-  many.model->set_node_observer(&spans);
-  FLOWPS_RETURN_IF_ERROR(many.model->ComputeGradients(feeds).status());
-  many.model->set_node_observer(nullptr);
+  TraceRecorder recorder(0);
+  FLOWPS_RETURN_IF_ERROR(many.model->ComputeGradients(feeds, TraceContext{&recorder, recorder.Track("step"), 0, 0}).status());
+  DeviceOverlap overlap = MeasureDeviceOverlap(recorder.Take());
 
   const std::string name = "lstm_" + std::to_string(o.layers) + "x" + std::to_string(o.time_steps) + "_h" +
                            std::to_string(o.hidden) + "_b" + std::to_string(o.batch);
   ctx.emit({name + "_step_" + std::to_string(o.devices) + "dev_median_us", many_us, "us",
             name + "_step_1dev_median_us", one_us});
-  ctx.emit({name + "_overlap_share", spans.OverlapSeconds() / std::max(1e-9, spans.BusySeconds()), "of busy time",
+  ctx.emit({name + "_overlap_share", overlap.overlap_seconds / std::max(1e-9, overlap.busy_seconds), "of busy time",
             std::nullopt, std::nullopt});
   return Status::OK();
 }

@@ -14,7 +14,6 @@
 // its pending Recvs when a step is abandoned).
 #pragma once
 
-#include <chrono>
 #include <functional>
 #include <memory>
 #include <utility>
@@ -22,6 +21,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "core/trace.h"
 #include "graph/graph.h"
 #include "graph/op_registry.h"
 
@@ -34,16 +34,6 @@ class VariableStore;
 
 using FeedList = std::vector<std::pair<Output, Tensor>>;
 
-// Told the span of every kernel a step runs: a kernel's call, or for an async
-// kernel (Recv) from its call to its `done`. Called from the kernels' threads,
-// concurrently: implementations are thread-safe and quick (no I/O).
-class NodeObserver {
- public:
-  using Clock = std::chrono::steady_clock;
-  virtual ~NodeObserver() = default;
-  virtual void NodeRan(const Node& node, Clock::time_point start, Clock::time_point end) = 0;
-};
-
 struct StepOptions {
   VariableStore* variables = nullptr;  // for Variable and Assign; may be null
   TensorTransfer* transfer = nullptr;  // for Send and Recv; may be null
@@ -52,7 +42,12 @@ struct StepOptions {
   // rendezvous here, so that the step can end. Runs on the failing kernel's
   // thread with no executor lock held; it may complete pending async kernels.
   std::function<void(const Status&)> on_failure = nullptr;
-  NodeObserver* observer = nullptr;  // may be null; must outlive the step
+  // When active, one span per node executed (name: the node, category
+  // "node", detail: the op) under trace.parent, on the track
+  // "<trace track's name> #k" of the pool thread that ran it (an async
+  // kernel, e.g. Recv, from its start to its `done`, on "<name> async"); the
+  // caller names the track after the device. Inactive: one branch per node.
+  TraceContext trace = {};
 };
 
 // Thread safety: Run/RunAsync may be called from many threads at once; each

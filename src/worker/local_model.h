@@ -103,7 +103,10 @@ class LocalModel {
   // dense tensor whose first dimension is the batch, sliced per tower.
   // InvalidArgument naming a feed that is not a placeholder, or whose first
   // dimension differs from the others'.
-  StatusOr<BatchGradients> ComputeGradients(const std::vector<std::pair<std::string, Tensor>>& feeds);
+  // With an active `trace`, the step's partitions and nodes are recorded on
+  // their devices' tracks (PartitionedRunner::Run).
+  StatusOr<BatchGradients> ComputeGradients(const std::vector<std::pair<std::string, Tensor>>& feeds,
+                                            const TraceContext& trace = {});
   // Copies variable values (e.g. pulled from the ps) into the model's own
   // buffers; each must keep its shape and dtype. InvalidArgument naming the
   // first that does not, and nothing changes. The caller keeps its tensors.
@@ -126,10 +129,6 @@ class LocalModel {
   bool model_parallel() const { return model_parallel_; }
   // One line per node that soft placement moved (PlaceGraph's soft_placed).
   const std::vector<std::string>& soft_placed() const { return soft_placed_; }
-  // Every kernel span of the gradient steps (ComputeGradients) goes to
-  // `observer` from now on (nullptr: none); set between steps. REQUIRES: it
-  // outlives the steps it observes.
-  void set_node_observer(NodeObserver* observer) { observer_ = observer; }
   // The tower graph's partitions, one per device, keyed by device name.
   const std::map<std::string, std::unique_ptr<Graph>>& tower_partitions() const;
 
@@ -171,7 +170,6 @@ class LocalModel {
   std::vector<TowerFeeds> tower_feeds_;
   std::unique_ptr<PartitionedRunner> tower_runner_;
   bool model_parallel_ = false;
-  NodeObserver* observer_ = nullptr;
   std::vector<std::string> soft_placed_;
 };
 

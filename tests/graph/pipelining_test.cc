@@ -7,7 +7,8 @@
 #include <string>
 
 #include "core/thread_pool.h"
-#include "graph/device_spans.h"
+#include "core/trace.h"
+#include "graph/device_overlap.h"
 #include "graph/ops.h"
 #include "graph/partitioned_runner.h"
 #include "graph/placement.h"
@@ -68,22 +69,30 @@ struct Chain {
     REQUIRE(made.ok());
     runner = std::move(*made);
   }
-  std::vector<Tensor> Run(DeviceSpans* spans) {
-    auto out = runner->Run({{"x", Filled(Shape{kBatch, kWidth}, 0.01f)}}, nullptr, spans);
+  // One step; with `recorder`, its spans are recorded there.
+  std::vector<Tensor> Run(TraceRecorder* recorder) {
+    TraceContext trace;
+    if (recorder != nullptr) trace = TraceContext{recorder, recorder->Track("step"), 0, 0};
+    auto out = runner->Run({{"x", Filled(Shape{kBatch, kWidth}, 0.01f)}}, nullptr, trace);
     REQUIRE(out.ok());
     return *out;
   }
 };
 
-bool Overlap(const DeviceSpans::Span& a, const DeviceSpans::Span& b) { return a.start < b.end && b.start < a.end; }
+bool Overlap(const TraceSpan& a, const TraceSpan& b) { return a.start_ns < b.end_ns && b.start_ns < a.end_ns; }
 
-// The compute spans (not Send/Recv) of the nodes under "l<d>/t<t>/".
-std::vector<DeviceSpans::Span> Cell(const std::vector<DeviceSpans::Span>& spans, int d, int t) {
+// The kernel spans (not Send/Recv) of the nodes under "l<d>/t<t>/".
+std::vector<TraceSpan> Cell(const TaskTrace& trace, int d, int t) {
   const std::string prefix = "l" + std::to_string(d) + "/t" + std::to_string(t) + "/";
-  std::vector<DeviceSpans::Span> out;
-  for (const auto& s : spans)
-    if (s.node.rfind(prefix, 0) == 0 && s.op != "Send" && s.op != "Recv") out.push_back(s);
+  std::vector<TraceSpan> out;
+  for (const TraceSpan& s : trace.spans)
+    if (s.category == "node" && s.name.rfind(prefix, 0) == 0 && s.detail != "Send" && s.detail != "Recv")
+      out.push_back(s);
   return out;
+}
+
+std::string DeviceOf(const TaskTrace& trace, const TraceSpan& span) {
+  return TrackDevice(trace.tracks[static_cast<size_t>(span.track)]);
 }
 
 }  // namespace
@@ -91,19 +100,20 @@ std::vector<DeviceSpans::Span> Cell(const std::vector<DeviceSpans::Span>& spans,
 TEST_CASE("in a layered chain on 4 devices, layer d at step t runs while layer d+1 works on step t-1") {
   Chain chain(4);
   REQUIRE(chain.runner->partitions().size() == 4);
-  DeviceSpans spans;
   chain.Run(nullptr);  // warm up
   int overlapping_cells = 0;
+  TaskTrace trace;
   for (int run = 0; run < 3 && overlapping_cells == 0; ++run) {
-    spans.Clear();
-    chain.Run(&spans);
-    const auto all = spans.spans();
+    TraceRecorder recorder(0);
+    chain.Run(&recorder);
+    trace = recorder.Take();
     for (int d = 0; d + 1 < kLayers; ++d)
       for (int t = 1; t < kSteps; ++t) {
-        auto now = Cell(all, d, t), next_layer_before = Cell(all, d + 1, t - 1);
+        auto now = Cell(trace, d, t), next_layer_before = Cell(trace, d + 1, t - 1);
         REQUIRE_FALSE(now.empty());
-        CHECK(now[0].device == Cpu(d));
-        CHECK(next_layer_before[0].device == Cpu(d + 1));
+        REQUIRE_FALSE(next_layer_before.empty());
+        CHECK(DeviceOf(trace, now[0]) == Cpu(d));
+        CHECK(DeviceOf(trace, next_layer_before[0]) == Cpu(d + 1));
         bool overlap = false;
         for (const auto& a : now)
           for (const auto& b : next_layer_before) overlap = overlap || Overlap(a, b);
@@ -111,8 +121,10 @@ TEST_CASE("in a layered chain on 4 devices, layer d at step t runs while layer d
       }
   }
   CHECK(overlapping_cells > 0);
-  CHECK(spans.OverlapSeconds() > 0);
-  CHECK(spans.OverlapSeconds() <= spans.BusySeconds());
+  DeviceOverlap measured = MeasureDeviceOverlap(trace);
+  CHECK(measured.devices == 4);
+  CHECK(measured.overlap_seconds > 0);
+  CHECK(measured.overlap_seconds <= measured.busy_seconds);
 }
 
 TEST_CASE("the chain computes the same numbers on 1 device and on 4") {
@@ -125,8 +137,10 @@ TEST_CASE("the chain computes the same numbers on 1 device and on 4") {
 
 TEST_CASE("on one device no two devices are ever busy at once") {
   Chain one(1);
-  DeviceSpans spans;
-  one.Run(&spans);
-  CHECK(spans.BusySeconds() > 0);
-  CHECK(spans.OverlapSeconds() == 0);
+  TraceRecorder recorder(0);
+  one.Run(&recorder);
+  DeviceOverlap measured = MeasureDeviceOverlap(recorder.Take());
+  CHECK(measured.devices == 1);
+  CHECK(measured.busy_seconds > 0);
+  CHECK(measured.overlap_seconds == 0);
 }
