@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 
 #include "bench/bench_runner.h"
 #include "bench/layered_lstm.h"
 #include "graph/device.h"
+#include "core/chrome_trace.h"
 #include "core/trace.h"
 #include "graph/device_overlap.h"
 #include "graph/graph_def.h"
@@ -16,10 +18,15 @@ namespace {
 
 struct Options {
   int64_t steps, warmup, batch, layers, time_steps, hidden, devices;
+  std::string trace;  // a Chrome trace of one N-device step goes there ("": none)
 };
 
 StatusOr<Options> ReadOptions(std::map<std::string, std::string> opt) {
   Options o{};
+  if (auto it = opt.find("trace"); it != opt.end()) {
+    o.trace = it->second;
+    opt.erase(it);
+  }
   FLOWPS_ASSIGN_OR_RETURN(o.steps, TakeIntOption(opt, "steps", 30));
   FLOWPS_ASSIGN_OR_RETURN(o.warmup, TakeIntOption(opt, "warmup", 5));
   FLOWPS_ASSIGN_OR_RETURN(o.batch, TakeIntOption(opt, "batch", 64));
@@ -96,7 +103,14 @@ Status RunModelParallelBenchmark(BenchContext& ctx) {
 
   TraceRecorder recorder(0);
   FLOWPS_RETURN_IF_ERROR(many.model->ComputeGradients(feeds, TraceContext{&recorder, recorder.Track("step"), 0, 0}).status());
-  DeviceOverlap overlap = MeasureDeviceOverlap(recorder.Take());
+  TaskTrace trace = recorder.Take();
+  DeviceOverlap overlap = MeasureDeviceOverlap(trace);
+  if (!o.trace.empty()) {
+    std::ofstream out(o.trace);
+    out << ChromeTraceJson({TraceSource{"worker:0", 0, {}, std::move(trace)}});
+    if (!out.flush()) return Unavailable("bench model-parallel: cannot write the trace to " + o.trace);
+    if (ctx.progress) ctx.progress("trace of one " + std::to_string(o.devices) + "-device step: " + o.trace);
+  }
 
   const std::string name = "lstm_" + std::to_string(o.layers) + "x" + std::to_string(o.time_steps) + "_h" +
                            std::to_string(o.hidden) + "_b" + std::to_string(o.batch);

@@ -6,7 +6,8 @@
 // its busy time during which kernels of two or more devices ran at once
 // (DeviceSpans over one step).
 // Options (--opt key=value): steps (30), warmup (5), batch (64), layers (4),
-// time_steps (8), hidden (128), devices (4).
+// time_steps (8), hidden (128), devices (4), trace (a path: the Chrome
+// trace-event JSON of that step, one track per device and pool thread).
 #pragma once
 
 #include "bench/benchmark.h"
