@@ -84,6 +84,13 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
     }
   }
 
+  if (model_parallel_ && !soft_placement) {
+    std::vector<std::string> names = {host};  // the first: requests are read relative to it
+    for (const auto& [name, device] : devices)
+      if (name != host) names.push_back(name);
+    FLOWPS_RETURN_IF_ERROR(CheckReplicaDevices(*model_.graph, names, towers.stand_ins));
+  }
+
   // One copy of the model per tower; the Variable nodes are shared.
   const Graph& model = *model_.graph;
   FLOWPS_ASSIGN_OR_RETURN(std::vector<Node*> order, TopologicalOrder(model));
@@ -173,10 +180,7 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
   for (const auto& [name, device] : devices) placement.worker_devices.push_back(name);
   placement.stand_ins = towers.stand_ins;
   placement.soft_placement = soft_placement;
-  Status placed = PlaceGraph(&g, placement, &soft_placed_);
-  if (!placed.ok() && model_parallel_)
-    return InvalidArgument(placed.message() + "; model.soft_placement: true would run such nodes on " + host);
-  FLOWPS_RETURN_IF_ERROR(placed);
+  FLOWPS_RETURN_IF_ERROR(PlaceGraph(&g, placement, &soft_placed_));
   std::vector<std::string> fetch_names;
   for (const Output& o : fetches) fetch_names.push_back(o.name());
   FLOWPS_ASSIGN_OR_RETURN(tower_runner_, PartitionedRunner::Create(g, fetch_names, {}, pool_, devices));

@@ -124,8 +124,10 @@ TEST_CASE("a model on a worker of 1 device is refused naming a node that asks fo
   Worker one(LstmBytes(), 1, /*soft=*/false);
   REQUIRE_FALSE(one.model.ok());
   CHECK_THAT(one.model.status().message(),
-             Catch::Contains("placing the model-parallel replica") && Catch::Contains("node 'tower0/layer1/") &&
-                 Catch::Contains("requests device '/job:worker/task:0/device:cpu:1'") && Catch::Contains("model.soft_placement: true"));
+             Catch::Contains("placing the model-parallel replica") && Catch::Contains("node 'layer1/") &&
+                 Catch::Contains("asks for device '/device:cpu:1', which worker /job:worker/task:0 lacks "
+                                 "(its devices: [cpu:0])") &&
+                 Catch::Contains("model.soft_placement: true"));
 }
 
 TEST_CASE("a layer asking for gpu:N runs on the CPU device that stands in for that GPU") {
