@@ -4,9 +4,15 @@
 // naming the node unless soft placement is on.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include "bench/layered_lstm.h"
+#include "bench/model_parallel_bench.h"
 #include "core/thread_pool.h"
 #include "graph/device.h"
 #include "graph/graph_def.h"
@@ -193,4 +199,29 @@ TEST_CASE("a model without device requests keeps one tower per device") {
   REQUIRE(four.model.ok());
   CHECK_FALSE((*four.model)->model_parallel());
   CHECK((*four.model)->num_towers() == 4);
+}
+
+TEST_CASE("the model-parallel benchmark times 1 against N devices and writes a trace with a track per device") {
+  auto pool = NewAsioThreadPool(2);
+  const std::string trace = "/tmp/flowps_model_parallel_bench_test_" + std::to_string(::getpid()) + ".json";
+  std::vector<Measurement> got;
+  BenchContext ctx;
+  ctx.pool = pool.get();
+  ctx.options = {{"steps", "2"},  {"warmup", "1"}, {"layers", "2"}, {"time_steps", "2"},
+                 {"hidden", "8"}, {"batch", "4"},  {"devices", "2"}, {"trace", trace}};
+  ctx.emit = [&](const Measurement& m) { got.push_back(m); };
+  REQUIRE(MakeModelParallelBenchmark().run(ctx).ok());
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].name == "lstm_2x2_h8_b4_step_2dev_median_us");
+  CHECK(got[0].baseline_name == std::optional<std::string>("lstm_2x2_h8_b4_step_1dev_median_us"));
+  CHECK(got[0].value > 0);
+  CHECK(got[1].value >= 0);
+  CHECK(got[1].value <= 1);
+  std::ifstream in(trace);
+  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::remove(trace.c_str());
+  CHECK_THAT(json, Catch::Contains("\"traceEvents\"") && Catch::Contains(Cpu(0)) && Catch::Contains(Cpu(1)));
+
+  ctx.options = {{"devcies", "2"}};
+  CHECK_THAT(MakeModelParallelBenchmark().run(ctx).message(), Catch::Contains("devcies"));
 }
