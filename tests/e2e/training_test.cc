@@ -949,4 +949,29 @@ TEST_CASE("wide_deep trains on a synthetic click log on 2 ps and 2 workers to wi
   CHECK(workers[1].job.local_steps > 100);
   CHECK_THAT(cluster.Logs(), Catch::Contains("embedding table 'deep' created: dim 8, optimizer adagrad"));
   CHECK_THAT(cluster.Logs(), Catch::Contains("test auc "));
+
+  // flowps status shows each table: rows on both shards, admissions, hot keys.
+  for (const char* format : {"", "--json"}) {
+    std::vector<std::string> args = {std::string(FLOWPS_BIN_DIR) + "/flowps", "status", "--cluster", cluster.spec().path};
+    if (*format != '\0') args.push_back(format);
+    Process status(args, cluster.dir() + "/status" + format + ".out");
+    REQUIRE(WIFEXITED(status.Wait(std::chrono::seconds(30))));
+    const std::string out = Slurp(cluster.dir() + "/status" + format + ".out");
+    INFO(out);
+    if (*format == '\0') {
+      CHECK_THAT(out, Catch::Contains("embedding tables:"));
+      const size_t deep = out.find("\n  deep ");
+      REQUIRE(deep != std::string::npos);
+      const std::string line = out.substr(deep + 1, out.find('\n', deep + 1) - deep - 1);
+      CHECK_THAT(line, Catch::Contains("dim 8") && Catch::Contains("on 2 shard(s)"));
+      CHECK_THAT(line, !Catch::Contains("rows 0 ") && !Catch::Contains("admitted 0 "));
+      const std::string hot = "hot keys (key:lookups this window): ";
+      REQUIRE(out.find(hot, deep) != std::string::npos);
+      CHECK(out.compare(out.find(hot, deep) + hot.size(), 2, "-\n") != 0);  // "-" when there are none
+    } else {
+      CHECK_THAT(out, Catch::Contains("\"tables\":[{\"table\":\"deep\",\"dim\":8,\"rows\":"));
+      CHECK_THAT(out, Catch::Contains("\"table\":\"wide\",\"dim\":1,"));
+      CHECK_THAT(out, Catch::Contains("\"hot_keys\":[{\"key\":"));
+    }
+  }
 }
