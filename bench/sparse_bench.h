@@ -6,14 +6,18 @@
 
 namespace flowps {
 
-// `sparse`: one ps shard's EmbeddingTable (in this process, no RPC) holding
-// 10^5, 10^6 and 10^7 rows (--opt sizes=..., comma-separated) of dim 16 (dim=)
-// with Adagrad (optimizer=). A step looks up `batch` distinct keys (default
-// 8192; 90% of them rows that exist, drawn uniformly, 10% new keys) and pushes
-// a gradient for each, as a shard serves one worker's step. Reports per size
-// the step time (median of `steps`, default 50), lookups per second on one
-// core, and the process RSS and the table's bytes over its row + slot bytes;
-// then the largest table's step over the smallest's (goal: <= 1.5, flat).
+// `sparse`: the sparse step as the embedding tables grow through 10^5, 10^6
+// and 10^7 rows (--opt sizes=..., comma-separated).
+//   path=rpc (the default): wide_deep's step over loopback RPC to 2 ps shards
+//     of this process: `batch` ids (default 4096; 90% of them existing rows,
+//     10% new) deduplicated and split by shard, one lookupTables and one
+//     pushPull per shard (the MLP's dense gradients and both tables' rows by
+//     key); tables 'wide' (dim 1, FTRL) and 'deep' (dim=, default 8, Adagrad).
+//   path=table: one EmbeddingTable in this process, no RPC: `batch` keys
+//     (default 8192) looked up and pushed, dim 16, optimizer= (adagrad).
+// Reports per size the step time (median of `steps`, default 100 / 50), ids
+// per second, and the process RSS and the tables' bytes over their row + slot
+// bytes; then the largest tables' step over the smallest's (goal: <= 1.5, flat).
 Benchmark MakeSparseBenchmark();
 
 }  // namespace flowps

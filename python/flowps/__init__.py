@@ -567,16 +567,68 @@ argmax = ops.arg_max
 __all__ += ["matmul", "argmax"]
 
 
+class EmbeddingTable:
+    """A hash-keyed embedding table held by the ps shards: int64 keys (any
+    value) map to rows of ``dim`` floats, each key on the shard its hash names.
+    A row is made on a key's first lookup (after ``min_count`` lookups), starts
+    at ``initializer`` (an fp.init initializer: zeros, constant, uniform,
+    normal, truncated_normal; drawn per key), is trained by ``optimizer``
+    (fp.optimizers: SGD, Adagrad, Adam, Ftrl; only the rows looked up) and
+    goes after ``ttl_steps`` steps untouched or, beyond ``max_rows`` per shard,
+    least recently used first (0: never). Give the tables to fp.Job(tables=...).
+    Looked up with fp.embedding_lookup(table, ids_column, offsets)."""
+
+    def __init__(self, name, dim, optimizer, initializer=None, min_count=1, ttl_steps=0, max_rows=0):
+        self.name, self.dim, self.optimizer = str(name), int(dim), optimizer
+        self.initializer = initializer or init.zeros()
+        self.min_count, self.ttl_steps, self.max_rows = int(min_count), int(ttl_steps), int(max_rows)
+        self._inputs = {}  # per graph: (rows, index) placeholders
+
+    def spec(self):
+        """The table's entry in the job spec's ``tables`` section."""
+        attrs = self.initializer.attrs()
+        initializer = {"type": attrs["init"]}
+        for key in ("value", "min", "max", "mean", "stddev", "seed"):
+            if "init_" + key in attrs:
+                initializer[key] = attrs["init_" + key]
+        return {"dim": self.dim, "initializer": initializer, "optimizer": self.optimizer.spec(),
+                "min_count": self.min_count, "ttl_steps": self.ttl_steps, "max_rows": self.max_rows}
+
+    def _placeholders(self, graph, ids_column):
+        key = id(graph)
+        if key not in self._inputs:
+            rows = _op("Placeholder", [], {"dtype": float32, "shape": [None, self.dim], "table": self.name,
+                                           "ids_column": ids_column, "dim": self.dim}, self.name + "/rows")
+            index = _op("Placeholder", [], {"dtype": int32, "shape": [None], "table_index": self.name},
+                        self.name + "/index")
+            self._inputs[key] = (rows, index, ids_column)
+        rows, index, column = self._inputs[key]
+        if column != ids_column:
+            raise Error(f"embedding table '{self.name}' is looked up from column '{column}' already, "
+                        f"not '{ids_column}'")
+        return rows, index
+
+
 def embedding_lookup(params, ids, offsets=None, combiner="mean", name=None):
-    """The rows of ``params`` [V, d] picked by int ``ids``; with a ragged batch's
-    int64 ``offsets`` [batch + 1] (a libsvm batch's, example i owning ids
+    """The rows of ``params`` picked by ``ids``; with a ragged batch's int64
+    ``offsets`` [batch + 1] (a libsvm batch's, example i owning ids
     offsets[i]:offsets[i+1]), each example's rows combined ("sum" or "mean",
-    an example without ids giving zeros) into [batch, d]. The gradient with
-    respect to ``params`` is sparse (the rows looked up), never a dense [V, d]."""
-    rows = ops.gather(params, ids)
+    an example without ids giving zeros) into [batch, d].
+
+    ``params`` is a dense variable [V, d] with int ``ids`` a tensor, or an
+    :class:`EmbeddingTable` with ``ids`` the name of the batch's int64 ids
+    column (a libsvm file's "ids"): the worker then looks up the batch's
+    distinct keys on the ps, feeds their rows, and pushes their gradients by
+    key. Either way the gradient is sparse, never a dense [V, d]."""
+    if isinstance(params, EmbeddingTable):
+        graph = _graph_of([offsets]) if offsets is not None else None
+        rows, index = params._placeholders(graph or get_default_graph(), str(ids))
+        looked_up = ops.gather(rows, index)
+    else:
+        looked_up = ops.gather(params, ids)
     if offsets is None:
-        return rows
-    return ops.segment_combine(rows, offsets, combiner=combiner, name=name)
+        return looked_up
+    return ops.segment_combine(looked_up, offsets, combiner=combiner, name=name)
 
 
-__all__ += ["embedding_lookup"]
+__all__ += ["embedding_lookup", "EmbeddingTable"]

@@ -14,6 +14,15 @@ def idx(path, feeds, batch_size=64, shuffle=True, seed=0):
     return IdxData(path, feeds, batch_size, shuffle, seed)
 
 
+def libsvm(train, test, feeds, batch_size=64, shuffle=True, seed=0):
+    """The data of a job (flowps.Job): libsvm files (``flowps data synth-ctr``
+    writes a click log so) whose columns "label", "ids" and "offsets" feed the
+    placeholders in ``feeds`` ({placeholder: column}); embedding tables take
+    the ids column themselves (fp.embedding_lookup)."""
+    from .job import LibsvmData
+    return LibsvmData(train, test, feeds, batch_size, shuffle, seed)
+
+
 def read_idx(path):
     """The array in an IDX file (gzipped when the name ends in .gz)."""
     opener = gzip.open if str(path).endswith(".gz") else open

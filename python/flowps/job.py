@@ -29,6 +29,23 @@ class IdxData:
                 "seed": self.seed}
 
 
+class LibsvmData:
+    """libsvm files (train, and test for the evaluation): the columns "label"
+    (int32), "ids" (ragged int64 keys, for embedding tables) and its
+    "offsets" (int64 [batch + 1]) feed the placeholders in ``feeds``."""
+
+    def __init__(self, train, test, feeds, batch_size=64, shuffle=True, seed=0):
+        self.train, self.test, self.feeds = train, test, dict(feeds)
+        self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), int(seed)
+
+    def spec(self):
+        out = {"format": "libsvm", "train": os.path.abspath(self.train), "batch_size": self.batch_size,
+               "shuffle": self.shuffle, "seed": self.seed}
+        if self.test:
+            out["test"] = os.path.abspath(self.test)
+        return out
+
+
 class _Optimizer:
     def __init__(self, type, learning_rate, **params):
         self.type, self.learning_rate, self.params = type, float(learning_rate), params
@@ -57,6 +74,12 @@ class optimizers:
     def Adam(learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
         return _Optimizer("adam", learning_rate, beta1=float(beta1), beta2=float(beta2), epsilon=float(epsilon))
 
+    @staticmethod
+    def Ftrl(learning_rate, l1=0.0, l2=0.0, initial_accumulator=0.1):
+        """FTRL-Proximal (McMahan et al. 2013) with L1 and L2: the optimizer of wide linear models."""
+        return _Optimizer("ftrl", learning_rate, l1=float(l1), l2=float(l2),
+                          initial_accumulator=float(initial_accumulator))
+
 
 class Sync:
     """Synchronous training: each step averages one gradient per aggregated worker."""
@@ -84,9 +107,13 @@ class Async:
 
 class Job:
     def __init__(self, name, graph, loss, data, optimizer, mode, metrics=None, epochs=None, steps=None,
-                 log_every_steps=100, eval_every_steps=0, run_dir=None, soft_placement=False):
+                 log_every_steps=100, eval_every_steps=0, run_dir=None, soft_placement=False,
+                 tables=()):
+        """``optimizer`` trains the graph's variables; each of ``tables``
+        (fp.EmbeddingTable, looked up by the graph) has its own."""
         if (epochs is None) == (steps is None):
             raise ValueError("give exactly one of epochs and steps")
+        self.tables = list(tables)
         self.name, self.graph, self.loss, self.metrics = name, graph, loss, dict(metrics or {})
         self.data, self.optimizer, self.mode = data, optimizer, mode
         self.epochs, self.steps = epochs, steps
@@ -104,6 +131,8 @@ class Job:
                "optimizer": self.optimizer.spec(), "mode": self.mode.spec(), "train": train}
         if self.run_dir:
             out["run_dir"] = self.run_dir
+        if self.tables:
+            out["tables"] = {t.name: t.spec() for t in self.tables}
         return out
 
     def save(self, path):

@@ -7,6 +7,7 @@
 
 #include "cli/cluster_health.h"
 #include "cli/shard_report.h"
+#include "cli/table_report.h"
 #include "worker/job_client.h"
 #include "core/json_line.h"
 
@@ -33,7 +34,8 @@ int RunStatus(const StatusOptions& o) {
     std::string health = FormatHealthJson(reports);
     // The health object with the job and the shards added as more keys.
     std::cout << health.substr(0, health.size() - 1) << ",\"job\":" << FormatJobJson(*spec, workers)
-              << ",\"shards\":" << FormatShardJson(shards) << "}\n";
+              << ",\"shards\":" << FormatShardJson(shards) << ",\"tables\":" << FormatTableJson(SumTables(shards))
+              << "}\n";
   } else {
     std::cout << FormatHealthTable(reports);
     size_t healthy = 0;
@@ -41,6 +43,7 @@ int RunStatus(const StatusOptions& o) {
     std::cout << healthy << " of " << reports.size() << " tasks healthy\n";
     std::cout << FormatJobTable(*spec, workers);
     std::cout << "ps shards:\n" << FormatShardTable(shards);
+    std::cout << FormatTableTable(SumTables(shards));
   }
   return AllHealthy(reports) ? 0 : 1;
 }

@@ -108,8 +108,8 @@ int RunSubmit(const SubmitOptions& o) {
     unreachable = 0;
     const WorkerJobStatus& j = chief.job;
     if (j.state == JobState::kDone) {
-      Say(fmt::format("done: final test accuracy {:.2f}%, time {}, {:.0f} examples/s; metrics: {}; plot: {}",
-                      100.0 * j.test_accuracy, FormatDuration(j.elapsed_seconds), j.job_examples_per_sec,
+      Say(fmt::format("done: final {}, time {}, {:.0f} examples/s; metrics: {}; plot: {}", FormatTestResult(j),
+                      FormatDuration(j.elapsed_seconds), j.job_examples_per_sec,
                       j.metrics_path.empty() ? "-" : j.metrics_path, j.plot_path.empty() ? "-" : j.plot_path));
       return 0;
     }

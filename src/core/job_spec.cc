@@ -2,6 +2,7 @@
 
 #include <glob.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/yaml_reader.h"
@@ -72,10 +73,14 @@ Status ReadModel(YamlMap m, const fs::path& base, const std::string& graph_def, 
     }
   } else {
     ReadEnum<ModelKind>(m, "type", true,
-                        {{"softmax", ModelKind::kSoftmax}, {"mlp", ModelKind::kMlp}, {"cnn", ModelKind::kCnn}},
+                        {{"softmax", ModelKind::kSoftmax},
+                         {"mlp", ModelKind::kMlp},
+                         {"cnn", ModelKind::kCnn},
+                         {"wide_deep", ModelKind::kWideDeep}},
                         &model->kind);
   }
-  RefuseUnless(m, model->kind == ModelKind::kMlp, "hidden", "type mlp");
+  RefuseUnless(m, model->kind == ModelKind::kMlp || model->kind == ModelKind::kWideDeep, "hidden",
+               "types mlp and wide_deep");
   m.Optional("hidden", &model->hidden);
   if (m.status().ok() && model->hidden.empty()) m.Fail("hidden", "must list at least one layer width");
   for (int64_t h : model->hidden)
@@ -250,6 +255,68 @@ Status ReadTrain(YamlMap m, JobSpec* job) {
   return m.Finish();
 }
 
+Status ReadTableInit(YamlMap m, TableInitConfig* init) {
+  m.Required("type", &init->kind);
+  const std::vector<std::string> kinds = {"zeros", "constant", "uniform", "normal", "truncated_normal"};
+  if (m.status().ok() && std::find(kinds.begin(), kinds.end(), init->kind) == kinds.end())
+    m.Fail("type", "is '" + init->kind + "', expected one of zeros | constant | uniform | normal | truncated_normal");
+  m.Optional("value", &init->value).Optional("min", &init->min).Optional("max", &init->max);
+  m.Optional("mean", &init->mean).Optional("stddev", &init->stddev);
+  int64_t seed = 0;
+  m.Optional("seed", &seed);
+  RequireNonNegative(m, "seed", static_cast<double>(seed));
+  init->seed = static_cast<uint64_t>(seed);
+  RequirePositive(m, "stddev", init->stddev);
+  if (m.status().ok() && init->min > init->max) m.Fail("min", "must not exceed max");
+  return m.Finish();
+}
+
+// One table of the `tables` section (its name is the key).
+Status ReadTable(YamlMap m, TableConfig* table) {
+  table->where = m.Where(m.node());
+  m.Required("dim", &table->dim);
+  if (m.status().ok() && (table->dim < 1 || table->dim > 65536)) m.Fail("dim", "must be in [1, 65536]");
+  if (m.has("initializer")) FLOWPS_RETURN_IF_ERROR(ReadTableInit(m.Child("initializer", true), &table->initializer));
+  FLOWPS_RETURN_IF_ERROR(ReadOptimizer(m.Child("optimizer", true), &table->optimizer));
+  if (m.status().ok() && table->optimizer.kind == OptimizerKind::kMomentum)
+    m.Fail("optimizer.type", "must be sgd, adagrad, adam or ftrl for a table (not momentum)");
+  m.Optional("min_count", &table->min_count).Optional("ttl_steps", &table->ttl_steps);
+  m.Optional("max_rows", &table->max_rows).Optional("hot_window_steps", &table->hot_window_steps);
+  RequirePositive(m, "min_count", static_cast<double>(table->min_count));
+  RequireNonNegative(m, "ttl_steps", static_cast<double>(table->ttl_steps));
+  RequireNonNegative(m, "max_rows", static_cast<double>(table->max_rows));
+  RequirePositive(m, "hot_window_steps", static_cast<double>(table->hot_window_steps));
+  return m.Finish();
+}
+
+Status ReadTables(YamlMap& root, std::vector<TableConfig>* tables) {
+  YAML::Node node = root.Raw("tables");
+  if (!node.IsDefined() || !root.status().ok()) return root.status();
+  if (!node.IsMap()) return root.Error("tables", "must map table names to tables, e.g. {deep: {dim: 8, optimizer: ...}}");
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    TableConfig t;
+    t.name = it->first.Scalar();
+    if (t.name.empty()) return root.Error("tables", "a table's name is empty");
+    FLOWPS_RETURN_IF_ERROR(ReadTable(YamlMap(root.file(), it->second, root.FullKey("tables." + t.name)), &t));
+    tables->push_back(std::move(t));
+  }
+  return Status::OK();
+}
+
+// A wide_deep model looks up the tables 'wide' (dim 1) and 'deep'.
+Status CheckWideDeepTables(YamlMap& root, JobSpec* job) {
+  const TableConfig *wide = nullptr, *deep = nullptr;
+  for (const TableConfig& t : job->tables) {
+    if (t.name == "wide") wide = &t;
+    if (t.name == "deep") deep = &t;
+  }
+  if (wide == nullptr || deep == nullptr)
+    return root.Error("tables", "model type wide_deep needs the tables 'wide' (dim 1) and 'deep'");
+  if (wide->dim != 1) return root.Error("tables.wide.dim", "must be 1 for model type wide_deep");
+  job->model.embedding_dim = deep->dim;
+  return Status::OK();
+}
+
 Status ReadCheckpoint(YamlMap m, CheckpointSpec* ckpt) {
   m.Required("dir", &ckpt->dir);
   m.Optional("every_steps", &ckpt->every_steps).Optional("every_seconds", &ckpt->every_seconds);
@@ -269,6 +336,7 @@ const char* ModelKindName(ModelKind k) {
     case ModelKind::kSoftmax: return "softmax";
     case ModelKind::kMlp: return "mlp";
     case ModelKind::kCnn: return "cnn";
+    case ModelKind::kWideDeep: return "wide_deep";
     case ModelKind::kGraphFile: return "graph";
   }
   return "?";
@@ -303,6 +371,8 @@ StatusOr<JobSpec> JobSpecFromYaml(const YAML::Node& doc, const std::string& path
   FLOWPS_RETURN_IF_ERROR(ReadTrain(root.Child("train", true), &job));
   if (root.has("checkpoint")) FLOWPS_RETURN_IF_ERROR(ReadCheckpoint(root.Child("checkpoint", true), &job.checkpoint));
   root.Optional("run_dir", &job.run_dir);
+  FLOWPS_RETURN_IF_ERROR(ReadTables(root, &job.tables));
+  if (job.model.kind == ModelKind::kWideDeep) FLOWPS_RETURN_IF_ERROR(CheckWideDeepTables(root, &job));
   return root.Finish().ok() ? StatusOr<JobSpec>(std::move(job)) : StatusOr<JobSpec>(root.status());
 }
 

@@ -11,19 +11,21 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/table_config.h"
 #include "core/train_config.h"
 
 namespace flowps {
 
-enum class ModelKind { kSoftmax, kMlp, kCnn, kGraphFile };
+enum class ModelKind { kSoftmax, kMlp, kCnn, kWideDeep, kGraphFile };
 enum class DataFormat { kIdx, kCsv, kLibsvm, kNpy, kText };
 
-const char* ModelKindName(ModelKind k);          // "softmax", "mlp", "cnn", "graph"
+const char* ModelKindName(ModelKind k);          // "softmax", "mlp", "cnn", "wide_deep", "graph"
 const char* DataFormatName(DataFormat f);        // "idx", "csv", "libsvm", "npy", "text"
 
 struct ModelSpec {
   ModelKind kind = ModelKind::kMlp;
-  std::vector<int64_t> hidden = {256};  // mlp only: hidden layer widths
+  std::vector<int64_t> hidden = {256};  // mlp, wide_deep: hidden layer widths
+  int64_t embedding_dim = 0;            // wide_deep: the dim of the job's table 'deep' (set from tables)
   int64_t seed = 1;                     // initializers
   std::string graph_file;               // graph only: absolute path (resolved against the job file)
   std::string graph_def;                // graph only: the GraphDef bytes when they came with the job (the
@@ -91,6 +93,7 @@ struct JobSpec {
   int64_t eval_every_steps = 0;  // 0: evaluate only at the end
   CheckpointSpec checkpoint;
   std::string run_dir;    // "" for no metrics files
+  std::vector<TableConfig> tables;  // the job's embedding tables, in file order
 };
 
 // Reads and checks a job file. Relative input paths (data.path,

@@ -12,12 +12,15 @@
 namespace flowps {
 
 // Dense: `values` has the variable's full shape. Sparse: `rows` are global
-// row ids and `values` is [len(rows), ...].
+// row ids and `values` is [len(rows), ...]. Table (an embedding table's rows,
+// sparse too): `variable` names the table, `rows` are its int64 keys and
+// `values` is [len(rows), dim].
 struct VariableGradient {
   std::string variable;
   Tensor values;
   std::vector<int64_t> rows;
   bool sparse = false;
+  bool table = false;
 };
 
 }  // namespace flowps

@@ -89,14 +89,9 @@ StatusOr<TrainingMode> TrainingModeFromWire(wire::TrainingMode mode) {
   return UnknownValue("mode", static_cast<uint16_t>(mode));
 }
 
-void WriteShardConfig(const PsJobConfig& config, wire::ShardConfig::Builder out) {
-  out.setMode(TrainingModeToWire(config.mode));
-  out.setReplicasToAggregate(config.replicas_to_aggregate);
-  out.setTotalWorkers(config.total_workers);
-  out.setMaxStaleness(config.max_staleness);
-  out.setStalenessPolicy(StalenessPolicyToWire(config.staleness_policy));
-  const OptimizerConfig& o = config.optimizer;
-  out.setOptimizer(OptimizerKindToWire(o.kind));
+// An optimizer's numbers, in a ShardConfig or an OptimizerSpec (the same field names).
+template <typename Builder>
+void WriteOptimizerParams(const OptimizerConfig& o, Builder out) {
   out.setLearningRate(o.learning_rate);
   out.setMomentum(o.momentum);
   out.setNesterov(o.nesterov);
@@ -106,6 +101,29 @@ void WriteShardConfig(const PsJobConfig& config, wire::ShardConfig::Builder out)
   out.setInitialAccumulator(o.initial_accumulator);
   out.setL1(o.l1);
   out.setL2(o.l2);
+}
+
+template <typename Reader>
+void ReadOptimizerParams(Reader in, OptimizerConfig* o) {
+  o->learning_rate = in.getLearningRate();
+  o->momentum = in.getMomentum();
+  o->nesterov = in.getNesterov();
+  o->beta1 = in.getBeta1();
+  o->beta2 = in.getBeta2();
+  o->epsilon = in.getEpsilon();
+  o->initial_accumulator = in.getInitialAccumulator();
+  o->l1 = in.getL1();
+  o->l2 = in.getL2();
+}
+
+void WriteShardConfig(const PsJobConfig& config, wire::ShardConfig::Builder out) {
+  out.setMode(TrainingModeToWire(config.mode));
+  out.setReplicasToAggregate(config.replicas_to_aggregate);
+  out.setTotalWorkers(config.total_workers);
+  out.setMaxStaleness(config.max_staleness);
+  out.setStalenessPolicy(StalenessPolicyToWire(config.staleness_policy));
+  out.setOptimizer(OptimizerKindToWire(config.optimizer.kind));
+  WriteOptimizerParams(config.optimizer, out);
   out.setCheckpointDir(config.checkpoint_dir);
   out.setKeepCheckpoints(config.keep_checkpoints);
   out.setJobId(config.job_id);
@@ -118,17 +136,8 @@ StatusOr<PsJobConfig> ReadShardConfig(wire::ShardConfig::Reader in) {
   c.total_workers = in.getTotalWorkers();
   c.max_staleness = in.getMaxStaleness();
   FLOWPS_ASSIGN_OR_RETURN(c.staleness_policy, StalenessPolicyFromWire(in.getStalenessPolicy()));
-  OptimizerConfig& o = c.optimizer;
-  FLOWPS_ASSIGN_OR_RETURN(o.kind, OptimizerKindFromWire(in.getOptimizer()));
-  o.learning_rate = in.getLearningRate();
-  o.momentum = in.getMomentum();
-  o.nesterov = in.getNesterov();
-  o.beta1 = in.getBeta1();
-  o.beta2 = in.getBeta2();
-  o.epsilon = in.getEpsilon();
-  o.initial_accumulator = in.getInitialAccumulator();
-  o.l1 = in.getL1();
-  o.l2 = in.getL2();
+  FLOWPS_ASSIGN_OR_RETURN(c.optimizer.kind, OptimizerKindFromWire(in.getOptimizer()));
+  ReadOptimizerParams(in, &c.optimizer);
   c.checkpoint_dir = in.getCheckpointDir();
   c.keep_checkpoints = in.getKeepCheckpoints();
   c.job_id = in.getJobId();
@@ -155,6 +164,55 @@ StatusOr<kernels::InitializerSpec> ReadInitializer(wire::Initializer::Reader in)
   spec.stddev = in.getStddev();
   spec.seed = in.getSeed();
   return spec;
+}
+
+void WriteOptimizer(const OptimizerConfig& o, wire::OptimizerSpec::Builder out) {
+  out.setKind(OptimizerKindToWire(o.kind));
+  WriteOptimizerParams(o, out);
+}
+
+StatusOr<OptimizerConfig> ReadOptimizer(wire::OptimizerSpec::Reader in) {
+  OptimizerConfig o;
+  FLOWPS_ASSIGN_OR_RETURN(o.kind, OptimizerKindFromWire(in.getKind()));
+  ReadOptimizerParams(in, &o);
+  return o;
+}
+
+Status WriteTableDef(const TableConfig& table, wire::TableDef::Builder out) {
+  StatusOr<kernels::InitializerKind> kind = kernels::ParseInitializerKind(table.initializer.kind);
+  if (!kind.ok()) return kind.status().WithContext("embedding table '" + table.name + "'");
+  kernels::InitializerSpec init;
+  init.kind = *kind;
+  init.value = table.initializer.value;
+  init.min = table.initializer.min;
+  init.max = table.initializer.max;
+  init.mean = table.initializer.mean;
+  init.stddev = table.initializer.stddev;
+  init.seed = table.initializer.seed;
+  out.setName(table.name);
+  out.setDim(table.dim);
+  WriteInitializer(init, out.initInitializer());
+  WriteOptimizer(table.optimizer, out.initOptimizer());
+  out.setMinCount(table.min_count);
+  out.setTtlSteps(table.ttl_steps);
+  out.setMaxRows(table.max_rows);
+  out.setHotWindowSteps(table.hot_window_steps);
+  return Status::OK();
+}
+
+StatusOr<TableConfig> ReadTableDef(wire::TableDef::Reader in) {
+  TableConfig t;
+  t.name = in.getName();
+  t.dim = in.getDim();
+  FLOWPS_ASSIGN_OR_RETURN(kernels::InitializerSpec init, ReadInitializer(in.getInitializer()));
+  t.initializer = TableInitConfig{kernels::InitializerKindName(init.kind), init.value, init.min, init.max,
+                                  init.mean, init.stddev, init.seed};
+  FLOWPS_ASSIGN_OR_RETURN(t.optimizer, ReadOptimizer(in.getOptimizer()));
+  t.min_count = in.getMinCount();
+  t.ttl_steps = in.getTtlSteps();
+  t.max_rows = in.getMaxRows();
+  t.hot_window_steps = in.getHotWindowSteps();
+  return t;
 }
 
 }  // namespace flowps

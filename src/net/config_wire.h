@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "core/table_config.h"
 #include "core/train_config.h"
 #include "kernels/initializers.h"
 #include "net/ps.capnp.h"
@@ -41,6 +42,15 @@ StatusOr<PsJobConfig> ReadShardConfig(wire::ShardConfig::Reader in);
 
 void WriteInitializer(const kernels::InitializerSpec& spec, wire::Initializer::Builder out);
 StatusOr<kernels::InitializerSpec> ReadInitializer(wire::Initializer::Reader in);
+
+void WriteOptimizer(const OptimizerConfig& config, wire::OptimizerSpec::Builder out);
+StatusOr<OptimizerConfig> ReadOptimizer(wire::OptimizerSpec::Reader in);
+
+// An embedding table's definition. Writing fails for an initializer kind
+// this build does not know (TableConfig names it); reading for an enum value
+// it does not know. Ranges are checked by the ps (ps::EmbeddingTableSpec::Validate).
+Status WriteTableDef(const TableConfig& table, wire::TableDef::Builder out);
+StatusOr<TableConfig> ReadTableDef(wire::TableDef::Reader in);
 
 // The mode alone (ShardStats).
 wire::TrainingMode TrainingModeToWire(TrainingMode mode);

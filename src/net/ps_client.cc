@@ -6,7 +6,9 @@
 
 #include <kj/debug.h>
 
+#include "core/key_shard.h"
 #include "net/ps.capnp.h"
+#include "net/ps_client_shard.h"
 #include "net/rpc_client.h"
 #include "net/tensor_codec.h"
 
@@ -65,52 +67,46 @@ struct PartGradient {
   Tensor indices;  // sparse only
 };
 
+// One table's gradient rows for one shard: keys int64 [n], values [n, dim].
+struct TablePart {
+  std::string table;
+  Tensor keys, values;
+};
+
 // A push split by shard; shared by the shards' (re)tries.
 struct PsClient::PushJob {
   int32_t worker = 0;
   std::vector<int64_t> steps;                        // per shard
   std::vector<std::vector<PartGradient>> per_shard;  // per shard
+  std::vector<std::vector<TablePart>> tables;        // per shard: embedding table rows by key
 };
 
 namespace {
 
-// `call()` again, on a new connection, while it fails because the connection
-// broke, `attempts` in all. Only for calls that are safe to repeat.
-template <typename T>
-kj::Promise<T> AgainOnBreak(std::function<kj::Promise<T>()> call, int attempts) {
-  return call().catch_([call, attempts](kj::Exception&& e) mutable -> kj::Promise<T> {
-    if (e.getType() == kj::Exception::Type::DISCONNECTED && attempts > 1) return AgainOnBreak(kj::mv(call), attempts - 1);
-    return kj::mv(e);
-  });
+// A table's gradient rows split by the shard that holds each key.
+Status SplitTableGradient(const VariableGradient& g, std::vector<std::vector<TablePart>>* per_shard) {
+  const int64_t n = static_cast<int64_t>(g.rows.size());
+  if (!g.values.valid() || g.values.dtype() != DType::kFloat32 || g.values.shape().rank() != 2 ||
+      g.values.shape().dim(0) != n)
+    return InvalidArgument("push of table '" + g.variable + "': values must be float32 [len(keys), dim]");
+  const int shards = static_cast<int>(per_shard->size());
+  std::vector<std::vector<int64_t>> positions(static_cast<size_t>(shards));
+  for (int64_t i = 0; i < n; ++i)
+    positions[static_cast<size_t>(TableShardOf(g.rows[static_cast<size_t>(i)], shards))].push_back(i);
+  for (int k = 0; k < shards; ++k) {
+    const std::vector<int64_t>& mine = positions[static_cast<size_t>(k)];
+    if (mine.empty()) continue;
+    std::vector<int64_t> keys;
+    for (int64_t pos : mine) keys.push_back(g.rows[static_cast<size_t>(pos)]);
+    (*per_shard)[static_cast<size_t>(k)].push_back(
+        TablePart{g.variable, Tensor::FromVector<int64_t>({static_cast<int64_t>(keys.size())}, keys),
+                  GatherRows(g.values, mine)});
+  }
+  return Status::OK();
 }
 
 }  // namespace
 
-// One shard: its connection and its "ps" capability (made again after a break).
-struct PsClient::Shard {
-  Shard(kj::AsyncIoContext& io, RpcClientOptions options) : client(io, std::move(options)) {}
-
-  kj::Promise<wire::ParameterServer::Client> Get() {
-    KJ_IF_MAYBE(c, cap) { return *c; }
-    return client.GetService("ps").then([this](capnp::Capability::Client c) {
-      auto ps = c.castAs<wire::ParameterServer>();
-      cap = ps;
-      return ps;
-    });
-  }
-
-  // `promise` under the call deadline; a broken connection forgets the capability.
-  template <typename T>
-  kj::Promise<T> Call(kj::Promise<T> promise, std::string what) {
-    return client.Call(kj::mv(promise), kj::mv(what)).catch_([this](kj::Exception&& e) -> kj::Promise<T> {
-      if (e.getType() == kj::Exception::Type::DISCONNECTED) cap = nullptr;
-      return kj::mv(e);
-    });
-  }
-
-  RpcClient client;
-  kj::Maybe<wire::ParameterServer::Client> cap;
-};
 
 PsClient::PsClient(kj::AsyncIoContext& io, PsClientOptions options, PartitionPlan plan)
     : options_(std::move(options)), plan_(std::move(plan)) {
@@ -182,11 +178,7 @@ kj::Promise<int> PsClient::CreateVariables(std::map<std::string, kernels::Initia
       });
     }));
   }
-  return kj::joinPromises(calls.releaseAsArray()).then([](kj::Array<int> counts) {
-    int total = 0;
-    for (int c : counts) total += c;
-    return total;
-  });
+  return SumOfCounts(kj::mv(calls));
 }
 
 // What each shard is asked for one read, and how the answers go together.
@@ -416,7 +408,12 @@ StatusOr<std::shared_ptr<PsClient::PushJob>> PsClient::SplitPush(int32_t worker,
   job->worker = worker;
   job->steps = std::move(shard_steps);
   job->per_shard.resize(static_cast<size_t>(num_shards()));
+  job->tables.resize(static_cast<size_t>(num_shards()));
   for (const VariableGradient& g : grads) {
+    if (g.table) {
+      FLOWPS_RETURN_IF_ERROR(SplitTableGradient(g, &job->tables));
+      continue;
+    }
     const VariablePlacement* v = plan_.Find(g.variable);
     if (v == nullptr) return InvalidArgument("push: unknown variable '" + g.variable + "'");
     if (!g.sparse) {
@@ -446,6 +443,9 @@ kj::Promise<std::vector<ShardPushReply>> PsClient::Push(int32_t worker, std::vec
                                                         std::vector<VariableGradient> grads) {
   StatusOr<std::shared_ptr<PushJob>> job = SplitPush(worker, std::move(shard_steps), grads);
   if (!job.ok()) return KJ_EXCEPTION(FAILED, job.status().ToString());
+  for (const VariableGradient& g : grads)
+    if (g.table)
+      return KJ_EXCEPTION(FAILED, "push of table '" + g.variable + "': table gradients travel with pushPull only");
   kj::Vector<kj::Promise<std::pair<ShardPushReply, ShardRead>>> calls;
   for (int k = 0; k < num_shards(); ++k) calls.add(SendShardPush(*job, nullptr, k, 0));
   return kj::joinPromises(calls.releaseAsArray()).then([](kj::Array<std::pair<ShardPushReply, ShardRead>> replies) {
@@ -539,6 +539,16 @@ kj::Promise<std::pair<ShardPushReply, PsClient::ShardRead>> PsClient::SendShardP
           }
           auto request = ps.pushPullRequest();
           std::vector<Tensor> kept = fill(request, m);
+          if (m == 0) {  // the table rows go with the first part
+            const std::vector<TablePart>& tables = job->tables[static_cast<size_t>(k)];
+            auto list = request.initTableGradients(static_cast<unsigned>(tables.size()));
+            for (size_t i = 0; i < tables.size(); ++i) {
+              auto out = list[static_cast<unsigned>(i)];
+              out.setTable(tables[i].table);
+              kept.push_back(ValueOrFail(WriteTensor(tables[i].keys, out.initKeys(), TensorWireOptions())));
+              kept.push_back(ValueOrFail(WriteTensor(tables[i].values, out.initValues(), wire_options)));
+            }
+          }
           // Every part asks for the values: the part that completes the push answers with them.
           auto next = request.initNext();
           const std::vector<std::string>& names = read->shard_names[static_cast<size_t>(k)];

@@ -7,7 +7,9 @@
 // part that owns them. Pushed tensors are referenced from the request, not
 // copied; a shard's push too large for one message (more than
 // max_tensors_per_message large tensors, or more than max_message_bytes) is
-// sent in parts that the shard reassembles. With `bfloat16`, float32 travels
+// sent in parts that the shard reassembles. Embedding table gradients go
+// with the first part of a pushPull to the shard that holds each key
+// (core/key_shard.h). With `bfloat16`, float32 travels
 // as bfloat16 (the low 16 bits truncated) both ways.
 //
 // Steps: every pull reports each shard's global step; a push carries, per
@@ -36,6 +38,7 @@
 
 #include "core/partition_plan.h"
 #include "core/status.h"
+#include "core/table_config.h"
 #include "core/tensor.h"
 #include "core/tls_settings.h"
 #include "core/variable_gradient.h"
@@ -84,6 +87,22 @@ struct PushPullResult {
 
 using ShardStatsReply = ShardStats;  // net/stats_wire.h
 
+class TableKeys;
+
+// One table's keys of a batch to look up (net/table_keys.h: deduplicated,
+// split by shard). The TableKeys must outlive the lookup's promise.
+struct TableLookupRequest {
+  std::string table;
+  const TableKeys* keys = nullptr;
+};
+
+// The rows of a lookup: per request, per shard, float32 [len(shard_keys(s)), dim]
+// in that shard's key order.
+struct TableLookupResult {
+  std::vector<std::vector<Tensor>> rows;
+  std::vector<int64_t> shard_steps;  // each shard's global step when it answered (-1: not asked)
+};
+
 class PsClient {
  public:
   // REQUIRES: plan.num_shards == options.shard_addresses.size().
@@ -128,6 +147,14 @@ class PsClient {
   // shard's outcome (OK, or why it could not: its file is corrupt, ...).
   kj::Promise<std::vector<Status>> RestoreCheckpoint(int64_t checkpoint_step);
   kj::Promise<std::vector<ShardStatsReply>> Stats();
+
+  // Embedding tables (net/ps_client_tables.cc). Creates the job's tables on
+  // every shard; resolves to the number created (0: every shard had them).
+  kj::Promise<int> CreateTables(std::vector<TableConfig> tables);
+  // One lookupTables RPC per shard that holds keys of some request (train: a
+  // training step's lookup; otherwise a read that changes nothing). Table
+  // gradients (VariableGradient::table) travel with PushPull, routed by key.
+  kj::Promise<TableLookupResult> LookupTables(std::vector<TableLookupRequest> requests, bool train);
 
   // Drops every connection (they are made again on next use); for tests.
   void Disconnect();

@@ -42,6 +42,28 @@ void WriteShardStats(const ShardStats& s, wire::ShardStats::Builder out) {
   out.setCheckpointsWritten(s.checkpoints_written);
   out.setLastCheckpointSeconds(s.last_checkpoint_seconds);
   out.setLastCheckpointAgeSeconds(s.last_checkpoint_age_seconds);
+  auto tables = out.initTables(static_cast<unsigned>(s.tables.size()));
+  for (size_t i = 0; i < s.tables.size(); ++i) {
+    const TableShardStats& t = s.tables[i];
+    auto w = tables[static_cast<unsigned>(i)];
+    w.setName(t.name);
+    w.setDim(t.dim);
+    w.setRows(t.rows);
+    w.setAdmitted(t.admitted);
+    w.setLookups(t.lookups);
+    w.setPendingLookups(t.pending_lookups);
+    w.setUpdates(t.updates);
+    w.setDroppedUpdates(t.dropped_updates);
+    w.setEvictedTtl(t.evicted_ttl);
+    w.setEvictedCapacity(t.evicted_capacity);
+    w.setRowBytes(t.row_bytes);
+    w.setMemoryBytes(t.memory_bytes);
+    auto hot = w.initHotKeys(static_cast<unsigned>(t.hot_keys.size()));
+    for (size_t k = 0; k < t.hot_keys.size(); ++k) {
+      hot[static_cast<unsigned>(k)].setKey(t.hot_keys[k].first);
+      hot[static_cast<unsigned>(k)].setLookups(t.hot_keys[k].second);
+    }
+  }
 }
 
 StatusOr<ShardStats> ReadShardStats(wire::ShardStats::Reader in) {
@@ -64,6 +86,13 @@ StatusOr<ShardStats> ReadShardStats(wire::ShardStats::Reader in) {
   s.checkpoints_written = in.getCheckpointsWritten();
   s.last_checkpoint_seconds = in.getLastCheckpointSeconds();
   s.last_checkpoint_age_seconds = in.getLastCheckpointAgeSeconds();
+  for (auto t : in.getTables()) {
+    TableShardStats ts{t.getName(), t.getDim(), t.getRows(), t.getAdmitted(), t.getLookups(), t.getPendingLookups(),
+                       t.getUpdates(), t.getDroppedUpdates(), t.getEvictedTtl(), t.getEvictedCapacity(),
+                       t.getRowBytes(), t.getMemoryBytes(), {}};
+    for (auto h : t.getHotKeys()) ts.hot_keys.emplace_back(h.getKey(), h.getLookups());
+    s.tables.push_back(std::move(ts));
+  }
   return s;
 }
 

@@ -6,6 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/histogram.h"
 #include "core/status.h"
@@ -13,6 +16,17 @@
 #include "net/ps.capnp.h"
 
 namespace flowps {
+
+// One embedding table's part on one ps shard (ps/embedding_table.h's stats).
+struct TableShardStats {
+  std::string name;
+  int64_t dim = 0, rows = 0, admitted = 0, lookups = 0, pending_lookups = 0, updates = 0, dropped_updates = 0;
+  int64_t evicted_ttl = 0, evicted_capacity = 0;
+  int64_t row_bytes = 0, memory_bytes = 0;
+  std::vector<std::pair<int64_t, int64_t>> hot_keys;  // (key, lookups in the current window), most first
+
+  int64_t evicted() const { return evicted_ttl + evicted_capacity; }
+};
 
 struct ShardStats {
   TrainingMode mode = TrainingMode::kSync;
@@ -33,6 +47,7 @@ struct ShardStats {
   int64_t checkpoints_written = 0;
   double last_checkpoint_seconds = 0;       // how long the last write of this shard's file took
   double last_checkpoint_age_seconds = -1;  // since it ended; -1: none written since the ps started
+  std::vector<TableShardStats> tables;      // by name
 
   int64_t pushes_accepted() const { return accepted - applied_updates; }
 };

@@ -29,6 +29,23 @@ int64_t TableKeys::num_distinct() const {
   return total;
 }
 
+std::vector<int64_t> TableKeys::ConcatenatedKeys() const {
+  std::vector<int64_t> keys;
+  keys.reserve(static_cast<size_t>(num_distinct()));
+  for (const auto& shard : shard_keys_) keys.insert(keys.end(), shard.begin(), shard.end());
+  return keys;
+}
+
+std::vector<int32_t> TableKeys::ConcatenatedIndex() const {
+  std::vector<int32_t> first(shard_keys_.size(), 0);  // each shard's first position
+  for (size_t s = 1; s < first.size(); ++s)
+    first[s] = first[s - 1] + static_cast<int32_t>(shard_keys_[s - 1].size());
+  std::vector<int32_t> index;
+  index.reserve(position_.size());
+  for (const Position& p : position_) index.push_back(first[static_cast<size_t>(p.shard)] + p.index);
+  return index;
+}
+
 void TableKeys::Gather(const std::vector<const float*>& shard_rows, int64_t dim, float* out) const {
   const size_t row_bytes = static_cast<size_t>(dim) * sizeof(float);
   for (const Position& p : position_) {

@@ -25,6 +25,12 @@ class TableKeys {
   const std::vector<int64_t>& shard_keys(int s) const { return shard_keys_[static_cast<size_t>(s)]; }
   int64_t num_distinct() const;
 
+  // The distinct keys of all shards, concatenated in shard order (shard 0's
+  // first): the order of the rows a worker feeds its graph, [num_distinct()].
+  std::vector<int64_t> ConcatenatedKeys() const;
+  // For each id of the batch, the position of its key in ConcatenatedKeys().
+  std::vector<int32_t> ConcatenatedIndex() const;
+
   // out[i * dim ..] = the row of ids[i], from shard_rows[s] (each
   // [shard_keys(s).size(), dim], in shard_keys(s) order). out has num_ids() * dim floats.
   void Gather(const std::vector<const float*>& shard_rows, int64_t dim, float* out) const;

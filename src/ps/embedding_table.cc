@@ -94,6 +94,7 @@ EmbeddingTable::EmbeddingTable(EmbeddingTableSpec spec)
     : spec_(std::move(spec)),
       optimizer_(spec_.optimizer),
       stride_(spec_.dim * static_cast<int64_t>(1 + optimizer_.SlotNames().size())),
+      lru_(spec_.ttl_steps > 0 || spec_.max_rows > 0),
       slab_(std::make_unique<Slab>(stride_)),
       index_(kInitialIndexSize, kNoRow),
       lru_head_(kNoRow),
@@ -173,7 +174,7 @@ void EmbeddingTable::PrefetchLocked(const int64_t* keys, int64_t n) const {
     __builtin_prefetch(&slab_->header(rows[i]));
     __builtin_prefetch(slab_->row(rows[i]));
   }
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; lru_ && i < n; ++i) {
     if (rows[i] == kNoRow) continue;
     const RowHeader& h = slab_->header(rows[i]);
     if (h.key != keys[i]) continue;
@@ -205,7 +206,7 @@ void EmbeddingTable::TouchLocked(uint32_t r, int64_t step) {
   const int64_t w = spec_.hot_window_steps;
   if (h.last_step / w != step / w && step > h.last_step) h.window_lookups = 0;
   h.last_step = std::max(h.last_step, step);
-  if (lru_head_ != r) {
+  if (lru_ && lru_head_ != r) {
     Unlink(r);
     PushFront(r);
   }
@@ -239,7 +240,7 @@ uint32_t EmbeddingTable::CreateLocked(int64_t key, int64_t step) {
   RowHeader& h = slab_->header(r);
   h = {key, step, kNoRow, kNoRow, 0, kDirty};
   IndexInsert(key, r);
-  PushFront(r);
+  if (lru_) PushFront(r);
   ++stats_.admitted;
   if (tracking_changes_) deleted_since_checkpoint_.erase(key);
   return r;
@@ -247,7 +248,7 @@ uint32_t EmbeddingTable::CreateLocked(int64_t key, int64_t step) {
 
 void EmbeddingTable::RemoveLocked(uint32_t r) {
   IndexErase(slab_->header(r).key);
-  Unlink(r);
+  if (lru_) Unlink(r);
   const uint32_t last = static_cast<uint32_t>(slab_->size() - 1);
   if (r != last) {
     // The last row moves into the hole; its index entry and LRU neighbours follow.
@@ -255,8 +256,10 @@ void EmbeddingTable::RemoveLocked(uint32_t r) {
     RowHeader& h = slab_->header(r);
     h = slab_->header(last);
     IndexRepoint(h.key, r);
-    if (h.prev != kNoRow) slab_->header(h.prev).next = r; else lru_head_ = r;
-    if (h.next != kNoRow) slab_->header(h.next).prev = r; else lru_tail_ = r;
+    if (lru_) {
+      if (h.prev != kNoRow) slab_->header(h.prev).next = r; else lru_head_ = r;
+      if (h.next != kNoRow) slab_->header(h.next).prev = r; else lru_tail_ = r;
+    }
   }
   slab_->PopBack();
 }
@@ -318,6 +321,17 @@ void EmbeddingTable::Lookup(const int64_t* keys, int64_t n, int64_t step, float*
     }
     ++slab_->header(r).window_lookups;
     std::memcpy(out, slab_->row(r), dim * sizeof(float));
+  }
+}
+
+void EmbeddingTable::Read(const int64_t* keys, int64_t n, float* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const size_t dim = static_cast<size_t>(spec_.dim);
+  for (int64_t i = 0; i < n; ++i, out += dim) {
+    if (i % kPrefetchBatch == 0) PrefetchLocked(keys + i, n - i);
+    const uint32_t r = FindLocked(keys[i]);
+    if (r == kNoRow) InitialRow(keys[i], out);
+    else std::memcpy(out, slab_->row(r), dim * sizeof(float));
   }
 }
 

@@ -22,7 +22,8 @@
 // Layout: the rows live in a slab of fixed-size chunks (a row's value and its
 // optimizer slots contiguous, then a 32-byte header: key, last step, LRU
 // links, hot-key counter and flags), found through an open-addressing index
-// (linear probing, u32 row ids, load <= 3/4). Rows stay dense: an evicted row's
+// (linear probing, u32 row ids, load <= 3/4). The LRU links are kept only for
+// a table that evicts (ttl_steps or max_rows > 0). Rows stay dense: an evicted row's
 // place is taken by the last row. MemoryBytes() counts all of it.
 //
 // Thread safety: every method may be called from any thread; one mutex guards
@@ -105,6 +106,9 @@ class EmbeddingTable {
   // Writes the values of `keys[0..n)` to out[n * dim] at global step `step`
   // (admitting, creating and touching rows as described above; evicts first).
   void Lookup(const int64_t* keys, int64_t n, int64_t step, float* out);
+  // Writes the values of `keys[0..n)` to out[n * dim] and changes nothing: a
+  // key without a row reads the value its row would start with (evaluation).
+  void Read(const int64_t* keys, int64_t n, float* out) const;
   // Applies grads[n * dim] to the rows of `keys` with the table's optimizer at
   // `step` (counted from 1). Gradients of a repeated key are summed first.
   // InvalidArgument (and nothing changes) if a gradient is not finite.
@@ -157,6 +161,9 @@ class EmbeddingTable {
   const EmbeddingTableSpec spec_;
   const kernels::Optimizer optimizer_;
   const int64_t stride_;
+  // The LRU list is kept only when rows can be evicted (ttl_steps or
+  // max_rows): without eviction a touch costs no list update.
+  const bool lru_;
   std::vector<float> slot_init_;  // stride_ - dim floats: the slots' initial values
 
   mutable std::mutex mu_;

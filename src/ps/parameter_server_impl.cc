@@ -178,6 +178,41 @@ int64_t FillRead(ParameterShard& shard, const ReadRequest& read, ReadLists lists
   return step;
 }
 
+// An embedding table request's tensors, read in place from the request.
+StatusOr<std::vector<TableGradient>> ReadTableGradients(capnp::List<wire::TableGradient>::Reader in) {
+  if (in.size() > kMaxTablesPerCall)
+    return InvalidArgument("push: gradients of " + std::to_string(in.size()) + " tables, more than " +
+                           std::to_string(kMaxTablesPerCall));
+  std::vector<TableGradient> grads;
+  for (auto g : in) {
+    const std::string table = g.getTable();
+    const std::string what = "push of table '" + table + "'";
+    FLOWPS_ASSIGN_OR_RETURN(Tensor keys, ReadTensor(g.getKeys(), nullptr, what + " (keys)"));
+    FLOWPS_ASSIGN_OR_RETURN(Tensor values, ReadTensor(g.getValues(), nullptr, what));
+    grads.push_back(TableGradient{table, std::move(keys), std::move(values)});
+  }
+  return grads;
+}
+
+StatusOr<std::vector<TableLookup>> ReadTableLookups(capnp::List<wire::TableKeys>::Reader in) {
+  if (in.size() > kMaxTablesPerCall)
+    return InvalidArgument("lookup: " + std::to_string(in.size()) + " tables, more than " +
+                           std::to_string(kMaxTablesPerCall));
+  std::vector<TableLookup> lookups;
+  for (auto r : in) {
+    const std::string table = r.getTable();
+    FLOWPS_ASSIGN_OR_RETURN(Tensor keys, ReadTensor(r.getKeys(), nullptr, "lookup of table '" + table + "'"));
+    lookups.push_back(TableLookup{table, std::move(keys)});
+  }
+  return lookups;
+}
+
+size_t TableBytes(const std::vector<TableGradient>& grads) {
+  size_t bytes = 0;
+  for (const TableGradient& g : grads) bytes += g.keys.num_bytes() + g.values.num_bytes();
+  return bytes;
+}
+
 // The shard's config from the job's (net/config_wire.h reads the wire).
 StatusOr<ShardConfig> ShardConfigFromWire(wire::ShardConfig::Reader in, int shard, int num_shards) {
   StatusOr<PsJobConfig> job = ReadShardConfig(in);
@@ -335,7 +370,11 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
     for (auto n : next.getNames()) read.names.push_back(n);
     read.bfloat16 = next.getBfloat16();
     std::shared_ptr<ParameterShard> shard = SharedShard();
-    const size_t received = GradientBytes(grads);
+    // Table rows are checked with the push and applied once it is taken.
+    auto table_grads = std::make_shared<const std::vector<TableGradient>>(
+        ValueOrFail(ReadTableGradients(params.getTableGradients())));
+    CheckOrFail(shard->tables().CheckGradients(*table_grads));
+    const size_t received = GradientBytes(grads) + TableBytes(*table_grads);
     monitor_->AddReceivedBytes(received);
     const size_t bytes = received + ValueOrFail(ReadBytes(*shard, read));
     const bool on_loop = bytes < options_.inline_below_bytes;
@@ -343,13 +382,15 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
     const int64_t step = params.getStep();
     const bool sync = shard->config().mode == TrainingMode::kSync;
     return Busy<void>(Receive(params.getWorker(), step, params.getPart(), params.getParts(), std::move(grads), on_loop)
-        .then([this, context, shard, shared_read, step, sync, on_loop](kj::Maybe<PushResult> whole) mutable
+        .then([this, context, shard, shared_read, step, sync, on_loop, table_grads](kj::Maybe<PushResult> whole) mutable
               -> kj::Promise<void> {
           auto out = context.getResults();
           PushResult result;
-          KJ_IF_MAYBE(r, whole) {
-            result = *r;
-          } else {  // an earlier part of a multi-part push: no values
+          KJ_IF_MAYBE(r, whole) { result = *r; }
+          const bool taken = whole == nullptr || result.outcome == PushOutcome::kAccepted ||
+                             result.outcome == PushOutcome::kApplied;
+          if (taken && !table_grads->empty()) CheckOrFail(shard->tables().Apply(*table_grads, step + 1));
+          if (whole == nullptr) {  // an earlier part of a multi-part push: no values
             out.setOutcome(wire::PushOutcome::ACCEPTED);
             out.setGlobalStep(shard->rule().global_step());
             out.setComplete(false);
@@ -434,6 +475,54 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
     SharedShard();  // fails until configured
     WriteShardStats(monitor_->Read(), context.getResults().initStats());
     return kj::READY_NOW;
+  }
+
+  kj::Promise<void> createTables(CreateTablesContext context) override {
+    auto defs = context.getParams().getTables();
+    if (defs.size() > kMaxTablesPerCall)
+      Fail(InvalidArgument("createTables: " + std::to_string(defs.size()) + " tables in one call, more than " +
+                           std::to_string(kMaxTablesPerCall)));
+    std::vector<EmbeddingTableSpec> specs;
+    for (auto def : defs) {
+      StatusOr<TableConfig> config = ReadTableDef(def);
+      if (!config.ok()) Fail(config.status().WithContext("createTables"));
+      specs.push_back(ValueOrFail(TableSpecFromConfig(*config)));
+    }
+    std::vector<bool> created = ValueOrFail(SharedShard()->tables().Create(specs));
+    auto out = context.getResults().initCreated(static_cast<unsigned>(created.size()));
+    for (size_t i = 0; i < created.size(); ++i) out.set(static_cast<unsigned>(i), created[i]);
+    for (size_t i = 0; i < created.size(); ++i)
+      if (created[i])
+        log_->info("embedding table '{}' created: dim {}, optimizer {}, min_count {}, ttl_steps {}, max_rows {}",
+                   specs[i].name, specs[i].dim, OptimizerKindName(specs[i].optimizer.kind), specs[i].min_count,
+                   specs[i].ttl_steps, specs[i].max_rows);
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> lookupTables(LookupTablesContext context) override {
+    auto params = context.getParams();
+    std::shared_ptr<ParameterShard> shard = SharedShard();
+    auto lookups = std::make_shared<const std::vector<TableLookup>>(
+        ValueOrFail(ReadTableLookups(params.getRequests())));
+    CheckOrFail(shard->tables().CheckLookups(*lookups));
+    const bool train = params.getTrain();
+    const int64_t step = shard->rule().global_step();
+    size_t bytes = 0;
+    for (const TableLookup& l : *lookups) bytes += static_cast<size_t>(l.keys.num_elements()) * sizeof(int64_t) * 2;
+    auto lookup = [shard, lookups, train, step]() { return shard->tables().Lookup(*lookups, train, step); };
+    kj::Promise<std::vector<Tensor>> rows = bytes < options_.inline_below_bytes
+                                                ? kj::Promise<std::vector<Tensor>>(lookup())
+                                                : RunOnPool(pool_, lookup);
+    return Busy<void>(rows.then([this, context, step, lookups](std::vector<Tensor> rows) mutable {
+      auto out = context.getResults().initRows(static_cast<unsigned>(rows.size()));
+      uint64_t sent = 0;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        CheckOrFail(WriteTensor(rows[i], out[static_cast<unsigned>(i)], TensorWireOptions::Copying()).status());
+        sent += rows[i].num_bytes();
+      }
+      monitor_->AddSentBytes(sent);
+      context.getResults().setGlobalStep(step);
+    }));
   }
 
  private:

@@ -16,7 +16,8 @@ Status ShardConfig::Validate() const {
 }
 
 ParameterShard::ParameterShard(ShardConfig config, ThreadPool* pool, std::shared_ptr<spdlog::logger> log)
-    : config_(std::move(config)), log_(std::move(log)), store_(config_.optimizer, pool) {
+    : config_(std::move(config)), log_(std::move(log)), store_(config_.optimizer, pool),
+      tables_(config_.shard, config_.num_shards) {
   if (config_.mode == TrainingMode::kSync)
     rule_ = std::make_unique<SyncAggregator>(config_.sync, &store_, log_);
   else

@@ -26,6 +26,7 @@
 #include "ps/checkpoint.h"
 #include "core/train_config.h"
 #include "ps/sync_aggregator.h"
+#include "ps/table_store.h"
 #include "ps/variable_store.h"
 
 namespace spdlog {
@@ -64,6 +65,9 @@ class ParameterShard {
   const ShardConfig& config() const { return config_; }
   VariableStore& store() { return store_; }
   UpdateRule& rule() { return *rule_; }
+  // The shard's embedding tables (created by the chief's createTables; not
+  // part of the shard's checkpoint files yet).
+  TableStore& tables() { return tables_; }
   // The checkpoint step restored by Open or RestoreCheckpoint, if any; never
   // waits for a checkpoint being written.
   std::optional<int64_t> restored_checkpoint() const;
@@ -84,6 +88,7 @@ class ParameterShard {
   std::shared_ptr<spdlog::logger> log_;
   VariableStore store_;
   std::unique_ptr<UpdateRule> rule_;
+  TableStore tables_;
   mutable std::mutex checkpoint_mu_;
   std::atomic<int64_t> restored_{-1};  // -1: none; written under checkpoint_mu_
 };

@@ -51,6 +51,13 @@ ShardStats ShardMonitor::Read() const {
       if (rows.ok()) s.rows += *rows;
     }
     s.bytes = static_cast<uint64_t>(shard->store().TotalBytes());
+    for (const auto& [name, table] : shard->tables().All()) {
+      const EmbeddingTableStats t = table->Stats();
+      TableShardStats ts{name, table->spec().dim, t.rows, t.admitted, t.lookups, t.pending_lookups, t.updates,
+                         t.dropped_updates, t.evicted_ttl, t.evicted_capacity, t.row_bytes, t.memory_bytes, {}};
+      for (const HotKey& h : table->HotKeys(10)) ts.hot_keys.emplace_back(h.key, h.lookups);
+      s.tables.push_back(std::move(ts));
+    }
   }
   s.waiting += waiting_.load(std::memory_order_relaxed);
   s.received_bytes = received_bytes_.load(std::memory_order_relaxed);

@@ -5,8 +5,20 @@
 #include <set>
 
 #include "graph/attr.h"
+#include "graph/table_input.h"
 
 namespace flowps {
+
+namespace {
+
+// True if `column` is the offsets column of a ragged column of `schema`.
+bool IsOffsetsColumn(const data::Schema& schema, const std::string& column) {
+  for (const data::ColumnSpec& c : schema)
+    if (c.ragged() && c.offsets == column) return true;
+  return false;
+}
+
+}  // namespace
 
 std::vector<FeedSpec> EffectiveFeeds(const DataSpec& data, const Graph& graph) {
   if (!data.feeds.empty()) return data.feeds;
@@ -22,6 +34,16 @@ Status CheckFeeds(const DataSpec& data, const Graph& graph, const data::Schema& 
     const std::string at = f.where + ": key 'data.feeds" + (given ? "." + f.placeholder : std::string()) + "'" +
                            (given ? "" : " (default " + f.placeholder + " <- " + f.column + ")") + ": ";
     const data::ColumnSpec* col = data::FindColumn(schema, f.column);
+    const bool offsets = col == nullptr && IsOffsetsColumn(schema, f.column);
+    if (offsets) {  // a ragged batch's int64 [batch + 1] offsets
+      const Node* node = graph.FindNode(f.placeholder);
+      if (node == nullptr || node->op() != "Placeholder" || node->output_dtype(0) != DType::kInt64 ||
+          node->output_shape(0).rank() != 1)
+        return InvalidArgument(at + "column '" + f.column + "' is the int64 [batch + 1] offsets of a ragged column; "
+                               "placeholder '" + f.placeholder + "' must be an int64 vector");
+      fed.insert(f.placeholder);
+      continue;
+    }
     if (col == nullptr)
       return InvalidArgument(at + "the " + split + " data has no column '" + f.column + "' (it has " +
                              data::DescribeSchema(schema) + ")");
@@ -40,7 +62,7 @@ Status CheckFeeds(const DataSpec& data, const Graph& graph, const data::Schema& 
     fed.insert(f.placeholder);
   }
   for (const auto& n : graph.nodes())
-    if (n->op() == "Placeholder" && fed.count(n->name()) == 0)
+    if (n->op() == "Placeholder" && !IsTableInput(*n) && fed.count(n->name()) == 0)
       return InvalidArgument(data.where + ": key 'data.feeds': the model's placeholder '" + n->name() +
                              "' is fed by no column");
   return Status::OK();

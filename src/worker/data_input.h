@@ -31,7 +31,9 @@ std::vector<FeedSpec> EffectiveFeeds(const DataSpec& data, const Graph& graph);
 
 // OK when every feed names a column of `schema` and a Placeholder of `graph`
 // whose dtype is the column's and whose shape is [batch] + the column's
-// shape (-1 matches any size), and every Placeholder of the graph is fed.
+// shape (-1 matches any size), or the offsets of a ragged column and an int64
+// vector placeholder, and every Placeholder of the graph is fed (those of
+// embedding tables are fed by the worker: graph/table_input.h).
 // `split` ("train", "test") names the data in messages.
 Status CheckFeeds(const DataSpec& data, const Graph& graph, const data::Schema& schema, const std::string& split);
 

@@ -15,12 +15,13 @@
 
 namespace flowps {
 
-class ModelTowers;
-
 class Evaluator {
  public:
-  // `every_steps` 0: only at the end. REQUIRES: towers outlives it.
-  Evaluator(data::DataSource test, int64_t every_steps, ModelTowers* towers);
+  // The model's metrics over one pass of the test data (ModelTowers::Evaluate,
+  // or TableSource::Evaluate for a model with embedding tables).
+  using Pass = std::function<kj::Promise<StatusOr<TestMetrics>>(const data::DataSource& test)>;
+  // `every_steps` 0: only at the end. REQUIRES: what `pass` uses outlives it.
+  Evaluator(data::DataSource test, int64_t every_steps, Pass pass);
   // The job's first global step: the first evaluation is at the next multiple.
   void Start(int64_t global_step);
   bool Due(int64_t global_step) const { return next_ > 0 && global_step >= next_; }
@@ -32,7 +33,7 @@ class Evaluator {
 
   data::DataSource test_;
   int64_t every_;
-  ModelTowers* towers_;
+  Pass pass_;
   int64_t next_ = -1;
 };
 

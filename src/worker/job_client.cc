@@ -8,6 +8,7 @@
 #include "net/rpc_client.h"
 #include "net/rpc_common.h"
 #include "net/worker.capnp.h"
+#include "worker/model_metrics.h"
 
 namespace flowps {
 namespace {
@@ -116,6 +117,11 @@ std::vector<WorkerReport> QueryWorkers(kj::AsyncIoContext& io, const ClusterSpec
   return reports;
 }
 
+std::string FormatTestResult(const WorkerJobStatus& j) {
+  if (!j.test_metrics.empty()) return "test " + FormatMetrics(j.test_metrics);
+  return j.test_accuracy < 0 ? std::string("test accuracy -") : fmt::format("test accuracy {:.2f}%", 100.0 * j.test_accuracy);
+}
+
 std::string FormatJobTable(const ClusterSpec& spec, const std::vector<WorkerReport>& reports) {
   std::string out;
   const WorkerReport& chief = reports[static_cast<size_t>(spec.chief)];
@@ -125,9 +131,8 @@ std::string FormatJobTable(const ClusterSpec& spec, const std::vector<WorkerRepo
     out += "job: none (submit one with flowps submit <job.yaml> --cluster " + spec.path + ")\n";
   } else {
     const WorkerJobStatus& j = chief.job;
-    out += fmt::format("job '{}' {}: global step {}/{}  loss {:.4f}  test accuracy {}  {:.0f} examples/s\n", j.job,
-                       JobStateName(j.state), j.global_step, j.total_steps, j.loss,
-                       j.test_accuracy < 0 ? std::string("-") : fmt::format("{:.2f}%", 100.0 * j.test_accuracy),
+    out += fmt::format("job '{}' {}: global step {}/{}  loss {:.4f}  {}  {:.0f} examples/s\n", j.job,
+                       JobStateName(j.state), j.global_step, j.total_steps, j.loss, FormatTestResult(j),
                        j.job_examples_per_sec);
     if (!j.error.empty()) out += "  error: " + j.error + "\n";
     if (j.resumed_from >= 0) out += fmt::format("  resumed from checkpoint {} (restored by every ps shard)\n", j.resumed_from);

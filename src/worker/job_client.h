@@ -44,6 +44,9 @@ std::vector<WorkerReport> QueryWorkers(kj::AsyncIoContext& io, const ClusterSpec
 
 // The job as the chief sees it, then one line per worker.
 std::string FormatJobTable(const ClusterSpec& spec, const std::vector<WorkerReport>& reports);
+// The job's last test result as a person reads it: "test accuracy 85.31%, loss 0.4172",
+// "test auc 0.7710, log_loss 0.4400, loss 0.4400" (a model without accuracy), "test accuracy -" before any.
+std::string FormatTestResult(const WorkerJobStatus& job);
 // {"job":..,"state":..,"global_step":..,"total_steps":..,"loss":..,"test_accuracy":..,"test_metrics":{..},
 //  "examples_per_sec":..,"workers":[{"task":..,"state":..,"steps":..,"loss":..,"examples_per_sec":..,
 //  "stale_dropped":..}]}

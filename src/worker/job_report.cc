@@ -1,5 +1,7 @@
 #include "worker/job_report.h"
 
+#include "worker/model_metrics.h"
+
 #include <spdlog/logger.h>
 
 #include <cstdio>
@@ -74,7 +76,8 @@ Status JobReport::ReportJob(std::optional<double> accuracy) {
   return Status::OK();
 }
 
-Status JobReport::Finish(int64_t global_step, const TrainingLoopResult& totals, double final_accuracy) {
+Status JobReport::Finish(int64_t global_step, const TrainingLoopResult& totals,
+                         const std::map<std::string, double>& final_metrics) {
   const double seconds = clock_() - start_;
   if (!options_.chief) {
     log_->info("worker {}: job '{}' reached step {}; {} steps of its own, {} dropped as stale", options_.worker,
@@ -99,8 +102,8 @@ Status JobReport::Finish(int64_t global_step, const TrainingLoopResult& totals, 
     st.job_examples_per_sec = rate;
     st.elapsed_seconds = seconds;
   });
-  log_->info("job '{}' done: final test accuracy {:.2f}% at step {} in {}, {:.0f} examples/s{}{}", options_.job,
-             100.0 * final_accuracy, global_step, FormatDuration(seconds), rate,
+  log_->info("job '{}' done: final test {} at step {} in {}, {:.0f} examples/s{}{}", options_.job,
+             final_metrics.empty() ? std::string("-") : FormatMetrics(final_metrics), global_step, FormatDuration(seconds), rate,
              metrics_path.empty() ? "" : "; metrics: " + metrics_path, plot_path.empty() ? "" : "; plot: " + plot_path);
   return Status::OK();
 }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,7 +56,8 @@ class JobReport {
   // Chief: the test accuracy at `global_step`.
   Status RecordEvaluation(int64_t global_step, double accuracy);
   // At the end: the summary line, the plot (chief), the final status fields.
-  Status Finish(int64_t global_step, const TrainingLoopResult& totals, double final_accuracy);
+  // `final_metrics`: the chief's last evaluation (empty without test data).
+  Status Finish(int64_t global_step, const TrainingLoopResult& totals, const std::map<std::string, double>& final_metrics);
 
  private:
   JobReport(JobReportOptions options, spdlog::logger* log, StatusUpdate update, std::function<double()> clock);

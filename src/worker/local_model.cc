@@ -48,6 +48,10 @@ StatusOr<std::unique_ptr<LocalModel>> LocalModel::Create(const ModelSpec& spec, 
     m->store_.Set(v.name, v.value);
     m->vars_.push_back(std::move(v));
   }
+  for (const TableInput& t : m->model_.tables) m->tables_.push_back(TrainedVariable{t.table, Tensor(), {}, GradValue{}});
+  if (!m->tables_.empty() && towers.devices.size() > 1)
+    return InvalidArgument("a model with embedding tables trains on one tower, not " +
+                           std::to_string(towers.devices.size()));
   m->executor_ = std::make_unique<Executor>(*m->model_.graph, pool);
   m->model_parallel_ = AsksForDevices(*m->model_.graph);
   FLOWPS_RETURN_IF_ERROR(m->BuildTowers(towers, spec.soft_placement)
@@ -141,7 +145,9 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
     // out scaled (a scalar on the backward pass), so averaging is a sum.
     DeviceScope on_tower(g, tower_devices_[t]->name());
     losses.push_back(mapped(model_.loss) * weights.back());
-    auto tower_grads = Gradients(losses.back(), reads);
+    std::vector<Output> xs = reads;
+    for (const TableInput& table : model_.tables) xs.push_back(mapped(table.rows));
+    auto tower_grads = Gradients(losses.back(), xs);
     if (!tower_grads.ok()) return tower_grads.status().WithContext("tower " + std::to_string(t));
     grads.push_back(std::move(*tower_grads));
   }
@@ -175,6 +181,16 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
       Output sum = grads[0][i].dense;
       for (size_t t = 1; t < n_towers; ++t) sum = sum + grads[t][i].dense;
       v.tower_dense = fetch(sum);
+    }
+  }
+  for (size_t i = 0; i < tables_.size(); ++i) {
+    const GradValue& grad = grads[0][vars_.size() + i];
+    if (!grad.valid()) return InvalidArgument("the loss does not depend on embedding table '" + tables_[i].name + "'");
+    if (grad.sparse()) {
+      tables_[i].tower_indices = fetch(grad.indices);
+      tables_[i].tower_values = fetch(grad.values);
+    } else {
+      tables_[i].tower_dense = fetch(grad.dense);
     }
   }
   FLOWPS_RETURN_IF_ERROR(g.status());
@@ -249,20 +265,21 @@ StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(
   FLOWPS_RETURN_IF_ERROR(ResolveFeeds(named).status());
   if (named.empty()) return InvalidArgument("a batch without feeds has no gradients");
   for (const auto& [name, value] : named)
-    if (value.shape().rank() < 1 || value.shape().dim(0) != named[0].second.shape().dim(0))
+    if (tables_.empty() && (value.shape().rank() < 1 || value.shape().dim(0) != named[0].second.shape().dim(0)))
       return InvalidArgument("feed '" + name + "' has shape " + value.shape().ToString() +
                              ": every feed's first dimension is the batch, " +
                              std::to_string(named[0].second.shape().dim(0)) + " for '" + named[0].first + "'");
   const int64_t batch = named[0].second.shape().dim(0);
   if (batch < 1) return InvalidArgument("an empty batch has no gradients");
   const int64_t n = num_towers();
-  const bool split = batch >= n;
+  const bool split = batch >= n && tables_.empty();
   std::vector<std::pair<std::string, Tensor>> feeds;
   for (int64_t t = 0; t < n; ++t) {
     const int64_t begin = split ? batch * t / n : 0, end = split ? batch * (t + 1) / n : batch;
     const float weight = split ? static_cast<float>(end - begin) / static_cast<float>(batch) : 1.f / static_cast<float>(n);
     const TowerFeeds& names = tower_feeds_[static_cast<size_t>(t)];
-    for (const auto& [name, value] : named) feeds.emplace_back(names.prefix + name, value.Slice(begin, end));
+    for (const auto& [name, value] : named)
+      feeds.emplace_back(names.prefix + name, tables_.empty() ? value.Slice(begin, end) : value);
     feeds.emplace_back(names.weight, Tensor::FromVector<float>(Shape{}, {weight}));
   }
   FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, tower_runner_->Run(feeds, &store_, trace));
@@ -281,6 +298,21 @@ StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(
       g.values = out[static_cast<size_t>(v.tower_values)];
     } else {
       g.values = out[static_cast<size_t>(v.tower_dense)];
+    }
+    result.grads.push_back(std::move(g));
+  }
+  for (const TrainedVariable& t : tables_) {
+    VariableGradient g;
+    g.variable = t.name;
+    g.sparse = g.table = true;
+    if (t.tower_dense >= 0) {  // [U, dim]: row i is position i
+      g.values = out[static_cast<size_t>(t.tower_dense)];
+      for (int64_t i = 0; i < g.values.shape().dim(0); ++i) g.rows.push_back(i);
+    } else {
+      const Tensor& idx = out[static_cast<size_t>(t.tower_indices)];
+      for (int64_t i = 0; i < idx.num_elements(); ++i)
+        g.rows.push_back(idx.dtype() == DType::kInt64 ? idx.data<int64_t>()[i] : idx.data<int32_t>()[i]);
+      g.values = out[static_cast<size_t>(t.tower_values)];
     }
     result.grads.push_back(std::move(g));
   }

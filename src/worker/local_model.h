@@ -94,9 +94,14 @@ class LocalModel {
   // every tower, weighted equally). Dense gradients have the variable's
   // shape; sparse ones are the towers' rows concatenated. A non-finite loss is
   // FailedPrecondition. Not to be called from a pool thread (it blocks).
+  // A model that looks up embedding tables (model().tables) runs on one
+  // tower, its feeds as they are (the table rows [U, dim], the ids' index and
+  // the ragged batch's offsets have no common batch dimension), and its
+  // gradients end with one per table (table = true, in model().tables order):
+  // rows are positions into the fed rows, values [len(rows), dim].
   struct BatchGradients {
     double loss = 0;
-    std::vector<VariableGradient> grads;  // one per variable, in model().variables order
+    std::vector<VariableGradient> grads;  // one per variable, in model().variables order, then the tables
   };
   StatusOr<BatchGradients> ComputeGradients(const Tensor& images, const Tensor& labels);
   // The same with the placeholders fed by name (as Step): every feed is a
@@ -167,6 +172,7 @@ class LocalModel {
   std::unique_ptr<Executor> executor_;
   kernels::Optimizer optimizer_;
   std::vector<TrainedVariable> vars_;
+  std::vector<TrainedVariable> tables_;  // per model table: its rows placeholder's gradient (tower fetches only)
   std::vector<Output> fetches_;  // the loss, then the gradients
   ThreadPool* pool_;
   int64_t step_ = 0;

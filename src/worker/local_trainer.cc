@@ -32,6 +32,9 @@ StatusOr<TrainResult> TrainLocally(const JobSpec& job, const TrainOptions& optio
   auto built = LocalModel::Create(job.model, job.optimizer, options.pool);
   if (!built.ok()) return built.status().WithContext(where);
   std::unique_ptr<LocalModel> model = std::move(built).value();
+  if (!model->model().tables.empty())
+    return InvalidArgument(where + ": the model looks up embedding table '" + model->model().tables[0].table +
+                           "', which lives on the ps: train it on a cluster (flowps submit)");
   log->info("model has {} parameters in {} variables", model->num_parameters(), model->model().variables.size());
   FLOWPS_ASSIGN_OR_RETURN(JobData data, OpenJobData(job, *model->model().graph, /*chief=*/true, log));
   const std::vector<FeedSpec> feeds = EffectiveFeeds(job.data, *model->model().graph);

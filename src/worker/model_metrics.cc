@@ -80,7 +80,7 @@ double AreaUnderCurve(const std::vector<float>& scores, const std::vector<int64_
 }
 
 StatusOr<TestMetrics> EvaluateMetrics(const data::DataSource& test, const std::vector<FeedSpec>& feeds,
-                                      LocalModel* model) {
+                                      LocalModel* model, const ExtraColumns& extra) {
   const GraphRoles& roles = model->model().graph->roles();
   std::vector<Output> fetches = {roles.loss};
   std::vector<std::pair<std::string, Accumulator>> metrics = {{"loss", Accumulator{}}};
@@ -99,6 +99,7 @@ StatusOr<TestMetrics> EvaluateMetrics(const data::DataSource& test, const std::v
     StatusOr<data::ColumnBatch> b = batches->Next();
     if (!b.ok() && b.status().code() == Code::kOutOfRange) break;
     if (!b.ok()) return b.status();
+    if (extra) FLOWPS_RETURN_IF_ERROR(extra(&*b));
     FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, model->Fetch(BindFeeds(feeds, *b), fetches));
     for (size_t i = 0; i < metrics.size(); ++i) {
       const size_t n = i == 0 ? 1 : roles.metrics[i - 1].tensors.size();

@@ -3,6 +3,7 @@
 // the chief evaluates on the test set and `flowps train` reports.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "core/job_spec.h"
 #include "core/status.h"
 #include "data/data_source.h"
+#include "data/example.h"
 
 namespace flowps {
 
@@ -20,10 +22,14 @@ class LocalModel;
 // example (a scalar per batch weighted by the batch's size).
 using TestMetrics = std::map<std::string, double>;
 
-// One pass over `test` in batches of 1000, its placeholders bound by `feeds`,
-// with `model`'s variables as they are.
+// Adds the columns a batch needs beyond those read (an embedding table's rows
+// and index: worker/table_source.h); called on the evaluating thread.
+using ExtraColumns = std::function<Status(data::ColumnBatch* batch)>;
+
+// One pass over `test` in batches of 1000, its placeholders bound by `feeds`
+// (after `extra` added its columns, when given), with `model`'s variables as they are.
 StatusOr<TestMetrics> EvaluateMetrics(const data::DataSource& test, const std::vector<FeedSpec>& feeds,
-                                      LocalModel* model);
+                                      LocalModel* model, const ExtraColumns& extra = nullptr);
 
 // The area under the ROC curve of `scores` against 0/1 `labels` (ties count
 // one half); NaN when either class is absent.

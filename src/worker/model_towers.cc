@@ -29,11 +29,13 @@ kj::Promise<StatusOr<GradientSource::Gradients>> ModelTowers::Compute(const data
   });
 }
 
-kj::Promise<StatusOr<TestMetrics>> ModelTowers::Evaluate(const data::DataSource& test) {
+kj::Promise<StatusOr<TestMetrics>> ModelTowers::Evaluate(const data::DataSource& test, ExtraColumns extra) {
   LocalModel* model = model_;
   const data::DataSource* t = &test;
   const std::vector<FeedSpec>* feeds = &feeds_;
-  return RunOnPool(*driver_, [model, t, feeds]() { return EvaluateMetrics(*t, *feeds, model); });
+  return RunOnPool(*driver_, [model, t, feeds, extra = std::move(extra)]() {
+    return EvaluateMetrics(*t, *feeds, model, extra);
+  });
 }
 
 }  // namespace flowps

@@ -38,8 +38,9 @@ class ModelTowers final : public GradientSource {
   kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) override;
   kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch) override;
   // The model's metrics (worker/model_metrics.h) over one pass of `test`,
-  // as last loaded. REQUIRES: `test` stays valid until the promise resolves.
-  kj::Promise<StatusOr<TestMetrics>> Evaluate(const data::DataSource& test);
+  // as last loaded, `extra` adding columns to each batch (on the driver thread).
+  // REQUIRES: `test` and `extra` stay valid until the promise resolves.
+  kj::Promise<StatusOr<TestMetrics>> Evaluate(const data::DataSource& test, ExtraColumns extra = nullptr);
 
  private:
   LocalModel* model_;

@@ -7,6 +7,7 @@
 #include "graph/model_roles.h"
 #include "graph/op_registry.h"
 #include "graph/ops.h"
+#include "graph/table_input.h"
 
 namespace flowps {
 namespace {
@@ -66,10 +67,42 @@ Output BuildLogits(Graph& g, Output x, const ModelSpec& spec) {
       Output h = Relu(Dense(g, flat, 7 * 7 * 64, 128, "dense", true, seed + 2));
       return Dense(g, h, 128, kNumClasses, "out", true, seed + 3);
     }
+    case ModelKind::kWideDeep:
     case ModelKind::kGraphFile:
       break;
   }
   return {};
+}
+
+// wide_deep: the click logit of a libsvm batch (ids, offsets) is
+//   wide: the sum of the example's rows of table 'wide' (dim 1, a linear model on the ids)
+//   deep: an MLP (spec.hidden, ReLU) on the sum of its rows of table 'deep'
+// added; the loss is the mean log loss, read as softmax cross-entropy of the
+// two logits [0, z] (stable for any z). Metrics: auc of sigmoid(z), log_loss.
+StatusOr<std::unique_ptr<Graph>> BuildWideDeepGraph(const ModelSpec& spec, const OpRegistry* registry) {
+  if (spec.embedding_dim < 1) return InvalidArgument("model wide_deep: the table 'deep' has no dim");
+  auto g = std::make_unique<Graph>(registry);
+  const uint64_t seed = static_cast<uint64_t>(spec.seed);
+  Output offsets = Placeholder(*g, DType::kInt64, Shape{-1}, "offsets");
+  Output y = Placeholder(*g, DType::kInt32, Shape{-1}, "y");
+  Output wide = SegmentCombine(TableLookup(*g, "wide", 1, "ids"), offsets, "sum");
+  Output h = SegmentCombine(TableLookup(*g, "deep", spec.embedding_dim, "ids"), offsets, "sum");
+  int64_t width = spec.embedding_dim;
+  for (size_t i = 0; i < spec.hidden.size(); ++i) {
+    h = Relu(Dense(*g, h, width, spec.hidden[i], "deep/hidden" + std::to_string(i), true, seed + i));
+    width = spec.hidden[i];
+  }
+  Output z = Dense(*g, h, width, 1, "deep/out", true, seed + spec.hidden.size()) + wide;  // [b, 1]
+  Output logits = Concat({ZerosLike(z), z}, 1);
+  Output per_example = SparseSoftmaxCrossEntropyWithLogits(logits, y);
+  Output loss = Named(ReduceMean(per_example), "loss");
+  Output score = Named(Reshape(Sigmoid(z), Shape{-1}), "score");
+  FLOWPS_RETURN_IF_ERROR(g->status().WithContext("building model wide_deep"));
+  GraphRoles& roles = g->roles();
+  roles.inputs = {{y.node, "label"}, {offsets.node, "offsets"}};
+  roles.loss = loss;
+  roles.metrics = {{"auc", "auc", {score, y}}, {"log_loss", "mean", {per_example}}};
+  return g;
 }
 
 // The node `name` when it is a Placeholder of `dtype` and rank `rank`.
@@ -84,6 +117,7 @@ Output ImagePlaceholder(const Graph& g, const std::string& name, DType dtype, in
 
 StatusOr<std::unique_ptr<Graph>> BuildBuiltinGraph(const ModelSpec& spec, const OpRegistry* registry) {
   if (spec.kind == ModelKind::kGraphFile) return InvalidArgument("a graph-file model is not a built-in");
+  if (spec.kind == ModelKind::kWideDeep) return BuildWideDeepGraph(spec, registry);
   auto g = std::make_unique<Graph>(registry);
   Output x = Placeholder(*g, DType::kFloat32, Shape{-1, kImageFeatures}, "x");
   Output y = Placeholder(*g, DType::kInt32, Shape{-1}, "y");
@@ -115,7 +149,10 @@ StatusOr<Model> ModelFromGraph(std::unique_ptr<Graph> graph, const std::string& 
     const int64_t rows = shape.rank() == 0 ? 1 : shape.dim(0);
     m.variables.push_back({var, n->output(0), kernels::Initialize(*init, shape, 0, rows), *init});
   }
-  if (m.variables.empty()) return InvalidArgument(where + ": the graph has no Variable to train");
+  auto tables = TableInputs(g);
+  if (!tables.ok()) return tables.status().WithContext(where);
+  m.tables = std::move(tables).value();
+  if (m.variables.empty() && m.tables.empty()) return InvalidArgument(where + ": the graph has no Variable to train");
   m.x = ImagePlaceholder(g, "x", DType::kFloat32, 2);
   m.y = ImagePlaceholder(g, "y", DType::kInt32, 1);
   for (const MetricRole& metric : g.roles().metrics)

@@ -22,6 +22,7 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "graph/graph.h"
+#include "graph/table_input.h"
 #include "kernels/initializers.h"
 
 namespace flowps {
@@ -41,13 +42,17 @@ struct Model {
   // logits of the "accuracy" metric. Invalid otherwise.
   Output x, y, logits;
   std::vector<ModelVariable> variables;  // in graph order
+  std::vector<TableInput> tables;        // the ps embedding tables it looks up (graph/table_input.h)
 };
 
 inline constexpr int64_t kImageFeatures = 784;
 inline constexpr int kNumClasses = 10;
 
-// A built-in model (spec.kind softmax, mlp or cnn) as a complete-model graph:
-// initializers (He normal seeded from spec.seed, biases zero) and roles.
+// A built-in model (spec.kind softmax, mlp, cnn or wide_deep) as a
+// complete-model graph: initializers (He normal seeded from spec.seed, biases
+// zero) and roles. wide_deep (on libsvm click logs: label, ids, offsets) looks
+// up the tables 'wide' (dim 1) and 'deep' (spec.embedding_dim), with the
+// metrics auc and log_loss.
 // REQUIRES: registry holds the standard ops and outlives the graph.
 StatusOr<std::unique_ptr<Graph>> BuildBuiltinGraph(const ModelSpec& spec, const OpRegistry* registry);
 

@@ -42,10 +42,12 @@ kj::Promise<StatusOr<int64_t>> ShardSetup::Run(const JobSpec& job, const Model& 
       .then([this, &job, inits = PsInitializers(model)](
                 StatusOr<int64_t> resumed) mutable -> kj::Promise<StatusOr<int64_t>> {
         if (!resumed.ok()) return resumed;
-        return ps_->CreateVariables(std::move(inits)).then([this, &job, r = *resumed](int created) {
-          LogPlacement(job, r, created);
-          return StatusOr<int64_t>(r);
-        });
+        kj::Promise<int> tables = job.tables.empty() ? kj::Promise<int>(0) : ps_->CreateTables(job.tables);
+        return tables.then([this, inits = std::move(inits)](int) mutable { return ps_->CreateVariables(std::move(inits)); })
+            .then([this, &job, r = *resumed](int created) {
+              LogPlacement(job, r, created);
+              return StatusOr<int64_t>(r);
+            });
       });
 }
 

@@ -1,5 +1,6 @@
 // The chief's shard setup: configures every ps shard for the job (mode,
-// optimizer, checkpoints) and creates the model's variables there with their
+// optimizer, checkpoints), creates the job's embedding tables (job.tables) and
+// the model's variables there with their
 // initializers -- or, when checkpoint.dir holds complete checkpoints, resumes
 // from ONE of them on every shard: the newest that every shard can restore
 // (a checkpoint whose file is corrupt on one shard is skipped on all), so a

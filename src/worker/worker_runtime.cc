@@ -33,6 +33,7 @@
 #include "worker/ps_parameter_source.h"
 #include "worker/replica_devices.h"
 #include "worker/shard_setup.h"
+#include "worker/table_source.h"
 #include "worker/training_loop.h"
 #include "worker/worker_metrics.h"
 
@@ -162,6 +163,7 @@ class JobRun {
 
   int64_t total_ = 0;
   double accuracy_ = -1;
+  TestMetrics final_metrics_;  // the last evaluation's
   bool started_ = false;
   std::optional<data::DataSource> test_;  // chief: until the Evaluator takes it
   LocalDevices devices_;  // outlives model_, whose towers run on them
@@ -175,7 +177,8 @@ class JobRun {
   std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<PeerSupervisor> peers_;
   std::unique_ptr<ChiefWatch> chief_watch_;  // every other worker: its chief
-  std::unique_ptr<ModelTowers> towers_;  // last: its driver finishes before the rest goes
+  std::unique_ptr<ModelTowers> towers_;  // its driver finishes before the rest goes
+  std::unique_ptr<TableSource> tables_;  // a model with embedding tables: its gradients (over towers_)
 };
 
 // Loads the data and builds the model, the ps client and the report.
@@ -198,7 +201,11 @@ Status JobRun::Prepare() {
                           data::Pipeline::Start(data.train, TrainReading(job_.data, s_.task, workers)));
   batches_ = std::make_unique<PipelineBatchSource>(std::move(pipeline));
   test_ = std::move(data.test);
-  towers_ = std::make_unique<ModelTowers>(model_.get(), s_.pool, EffectiveFeeds(job_.data, *model_->model().graph));
+  const std::vector<TableInput>& tables = model_->model().tables;
+  FLOWPS_RETURN_IF_ERROR(TableSource::CheckTables(job_, tables, data.train.schema()));
+  std::vector<FeedSpec> feeds = EffectiveFeeds(job_.data, *model_->model().graph);
+  for (FeedSpec& f : TableSource::Feeds(tables)) feeds.push_back(std::move(f));
+  towers_ = std::make_unique<ModelTowers>(model_.get(), s_.pool, std::move(feeds));
   std::vector<VariableInfo> infos;
   std::vector<std::string> names;
   for (const ModelVariable& v : model_->model().variables) {
@@ -212,6 +219,7 @@ Status JobRun::Prepare() {
   options.token = s_.spec.token;
   options.tls = s_.spec.tls;
   ps_ = std::make_unique<PsClient>(io_, options, std::move(plan));
+  if (!tables.empty()) tables_ = std::make_unique<TableSource>(towers_.get(), ps_.get(), tables);
   const bool sync = job_.mode.mode == TrainingMode::kSync;
   params_ = std::make_unique<PsParameterSource>(ps_.get(), s_.task, std::move(names));
 
@@ -250,7 +258,10 @@ Status JobRun::PrepareChief() {
   FLOWPS_ASSIGN_OR_RETURN(const int64_t resumed, Await(shard_setup.Run(job_, model_->model())));
   s_.Update([&](WorkerJobStatus& st) { st.resumed_from = resumed; });
   checkpoints_ = std::make_unique<CheckpointTrigger>(ps_.get(), job_.checkpoint, s_.log.get());
-  if (test_) evaluator_ = std::make_unique<Evaluator>(std::move(*test_), job_.eval_every_steps, towers_.get());
+  Evaluator::Pass pass = [this](const data::DataSource& test) {
+    return tables_ ? tables_->Evaluate(test) : towers_->Evaluate(test);
+  };
+  if (test_) evaluator_ = std::make_unique<Evaluator>(std::move(*test_), job_.eval_every_steps, std::move(pass));
   peers_ = std::make_unique<PeerSupervisor>(io_, s_.spec, s_.task, peer_job_, s_.log.get());
   return Status::OK();
 }
@@ -272,6 +283,7 @@ Status JobRun::Evaluate(int64_t global_step) {
   FLOWPS_ASSIGN_OR_RETURN(TestMetrics metrics, evaluator_->Evaluate(global_step).wait(io_.waitScope));
   auto accuracy = metrics.find("accuracy");
   accuracy_ = accuracy == metrics.end() ? -1 : accuracy->second;
+  final_metrics_ = metrics;
   s_.log->info("job '{}' test metrics at step {}: {}", job_.name, global_step, FormatMetrics(metrics));
   s_.Update([&](WorkerJobStatus& st) { st.test_metrics = std::move(metrics); });
   s_.metrics->RecordEvaluation(global_step, accuracy_);
@@ -304,7 +316,7 @@ Status JobRun::Finish(const TrainingLoopResult& totals) {
     s_.Update([&](WorkerJobStatus& st) { st.last_checkpoint = checkpoints_->last(); });
     if (evaluator_) FLOWPS_RETURN_IF_ERROR(Evaluate(totals.global_step));  // the model holds the final parameters
   }
-  return report_->Finish(totals.global_step, totals, accuracy_);
+  return report_->Finish(totals.global_step, totals, final_metrics_);
 }
 
 Status JobRun::Run() {
@@ -327,7 +339,8 @@ Status JobRun::Run() {
   options.prefetch = job_.mode.prefetch;
   options.stop_requested = [this]() { return s_.Ending(); };
   options.cancelled = &cancelled_;
-  TrainingLoop loop(params_.get(), towers_.get(), batches_.get(), std::move(hooks), std::move(options));
+  GradientSource* gradients = tables_ ? static_cast<GradientSource*>(tables_.get()) : towers_.get();
+  TrainingLoop loop(params_.get(), gradients, batches_.get(), std::move(hooks), std::move(options));
   auto totals = loop.Run(io_.waitScope);
   if (!totals.ok())
     return totals.status().WithContext("worker " + std::to_string(s_.task) + " at step " +

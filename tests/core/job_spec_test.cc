@@ -69,7 +69,8 @@ TEST_CASE("a bad job spec is refused naming file, line and key") {
         "job.yaml:9: key 'optimizer.type' is 'rmsprop', expected one of sgd | momentum | adagrad | adam | ftrl");
   CHECK(ErrorOf(Valid().replace(Valid().find("0.1"), 3, "-1")) == "job.yaml:10: key 'optimizer.learning_rate' must be positive");
   CHECK(ErrorOf(Valid("  beta1: 0.5\n")) == "job.yaml:11: key 'optimizer.beta1' is only valid for type adam");
-  CHECK(ErrorOf(Valid().replace(Valid().find("mlp"), 3, "softmax")) == "job.yaml:4: key 'model.hidden' is only valid for type mlp");
+  CHECK(ErrorOf(Valid().replace(Valid().find("mlp"), 3, "softmax")) ==
+        "job.yaml:4: key 'model.hidden' is only valid for types mlp and wide_deep");
   CHECK(ErrorOf(Valid().replace(Valid().find("[32, 16]"), 8, "[32, 0]")) ==
         "job.yaml:4: key 'model.hidden' layer width 0 must be positive");
   CHECK(ErrorOf(Valid().replace(Valid().find("8\n"), 1, "many")) == "job.yaml:7: key 'data.batch_size' has the wrong type");
@@ -227,4 +228,55 @@ TEST_CASE("model.soft_placement is off unless the job turns it on") {
   CHECK(on->model.soft_placement);
   text.replace(text.find("true"), 4, "maybe");
   CHECK_THAT(ErrorOf(text), Catch::Contains("job.yaml:4: key 'model.soft_placement'"));
+}
+
+TEST_CASE("the tables section reads each table's dim, initializer, optimizer, admission and eviction") {
+  auto job = ParseJobSpec(Valid() + "tables:\n"
+                                    "  wide:\n    dim: 1\n    optimizer: {type: ftrl, learning_rate: 0.1, l1: 0.01}\n"
+                                    "  deep:\n    dim: 8\n    initializer: {type: normal, stddev: 0.01, seed: 3}\n"
+                                    "    optimizer: {type: adagrad, learning_rate: 0.05}\n"
+                                    "    min_count: 3\n    ttl_steps: 100\n    max_rows: 5000\n",
+                          "job.yaml");
+  REQUIRE(job.ok());
+  REQUIRE(job->tables.size() == 2);
+  const TableConfig& wide = job->tables[0];
+  CHECK(wide.name == "wide");
+  CHECK(wide.dim == 1);
+  CHECK(wide.optimizer.kind == OptimizerKind::kFtrl);
+  CHECK(wide.optimizer.l1 == 0.01);
+  CHECK(wide.initializer.kind == "zeros");
+  CHECK(wide.min_count == 1);
+  const TableConfig& deep = job->tables[1];
+  CHECK(deep.initializer.kind == "normal");
+  CHECK(deep.initializer.stddev == 0.01);
+  CHECK(deep.initializer.seed == 3);
+  CHECK(deep.min_count == 3);
+  CHECK(deep.ttl_steps == 100);
+  CHECK(deep.max_rows == 5000);
+  CHECK(deep.where.rfind("job.yaml:", 0) == 0);
+}
+
+TEST_CASE("a bad table is refused naming file, line and key, and wide_deep needs its two tables") {
+  const std::string deep = "  deep:\n    dim: 8\n    optimizer: {type: adagrad, learning_rate: 0.05}\n";
+  CHECK(ErrorOf(Valid() + "tables:\n  deep:\n    dim: 0\n    optimizer: {type: sgd, learning_rate: 1}\n") ==
+        "job.yaml:17: key 'tables.deep.dim' must be in [1, 65536]");
+  CHECK(ErrorOf(Valid() + "tables:\n  deep:\n    dim: 4\n").find("key 'tables.deep.optimizer'") != std::string::npos);
+  CHECK(ErrorOf(Valid() + "tables:\n  deep:\n    dim: 4\n    optimizer: {type: momentum, learning_rate: 1}\n").find(
+            "key 'tables.deep.optimizer.type' must be sgd, adagrad, adam or ftrl for a table (not momentum)") !=
+        std::string::npos);
+  CHECK(ErrorOf(Valid() + "tables:\n" + deep + "    initializer: {type: he_normal}\n").find(
+            "key 'tables.deep.initializer.type' is 'he_normal', expected one of zeros") != std::string::npos);
+  CHECK(ErrorOf(Valid() + "tables:\n" + deep + "    min_count: 0\n").find("key 'tables.deep.min_count' must be positive") !=
+        std::string::npos);
+  CHECK(ErrorOf(Valid() + "tables:\n" + deep + "    colour: red\n").find("unknown key 'tables.deep.colour'") !=
+        std::string::npos);
+  std::string wide_deep = Valid();
+  wide_deep.replace(wide_deep.find("type: mlp"), 9, "type: wide_deep");
+  CHECK(ErrorOf(wide_deep + "tables:\n" + deep).find("model type wide_deep needs the tables 'wide' (dim 1) and 'deep'") !=
+        std::string::npos);
+  auto job = ParseJobSpec(wide_deep + "tables:\n" + deep + "  wide:\n    dim: 1\n    optimizer: {type: ftrl, learning_rate: 0.1}\n",
+                          "job.yaml");
+  REQUIRE(job.ok());
+  CHECK(job->model.kind == ModelKind::kWideDeep);
+  CHECK(job->model.embedding_dim == 8);
 }

@@ -18,6 +18,7 @@
 #include <kj/async-io.h>
 
 #include "bench/layered_lstm.h"
+#include "data/synth_ctr.h"
 #include "worker/job_client.h"
 #include "worker/models.h"
 #include "graph/graph_def.h"
@@ -974,4 +975,66 @@ TEST_CASE("a model-parallel job whose layers ask for devices the workers lack fa
   end = cluster.WaitJobEnd(std::chrono::seconds(120));
   REQUIRE(end.state == JobState::kDone);
   CHECK_THAT(cluster.Logs(), Catch::Contains("soft placement: node 'tower0/layer3/"));
+}
+
+TEST_CASE("wide_deep trains on a synthetic click log on 2 ps and 2 workers to within 0.02 of the generator's "
+          "best AUC", "[e2e]") {
+  TrainingCluster cluster(2, 2);
+  data::SynthCtrOptions ctr;
+  ctr.examples = 60000;
+  ctr.ids = 1000;
+  ctr.fields = 8;
+  ctr.seed = 3;
+  StatusOr<data::SynthCtrResult> logs = data::WriteSynthCtr(ctr, cluster.dir() + "/ctr");
+  REQUIRE(logs.ok());
+  const std::string path = cluster.dir() + "/wide_deep.yaml";
+  std::ofstream(path) << "name: wide-deep\nmodel:\n  type: wide_deep\n  hidden: [16]\n  seed: 1\n"
+                      << "data:\n  format: libsvm\n  train: ctr/train.libsvm\n  test: ctr/test.libsvm\n"
+                      << "  batch_size: 256\n  seed: 1\n"
+                      << "optimizer:\n  type: adam\n  learning_rate: 0.01\n"
+                      << "tables:\n"
+                      << "  wide:\n    dim: 1\n"
+                      << "    optimizer: {type: ftrl, learning_rate: 0.2, l2: 0.001, initial_accumulator: 0.001}\n"
+                      << "  deep:\n    dim: 8\n    initializer: {type: normal, stddev: 0.05, seed: 7}\n"
+                      << "    optimizer: {type: adagrad, learning_rate: 0.02, initial_accumulator: 0.01}\n"
+                      << "mode:\n" << kSync2 << "train:\n  epochs: 4\n  log_every_steps: 50\n";
+  REQUIRE(cluster.Submit(path).ok());
+  WorkerJobStatus end = cluster.WaitJobEnd(std::chrono::seconds(110));
+  INFO(cluster.Logs());
+  REQUIRE(end.state == JobState::kDone);
+  REQUIRE(end.test_metrics.count("auc") == 1);
+  INFO("test auc " << end.test_metrics.at("auc") << ", the generator's best " << logs->hidden_model_test_auc);
+  CHECK(end.test_metrics.at("auc") >= logs->hidden_model_test_auc - 0.02);
+  CHECK(end.test_metrics.count("log_loss") == 1);
+  CHECK(end.test_accuracy < 0);  // no accuracy metric: reported as such, not as -1%
+  // Both ps shards hold rows of both tables, created on first sight.
+  auto workers = cluster.Workers();
+  CHECK(workers[1].job.local_steps > 100);
+  CHECK_THAT(cluster.Logs(), Catch::Contains("embedding table 'deep' created: dim 8, optimizer adagrad"));
+  CHECK_THAT(cluster.Logs(), Catch::Contains("test auc "));
+
+  // flowps status shows each table: rows on both shards, admissions, hot keys.
+  for (const char* format : {"", "--json"}) {
+    std::vector<std::string> args = {std::string(FLOWPS_BIN_DIR) + "/flowps", "status", "--cluster", cluster.spec().path};
+    if (*format != '\0') args.push_back(format);
+    Process status(args, cluster.dir() + "/status" + format + ".out");
+    REQUIRE(WIFEXITED(status.Wait(std::chrono::seconds(30))));
+    const std::string out = Slurp(cluster.dir() + "/status" + format + ".out");
+    INFO(out);
+    if (*format == '\0') {
+      CHECK_THAT(out, Catch::Contains("embedding tables:"));
+      const size_t deep = out.find("\n  deep ");
+      REQUIRE(deep != std::string::npos);
+      const std::string line = out.substr(deep + 1, out.find('\n', deep + 1) - deep - 1);
+      CHECK_THAT(line, Catch::Contains("dim 8") && Catch::Contains("on 2 shard(s)"));
+      CHECK_THAT(line, !Catch::Contains("rows 0 ") && !Catch::Contains("admitted 0 "));
+      const std::string hot = "hot keys (key:lookups this window): ";
+      REQUIRE(out.find(hot, deep) != std::string::npos);
+      CHECK(out.compare(out.find(hot, deep) + hot.size(), 2, "-\n") != 0);  // "-" when there are none
+    } else {
+      CHECK_THAT(out, Catch::Contains("\"tables\":[{\"table\":\"deep\",\"dim\":8,\"rows\":"));
+      CHECK_THAT(out, Catch::Contains("\"table\":\"wide\",\"dim\":1,"));
+      CHECK_THAT(out, Catch::Contains("\"hot_keys\":[{\"key\":"));
+    }
+  }
 }

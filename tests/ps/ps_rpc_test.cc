@@ -17,7 +17,9 @@
 #include "net/rpc_client.h"
 #include "net/rpc_common.h"
 #include "net/rpc_server.h"
+#include "net/table_keys.h"
 #include "net/tensor_codec.h"
+#include "core/key_shard.h"
 #include "ps/parameter_server_impl.h"
 
 namespace flowps {
@@ -613,6 +615,144 @@ TEST_CASE("every shard restores the checkpoint it is asked for, a live shard rol
   CHECK(pulled.values.at("a").ToVector<float>() == std::vector<float>{-1, -1});
   CHECK(pulled.values.at("b").ToVector<float>() == std::vector<float>{-1, -1});
   CHECK(pulled.shard_steps == std::vector<int64_t>{1, 1});
+}
+
+}  // namespace flowps
+
+namespace flowps {
+namespace {
+
+TableConfig SgdTable(const std::string& name, int64_t dim) {
+  TableConfig t;
+  t.name = name;
+  t.dim = dim;
+  t.optimizer.kind = OptimizerKind::kSgd;
+  t.optimizer.learning_rate = 1.0;
+  return t;
+}
+
+// The rows of `keys` of table `table`, [len(keys), dim] in the order given.
+std::vector<float> LookUp(PsClient& client, const std::string& table, const std::vector<int64_t>& ids, int64_t dim,
+                          bool train, kj::WaitScope& ws) {
+  TableKeys keys(ids.data(), static_cast<int64_t>(ids.size()), client.num_shards());
+  TableLookupResult r = Wait(client.LookupTables({{table, &keys}}, train), ws);
+  std::vector<const float*> shard_rows;
+  for (const Tensor& t : r.rows[0]) shard_rows.push_back(t.valid() && t.num_elements() > 0 ? t.data<float>() : nullptr);
+  std::vector<float> out(ids.size() * static_cast<size_t>(dim));
+  keys.Gather(shard_rows, dim, out.data());
+  return out;
+}
+
+VariableGradient TableGrad(const std::string& table, std::vector<int64_t> keys, Shape shape, std::vector<float> v) {
+  VariableGradient g{table, Tensor::FromVector<float>(std::move(shape), v), std::move(keys), true};
+  g.table = true;
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("embedding tables over RPC: created on every shard, looked up and pushed by key, each key on its hash's shard") {
+  PsCluster cluster(2);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"b", DType::kFloat32, Shape{1}}}, 2));
+  Start(client, SyncSgd(1, 1, 1.0), io.waitScope);
+  CHECK(Wait(client.CreateTables({SgdTable("emb", 2)}), io.waitScope) == 2);  // one per shard
+  CHECK(Wait(client.CreateTables({SgdTable("emb", 2)}), io.waitScope) == 0);  // the same again: kept
+
+  const std::vector<int64_t> ids = {5, 17, 5, 1000000007, -3};
+  TableKeys keys(ids.data(), 5, 2);
+  REQUIRE(!keys.shard_keys(0).empty());
+  REQUIRE(!keys.shard_keys(1).empty());  // these keys do spread over both shards
+  TableLookupResult first = Wait(client.LookupTables({{"emb", &keys}}, true), io.waitScope);
+  for (int s = 0; s < 2; ++s)
+    CHECK(first.rows[0][static_cast<size_t>(s)].shape() ==
+          Shape({static_cast<int64_t>(keys.shard_keys(s).size()), 2}));
+  CHECK(LookUp(client, "emb", ids, 2, true, io.waitScope) == std::vector<float>(10, 0.0f));  // zeros: a new row
+
+  // The gradient of 5 is given twice: the ps sums it.
+  PushPullResult r = Wait(client.PushPull(0, {0, 0},
+                                          {DenseGrad("b", {1}, {1}),
+                                           TableGrad("emb", {5, 17, 5, 1000000007, -3}, {5, 2},
+                                                     {1, 0, 0, 1, 1, 0, 2, 2, 3, 3})},
+                                          PullSpec{{"b"}, {}}),
+                          io.waitScope);
+  CHECK(r.pulled.values.at("b").ToVector<float>() == std::vector<float>{-1});
+  CHECK(LookUp(client, "emb", {5, 17, 1000000007, -3, 99}, 2, false, io.waitScope) ==
+        std::vector<float>{-2, 0, 0, -1, -2, -2, -3, -3, 0, 0});
+
+  std::vector<ShardStatsReply> stats = Wait(client.Stats(), io.waitScope);
+  int64_t rows = 0, updates = 0;
+  for (const ShardStatsReply& s : stats) {
+    REQUIRE(s.tables.size() == 1);
+    CHECK(s.tables[0].name == "emb");
+    rows += s.tables[0].rows;
+    updates += s.tables[0].updates;
+  }
+  CHECK(rows == 4);  // the read of key 99 created nothing
+  CHECK(updates == 4);
+}
+
+TEST_CASE("bad table requests are refused naming the table, and change nothing; the ps serves on") {
+  PsCluster cluster(2);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"b", DType::kFloat32, Shape{1}}}, 2));
+  Start(client, SyncSgd(1, 1, 1.0), io.waitScope);
+  Wait(client.CreateTables({SgdTable("emb", 2)}), io.waitScope);
+
+  // Another definition under the same name.
+  Status refused = WaitFor(client.CreateTables({SgdTable("emb", 3)}), io.waitScope, "createTables").status();
+  CHECK(refused.message().find("embedding table 'emb' exists on this ps shard with another definition") !=
+        std::string::npos);
+  // An unknown table.
+  const std::vector<int64_t> ids = {1, 2, 3, 4};
+  TableKeys keys(ids.data(), 4, 2);
+  refused = WaitFor(client.LookupTables({{"nope", &keys}}, true), io.waitScope, "lookup").status();
+  CHECK(refused.message().find("no embedding table 'nope' on this ps shard (it has 'emb')") != std::string::npos);
+  // Gradients of the wrong dim: the whole pushPull is refused, the dense push included.
+  refused = WaitFor(client.PushPull(0, {0, 0},
+                                    {DenseGrad("b", {1}, {1}), TableGrad("emb", {1, 2, 3, 4}, {4, 1}, {1, 1, 1, 1})},
+                                    PullSpec{{"b"}, {}}),
+                    io.waitScope, "pushPull")
+                .status();
+  CHECK(refused.message().find("push of table 'emb'") != std::string::npos);
+  CHECK(Wait(client.Pull({"b"}), io.waitScope).values.at("b").ToVector<float>() == std::vector<float>{0});
+  // A non-finite gradient.
+  refused = WaitFor(client.PushPull(0, {0, 0},
+                                    {DenseGrad("b", {1}, {1}),
+                                     TableGrad("emb", {1}, {1, 2}, {1, std::numeric_limits<float>::infinity()})},
+                                    PullSpec{{"b"}, {}}),
+                    io.waitScope, "pushPull")
+                .status();
+  CHECK(refused.message().find("the gradient of key 1 is not finite") != std::string::npos);
+  CHECK(LookUp(client, "emb", ids, 2, false, io.waitScope) == std::vector<float>(8, 0.0f));
+
+  // Straight to one shard: a key of the other shard, and too many keys.
+  RpcClientOptions o;
+  o.address = cluster.servers[0]->address();
+  o.token = kToken;
+  RpcClient raw(io, o);
+  auto ps = Wait(raw.GetService("ps"), io.waitScope).castAs<wire::ParameterServer>();
+  int64_t foreign = 0;
+  while (TableShardOf(foreign, 2) == 0) ++foreign;
+  auto lookup = ps.lookupTablesRequest();
+  auto req = lookup.initRequests(1)[0];
+  req.setTable("emb");
+  Tensor one = Tensor::FromVector<int64_t>({1}, {foreign});
+  REQUIRE(WriteTensor(one, req.initKeys(), TensorWireOptions::Copying()).ok());
+  refused = WaitFor(lookup.send().ignoreResult(), io.waitScope, "lookupTables");
+  CHECK(refused.message().find("key " + std::to_string(foreign) + " belongs to ps shard 1, not 0") != std::string::npos);
+
+  auto huge = ps.lookupTablesRequest();
+  auto big = huge.initRequests(1)[0];
+  big.setTable("emb");
+  Tensor many(DType::kInt64, Shape{(int64_t{1} << 22) + 1});
+  std::fill(many.data<int64_t>(), many.data<int64_t>() + many.num_elements(), 0);
+  REQUIRE(WriteTensor(many, big.initKeys(), TensorWireOptions::Copying()).ok());
+  refused = WaitFor(huge.send().ignoreResult(), io.waitScope, "lookupTables");
+  CHECK(refused.message().find("4194305 table keys in one call, more than 4194304") != std::string::npos);
+
+  // The ps serves on.
+  CHECK(LookUp(client, "emb", ids, 2, true, io.waitScope) == std::vector<float>(8, 0.0f));
 }
 
 }  // namespace flowps

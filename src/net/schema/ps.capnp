@@ -115,6 +115,68 @@ struct ShardStats {
   checkpointsWritten @15 :Int64;
   lastCheckpointSeconds @16 :Float64;
   lastCheckpointAgeSeconds @17 :Float64;  # -1: none written
+  tables @18 :List(TableStats);           # the shard's embedding tables, by name
+}
+
+# An optimizer and its hyper-parameters (core/train_config.h OptimizerConfig).
+struct OptimizerSpec {
+  kind @0 :OptimizerKind;
+  learningRate @1 :Float64;
+  momentum @2 :Float64;
+  nesterov @3 :Bool;
+  beta1 @4 :Float64;
+  beta2 @5 :Float64;
+  epsilon @6 :Float64;
+  initialAccumulator @7 :Float64;
+  l1 @8 :Float64;
+  l2 @9 :Float64;
+}
+
+# A hash-keyed embedding table (ps/embedding_table.h): every shard holds the
+# keys TableShardOf(key, shards) gives it.
+struct TableDef {
+  name @0 :Text;
+  dim @1 :Int64;
+  initializer @2 :Initializer;   # per row, from (seed, key, element)
+  optimizer @3 :OptimizerSpec;   # lazy: only the rows pushed
+  minCount @4 :Int64;            # admission: lookups before a key gets a row (>= 1)
+  ttlSteps @5 :Int64;            # 0: rows never expire
+  maxRows @6 :Int64;             # per shard; 0: unbounded
+  hotWindowSteps @7 :Int64;
+}
+
+# Keys of one table (int64 [n]), all held by the shard asked.
+struct TableKeys {
+  table @0 :Text;
+  keys @1 :Tensor;
+}
+
+# Gradients of rows by key: keys int64 [n], values float32 [n, dim].
+struct TableGradient {
+  table @0 :Text;
+  keys @1 :Tensor;
+  values @2 :Tensor;
+}
+
+struct HotKey {
+  key @0 :Int64;
+  lookups @1 :Int64;   # in the current window
+}
+
+struct TableStats {
+  name @0 :Text;
+  dim @1 :Int64;
+  rows @2 :Int64;
+  admitted @3 :Int64;
+  lookups @4 :Int64;
+  pendingLookups @5 :Int64;    # lookups of keys not (yet) admitted
+  updates @6 :Int64;
+  droppedUpdates @7 :Int64;    # gradients of keys without a row
+  evictedTtl @8 :Int64;
+  evictedCapacity @9 :Int64;
+  rowBytes @10 :Int64;         # rows x (value + slots)
+  memoryBytes @11 :Int64;      # all the table holds
+  hotKeys @12 :List(HotKey);   # the top 10 by lookups in the current window
 }
 
 struct Histogram {
@@ -183,10 +245,15 @@ interface ParameterServer {
   #     with the current values.
   # A refused push (bad input) fails the call and reads nothing.
   pushPull @11 (worker :Int32, step :Int64, part :UInt32, parts :UInt32, gradients :List(Gradient),
-                next :ReadBack)
+                next :ReadBack, tableGradients :List(TableGradient))
       -> (outcome :PushOutcome, globalStep :Int64, complete :Bool,
           values :List(NamedTensor), rows :List(NamedTensor), waitSeconds :Float64);
   # waitSeconds: how long the answer waited for the step's release (sync).
+  # tableGradients: rows of embedding tables by key (only keys this shard
+  # holds), checked with the push (a bad one refuses the call, nothing
+  # applied) and applied on arrival at step + 1 once the push is taken (not
+  # for a duplicate or stale push), before the answer's read: tables are not
+  # aggregated by the sync step.
 
   # Resolves once the shard's global step is >= step (the sync step token).
   # Not part of a step any more (pushPull waits); kept for tools and tests.
@@ -206,4 +273,13 @@ interface ParameterServer {
   checkpointStatus @8 () -> (complete :List(Int64), restored :Int64);
 
   stats @9 () -> (stats :ShardStats);
+
+  # Creates embedding tables; a table that exists with the same definition is
+  # kept (created = false), another definition under its name is refused.
+  createTables @12 (tables :List(TableDef)) -> (created :List(Bool));
+  # Rows of keys, per request [len(keys), dim] in the order asked. train: the
+  # lookup of a training step (admits, creates and touches rows, counted);
+  # otherwise a read (evaluation) that changes nothing: a key without a row
+  # reads its initial value. At most 2^22 keys per call.
+  lookupTables @13 (requests :List(TableKeys), train :Bool) -> (rows :List(Tensor), globalStep :Int64);
 }
