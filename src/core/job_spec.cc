@@ -324,6 +324,8 @@ Status ReadCheckpoint(YamlMap m, CheckpointSpec* ckpt) {
   RequireNonNegative(m, "every_seconds", ckpt->every_seconds);
   m.Optional("keep", &ckpt->keep);
   RequirePositive(m, "keep", ckpt->keep);
+  m.Optional("table_full_every", &ckpt->table_full_every);
+  RequirePositive(m, "table_full_every", ckpt->table_full_every);
   if (m.status().ok() && ckpt->every_steps == 0 && ckpt->every_seconds == 0)
     m.Fail("", "needs 'every_steps' or 'every_seconds'");
   return m.Finish();

@@ -78,6 +78,7 @@ struct CheckpointSpec {
   int64_t every_steps = 0;    // 0: not by steps
   double every_seconds = 0;   // 0: not by time
   int keep = 5;               // newest checkpoints kept
+  int table_full_every = 10;  // every K-th checkpoint of the embedding tables is full, the rest incremental
 };
 
 struct JobSpec {

@@ -126,6 +126,7 @@ void WriteShardConfig(const PsJobConfig& config, wire::ShardConfig::Builder out)
   WriteOptimizerParams(config.optimizer, out);
   out.setCheckpointDir(config.checkpoint_dir);
   out.setKeepCheckpoints(config.keep_checkpoints);
+  out.setTableFullEvery(config.table_full_every);
   out.setJobId(config.job_id);
 }
 
@@ -140,6 +141,7 @@ StatusOr<PsJobConfig> ReadShardConfig(wire::ShardConfig::Reader in) {
   ReadOptimizerParams(in, &c.optimizer);
   c.checkpoint_dir = in.getCheckpointDir();
   c.keep_checkpoints = in.getKeepCheckpoints();
+  c.table_full_every = in.getTableFullEvery() == 0 ? 1 : in.getTableFullEvery();
   c.job_id = in.getJobId();
   return c;
 }

@@ -32,6 +32,7 @@ struct PsJobConfig {
   OptimizerConfig optimizer;
   std::string checkpoint_dir;  // "": no checkpoints
   int keep_checkpoints = 3;
+  int table_full_every = 10;  // every K-th checkpoint of a table is full, the others incremental
   std::string job_id;  // the chief's id of this run of the job: another one starts the shards anew
 
   bool operator==(const PsJobConfig&) const = default;

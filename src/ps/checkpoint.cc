@@ -410,6 +410,8 @@ Status CommitCheckpoint(const std::string& dir, int64_t checkpoint_step, int num
     std::error_code rm_ec;
     fs::remove_all(entry.path(), rm_ec);
   }
+  const std::vector<int64_t> kept = CompleteCheckpoints(dir);
+  if (!kept.empty()) PruneTableCheckpoints(dir, kept.back());
   return Status::OK();
 }
 
@@ -461,6 +463,30 @@ constexpr char kTableEndMagic[8] = {'F', 'P', 'T', 'A', 'B', 'E', 'N', 'D'};
 std::string TableStepDir(const std::string& dir, const std::string& table, int64_t step, bool incremental) {
   return dir + "/tables/" + table + "/step-" + std::to_string(step) + (incremental ? ".incr" : ".full");
 }
+
+std::optional<std::pair<int64_t, bool>> TableStepOfDirName(const std::string& name);
+
+// The table step directories of `table` (step, incremental), in step order.
+std::vector<std::pair<int64_t, bool>> TableSteps(const std::string& dir, const std::string& table) {
+  std::vector<std::pair<int64_t, bool>> steps;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir + "/tables/" + table, ec))
+    if (auto step = TableStepOfDirName(e.path().filename().string())) steps.push_back(*step);
+  std::sort(steps.begin(), steps.end());
+  return steps;
+}
+
+// Removes shard `shard` of `num_shards`'s files of `table` at steps after
+// `step` (and their directories once empty).
+void RemoveNewerTableFiles(const std::string& dir, const std::string& table, int64_t step, int shard,
+                           int num_shards) {
+  for (const auto& [s, incremental] : TableSteps(dir, table)) {
+    if (s <= step) continue;
+    std::error_code ec;
+    fs::remove(TableCheckpointPath(dir, table, s, incremental, shard, num_shards), ec);
+    ::rmdir(TableStepDir(dir, table, s, incremental).c_str());
+  }
+}
 }  // namespace
 
 std::string TableCheckpointPath(const std::string& dir, const std::string& table, int64_t step,
@@ -475,6 +501,7 @@ Status WriteTableCheckpoint(const std::string& dir, const std::string& table, in
   std::error_code ec;
   fs::create_directories(step_dir, ec);
   if (ec) return Internal("cannot create checkpoint directory " + step_dir + ": " + ec.message());
+  if (!incremental) RemoveNewerTableFiles(dir, table, step, shard, num_shards);
   const std::string path = TableCheckpointPath(dir, table, step, incremental, shard, num_shards);
   return WriteChecksummedFile(path, kTableEndMagic, [&](FileWriter& w) -> Status {
     FLOWPS_RETURN_IF_ERROR(w.Bytes(kTableMagic, sizeof kTableMagic));
@@ -590,6 +617,60 @@ StatusOr<int64_t> RestoreTableShard(const std::string& dir, int shard, int num_s
     restored = step.step;
   }
   return restored;
+}
+
+StatusOr<bool> RestoreTableAtStep(const std::string& dir, int64_t step, int shard, int num_shards,
+                                  EmbeddingTable* out) {
+  FLOWPS_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(dir, step));
+  const int n = static_cast<int>(manifest.shards.size());
+  const std::string& table = out->spec().name;
+  const std::vector<std::pair<int64_t, bool>> steps = TableSteps(dir, table);
+  auto has = [&](int64_t s, bool incremental, int j) {
+    return fs::exists(TableCheckpointPath(dir, table, s, incremental, j, n));
+  };
+  auto mine = [&](int64_t key) { return TableShardOf(key, num_shards) == shard; };
+  bool any = false;
+  for (int j = 0; j < n; ++j) {
+    if (!has(step, false, j) && !has(step, true, j)) continue;  // the table was not there at `step`
+    any = true;
+    int64_t full = -1;
+    for (const auto& [s, incremental] : steps)
+      if (!incremental && s <= step && has(s, false, j)) full = s;
+    if (full < 0)
+      return FailedPrecondition("embedding table '" + table + "': checkpoint " + std::to_string(step) +
+                                " has no full table file of old ps shard " + std::to_string(j) + " of " +
+                                std::to_string(n) + " to start from");
+    for (const auto& [s, incremental] : steps) {
+      if (s < full || s > step || (s == full && incremental) || !has(s, incremental, j)) continue;
+      const std::string file = TableCheckpointPath(dir, table, s, incremental, j, n);
+      FLOWPS_ASSIGN_OR_RETURN(TableRows rows, ReadTableCheckpoint(file));
+      Status loaded = out->Load(rows, mine);
+      if (!loaded.ok()) return FailedPrecondition(file + ": " + loaded.message());
+    }
+  }
+  if (any)
+    for (int j = 0; j < n; ++j)
+      if (!has(step, false, j) && !has(step, true, j))
+        return FailedPrecondition("embedding table '" + table + "': checkpoint " + std::to_string(step) +
+                                  " lacks the table file of old ps shard " + std::to_string(j) + " of " +
+                                  std::to_string(n));
+  return any;
+}
+
+void PruneTableCheckpoints(const std::string& dir, int64_t oldest_kept) {
+  std::error_code ec;
+  for (const auto& t : fs::directory_iterator(dir + "/tables", ec)) {
+    const std::string table = t.path().filename().string();
+    int64_t full = -1;
+    for (const auto& [s, incremental] : TableSteps(dir, table))
+      if (!incremental && s <= oldest_kept && CompleteTableStepFiles(TableStepDir(dir, table, s, false))) full = s;
+    if (full < 0) continue;
+    for (const auto& [s, incremental] : TableSteps(dir, table)) {
+      if (s >= full) continue;
+      std::error_code rm_ec;
+      fs::remove_all(TableStepDir(dir, table, s, incremental), rm_ec);
+    }
+  }
 }
 
 }  // namespace flowps::ps

@@ -228,6 +228,7 @@ StatusOr<ShardConfig> ShardConfigFromWire(wire::ShardConfig::Reader in, int shar
   c.optimizer = job->optimizer;
   c.checkpoint_dir = job->checkpoint_dir;
   c.keep_checkpoints = job->keep_checkpoints;
+  c.table_full_every = job->table_full_every;
   c.job_id = job->job_id;
   FLOWPS_RETURN_IF_ERROR(c.Validate().WithContext("configure"));
   return c;
@@ -488,15 +489,23 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
       if (!config.ok()) Fail(config.status().WithContext("createTables"));
       specs.push_back(ValueOrFail(TableSpecFromConfig(*config)));
     }
-    std::vector<bool> created = ValueOrFail(SharedShard()->tables().Create(specs));
+    std::shared_ptr<ParameterShard> shard = SharedShard();
+    std::vector<bool> created = ValueOrFail(shard->tables().Create(specs));
     auto out = context.getResults().initCreated(static_cast<unsigned>(created.size()));
     for (size_t i = 0; i < created.size(); ++i) out.set(static_cast<unsigned>(i), created[i]);
+    std::vector<std::string> fresh;
     for (size_t i = 0; i < created.size(); ++i)
-      if (created[i])
+      if (created[i]) {
+        fresh.push_back(specs[i].name);
         log_->info("embedding table '{}' created: dim {}, optimizer {}, min_count {}, ttl_steps {}, max_rows {}",
                    specs[i].name, specs[i].dim, OptimizerKindName(specs[i].optimizer.kind), specs[i].min_count,
                    specs[i].ttl_steps, specs[i].max_rows);
-    return kj::READY_NOW;
+      }
+    if (fresh.empty() || !shard->restored_checkpoint()) return kj::READY_NOW;
+    // A new table of a restored shard starts from its rows in that checkpoint (disk I/O: off the loop).
+    return RunOnPool(pool_, [shard, fresh = std::move(fresh)]() {
+      CheckOrFail(shard->RestoreTables(fresh).WithContext("createTables"));
+    });
   }
 
   kj::Promise<void> lookupTables(LookupTablesContext context) override {

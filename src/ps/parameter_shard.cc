@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ps/table_checkpoint.h"
+
 namespace flowps::ps {
 
 Status ShardConfig::Validate() const {
@@ -12,6 +14,7 @@ Status ShardConfig::Validate() const {
   if (mode == TrainingMode::kSync) FLOWPS_RETURN_IF_ERROR(sync.Validate());
   if (mode == TrainingMode::kAsync) FLOWPS_RETURN_IF_ERROR(async.Validate());
   if (keep_checkpoints < 1) return InvalidArgument("checkpoint.keep must be >= 1");
+  if (table_full_every < 1) return InvalidArgument("checkpoint.table_full_every must be >= 1");
   return Status::OK();
 }
 
@@ -46,6 +49,7 @@ std::optional<int64_t> ParameterShard::restored_checkpoint() const {
 StatusOr<CheckpointShardInfo> ParameterShard::SaveCheckpoint(int64_t checkpoint_step) {
   if (config_.checkpoint_dir.empty()) return FailedPrecondition("this ps shard has no checkpoint dir");
   std::lock_guard<std::mutex> lock(checkpoint_mu_);
+  FLOWPS_RETURN_IF_ERROR(SaveTablesLocked(checkpoint_step));
   ShardSnapshot snapshot = rule_->Snapshot();
   StatusOr<CheckpointShardInfo> info =
       WriteShardCheckpoint(config_.checkpoint_dir, checkpoint_step, config_.shard, config_.num_shards, snapshot,
@@ -89,9 +93,53 @@ StatusOr<int64_t> ParameterShard::RestoreCheckpoint(std::optional<int64_t> check
   }
   const int64_t global_step = found->second.global_step;
   FLOWPS_RETURN_IF_ERROR(rule_->Restore(std::move(found->second)));
+  std::vector<std::string> names;
+  for (const auto& [name, table] : tables_.All()) names.push_back(name);
+  FLOWPS_RETURN_IF_ERROR(RestoreTablesLocked(found->first, names));
   restored_ = found->first;
   log_->info("restored checkpoint {} (global step {})", found->first, global_step);
   return found->first;
+}
+
+Status ParameterShard::SaveTablesLocked(int64_t checkpoint_step) {
+  for (const auto& [name, table] : tables_.All()) {
+    auto it = table_increments_.find(name);
+    const bool incremental = it != table_increments_.end() && it->second + 1 < config_.table_full_every;
+    const TableRows rows = table->Checkpoint(incremental);
+    Status st = WriteTableCheckpoint(config_.checkpoint_dir, name, checkpoint_step, incremental, config_.shard,
+                                     config_.num_shards, rows);
+    if (!st.ok()) {
+      table_increments_.erase(name);  // the rows written are no longer marked changed
+      log_->error("writing checkpoint {} of embedding table '{}' failed: {}", checkpoint_step, name, st.ToString());
+      return st;
+    }
+    table_increments_[name] = incremental ? it->second + 1 : 0;
+    log_->info("wrote checkpoint {} of embedding table '{}' ({}: {} rows, {} deleted)", checkpoint_step, name,
+               incremental ? "incremental" : "full", rows.keys.size(), rows.deleted_keys.size());
+  }
+  return Status::OK();
+}
+
+Status ParameterShard::RestoreTables(const std::vector<std::string>& names) {
+  if (config_.checkpoint_dir.empty()) return Status::OK();
+  std::lock_guard<std::mutex> lock(checkpoint_mu_);
+  const int64_t step = restored_.load();
+  if (step < 0) return Status::OK();
+  return RestoreTablesLocked(step, names);
+}
+
+Status ParameterShard::RestoreTablesLocked(int64_t checkpoint_step, const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    FLOWPS_ASSIGN_OR_RETURN(std::shared_ptr<EmbeddingTable> old, tables_.Find(name));
+    auto fresh = std::make_shared<EmbeddingTable>(old->spec());
+    FLOWPS_ASSIGN_OR_RETURN(const bool found, RestoreTableAtStep(config_.checkpoint_dir, checkpoint_step,
+                                                                 config_.shard, config_.num_shards, fresh.get()));
+    tables_.Replace(name, fresh);
+    table_increments_.erase(name);
+    log_->info("embedding table '{}': {} rows restored from checkpoint {}", name,
+               found ? fresh->Stats().rows : 0, checkpoint_step);
+  }
+  return Status::OK();
 }
 
 }  // namespace flowps::ps

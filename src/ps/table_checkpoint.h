@@ -52,4 +52,26 @@ std::vector<TableCheckpointStep> TableRestoreChain(const std::string& dir, const
 // file fails the restore (FailedPrecondition naming the file).
 StatusOr<int64_t> RestoreTableShard(const std::string& dir, int shard, int num_shards, EmbeddingTable* out);
 
+// ---- tables in the job's checkpoints (ParameterShard) ----
+// Each shard writes every table's file of job checkpoint N before its dense
+// shard file (checkpoint.h), so a complete job checkpoint (MANIFEST) has
+// every old shard's table files of step N. A full file at step F also removes
+// this (shard, num_shards)'s table files of steps after F (left by a run that
+// was abandoned: they must not join a newer chain).
+
+// Restores `out` to complete job checkpoint `step`: n is the MANIFEST's shard
+// count; of each old shard j of n, its newest full file at a step <= `step`,
+// then its increments after that up to `step`, in step order, keeping the keys
+// that TableShardOf(key, num_shards) gives `shard`. Each old shard's chain is
+// its own: a shard whose write failed writes a full file next. False if the
+// checkpoint holds no file of the table (a table the job did not have then).
+// FailedPrecondition naming the file if one is corrupt or a chain is broken.
+StatusOr<bool> RestoreTableAtStep(const std::string& dir, int64_t step, int shard, int num_shards,
+                                  EmbeddingTable* out);
+
+// Removes the table files no restore of a kept checkpoint needs: of every
+// table, the step directories older than its newest complete full one at or
+// before `oldest_kept` (the oldest complete job checkpoint kept).
+void PruneTableCheckpoints(const std::string& dir, int64_t oldest_kept);
+
 }  // namespace flowps::ps

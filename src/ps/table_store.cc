@@ -143,4 +143,9 @@ Status TableStore::Apply(const std::vector<TableGradient>& grads, int64_t step) 
   return Status::OK();
 }
 
+void TableStore::Replace(const std::string& name, std::shared_ptr<EmbeddingTable> table) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tables_[name] = std::move(table);
+}
+
 }  // namespace flowps::ps

@@ -69,6 +69,9 @@ class TableStore {
 
   // The table `name`, or NotFound naming the tables there are.
   StatusOr<std::shared_ptr<EmbeddingTable>> Find(const std::string& name) const;
+  // Puts `table` in place of the table of its name (a restore); requests
+  // already holding the old one finish on it.
+  void Replace(const std::string& name, std::shared_ptr<EmbeddingTable> table);
   // Every table, by name.
   std::map<std::string, std::shared_ptr<EmbeddingTable>> All() const;
   int shard() const { return shard_; }

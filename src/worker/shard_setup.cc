@@ -28,6 +28,7 @@ PsJobConfig PsJobConfigFromJobSpec(const JobSpec& job, const std::string& job_id
   c.optimizer = job.optimizer;
   c.checkpoint_dir = job.checkpoint.dir;
   c.keep_checkpoints = job.checkpoint.keep;
+  c.table_full_every = job.checkpoint.table_full_every;
   return c;
 }
 

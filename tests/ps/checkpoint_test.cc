@@ -364,3 +364,147 @@ TEST_CASE("a checkpoint round that failed on one shard leaves nothing once the n
 }
 
 }  // namespace flowps::ps
+
+// ---- embedding tables in the job's checkpoints (ParameterShard) ----------------
+
+namespace flowps::ps {
+using namespace testing;
+namespace {
+
+std::unique_ptr<ParameterShard> ShardWithTable(const std::string& dir, int shard, int num_shards,
+                                               int table_full_every) {
+  ShardConfig c = AdamShard(dir, shard, num_shards);
+  c.keep_checkpoints = 5;
+  c.table_full_every = table_full_every;
+  auto s = OpenOrDie(c);
+  bool created = false;  // false after a restore
+  REQUIRE(s->store().Create(ZerosSpec("w", {2}), &created).ok());
+  REQUIRE(s->tables().Create({AdagradTable()}).ok());
+  return s;
+}
+
+std::shared_ptr<EmbeddingTable> Ids(ParameterShard& s) { return s.tables().Find("ids").value(); }
+
+// Trains `keys` at `step` on the shard of `shards` that owns each key.
+void TrainShards(std::vector<std::unique_ptr<ParameterShard>>& shards, const std::vector<int64_t>& keys,
+                 int64_t step) {
+  const int n = static_cast<int>(shards.size());
+  for (int64_t key : keys) {
+    std::shared_ptr<EmbeddingTable> t = Ids(*shards[TableShardOf(key, n)]);
+    std::vector<float> row(3), grad{0.1f * static_cast<float>(key % 5), -0.2f, static_cast<float>(step) * 0.01f};
+    t->Lookup(&key, 1, step, row.data());
+    REQUIRE(t->ApplyGradients(&key, grad.data(), 1, step).ok());
+  }
+  for (auto& s : shards) Ids(*s)->EvictExpired(step);
+}
+
+void SaveAndCommit(std::vector<std::unique_ptr<ParameterShard>>& shards, int64_t step) {
+  for (auto& s : shards) REQUIRE(s->SaveCheckpoint(step).ok());
+  REQUIRE(shards[0]->CommitCheckpoint(step).ok());
+}
+
+// Every row of `tables` (shards of one table) by key.
+std::map<int64_t, std::vector<float>> Rows(const std::vector<std::shared_ptr<EmbeddingTable>>& tables) {
+  std::map<int64_t, std::vector<float>> rows;
+  for (const auto& t : tables) {
+    const TableRows all = t->Checkpoint(false);
+    for (size_t i = 0; i < all.keys.size(); ++i)
+      rows[all.keys[i]].assign(all.values.begin() + static_cast<int64_t>(i * all.stride),
+                               all.values.begin() + static_cast<int64_t>((i + 1) * all.stride));
+  }
+  return rows;
+}
+
+// The table of checkpoint `step` in `dir` restored into `num_shards` shards.
+std::vector<std::shared_ptr<EmbeddingTable>> RestoredInto(const std::string& dir, int64_t step, int num_shards) {
+  std::vector<std::shared_ptr<EmbeddingTable>> out;
+  for (int s = 0; s < num_shards; ++s) {
+    auto t = std::make_shared<EmbeddingTable>(AdagradTable());
+    StatusOr<bool> found = RestoreTableAtStep(dir, step, s, num_shards, t.get());
+    INFO(found.status().ToString());
+    REQUIRE(found.ok());
+    CHECK(*found);
+    out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a job checkpoint's tables: a full file and two increments restore what a full checkpoint holds") {
+  TempDir chain_dir, full_dir;
+  std::vector<std::unique_ptr<ParameterShard>> two;
+  for (int s = 0; s < 2; ++s) two.push_back(ShardWithTable(chain_dir.path(), s, 2, /*table_full_every=*/3));
+  TrainShards(two, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, -11, 1LL << 40}, 1);
+  SaveAndCommit(two, 1);
+  TrainShards(two, {2, 3, 100, 101}, 3);
+  SaveAndCommit(two, 3);
+  TrainShards(two, {2, 3, 200}, 6);  // keys last touched at 1 expire: the increment deletes them
+  SaveAndCommit(two, 6);
+  for (int s = 0; s < 2; ++s) {
+    CHECK(fs::exists(TableCheckpointPath(chain_dir.path(), "ids", 1, false, s, 2)));
+    CHECK(fs::exists(TableCheckpointPath(chain_dir.path(), "ids", 3, true, s, 2)));
+    CHECK(fs::exists(TableCheckpointPath(chain_dir.path(), "ids", 6, true, s, 2)));
+  }
+  int64_t increment_rows = 0, deleted = 0;
+  for (int s = 0; s < 2; ++s) {
+    TableRows rows = ReadTableCheckpoint(TableCheckpointPath(chain_dir.path(), "ids", 6, true, s, 2)).value();
+    increment_rows += static_cast<int64_t>(rows.keys.size());
+    deleted += static_cast<int64_t>(rows.deleted_keys.size());
+  }
+  CHECK(increment_rows == 3);  // only what changed since step 3
+  CHECK(deleted == 10);
+
+  // A full checkpoint of the same state, taken once the chain is written.
+  std::vector<std::unique_ptr<ParameterShard>> full;
+  for (int s = 0; s < 2; ++s) full.push_back(ShardWithTable(full_dir.path(), s, 2, 1));
+  for (int s = 0; s < 2; ++s) full[s]->tables().Replace("ids", Ids(*two[s]));
+  SaveAndCommit(full, 6);
+  CHECK(fs::exists(TableCheckpointPath(full_dir.path(), "ids", 6, false, 0, 2)));
+
+  const auto expected = Rows(RestoredInto(full_dir.path(), 6, 2));
+  CHECK(expected.size() == 5);  // 2, 3, 100, 101, 200 and none of the expired
+  CHECK(expected == Rows({Ids(*two[0]), Ids(*two[1])}));
+  for (int n : {1, 2, 3}) {
+    INFO(n << " shards");
+    CHECK(Rows(RestoredInto(chain_dir.path(), 6, n)) == expected);
+  }
+  // A restarted shard's table, created after the restore, starts from its rows of the checkpoint.
+  std::vector<std::unique_ptr<ParameterShard>> restarted;
+  for (int s = 0; s < 2; ++s) {
+    restarted.push_back(ShardWithTable(chain_dir.path(), s, 2, 3));
+    CHECK(restarted[s]->restored_checkpoint() == std::optional<int64_t>(6));
+    REQUIRE(restarted[s]->RestoreTables({"ids"}).ok());
+  }
+  CHECK(Rows({Ids(*restarted[0]), Ids(*restarted[1])}) == expected);
+  // An older checkpoint restores the older rows (the chain stops at its step).
+  REQUIRE(restarted[0]->RestoreCheckpoint(3).ok());
+  CHECK(Ids(*restarted[0])->ReadRow(1, nullptr) == (TableShardOf(1, 2) == 0));
+  CHECK(!Ids(*restarted[0])->ReadRow(200, nullptr));
+}
+
+TEST_CASE("a table write that fails fails the shard's save, and that shard's next table file is full") {
+  TempDir dir;
+  std::vector<std::unique_ptr<ParameterShard>> two;
+  for (int s = 0; s < 2; ++s) two.push_back(ShardWithTable(dir.path(), s, 2, /*table_full_every=*/10));
+  TrainShards(two, {1, 2, 3, 4, 5, 6}, 1);
+  SaveAndCommit(two, 1);
+  TrainShards(two, {1, 2, 3, 4, 7, 8}, 2);
+  // Step 2: shard 1 cannot write its table file (a full directory where it goes).
+  REQUIRE(two[0]->SaveCheckpoint(2).ok());
+  const std::string blocked = TableCheckpointPath(dir.path(), "ids", 2, true, 1, 2);
+  fs::create_directories(blocked);
+  { std::ofstream blocker(blocked + "/x"); }
+  Status failed = two[1]->SaveCheckpoint(2).status();
+  CHECK(!failed.ok());
+  CHECK(!fs::exists(CheckpointShardPath(dir.path(), 2, 1)));  // no dense file: step 2 never completes
+  CHECK(!two[0]->CommitCheckpoint(2).ok());
+  fs::remove_all(blocked);
+  TrainShards(two, {9}, 3);
+  SaveAndCommit(two, 3);
+  CHECK(fs::exists(TableCheckpointPath(dir.path(), "ids", 3, false, 1, 2)));  // full after the failure
+  CHECK(Rows(RestoredInto(dir.path(), 3, 3)) == Rows({Ids(*two[0]), Ids(*two[1])}));
+  CHECK(CompleteCheckpoints(dir.path()) == std::vector<int64_t>{3, 1});
+}
+
+}  // namespace flowps::ps

@@ -205,6 +205,7 @@ struct ShardConfig {
   l1 @15 :Float64;                # ftrl
   l2 @16 :Float64;                # ftrl
   jobId @17 :Text;                # the chief's id of this run of the job ("" : none)
+  tableFullEvery @18 :Int32;      # every K-th table checkpoint is full, the others incremental (0: 1)
 }
 
 interface ParameterServer {
