@@ -158,10 +158,14 @@ inline constexpr AlignTable kAlign = MakeAlignTable();
 // least one digit ("0", "255", "-3", "0.003921569", "-.5"). Reads the 16
 // bytes at p, which must be readable (they may lie past the field). No
 // branch per character: the digits are found, right-aligned and summed 16 at
-// a time (SSE). Sets *m (the digits as one integer, below 10^15), *fraction
-// (the digits after the '.') and *negative; false when the field is not of
-// this form.
-inline bool PlainDecimal16(const char* p, int length, uint64_t* m, int* fraction, bool* negative) {
+// a time (SSE). False when the field is not of this form.
+struct PlainNumber {
+  uint64_t m = 0;         // the digits as one integer, below 10^15
+  int fraction = 0;       // the digits after the '.'
+  bool negative = false;  // a '-' leads
+  bool dot = false;       // a '.' is there (maybe with no digit after it)
+};
+inline bool PlainDecimal16(const char* p, int length, PlainNumber* out) {
 #ifdef FLOWPS_FIELD_SIMD
   const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
@@ -185,33 +189,34 @@ inline bool PlainDecimal16(const char* p, int length, uint64_t* m, int* fraction
   const __m128i quads = _mm_madd_epi16(pairs, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
   const __m128i packed = _mm_packus_epi32(quads, quads);
   const __m128i eights = _mm_madd_epi16(packed, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
-  *m = static_cast<uint64_t>(static_cast<uint32_t>(_mm_cvtsi128_si32(eights))) * 100000000 +
-       static_cast<uint32_t>(_mm_extract_epi32(eights, 1));
-  *fraction = static_cast<int>(has_dot) * (length - dot - 1);
-  *negative = minus != 0;
+  out->m = static_cast<uint64_t>(static_cast<uint32_t>(_mm_cvtsi128_si32(eights))) * 100000000 +
+           static_cast<uint32_t>(_mm_extract_epi32(eights, 1));
+  out->fraction = static_cast<int>(has_dot) * (length - dot - 1);
+  out->negative = minus != 0;
+  out->dot = has_dot != 0;
   return plain;
 #else
-  (void)p, (void)length, (void)m, (void)fraction, (void)negative;
+  (void)p, (void)length, (void)out;
   return false;
 #endif
 }
 
-// m / 10^fraction (m < 10^15, fraction <= 15), negated when `negative`,
-// rounded to float exactly as strtof rounds it; false in the rare cases this
+// n.m / 10^n.fraction, negated when n.negative, rounded to float exactly
+// as strtof rounds it (*out is written either way); false in the rare cases this
 // cannot decide. m is an exact double; its product by 10^-fraction (a rounded
 // double) is within 2 units in the last place of the exact quotient, so it
 // rounds to the same float unless a float midpoint (the 29 bits a float drops
 // are 1000...0) lies within 2 units of it: those go the exact way.
-inline bool DecimalToFloat(uint64_t m, int fraction, bool negative, float* out) {
+inline bool DecimalToFloat(const PlainNumber& n, float* out) {
   static constexpr double kPow10Negative[] = {1e0,  1e-1, 1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,
                                               1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15};
-  const double value = static_cast<double>(static_cast<int64_t>(m)) * kPow10Negative[fraction];
+  const double value = static_cast<double>(static_cast<int64_t>(n.m)) * kPow10Negative[n.fraction];
   uint64_t bits;
   std::memcpy(&bits, &value, sizeof bits);
   const float f = static_cast<float>(value);
   uint32_t f_bits;
   std::memcpy(&f_bits, &f, sizeof f_bits);
-  f_bits |= static_cast<uint32_t>(negative) << 31;
+  f_bits |= static_cast<uint32_t>(n.negative) << 31;
   std::memcpy(out, &f_bits, sizeof f_bits);
   return ((bits & ((uint64_t{1} << 29) - 1)) - ((uint64_t{1} << 28) - 3)) > 6;
 }
@@ -230,11 +235,8 @@ inline const char* ParseFieldFast16(const char* p, const char* end, float* out) 
   const size_t left = static_cast<size_t>(end - p);
   const uint32_t stop = seps | (left < 16 ? uint32_t{1} << left : 0) | 0x10000;
   const int length = __builtin_ctz(stop);  // the field's characters, 16: too long
-  uint64_t m;
-  int fraction;
-  bool negative;
-  if (length == 0 || !PlainDecimal16(p, length, &m, &fraction, &negative) || !DecimalToFloat(m, fraction, negative, out))
-    return nullptr;
+  PlainNumber n;
+  if (length == 0 || !PlainDecimal16(p, length, &n) || !DecimalToFloat(n, out)) return nullptr;
   return p + length;
 #else
   (void)p, (void)end, (void)out;
@@ -321,11 +323,8 @@ inline bool ParseFieldExact(const char* p, const char* e, float* out) {
     *out = static_cast<float>(*p - '0');
     return true;
   }
-  uint64_t m;
-  int fraction;
-  bool negative;
-  if (length > 1 && length < 16 && PlainDecimal16(p, static_cast<int>(length), &m, &fraction, &negative) &&
-      DecimalToFloat(m, fraction, negative, out))
+  PlainNumber n;
+  if (length > 1 && length < 16 && PlainDecimal16(p, static_cast<int>(length), &n) && DecimalToFloat(n, out))
     return true;
   return ParseNumberAt(p, e, out) == e;
 }
