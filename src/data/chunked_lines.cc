@@ -107,8 +107,8 @@ StatusOr<int64_t> ChunkedLines::CountContentLines(char comment) {
 
 void ChunkedLines::Parse(Slot& slot, int64_t first_line) {
   slot.block.Reset(schema_);
-  slot.status = parse_(slot.text.view(), first_line, &slot.block);
-  slot.lines = CountNewlines(slot.text.data(), slot.text.size());
+  slot.status = parse_(slot.text.view(), first_line, &slot.block, &slot.lines);
+  if (!slot.status.ok()) slot.lines = CountNewlines(slot.text.data(), slot.text.size());
 }
 
 void ChunkedLines::ParserThread() {

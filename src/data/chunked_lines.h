@@ -38,12 +38,15 @@ Status LineError(const std::string& path, int64_t line, const std::string& messa
 // Calls visit(line, number) for each line of `text` (whose first line is
 // number `first_line`) that has content: without its '\n' and '\r', cut at
 // `comment` (when not '\0'), spaces trimmed, empty lines skipped. Stops at the
-// first error visit returns and returns it.
+// first error visit returns and returns it. *lines (when given): the lines
+// walked, empty ones included (all of them when no error stopped the walk).
 template <typename Visit>
-Status ForEachContentLine(std::string_view text, int64_t first_line, char comment, Visit visit) {
+Status ForEachContentLine(std::string_view text, int64_t first_line, char comment, Visit visit,
+                          int64_t* lines = nullptr) {
   const char* p = text.data();
   const char* end = p + text.size();
-  for (int64_t line = first_line; p < end; ++line) {
+  int64_t line = first_line;
+  for (; p < end; ++line) {
     const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
     std::string_view s(p, static_cast<size_t>((nl != nullptr ? nl : end) - p));
     p = nl != nullptr ? nl + 1 : end;
@@ -54,6 +57,7 @@ Status ForEachContentLine(std::string_view text, int64_t first_line, char commen
     Status status = visit(s, line);
     if (!status.ok()) return status;
   }
+  if (lines != nullptr) *lines = line - first_line;
   return Status::OK();
 }
 
@@ -61,15 +65,19 @@ Status ForEachContentLine(std::string_view text, int64_t first_line, char commen
 // readable_end, out) appends one record to *out, and may read up to
 // readable_end (the end of `text` and its padding, kChunkPadding) past
 // its line; a line it refuses leaves no partial record behind.
+// *lines: as ForEachContentLine's.
 template <typename ParseLine>
 Status ParseContentLines(std::string_view text, int64_t first_line, char comment, RecordBlock* out,
-                         ParseLine parse_line) {
+                         int64_t* lines, ParseLine parse_line) {
   const char* readable_end = text.data() + text.size() + kChunkPadding;
-  return ForEachContentLine(text, first_line, comment, [&](std::string_view line, int64_t number) {
-    Status s = parse_line(line, number, readable_end, out);
-    if (!s.ok()) out->Truncate(out->size);
-    return s;
-  });
+  return ForEachContentLine(
+      text, first_line, comment,
+      [&](std::string_view line, int64_t number) {
+        Status s = parse_line(line, number, readable_end, out);
+        if (!s.ok()) out->Truncate(out->size);
+        return s;
+      },
+      lines);
 }
 
 // A chunk's bytes, followed by kChunkPadding readable bytes (zeros), so that
@@ -93,13 +101,14 @@ class ChunkedLines {
   static constexpr size_t kChunkBytes = size_t{1} << 20;
 
   // Appends the records of the lines of `text` to *out (reset beforehand),
-  // the first line being number `first_line`. On a malformed line: the
+  // the first line being number `first_line`, and sets *lines to the lines
+  // of `text` (when it returns OK). On a malformed line: the
   // records before it in *out, and the error ("path:line: ..."). The
   // kChunkPadding bytes after `text` are readable. Deterministic: the
   // same text gives the same records and error (an error is found on a
   // parser thread, then the chunk is parsed again in order with its true
   // first line, which only then is known).
-  using ParseFn = std::function<Status(std::string_view text, int64_t first_line, RecordBlock* out)>;
+  using ParseFn = std::function<Status(std::string_view text, int64_t first_line, RecordBlock* out, int64_t* lines)>;
 
   // Reads `file` (at `path`) from where it stands; `carry` holds bytes already
   // read from there, and `first_line` is the number of the line they start.
@@ -123,7 +132,7 @@ class ChunkedLines {
     enum State { kFree, kQueued, kParsed };
     State state = kFree;  // guarded by mu_
     ChunkText text;       // the chunk; owned by the reading thread while kFree, by a parser while kQueued
-    int64_t lines = 0;    // the '\n' in text, counted by its parser
+    int64_t lines = 0;    // the lines of text, counted by its parser
     RecordBlock block;
     Status status;
   };

@@ -17,8 +17,8 @@ class CsvRows {
       : path_(std::move(path)), header_(std::move(header)), label_index_(label_index) {}
 
   // ChunkedLines::ParseFn. Columns: features float32 [fields - 1], label int32 [].
-  Status Parse(std::string_view text, int64_t first_line, RecordBlock* out) const {
-    return ParseContentLines(text, first_line, '\0', out,
+  Status Parse(std::string_view text, int64_t first_line, RecordBlock* out, int64_t* lines) const {
+    return ParseContentLines(text, first_line, '\0', out, lines,
                              [this](std::string_view line, int64_t number, const char* readable_end,
                                     RecordBlock* block) { return ParseRow(line, number, readable_end, block); });
   }
@@ -109,7 +109,9 @@ class CsvReader final : public RecordReader {
     GzFile file = header_lines->Release(&carry);
     lines_ = std::make_unique<ChunkedLines>(
         header_lines->path(), std::move(file), std::move(carry), header_lines->line_number() + 1, schema_,
-        [this](std::string_view text, int64_t first, RecordBlock* out) { return rows_.Parse(text, first, out); },
+        [this](std::string_view text, int64_t first, RecordBlock* out, int64_t* lines) {
+          return rows_.Parse(text, first, out, lines);
+        },
         threads);
   }
 

@@ -16,8 +16,8 @@ class LibsvmLines {
   LibsvmLines(std::string path, int64_t dense_dim) : path_(std::move(path)), dense_dim_(dense_dim) {}
 
   // ChunkedLines::ParseFn. Columns: dense: features, label; ragged: label, ids, values.
-  Status Parse(std::string_view text, int64_t first_line, RecordBlock* out) const {
-    return ParseContentLines(text, first_line, '#', out,
+  Status Parse(std::string_view text, int64_t first_line, RecordBlock* out, int64_t* lines) const {
+    return ParseContentLines(text, first_line, '#', out, lines,
                              [this](std::string_view line, int64_t number, const char* readable_end,
                                     RecordBlock* block) { return ParseLine(line, number, readable_end, block); });
   }
@@ -203,8 +203,8 @@ class LibsvmReader final : public RecordReader {
   LibsvmReader(const std::string& path, GzFile file, int64_t dense_dim, int threads)
       : lines_(path, dense_dim), schema_(LibsvmSchema(dense_dim)),
         chunks_(path, std::move(file), "", 1, schema_,
-                [this](std::string_view text, int64_t first, RecordBlock* out) {
-                  return lines_.Parse(text, first, out);
+                [this](std::string_view text, int64_t first, RecordBlock* out, int64_t* lines) {
+                  return lines_.Parse(text, first, out, lines);
                 },
                 threads) {}
 
