@@ -149,7 +149,7 @@ class BatchBuilder {
   int64_t capacity_;
   int64_t size_ = 0;
   std::vector<Tensor> dense_;                  // per column (dense ones): [capacity, shape...]
-  std::vector<std::vector<char>> ragged_;      // per column (ragged ones): the values
+  std::vector<ByteVector> ragged_;             // per column (ragged ones): the values
   std::vector<std::vector<int64_t>> offsets_;  // per column (ragged ones): [size + 1]
   std::string error_;
 };
