@@ -220,7 +220,7 @@ StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(const Tensor& 
 }
 
 StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(
-    const std::vector<std::pair<std::string, Tensor>>& named) {
+    const std::vector<std::pair<std::string, Tensor>>& named, const TraceContext& trace) {
   FLOWPS_RETURN_IF_ERROR(ResolveFeeds(named).status());
   if (named.empty()) return InvalidArgument("a batch without feeds has no gradients");
   for (const auto& [name, value] : named)
@@ -240,7 +240,7 @@ StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(
     for (const auto& [name, value] : named) feeds.emplace_back(names.prefix + name, value.Slice(begin, end));
     feeds.emplace_back(names.weight, Tensor::FromVector<float>(Shape{}, {weight}));
   }
-  FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, tower_runner_->Run(feeds, &store_));
+  FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, tower_runner_->Run(feeds, &store_, trace));
   BatchGradients result;
   result.loss = out[0].data<float>()[0];
   if (!std::isfinite(result.loss))

@@ -26,6 +26,7 @@
 #include "core/job_spec.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "core/trace.h"
 #include "core/variable_gradient.h"
 #include "data/dataset.h"
 #include "graph/executor.h"
@@ -90,7 +91,9 @@ class LocalModel {
   // dense tensor whose first dimension is the batch, sliced per tower.
   // InvalidArgument naming a feed that is not a placeholder, or whose first
   // dimension differs from the others'.
-  StatusOr<BatchGradients> ComputeGradients(const std::vector<std::pair<std::string, Tensor>>& feeds);
+  // An active `trace` records the towers' partitions and kernels (PartitionedRunner::Run).
+  StatusOr<BatchGradients> ComputeGradients(const std::vector<std::pair<std::string, Tensor>>& feeds,
+                                            const TraceContext& trace = {});
   // Copies variable values (e.g. pulled from the ps) into the model's own
   // buffers; each must keep its shape and dtype. InvalidArgument naming the
   // first that does not, and nothing changes. The caller keeps its tensors.
