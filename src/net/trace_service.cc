@@ -2,6 +2,8 @@
 
 #include <memory>
 
+#include <kj/vector.h>
+
 #include "core/cluster_spec.h"
 #include "net/rpc_client.h"
 #include "net/trace.capnp.h"

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include <kj/debug.h>
+#include <kj/vector.h>
 #include <spdlog/logger.h>
 
 #include "net/rpc_client.h"

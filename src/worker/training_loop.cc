@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 
 #include <kj/debug.h>
 
@@ -112,7 +113,8 @@ Status TrainingLoop::LoadParameters(PulledVariables pulled) {
 
 kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
   const auto start = std::chrono::steady_clock::now();
-  auto span = std::make_unique<TraceScope>(tracing_.OnTrack("compute"), "compute", "step");  // the batch's read too
+  std::unique_ptr<TraceScope> span;  // traced steps only: the batch's read too
+  if (tracing_.active()) span = std::make_unique<TraceScope>(tracing_.OnTrack("compute"), "compute", "step");
   auto batch = batches_->Next();
   if (!batch.ok()) return StatusOr<Computed>(batch.status());
   batch_ = std::move(batch).value();
@@ -120,10 +122,10 @@ kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
   c.from_steps = current_steps_;
   c.examples = batch_.size;
   c.pull_seconds = load_seconds_;
-  const TraceContext kernels = span->child();
+  const TraceContext kernels = span ? span->child() : TraceContext{};
   return gradients_->Compute(batch_, kernels).then(
       [c = kj::mv(c), start, span = kj::mv(span)](StatusOr<GradientSource::Gradients> g) mutable -> StatusOr<Computed> {
-        span->End();
+        if (span) span->End();
         if (!g.ok()) return g.status();
         c.gradients = std::move(g).value();
         c.compute_seconds = SecondsSince(start);
