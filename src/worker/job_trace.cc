@@ -58,6 +58,14 @@ void JobTrace::Merge(int slot, ClockOffset clock, TaskTrace taken) {
   src.trace.dropped += taken.dropped;
 }
 
+void JobTrace::DropEarlierSpans() {
+  kj::Vector<kj::Promise<void>> calls;
+  for (Remote& r : remotes_)
+    calls.add(CollectTaskTrace(*r.client, 1).ignoreResult().catch_([](kj::Exception&&) {}));
+  self_->Take();
+  kj::joinPromises(calls.releaseAsArray()).wait(io_.waitScope);
+}
+
 Status JobTrace::Collect() {
   kj::Vector<kj::Promise<void>> calls;
   for (Remote& r : remotes_) {

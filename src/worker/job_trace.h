@@ -42,6 +42,10 @@ class JobTrace {
   JobTrace(const JobTrace&) = delete;
   JobTrace& operator=(const JobTrace&) = delete;
 
+  // Drops what every task holds (spans of an earlier job that was never
+  // collected); call before the job's traced steps start. A task that does
+  // not answer is skipped.
+  void DropEarlierSpans();
   // Collects from every task (one that does not answer is logged and left
   // out this time) and rewrites the file. An error: the file could not be written.
   Status Collect();

@@ -258,8 +258,8 @@ Status JobRun::PrepareChief() {
   peers_ = std::make_unique<PeerSupervisor>(io_, s_.spec, s_.task, peer_job_, s_.log.get());
   if (peer_job_.trace_steps > 0 && s_.trace != nullptr) {
     const std::string path = job_.run_dir.empty() ? "trace-" + job_.name + ".json" : job_.run_dir + "/trace.json";
-    s_.trace->Take();  // a trace is of this job only
     trace_ = std::make_unique<JobTrace>(io_, s_.spec, s_.task, s_.trace, path, s_.log.get());
+    trace_->DropEarlierSpans();  // a trace is of this job only (the other workers start after this)
   }
   return Status::OK();
 }
