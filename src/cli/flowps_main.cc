@@ -15,6 +15,7 @@
 
 #include "bench/input_bench.h"
 #include "bench/matmul_bench.h"
+#include "bench/metrics_cost_bench.h"
 #include "bench/model_parallel_bench.h"
 #include "bench/null_step_bench.h"
 #include "bench/rpc_latency_bench.h"
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
       flowps::MakePushPullBenchmark(),
       flowps::MakePsMemoryBenchmark(),
       flowps::MakeNullStepBenchmark(),
+      flowps::MakeMetricsCostBenchmark(),
       flowps::MakeTrainBenchmark(),
       flowps::MakeInputBenchmark(),
       flowps::MakeSparseBenchmark(),

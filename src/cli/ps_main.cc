@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     auto log = flowps::MakeLogger("ps", context.sinks, context.log_level);
     flowps::ps::ParameterServerOptions options;
     options.monitor = std::make_shared<flowps::ps::ShardMonitor>();
+    options.trace = &context.trace;
     context.metrics.push_back([monitor = options.monitor, task = context.task]() {
       return flowps::ShardMetricFamilies(task, monitor->Read());
     });

@@ -22,6 +22,7 @@ struct SubmitOptions {
   bool wait = false;
   int timeout_ms = 5000;
   double poll_s = 1.0;
+  int trace_steps = 0;
 };
 
 void Say(const std::string& line) { std::cout << "flowps submit: " << line << std::endl; }
@@ -70,7 +71,7 @@ int RunSubmit(const SubmitOptions& o) {
   text << in.rdbuf();
   auto io = kj::setupAsyncIo();
   const auto timeout = std::chrono::milliseconds(o.timeout_ms);
-  Status submitted = SubmitJob(io, *spec, text.str(), o.job, timeout, graph_def);
+  Status submitted = SubmitJob(io, *spec, text.str(), o.job, timeout, graph_def, o.trace_steps);
   if (!submitted.ok()) {
     std::cerr << "flowps submit: the chief " << spec->chief_task().name() << " refused the job: "
               << submitted.message() << "\n";
@@ -108,9 +109,10 @@ int RunSubmit(const SubmitOptions& o) {
     unreachable = 0;
     const WorkerJobStatus& j = chief.job;
     if (j.state == JobState::kDone) {
-      Say(fmt::format("done: final {}, time {}, {:.0f} examples/s; metrics: {}; plot: {}", FormatTestResult(j),
+      Say(fmt::format("done: final {}, time {}, {:.0f} examples/s; metrics: {}; plot: {}{}", FormatTestResult(j),
                       FormatDuration(j.elapsed_seconds), j.job_examples_per_sec,
-                      j.metrics_path.empty() ? "-" : j.metrics_path, j.plot_path.empty() ? "-" : j.plot_path));
+                      j.metrics_path.empty() ? "-" : j.metrics_path, j.plot_path.empty() ? "-" : j.plot_path,
+                      j.trace_path.empty() ? "" : "; trace: " + j.trace_path));
       return 0;
     }
     if (j.state == JobState::kFailed || j.state == JobState::kStopped || j.state == JobState::kIdle) {
@@ -141,6 +143,10 @@ void AddSubmitCommand(CLI::App& app, int* exit_code) {
   cmd->add_flag("--wait", o->wait, "follow the job until it ends and print its summary");
   cmd->add_option("--timeout-ms", o->timeout_ms, "deadline for each call to the chief")->check(CLI::PositiveNumber);
   cmd->add_option("--poll-s", o->poll_s, "seconds between progress lines with --wait")->check(CLI::PositiveNumber);
+  cmd->add_option("--trace", o->trace_steps,
+                  "record N steps (after a warm-up step) on every task; the chief writes them as a Chrome trace "
+                  "(<run_dir>/trace.json) for https://ui.perfetto.dev or chrome://tracing")
+      ->check(CLI::Range(1, 10000));
   cmd->callback([o, exit_code]() { *exit_code = RunSubmit(*o); });
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/thread_pool.h"
+#include "net/trace_service.h"
 
 namespace flowps {
 namespace {
@@ -75,7 +76,9 @@ int RunTaskDaemon(const std::string& job, int argc, char** argv, const RegisterS
 
   ServiceFactories services;
   std::vector<MetricsSource> metrics;
-  DaemonContext context{*spec, *task, *pool, sinks, log_level, metrics};
+  TraceRecorder trace(SpanIdBase(TraceSlot(*spec, *task)));  // outlives the server
+  services["trace"] = [&trace](ServiceEnv&) { return NewTraceService(&trace); };
+  DaemonContext context{*spec, *task, *pool, sinks, log_level, metrics, trace};
   Status registered = register_services(context, services);
   if (!registered.ok()) {
     logger->error("cannot start the services of {}: {}", task->name(), registered.ToString());

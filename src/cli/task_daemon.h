@@ -4,7 +4,8 @@
 // task, lets the program's main register its services by name, serves until
 // SIGINT or SIGTERM, then stops cleanly. When the spec gives the task a
 // metrics_port, it serves the sources main added to `metrics` at
-// http://<task host>:<metrics_port>/metrics (cli/metrics_endpoint.h).
+// http://<task host>:<metrics_port>/metrics (cli/metrics_endpoint.h). Every
+// task serves its TraceRecorder as the "trace" service (net/trace_service.h).
 //
 // Exit codes: 0 after a clean stop, 2 for bad flags or a bad spec, 1 when the
 // task cannot serve (e.g. its port is taken) or a service fails to start.
@@ -17,6 +18,7 @@
 #include "core/cluster_spec.h"
 #include "core/logging.h"
 #include "core/status.h"
+#include "core/trace.h"
 #include "cli/metrics_endpoint.h"
 #include "net/rpc_server.h"
 
@@ -31,6 +33,9 @@ struct DaemonContext {
   const LogSinks& sinks;         // make component loggers with MakeLogger(name, sinks, log_level)
   const std::string& log_level;
   std::vector<MetricsSource>& metrics;  // what the task's /metrics serves (main adds to it)
+  // The task's spans for `flowps submit --trace` (core/trace.h), served as
+  // the "trace" service; main hands it to the services that record.
+  TraceRecorder& trace;
 };
 
 // Adds the task's services to `services` (e.g. services["ps"] = ...). Objects

@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
     auto metrics = std::make_shared<flowps::WorkerMetrics>();
     auto runtime = std::make_shared<flowps::WorkerRuntime>(context.spec, context.task.index, &context.pool,
                                                            flowps::MakeLogger("worker", context.sinks, context.log_level),
-                                                           metrics);
+                                                           metrics, &context.trace);
     context.metrics.push_back(
         [metrics, task = context.task]() { return flowps::WorkerMetricFamilies(task, metrics->Read()); });
     // The chief's dashboard (the spec allows dashboard_port on the chief only).

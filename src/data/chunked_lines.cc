@@ -1,6 +1,7 @@
 #include "data/chunked_lines.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace flowps::data {
 
@@ -30,10 +31,35 @@ ChunkedLines::~ChunkedLines() {
   for (std::thread& t : threads_) t.join();
 }
 
-StatusOr<bool> ChunkedLines::ReadChunk(std::string* text, int64_t* first_line) {
-  text->swap(carry_);
+void ChunkText::Resize(size_t n) {
+  if (n > capacity_ || bytes_ == nullptr) {
+    const size_t capacity = std::max(n, 2 * capacity_);
+    std::unique_ptr<char[]> bytes(new char[capacity + kChunkPadding]);  // not zero-filled
+    if (size_ > 0) std::memcpy(bytes.get(), bytes_.get(), size_);
+    bytes_ = std::move(bytes);
+    capacity_ = capacity;
+  }
+  size_ = n;
+  std::memset(bytes_.get() + n, 0, kChunkPadding);
+}
+
+namespace {
+
+// The '\n' in [p, p + n), 64 bytes at a time (p + n is followed by kChunkPadding readable bytes).
+int64_t CountNewlines(const char* p, size_t n) {
+  int64_t lines = 0;
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) lines += __builtin_popcountll(ByteMask64(p + i, '\n'));
+  if (i < n) lines += __builtin_popcountll(ByteMask64(p + i, '\n') & ((uint64_t{1} << (n - i)) - 1));
+  return lines;
+}
+
+}  // namespace
+
+StatusOr<bool> ChunkedLines::ReadChunk(ChunkText* text) {
+  text->Resize(carry_.size());
+  if (!carry_.empty()) std::memcpy(text->data(), carry_.data(), carry_.size());
   carry_.clear();
-  *first_line = next_line_;
   size_t scanned = 0;  // *text holds no '\n' before this
   while (!eof_) {
     if (text->size() >= kChunkBytes) {
@@ -41,41 +67,48 @@ StatusOr<bool> ChunkedLines::ReadChunk(std::string* text, int64_t* first_line) {
       const void* nl = ::memrchr(text->data() + scanned, '\n', text->size() - scanned);
       if (nl != nullptr) {
         const size_t cut = static_cast<size_t>(static_cast<const char*>(nl) - text->data()) + 1;
-        carry_.assign(*text, cut, std::string::npos);
-        text->resize(cut);
+        carry_.assign(text->data() + cut, text->size() - cut);
+        text->Resize(cut);
         break;
       }
       scanned = text->size();
-      if (text->size() >= LineReader::kMaxLineBytes)
-        return LineError(path_, next_line_, "line longer than " + std::to_string(LineReader::kMaxLineBytes >> 20) + " MiB");
+      if (text->size() >= LineReader::kMaxLineBytes) {
+        line_too_long_ = true;  // the error names the line once the chunks before it are counted
+        return LineTooLong();
+      }
     }
     const size_t before = text->size();
-    text->resize(before + kChunkBytes);
+    text->Resize(before + kChunkBytes);
     FLOWPS_ASSIGN_OR_RETURN(size_t got, ReadGz(file_.get(), path_, text->data() + before, kChunkBytes));
-    text->resize(before + got);
+    text->Resize(before + got);
     if (got == 0) eof_ = true;
   }
-  next_line_ += std::count(text->begin(), text->end(), '\n');
-  return !text->empty();
+  return text->size() > 0;
+}
+
+Status ChunkedLines::LineTooLong() const {
+  return LineError(path_, next_line_, "line longer than " + std::to_string(LineReader::kMaxLineBytes >> 20) + " MiB");
 }
 
 StatusOr<int64_t> ChunkedLines::CountContentLines(char comment) {
   int64_t n = 0;
-  std::string text;
-  int64_t first = 0;
+  ChunkText text;
   for (;;) {
-    FLOWPS_ASSIGN_OR_RETURN(bool more, ReadChunk(&text, &first));
-    if (!more) return n;
-    FLOWPS_RETURN_IF_ERROR(ForEachContentLine(text, first, comment, [&](std::string_view, int64_t) {
+    StatusOr<bool> more = ReadChunk(&text);
+    if (!more.ok()) return line_too_long_ ? LineTooLong() : more.status();
+    if (!*more) return n;
+    next_line_ += CountNewlines(text.data(), text.size());
+    FLOWPS_RETURN_IF_ERROR(ForEachContentLine(text.view(), 0, comment, [&](std::string_view, int64_t) {
       ++n;
       return Status::OK();
     }));
   }
 }
 
-void ChunkedLines::Parse(Slot& slot) {
+void ChunkedLines::Parse(Slot& slot, int64_t first_line) {
   slot.block.Reset(schema_);
-  slot.status = parse_(slot.text, slot.first_line, &slot.block);
+  slot.status = parse_(slot.text.view(), first_line, &slot.block, &slot.lines);
+  if (!slot.status.ok()) slot.lines = CountNewlines(slot.text.data(), slot.text.size());
 }
 
 void ChunkedLines::ParserThread() {
@@ -88,7 +121,7 @@ void ChunkedLines::ParserThread() {
       i = queue_.front();
       queue_.pop_front();
     }
-    Parse(slots_[i]);
+    Parse(slots_[i], 0);
     {
       std::lock_guard<std::mutex> lock(mu_);
       slots_[i].state = Slot::kParsed;
@@ -101,12 +134,12 @@ Status ChunkedLines::Next(RecordBlock* out) {
   // Keep every slot busy: read chunks (no lock held) into the free ones.
   while (read_ - taken_ < slots_.size() && read_error_.ok() && !eof_) {
     Slot& slot = slots_[read_ % slots_.size()];
-    StatusOr<bool> more = ReadChunk(&slot.text, &slot.first_line);
+    StatusOr<bool> more = ReadChunk(&slot.text);
     if (!more.ok()) read_error_ = more.status();
     if (!more.ok() || !*more) break;
     ++read_;
     if (threads_.empty()) {
-      Parse(slot);
+      Parse(slot, next_line_);
       slot.state = Slot::kParsed;
       break;
     }
@@ -119,7 +152,7 @@ Status ChunkedLines::Next(RecordBlock* out) {
   }
   if (taken_ == read_) {
     out->Reset(schema_);
-    return read_error_;
+    return line_too_long_ ? LineTooLong() : read_error_;
   }
   Slot& slot = slots_[taken_ % slots_.size()];
   {
@@ -128,6 +161,10 @@ Status ChunkedLines::Next(RecordBlock* out) {
     slot.state = Slot::kFree;
   }
   ++taken_;
+  // An error found on a parser thread is found again here, in order, with
+  // the chunk's true first line.
+  if (!slot.status.ok() && !threads_.empty()) Parse(slot, next_line_);
+  next_line_ += slot.lines;
   std::swap(*out, slot.block);
   return slot.status;
 }

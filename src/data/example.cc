@@ -126,12 +126,19 @@ StatusOr<ColumnBatch> BatchBuilder::Take(int64_t epoch) {
       continue;
     }
     if (offsets_[c].empty()) offsets_[c].push_back(0);
-    Tensor values(col.dtype, Shape{offsets_[c].back()});
-    if (!ragged_[c].empty()) std::memcpy(values.raw_data(), ragged_[c].data(), ragged_[c].size());
-    batch.columns[col.name] = values;
-    batch.columns[col.offsets] = Tensor::FromVector(Shape{size_ + 1}, offsets_[c]);
-    ragged_[c].clear();
-    offsets_[c].clear();
+    // The batch takes the gathered values and offsets over without copying
+    // them; the next batch's start as large.
+    const size_t bytes = ragged_[c].size(), offsets = offsets_[c].size();
+    auto values = std::make_shared<ByteVector>(std::move(ragged_[c]));
+    auto ends = std::make_shared<std::vector<int64_t>>(std::move(offsets_[c]));
+    batch.columns[col.name] = bytes == 0 ? Tensor(col.dtype, Shape{0})
+                                         : Tensor(col.dtype, Shape{ends->back()}, Buffer::Wrap(values->data(), bytes, values));
+    batch.columns[col.offsets] =
+        Tensor(DType::kInt64, Shape{size_ + 1}, Buffer::Wrap(ends->data(), offsets * sizeof(int64_t), ends));
+    ragged_[c] = ByteVector();
+    ragged_[c].reserve(bytes);
+    offsets_[c] = std::vector<int64_t>();
+    offsets_[c].reserve(offsets);
   }
   size_ = 0;
   error_.clear();

@@ -13,6 +13,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -69,12 +71,30 @@ struct ColumnBatch {
   int64_t epoch = 0;  // the epoch its examples belong to, from 0
 };
 
+// An allocator that leaves a new element default-initialized (for char:
+// not written at all), so that a vector of bytes grows without zero-filling
+// what its user is about to overwrite.
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <typename U> struct rebind { using other = DefaultInitAllocator<U>; };
+  DefaultInitAllocator() = default;
+  template <typename U> DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
+  template <typename U> void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args> void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+// Bytes whose resize() leaves the new ones unwritten.
+using ByteVector = std::vector<char, DefaultInitAllocator<char>>;
+
 // Consecutive records of one file, column by column: what a reader hands on
 // in one piece. Its storage is kept across Reset, so a reader that refills
 // the same block allocates nothing once it has grown.
 struct RecordBlock {
   struct Column {
-    std::vector<char> values;   // dense: size * row_bytes; ragged: every record's values
+    ByteVector values;          // dense: size * row_bytes; ragged: every record's values
     size_t row_bytes = 0;       // dense: bytes per record; 0 for a ragged column
     std::vector<size_t> ends;   // ragged: the end of each record's values, in bytes
   };
@@ -90,9 +110,10 @@ struct RecordBlock {
     const size_t begin = i == 0 ? 0 : col.ends[static_cast<size_t>(i) - 1];
     return {col.values.data() + begin, col.ends[static_cast<size_t>(i)] - begin};
   }
-  // Room for `bytes` more bytes at the end of column c's values.
+  // Room for `bytes` more bytes at the end of column c's values, which the
+  // caller writes (they are not zeroed).
   char* Grow(size_t c, size_t bytes) {
-    std::vector<char>& v = columns[c].values;
+    ByteVector& v = columns[c].values;
     v.resize(v.size() + bytes);
     return v.data() + v.size() - bytes;
   }
@@ -128,7 +149,7 @@ class BatchBuilder {
   int64_t capacity_;
   int64_t size_ = 0;
   std::vector<Tensor> dense_;                  // per column (dense ones): [capacity, shape...]
-  std::vector<std::vector<char>> ragged_;      // per column (ragged ones): the values
+  std::vector<ByteVector> ragged_;             // per column (ragged ones): the values
   std::vector<std::vector<int64_t>> offsets_;  // per column (ragged ones): [size + 1]
   std::string error_;
 };

@@ -16,15 +16,98 @@ class LibsvmLines {
   LibsvmLines(std::string path, int64_t dense_dim) : path_(std::move(path)), dense_dim_(dense_dim) {}
 
   // ChunkedLines::ParseFn. Columns: dense: features, label; ragged: label, ids, values.
-  Status Parse(std::string_view text, int64_t first_line, RecordBlock* out) const {
-    return ParseContentLines(text, first_line, '#', out,
+  Status Parse(std::string_view text, int64_t first_line, RecordBlock* out, int64_t* lines) const {
+    return ParseContentLines(text, first_line, '#', out, lines,
                              [this](std::string_view line, int64_t number, const char* readable_end,
                                     RecordBlock* block) { return ParseLine(line, number, readable_end, block); });
   }
 
  private:
-  // Bytes up to readable_end (the chunk's end) may be read past the line's end.
+  // Bytes up to readable_end (at least 64 past the line's end: ChunkedLines'
+  // padding) may be read past the line's end.
   Status ParseLine(std::string_view line, int64_t number, const char* readable_end, RecordBlock* out) const {
+    if (readable_end - (line.data() + line.size()) >= 64 && ParseLineFast(line, out)) return Status::OK();
+    out->Truncate(out->size);
+    return ParseLineChecked(line, number, readable_end, out);
+  }
+
+  // The lines as they come ("label id:value id:value", one space apart): the
+  // spaces and ':' of the whole line found first, 64 bytes at a time, then
+  // each field. False for any line it does not take whole; ParseLineChecked
+  // then reads it again and names what is wrong.
+  bool ParseLineFast(std::string_view line, RecordBlock* out) const {
+    const char* b = line.data();
+    const char* end = b + line.size();
+    FieldSplitter<' ', ':'> split(b, end);
+    const char* e = split.Next();
+    int32_t label = 0;
+    if (e == end || *e != ' ' || ParseNumberAt(b, e, &label) != e) return false;
+    float* dense = nullptr;
+    if (dense_dim_ > 0) {
+      dense = reinterpret_cast<float*>(out->Grow(0, static_cast<size_t>(dense_dim_) * sizeof(float)));
+      std::fill(dense, dense + dense_dim_, 0.f);
+    }
+    PairBuffer pairs(out);
+    for (b = e + 1;;) {
+      const char* colon = split.Next();
+      if (colon == end || *colon != ':') return false;
+      const char* after = split.Next();
+      if (after != end && *after != ' ') return false;
+      int64_t id;
+      float value;
+      if (!ParseIdField(b, colon, &id) || !ParseFieldExact(colon + 1, after, &value)) return false;
+      if (dense != nullptr) {
+        if (id < 0 || id >= dense_dim_) return false;
+        dense[id] = value;
+      } else {
+        pairs.Add(id, value);
+      }
+      if (after == end) break;
+      b = after + 1;
+    }
+    pairs.Flush();
+    std::memcpy(out->Grow(dense != nullptr ? 1 : 0, sizeof label), &label, sizeof label);
+    out->EndRecord();
+    return true;
+  }
+
+  // The id field [p, e) as ParseId reads it when it reads all of it: plain
+  // digits (up to 15) by PlainDecimal16, the rest by ParseId.
+  static bool ParseIdField(const char* p, const char* e, int64_t* id) {
+    PlainNumber n;
+    if (e - p < 16 && PlainDecimal16(p, static_cast<int>(e - p), &n) && !n.dot && !n.negative) {
+      *id = static_cast<int64_t>(n.m);
+      return true;
+    }
+    return e > p && ParseId(p, e, id) == e;
+  }
+
+  // id:value pairs gather here and go to the block's ids (column 1) and
+  // values (column 2) a batch at a time.
+  class PairBuffer {
+   public:
+    explicit PairBuffer(RecordBlock* out) : out_(out) {}
+    void Add(int64_t id, float value) {
+      ids_[pending_] = id;
+      values_[pending_] = value;
+      if (++pending_ == kBatch) Flush();
+    }
+    void Flush() {
+      if (pending_ == 0) return;
+      std::memcpy(out_->Grow(1, pending_ * sizeof ids_[0]), ids_, pending_ * sizeof ids_[0]);
+      std::memcpy(out_->Grow(2, pending_ * sizeof values_[0]), values_, pending_ * sizeof values_[0]);
+      pending_ = 0;
+    }
+
+   private:
+    static constexpr size_t kBatch = 256;
+    RecordBlock* out_;
+    int64_t ids_[kBatch];
+    float values_[kBatch];
+    size_t pending_ = 0;
+  };
+
+  Status ParseLineChecked(std::string_view line, int64_t number, const char* readable_end, RecordBlock* out) const {
     const char* p = line.data();
     const char* end = p + line.size();
     int32_t label = 0;
@@ -36,16 +119,7 @@ class LibsvmLines {
       dense = reinterpret_cast<float*>(out->Grow(0, static_cast<size_t>(dense_dim_) * sizeof(float)));
       std::fill(dense, dense + dense_dim_, 0.f);
     }
-    // Ragged pairs gather here and go to the block a batch at a time.
-    constexpr int kBatch = 256;
-    int64_t ids[kBatch];
-    float values[kBatch];
-    int pending = 0;
-    auto flush = [&] {
-      std::memcpy(out->Grow(1, pending * sizeof ids[0]), ids, pending * sizeof ids[0]);
-      std::memcpy(out->Grow(2, pending * sizeof values[0]), values, pending * sizeof values[0]);
-      pending = 0;
-    };
+    PairBuffer pairs(out);
     for (p = next; p < end;) {
       // The common case in one pass: id ':' value, then spaces or the end.
       int64_t id = 0;
@@ -60,13 +134,11 @@ class LibsvmLines {
                                               ") (data.dense_dim)");
         dense[id] = value;
       } else {
-        ids[pending] = id;
-        values[pending] = value;
-        if (++pending == kBatch) flush();
+        pairs.Add(id, value);
       }
       p = after;
     }
-    if (pending > 0) flush();
+    pairs.Flush();
     std::memcpy(out->Grow(dense != nullptr ? 1 : 0, sizeof label), &label, sizeof label);
     out->EndRecord();
     return Status::OK();
@@ -131,8 +203,8 @@ class LibsvmReader final : public RecordReader {
   LibsvmReader(const std::string& path, GzFile file, int64_t dense_dim, int threads)
       : lines_(path, dense_dim), schema_(LibsvmSchema(dense_dim)),
         chunks_(path, std::move(file), "", 1, schema_,
-                [this](std::string_view text, int64_t first, RecordBlock* out) {
-                  return lines_.Parse(text, first, out);
+                [this](std::string_view text, int64_t first, RecordBlock* out, int64_t* lines) {
+                  return lines_.Parse(text, first, out, lines);
                 },
                 threads) {}
 

@@ -153,38 +153,35 @@ inline constexpr AlignTable kAlign = MakeAlignTable();
 }  // namespace field_detail
 #endif
 
-// The fast path for one field of a delimited file, in the forms data files
-// are made of: an optional '-', then digits with at most one '.' among them
-// ("0", "255", "-3", "0.003921569"), 15 characters at most, ended by `sep` or
-// by `end`. Reads the 16 bytes at p, which must be readable (they may lie
-// past end). One pass over the field, no branch per character: the digits
-// are found, right-aligned and summed 16 at a time (SSE), and the value is
-// ParseFloatFast's (Clinger's exact fast path; halfway cases are left out).
-// Returns the field's end (the `sep` or end), or nullptr when this path does
-// not decide; ParseNumberAt then gives what it always gives, and for every
-// field this path decides it gives the same float.
-template <char Sep>
-inline const char* ParseFieldFast16(const char* p, const char* end, float* out) {
+// The field of `length` characters at p (1 to 15) when it is a plain
+// decimal: an optional '-', then digits with at most one '.' among them, at
+// least one digit ("0", "255", "-3", "0.003921569", "-.5"). Reads the 16
+// bytes at p, which must be readable (they may lie past the field). No
+// branch per character: the digits are found, right-aligned and summed 16 at
+// a time (SSE). False when the field is not of this form.
+struct PlainNumber {
+  uint64_t m = 0;         // the digits as one integer, below 10^15
+  int fraction = 0;       // the digits after the '.'
+  bool negative = false;  // a '-' leads
+  bool dot = false;       // a '.' is there (maybe with no digit after it)
+};
+inline bool PlainDecimal16(const char* p, int length, PlainNumber* out) {
 #ifdef FLOWPS_FIELD_SIMD
-  static constexpr double kPow10Negative[] = {1e0,  1e-1, 1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,
-                                              1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15};
   const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
   const __m128i is_digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
   const uint32_t digits = static_cast<uint32_t>(_mm_movemask_epi8(is_digit));
-  const uint32_t seps = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(Sep))));
-  const size_t left = static_cast<size_t>(end - p);
-  const uint32_t stop = seps | (left < 16 ? uint32_t{1} << left : 0) | 0x10000;
-  const int length = __builtin_ctz(stop);  // the field's characters, 16: too long
   const uint32_t field = (uint32_t{1} << length) - 1;
   const uint32_t minus = *p == '-' ? 1 : 0;
   const uint32_t other = field & ~digits & ~minus;  // neither a digit nor the sign
   const uint32_t dots = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.'))));
-  if (length == 16 || (other & ~dots) != 0 || (other & (other - 1)) != 0 || (digits & field) == 0) return nullptr;
+  // Without a branch that depends on the field's form (data files mix forms
+  // at random, "0" beside "0.7372549"): the conditions are combined bitwise.
+  const bool plain = (length <= 15) & ((other & ~dots) == 0) & ((other & (other - 1)) == 0) & ((digits & field) != 0);
   // other is now 0 or the one '.'.
-  const int dot = other == 0 ? 16 : __builtin_ctz(other);
-  const int kept = length - (other == 0 ? 0 : 1);  // characters without the '.' (the sign counts as a 0)
-  const int fraction = other == 0 ? 0 : length - dot - 1;
+  const uint32_t has_dot = other != 0 ? 1 : 0;
+  const int dot = __builtin_ctz(other | 0x10000);  // 16: none
+  const int kept = length - static_cast<int>(has_dot);  // characters without the '.' (the sign counts as a 0)
   const __m128i shuffle =
       _mm_loadu_si128(reinterpret_cast<const __m128i*>(field_detail::kAlign.rows[dot] + kept));
   const __m128i aligned = _mm_shuffle_epi8(_mm_and_si128(d, is_digit), shuffle);  // 16 digits, most significant first
@@ -192,23 +189,144 @@ inline const char* ParseFieldFast16(const char* p, const char* end, float* out) 
   const __m128i quads = _mm_madd_epi16(pairs, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
   const __m128i packed = _mm_packus_epi32(quads, quads);
   const __m128i eights = _mm_madd_epi16(packed, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
-  const uint64_t m = static_cast<uint64_t>(static_cast<uint32_t>(_mm_cvtsi128_si32(eights))) * 100000000 +
-                     static_cast<uint32_t>(_mm_extract_epi32(eights, 1));
-  // m < 10^15 is an exact double. The product by 10^-fraction (a rounded
-  // double) is within 2 units in the last place of the exact m / 10^fraction,
-  // so it rounds to the same float unless a float midpoint (the 29 bits a
-  // float drops are 1000...0) lies within 2 units of it: those go the exact way.
-  const double value = static_cast<double>(m) * kPow10Negative[fraction];
+  out->m = static_cast<uint64_t>(static_cast<uint32_t>(_mm_cvtsi128_si32(eights))) * 100000000 +
+           static_cast<uint32_t>(_mm_extract_epi32(eights, 1));
+  out->fraction = static_cast<int>(has_dot) * (length - dot - 1);
+  out->negative = minus != 0;
+  out->dot = has_dot != 0;
+  return plain;
+#else
+  (void)p, (void)length, (void)out;
+  return false;
+#endif
+}
+
+// n.m / 10^n.fraction, negated when n.negative, rounded to float exactly
+// as strtof rounds it (*out is written either way); false in the rare cases this
+// cannot decide. m is an exact double; its product by 10^-fraction (a rounded
+// double) is within 2 units in the last place of the exact quotient, so it
+// rounds to the same float unless a float midpoint (the 29 bits a float drops
+// are 1000...0) lies within 2 units of it: those go the exact way.
+inline bool DecimalToFloat(const PlainNumber& n, float* out) {
+  static constexpr double kPow10Negative[] = {1e0,  1e-1, 1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,
+                                              1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15};
+  const double value = static_cast<double>(static_cast<int64_t>(n.m)) * kPow10Negative[n.fraction];
   uint64_t bits;
   std::memcpy(&bits, &value, sizeof bits);
-  if (((bits & ((uint64_t{1} << 29) - 1)) - ((uint64_t{1} << 28) - 3)) <= 6) return nullptr;
   const float f = static_cast<float>(value);
-  *out = minus != 0 ? -f : f;
+  uint32_t f_bits;
+  std::memcpy(&f_bits, &f, sizeof f_bits);
+  f_bits |= static_cast<uint32_t>(n.negative) << 31;
+  std::memcpy(out, &f_bits, sizeof f_bits);
+  return ((bits & ((uint64_t{1} << 29) - 1)) - ((uint64_t{1} << 28) - 3)) > 6;
+}
+
+// The fast path for one field of a delimited file, in PlainDecimal16's
+// forms, ended by `sep` or by `end`. Reads the 16 bytes at p, which must be
+// readable (they may lie past end). Returns the field's end (the `sep` or
+// end), or nullptr when this path does not decide; ParseNumberAt then gives
+// what it always gives, and for every field this path decides it gives the
+// same float.
+template <char Sep>
+inline const char* ParseFieldFast16(const char* p, const char* end, float* out) {
+#ifdef FLOWPS_FIELD_SIMD
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const uint32_t seps = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(Sep))));
+  const size_t left = static_cast<size_t>(end - p);
+  const uint32_t stop = seps | (left < 16 ? uint32_t{1} << left : 0) | 0x10000;
+  const int length = __builtin_ctz(stop);  // the field's characters, 16: too long
+  PlainNumber n;
+  if (length == 0 || !PlainDecimal16(p, length, &n) || !DecimalToFloat(n, out)) return nullptr;
   return p + length;
 #else
   (void)p, (void)end, (void)out;
   return nullptr;
 #endif
+}
+
+// Bit i set when p[i] == c, for the 64 bytes at p (which must be readable).
+inline uint64_t ByteMask64(const char* p, char c) {
+#if defined(__AVX2__)
+  const __m256i needle = _mm256_set1_epi8(c);
+  const uint32_t lo = static_cast<uint32_t>(
+      _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), needle)));
+  const uint32_t hi = static_cast<uint32_t>(
+      _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)), needle)));
+  return lo | uint64_t{hi} << 32;
+#elif defined(__SSE2__)
+  const __m128i needle = _mm_set1_epi8(c);
+  uint64_t mask = 0;
+  for (int i = 0; i < 4; ++i)
+    mask |= uint64_t{static_cast<uint32_t>(_mm_movemask_epi8(
+                _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i)), needle)))}
+            << (16 * i);
+  return mask;
+#else
+  uint64_t mask = 0;
+  for (int i = 0; i < 64; ++i) mask |= uint64_t{p[i] == c} << i;
+  return mask;
+#endif
+}
+
+// The fields of [p, end) split at the bytes `Sep` and `Sep2` (the same byte
+// for one separator), in order. The separators are found 64 bytes at a time
+// into a bit mask, so that no field waits for the one before it to be
+// parsed. Reads the bytes from p to end rounded up to a multiple of 64: up
+// to 63 past end must be readable. A value on the caller's stack (its state
+// then lives in registers); not thread-safe.
+template <char Sep, char Sep2 = Sep>
+class FieldSplitter {
+ public:
+  FieldSplitter(const char* p, const char* end) : block_(p), end_(end) { Load(); }
+  // The end of the next field: the separator after it, or end for the last
+  // one (an empty text is one empty field); nullptr after the last.
+  const char* Next() {
+    while (mask_ == 0) {
+      if (last_block_) {
+        if (done_) return nullptr;
+        done_ = true;
+        return end_;
+      }
+      block_ += 64;
+      Load();
+    }
+    const char* sep = block_ + __builtin_ctzll(mask_);
+    mask_ &= mask_ - 1;
+    return sep;
+  }
+
+ private:
+  void Load() {
+    const size_t left = static_cast<size_t>(end_ - block_);
+    mask_ = ByteMask64(block_, Sep);
+    if constexpr (Sep2 != Sep) mask_ |= ByteMask64(block_, Sep2);
+    if (left <= 64) {
+      last_block_ = true;
+      if (left < 64) mask_ &= (uint64_t{1} << left) - 1;
+    }
+  }
+
+  const char* block_;
+  const char* end_;
+  uint64_t mask_ = 0;
+  bool last_block_ = false, done_ = false;
+};
+
+// The float field [p, e) exactly as ParseNumberAt reads it when it reads all
+// of it (spaces around the number, a '+', exponents, from_chars' forms): true
+// and *out; false when ParseNumberAt refuses it or stops before e. The plain
+// decimals (PlainDecimal16) take the fast path. The 16 bytes at p must be
+// readable.
+inline bool ParseFieldExact(const char* p, const char* e, float* out) {
+  const long length = e - p;
+  if (length == 1 && IsDigit(*p)) {  // a lone digit: 0 and 1 fill many data files
+    *out = static_cast<float>(*p - '0');
+    return true;
+  }
+  PlainNumber n;
+  if (length > 1 && length < 16 && PlainDecimal16(p, static_cast<int>(length), &n) && DecimalToFloat(n, out))
+    return true;
+  return ParseNumberAt(p, e, out) == e;
 }
 
 // One float field of a delimited file ended by `sep` (',' for csv, ' ' for

@@ -79,6 +79,7 @@ struct PsClient::PushJob {
   std::vector<int64_t> steps;                        // per shard
   std::vector<std::vector<PartGradient>> per_shard;  // per shard
   std::vector<std::vector<TablePart>> tables;        // per shard: embedding table rows by key
+  TraceContext trace;                                // active: each shard's call is a span, its id sent along
 };
 
 namespace {
@@ -456,9 +457,11 @@ kj::Promise<std::vector<ShardPushReply>> PsClient::Push(int32_t worker, std::vec
 }
 
 kj::Promise<PushPullResult> PsClient::PushPull(int32_t worker, std::vector<int64_t> shard_steps,
-                                               std::vector<VariableGradient> grads, PullSpec next) {
+                                               std::vector<VariableGradient> grads, PullSpec next,
+                                               const TraceContext& trace) {
   StatusOr<std::shared_ptr<PushJob>> job = SplitPush(worker, std::move(shard_steps), grads);
   if (!job.ok()) return KJ_EXCEPTION(FAILED, job.status().ToString());
+  (*job)->trace = trace;
   StatusOr<std::shared_ptr<const ReadPlan>> planned = PlanRead(next);
   if (!planned.ok()) return KJ_EXCEPTION(FAILED, planned.status().ToString());
   std::shared_ptr<const ReadPlan> plan = *planned;
@@ -499,8 +502,15 @@ kj::Promise<std::pair<ShardPushReply, PsClient::ShardRead>> PsClient::SendShardP
   }
   Shard* s = shard(k).get();
   const std::string what = std::string(read ? "pushPull" : "push") + " to ps shard " + std::to_string(k);
+  // A traced pushPull: this shard's call, from here to its answer, is a span the shard records under.
+  std::shared_ptr<TraceScope> span;
+  if (job->trace.active() && read != nullptr) {
+    const std::string shard_name = "ps:" + std::to_string(k);
+    span = std::make_shared<TraceScope>(job->trace.OnTrack("rpc " + shard_name), "pushPull", "rpc", shard_name);
+  }
+  const uint64_t trace_parent = span ? span->id() : 0;
   return s->Get()
-      .then([this, s, k, job, read, messages, what](wire::ParameterServer::Client ps) {
+      .then([this, s, k, job, read, messages, what, trace_parent](wire::ParameterServer::Client ps) {
         kj::Vector<kj::Promise<Reply>> calls;
         TensorWireOptions wire_options;
         wire_options.bfloat16 = options_.bfloat16;
@@ -556,6 +566,7 @@ kj::Promise<std::pair<ShardPushReply, PsClient::ShardRead>> PsClient::SendShardP
           const auto& rows = read->shard_rows[static_cast<size_t>(k)];
           for (Tensor& t : WriteRows(next.initRows(static_cast<unsigned>(rows.size())), rows)) kept.push_back(t);
           next.setBfloat16(read->bfloat16);
+          request.setTraceParent(trace_parent);
           using Response = capnp::Response<wire::ParameterServer::PushPullResults>;
           calls.add(s->Call(request.send(), what)
                         .then([](Response&& r) {
@@ -573,7 +584,8 @@ kj::Promise<std::pair<ShardPushReply, PsClient::ShardRead>> PsClient::SendShardP
         }
         return kj::joinPromises(calls.releaseAsArray());
       })
-      .then([](kj::Array<Reply> replies) {
+      .then([span](kj::Array<Reply> replies) {
+        if (span) span->End();
         for (Reply& r : replies)
           if (r.first.global_step >= 0) return kj::mv(r);
         return kj::mv(replies[replies.size() - 1]);

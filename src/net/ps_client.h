@@ -41,6 +41,7 @@
 #include "core/table_config.h"
 #include "core/tensor.h"
 #include "core/tls_settings.h"
+#include "core/trace.h"
 #include "core/variable_gradient.h"
 #include "kernels/initializers.h"
 #include "net/config_wire.h"  // PsJobConfig
@@ -132,8 +133,12 @@ class PsClient {
   // Sync: resolves once every shard has released step shard_steps[k]+1 (or moved past it), with the values
   // of that step. Async: resolves once the push was applied (or dropped as stale/duplicate), with the
   // current values. A push refused by a shard (bad input) fails the whole call.
+  // With an active `trace`, each shard's call is a span "pushPull" (category
+  // "rpc", detail "ps:k", track "rpc ps:k") under trace.parent, and the shard
+  // records its spans of the call under it.
   kj::Promise<PushPullResult> PushPull(int32_t worker, std::vector<int64_t> shard_steps,
-                                       std::vector<VariableGradient> grads, PullSpec next);
+                                       std::vector<VariableGradient> grads, PullSpec next,
+                                       const TraceContext& trace = {});
   // Resolves once every shard k has reached steps[k]; to the shards' steps.
   // (Not needed by a step: PushPull waits. For tools and tests.)
   kj::Promise<std::vector<int64_t>> WaitForStep(std::vector<int64_t> steps);

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/thread_pool.h"
+#include "core/trace.h"
 #include "net/pool_bridge.h"
 #include "net/config_wire.h"
 #include "net/ps.capnp.h"
@@ -45,6 +46,17 @@ wire::PushOutcome ToWire(PushOutcome o) {
     case PushOutcome::kStale: return wire::PushOutcome::STALE;
   }
   return wire::PushOutcome::STALE;
+}
+
+// The name of a traced push's offer span: what the update rule did with it.
+const char* OfferSpanName(PushOutcome o) {
+  switch (o) {
+    case PushOutcome::kAccepted: return "aggregate";
+    case PushOutcome::kApplied: return "apply";
+    case PushOutcome::kDuplicate: return "duplicate";
+    case PushOutcome::kStale: return "stale";
+  }
+  return "offer";
 }
 
 std::vector<Gradient> CloneGradients(const std::vector<Gradient>& grads) {
@@ -382,9 +394,14 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
     auto shared_read = std::make_shared<const ReadRequest>(std::move(read));
     const int64_t step = params.getStep();
     const bool sync = shard->config().mode == TrainingMode::kSync;
+    // The call's span (traced calls only), and the start of the offer under it.
+    auto call_span = std::make_shared<TraceScope>(TraceOf(params.getWorker(), step, params.getTraceParent()),
+                                                  "pushPull", "ps", "worker:" + std::to_string(params.getWorker()));
+    const TraceContext trace = call_span->child();
+    const int64_t offered_ns = trace.active() ? TraceRecorder::NowNs() : 0;
     return Busy<void>(Receive(params.getWorker(), step, params.getPart(), params.getParts(), std::move(grads), on_loop)
-        .then([this, context, shard, shared_read, step, sync, on_loop, table_grads](kj::Maybe<PushResult> whole) mutable
-              -> kj::Promise<void> {
+        .then([this, context, shard, shared_read, step, sync, on_loop, table_grads, trace, offered_ns](
+                  kj::Maybe<PushResult> whole) mutable -> kj::Promise<void> {
           auto out = context.getResults();
           PushResult result;
           KJ_IF_MAYBE(r, whole) { result = *r; }
@@ -392,11 +409,13 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
                              result.outcome == PushOutcome::kApplied;
           if (taken && !table_grads->empty()) CheckOrFail(shard->tables().Apply(*table_grads, step + 1));
           if (whole == nullptr) {  // an earlier part of a multi-part push: no values
+            if (trace.active()) trace.Record("part", "ps", "", offered_ns);
             out.setOutcome(wire::PushOutcome::ACCEPTED);
             out.setGlobalStep(shard->rule().global_step());
             out.setComplete(false);
             return kj::READY_NOW;
           }
+          if (trace.active()) trace.Record(OfferSpanName(result.outcome), "ps", "", offered_ns);
           out.setOutcome(ToWire(result.outcome));
           out.setComplete(true);
           // Sync: the answer waits for the step this push counts towards (or joins).
@@ -406,14 +425,21 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
                      }))
                    : kj::Promise<StatusOr<int64_t>>(StatusOr<int64_t>(result.global_step));
           const auto waiting_since = std::chrono::steady_clock::now();
-          return released.then([this, out, shared_read, on_loop, waiting_since](StatusOr<int64_t> now) mutable {
+          const int64_t waiting_ns = trace.active() ? TraceRecorder::NowNs() : 0;
+          return released.then([this, out, shared_read, on_loop, waiting_since, trace, waiting_ns, sync](
+                                   StatusOr<int64_t> now) mutable {
             ValueOrFail(now);
             out.setWaitSeconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - waiting_since).count());
+            if (trace.active() && sync) trace.Record("wait", "ps", "", waiting_ns);
+            auto read_span = std::make_shared<TraceScope>(trace, "read", "ps");
             ReadLists lists{out.initValues(static_cast<unsigned>(shared_read->names.size())),
                             out.initRows(static_cast<unsigned>(shared_read->rows.size()))};
-            return Read(shared_read, lists, on_loop).then([out](int64_t now) mutable { out.setGlobalStep(now); });
+            return Read(shared_read, lists, on_loop).then([out, read_span](int64_t now) mutable {
+              read_span->End();
+              out.setGlobalStep(now);
+            });
           });
-        }));
+        }).attach(kj::mv(call_span)));
   }
 
   kj::Promise<void> waitForStep(WaitForStepContext context) override {
@@ -568,6 +594,13 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
           }
           return WatchIdle();
         });
+  }
+
+  // Where a pushPull with trace parent `parent` records (inactive for 0 or without a recorder).
+  TraceContext TraceOf(int32_t worker, int64_t step, uint64_t parent) {
+    if (parent == 0 || options_.trace == nullptr) return {};
+    TraceContext c{options_.trace, 0, parent, step};
+    return c.OnTrack("pushPull worker:" + std::to_string(worker));
   }
 
   // A sync pushPull's wait for its step's release, counted as a waiting worker.

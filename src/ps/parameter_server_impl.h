@@ -30,6 +30,7 @@ class logger;
 namespace flowps {
 
 struct ServiceEnv;
+class TraceRecorder;
 
 namespace ps {
 
@@ -49,6 +50,14 @@ struct ParameterServerOptions {
   // Where the service counts what it does (ps/shard_monitor.h); shared with
   // the task's /metrics. Null: a monitor of its own, read by the stats call only.
   std::shared_ptr<ShardMonitor> monitor;
+  // Where a traced pushPull (one with a traceParent) records its spans: the
+  // call ("pushPull", on the track "pushPull worker:w") and under it the
+  // offer to the update rule (named by its outcome: "aggregate" when counted
+  // towards a sync step, "apply" when applied -- the sync push that completed
+  // the step applies it --, "stale", "duplicate"), the "wait" for the step's
+  // release (sync) and the "read" of the values. Null: nothing is recorded.
+  // REQUIRES: outlives the service.
+  TraceRecorder* trace = nullptr;
 };
 
 // The capability to register as the "ps" service of ps task `shard` of

@@ -38,6 +38,7 @@ WorkerJobStatus FromWire(wire::WorkerStatus::Reader s) {
   j.error = s.getError();
   j.metrics_path = s.getMetricsPath();
   j.plot_path = s.getPlotPath();
+  j.trace_path = s.getTracePath();
   j.resumed_from = s.getResumedFrom();
   j.checkpoint_failures = s.getCheckpointFailures();
   j.last_checkpoint = s.getLastCheckpoint();
@@ -47,7 +48,7 @@ WorkerJobStatus FromWire(wire::WorkerStatus::Reader s) {
 }  // namespace
 
 Status SubmitJob(kj::AsyncIoContext& io, const ClusterSpec& spec, const std::string& yaml, const std::string& path,
-                 std::chrono::milliseconds timeout, const std::string& graph_def) {
+                 std::chrono::milliseconds timeout, const std::string& graph_def, int64_t trace_steps) {
   auto client = ClientFor(io, spec, spec.chief_task(), timeout);
   Status result;
   client->GetService("worker")
@@ -57,6 +58,7 @@ Status SubmitJob(kj::AsyncIoContext& io, const ClusterSpec& spec, const std::str
         req.setJobPath(path);
         req.setFromChief(false);
         req.setGraphDef(kj::arrayPtr(reinterpret_cast<const kj::byte*>(graph_def.data()), graph_def.size()));
+        req.setTraceSteps(static_cast<uint32_t>(trace_steps));
         return client->Call(req.send(), "startJob").ignoreResult();
       })
       .then([]() {}, [&](kj::Exception&& e) { result = StatusFromException(e, ""); })
@@ -140,6 +142,7 @@ std::string FormatJobTable(const ClusterSpec& spec, const std::vector<WorkerRepo
       out += fmt::format("  last checkpoint {}  failed checkpoints {}\n",
                          j.last_checkpoint >= 0 ? std::to_string(j.last_checkpoint) : std::string("-"),
                          j.checkpoint_failures);
+    if (!j.trace_path.empty()) out += "  trace: " + j.trace_path + "\n";
   }
   for (const WorkerReport& r : reports) {
     if (!r.status.ok()) {
@@ -182,6 +185,7 @@ std::string FormatJobJson(const ClusterSpec& spec, const std::vector<WorkerRepor
   if (!chief.job.error.empty()) j.Add("error", chief.job.error);
   j.Add("resumed_from", chief.job.resumed_from).Add("last_checkpoint", chief.job.last_checkpoint);
   j.Add("checkpoint_failures", chief.job.checkpoint_failures);
+  if (!chief.job.trace_path.empty()) j.Add("trace", chief.job.trace_path);
   return j.AddRaw("workers", "[" + workers + "]").str();
 }
 

@@ -29,7 +29,7 @@ struct WorkerReport {
 // chief's refusal comes back as FailedPrecondition with its message (bad
 // spec: file, line, key; bad graph: the node and what is wrong).
 Status SubmitJob(kj::AsyncIoContext& io, const ClusterSpec& spec, const std::string& yaml, const std::string& path,
-                 std::chrono::milliseconds timeout, const std::string& graph_def = "");
+                 std::chrono::milliseconds timeout, const std::string& graph_def = "", int64_t trace_steps = 0);
 
 // Stops the running job as `flowps stop` does: the chief first (it stops the
 // workers it started and writes a final checkpoint when the job has a

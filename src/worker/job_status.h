@@ -34,6 +34,7 @@ struct WorkerJobStatus {
   std::map<std::string, double> test_metrics;  // chief: every metric of the last evaluation (empty before it)
   double elapsed_seconds = 0;
   std::string error, metrics_path, plot_path;
+  std::string trace_path;  // chief, with --trace: the job's Chrome trace once written
   int64_t resumed_from = -1;
   int64_t checkpoint_failures = 0;  // chief: failed checkpoints (training went on)
   int64_t last_checkpoint = -1;     // chief: the newest checkpoint this run completed

@@ -35,6 +35,7 @@
 #include "core/job_spec.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "core/trace.h"
 #include "core/variable_gradient.h"
 #include "data/dataset.h"
 #include "graph/executor.h"

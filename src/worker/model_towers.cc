@@ -19,12 +19,13 @@ kj::Promise<Status> ModelTowers::Load(const std::map<std::string, Tensor>& value
   return RunOnPool(*pool_, [model, v]() { return model->SetVariables(*v); });
 }
 
-kj::Promise<StatusOr<GradientSource::Gradients>> ModelTowers::Compute(const data::ColumnBatch& batch) {
+kj::Promise<StatusOr<GradientSource::Gradients>> ModelTowers::Compute(const data::ColumnBatch& batch,
+                                                                      const TraceContext& trace) {
   LocalModel* model = model_;
   const data::ColumnBatch* b = &batch;
   const std::vector<FeedSpec>* feeds = &feeds_;
-  return RunOnPool(*driver_, [model, b, feeds]() -> StatusOr<Gradients> {
-    FLOWPS_ASSIGN_OR_RETURN(LocalModel::BatchGradients g, model->ComputeGradients(BindFeeds(*feeds, *b)));
+  return RunOnPool(*driver_, [model, b, feeds, trace]() -> StatusOr<Gradients> {
+    FLOWPS_ASSIGN_OR_RETURN(LocalModel::BatchGradients g, model->ComputeGradients(BindFeeds(*feeds, *b), trace));
     return Gradients{g.loss, std::move(g.grads)};
   });
 }

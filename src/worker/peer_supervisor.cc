@@ -59,6 +59,7 @@ kj::Promise<void> PeerSupervisor::EnsurePeer(size_t k) {
               req.setJobId(job_.id);
               req.setGraphDef(kj::arrayPtr(reinterpret_cast<const kj::byte*>(job_.graph_def.data()),
                                            job_.graph_def.size()));
+              req.setTraceSteps(static_cast<uint32_t>(job_.trace_steps));
               return c.Call(req.send(), "startJob").ignoreResult();
             });
       })

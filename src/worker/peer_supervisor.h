@@ -28,6 +28,7 @@ class RpcClient;
 struct PeerJob {
   std::string name, yaml, path, id;
   std::string graph_def;  // the job's graph bytes (graph-file jobs), shipped to every worker
+  int64_t trace_steps = 0;  // `flowps submit --trace N`: steps every worker traces
 };
 
 class PeerSupervisor {

@@ -10,8 +10,9 @@ PsParameterSource::PsParameterSource(PsClient* ps, int32_t worker, std::vector<s
 kj::Promise<PulledVariables> PsParameterSource::Pull() { return ps_->Pull(names_); }
 
 kj::Promise<PushPullResult> PsParameterSource::PushPull(std::vector<int64_t> from_steps,
-                                                        std::vector<VariableGradient> grads) {
-  return ps_->PushPull(worker_, std::move(from_steps), std::move(grads), PullSpec{names_, {}});
+                                                        std::vector<VariableGradient> grads,
+                                                        const TraceContext& trace) {
+  return ps_->PushPull(worker_, std::move(from_steps), std::move(grads), PullSpec{names_, {}}, trace);
 }
 
 }  // namespace flowps

@@ -25,7 +25,8 @@ class PsParameterSource final : public ParameterSource {
   PsParameterSource(PsClient* ps, int32_t worker, std::vector<std::string> names);
 
   kj::Promise<PulledVariables> Pull() override;
-  kj::Promise<PushPullResult> PushPull(std::vector<int64_t> from_steps, std::vector<VariableGradient> grads) override;
+  kj::Promise<PushPullResult> PushPull(std::vector<int64_t> from_steps, std::vector<VariableGradient> grads,
+                                       const TraceContext& trace) override;
 
  private:
   PsClient* ps_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 
 #include <kj/debug.h>
 
@@ -62,10 +63,15 @@ StatusOr<TrainingLoopResult> TrainingLoop::Run(kj::WaitScope& wait_scope) {
 // then push and get the next. With prefetch: push what was computed last while
 // the next gradients compute from the parameters the model holds.
 Status TrainingLoop::Step() {
+  TraceScope step_span(StepTrace(), "step", "step");
+  tracing_ = step_span.child();
   if (!options_.prefetch) {
     FLOWPS_ASSIGN_OR_RETURN(Computed computed, WaitLocal(ComputeNext()));
     const auto sent = std::chrono::steady_clock::now();
-    PushPullResult answer = Wait(params_->PushPull(computed.from_steps, std::move(computed.gradients.grads)));
+    TraceScope push_span(tracing_, "push", "step");
+    PushPullResult answer =
+        Wait(params_->PushPull(computed.from_steps, std::move(computed.gradients.grads), push_span.child()));
+    push_span.End();
     return Record(computed, std::move(answer), SecondsSince(sent));
   }
   if (!ready_) {
@@ -74,19 +80,32 @@ Status TrainingLoop::Step() {
   Computed pushing = std::move(*ready_);
   ready_.reset();
   const auto sent = std::chrono::steady_clock::now();
-  auto answer = params_->PushPull(pushing.from_steps, std::move(pushing.gradients.grads)).eagerlyEvaluate(nullptr);
+  TraceScope push_span(tracing_, "push", "step");
+  auto answer = params_->PushPull(pushing.from_steps, std::move(pushing.gradients.grads), push_span.child())
+                    .eagerlyEvaluate(nullptr);
   StatusOr<Computed> next = WaitLocal(ComputeNext());
   PushPullResult pushed = Wait(kj::mv(answer));
+  push_span.End();
   const double round_trip = SecondsSince(sent);
   if (!next.ok()) return next.status();
   ready_ = std::move(next).value();
   return Record(pushing, std::move(pushed), round_trip);
 }
 
+TraceContext TrainingLoop::StepTrace() const {
+  const int64_t n = result_.local_steps;  // this worker's steps so far: the number of this one
+  if (options_.trace == nullptr || n < options_.first_traced_step ||
+      n >= options_.first_traced_step + options_.traced_steps)
+    return {};
+  return TraceContext{options_.trace, 0, 0, result_.global_step}.OnTrack("step");
+}
+
 Status TrainingLoop::LoadParameters(PulledVariables pulled) {
   result_.global_step = LeastStep(pulled.shard_steps);
   const auto start = std::chrono::steady_clock::now();
+  TraceScope pull_span(tracing_, "pull", "step");
   FLOWPS_RETURN_IF_ERROR(WaitLocal(gradients_->Load(pulled.values)));
+  pull_span.End();
   load_seconds_ = SecondsSince(start);
   current_steps_ = std::move(pulled.shard_steps);  // the values now live in the model
   return Status::OK();
@@ -94,6 +113,8 @@ Status TrainingLoop::LoadParameters(PulledVariables pulled) {
 
 kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
   const auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<TraceScope> span;  // traced steps only: the batch's read too
+  if (tracing_.active()) span = std::make_unique<TraceScope>(tracing_.OnTrack("compute"), "compute", "step");
   auto batch = batches_->Next();
   if (!batch.ok()) return StatusOr<Computed>(batch.status());
   batch_ = std::move(batch).value();
@@ -101,8 +122,10 @@ kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
   c.from_steps = current_steps_;
   c.examples = batch_.size;
   c.pull_seconds = load_seconds_;
-  return gradients_->Compute(batch_).then(
-      [c = kj::mv(c), start](StatusOr<GradientSource::Gradients> g) mutable -> StatusOr<Computed> {
+  const TraceContext kernels = span ? span->child() : TraceContext{};
+  return gradients_->Compute(batch_, kernels).then(
+      [c = kj::mv(c), start, span = kj::mv(span)](StatusOr<GradientSource::Gradients> g) mutable -> StatusOr<Computed> {
+        if (span) span->End();
         if (!g.ok()) return g.status();
         c.gradients = std::move(g).value();
         c.compute_seconds = SecondsSince(start);

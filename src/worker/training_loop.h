@@ -37,6 +37,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "core/trace.h"
 #include "core/variable_gradient.h"
 #include "data/example.h"
 #include "net/ps_client.h"
@@ -53,8 +54,9 @@ class ParameterSource {
   // Pushes `grads`, computed from parameters at `from_steps` (per shard), and
   // resolves to each shard's outcome and the parameters to compute from next
   // (see the file comment; PushPullResult is net/ps_client.h's).
-  virtual kj::Promise<PushPullResult> PushPull(std::vector<int64_t> from_steps,
-                                               std::vector<VariableGradient> grads) = 0;
+  // An active `trace` (a traced step) records the calls under trace.parent.
+  virtual kj::Promise<PushPullResult> PushPull(std::vector<int64_t> from_steps, std::vector<VariableGradient> grads,
+                                               const TraceContext& trace) = 0;
 };
 
 // The gradients of a batch: the towers of the model.
@@ -69,8 +71,9 @@ class GradientSource {
   // until the promise resolves. Never called while a Compute runs.
   virtual kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) = 0;
   // The gradients of `batch` at the parameters last loaded. The batch must
-  // stay valid until the promise resolves. At most one runs at a time.
-  virtual kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch) = 0;
+  // stay valid until the promise resolves. At most one runs at a time. An
+  // active `trace` (a traced step) records the kernels under trace.parent.
+  virtual kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, const TraceContext& trace) = 0;
 };
 
 // The batches of this worker's shard.
@@ -124,6 +127,15 @@ struct TrainingLoopOptions {
   // Resolves when the job is stopped: a wait in progress then ends the loop
   // with a kj::Exception. Null: never.
   kj::ForkedPromise<void>* cancelled = nullptr;
+  // Traces `traced_steps` of this worker's steps from its step number
+  // `first_traced_step` (0: its first step of the job; 1 leaves a warm-up
+  // step) into `trace`: per step a span "step" (track "step") with children
+  // "compute" (track "compute", the kernels under it), "push" (the pushPull
+  // round trip; the RPCs and the shards' spans under it) and "pull" (loading
+  // the answer). Null: nothing is traced.
+  TraceRecorder* trace = nullptr;
+  int64_t first_traced_step = 1;
+  int64_t traced_steps = 0;
 };
 
 class TrainingLoop {
@@ -145,6 +157,8 @@ class TrainingLoop {
   Status Step();
   Status LoadParameters(PulledVariables pulled);
   kj::Promise<StatusOr<Computed>> ComputeNext();
+  // The root of this step's spans when it is traced (inactive otherwise).
+  TraceContext StepTrace() const;
   Status Record(const Computed& c, PushPullResult answer, double round_trip_seconds);
   template <typename T>
   T Wait(kj::Promise<T> p);  // a remote call: a stop ends the wait
@@ -162,6 +176,7 @@ class TrainingLoop {
   double load_seconds_ = 0;             // how long loading those took
   data::ColumnBatch batch_;                // the batch being computed (valid until its Compute resolves)
   std::optional<Computed> ready_;       // prefetch: computed, not yet pushed
+  TraceContext tracing_;                // the running step's span when it is traced (its phases go under it)
   TrainingLoopResult result_;
 };
 

@@ -24,6 +24,7 @@
 #include "worker/data_input.h"
 #include "worker/evaluator.h"
 #include "worker/job_report.h"
+#include "worker/job_trace.h"
 #include "worker/local_devices.h"
 #include "worker/local_model.h"
 #include "worker/model_metrics.h"
@@ -57,6 +58,7 @@ struct WorkerRuntime::State {
   ThreadPool* pool = nullptr;
   std::shared_ptr<spdlog::logger> log;
   std::shared_ptr<WorkerMetrics> metrics;
+  TraceRecorder* trace = nullptr;  // the task's; may be null
 
   std::mutex control_mu;  // serialises Submit, Join and Stop; never held while waiting for a job thread to end
   std::thread thread;     // guarded by control_mu
@@ -112,7 +114,7 @@ struct WorkerRuntime::State {
   // Checks the job (and its graph), then (unless refused while one runs)
   // replaces the running one. REQUIRES: control_mu held.
   Status Start(std::string yaml, std::string path, std::string job_id, bool as_chief, bool refuse_while_running,
-               std::string graph_def);
+               std::string graph_def, int64_t trace_steps);
   // The job thread's body.
   void RunJob(const JobSpec& job, PeerJob peer_job, bool as_chief);
 };
@@ -153,6 +155,8 @@ class JobRun {
   Status BeforeStep(int64_t global_step);
   Status Evaluate(int64_t global_step);
   Status Finish(const TrainingLoopResult& totals);
+  // Chief, tracing: collects the job's trace and rewrites its file.
+  Status WriteTrace();
 
   WorkerRuntime::State& s_;
   JobSpec job_;
@@ -177,6 +181,7 @@ class JobRun {
   std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<PeerSupervisor> peers_;
   std::unique_ptr<ChiefWatch> chief_watch_;  // every other worker: its chief
+  std::unique_ptr<JobTrace> trace_;      // chief, with --trace
   std::unique_ptr<ModelTowers> towers_;  // its driver finishes before the rest goes
   std::unique_ptr<TableSource> tables_;  // a model with embedding tables: its gradients (over towers_)
 };
@@ -263,6 +268,21 @@ Status JobRun::PrepareChief() {
   };
   if (test_) evaluator_ = std::make_unique<Evaluator>(std::move(*test_), job_.eval_every_steps, std::move(pass));
   peers_ = std::make_unique<PeerSupervisor>(io_, s_.spec, s_.task, peer_job_, s_.log.get());
+  if (peer_job_.trace_steps > 0 && s_.trace != nullptr) {
+    const std::string path = job_.run_dir.empty() ? "trace-" + job_.name + ".json" : job_.run_dir + "/trace.json";
+    trace_ = std::make_unique<JobTrace>(io_, s_.spec, s_.task, s_.trace, path, s_.log.get());
+    trace_->DropEarlierSpans();  // a trace is of this job only (the other workers start after this)
+  }
+  return Status::OK();
+}
+
+Status JobRun::WriteTrace() {
+  if (!trace_) return Status::OK();
+  FLOWPS_RETURN_IF_ERROR(trace_->Collect());
+  s_.log->info("job '{}': trace of {} steps of every task ({} spans) written to {} (open it in https://ui.perfetto.dev "
+               "or chrome://tracing)",
+               job_.name, peer_job_.trace_steps, trace_->spans(), trace_->path());
+  s_.Update([&](WorkerJobStatus& st) { st.trace_path = trace_->path(); });
   return Status::OK();
 }
 
@@ -315,6 +335,7 @@ Status JobRun::Finish(const TrainingLoopResult& totals) {
     Await(checkpoints_->Final(totals.global_step));
     s_.Update([&](WorkerJobStatus& st) { st.last_checkpoint = checkpoints_->last(); });
     if (evaluator_) FLOWPS_RETURN_IF_ERROR(Evaluate(totals.global_step));  // the model holds the final parameters
+    FLOWPS_RETURN_IF_ERROR(WriteTrace());  // spans of a worker that lagged behind the first collection
   }
   return report_->Finish(totals.global_step, totals, final_metrics_);
 }
@@ -330,11 +351,19 @@ Status JobRun::Run() {
   }
   TrainingHooks hooks;
   hooks.before_step = [this](int64_t global_step) { return BeforeStep(global_step); };
-  hooks.after_step = [this](const StepRecord& step, const TrainingLoopResult& totals) {
+  TrainingLoopOptions options;
+  if (peer_job_.trace_steps > 0) {
+    options.trace = s_.trace;
+    options.first_traced_step = 1;  // after a warm-up step
+    options.traced_steps = peer_job_.trace_steps;
+  }
+  // The chief writes the trace once its own traced steps and one more are past (the others' too, in sync mode).
+  const int64_t write_trace_after = options.first_traced_step + options.traced_steps + 1;
+  hooks.after_step = [this, write_trace_after](const StepRecord& step, const TrainingLoopResult& totals) {
     s_.metrics->RecordStep(step);
+    if (trace_ && totals.local_steps == write_trace_after) FLOWPS_RETURN_IF_ERROR(WriteTrace());
     return report_->RecordStep(step, totals);
   };
-  TrainingLoopOptions options;
   options.end_step = total_;
   options.prefetch = job_.mode.prefetch;
   options.stop_requested = [this]() { return s_.Ending(); };
@@ -428,7 +457,7 @@ void WorkerRuntime::State::RunJob(const JobSpec& job, PeerJob peer_job, bool as_
 }
 
 Status WorkerRuntime::State::Start(std::string yaml, std::string path, std::string job_id, bool as_chief,
-                                   bool refuse_while_running, std::string graph_def) {
+                                   bool refuse_while_running, std::string graph_def, int64_t trace_steps) {
   auto parsed = ParseJobSpec(yaml, path, graph_def);
   if (!parsed.ok()) return parsed.status();
   JobSpec job = std::move(parsed).value();
@@ -466,7 +495,7 @@ Status WorkerRuntime::State::Start(std::string yaml, std::string path, std::stri
     thread_running = true;
   }
   log->info("{} job '{}' from {}", as_chief ? "starting" : "joining", job.name, path);
-  PeerJob peer_job{job.name, std::move(yaml), std::move(path), job_id, std::move(graph_def)};
+  PeerJob peer_job{job.name, std::move(yaml), std::move(path), job_id, std::move(graph_def), trace_steps};
   thread = std::thread([this, job = std::move(job), peer_job = std::move(peer_job), as_chief]() mutable {
     RunJob(job, std::move(peer_job), as_chief);
   });
@@ -474,8 +503,9 @@ Status WorkerRuntime::State::Start(std::string yaml, std::string path, std::stri
 }
 
 WorkerRuntime::WorkerRuntime(ClusterSpec spec, int task_index, ThreadPool* pool, std::shared_ptr<spdlog::logger> log,
-                             std::shared_ptr<WorkerMetrics> metrics)
+                             std::shared_ptr<WorkerMetrics> metrics, TraceRecorder* trace)
     : state_(std::make_shared<State>()) {
+  state_->trace = trace;
   state_->metrics = metrics ? std::move(metrics) : std::make_shared<WorkerMetrics>();
   state_->spec = std::move(spec);
   state_->task = task_index;
@@ -487,19 +517,20 @@ WorkerRuntime::~WorkerRuntime() { Stop(); }
 
 bool WorkerRuntime::is_chief() const { return state_->chief(); }
 
-Status WorkerRuntime::Submit(const std::string& yaml, const std::string& path, const std::string& graph_def) {
+Status WorkerRuntime::Submit(const std::string& yaml, const std::string& path, const std::string& graph_def,
+                             int64_t trace_steps) {
   std::lock_guard<std::mutex> control(state_->control_mu);
   if (!state_->chief())
     return FailedPrecondition("worker " + std::to_string(state_->task) + " is not the chief; submit to worker " +
                               std::to_string(state_->spec.chief) + " at " + state_->spec.chief_task().address());
   const std::string job_id = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-  return state_->Start(yaml, path, job_id, true, /*refuse_while_running=*/true, graph_def);
+  return state_->Start(yaml, path, job_id, true, /*refuse_while_running=*/true, graph_def, trace_steps);
 }
 
 Status WorkerRuntime::Join(const std::string& yaml, const std::string& path, const std::string& job_id,
-                           const std::string& graph_def) {
+                           const std::string& graph_def, int64_t trace_steps) {
   std::lock_guard<std::mutex> control(state_->control_mu);
-  return state_->Start(yaml, path, job_id, false, /*refuse_while_running=*/false, graph_def);
+  return state_->Start(yaml, path, job_id, false, /*refuse_while_running=*/false, graph_def, trace_steps);
 }
 
 void WorkerRuntime::Stop() {
@@ -539,15 +570,17 @@ class WorkerControlImpl final : public wire::WorkerControl::Server {
     std::string yaml = p.getJobYaml(), path = p.getJobPath(), id = p.getJobId();
     auto bytes = p.getGraphDef();
     std::string graph(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+    const int64_t trace_steps = p.getTraceSteps();
     auto rt = runtime_;
     auto check = [](Status s) {
       if (!s.ok()) kj::throwFatalException(KJ_EXCEPTION(FAILED, s.message()));
     };
     if (!p.getFromChief()) {
-      check(rt->Submit(yaml, path, graph));
+      check(rt->Submit(yaml, path, graph, trace_steps));
       return kj::READY_NOW;
     }
-    return rt->StopAsync().then([rt, yaml, path, id, graph, check]() { check(rt->Join(yaml, path, id, graph)); });
+    return rt->StopAsync().then(
+        [rt, yaml, path, id, graph, check, trace_steps]() { check(rt->Join(yaml, path, id, graph, trace_steps)); });
   }
 
   kj::Promise<void> stop(StopContext) override { return runtime_->StopAsync(); }
@@ -578,6 +611,7 @@ class WorkerControlImpl final : public wire::WorkerControl::Server {
     out.setError(s.error);
     out.setMetricsPath(s.metrics_path);
     out.setPlotPath(s.plot_path);
+    out.setTracePath(s.trace_path);
     out.setResumedFrom(s.resumed_from);
     out.setCheckpointFailures(s.checkpoint_failures);
     out.setLastCheckpoint(s.last_checkpoint);

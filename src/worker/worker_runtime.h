@@ -57,6 +57,7 @@ class logger;
 namespace flowps {
 
 class ThreadPool;
+class TraceRecorder;
 class WorkerMetrics;
 struct ServiceEnv;
 
@@ -65,8 +66,10 @@ class WorkerRuntime {
   // `task_index` is this worker's index in spec.workers. REQUIRES: pool
   // outlives the runtime. Every job's steps and evaluations are counted into
   // `metrics` (null: a WorkerMetrics of its own).
+  // `trace`: the task's recorder, where a job submitted with traceSteps > 0
+  // records (null: such a job traces nothing); REQUIRES: it outlives the runtime.
   WorkerRuntime(ClusterSpec spec, int task_index, ThreadPool* pool, std::shared_ptr<spdlog::logger> log,
-                std::shared_ptr<WorkerMetrics> metrics = nullptr);
+                std::shared_ptr<WorkerMetrics> metrics = nullptr, TraceRecorder* trace = nullptr);
   // Stops the job, if any, and joins its thread.
   ~WorkerRuntime();
   WorkerRuntime(const WorkerRuntime&) = delete;
@@ -79,10 +82,17 @@ class WorkerRuntime {
   // `graph_def`: the bytes of the job's model.graph_file (empty: a built-in
   // model, or the chief reads the file); a graph that is not a complete model
   // is refused naming the node. The chief ships the bytes to every worker.
-  Status Submit(const std::string& yaml, const std::string& path, const std::string& graph_def = "");
+  // `trace_steps` > 0 (`flowps submit --trace N`): every worker traces that
+  // many of its steps after its first (TrainingLoopOptions), the ps shards
+  // their part of those steps, and the chief writes the job's trace
+  // (worker/job_trace.h) to <run_dir>/trace.json (without run_dir:
+  // trace-<job>.json in its working directory) once the traced steps are
+  // past and again at the end; the status then names it (trace_path).
+  Status Submit(const std::string& yaml, const std::string& path, const std::string& graph_def = "",
+                int64_t trace_steps = 0);
   // Joins run `job_id` of the job the chief runs (a running job here is replaced).
   Status Join(const std::string& yaml, const std::string& path, const std::string& job_id,
-              const std::string& graph_def = "");
+              const std::string& graph_def = "", int64_t trace_steps = 0);
   // Stops this worker's job and waits for its thread (bounded by the ps call
   // deadline); no final checkpoint (the daemon is going away). Blocks: not for an event loop or a compute pool thread.
   void Stop();

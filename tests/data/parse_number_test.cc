@@ -215,3 +215,43 @@ TEST_CASE("a csv or libsvm field reads to the same float and the same end as Par
           SameAsParseNumberAt(buffer, 0, buffer.size(), ',');
         }
 }
+
+TEST_CASE("a line is split at its separators as a byte-by-byte scan splits it, across 64-byte blocks") {
+  std::mt19937_64 rng(3);
+  for (int line = 0; line < 3000; ++line) {
+    // Fields of 0 to 20 bytes, separated by ',' or ':'; the text padded as the chunks are.
+    std::string text;
+    const int n = static_cast<int>(rng() % 40);
+    for (int i = 0; i < n; ++i) {
+      text.append(rng() % 21, 'x');
+      text += rng() % 2 ? ',' : ':';
+    }
+    text.append(rng() % 70, 'y');
+    const size_t size = text.size();
+    text.append(64, ',');  // the padding, full of separators that must not count
+    std::vector<size_t> want;
+    for (size_t i = 0; i < size; ++i)
+      if (text[i] == ',' || text[i] == ':') want.push_back(i);
+    want.push_back(size);
+    std::vector<size_t> got;
+    FieldSplitter<',', ':'> split(text.data(), text.data() + size);
+    for (const char* e; (e = split.Next()) != nullptr;) got.push_back(static_cast<size_t>(e - text.data()));
+    INFO("line of " << size << " bytes");
+    REQUIRE(got == want);
+  }
+}
+
+TEST_CASE("a whole field reads to the same float as ParseNumberAt when it reads all of it, else is refused") {
+  std::mt19937_64 rng(17);
+  for (int i = 0; i < 200000; ++i) {
+    const std::string field = RandomField(rng);
+    const std::string buffer = field + ",0000000000000000";
+    const char* p = buffer.data();
+    const char* e = p + field.size();
+    float fast = -7, slow = -7;
+    const bool want = ParseNumberAt(p, e, &slow) == e;
+    INFO("field '" << field << "'");
+    REQUIRE(ParseFieldExact(p, e, &fast) == want);
+    if (want) REQUIRE(Bits(fast) == Bits(slow));
+  }
+}

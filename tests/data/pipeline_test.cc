@@ -147,3 +147,49 @@ TEST_CASE("a worker without examples is told so rather than waiting forever") {
   REQUIRE(!b.ok());
   CHECK(b.status().message().find("worker 1 of 2 has no examples in") != std::string::npos);
 }
+
+TEST_CASE("libsvm batches carry each example's ids and values between its offsets, batch after batch") {
+  testing::IdxDir dir;
+  // Example k has k % 4 pairs: ids 100k, 100k+1, ...; values k + j/4; label k % 10.
+  std::string text;
+  for (int k = 0; k < 11; ++k) {
+    text += std::to_string(k % 10);
+    for (int j = 0; j < k % 4; ++j) text += " " + std::to_string(100 * k + j) + ":" + std::to_string(k + j / 4.0);
+    text += "\n";
+  }
+  SourceOptions o;
+  o.format = DataFormat::kLibsvm;
+  auto source = DataSource::Open(o, dir.WriteText("r.svm", text));
+  REQUIRE(source.ok());
+  PipelineOptions once;
+  once.batch_size = 4;
+  once.epochs = 1;
+  auto p = Pipeline::Start(*source, once);
+  REQUIRE(p.ok());
+  std::vector<ColumnBatch> batches;  // all kept: a later batch must not disturb an earlier one
+  for (;;) {
+    auto b = (*p)->Next();
+    if (!b.ok()) break;
+    batches.push_back(*b);
+  }
+  REQUIRE(batches.size() == 3);
+  int k = 0;
+  for (const ColumnBatch& b : batches) {
+    const std::vector<int64_t> offsets = b.columns.at("offsets").ToVector<int64_t>();
+    const std::vector<int64_t> ids = b.columns.at("ids").ToVector<int64_t>();
+    const std::vector<float> values = b.columns.at("values").ToVector<float>();
+    REQUIRE(offsets.size() == static_cast<size_t>(b.size) + 1);
+    CHECK(offsets.front() == 0);
+    CHECK(offsets.back() == static_cast<int64_t>(ids.size()));
+    CHECK(values.size() == ids.size());
+    for (int64_t i = 0; i < b.size; ++i, ++k) {
+      INFO("example " << k);
+      REQUIRE(offsets[static_cast<size_t>(i) + 1] - offsets[static_cast<size_t>(i)] == k % 4);
+      for (int j = 0; j < k % 4; ++j) {
+        CHECK(ids[static_cast<size_t>(offsets[static_cast<size_t>(i)] + j)] == 100 * k + j);
+        CHECK(values[static_cast<size_t>(offsets[static_cast<size_t>(i)] + j)] == static_cast<float>(k + j / 4.0));
+      }
+    }
+  }
+  CHECK(k == 11);
+}

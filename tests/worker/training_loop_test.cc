@@ -5,6 +5,9 @@
 
 #include <kj/async.h>
 
+#include <map>
+#include <set>
+
 #include "worker/training_loop.h"
 
 using namespace flowps;
@@ -32,7 +35,9 @@ struct FakePs final : ParameterSource {
     return p;
   }
   kj::Promise<PulledVariables> Pull() override { return Values(); }
-  kj::Promise<PushPullResult> PushPull(std::vector<int64_t> from, std::vector<VariableGradient> grads) override {
+  kj::Promise<PushPullResult> PushPull(std::vector<int64_t> from, std::vector<VariableGradient> grads,
+                                       const TraceContext& trace) override {
+    if (trace.active()) TraceScope(trace, "fake pushPull", "rpc");
     ++in_flight;
     const float g = grads.at(0).values.data<float>()[0];
     return kj::evalLater([this, from, g]() {
@@ -71,7 +76,8 @@ struct FakeTowers final : GradientSource {
     w = values.at("w").data<float>()[0];
     return Status::OK();
   }
-  kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch) override {
+  kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, const TraceContext& trace) override {
+    if (trace.active()) TraceScope(trace, "fake kernel", "node");
     if (fail) return StatusOr<Gradients>(FailedPrecondition("the loss is nan"));
     computed_from.push_back(w);
     computed_during_push += ps.in_flight > 0 ? 1 : 0;
@@ -208,7 +214,8 @@ TEST_CASE("with prefetch, step s+1 computes while the push of step s is in fligh
 TEST_CASE("a stopped job ends a wait that would never resolve") {
   struct SilentPs final : ParameterSource {
     kj::Promise<PulledVariables> Pull() override { return kj::NEVER_DONE; }
-    kj::Promise<PushPullResult> PushPull(std::vector<int64_t>, std::vector<VariableGradient>) override {
+    kj::Promise<PushPullResult> PushPull(std::vector<int64_t>, std::vector<VariableGradient>,
+                                         const TraceContext&) override {
       return kj::NEVER_DONE;
     }
   } ps;
@@ -225,4 +232,41 @@ TEST_CASE("a stopped job ends a wait that would never resolve") {
   TrainingLoop training(&ps, &towers, &batches, {}, options);
   auto stop = kj::evalLater([&]() { paf.fulfiller->fulfill(); }).eagerlyEvaluate(nullptr);
   CHECK_THROWS_WITH(training.Run(ws), Catch::Contains("the job was stopped"));
+}
+
+TEST_CASE("a traced run records the steps asked for, after the warm-up step, each with its phases under it") {
+  Run run;
+  run.ps.sync = true;
+  run.options.end_step = 6;
+  TraceRecorder recorder(SpanIdBase(1));
+  run.options.trace = &recorder;
+  run.options.first_traced_step = 1;
+  run.options.traced_steps = 3;
+  REQUIRE(run.Go().ok());
+  TaskTrace t = recorder.Take();
+  std::map<uint64_t, const TraceSpan*> by_id;
+  std::vector<const TraceSpan*> steps;
+  for (const TraceSpan& s : t.spans) {
+    by_id[s.id] = &s;
+    if (s.name == "step") steps.push_back(&s);
+  }
+  REQUIRE(steps.size() == 3);
+  std::set<int64_t> step_numbers;
+  for (const TraceSpan* s : steps) step_numbers.insert(s->step);
+  CHECK(step_numbers == std::set<int64_t>{1, 2, 3});  // not the warm-up step 0, nor 4 and 5
+  // Every other span hangs under a step: phase -> step, fake call -> phase.
+  std::map<std::string, int> under_step;
+  for (const TraceSpan& s : t.spans) {
+    if (s.name == "step") continue;
+    REQUIRE(by_id.count(s.parent) == 1);
+    const TraceSpan* p = by_id[s.parent];
+    if (p->name == "step") ++under_step[s.name];
+    CHECK(p->start_ns <= s.start_ns);
+    CHECK(s.end_ns <= p->end_ns);
+  }
+  CHECK(under_step == std::map<std::string, int>{{"compute", 3}, {"pull", 3}, {"push", 3}});
+  for (const TraceSpan& s : t.spans) {
+    if (s.name == "fake pushPull") CHECK(by_id[s.parent]->name == "push");
+    if (s.name == "fake kernel") CHECK(by_id[s.parent]->name == "compute");
+  }
 }

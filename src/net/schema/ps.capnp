@@ -246,7 +246,7 @@ interface ParameterServer {
   #     with the current values.
   # A refused push (bad input) fails the call and reads nothing.
   pushPull @11 (worker :Int32, step :Int64, part :UInt32, parts :UInt32, gradients :List(Gradient),
-                next :ReadBack, tableGradients :List(TableGradient))
+                next :ReadBack, tableGradients :List(TableGradient), traceParent :UInt64)
       -> (outcome :PushOutcome, globalStep :Int64, complete :Bool,
           values :List(NamedTensor), rows :List(NamedTensor), waitSeconds :Float64);
   # waitSeconds: how long the answer waited for the step's release (sync).
@@ -255,6 +255,9 @@ interface ParameterServer {
   # applied) and applied on arrival at step + 1 once the push is taken (not
   # for a duplicate or stale push), before the answer's read: tables are not
   # aggregated by the sync step.
+  # traceParent: the worker's span of this call when it traces the step
+  # (`--trace`), 0 otherwise; the shard then records its spans of the call
+  # (aggregate or apply, wait, read) under it (core/trace.h).
 
   # Resolves once the shard's global step is >= step (the sync step token).
   # Not part of a step any more (pushPull waits); kept for tools and tests.

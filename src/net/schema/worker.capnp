@@ -30,6 +30,7 @@ struct WorkerStatus {
   checkpointFailures @18 :Int64;  # chief: checkpoints that failed while training (each retried at the next interval)
   lastCheckpoint @19 :Int64;      # chief: the newest checkpoint this run completed (-1: none yet)
   testMetrics @20 :List(MetricValue);  # chief: every metric of the last evaluation (accuracy, auc, loss, ...)
+  tracePath @21 :Text;       # chief, with --trace: the job's Chrome trace once written ("" before)
 }
 
 struct MetricValue {
@@ -62,7 +63,9 @@ interface WorkerControl {
   # starts this worker on the job it runs. graphDef: the bytes of the job's
   # model.graph_file (empty for a built-in model), so that no worker needs
   # the file; a submission without them has the chief read the file.
-  startJob @0 (jobYaml :Text, jobPath :Text, fromChief :Bool, jobId :Text, graphDef :Data) -> ();
+  # traceSteps: `flowps submit --trace N`, the steps every task of the job
+  # records (0: none); the chief passes it on to every worker.
+  startJob @0 (jobYaml :Text, jobPath :Text, fromChief :Bool, jobId :Text, graphDef :Data, traceSteps :UInt32) -> ();
   # Stops this worker's job (the chief also stops the workers it started);
   # returns once stopped.
   stop @1 () -> ();
