@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bench/input_bench.h"
+#include "bench/lstm_bench.h"
 #include "bench/matmul_bench.h"
 #include "bench/null_step_bench.h"
 #include "bench/rpc_latency_bench.h"
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
       flowps::MakeTrainBenchmark(),
       flowps::MakeInputBenchmark(),
       flowps::MakeSparseBenchmark(),
+      flowps::MakeLstmBenchmark(),
   };
 
   // The process's compute pool, for the benchmarks (`train` makes its own when it runs).

@@ -111,6 +111,10 @@ int RunSubmit(const SubmitOptions& o) {
       Say(fmt::format("done: final test accuracy {:.2f}%, time {}, {:.0f} examples/s; metrics: {}; plot: {}",
                       100.0 * j.test_accuracy, FormatDuration(j.elapsed_seconds), j.job_examples_per_sec,
                       j.metrics_path.empty() ? "-" : j.metrics_path, j.plot_path.empty() ? "-" : j.plot_path));
+      std::string metrics;
+      for (const auto& [name, value] : j.test_metrics) metrics += fmt::format("{}{} {:.4f}", metrics.empty() ? "" : ", ", name, value);
+      if (!metrics.empty()) Say("test metrics: " + metrics);
+      if (!j.sample.empty()) Say("sample of the trained model:\n" + j.sample);
       return 0;
     }
     if (j.state == JobState::kFailed || j.state == JobState::kStopped || j.state == JobState::kIdle) {
