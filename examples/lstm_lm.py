@@ -47,17 +47,21 @@ def split_softmax_loss(rows, targets, hidden, devices, seed):
     """Per-character cross-entropy [N*T] of ``rows`` [N*T, hidden]: the output
     projection split by columns over ``devices``, each part's log-sum-exp and
     picked label logit on its device, the loss assembled from the parts."""
-    lse, picked, offset = [], [], 0
+    lse, picked, parts, offset = [], [], [], 0
     for p, device in enumerate(devices):
         width = VOCAB // len(devices) + (1 if p < VOCAB % len(devices) else 0)
         with fp.device(device):
             W = fp.variable(f"softmax/part{p}/W", [hidden, width], init=fp.init.glorot_uniform(seed=seed + p))
             b = fp.variable(f"softmax/part{p}/b", [width], init=fp.init.zeros())
             logits = fp.bias_add(fp.matmul(rows, W), b)
+            parts.append(logits)
             lse.append(fp.log_sum_exp(logits))
             picked.append(fp.pick_column(logits, targets, offset=offset, vocab=VOCAB))
         offset += width
     with fp.device(devices[0]):
+        # The whole [N*T, vocab] logits, named "logits": only sampling runs them
+        # (the chief samples text from a graph with "tokens" and "logits").
+        fp.concat(parts, axis=1, name="logits")
         label_logit = picked[0]
         for p in picked[1:]:
             label_logit = label_logit + p

@@ -925,7 +925,7 @@ TEST_CASE("1 ps and 2 workers train the built-in lstm_lm on fortunes to a held-o
                       << "  softmax_parts: 2\n  seed: 1\n"
                       << "data:\n  format: text\n  train: " << train << "\n  test: " << test
                       << "\n  sequence_length: 32\n  batch_size: 32\n  seed: 1\n"
-                      << "optimizer:\n  type: adam\n  learning_rate: 0.005\n  clip_norm: 5\n"
+                      << "optimizer:\n  type: adam\n  learning_rate: 0.02\n  clip_norm: 5\n"
                       << "mode:\n" << kSync2 << "train:\n  steps: 300\n  log_every_steps: 50\n";
   REQUIRE(cluster.Submit(path).ok());
   const WorkerJobStatus chief = cluster.WaitJobEnd(std::chrono::seconds(600));
@@ -936,7 +936,7 @@ TEST_CASE("1 ps and 2 workers train the built-in lstm_lm on fortunes to a held-o
   const double trained = chief.test_metrics.at("perplexity");
   WARN("unigram perplexity " << unigram << ", trained " << trained << ", sample:\n" << chief.sample);
   CHECK(unigram > 15);
-  CHECK(trained < 0.5 * unigram);  // measured: REPLACE
+  CHECK(trained < 0.5 * unigram);  // measured 10.1 against 24.0 (0.42) here, load average 18
   CHECK(chief.sample.size() == 300);
   CHECK_THAT(Slurp(cluster.dir() + "/worker0.log"), Catch::Contains("sample of the trained model"));
 }
