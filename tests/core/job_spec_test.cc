@@ -265,3 +265,16 @@ TEST_CASE("a bad lstm_lm or clip_norm key is refused naming file, line and key")
              Catch::Contains("key 'model.layers' is only valid for type lstm_lm"));
   CHECK(ErrorOf(Valid("  clip_norm: 0\n")) == "job.yaml:11: key 'optimizer.clip_norm' must be positive");
 }
+
+TEST_CASE("model.soft_placement is off unless the job turns it on") {
+  auto off = ParseJobSpec(Valid(), "job.yaml");
+  REQUIRE(off.ok());
+  CHECK_FALSE(off->model.soft_placement);
+  std::string text = Valid();
+  text.replace(text.find("  hidden:"), 0, "  soft_placement: true\n");
+  auto on = ParseJobSpec(text, "job.yaml");
+  REQUIRE(on.ok());
+  CHECK(on->model.soft_placement);
+  text.replace(text.find("true"), 4, "maybe");
+  CHECK_THAT(ErrorOf(text), Catch::Contains("job.yaml:4: key 'model.soft_placement'"));
+}
