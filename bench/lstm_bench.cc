@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "bench/bench_runner.h"
+#include "graph/device.h"
 #include "worker/local_model.h"
 
 namespace flowps {
@@ -32,7 +33,14 @@ Status RunLstmBenchmark(BenchContext& ctx) {
   auto cpu = [](int64_t i) { return "/device:cpu:" + std::to_string(i); };
   for (int64_t d = 0; devices > 0 && d < spec.layers; ++d) spec.layer_devices.push_back(cpu(d % devices));
   for (int64_t p = 0; devices > 0 && p < spec.softmax_parts; ++p) spec.softmax_devices.push_back(cpu(p % devices));
-  FLOWPS_ASSIGN_OR_RETURN(auto model, LocalModel::Create(spec, OptimizerConfig{}, ctx.pool));
+  // The worker's devices the requests name: one replica over them (no towers).
+  std::vector<std::unique_ptr<Device>> cpus;
+  TowerOptions towers;
+  for (int64_t i = 0; i < devices; ++i) {
+    cpus.push_back(std::make_unique<CpuDevice>("/job:worker/task:0/device:cpu:" + std::to_string(i)));
+    towers.devices.push_back(cpus.back().get());
+  }
+  FLOWPS_ASSIGN_OR_RETURN(auto model, LocalModel::Create(spec, OptimizerConfig{}, ctx.pool, towers));
 
   // A fixed batch of bytes: the step's cost does not depend on their values.
   const int64_t b = o["batch"], t = spec.unroll;

@@ -5,8 +5,8 @@
 // Options (--opt key=value, positive integers): steps (default 20), warmup
 // (3), batch (32), unroll (64), layers (4), hidden (256), embedding (64),
 // parts (softmax parts, 1), devices (N: requests layer d on cpu:(d mod N) and
-// softmax part p on cpu:(p mod N); 0, the default: no requests). The
-// requests are honoured as far as the runtime places nodes by them.
+// softmax part p on cpu:(p mod N), on a worker of N CPU devices: one
+// model-parallel replica; absent, the default: no requests, one device).
 #pragma once
 
 #include "bench/benchmark.h"
