@@ -38,7 +38,7 @@ from .job import Async, Job, Sync, cluster_status, optimizers, submit_file
 __all__ = [
     "Error", "DType", "float32", "int32", "int64", "Graph", "Tensor", "Operation", "Metric", "Session",
     "get_default_graph", "device", "placeholder", "variable", "constant", "assign", "group", "gradients",
-    "initialize_variables", "accuracy", "auc", "mean", "op_names", "builtin_model", "data", "init", "ops", "Job", "Sync", "Async", "optimizers", "submit_file", "cluster_status",
+    "initialize_variables", "accuracy", "auc", "mean", "perplexity", "op_names", "builtin_model", "data", "init", "ops", "Job", "Sync", "Async", "optimizers", "submit_file", "cluster_status",
 ]
 
 Error = _flowps.Error
@@ -158,7 +158,7 @@ class Graph:
     # ---- roles: what makes the graph a model a cluster can train ----
     def set_roles(self, inputs, loss, metrics=None):
         """``inputs``: {placeholder: data column}; ``loss``: a float32 scalar;
-        ``metrics``: {name: fp.accuracy(...) / fp.auc(...) / fp.mean(...)}."""
+        ``metrics``: {name: fp.accuracy(...) / fp.auc(...) / fp.mean(...) / fp.perplexity(...)}."""
         metrics = metrics or {}
         self._g.set_roles([(_in_graph(self, p, "an input").node, str(c)) for p, c in inputs.items()],
                           _in_graph(self, loss, "the loss")._ref() if loss is not None else None,
@@ -345,7 +345,7 @@ def initialize_variables():
 
 
 class Metric:
-    """A metric to report: ``kind`` ("accuracy", "auc", "mean") over ``tensors``.
+    """A metric to report: ``kind`` ("accuracy", "auc", "mean", "perplexity") over ``tensors``.
     Fetch it with Session.run to compute it on one batch."""
 
     def __init__(self, kind, tensors):
@@ -355,6 +355,8 @@ class Metric:
     def compute(self, values):
         if self.kind == "mean":
             return float(np.mean(values[0]))
+        if self.kind == "perplexity":
+            return float(np.exp(np.mean(values[0])))
         if self.kind == "accuracy":
             return float(np.mean(np.argmax(values[0], axis=1) == values[1]))
         if self.kind == "auc":
@@ -395,6 +397,12 @@ def auc(scores, labels):
 def mean(value):
     """The mean of a float32 scalar or [N] tensor, e.g. the loss."""
     return Metric("mean", [value])
+
+
+def perplexity(loss):
+    """exp of the mean of a float32 scalar or [N] loss in nats: a language
+    model's perplexity (per token when ``loss`` is the per-token cross-entropy)."""
+    return Metric("perplexity", [loss])
 
 
 class Session:

@@ -402,6 +402,7 @@ py::dict ChiefStatus(const std::string& cluster_path, int timeout_ms) {
   out["elapsed_seconds"] = j.elapsed_seconds;
   out["error"] = j.error;
   out["metrics_path"] = j.metrics_path;
+  out["sample"] = j.sample;
   return out;
 }
 

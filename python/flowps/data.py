@@ -23,6 +23,15 @@ def libsvm(train, test, feeds, batch_size=64, shuffle=True, seed=0):
     return LibsvmData(train, test, feeds, batch_size, shuffle, seed)
 
 
+def text(train, feeds, sequence_length, test=None, batch_size=32, shuffle=True, seed=0):
+    """The data of a job (flowps.Job): UTF-8 text files (``train`` and ``test``
+    each a file, a folder or a glob) as byte sequences of ``sequence_length``
+    whose columns "tokens" and "targets" (the next bytes) feed the placeholders
+    in ``feeds`` ({placeholder: column})."""
+    from .job import TextData
+    return TextData(train, feeds, sequence_length, test, batch_size, shuffle, seed)
+
+
 def read_idx(path):
     """The array in an IDX file (gzipped when the name ends in .gz)."""
     opener = gzip.open if str(path).endswith(".gz") else open

@@ -46,33 +46,55 @@ class LibsvmData:
         return out
 
 
+class TextData:
+    """Text files (a file, a folder or a glob) read as byte sequences of
+    ``sequence_length``: columns "tokens" (the bytes) and "targets" (the next
+    bytes), int32 [sequence_length], feeding the placeholders in ``feeds``."""
+
+    def __init__(self, train, feeds, sequence_length, test=None, batch_size=32, shuffle=True, seed=0):
+        self.train, self.test, self.feeds = train, test, dict(feeds)
+        self.sequence_length, self.batch_size = int(sequence_length), int(batch_size)
+        self.shuffle, self.seed = bool(shuffle), int(seed)
+
+    def spec(self):
+        out = {"format": "text", "train": self.train, "sequence_length": self.sequence_length,
+               "batch_size": self.batch_size, "shuffle": self.shuffle, "seed": self.seed}
+        if self.test:
+            out["test"] = self.test
+        return out
+
+
 class _Optimizer:
-    def __init__(self, type, learning_rate, **params):
+    def __init__(self, type, learning_rate, clip_norm=None, **params):
         self.type, self.learning_rate, self.params = type, float(learning_rate), params
+        if clip_norm is not None:
+            self.params["clip_norm"] = float(clip_norm)
 
     def spec(self):
         return {"type": self.type, "learning_rate": self.learning_rate, **self.params}
 
 
 class optimizers:
-    """The ps-side optimizers of the job spec."""
+    """The ps-side optimizers of the job spec. ``clip_norm`` (any of them): each
+    worker clips a step's gradients to that global norm before pushing them."""
 
     @staticmethod
-    def SGD(learning_rate):
-        return _Optimizer("sgd", learning_rate)
+    def SGD(learning_rate, clip_norm=None):
+        return _Optimizer("sgd", learning_rate, clip_norm)
 
     @staticmethod
-    def Momentum(learning_rate, momentum=0.9, nesterov=False):
-        return _Optimizer("momentum", learning_rate, momentum=float(momentum), nesterov=bool(nesterov))
+    def Momentum(learning_rate, momentum=0.9, nesterov=False, clip_norm=None):
+        return _Optimizer("momentum", learning_rate, clip_norm, momentum=float(momentum), nesterov=bool(nesterov))
 
     @staticmethod
-    def Adagrad(learning_rate, initial_accumulator=0.1, epsilon=1e-8):
-        return _Optimizer("adagrad", learning_rate, initial_accumulator=float(initial_accumulator),
+    def Adagrad(learning_rate, initial_accumulator=0.1, epsilon=1e-8, clip_norm=None):
+        return _Optimizer("adagrad", learning_rate, clip_norm, initial_accumulator=float(initial_accumulator),
                           epsilon=float(epsilon))
 
     @staticmethod
-    def Adam(learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
-        return _Optimizer("adam", learning_rate, beta1=float(beta1), beta2=float(beta2), epsilon=float(epsilon))
+    def Adam(learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8, clip_norm=None):
+        return _Optimizer("adam", learning_rate, clip_norm, beta1=float(beta1), beta2=float(beta2),
+                          epsilon=float(epsilon))
 
     @staticmethod
     def Ftrl(learning_rate, l1=0.0, l2=0.0, initial_accumulator=0.1):
@@ -206,6 +228,9 @@ def _follow(name, cluster, poll_s, timeout_ms, out):
             result.update(global_step=st["global_step"], seconds=st["elapsed_seconds"])
             print(f"flowps: job '{name}' done at step {st['global_step']}: " + _format(st["test_metrics"]),
                   file=out, flush=True)
+            if st.get("sample"):
+                result["sample"] = st["sample"]
+                print("flowps: sample of the trained model:\n" + st["sample"], file=out, flush=True)
             return result
         if state in ("failed", "stopped", "idle"):
             raise _flowps.Error(f"job '{name}' {state}" + (f": {st['error']}" if st["error"] else ""))

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bench/input_bench.h"
+#include "bench/lstm_bench.h"
 #include "bench/matmul_bench.h"
 #include "bench/metrics_cost_bench.h"
 #include "bench/model_parallel_bench.h"
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
       flowps::MakeTrainBenchmark(),
       flowps::MakeInputBenchmark(),
       flowps::MakeSparseBenchmark(),
+      flowps::MakeLstmBenchmark(),
       flowps::MakeModelParallelBenchmark(),
   };
 

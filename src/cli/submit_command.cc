@@ -113,6 +113,7 @@ int RunSubmit(const SubmitOptions& o) {
                       FormatDuration(j.elapsed_seconds), j.job_examples_per_sec,
                       j.metrics_path.empty() ? "-" : j.metrics_path, j.plot_path.empty() ? "-" : j.plot_path,
                       j.trace_path.empty() ? "" : "; trace: " + j.trace_path));
+      if (!j.sample.empty()) Say("sample of the trained model:\n" + j.sample);
       return 0;
     }
     if (j.state == JobState::kFailed || j.state == JobState::kStopped || j.state == JobState::kIdle) {

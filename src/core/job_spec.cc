@@ -3,6 +3,7 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "core/yaml_reader.h"
@@ -59,6 +60,53 @@ std::string ResolveInput(YamlMap& m, const std::string& key, const std::string& 
   return p.lexically_normal().string();
 }
 
+// The lstm_lm keys (refused for other models).
+void ReadLstmLm(YamlMap& m, ModelSpec* model) {
+  const bool lm = model->kind == ModelKind::kLstmLm;
+  for (const char* key : {"vocab", "embedding", "layers", "hidden_size", "unroll", "layer_devices", "softmax_parts",
+                          "softmax_devices"}) {
+    RefuseUnless(m, lm, key, "type lstm_lm");
+    if (!lm) continue;
+    std::string k = key;
+    if (k == "layer_devices" || k == "softmax_devices") {
+      auto* list = k == "layer_devices" ? &model->layer_devices : &model->softmax_devices;
+      m.Optional(k, list);  // each checked when the model is built (ParseDeviceRequest)
+      continue;
+    }
+    int64_t* v = k == "vocab" ? &model->vocab : k == "embedding" ? &model->embedding : k == "layers" ? &model->layers
+                 : k == "hidden_size" ? &model->hidden_size : k == "unroll" ? &model->unroll : &model->softmax_parts;
+    m.Optional(k, v);
+    if (m.status().ok() && m.has(k) && (*v <= 0 || *v > kMaxHiddenWidth))
+      m.Fail(k, "must be in [1, " + std::to_string(kMaxHiddenWidth) + "]");
+  }
+  if (!lm || !m.status().ok()) return;
+  if (!model->softmax_devices.empty()) {
+    const auto parts = static_cast<int64_t>(model->softmax_devices.size());
+    if (m.has("softmax_parts") && model->softmax_parts != parts)
+      m.Fail("softmax_parts", "is " + std::to_string(model->softmax_parts) + " but softmax_devices names " +
+                                  std::to_string(parts) + " devices");
+    model->softmax_parts = parts;
+  }
+  if (m.status().ok() && !model->layer_devices.empty() &&
+      static_cast<int64_t>(model->layer_devices.size()) != model->layers)
+    m.Fail("layer_devices", "names " + std::to_string(model->layer_devices.size()) + " devices for " +
+                                std::to_string(model->layers) + " layers");
+  if (m.status().ok() && model->softmax_parts > model->vocab)
+    m.Fail("softmax_parts", "must be at most vocab (" + std::to_string(model->vocab) + ")");
+}
+
+// lstm_lm: its unroll is the text format's sequence length (taken from it
+// when not given).
+Status MatchUnroll(YamlMap m, JobSpec* job) {
+  const int64_t length = job->data.format == DataFormat::kText ? job->data.sequence_length : 0;
+  if (job->model.unroll == 0 && length == 0) m.Fail("unroll", "is required unless data.format is text");
+  if (job->model.unroll == 0) job->model.unroll = length;
+  if (m.status().ok() && length > 0 && job->model.unroll != length)
+    m.Fail("unroll", "is " + std::to_string(job->model.unroll) + " but data.sequence_length is " +
+                         std::to_string(length) + " (one example is one unrolled sequence)");
+  return m.status();
+}
+
 Status ReadModel(YamlMap m, const fs::path& base, const std::string& graph_def, ModelSpec* model) {
   if (m.has("graph_file")) {
     RefuseUnless(m, false, "type", "built-in models (the model is given by graph_file)");
@@ -76,9 +124,11 @@ Status ReadModel(YamlMap m, const fs::path& base, const std::string& graph_def, 
                         {{"softmax", ModelKind::kSoftmax},
                          {"mlp", ModelKind::kMlp},
                          {"cnn", ModelKind::kCnn},
-                         {"wide_deep", ModelKind::kWideDeep}},
+                         {"wide_deep", ModelKind::kWideDeep},
+                         {"lstm_lm", ModelKind::kLstmLm}},
                         &model->kind);
   }
+  ReadLstmLm(m, model);
   RefuseUnless(m, model->kind == ModelKind::kMlp || model->kind == ModelKind::kWideDeep, "hidden",
                "types mlp and wide_deep");
   m.Optional("hidden", &model->hidden);
@@ -196,6 +246,9 @@ Status ReadOptimizer(YamlMap m, OptimizerConfig* opt) {
   }
   m.Optional("epsilon", &opt->epsilon);
   RequirePositive(m, "epsilon", opt->epsilon);
+  m.Optional("clip_norm", &opt->clip_norm);
+  RequirePositive(m, "clip_norm", opt->clip_norm);
+  if (m.status().ok() && !std::isfinite(opt->clip_norm)) m.Fail("clip_norm", "must be finite");
   m.Optional("l1", &opt->l1).Optional("l2", &opt->l2);
   RequireNonNegative(m, "l1", opt->l1);
   RequireNonNegative(m, "l2", opt->l2);
@@ -339,6 +392,7 @@ const char* ModelKindName(ModelKind k) {
     case ModelKind::kMlp: return "mlp";
     case ModelKind::kCnn: return "cnn";
     case ModelKind::kWideDeep: return "wide_deep";
+    case ModelKind::kLstmLm: return "lstm_lm";
     case ModelKind::kGraphFile: return "graph";
   }
   return "?";
@@ -368,6 +422,7 @@ StatusOr<JobSpec> JobSpecFromYaml(const YAML::Node& doc, const std::string& path
   FLOWPS_RETURN_IF_ERROR(root.status());
   FLOWPS_RETURN_IF_ERROR(ReadModel(root.Child("model", true), base, graph_def, &job.model));
   FLOWPS_RETURN_IF_ERROR(ReadData(root.Child("data", false), base, &job.data));
+  if (job.model.kind == ModelKind::kLstmLm) FLOWPS_RETURN_IF_ERROR(MatchUnroll(root.Child("model", true), &job));
   FLOWPS_RETURN_IF_ERROR(ReadOptimizer(root.Child("optimizer", true), &job.optimizer));
   FLOWPS_RETURN_IF_ERROR(ReadMode(root.Child("mode", true), &job.mode));
   FLOWPS_RETURN_IF_ERROR(ReadTrain(root.Child("train", true), &job));

@@ -16,10 +16,10 @@
 
 namespace flowps {
 
-enum class ModelKind { kSoftmax, kMlp, kCnn, kWideDeep, kGraphFile };
+enum class ModelKind { kSoftmax, kMlp, kCnn, kWideDeep, kLstmLm, kGraphFile };
 enum class DataFormat { kIdx, kCsv, kLibsvm, kNpy, kText };
 
-const char* ModelKindName(ModelKind k);          // "softmax", "mlp", "cnn", "wide_deep", "graph"
+const char* ModelKindName(ModelKind k);          // "softmax", "mlp", "cnn", "wide_deep", "lstm_lm", "graph"
 const char* DataFormatName(DataFormat f);        // "idx", "csv", "libsvm", "npy", "text"
 
 struct ModelSpec {
@@ -27,6 +27,16 @@ struct ModelSpec {
   std::vector<int64_t> hidden = {256};  // mlp, wide_deep: hidden layer widths
   int64_t embedding_dim = 0;            // wide_deep: the dim of the job's table 'deep' (set from tables)
   int64_t seed = 1;                     // initializers
+  // lstm_lm only: a character-level language model (worker/lstm_lm.h) over
+  // the text format's byte ids, with these shapes and placements.
+  int64_t vocab = 256;                  // softmax classes: every token id is below it
+  int64_t embedding = 64;               // embedding width
+  int64_t layers = 4;                   // stacked LSTM layers
+  int64_t hidden_size = 256;            // units per LSTM layer
+  int64_t unroll = 0;                   // time steps per example (0: data.sequence_length)
+  std::vector<std::string> layer_devices;    // layer d's requested device (empty: none)
+  int64_t softmax_parts = 1;                 // the output projection split by columns in this many parts
+  std::vector<std::string> softmax_devices;  // part p's requested device (empty: none)
   std::string graph_file;               // graph only: absolute path (resolved against the job file)
   std::string graph_def;                // graph only: the GraphDef bytes when they came with the job (the
                                         // chief ships them to every worker); used instead of graph_file

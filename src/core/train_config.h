@@ -28,6 +28,10 @@ struct OptimizerConfig {
   double initial_accumulator = 0.1;  // adagrad, ftrl
   double l1 = 0;                     // ftrl: L1 regularisation strength (>= 0)
   double l2 = 0;                     // ftrl: L2 regularisation strength (>= 0)
+  // Worker side, any kind: > 0 clips each step's gradients to this global
+  // norm (graph/gradient_clipping.h) before they are applied or pushed; 0
+  // does not clip. Not sent to the ps.
+  double clip_norm = 0;
 
   // InvalidArgument naming the field unless every value is in range.
   Status Validate() const;

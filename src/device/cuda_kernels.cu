@@ -66,6 +66,26 @@ __global__ void CrossEntropyKernel(const float* x, const Index* labels, int64_t 
   }
 }
 
+__global__ void LogSumExpKernel(const float* x, int64_t rows, int64_t c, float* y) {
+  for (int64_t i = FirstIndex(); i < rows; i += GridStride()) y[i] = LogSumExpRow(x + i * c, c);
+}
+
+template <typename Index>
+__global__ void PickColumnKernel(const float* x, int64_t rows, int64_t c, const Index* labels, int64_t offset,
+                                 int64_t vocab, float* out, int* bad) {
+  for (int64_t i = FirstIndex(); i < rows; i += GridStride()) {
+    bool outside = false;
+    out[i] = PickColumnAt(x, c, labels, offset, vocab, i, &outside);
+    if (outside) *bad = 1;
+  }
+}
+
+template <typename Index>
+__global__ void PickColumnGradKernel(const float* dy, int64_t c, const Index* labels, int64_t offset, float* dx,
+                                     int64_t n) {
+  for (int64_t i = FirstIndex(); i < n; i += GridStride()) dx[i] = PickColumnGradAt(dy, c, labels, offset, i);
+}
+
 template <typename T, typename Index>
 __global__ void GatherKernel(const T* params, int64_t rows, int64_t row, const Index* indices, int64_t n, T* out,
                              int* bad) {
@@ -219,6 +239,35 @@ cudaError_t LaunchCrossEntropy(const float* x, const void* labels, bool labels64
   else
     CrossEntropyKernel<<<Blocks(rows), kThreads, 0, s>>>(x, static_cast<const int32_t*>(labels), rows, c, loss,
                                                           backprop, bad);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchLogSumExp(const float* x, int64_t rows, int64_t c, float* y, cudaStream_t s) {
+  if (rows == 0) return cudaSuccess;
+  LogSumExpKernel<<<Blocks(rows), kThreads, 0, s>>>(x, rows, c, y);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchPickColumn(const float* x, int64_t rows, int64_t c, const void* labels, bool labels64,
+                             int64_t offset, int64_t vocab, float* out, int* bad, cudaStream_t s) {
+  if (rows == 0) return cudaSuccess;
+  if (labels64)
+    PickColumnKernel<<<Blocks(rows), kThreads, 0, s>>>(x, rows, c, static_cast<const int64_t*>(labels), offset, vocab,
+                                                        out, bad);
+  else
+    PickColumnKernel<<<Blocks(rows), kThreads, 0, s>>>(x, rows, c, static_cast<const int32_t*>(labels), offset, vocab,
+                                                        out, bad);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchPickColumnGrad(const float* dy, int64_t rows, int64_t c, const void* labels, bool labels64,
+                                 int64_t offset, float* dx, cudaStream_t s) {
+  const int64_t n = rows * c;
+  if (n == 0) return cudaSuccess;
+  if (labels64)
+    PickColumnGradKernel<<<Blocks(n), kThreads, 0, s>>>(dy, c, static_cast<const int64_t*>(labels), offset, dx, n);
+  else
+    PickColumnGradKernel<<<Blocks(n), kThreads, 0, s>>>(dy, c, static_cast<const int32_t*>(labels), offset, dx, n);
   return cudaGetLastError();
 }
 

@@ -32,6 +32,15 @@ cudaError_t LaunchSoftmax(const float* x, int64_t rows, int64_t c, float* y, cud
 cudaError_t LaunchCrossEntropy(const float* x, const void* labels, bool labels64, int64_t rows, int64_t c,
                                float* loss, float* backprop, int* bad, cudaStream_t stream);
 
+// A split softmax's pieces (kernels/nn_kernels.h): y[i] = LogSumExpRow of row i;
+// out[i] = PickColumnAt (sets *bad for a label outside [0, vocab));
+// dx [rows, c] = PickColumnGradAt.
+cudaError_t LaunchLogSumExp(const float* x, int64_t rows, int64_t c, float* y, cudaStream_t stream);
+cudaError_t LaunchPickColumn(const float* x, int64_t rows, int64_t c, const void* labels, bool labels64,
+                             int64_t offset, int64_t vocab, float* out, int* bad, cudaStream_t stream);
+cudaError_t LaunchPickColumnGrad(const float* dy, int64_t rows, int64_t c, const void* labels, bool labels64,
+                                 int64_t offset, float* dx, cudaStream_t stream);
+
 // Rows of `row` elements of `elem_size` (4 or 8) bytes picked by indices
 // (int32 or int64, n_indices of them); *bad = 1 for an index outside [0, rows).
 cudaError_t LaunchGather(const void* params, int elem_size, int64_t rows, int64_t row, const void* indices,

@@ -11,6 +11,7 @@
 #include "graph/op_util.h"
 #include "kernels/array_kernels.h"
 #include "kernels/math_kernels.h"
+#include "kernels/nn_kernels.h"
 #include "kernels/per_element_index.h"
 #include "kernels/strided.h"
 
@@ -124,9 +125,7 @@ KernelFn ReduceKernel(ReduceKind kind) {
 Status CrossEntropyKernel(KernelContext& c) {
   FLOWPS_ASSIGN_OR_RETURN(GpuDevice * d, Gpu(c));
   const Tensor &logits = c.input(0), &labels = c.input(1);
-  if (logits.shape().rank() != 2 || labels.shape().rank() != 1 || labels.shape().dim(0) != logits.shape().dim(0))
-    return InvalidArgument("expected logits [N,C] and labels [N], got " + logits.shape().ToString() + " and " +
-                           labels.shape().ToString());
+  FLOWPS_RETURN_IF_ERROR(kernels::CheckLogitsAndLabels(logits.shape(), labels.shape()));
   const int64_t n = logits.shape().dim(0), classes = logits.shape().dim(1);
   FLOWPS_ASSIGN_OR_RETURN(Tensor loss, d->Allocate(DType::kFloat32, Shape{n}));
   FLOWPS_ASSIGN_OR_RETURN(Tensor backprop, d->Allocate(DType::kFloat32, Shape{n, classes}));
@@ -140,6 +139,49 @@ Status CrossEntropyKernel(KernelContext& c) {
   c.set_output(0, std::move(loss));
   c.set_output(1, std::move(backprop));
   return Status::OK();
+}
+
+StatusOr<Tensor> LogSumExpOnGpu(KernelContext& c, GpuDevice& d) {
+  const Tensor& x = c.input(0);
+  if (x.shape().rank() < 1) return InvalidArgument("LogSumExp needs x of rank >= 1");
+  std::vector<int64_t> dims = x.shape().dims();
+  const int64_t classes = dims.back();
+  dims.back() = 1;
+  FLOWPS_ASSIGN_OR_RETURN(Tensor y, d.Allocate(DType::kFloat32, Shape(dims)));
+  FLOWPS_RETURN_IF_ERROR(
+      Launched(cuda::LaunchLogSumExp(x.data<float>(), y.num_elements(), classes, y.data<float>(), StreamOf(d)), c));
+  return y;
+}
+
+StatusOr<Tensor> PickColumnOnGpu(KernelContext& c, GpuDevice& d) {
+  const Tensor &x = c.input(0), &labels = c.input(1);
+  FLOWPS_ASSIGN_OR_RETURN(int64_t offset, c.attr<int64_t>("offset"));
+  FLOWPS_ASSIGN_OR_RETURN(int64_t vocab, c.attr<int64_t>("vocab"));
+  FLOWPS_RETURN_IF_ERROR(kernels::CheckLogitsAndLabels(x.shape(), labels.shape()));
+  const int64_t n = x.shape().dim(0);
+  FLOWPS_ASSIGN_OR_RETURN(Tensor out, d.Allocate(DType::kFloat32, Shape{n, 1}));
+  FLOWPS_ASSIGN_OR_RETURN(Tensor flag, NewFlag(d));
+  FLOWPS_RETURN_IF_ERROR(Launched(cuda::LaunchPickColumn(x.data<float>(), n, x.shape().dim(1), labels.raw_data(),
+                                                         IsIndex64(labels), offset, vocab, out.data<float>(),
+                                                         flag.data<int32_t>(), StreamOf(d)),
+                                  c));
+  FLOWPS_RETURN_IF_ERROR(CheckFlag(d, flag, "a label is out of range [0, " + std::to_string(vocab) + ")"));
+  return out;
+}
+
+StatusOr<Tensor> PickColumnGradOnGpu(KernelContext& c, GpuDevice& d) {
+  const Tensor &dy = c.input(0), &labels = c.input(1);
+  const Shape& like = c.input(2).shape();
+  FLOWPS_ASSIGN_OR_RETURN(int64_t offset, c.attr<int64_t>("offset"));
+  if (like.rank() != 2 || labels.num_elements() != like.dim(0) || dy.num_elements() != like.dim(0))
+    return InvalidArgument("dy " + dy.shape().ToString() + " and labels " + labels.shape().ToString() +
+                           " do not fit logits " + like.ToString());
+  FLOWPS_ASSIGN_OR_RETURN(Tensor dx, d.Allocate(DType::kFloat32, like));
+  FLOWPS_RETURN_IF_ERROR(Launched(cuda::LaunchPickColumnGrad(dy.data<float>(), like.dim(0), like.dim(1),
+                                                             labels.raw_data(), IsIndex64(labels), offset,
+                                                             dx.data<float>(), StreamOf(d)),
+                                  c));
+  return dx;
 }
 
 StatusOr<Tensor> GatherOnGpu(KernelContext& c, GpuDevice& d) {
@@ -331,6 +373,9 @@ std::vector<std::pair<std::string, KernelFn>> GpuKernels() {
   }));
   k.emplace_back("SparseSoftmaxCrossEntropyWithLogits", CrossEntropyKernel);
   k.emplace_back("Gather", OneGpuOutput(GatherOnGpu));
+  k.emplace_back("LogSumExp", OneGpuOutput(LogSumExpOnGpu));
+  k.emplace_back("PickColumn", OneGpuOutput(PickColumnOnGpu));
+  k.emplace_back("PickColumnGrad", OneGpuOutput(PickColumnGradOnGpu));
   k.emplace_back("SparseToDense", OneGpuOutput(ScatterOnGpu));
   k.emplace_back("Conv2D", OneGpuOutput([](KernelContext& c, GpuDevice& d) -> StatusOr<Tensor> {
     FLOWPS_ASSIGN_OR_RETURN(kernels::WindowGeometry g, ConvGeometry(c, c.input(0).shape(), c.input(1).shape()));

@@ -37,7 +37,7 @@ Status CheckMetric(const MetricRole& m) {
   auto parsed = ParseMetricKind(m.kind);
   if (!parsed.ok()) return parsed.status().WithContext(what);
   const MetricKind kind = *parsed;
-  const size_t want = kind == MetricKind::kMean ? 1 : 2;
+  const size_t want = kind == MetricKind::kMean || kind == MetricKind::kPerplexity ? 1 : 2;
   if (m.tensors.size() != want)
     return InvalidArgument(what + " (" + m.kind + ") takes " + std::to_string(want) + " tensors, got " +
                            std::to_string(m.tensors.size()));
@@ -50,6 +50,7 @@ Status CheckMetric(const MetricRole& m) {
   const Output& a = m.tensors[0];
   switch (kind) {
     case MetricKind::kMean:
+    case MetricKind::kPerplexity:
       if (a.dtype() != DType::kFloat32 || a.shape().rank() > 1) return bad(a, "a float32 scalar or [N]");
       return Status::OK();
     case MetricKind::kAccuracy:
@@ -132,14 +133,15 @@ const char* MetricKindName(MetricKind kind) {
     case MetricKind::kMean: return "mean";
     case MetricKind::kAccuracy: return "accuracy";
     case MetricKind::kAuc: return "auc";
+    case MetricKind::kPerplexity: return "perplexity";
   }
   return "unknown";
 }
 
 StatusOr<MetricKind> ParseMetricKind(const std::string& name) {
-  for (MetricKind k : {MetricKind::kMean, MetricKind::kAccuracy, MetricKind::kAuc})
+  for (MetricKind k : {MetricKind::kMean, MetricKind::kAccuracy, MetricKind::kAuc, MetricKind::kPerplexity})
     if (name == MetricKindName(k)) return k;
-  return InvalidArgument("unknown metric kind '" + name + "' (expected mean, accuracy or auc)");
+  return InvalidArgument("unknown metric kind '" + name + "' (expected mean, accuracy, auc or perplexity)");
 }
 
 Status ValidateModel(const Graph& graph) {

@@ -44,8 +44,10 @@ Output Variable(Graph& g, const std::string& name, Shape shape, const kernels::I
 //                                 fraction of rows whose arg-max is the label
 //   auc       [scores, labels]    float32 [N], int32/int64 [N] of 0/1: the
 //                                 area under the ROC curve
-enum class MetricKind { kMean, kAccuracy, kAuc };
-const char* MetricKindName(MetricKind kind);  // "mean", "accuracy", "auc"
+//   perplexity [value]            as mean, of a loss in nats; reported as
+//                                 exp(mean) (a language model's perplexity)
+enum class MetricKind { kMean, kAccuracy, kAuc, kPerplexity };
+const char* MetricKindName(MetricKind kind);  // "mean", "accuracy", "auc", "perplexity"
 StatusOr<MetricKind> ParseMetricKind(const std::string& name);
 
 // Validates the full model contract: every variable has an initializer that

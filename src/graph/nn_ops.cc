@@ -70,13 +70,18 @@ OpDef SoftmaxOp() {
   return d;
 }
 
+// Inputs 0 and 1 are float32 logits [N, C] and int32/int64 labels [N].
+Status LogitsAndLabels(const ShapeContext& c) {
+  FLOWPS_RETURN_IF_ERROR(ExpectDType(c, 0, DType::kFloat32));
+  FLOWPS_RETURN_IF_ERROR(ExpectIndices(c, 1));
+  FLOWPS_RETURN_IF_ERROR(ExpectRank(c, 0, 2));
+  return ExpectRank(c, 1, 1);
+}
+
 OpDef CrossEntropyOp() {
   OpDef d = NewOp("SparseSoftmaxCrossEntropyWithLogits", 2);
   d.shape_fn = [](ShapeContext& c) -> Status {
-    FLOWPS_RETURN_IF_ERROR(ExpectDType(c, 0, DType::kFloat32));
-    FLOWPS_RETURN_IF_ERROR(ExpectIndices(c, 1));
-    FLOWPS_RETURN_IF_ERROR(ExpectRank(c, 0, 2));
-    FLOWPS_RETURN_IF_ERROR(ExpectRank(c, 1, 1));
+    FLOWPS_RETURN_IF_ERROR(LogitsAndLabels(c));
     int64_t n = c.input_shape(0).dim(0), m = c.input_shape(1).dim(0);
     if (n >= 0 && m >= 0 && n != m)
       return InvalidArgument("logits " + c.input_shape(0).ToString() + " and labels " + c.input_shape(1).ToString() +
@@ -98,6 +103,77 @@ OpDef CrossEntropyOp() {
     (*dx)[0] = Dense(Reshape(dy[0].dense, Shape{-1, 1}) * n.output(1));
     return Status::OK();
   };
+  return d;
+}
+
+// A split softmax's pieces (kernels/nn_kernels.h): LogSumExp over the last
+// axis (kept as a dim of 1), PickColumn of a part's columns [offset, offset + C)
+// of a vocabulary of `vocab` columns.
+OpDef LogSumExpOp() {
+  OpDef d = NewOp("LogSumExp", 1);
+  d.shape_fn = [](ShapeContext& c) -> Status {
+    FLOWPS_RETURN_IF_ERROR(FloatInputs(c));
+    if (c.input_shape(0).rank() < 1) return InvalidArgument("x must have rank >= 1");
+    Ints dims = c.input_shape(0).dims();
+    dims.back() = 1;
+    c.add_output(DType::kFloat32, Shape(dims));
+    return Status::OK();
+  };
+  d.kernels[DeviceType::kCPU] = OneOutput([](KernelContext& c) -> StatusOr<Tensor> { return kernels::LogSumExp(c.input(0)); });
+  // dx = exp(x - y) dy: the softmax of the row times its dy.
+  d.grad = [](Node& n, const Grads& dy, Grads* dx) -> Status {
+    (*dx)[0] = Dense(Exp(n.input(0) - n.output(0)) * DenseGrad(n, dy, 0));
+    return Status::OK();
+  };
+  return d;
+}
+
+// The offset and vocab attributes of PickColumn, checked against a part of `columns` columns (-1: unknown).
+Status CheckPickAttrs(const ShapeContext& c, int64_t columns) {
+  FLOWPS_ASSIGN_OR_RETURN(int64_t offset, c.attr<int64_t>("offset"));
+  FLOWPS_ASSIGN_OR_RETURN(int64_t vocab, c.attr<int64_t>("vocab"));
+  if (offset < 0 || vocab < 1 || (columns >= 0 && offset + columns > vocab))
+    return InvalidArgument("the part's columns [" + std::to_string(offset) + ", " +
+                           std::to_string(offset + std::max<int64_t>(columns, 0)) + ") do not fit a vocabulary of " +
+                           std::to_string(vocab) + " (attributes offset, vocab)");
+  return Status::OK();
+}
+
+OpDef PickColumnOp() {
+  OpDef d = NewOp("PickColumn", 2);
+  d.shape_fn = [](ShapeContext& c) -> Status {
+    FLOWPS_RETURN_IF_ERROR(LogitsAndLabels(c));
+    FLOWPS_RETURN_IF_ERROR(CheckPickAttrs(c, c.input_shape(0).dim(1)));
+    c.add_output(DType::kFloat32, Shape{c.input_shape(0).dim(0), 1});
+    return Status::OK();
+  };
+  d.kernels[DeviceType::kCPU] = OneOutput([](KernelContext& c) -> StatusOr<Tensor> {
+    FLOWPS_ASSIGN_OR_RETURN(int64_t offset, c.attr<int64_t>("offset"));
+    FLOWPS_ASSIGN_OR_RETURN(int64_t vocab, c.attr<int64_t>("vocab"));
+    return kernels::PickColumn(c.input(0), c.input(1), offset, vocab);
+  });
+  d.grad = [](Node& n, const Grads& dy, Grads* dx) -> Status {
+    (*dx)[0] = Dense(PickColumnGrad(DenseGrad(n, dy, 0), n.input(1), n.input(0),
+                                    GetAttrOr<int64_t>(n.attrs(), "offset", 0)));
+    return Status::OK();
+  };
+  return d;
+}
+
+OpDef PickColumnGradOp() {
+  OpDef d = NewOp("PickColumnGrad", 3);
+  d.shape_fn = [](ShapeContext& c) -> Status {
+    FLOWPS_RETURN_IF_ERROR(ExpectDType(c, 0, DType::kFloat32));
+    FLOWPS_RETURN_IF_ERROR(ExpectIndices(c, 1));
+    FLOWPS_RETURN_IF_ERROR(ExpectRank(c, 2, 2));
+    FLOWPS_RETURN_IF_ERROR(c.attr<int64_t>("offset").status());
+    c.add_output(DType::kFloat32, c.input_shape(2));
+    return Status::OK();
+  };
+  d.kernels[DeviceType::kCPU] = OneOutput([](KernelContext& c) -> StatusOr<Tensor> {
+    FLOWPS_ASSIGN_OR_RETURN(int64_t offset, c.attr<int64_t>("offset"));
+    return kernels::PickColumnGrad(c.input(0), c.input(1), c.input(2).shape(), offset);
+  });
   return d;
 }
 
@@ -231,7 +307,7 @@ OpDef MaxPoolGradOp() {
 }  // namespace
 
 Status RegisterNNOps(OpRegistry* r) {
-  for (OpDef d : {SoftmaxOp(), CrossEntropyOp(), Conv2DOp(), Conv2DBackpropInputOp(), Conv2DBackpropFilterOp(),
+  for (OpDef d : {SoftmaxOp(), CrossEntropyOp(), LogSumExpOp(), PickColumnOp(), PickColumnGradOp(), Conv2DOp(), Conv2DBackpropInputOp(), Conv2DBackpropFilterOp(),
                   MaxPoolOp(), MaxPoolGradOp()})
     FLOWPS_RETURN_IF_ERROR(r->Register(std::move(d)));
   return Status::OK();

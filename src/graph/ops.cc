@@ -127,6 +127,10 @@ std::vector<Output> Split(Output x, int64_t num_split, int64_t axis) {
 Output SparseSoftmaxCrossEntropyWithLogits(Output logits, Output labels) {
   return Make("SparseSoftmaxCrossEntropyWithLogits", {logits, labels});
 }
+Output LogSumExp(Output x) { return Make("LogSumExp", {x}); }
+Output PickColumn(Output part_logits, Output labels, int64_t offset, int64_t vocab) {
+  return Make("PickColumn", {part_logits, labels}, {{"offset", offset}, {"vocab", vocab}});
+}
 Output Gather(Output params, Output indices) { return Make("Gather", {params, indices}); }
 Output Conv2D(Output x, Output filter, std::vector<int64_t> strides, const std::string& padding) {
   return Make("Conv2D", {x, filter}, WindowAttrs(std::move(strides), padding));
@@ -151,6 +155,9 @@ Output SliceGrad(Output dy, Output like, std::vector<int64_t> begin) {
 }
 Output SparseToDense(Output indices, Output values, Output like) {
   return Make("SparseToDense", {indices, values, like});
+}
+Output PickColumnGrad(Output dy, Output labels, Output like, int64_t offset) {
+  return Make("PickColumnGrad", {dy, labels, like}, {{"offset", offset}});
 }
 Output ReluGrad(Output dy, Output x) { return Make("ReluGrad", {dy, x}); }
 Output SigmoidGrad(Output y, Output dy) { return Make("SigmoidGrad", {y, dy}); }

@@ -94,6 +94,14 @@ Output Softmax(Output logits);  // over the last axis
 // logits [N, C], labels [N] (int32 or int64): the per-example loss [N]. Output 1
 // of the same node is the gradient wrt the logits (softmax - onehot).
 Output SparseSoftmaxCrossEntropyWithLogits(Output logits, Output labels);
+// A softmax split by columns over devices, as on the slide: part p holds
+// columns [offset_p, offset_p + C_p) of a vocabulary of `vocab`, and
+//   loss_i = LogSumExp(Concat({LogSumExp(part_p)}, 1))_i - sum_p PickColumn(part_p, labels, offset_p, vocab)_i
+// LogSumExp: log(sum(exp(x))) over the last axis, kept as a dim of 1 ([..., C] -> [..., 1]).
+Output LogSumExp(Output x);
+// part_logits [N, C], labels [N] int32/int64 -> [N, 1]: the logit of row i's
+// label when this part holds it, else 0. A label outside [0, vocab) fails the step.
+Output PickColumn(Output part_logits, Output labels, int64_t offset, int64_t vocab);
 // Rows of params [V, ...] picked by indices (int32/int64): indices.shape ++ params.shape[1:].
 // Its gradient wrt params is sparse (the picked rows).
 Output Gather(Output params, Output indices);
@@ -117,6 +125,7 @@ Output SliceGrad(Output dy, Output like, std::vector<int64_t> begin);
 Output SparseToDense(Output indices, Output values, Output like);  // adds rows into zeros
 // Its adjoint (and gradient): each row of example i gets per_example[i] (mean: / length).
 Output SegmentExpand(Output per_example, Output offsets, const std::string& combiner);
+Output PickColumnGrad(Output dy, Output labels, Output like, int64_t offset);  // PickColumn's gradient
 Output ReluGrad(Output dy, Output x);
 Output SigmoidGrad(Output y, Output dy);
 Output TanhGrad(Output y, Output dy);

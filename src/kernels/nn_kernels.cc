@@ -8,6 +8,7 @@
 #include "kernels/array_kernels.h"
 #include "kernels/elementwise_functors.h"
 #include "kernels/math_kernels.h"
+#include "kernels/per_element.h"
 
 namespace flowps::kernels {
 namespace {
@@ -71,10 +72,15 @@ Tensor Softmax(const Tensor& logits) {
   return out;
 }
 
+Status CheckLogitsAndLabels(const Shape& logits, const Shape& labels) {
+  if (logits.rank() != 2 || labels.rank() != 1 || labels.dim(0) != logits.dim(0))
+    return InvalidArgument("expected logits [N,C] and labels [N], got " + logits.ToString() + " and " +
+                           labels.ToString());
+  return Status::OK();
+}
+
 StatusOr<CrossEntropy> SparseSoftmaxCrossEntropy(const Tensor& logits, const Tensor& labels) {
-  if (logits.shape().rank() != 2 || labels.shape().rank() != 1 || labels.shape().dim(0) != logits.shape().dim(0))
-    return InvalidArgument("expected logits [N,C] and labels [N], got " + logits.shape().ToString() + " and " +
-                           labels.shape().ToString());
+  FLOWPS_RETURN_IF_ERROR(CheckLogitsAndLabels(logits.shape(), labels.shape()));
   const int64_t n = logits.shape().dim(0), c = logits.shape().dim(1);
   std::vector<int64_t> lab = IndicesAsInt64(labels);
   for (int64_t i = 0; i < n; ++i)
@@ -95,6 +101,63 @@ StatusOr<CrossEntropy> SparseSoftmaxCrossEntropy(const Tensor& logits, const Ten
     p(i, lab[i]) -= 1.f;
   }
   return r;
+}
+
+Tensor LogSumExp(const Tensor& x) {
+  const int rank = x.shape().rank();
+  const int64_t c = rank == 0 ? 1 : x.shape().dim(rank - 1);
+  std::vector<int64_t> dims = x.shape().dims();
+  if (rank == 0) dims.push_back(1);
+  dims.back() = 1;
+  Tensor out(DType::kFloat32, Shape(dims));
+  const int64_t rows = out.num_elements();
+  for (int64_t i = 0; i < rows; ++i) out.data<float>()[i] = LogSumExpRow(x.data<float>() + i * c, c);
+  return out;
+}
+
+namespace {
+
+template <typename Index>
+Status PickRows(const Tensor& x, const Index* labels, int64_t offset, int64_t vocab, float* out) {
+  const int64_t n = x.shape().dim(0), c = x.shape().dim(1);
+  for (int64_t i = 0; i < n; ++i) {
+    bool bad = false;
+    out[i] = PickColumnAt(x.data<float>(), c, labels, offset, vocab, i, &bad);
+    if (bad)
+      return InvalidArgument("label " + std::to_string(static_cast<int64_t>(labels[i])) + " of example " +
+                             std::to_string(i) + " is out of range [0, " + std::to_string(vocab) + ")");
+  }
+  return Status::OK();
+}
+
+template <typename Index>
+void PickGradRows(const float* dy, const Index* labels, int64_t c, int64_t offset, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = PickColumnGradAt(dy, c, labels, offset, i);
+}
+
+}  // namespace
+
+StatusOr<Tensor> PickColumn(const Tensor& x, const Tensor& labels, int64_t offset, int64_t vocab) {
+  FLOWPS_RETURN_IF_ERROR(CheckLogitsAndLabels(x.shape(), labels.shape()));
+  Tensor out(DType::kFloat32, Shape{x.shape().dim(0), 1});
+  if (labels.dtype() == DType::kInt64)
+    FLOWPS_RETURN_IF_ERROR(PickRows(x, labels.data<int64_t>(), offset, vocab, out.data<float>()));
+  else
+    FLOWPS_RETURN_IF_ERROR(PickRows(x, labels.data<int32_t>(), offset, vocab, out.data<float>()));
+  return out;
+}
+
+StatusOr<Tensor> PickColumnGrad(const Tensor& dy, const Tensor& labels, const Shape& x_shape, int64_t offset) {
+  FLOWPS_RETURN_IF_ERROR(CheckLogitsAndLabels(x_shape, labels.shape()));
+  if (dy.num_elements() != x_shape.dim(0))
+    return InvalidArgument("dy " + dy.shape().ToString() + " does not fit logits " + x_shape.ToString());
+  Tensor dx(DType::kFloat32, x_shape);
+  const int64_t c = x_shape.dim(1);
+  if (labels.dtype() == DType::kInt64)
+    PickGradRows(dy.data<float>(), labels.data<int64_t>(), c, offset, dx.data<float>(), dx.num_elements());
+  else
+    PickGradRows(dy.data<float>(), labels.data<int32_t>(), c, offset, dx.data<float>(), dx.num_elements());
+  return dx;
 }
 
 StatusOr<int64_t> WindowOutputSize(int64_t in, int64_t k, int64_t stride, bool same, int64_t* pad_before) {

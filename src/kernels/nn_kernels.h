@@ -17,6 +17,9 @@ namespace flowps::kernels {
 // Softmax over the last axis.
 Tensor Softmax(const Tensor& logits);
 
+// InvalidArgument unless logits are [N, C] and labels [N] (the dtypes are the caller's).
+Status CheckLogitsAndLabels(const Shape& logits, const Shape& labels);
+
 // logits [N, C], labels [N] int32/int64 in [0, C): the per-example loss [N]
 // and its gradient wrt the logits, softmax - onehot [N, C].
 struct CrossEntropy {
@@ -24,6 +27,21 @@ struct CrossEntropy {
   Tensor backprop;
 };
 StatusOr<CrossEntropy> SparseSoftmaxCrossEntropy(const Tensor& logits, const Tensor& labels);
+
+// The pieces of a softmax split by columns over devices (graph op LogSumExp,
+// PickColumn): each part gives its log-sum-exp and the logit of each row's
+// label when the part holds it; the loss is LogSumExp over the parts' terms
+// minus the sum of the picked logits.
+// log(sum(exp(x))) over the last axis, kept as a dim of 1: [..., C] -> [..., 1].
+Tensor LogSumExp(const Tensor& x);
+// x [N, C] holding vocabulary columns [offset, offset + C), labels [N]
+// int32/int64 -> [N, 1]: x[i, labels[i] - offset], or 0 where the label is in
+// another part. InvalidArgument naming the example when a label is outside
+// [0, vocab) or the shapes do not fit.
+StatusOr<Tensor> PickColumn(const Tensor& x, const Tensor& labels, int64_t offset, int64_t vocab);
+// Its gradient: dy [N, 1] -> dx [N, C] (dy at each row's label column, zeros
+// elsewhere).
+StatusOr<Tensor> PickColumnGrad(const Tensor& dy, const Tensor& labels, const Shape& x_shape, int64_t offset);
 
 // Geometry of a 2-D window op over NHWC input; SAME pads so that
 // out = ceil(in / stride), VALID uses only whole windows.

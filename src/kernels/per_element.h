@@ -161,6 +161,42 @@ FLOWPS_HOST_DEVICE inline float CrossEntropyRow(const float* x, int64_t c, int64
   return log_sum - x[label];
 }
 
+// log(sum(exp(x))) of one row of c values, computed stably (the max
+// subtracted first, the exps summed pairwise): -inf for an empty row or a row
+// of -inf, +inf when a value is +inf, NaN when one is NaN. One part's term of a
+// split softmax's normaliser (LogSumExp).
+FLOWPS_HOST_DEVICE inline float LogSumExpRow(const float* x, int64_t c) {
+  float m = -INFINITY;
+  for (int64_t k = 0; k < c; ++k) m = MaxNanFn()(m, x[k]);
+  if (m == INFINITY || m == -INFINITY || m != m) return m;
+  PairwiseSum pairwise;
+  ExpFn exp_fn;
+  for (int64_t k = 0; k < c; ++k) pairwise.Add(exp_fn(x[k] - m));
+  return LogFn()(pairwise.Total()) + m;
+}
+
+// PickColumn of a split softmax's part: the part holds columns [offset,
+// offset + c) of the vocabulary; row i's label picks x[i, label - offset], or
+// 0 when the label is another part's. Returns the element of row i; *bad when
+// the label is outside [0, vocab).
+template <typename Index>
+FLOWPS_HOST_DEVICE inline float PickColumnAt(const float* x, int64_t c, const Index* labels, int64_t offset,
+                                             int64_t vocab, int64_t i, bool* bad) {
+  const int64_t label = static_cast<int64_t>(labels[i]);
+  *bad = label < 0 || label >= vocab;
+  const int64_t k = label - offset;
+  return k >= 0 && k < c ? x[i * c + k] : 0.f;
+}
+
+// Its gradient: element i of dx [rows, c] is dy[row] where its column is the
+// row's label, else 0.
+template <typename Index>
+FLOWPS_HOST_DEVICE inline float PickColumnGradAt(const float* dy, int64_t c, const Index* labels, int64_t offset,
+                                                 int64_t i) {
+  const int64_t row = i / c;
+  return static_cast<int64_t>(labels[row]) - offset == i % c ? dy[row] : 0.f;
+}
+
 // Gather: output element i of rows of `row` elements picked by indices.
 // Returns the params offset, or -1 when the index is out of [0, rows).
 template <typename Index>

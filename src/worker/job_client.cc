@@ -42,6 +42,7 @@ WorkerJobStatus FromWire(wire::WorkerStatus::Reader s) {
   j.resumed_from = s.getResumedFrom();
   j.checkpoint_failures = s.getCheckpointFailures();
   j.last_checkpoint = s.getLastCheckpoint();
+  j.sample = s.getSample();
   return j;
 }
 

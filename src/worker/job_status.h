@@ -38,6 +38,7 @@ struct WorkerJobStatus {
   int64_t resumed_from = -1;
   int64_t checkpoint_failures = 0;  // chief: failed checkpoints (training went on)
   int64_t last_checkpoint = -1;     // chief: the newest checkpoint this run completed
+  std::string sample;               // chief, when done with a text model: text it generated (printable ASCII)
 };
 
 }  // namespace flowps

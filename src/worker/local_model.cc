@@ -6,6 +6,7 @@
 
 #include "graph/device.h"
 #include "graph/device_name.h"
+#include "graph/gradient_clipping.h"
 #include "graph/gradients.h"
 #include "graph/ops.h"
 #include "graph/partition.h"
@@ -29,6 +30,10 @@ StatusOr<std::unique_ptr<LocalModel>> LocalModel::Create(const ModelSpec& spec, 
   for (const ModelVariable& v : m->model_.variables) reads.push_back(v.read);
   auto grads = Gradients(m->model_.loss, reads);
   if (!grads.ok()) return grads.status().WithContext("adding gradients");
+  if (optimizer.clip_norm > 0) {
+    *grads = ClipByGlobalNorm(*grads, static_cast<float>(optimizer.clip_norm)).grads;
+    FLOWPS_RETURN_IF_ERROR(m->model_.graph->status().WithContext("clipping the gradients"));
+  }
   m->fetches_ = {m->model_.loss};
   for (size_t i = 0; i < reads.size(); ++i) {
     const ModelVariable& mv = m->model_.variables[i];
@@ -164,6 +169,7 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
   Output loss = losses[0];
   for (size_t t = 1; t < n_towers; ++t) loss = loss + losses[t];
   fetch(loss);
+  std::vector<GradValue> summed(vars_.size());
   for (size_t i = 0; i < vars_.size(); ++i) {
     TrainedVariable& v = vars_[i];
     for (size_t t = 0; t < n_towers; ++t)
@@ -175,12 +181,26 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
         indices.push_back(grads[t][i].indices);
         values.push_back(grads[t][i].values);
       }
-      v.tower_indices = fetch(n_towers == 1 ? indices[0] : Concat(indices, 0));
-      v.tower_values = fetch(n_towers == 1 ? values[0] : Concat(values, 0));
+      summed[i] = grads[0][i];
+      summed[i].indices = n_towers == 1 ? indices[0] : Concat(indices, 0);
+      summed[i].values = n_towers == 1 ? values[0] : Concat(values, 0);
     } else {
       Output sum = grads[0][i].dense;
       for (size_t t = 1; t < n_towers; ++t) sum = sum + grads[t][i].dense;
-      v.tower_dense = fetch(sum);
+      summed[i] = grads[0][i];
+      summed[i].dense = sum;
+    }
+  }
+  // optimizer.clip_norm: the batch's (averaged) gradients clipped together.
+  if (optimizer_.config().clip_norm > 0)
+    summed = ClipByGlobalNorm(summed, static_cast<float>(optimizer_.config().clip_norm)).grads;
+  for (size_t i = 0; i < vars_.size(); ++i) {
+    TrainedVariable& v = vars_[i];
+    if (v.grad.sparse()) {
+      v.tower_indices = fetch(summed[i].indices);
+      v.tower_values = fetch(summed[i].values);
+    } else {
+      v.tower_dense = fetch(summed[i].dense);
     }
   }
   for (size_t i = 0; i < tables_.size(); ++i) {

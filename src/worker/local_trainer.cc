@@ -10,6 +10,7 @@
 #include "data/pipeline.h"
 #include "worker/data_input.h"
 #include "worker/local_model.h"
+#include "worker/lstm_lm.h"
 #include "worker/model_metrics.h"
 #include "worker/training_progress.h"
 
@@ -81,6 +82,10 @@ StatusOr<TrainResult> TrainLocally(const JobSpec& job, const TrainOptions& optio
   log->info("done: final test accuracy {:.2f}% after {} steps ({:.2f} epochs) in {}, {:.0f} examples/s{}",
             100.0 * result.test_accuracy, result.steps, result.epochs, FormatDuration(result.seconds),
             result.examples_per_sec, result.metrics_path.empty() ? "" : "; metrics: " + result.metrics_path);
+  if (IsTextModel(*model)) {
+    FLOWPS_ASSIGN_OR_RETURN(std::string sample, SampleText(*model, SampleOptions{}));
+    log->info("sample of the trained model:\n{}", PrintableText(sample));
+  }
   return result;
 }
 

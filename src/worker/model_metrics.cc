@@ -30,6 +30,7 @@ struct Accumulator {
     const Tensor& a = values[0];
     switch (kind) {
       case MetricKind::kMean:
+      case MetricKind::kPerplexity:
         if (a.shape().rank() == 0) {
           sum += static_cast<double>(a.data<float>()[0]) * static_cast<double>(batch_rows);
           count += batch_rows;
@@ -52,7 +53,8 @@ struct Accumulator {
   }
   double Value() const {
     if (kind == MetricKind::kAuc) return AreaUnderCurve(scores, labels);
-    return count > 0 ? sum / static_cast<double>(count) : 0.0;
+    const double mean = count > 0 ? sum / static_cast<double>(count) : 0.0;
+    return kind == MetricKind::kPerplexity ? std::exp(mean) : mean;
   }
 };
 

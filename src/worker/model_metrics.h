@@ -19,7 +19,8 @@ class LocalModel;
 
 // Metric name -> value over the whole data set: accuracy a fraction in [0, 1],
 // auc in [0, 1] (NaN when one class is absent), mean and loss averaged per
-// example (a scalar per batch weighted by the batch's size).
+// example (a scalar per batch weighted by the batch's size), perplexity the
+// exp of such a mean.
 using TestMetrics = std::map<std::string, double>;
 
 // Adds the columns a batch needs beyond those read (an embedding table's rows

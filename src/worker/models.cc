@@ -8,6 +8,7 @@
 #include "graph/op_registry.h"
 #include "graph/ops.h"
 #include "graph/table_input.h"
+#include "worker/lstm_lm.h"
 
 namespace flowps {
 namespace {
@@ -22,13 +23,6 @@ InitializerSpec HeNormal(uint64_t seed) {
   s.kind = InitializerKind::kHeNormal;
   s.seed = seed;
   return s;
-}
-
-// An Identity of `o` named `name`, so the contract's names exist in the graph.
-Output Named(Output o, const std::string& name) {
-  if (!o.valid()) return o;
-  Node* n = o.graph()->AddNodeOrRecord(NodeSpec{"Identity", name, {o}, {}, {}, ""});
-  return n == nullptr ? Output{} : n->output(0);
 }
 
 // x [n, in] -> x W + b, W He-initialised (zeros with he = false).
@@ -68,6 +62,7 @@ Output BuildLogits(Graph& g, Output x, const ModelSpec& spec) {
       return Dense(g, h, 128, kNumClasses, "out", true, seed + 3);
     }
     case ModelKind::kWideDeep:
+    case ModelKind::kLstmLm:  // BuildLstmLmGraph
     case ModelKind::kGraphFile:
       break;
   }
@@ -115,14 +110,21 @@ Output ImagePlaceholder(const Graph& g, const std::string& name, DType dtype, in
 
 }  // namespace
 
+Output NamedIdentity(Output o, const std::string& name) {
+  if (!o.valid()) return o;
+  Node* n = o.graph()->AddNodeOrRecord(NodeSpec{"Identity", name, {o}, {}, {}, ""});
+  return n == nullptr ? Output{} : n->output(0);
+}
+
 StatusOr<std::unique_ptr<Graph>> BuildBuiltinGraph(const ModelSpec& spec, const OpRegistry* registry) {
   if (spec.kind == ModelKind::kGraphFile) return InvalidArgument("a graph-file model is not a built-in");
   if (spec.kind == ModelKind::kWideDeep) return BuildWideDeepGraph(spec, registry);
+  if (spec.kind == ModelKind::kLstmLm) return BuildLstmLmGraph(spec, registry);
   auto g = std::make_unique<Graph>(registry);
   Output x = Placeholder(*g, DType::kFloat32, Shape{-1, kImageFeatures}, "x");
   Output y = Placeholder(*g, DType::kInt32, Shape{-1}, "y");
-  Output logits = Named(BuildLogits(*g, x, spec), "logits");
-  Output loss = Named(ReduceMean(SparseSoftmaxCrossEntropyWithLogits(logits, y)), "loss");
+  Output logits = NamedIdentity(BuildLogits(*g, x, spec), "logits");
+  Output loss = NamedIdentity(ReduceMean(SparseSoftmaxCrossEntropyWithLogits(logits, y)), "loss");
   FLOWPS_RETURN_IF_ERROR(g->status().WithContext(std::string("building model ") + ModelKindName(spec.kind)));
   GraphRoles& roles = g->roles();
   roles.inputs = {{x.node, "features"}, {y.node, "label"}};

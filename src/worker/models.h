@@ -48,13 +48,17 @@ struct Model {
 inline constexpr int64_t kImageFeatures = 784;
 inline constexpr int kNumClasses = 10;
 
-// A built-in model (spec.kind softmax, mlp, cnn or wide_deep) as a
+// A built-in model (spec.kind softmax, mlp, cnn, wide_deep or lstm_lm) as a
 // complete-model graph: initializers (He normal seeded from spec.seed, biases
-// zero) and roles. wide_deep (on libsvm click logs: label, ids, offsets) looks
-// up the tables 'wide' (dim 1) and 'deep' (spec.embedding_dim), with the
-// metrics auc and log_loss.
+// zero; lstm_lm: worker/lstm_lm.h) and roles. wide_deep (on libsvm click logs:
+// label, ids, offsets) looks up the tables 'wide' (dim 1) and 'deep'
+// (spec.embedding_dim), with the metrics auc and log_loss.
 // REQUIRES: registry holds the standard ops and outlives the graph.
 StatusOr<std::unique_ptr<Graph>> BuildBuiltinGraph(const ModelSpec& spec, const OpRegistry* registry);
+
+// An Identity of `o` named `name`, so that a graph contract's names ("loss",
+// "logits") exist in the graph; invalid for an invalid `o`.
+Output NamedIdentity(Output o, const std::string& name);
 
 // The model of `graph` after ValidateModel; `where` (a file, "the job's
 // graph") prefixes errors.

@@ -93,7 +93,8 @@ Status TableSource::CheckTables(const JobSpec& job, const std::vector<TableInput
 
 kj::Promise<Status> TableSource::Load(const std::map<std::string, Tensor>& values) { return towers_->Load(values); }
 
-kj::Promise<StatusOr<GradientSource::Gradients>> TableSource::Compute(const data::ColumnBatch& batch) {
+kj::Promise<StatusOr<GradientSource::Gradients>> TableSource::Compute(const data::ColumnBatch& batch,
+                                                                       const TraceContext& trace) {
   keys_.clear();
   std::vector<TableLookupRequest> requests;
   for (const TableInput& t : tables_) {
@@ -103,14 +104,14 @@ kj::Promise<StatusOr<GradientSource::Gradients>> TableSource::Compute(const data
   }
   for (size_t i = 0; i < tables_.size(); ++i) requests.push_back({tables_[i].table, &keys_[i]});
   return ps_->LookupTables(std::move(requests), true)
-      .then([this, &batch](TableLookupResult looked_up) {
+      .then([this, &batch, trace](TableLookupResult looked_up) {
         batch_ = batch;  // the columns share their buffers
         for (size_t i = 0; i < tables_.size(); ++i) {
           const TableInput& t = tables_[i];
           batch_.columns[RowsColumn(t)] = ConcatenateRows(looked_up.rows[i], keys_[i].num_distinct(), t.dim);
           batch_.columns[IndexColumn(t)] = IndexTensor(keys_[i].ConcatenatedIndex());
         }
-        return towers_->Compute(batch_);
+        return towers_->Compute(batch_, trace);
       })
       .then([this](StatusOr<Gradients> computed) -> StatusOr<Gradients> {
         if (!computed.ok()) return computed;

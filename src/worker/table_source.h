@@ -52,7 +52,7 @@ class TableSource final : public GradientSource {
   static Status CheckTables(const JobSpec& job, const std::vector<TableInput>& tables, const data::Schema& schema);
 
   kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) override;
-  kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch) override;
+  kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, const TraceContext& trace) override;
   // The model's metrics over `test` with the tables' current rows.
   // REQUIRES: `test` stays valid until the promise resolves.
   kj::Promise<StatusOr<TestMetrics>> Evaluate(const data::DataSource& test);

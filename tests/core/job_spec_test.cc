@@ -217,6 +217,56 @@ TEST_CASE("a job spec section that is a scalar is refused, not thrown (found by 
   CHECK_THAT(ErrorOf("just some words\n"), Catch::Contains("the document must be a mapping"));
 }
 
+namespace {
+
+// An lstm_lm job on text files in /tmp, with `model` lines and `data` lines added.
+std::string LstmJob(const std::string& model, const std::string& data = "  sequence_length: 32\n") {
+  return "name: lm\n"
+         "model:\n  type: lstm_lm\n" + model +
+         "data:\n  format: text\n  train: /tmp\n" + data +
+         "optimizer:\n  type: adam\n  learning_rate: 0.01\n  clip_norm: 5\n"
+         "mode:\n  type: sync\n"
+         "train:\n  steps: 10\n";
+}
+
+}  // namespace
+
+TEST_CASE("an lstm_lm job reads its shapes and devices, takes its unroll from the text's sequence length, and any "
+          "optimizer takes clip_norm") {
+  auto job = ParseJobSpec(LstmJob("  layers: 2\n  hidden_size: 32\n  layer_devices: [/device:cpu:0, /device:cpu:1]\n"
+                                  "  softmax_devices: [/device:cpu:0, /device:cpu:1, /device:cpu:1]\n"),
+                          "job.yaml");
+  INFO(job.status().ToString());
+  REQUIRE(job.ok());
+  CHECK(job->model.kind == ModelKind::kLstmLm);
+  CHECK(job->model.layers == 2);
+  CHECK(job->model.hidden_size == 32);
+  CHECK(job->model.vocab == 256);
+  CHECK(job->model.unroll == 32);
+  CHECK(job->model.softmax_parts == 3);
+  CHECK(job->model.layer_devices == std::vector<std::string>{"/device:cpu:0", "/device:cpu:1"});
+  CHECK(job->optimizer.clip_norm == 5);
+  auto mlp = ParseJobSpec(Valid("  clip_norm: 1.5\n"), "job.yaml");
+  REQUIRE(mlp.ok());
+  CHECK(mlp->optimizer.clip_norm == 1.5);
+  CHECK(ParseJobSpec(Valid(), "job.yaml")->optimizer.clip_norm == 0);
+}
+
+TEST_CASE("a bad lstm_lm or clip_norm key is refused naming file, line and key") {
+  CHECK(ErrorOf(LstmJob("  unroll: 16\n")) ==
+        "job.yaml:4: key 'model.unroll' is 16 but data.sequence_length is 32 (one example is one unrolled sequence)");
+  CHECK(ErrorOf(LstmJob("  layers: 3\n  layer_devices: [/device:cpu:0]\n")) ==
+        "job.yaml:5: key 'model.layer_devices' names 1 devices for 3 layers");
+  CHECK(ErrorOf(LstmJob("  softmax_parts: 2\n  softmax_devices: [/device:cpu:0]\n")) ==
+        "job.yaml:4: key 'model.softmax_parts' is 2 but softmax_devices names 1 devices");
+  CHECK(ErrorOf(LstmJob("  hidden_size: 0\n")) == "job.yaml:4: key 'model.hidden_size' must be in [1, 1048576]");
+  CHECK(ErrorOf(LstmJob("  vocab: 4\n  softmax_parts: 5\n")) ==
+        "job.yaml:5: key 'model.softmax_parts' must be at most vocab (4)");
+  CHECK_THAT(ErrorOf(Valid().replace(Valid().find("  hidden:"), 0, "  layers: 2\n")),
+             Catch::Contains("key 'model.layers' is only valid for type lstm_lm"));
+  CHECK(ErrorOf(Valid("  clip_norm: 0\n")) == "job.yaml:11: key 'optimizer.clip_norm' must be positive");
+}
+
 TEST_CASE("model.soft_placement is off unless the job turns it on") {
   auto off = ParseJobSpec(Valid(), "job.yaml");
   REQUIRE(off.ok());

@@ -115,6 +115,13 @@ std::vector<OpCase> Cases() {
                    {Random(Shape{5, 4}, 18), Tensor::FromVector<int64_t>(Shape{5}, {0, 3, 1, 2, 3})}});
   cases.push_back({"SparseSoftmaxCrossEntropyWithLogits", {},
                    {Random(Shape{3, 4}, 19), Tensor::FromVector<int32_t>(Shape{3}, {2, 0, 1})}});
+  cases.push_back({"LogSumExp", {}, {Random(Shape{3, 2, 7}, 40, -30.f, 30.f)}});
+  cases.push_back({"PickColumn", {{"offset", int64_t{2}}, {"vocab", int64_t{9}}},
+                   {Random(Shape{4, 3}, 41), Tensor::FromVector<int32_t>(Shape{4}, {2, 8, 4, 0})}});
+  cases.push_back({"PickColumn", {{"offset", int64_t{0}}, {"vocab", int64_t{3}}},
+                   {Random(Shape{2, 3}, 42), Tensor::FromVector<int64_t>(Shape{2}, {1, 2})}});
+  cases.push_back({"PickColumnGrad", {{"offset", int64_t{1}}},
+                   {Random(Shape{3, 1}, 43), Tensor::FromVector<int32_t>(Shape{3}, {1, 0, 2}), Random(Shape{3, 2}, 44)}});
   cases.push_back({"Gather", {}, {Random(Shape{6, 4}, 20), Tensor::FromVector<int32_t>(Shape{2, 3}, {5, 0, 2, 2, 1, 5})}});
   cases.push_back({"Gather", {}, {Tensor::FromVector<int64_t>(Shape{4}, {7, 8, 9, 10}),
                                   Tensor::FromVector<int64_t>(Shape{3}, {3, 3, 0})}});

@@ -142,6 +142,24 @@ std::vector<Case> Cases() {
   add("SparseSoftmaxCrossEntropyWithLogits int64", {"SparseSoftmaxCrossEntropyWithLogits"},
       [](Graph&, In x) { return SparseSoftmaxCrossEntropyWithLogits(x[0], x[1]); },
       {R({2, 3}), Tensor::FromVector<int64_t>(Shape{2}, {2, 2})}, Only({0}));
+  add("LogSumExp over the last axis", {"LogSumExp"}, [](Graph&, In x) { return LogSumExp(x[0]); }, {R({2, 3, 5})},
+      UnknownBatch());
+  add("PickColumn of a part, some labels in other parts", {"PickColumn", "PickColumnGrad"},
+      [](Graph&, In x) { return PickColumn(x[0], x[1], 2, 7); },
+      {R({4, 3}), Tensor::FromVector<int32_t>(Shape{4}, {2, 0, 4, 6})}, Only({0}));
+  add("PickColumn int64 labels", {"PickColumn"}, [](Graph&, In x) { return PickColumn(x[0], x[1], 0, 3); },
+      {R({2, 3}), Tensor::FromVector<int64_t>(Shape{2}, {1, 2})}, Only({0}));
+  add("PickColumnGrad", {"PickColumnGrad"}, [](Graph&, In x) { return PickColumnGrad(x[0], x[1], x[2], 1); },
+      {R({3, 1}), Tensor::FromVector<int32_t>(Shape{3}, {1, 3, 0}), R({3, 2})}, ShapeOnly());
+  add("a split softmax's loss: LogSumExp of the parts' LogSumExp minus the picked logits",
+      {"LogSumExp", "PickColumn", "Concat"},
+      [](Graph& g, In x) {
+        Output labels = Const(g, Tensor::FromVector<int32_t>(Shape{3}, {0, 4, 2}));
+        Output a = Slice(x[0], {0, 0}, {-1, 2}), b = Slice(x[0], {0, 2}, {-1, 3});
+        Output lse = LogSumExp(Concat({LogSumExp(a), LogSumExp(b)}, 1));
+        return lse - PickColumn(a, labels, 0, 5) - PickColumn(b, labels, 2, 5);
+      },
+      {R({3, 5})});
   add("Gather with repeated indices", {"Gather", "SparseToDense"}, [](Graph&, In x) { return Gather(x[0], x[1]); },
       {R({5, 3}), Tensor::FromVector<int32_t>(Shape{4}, {4, 0, 4, 2})}, Only({0}));
   add("Gather with rank-2 int64 indices", {"Gather"}, [](Graph&, In x) { return Gather(x[0], x[1]); },

@@ -134,6 +134,56 @@ TEST_CASE("softmax and the sparse cross-entropy rows agree with the Eigen kernel
   RequireClose(backprop, want.backprop);
 }
 
+TEST_CASE("a softmax split in parts by LogSumExp and PickColumn gives the full cross-entropy, as the GPU computes it") {
+  Tensor logits = Random(Shape{6, 10}, 21, -30.f, 30.f);
+  Tensor labels = Tensor::FromVector<int32_t>(Shape{6}, {0, 9, 3, 4, 5, 1});
+  CrossEntropy want = *SparseSoftmaxCrossEntropy(logits, labels);
+  const int64_t widths[] = {4, 4, 2};  // columns [0, 4), [4, 8), [8, 10)
+  for (int64_t r = 0; r < 6; ++r) {
+    const float* row = logits.data<float>() + r * 10;
+    float lse[3], picked = 0.f;
+    int64_t offset = 0;
+    for (int p = 0; p < 3; ++p) {
+      std::vector<float> part(row + offset, row + offset + widths[p]);
+      lse[p] = LogSumExpRow(part.data(), widths[p]);
+      bool bad = true;
+      picked += PickColumnAt(part.data(), widths[p], labels.data<int32_t>() + r, offset, 10, 0, &bad);
+      CHECK_FALSE(bad);
+      offset += widths[p];
+    }
+    CHECK(LogSumExpRow(lse, 3) - picked == Approx(want.loss.data<float>()[r]).epsilon(1e-5));
+  }
+  const int64_t out_of_range[] = {10};
+  bool bad = false;
+  CHECK(PickColumnAt(logits.data<float>(), 10, out_of_range, 0, 10, 0, &bad) == 0.f);
+  CHECK(bad);
+  const float huge[] = {1e30f, -INFINITY, 1e30f}, none[] = {-INFINITY, -INFINITY};
+  CHECK(LogSumExpRow(huge, 3) == Approx(1e30f));
+  CHECK(LogSumExpRow(none, 2) == -INFINITY);
+  CHECK(std::isnan(LogSumExpRow(std::vector<float>{1.f, NAN}.data(), 2)));
+}
+
+TEST_CASE("PickColumn's kernels route each row's gradient to its label's column, as the GPU does per element") {
+  Tensor x = Random(Shape{3, 4}, 22);
+  Tensor labels = Tensor::FromVector<int64_t>(Shape{3}, {5, 2, 3});  // row 1 is another part's
+  Tensor picked = *PickColumn(x, labels, 2, 6);
+  CHECK(picked.shape() == Shape{3, 1});
+  CHECK(picked.data<float>()[0] == x.data<float>()[0 * 4 + 3]);
+  CHECK(picked.data<float>()[1] == x.data<float>()[1 * 4 + 0]);
+  CHECK(picked.data<float>()[2] == x.data<float>()[2 * 4 + 1]);
+  Tensor dy = Tensor::FromVector<float>(Shape{3, 1}, {1.f, 2.f, 3.f});
+  Tensor dx = *PickColumnGrad(dy, labels, x.shape(), 2);
+  const std::vector<float> want = {0, 0, 0, 1, 2, 0, 0, 0, 0, 3, 0, 0};
+  for (int64_t i = 0; i < 12; ++i) {
+    CHECK(dx.data<float>()[i] == want[static_cast<size_t>(i)]);
+    CHECK(PickColumnGradAt(dy.data<float>(), 4, labels.data<int64_t>(), 2, i) == want[static_cast<size_t>(i)]);
+  }
+  Tensor bad_labels = Tensor::FromVector<int64_t>(Shape{3}, {0, -1, 2});
+  auto refused = PickColumn(x, bad_labels, 2, 6);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message().find("label -1 of example 1 is out of range [0, 6)") != std::string::npos);
+}
+
 TEST_CASE("gather offsets pick the same rows as the Gather kernel and flag bad indices") {
   Tensor params = Random(Shape{5, 3}, 11);
   Tensor indices = Tensor::FromVector<int64_t>(Shape{2, 2}, {4, 0, 2, 4});

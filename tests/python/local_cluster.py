@@ -23,8 +23,9 @@ def _free_port():
 
 
 class LocalCluster:
-    def __init__(self, ps=1, workers=1, threads=2):
-        self.ps, self.workers, self.threads = ps, workers, threads
+    def __init__(self, ps=1, workers=1, threads=2, devices=None):
+        """``devices``: every worker's devices (e.g. ["cpu:0", "cpu:1"]); None: the default one."""
+        self.ps, self.workers, self.threads, self.devices = ps, workers, threads, devices
         self.dir = tempfile.mkdtemp(prefix="flowps_py_cluster_")
         self.spec = os.path.join(self.dir, "cluster.yaml")
         self.processes = []
@@ -35,7 +36,10 @@ class LocalCluster:
         lines = ["token_file: token", "jobs:", "  ps:", "    tasks:"]
         lines += [f"      - address: 127.0.0.1:{_free_port()}" for _ in range(self.ps)]
         lines += ["  worker:", "    chief: 0", "    tasks:"]
-        lines += [f"      - address: 127.0.0.1:{_free_port()}" for _ in range(self.workers)]
+        for _ in range(self.workers):
+            lines.append(f"      - address: 127.0.0.1:{_free_port()}")
+            if self.devices:
+                lines.append(f"        devices: [{', '.join(self.devices)}]")
         with open(self.spec, "w") as f:
             f.write("\n".join(lines) + "\n")
         for job, n in (("ps", self.ps), ("worker", self.workers)):
