@@ -48,6 +48,7 @@ TEST_CASE("every example job in configs/jobs loads") {
   CHECK(mlp->mode.replicas_to_aggregate == 2);
   CHECK(mlp->epochs == 5);
   CHECK(mlp->checkpoint.keep == 3);
+  CHECK(mlp->checkpoint.table_full_every == 10);  // the default
 }
 
 TEST_CASE("a valid spec fills defaults, and sync derives the aggregation count from backups") {
@@ -86,6 +87,8 @@ TEST_CASE("a bad job spec is refused naming file, line and key") {
   CHECK(ErrorOf(Valid().replace(Valid().find("/tmp"), 4, "/no/such/dir")) ==
         "job.yaml:6: key 'data.path' '/no/such/dir' is not an existing directory");
   CHECK(ErrorOf(Valid() + "checkpoint:\n  dir: ck\n") == "job.yaml:16: key 'checkpoint' needs 'every_steps' or 'every_seconds'");
+  CHECK(ErrorOf(Valid() + "checkpoint:\n  dir: ck\n  every_steps: 5\n  table_full_every: 0\n") ==
+        "job.yaml:18: key 'checkpoint.table_full_every' must be positive");
   CHECK(ErrorOf("name: t\n") == "job.yaml:1: key 'model' is required");
 }
 
