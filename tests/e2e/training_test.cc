@@ -1005,9 +1005,10 @@ TEST_CASE("a model-parallel job whose layers ask for devices the workers lack fa
   CHECK_THAT(cluster.Logs(), Catch::Contains("soft placement: node 'tower0/layer3/"));
 }
 
-TEST_CASE("wide_deep trains on a synthetic click log on 2 ps and 2 workers to within 0.02 of the generator's "
-          "best AUC", "[e2e]") {
-  TrainingCluster cluster(2, 2);
+// A synthetic click log in <cluster dir>/ctr and the wide_deep job on it
+// (`epochs` epochs, `extra` yaml appended), written to <cluster dir>/`file`.
+std::string WriteWideDeepJob(TrainingCluster& cluster, const std::string& file, int epochs,
+                             const std::string& extra, double* best_auc) {
   data::SynthCtrOptions ctr;
   ctr.examples = 60000;
   ctr.ids = 1000;
@@ -1015,7 +1016,8 @@ TEST_CASE("wide_deep trains on a synthetic click log on 2 ps and 2 workers to wi
   ctr.seed = 3;
   StatusOr<data::SynthCtrResult> logs = data::WriteSynthCtr(ctr, cluster.dir() + "/ctr");
   REQUIRE(logs.ok());
-  const std::string path = cluster.dir() + "/wide_deep.yaml";
+  *best_auc = logs->hidden_model_test_auc;
+  const std::string path = cluster.dir() + "/" + file;
   std::ofstream(path) << "name: wide-deep\nmodel:\n  type: wide_deep\n  hidden: [16]\n  seed: 1\n"
                       << "data:\n  format: libsvm\n  train: ctr/train.libsvm\n  test: ctr/test.libsvm\n"
                       << "  batch_size: 256\n  seed: 1\n"
@@ -1025,14 +1027,23 @@ TEST_CASE("wide_deep trains on a synthetic click log on 2 ps and 2 workers to wi
                       << "    optimizer: {type: ftrl, learning_rate: 0.2, l2: 0.001, initial_accumulator: 0.001}\n"
                       << "  deep:\n    dim: 8\n    initializer: {type: normal, stddev: 0.05, seed: 7}\n"
                       << "    optimizer: {type: adagrad, learning_rate: 0.02, initial_accumulator: 0.01}\n"
-                      << "mode:\n" << kSync2 << "train:\n  epochs: 4\n  log_every_steps: 50\n";
+                      << "mode:\n" << kSync2 << "train:\n  epochs: " << epochs << "\n  log_every_steps: 50\n"
+                      << extra;
+  return path;
+}
+
+TEST_CASE("wide_deep trains on a synthetic click log on 2 ps and 2 workers to within 0.02 of the generator's "
+          "best AUC", "[e2e]") {
+  TrainingCluster cluster(2, 2);
+  double best_auc = 0;
+  const std::string path = WriteWideDeepJob(cluster, "wide_deep.yaml", 4, "", &best_auc);
   REQUIRE(cluster.Submit(path).ok());
   WorkerJobStatus end = cluster.WaitJobEnd(std::chrono::seconds(110));
   INFO(cluster.Logs());
   REQUIRE(end.state == JobState::kDone);
   REQUIRE(end.test_metrics.count("auc") == 1);
-  INFO("test auc " << end.test_metrics.at("auc") << ", the generator's best " << logs->hidden_model_test_auc);
-  CHECK(end.test_metrics.at("auc") >= logs->hidden_model_test_auc - 0.02);
+  INFO("test auc " << end.test_metrics.at("auc") << ", the generator's best " << best_auc);
+  CHECK(end.test_metrics.at("auc") >= best_auc - 0.02);
   CHECK(end.test_metrics.count("log_loss") == 1);
   CHECK(end.test_accuracy < 0);  // no accuracy metric: reported as such, not as -1%
   // Both ps shards hold rows of both tables, created on first sight.
@@ -1065,4 +1076,72 @@ TEST_CASE("wide_deep trains on a synthetic click log on 2 ps and 2 workers to wi
       CHECK_THAT(out, Catch::Contains("\"hot_keys\":[{\"key\":"));
     }
   }
+}
+
+namespace {
+// The rows of `table` on every ps shard together, from flowps status --json.
+int64_t TableRowsInStatus(TrainingCluster& cluster, const std::string& table) {
+  const std::string out = FlowpsStatus(cluster, true);
+  const std::string key = "\"table\":\"" + table + "\",";
+  const size_t at = out.find(key);
+  REQUIRE(at != std::string::npos);
+  const size_t rows = out.find("\"rows\":", at);
+  REQUIRE(rows != std::string::npos);
+  return std::stoll(out.substr(rows + 7));
+}
+
+// The rows of `table` the ps logs say were restored from checkpoint `step`, summed over the shards.
+int64_t RestoredTableRows(const std::string& logs, const std::string& table, int64_t step) {
+  const std::string head = "embedding table '" + table + "': ";
+  const std::string tail = " rows restored from checkpoint " + std::to_string(step) + "\n";
+  int64_t total = 0;
+  for (size_t at = logs.find(head); at != std::string::npos; at = logs.find(head, at + 1)) {
+    const size_t end = logs.find('\n', at);
+    const std::string line = logs.substr(at, end - at + 1);
+    if (line.size() > head.size() + tail.size() && line.compare(line.size() - tail.size(), tail.size(), tail) == 0)
+      total += std::stoll(line.substr(head.size()));
+  }
+  return total;
+}
+}  // namespace
+
+TEST_CASE("a wide_deep job stopped and submitted again after a full restart gets its table rows back from the "
+          "checkpoint (a full table file and increments)", "[e2e]") {
+  auto cluster = std::make_unique<TrainingCluster>(2, 2);
+  double best_auc = 0;
+  const std::string job = WriteWideDeepJob(
+      *cluster, "wide_deep.yaml", 3,
+      "checkpoint:\n  dir: " + cluster->dir() + "/ckpt\n  every_steps: 40\n  table_full_every: 3\n", &best_auc);
+  REQUIRE(cluster->Submit(job).ok());
+  INFO(cluster->Logs());
+  REQUIRE(cluster->WaitUntil([](const auto& r) { return r[0].job.global_step >= 150; }, std::chrono::seconds(90)));
+  const std::string out = cluster->dir() + "/stop.out";
+  REQUIRE(Flowps({"stop", "--cluster", cluster->spec().path}, out, std::chrono::seconds(60)) == 0);
+  const int64_t stopped_at = cluster->Chief().global_step;
+  const int64_t deep_rows = TableRowsInStatus(*cluster, "deep");
+  const int64_t wide_rows = TableRowsInStatus(*cluster, "wide");
+  CHECK(deep_rows > 0);
+  // Checkpoints 40, 80, 120 and the stop's: a full table file, then increments.
+  CHECK(std::filesystem::exists(cluster->dir() + "/ckpt/tables/deep/step-40.full/shard-0-of-2.rows"));
+  CHECK(std::filesystem::exists(cluster->dir() + "/ckpt/tables/deep/step-80.incr/shard-1-of-2.rows"));
+  CHECK(std::filesystem::exists(cluster->dir() + "/ckpt/tables/wide/step-120.incr/shard-0-of-2.rows"));
+
+  cluster->KillAll();
+  for (int i = 0; i < 2; ++i) cluster->Start("ps", i);
+  for (int i = 0; i < 2; ++i) cluster->Start("worker", i);
+  cluster->WaitHealthy();
+  REQUIRE(cluster->Submit(job).ok());
+  REQUIRE(cluster->WaitUntil([](const auto& r) { return r[0].job.state == JobState::kRunning; },
+                             std::chrono::seconds(60)));
+  const int64_t resumed = cluster->Chief().resumed_from;
+  CHECK(resumed >= stopped_at);  // the stop's final checkpoint
+  // Every row of both tables came back, spread over the 2 shards by key.
+  CHECK(RestoredTableRows(cluster->Logs(), "deep", resumed) == deep_rows);
+  CHECK(RestoredTableRows(cluster->Logs(), "wide", resumed) == wide_rows);
+  WorkerJobStatus end = cluster->WaitJobEnd(std::chrono::seconds(120));
+  REQUIRE(end.state == JobState::kDone);
+  REQUIRE(end.test_metrics.count("auc") == 1);
+  INFO("test auc " << end.test_metrics.at("auc") << ", the generator's best " << best_auc);
+  CHECK(end.test_metrics.at("auc") >= best_auc - 0.03);
+  CHECK(TableRowsInStatus(*cluster, "deep") >= deep_rows);
 }
