@@ -90,8 +90,8 @@ StatusOr<std::unique_ptr<Graph>> BuildWideDeepGraph(const ModelSpec& spec, const
   Output z = Dense(*g, h, width, 1, "deep/out", true, seed + spec.hidden.size()) + wide;  // [b, 1]
   Output logits = Concat({ZerosLike(z), z}, 1);
   Output per_example = SparseSoftmaxCrossEntropyWithLogits(logits, y);
-  Output loss = Named(ReduceMean(per_example), "loss");
-  Output score = Named(Reshape(Sigmoid(z), Shape{-1}), "score");
+  Output loss = NamedIdentity(ReduceMean(per_example), "loss");
+  Output score = NamedIdentity(Reshape(Sigmoid(z), Shape{-1}), "score");
   FLOWPS_RETURN_IF_ERROR(g->status().WithContext("building model wide_deep"));
   GraphRoles& roles = g->roles();
   roles.inputs = {{y.node, "label"}, {offsets.node, "offsets"}};
