@@ -15,6 +15,7 @@
 
 #include "bench/input_bench.h"
 #include "bench/matmul_bench.h"
+#include "bench/model_parallel_bench.h"
 #include "bench/null_step_bench.h"
 #include "bench/rpc_latency_bench.h"
 #include "bench/sparse_bench.h"
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
       flowps::MakeTrainBenchmark(),
       flowps::MakeInputBenchmark(),
       flowps::MakeSparseBenchmark(),
+      flowps::MakeModelParallelBenchmark(),
   };
 
   // The process's compute pool, for the benchmarks (`train` makes its own when it runs).

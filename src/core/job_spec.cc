@@ -83,6 +83,7 @@ Status ReadModel(YamlMap m, const fs::path& base, const std::string& graph_def, 
       m.Fail("hidden", "layer width " + std::to_string(h) +
                            (h <= 0 ? " must be positive" : " must be at most " + std::to_string(kMaxHiddenWidth)));
   m.Optional("seed", &model->seed);
+  m.Optional("soft_placement", &model->soft_placement);
   return m.Finish();
 }
 

@@ -28,6 +28,9 @@ struct ModelSpec {
   std::string graph_file;               // graph only: absolute path (resolved against the job file)
   std::string graph_def;                // graph only: the GraphDef bytes when they came with the job (the
                                         // chief ships them to every worker); used instead of graph_file
+  // A node that asks for a device its worker lacks runs on the worker's first
+  // device instead of failing the job (TensorFlow's allow_soft_placement).
+  bool soft_placement = false;
 };
 
 // One placeholder fed from one column of the data.

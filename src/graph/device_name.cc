@@ -35,6 +35,11 @@ bool ValidJobName(const std::string& job) {
   return true;
 }
 
+// "cpu:N" or "gpu:N": a device written without "device:", as TensorFlow allows.
+bool IsShortDevice(const std::string& part) {
+  return part.rfind("cpu:", 0) == 0 || part.rfind("gpu:", 0) == 0;
+}
+
 }  // namespace
 
 std::string DeviceName::TaskName() const { return "/job:" + job + "/task:" + std::to_string(task); }
@@ -82,6 +87,7 @@ StatusOr<DeviceName> ParseDeviceRequest(const std::string& request, const Device
     if (p.rfind("job:", 0) == 0 && job.empty() && task.empty() && device.empty()) job = p;
     else if (p.rfind("task:", 0) == 0 && task.empty() && device.empty()) task = p;
     else if (p.rfind("device:", 0) == 0 && device.empty()) device = p;
+    else if (IsShortDevice(p) && device.empty()) device = "device:" + p;  // TensorFlow's "/gpu:1"
     else return ParseDeviceName(request);  // says what is wrong
   }
   if (job.empty()) job = "job:" + base.job;

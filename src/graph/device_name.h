@@ -35,7 +35,8 @@ StatusOr<DeviceName> ParseDeviceName(const std::string& name);
 // TensorFlow allows ("/device:cpu:1", "/job:worker/device:cpu:1"), completing
 // it from `base` (the device the node would run on by default): a missing job
 // is base's job; a missing task is base's task when the job is base's, else
-// task 0. A full name parses as ParseDeviceName does.
+// task 0. TensorFlow's short form names the device without "device:"
+// ("/gpu:1", "/job:worker/cpu:0"). A full name parses as ParseDeviceName does.
 StatusOr<DeviceName> ParseDeviceRequest(const std::string& request, const DeviceName& base);
 
 }  // namespace flowps

@@ -37,6 +37,8 @@ struct Executor::Step {
   Status status;  // guarded by mu: the first error
   DoneFn done;
   std::function<void(const Status&)> on_failure;  // StepOptions::on_failure
+  TraceContext trace;                             // StepOptions::trace
+  std::string trace_track;                        // the name of trace.track, when active
 
   void Fail(const Status& s) {
     {
@@ -51,6 +53,14 @@ struct Executor::Step {
 
 namespace {
 std::string Where(const Node& n) { return "node '" + n.name() + "' (op " + n.op() + ")"; }
+
+// Records `node`'s span from start_ns to now on the track "<device track> <lane>".
+void RecordNode(const TraceContext& trace, const std::string& track_prefix, bool async, const Node& node,
+                int64_t start_ns) {
+  TraceContext on = trace;
+  on.track = async ? trace.recorder->Track(track_prefix + " async") : trace.recorder->ThreadTrack(track_prefix);
+  on.Record(node.name(), "node", node.op(), start_ns);
+}
 }  // namespace
 
 Executor::Executor(const Graph& graph, ThreadPool* pool, DeviceType device)
@@ -71,6 +81,8 @@ void Executor::RunAsync(const FeedList& feeds, const std::vector<Output>& fetche
   const int n = graph_.num_nodes();
   auto step = std::make_shared<Step>(options.variables, options.transfer, n);
   step->on_failure = options.on_failure;
+  step->trace = options.trace;
+  if (step->trace.active()) step->trace_track = step->trace.recorder->TrackName(step->trace.track);
   auto belongs = [&](const Node* node) { return node != nullptr && node->graph() == &graph_ && node->id() < n; };
 
   for (const auto& [out, tensor] : feeds) {
@@ -146,10 +158,14 @@ void Executor::RunNode(const std::shared_ptr<Step>& step, int id) const {
     for (const Output& in : node.inputs()) inputs.push_back(step->outputs[in.node->id()][in.index]);
     auto ctx = std::make_unique<KernelContext>(node, std::move(inputs), &step->services, pool_, device_context_);
     const OpDef& def = node.def();
+    const int64_t start_ns = step->trace.active() ? TraceRecorder::NowNs() : 0;
     if (auto async = def.async_kernels.find(device_); async != def.async_kernels.end()) {
       KernelContext* raw = ctx.get();
       step->contexts[id] = std::move(ctx);
-      async->second(*raw, [this, step, id, raw](Status s) { NodeDone(step, id, std::move(s), &raw->outputs()); });
+      async->second(*raw, [this, step, id, raw, start_ns](Status s) {
+        if (step->trace.active()) RecordNode(step->trace, step->trace_track, true, *graph_.nodes()[id], start_ns);
+        NodeDone(step, id, std::move(s), &raw->outputs());
+      });
       return;
     }
     Status s;
@@ -158,6 +174,7 @@ void Executor::RunNode(const std::shared_ptr<Step>& step, int id) const {
     } catch (const std::exception& e) {
       s = Internal(std::string("kernel threw: ") + e.what());
     }
+    if (step->trace.active()) RecordNode(step->trace, step->trace_track, false, node, start_ns);
     std::vector<int> ready = FinishNode(*step, id, std::move(s), &ctx->outputs());
     if (ready.empty()) return;
     // Run one ready consumer on this thread, hand the others to the pool.

@@ -21,6 +21,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "core/trace.h"
 #include "graph/graph.h"
 #include "graph/op_registry.h"
 
@@ -41,6 +42,12 @@ struct StepOptions {
   // rendezvous here, so that the step can end. Runs on the failing kernel's
   // thread with no executor lock held; it may complete pending async kernels.
   std::function<void(const Status&)> on_failure = nullptr;
+  // When active, one span per node executed (name: the node, category
+  // "node", detail: the op) under trace.parent, on the track
+  // "<trace track's name> #k" of the pool thread that ran it (an async
+  // kernel, e.g. Recv, from its start to its `done`, on "<name> async"); the
+  // caller names the track after the device. Inactive: one branch per node.
+  TraceContext trace = {};
 };
 
 // Thread safety: Run/RunAsync may be called from many threads at once; each

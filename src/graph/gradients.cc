@@ -7,6 +7,23 @@ namespace {
 
 std::string Where(const Node& n) { return "node '" + n.name() + "' (op " + n.op() + ")"; }
 
+// While alive, nodes built request `device`; an empty device keeps the
+// caller's scope (an empty DeviceScope would clear it).
+class Colocation {
+ public:
+  Colocation(Graph& g, const std::string& device) : g_(device.empty() ? nullptr : &g) {
+    if (g_ != nullptr) g_->PushDevice(device);
+  }
+  ~Colocation() {
+    if (g_ != nullptr) g_->PopDevice();
+  }
+  Colocation(const Colocation&) = delete;
+  Colocation& operator=(const Colocation&) = delete;
+
+ private:
+  Graph* g_;
+};
+
 // Sums the gradients flowing into `like` from several consumers.
 GradValue Aggregate(const std::vector<GradValue>& parts, Output like) {
   if (parts.size() == 1) return parts[0];
@@ -65,17 +82,24 @@ StatusOr<std::vector<GradValue>> Gradients(Output loss, const std::vector<Output
   std::vector<std::vector<GradValue>> summed(n);
   NameScope scope(g, "gradients");
   incoming[loss.node->id()].resize(loss.node->num_outputs());
-  incoming[loss.node->id()][loss.index].push_back(GradValue{OnesLike(loss), {}, {}, {}});
+  {
+    Colocation on_loss(g, loss.node->requested_device());
+    incoming[loss.node->id()][loss.index].push_back(GradValue{OnesLike(loss), {}, {}, {}});
+  }
 
   for (int id = loss.node->id(); id >= 0; --id) {
     if (!relevant(id) || incoming[id].empty()) continue;
     Node& node = *g.nodes()[id];
+    bool feeds_back = false;
+    for (const Output& in : node.inputs()) feeds_back = feeds_back || relevant(in.node->id());
+    // The gradient of an op runs where the op was asked to run (a layer's
+    // backward pass on the layer's device). A source's summed gradient (a
+    // variable's) stays in the caller's scope.
+    Colocation colocate(g, feeds_back ? node.requested_device() : std::string());
     std::vector<GradValue> dy(node.num_outputs());
     for (int i = 0; i < node.num_outputs() && i < static_cast<int>(incoming[id].size()); ++i)
       if (!incoming[id][i].empty()) dy[i] = Aggregate(incoming[id][i], node.output(i));
     summed[id] = dy;
-    bool feeds_back = false;
-    for (const Output& in : node.inputs()) feeds_back = feeds_back || relevant(in.node->id());
     if (!feeds_back) continue;
     if (!node.def().grad)
       return InvalidArgument("no gradient for " + Where(node) + " on the path from '" + loss.name() +

@@ -18,6 +18,10 @@ namespace flowps {
 // Gather's params stays sparse. An x that `loss` does not depend on gets an
 // invalid GradValue. An op without a gradient on a path from loss to an x is
 // an InvalidArgument naming the node.
+// Each op's gradient nodes (and the sum of the gradients reaching its outputs)
+// request the op's requested device, as TensorFlow's
+// colocate_gradients_with_ops: a layer placed on a device runs its backward
+// pass there. Otherwise they take the graph's current device scope.
 StatusOr<std::vector<GradValue>> Gradients(Output loss, const std::vector<Output>& xs);
 
 // The dense form of a gradient of `like` (a sparse one is scattered into zeros).

@@ -38,6 +38,7 @@ StatusOr<std::unique_ptr<PartitionedRunner>> PartitionedRunner::Create(const Gra
   runner->rendezvous_ = NewLocalRendezvous();
   for (const auto& [device, part_graph] : runner->partitions_) {
     Part part;
+    part.device = device;
     part.graph = part_graph.get();
     for (size_t i = 0; i < fetches.size(); ++i) {
       if (part_graph->FindNode(NodeNameOf(fetches[i])) == nullptr) continue;
@@ -58,7 +59,7 @@ StatusOr<std::unique_ptr<PartitionedRunner>> PartitionedRunner::Create(const Gra
 }
 
 StatusOr<std::vector<Tensor>> PartitionedRunner::Run(const std::vector<std::pair<std::string, Tensor>>& feeds,
-                                                     VariableStore* variables) {
+                                                     VariableStore* variables, const TraceContext& trace) {
   const int64_t step = next_step_++;
   std::vector<FeedList> part_feeds(parts_.size());
   for (const auto& [name, value] : feeds) {
@@ -83,8 +84,18 @@ StatusOr<std::vector<Tensor>> PartitionedRunner::Run(const std::vector<std::pair
     const Part& part = parts_[p];
     StepOptions step_options{variables, transfers[p].get(),
                              [this, step](const Status& s) { rendezvous_->Abort(step, s); }};
+    TraceContext part_trace;
+    uint64_t span_id = 0;
+    const int64_t start_ns = trace.active() ? TraceRecorder::NowNs() : 0;
+    if (trace.active()) {
+      part_trace = trace.OnTrack(part.device);
+      span_id = trace.recorder->NewId();
+      step_options.trace = part_trace.WithParent(span_id);
+    }
     part.executor->RunAsync(part_feeds[p], part.fetches, part.targets, step_options,
-                            [&, p](StatusOr<std::vector<Tensor>> out) {
+                            [&, p, part_trace, span_id, start_ns](StatusOr<std::vector<Tensor>> out) {
+                              if (part_trace.active())
+                                part_trace.Record(parts_[p].device, "partition", "", start_ns, span_id);
                               if (!out.ok()) rendezvous_->Abort(step, out.status());
                               std::lock_guard<std::mutex> lock(mu);
                               if (out.ok()) {

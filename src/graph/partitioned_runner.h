@@ -44,12 +44,21 @@ class PartitionedRunner {
                                                               const std::map<std::string, Device*>& devices = {});
 
   // Feeds are (tensor name, value); each goes to the partition holding its node.
-  StatusOr<std::vector<Tensor>> Run(const std::vector<std::pair<std::string, Tensor>>& feeds, VariableStore* variables);
+  // Every partition's step starts at once, on the shared pool: nothing
+  // serializes the devices, each node runs as soon as its inputs (local, or a
+  // Recv from another device) are there, so the devices of a layered model
+  // pipeline (graph/device_overlap.h measures it from the trace).
+  // With an active `trace`, each partition's step is a span (category
+  // "partition") on the track named after its device, with its nodes as
+  // children (Executor's StepOptions::trace).
+  StatusOr<std::vector<Tensor>> Run(const std::vector<std::pair<std::string, Tensor>>& feeds, VariableStore* variables,
+                                    const TraceContext& trace = {});
 
   const std::map<std::string, std::unique_ptr<Graph>>& partitions() const { return partitions_; }
 
  private:
   struct Part {
+    std::string device;
     const Graph* graph;
     std::unique_ptr<Executor> executor;
     std::vector<Output> fetches;

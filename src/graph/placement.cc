@@ -28,14 +28,18 @@ std::string JoinNames(const std::vector<std::string>& names) {
   return s;
 }
 
-// The cluster device that satisfies a request, or an error.
-// A partial request ("/device:cpu:1") is completed from the default device.
+// The cluster device that satisfies a request, or an error; with soft
+// placement a device that does not exist is the default device (noted in
+// *soft_placed). A partial request ("/device:cpu:1") is completed from the
+// default device.
 StatusOr<std::string> ResolveRequest(const Node& node, const std::vector<std::string>& available,
-                                     const DeviceName& default_device) {
+                                     const DeviceName& default_device, const PlacementOptions& options,
+                                     std::vector<std::string>* soft_placed) {
   auto where = "node '" + node.name() + "' (op " + node.op() + ")";
   auto parsed = ParseDeviceRequest(node.requested_device(), default_device);
   if (!parsed.ok()) return parsed.status().WithContext(where);
   std::string want = parsed->ToString();
+  if (auto stand_in = options.stand_ins.find(want); stand_in != options.stand_ins.end()) want = stand_in->second;
   if (std::find(available.begin(), available.end(), want) != available.end()) return want;
   if (!parsed->has_device) {
     std::string cpu0 = want + "/device:cpu:0";
@@ -43,8 +47,13 @@ StatusOr<std::string> ResolveRequest(const Node& node, const std::vector<std::st
     for (const auto& a : available)
       if (a.rfind(want + "/", 0) == 0) return a;
   }
-  return InvalidArgument(where + " requests device '" + node.requested_device() +
-                         "', which is not in the cluster (devices: " + JoinNames(available) + ")");
+  if (options.soft_placement) {
+    if (soft_placed != nullptr) soft_placed->push_back(where + ": " + want + " -> " + default_device.ToString());
+    return default_device.ToString();
+  }
+  const std::string full = want == node.requested_device() ? "" : " (" + want + ")";
+  return InvalidArgument(where + " requests device '" + node.requested_device() + "'" + full +
+                         ", which does not exist (the devices: " + JoinNames(available) + ")");
 }
 
 // The variable a node reads or updates: its var_name attribute, else its name.
@@ -59,7 +68,7 @@ int64_t VariableBytes(const Node& n) {
 
 }  // namespace
 
-Status PlaceGraph(Graph* graph, const PlacementOptions& options) {
+Status PlaceGraph(Graph* graph, const PlacementOptions& options, std::vector<std::string>* soft_placed) {
   FLOWPS_ASSIGN_OR_RETURN(auto ps, CanonicalList(options.ps_tasks, "placement ps_tasks"));
   FLOWPS_ASSIGN_OR_RETURN(auto workers, CanonicalList(options.worker_devices, "placement worker_devices"));
   FLOWPS_ASSIGN_OR_RETURN(auto defaults, CanonicalList({options.default_device}, "placement default_device"));
@@ -76,7 +85,7 @@ Status PlaceGraph(Graph* graph, const PlacementOptions& options) {
   // 1. Explicit requests.
   for (const auto& n : graph->nodes()) {
     if (n->requested_device().empty()) continue;
-    FLOWPS_ASSIGN_OR_RETURN(assigned[n->id()], ResolveRequest(*n, available, default_name));
+    FLOWPS_ASSIGN_OR_RETURN(assigned[n->id()], ResolveRequest(*n, available, default_name, options, soft_placed));
   }
 
   // 2. Variables over ps tasks, greedy by bytes. Nodes reading the same

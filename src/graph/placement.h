@@ -6,7 +6,10 @@
 //      takes that task's cpu:0, or its first device; a request without job or
 //      task, such as "/device:cpu:1" or "/job:worker/device:cpu:1", is
 //      completed from the default device: ParseDeviceRequest); otherwise the pass fails
-//      with an error naming the node, its op and the device;
+//      with an error naming the node, its op and the device -- unless
+//      soft_placement is on: then the node takes the default device. A
+//      request for a device that `stand_ins` maps (a GPU that a CPU device
+//      replaces on a machine without one) takes the stand-in;
 //   2. variables (Variable nodes, grouped by their var_name attribute) without
 //      a request are spread over the ps tasks, balanced by size: largest first
 //      (ties by name), each to the ps task holding the fewest bytes so far
@@ -21,6 +24,7 @@
 // Thread safety: mutates the graph's assigned devices; run it before executing.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,10 +38,16 @@ struct PlacementOptions {
   std::vector<std::string> worker_devices; // e.g. {"/job:worker/task:0/device:cpu:0", ...}
   std::string default_device;              // must be one of worker_devices (or the only device)
   std::vector<std::string> variable_ops = {"Variable"};
+  // Full device name -> the device that stands in for it.
+  std::map<std::string, std::string> stand_ins;
+  // A request for a device that does not exist places the node on the
+  // default device instead of failing (TensorFlow's allow_soft_placement).
+  bool soft_placement = false;
 };
 
 // Assigns a device to every node of `graph`. On error no node's assignment is
-// changed.
-Status PlaceGraph(Graph* graph, const PlacementOptions& options);
+// changed. With `soft_placed`, appends one line per node that soft placement
+// moved ("node 'n' (op Op): /job:.../device:cpu:3 -> /job:.../device:cpu:0").
+Status PlaceGraph(Graph* graph, const PlacementOptions& options, std::vector<std::string>* soft_placed = nullptr);
 
 }  // namespace flowps

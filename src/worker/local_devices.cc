@@ -15,7 +15,9 @@ namespace flowps {
 StatusOr<LocalDevices> OpenLocalDevices(const TaskSpec& task, GpuProbe& probe, spdlog::logger& log) {
   FLOWPS_ASSIGN_OR_RETURN(ResolvedDevices resolved, ResolveDevices(task.name(), task.devices, probe, log));
   LocalDevices local;
-  for (const std::string& name : resolved.names) {
+  for (size_t i = 0; i < resolved.names.size(); ++i) {
+    const std::string& name = resolved.names[i];
+    if (name != task.DeviceName(i)) local.towers.stand_ins[task.DeviceName(i)] = name;
     FLOWPS_ASSIGN_OR_RETURN(DeviceName parsed, ParseDeviceName(name));
     if (parsed.device_type == "cpu") {
       local.owned.push_back(std::make_unique<CpuDevice>(name));

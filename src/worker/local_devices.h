@@ -2,7 +2,9 @@
 // `devices` in the cluster spec ([cpu:0, cpu:1], [gpu:0, gpu:1], ...; default
 // [cpu:0]). GPUs are resolved by device discovery (device/device_discovery.h):
 // with no driver, no GPU or no CUDA build, one warning line says why and CPU
-// devices stand in (gpu:i -> cpu:i), so training takes the same code path.
+// devices stand in (gpu:i -> cpu:i), so training takes the same code path; a
+// node of a model-parallel model that asks for gpu:i then runs on cpu:i
+// (TowerOptions::stand_ins).
 // Owns the devices; `towers` points into them. Move-only; thread-compatible.
 #pragma once
 

@@ -11,6 +11,7 @@
 #include "graph/partition.h"
 #include "graph/partitioned_runner.h"
 #include "graph/placement.h"
+#include "worker/replica_devices.h"
 
 namespace flowps {
 
@@ -48,11 +49,20 @@ StatusOr<std::unique_ptr<LocalModel>> LocalModel::Create(const ModelSpec& spec, 
     m->vars_.push_back(std::move(v));
   }
   m->executor_ = std::make_unique<Executor>(*m->model_.graph, pool);
-  FLOWPS_RETURN_IF_ERROR(m->BuildTowers(towers).WithContext("building the towers"));
+  m->model_parallel_ = AsksForDevices(*m->model_.graph);
+  FLOWPS_RETURN_IF_ERROR(m->BuildTowers(towers, spec.soft_placement)
+                             .WithContext(m->model_parallel_ ? "placing the model-parallel replica" : "building the towers"));
   return m;
 }
 
-Status LocalModel::BuildTowers(const TowerOptions& towers) {
+StatusOr<std::string> LocalModel::TowerNodeDevice(const Node& n, const std::string& host) const {
+  if (n.op() == "Placeholder") return host;
+  if (!model_parallel_ || n.requested_device().empty()) return std::string();
+  FLOWPS_ASSIGN_OR_RETURN(DeviceName on, ParseDeviceName(host));
+  return ReplicaDevice(n, on);
+}
+
+Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) {
   tower_devices_ = towers.devices;
   if (tower_devices_.empty()) {
     own_device_ = std::make_unique<CpuDevice>("/job:worker/task:0/device:cpu:0");
@@ -91,7 +101,8 @@ Status LocalModel::BuildTowers(const TowerOptions& towers) {
   for (const ModelVariable& v : model_.variables) reads.push_back(Output{shared.at(v.read.node), v.read.index});
   FLOWPS_RETURN_IF_ERROR(g.status());
 
-  const size_t n_towers = tower_devices_.size();
+  // A model-parallel model is one replica over all the devices.
+  const size_t n_towers = model_parallel_ ? 1 : tower_devices_.size();
   std::vector<Output> losses, weights;
   std::vector<std::vector<GradValue>> grads;
   for (size_t t = 0; t < n_towers; ++t) {
@@ -100,7 +111,8 @@ Status LocalModel::BuildTowers(const TowerOptions& towers) {
     auto mapped = [&](const Output& o) { return Output{copy.at(o.node), o.index}; };
     for (Node* n : order) {
       if (copy.count(n) != 0) continue;
-      NodeSpec spec{n->op(), prefix + n->name(), {}, {}, n->attrs(), n->op() == "Placeholder" ? host : ""};
+      FLOWPS_ASSIGN_OR_RETURN(std::string device, TowerNodeDevice(*n, host));
+      NodeSpec spec{n->op(), prefix + n->name(), {}, {}, n->attrs(), device};
       for (const Output& in : n->inputs()) spec.inputs.push_back(mapped(in));
       for (Node* c : n->control_inputs()) spec.control_inputs.push_back(copy.at(c));
       DeviceScope on_tower(g, tower_devices_[t]->name());
@@ -159,7 +171,12 @@ Status LocalModel::BuildTowers(const TowerOptions& towers) {
   PlacementOptions placement;
   placement.default_device = host;
   for (const auto& [name, device] : devices) placement.worker_devices.push_back(name);
-  FLOWPS_RETURN_IF_ERROR(PlaceGraph(&g, placement));
+  placement.stand_ins = towers.stand_ins;
+  placement.soft_placement = soft_placement;
+  Status placed = PlaceGraph(&g, placement, &soft_placed_);
+  if (!placed.ok() && model_parallel_)
+    return InvalidArgument(placed.message() + "; model.soft_placement: true would run such nodes on " + host);
+  FLOWPS_RETURN_IF_ERROR(placed);
   std::vector<std::string> fetch_names;
   for (const Output& o : fetches) fetch_names.push_back(o.name());
   FLOWPS_ASSIGN_OR_RETURN(tower_runner_, PartitionedRunner::Create(g, fetch_names, {}, pool_, devices));
@@ -220,7 +237,7 @@ StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(const Tensor& 
 }
 
 StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(
-    const std::vector<std::pair<std::string, Tensor>>& named) {
+    const std::vector<std::pair<std::string, Tensor>>& named, const TraceContext& trace) {
   FLOWPS_RETURN_IF_ERROR(ResolveFeeds(named).status());
   if (named.empty()) return InvalidArgument("a batch without feeds has no gradients");
   for (const auto& [name, value] : named)
@@ -240,7 +257,7 @@ StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(
     for (const auto& [name, value] : named) feeds.emplace_back(names.prefix + name, value.Slice(begin, end));
     feeds.emplace_back(names.weight, Tensor::FromVector<float>(Shape{}, {weight}));
   }
-  FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, tower_runner_->Run(feeds, &store_));
+  FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, tower_runner_->Run(feeds, &store_, trace));
   BatchGradients result;
   result.loss = out[0].data<float>()[0];
   if (!std::isfinite(result.loss))

@@ -12,6 +12,15 @@
 // PartitionedRunner (graph/partitioned_runner.h): one executor per device,
 // Send/Recv between them.
 //
+// A model whose nodes ask for devices (worker/replica_devices.h) is
+// model-parallel instead: one replica, every node on the device it asks for
+// among the tower devices (the rest, the feeds and the variables on the
+// first), each op's gradient on its op's device; the batch goes whole to it.
+// A request for a device that is not among them fails Create naming the node
+// and op, unless the ModelSpec's soft_placement puts such nodes on the first
+// device. The partitions run concurrently: a layer on one device computes
+// while the next device works on what it sent earlier (pipelining).
+//
 // Used by `flowps train`, the workers and the `step` benchmark. Not
 // thread-safe: one training loop drives it. Variable values are updated in
 // place between steps, never while a step runs.
@@ -49,6 +58,10 @@ struct TowerOptions {
   // Adds the kernels of the devices' types (e.g. RegisterCudaKernels) to the
   // model's registry, after the standard ops; empty when all are CPUs.
   std::function<Status(OpRegistry*)> register_kernels;
+  // A device the task's spec names -> the device standing in for it (gpu:i
+  // -> cpu:i on a machine without GPUs), for the requests of a model-parallel
+  // model.
+  std::map<std::string, std::string> stand_ins;
 };
 
 class LocalModel {
@@ -90,7 +103,10 @@ class LocalModel {
   // dense tensor whose first dimension is the batch, sliced per tower.
   // InvalidArgument naming a feed that is not a placeholder, or whose first
   // dimension differs from the others'.
-  StatusOr<BatchGradients> ComputeGradients(const std::vector<std::pair<std::string, Tensor>>& feeds);
+  // With an active `trace`, the step's partitions and nodes are recorded on
+  // their devices' tracks (PartitionedRunner::Run).
+  StatusOr<BatchGradients> ComputeGradients(const std::vector<std::pair<std::string, Tensor>>& feeds,
+                                            const TraceContext& trace = {});
   // Copies variable values (e.g. pulled from the ps) into the model's own
   // buffers; each must keep its shape and dtype. InvalidArgument naming the
   // first that does not, and nothing changes. The caller keeps its tensors.
@@ -107,7 +123,12 @@ class LocalModel {
   int64_t steps_done() const { return step_; }
   int64_t num_parameters() const;
   const Model& model() const { return model_; }
-  int num_towers() const { return static_cast<int>(tower_devices_.size()); }
+  // Data-parallel towers, or 1 for a model-parallel replica.
+  int num_towers() const { return static_cast<int>(tower_feeds_.size()); }
+  // True when the model's nodes ask for devices: one replica over the devices.
+  bool model_parallel() const { return model_parallel_; }
+  // One line per node that soft placement moved (PlaceGraph's soft_placed).
+  const std::vector<std::string>& soft_placed() const { return soft_placed_; }
   // The tower graph's partitions, one per device, keyed by device name.
   const std::map<std::string, std::unique_ptr<Graph>>& tower_partitions() const;
 
@@ -128,7 +149,11 @@ class LocalModel {
   LocalModel(OptimizerConfig config, ThreadPool* pool);
   StatusOr<FeedList> ResolveFeeds(const std::vector<std::pair<std::string, Tensor>>& feeds) const;
   StatusOr<double> RunStep(const FeedList& feeds);
-  Status BuildTowers(const TowerOptions& towers);
+  Status BuildTowers(const TowerOptions& towers, bool soft_placement);
+  // The device a node copied into the tower graph asks for ("" for the
+  // tower's scope): the host for feeds, its own request in a model-parallel
+  // replica.
+  StatusOr<std::string> TowerNodeDevice(const Node& n, const std::string& host) const;
 
   OpRegistry registry_;
   Model model_;
@@ -144,6 +169,8 @@ class LocalModel {
   std::unique_ptr<Graph> tower_graph_;
   std::vector<TowerFeeds> tower_feeds_;
   std::unique_ptr<PartitionedRunner> tower_runner_;
+  bool model_parallel_ = false;
+  std::vector<std::string> soft_placed_;
 };
 
 }  // namespace flowps

@@ -32,6 +32,7 @@
 #include "worker/models.h"
 #include "worker/peer_supervisor.h"
 #include "worker/ps_parameter_source.h"
+#include "worker/replica_devices.h"
 #include "worker/shard_setup.h"
 #include "worker/training_loop.h"
 #include "worker/worker_metrics.h"
@@ -184,6 +185,12 @@ Status JobRun::Prepare() {
   auto probe = NewGpuProbe();
   FLOWPS_ASSIGN_OR_RETURN(devices_, OpenLocalDevices(me, *probe, *s_.log));
   FLOWPS_ASSIGN_OR_RETURN(model_, LocalModel::Create(job_.model, job_.optimizer, s_.pool, devices_.towers));
+  // A model-parallel model needs its devices on every worker: the chief
+  // refuses the job at its start, rather than have a worker fail again and again.
+  if (chief_ && !job_.model.soft_placement)
+    for (const TaskSpec& worker : s_.spec.workers)
+      FLOWPS_RETURN_IF_ERROR(CheckReplicaDevices(*model_->model().graph, worker));
+  for (const std::string& moved : model_->soft_placed()) s_.log->warn("soft placement: {}", moved);
   // Every worker reads its shard (worker task of all) through the pipeline,
   // whatever the format; the chief also reads the test data.
   const int workers = static_cast<int>(s_.spec.workers.size());
@@ -223,10 +230,11 @@ Status JobRun::Prepare() {
 
   std::string tower_names;
   for (const Device* d : devices_.towers.devices) tower_names += (tower_names.empty() ? "" : ", ") + d->name();
-  s_.log->info("job '{}' ({} mode{}): worker {} of {} trains on its shard of {} examples, {} tower(s) on {}, until "
-               "step {}",
+  const std::string towers = model_->model_parallel() ? "one model-parallel replica"
+                                                      : std::to_string(model_->num_towers()) + " tower(s)";
+  s_.log->info("job '{}' ({} mode{}): worker {} of {} trains on its shard of {} examples, {} on {}, until step {}",
                job_.name, TrainingModeName(job_.mode.mode), job_.mode.prefetch ? ", prefetch" : "", s_.task,
-               workers, data.train_examples, model_->num_towers(), tower_names, total_);
+               workers, data.train_examples, towers, tower_names, total_);
   // The loop's timer still reads the time it last ran: bring it up to date, or
   // the first call's deadline counts the seconds spent loading and building.
   io_.waitScope.poll();

@@ -55,13 +55,15 @@ TEST_CASE("a device request without job or task is completed from the default de
            {"/job:ps/device:cpu:0", "/job:ps/task:0/device:cpu:0"},
            {"/job:ps", "/job:ps/task:0"},
            {"/task:1/device:cpu:0", "/job:worker/task:1/device:cpu:0"},
-           {"/job:ps/task:1", "/job:ps/task:1"}}) {
+           {"/job:ps/task:1", "/job:ps/task:1"},
+           {"/gpu:1", "/job:worker/task:2/device:gpu:1"},  // TensorFlow's short form
+           {"/job:worker/cpu:3", "/job:worker/task:2/device:cpu:3"}}) {
     INFO(c.request);
     auto d = ParseDeviceRequest(c.request, *base);
     REQUIRE(d.ok());
     CHECK(d->ToString() == c.full);
   }
-  for (const std::string bad : {"", "device:cpu:1", "/device:tpu:0", "/device:cpu:1/job:ps", "/job:ps/x:1"}) {
+  for (const std::string bad : {"", "device:cpu:1", "/device:tpu:0", "/device:cpu:1/job:ps", "/job:ps/x:1", "/gpu:x", "/cpu:0/gpu:1"}) {
     INFO(bad);
     auto d = ParseDeviceRequest(bad, *base);
     REQUIRE_FALSE(d.ok());

@@ -244,3 +244,31 @@ TEST_CASE("a clip_norm that is not positive and finite is refused in the graph's
     CHECK(f.g.status().message().find("clip_norm") != std::string::npos);
   }
 }
+
+TEST_CASE("each op's gradient runs on the device the op asked for, the rest in the caller's scope") {
+  Fixture f;
+  Output x = Placeholder(f.g, DType::kFloat32, Shape{2, 3}, "x");
+  Output w = Placeholder(f.g, DType::kFloat32, Shape{3, 3}, "w");
+  Output h;
+  {
+    DeviceScope layer1(f.g, "/device:cpu:1");
+    h = Tanh(MatMul(x, w));
+  }
+  Output loss;
+  {
+    DeviceScope layer2(f.g, "/device:cpu:2");
+    loss = ReduceSum(h * h);
+  }
+  DeviceScope caller(f.g, "/device:cpu:0");
+  auto grads = Gradients(loss, {w});
+  REQUIRE(grads.ok());
+  // dL/dw is MatMul's gradient (on cpu:1); its input, dL/dh, comes from the square (cpu:2).
+  Node* dw = (*grads)[0].dense.node;
+  CHECK(dw->requested_device() == "/device:cpu:1");
+  std::map<std::string, int> by_device;
+  for (const auto& n : f.g.nodes())
+    if (n->name().rfind("gradients/", 0) == 0) ++by_device[n->requested_device()];
+  CHECK(by_device.count("/device:cpu:1") == 1);
+  CHECK(by_device.count("/device:cpu:2") == 1);
+  CHECK(by_device.count("") == 0);
+}

@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include "core/thread_pool.h"
 #include "graph/executor.h"
 #include "graph/ops.h"
@@ -189,4 +193,54 @@ TEST_CASE("a control edge across devices orders the step and runs what it guards
   auto value = store.Read("v");
   REQUIRE(value.ok());
   CHECK(value->ToVector<float>() == std::vector<float>{3.f, 6.f});
+}
+
+TEST_CASE("a traced step records each partition on its device's track, with one span per node under it") {
+  OpRegistry reg;
+  REQUIRE(RegisterStandardOps(&reg).ok());
+  Graph g(&reg);
+  Output x = Placeholder(g, DType::kFloat32, Shape{-1, 3}, "x");
+  Output h;
+  {
+    DeviceScope d(g, kCpu1);
+    h = Relu(MatMul(x, Const(g, Iota(Shape{3, 4}, 0.5f), "w")));
+  }
+  Output z = ReduceSum(Square(h), {1});
+  REQUIRE(g.status().ok());
+  REQUIRE(PlaceGraph(&g, TwoCpus()).ok());
+  auto pool = NewAsioThreadPool(2);
+  auto runner = PartitionedRunner::Create(g, {z.name()}, {}, pool.get());
+  REQUIRE(runner.ok());
+
+  TraceRecorder recorder(SpanIdBase(1));
+  REQUIRE((*runner)->Run({{"x", Iota(Shape{5, 3}, 1.0f)}}, nullptr).ok());  // untraced: nothing recorded
+  CHECK(recorder.Take().spans.empty());
+  REQUIRE((*runner)->Run({{"x", Iota(Shape{5, 3}, 1.0f)}}, nullptr, TraceContext{&recorder, 0, 42, 3}).ok());
+  TaskTrace t = recorder.Take();
+
+  std::map<uint64_t, const TraceSpan*> partitions;
+  for (const TraceSpan& s : t.spans)
+    if (s.category == "partition") partitions[s.id] = &s;
+  REQUIRE(partitions.size() == 2);
+  std::set<std::string> partition_devices, node_names;
+  for (const auto& [id, p] : partitions) {
+    partition_devices.insert(p->name);
+    CHECK(p->parent == 42);
+    CHECK(t.tracks[p->track] == p->name);
+  }
+  CHECK(partition_devices == std::set<std::string>{kCpu0, kCpu1});
+  for (const TraceSpan& s : t.spans) {
+    if (s.category != "node") continue;
+    node_names.insert(s.name);
+    REQUIRE(partitions.count(s.parent) == 1);
+    const TraceSpan& p = *partitions[s.parent];
+    CHECK(s.step == 3);
+    CHECK(t.tracks[s.track].rfind(p.name + " ", 0) == 0);  // "<device> #k" or "<device> async"
+    CHECK(s.start_ns >= p.start_ns);
+    CHECK(s.end_ns <= p.end_ns);
+  }
+  CHECK(node_names.count("w") == 1);
+  for (const TraceSpan& s : t.spans)
+    if (s.category == "node" && s.detail == "MatMul") CHECK(t.tracks[s.track].rfind(kCpu1, 0) == 0);
+  CHECK(std::count_if(t.spans.begin(), t.spans.end(), [](const TraceSpan& s) { return s.detail == "Recv"; }) >= 1);
 }

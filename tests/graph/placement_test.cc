@@ -88,13 +88,41 @@ TEST_CASE("an impossible device hint is refused naming the node and the device")
   Status s = PlaceGraph(&g, TwoPs());
   REQUIRE_FALSE(s.ok());
   CHECK_THAT(s.message(), Catch::Contains("node 'w' (op TestVariable)") &&
-                              Catch::Contains("'/job:ps/task:7'") && Catch::Contains("not in the cluster"));
+                              Catch::Contains("'/job:ps/task:7'") && Catch::Contains("does not exist"));
   CHECK(g.FindNode("ok")->assigned_device().empty());  // nothing half-applied
 
   Graph g2(&reg);
   AddTestNode(g2, "TestSource", "x", {}, Shape{2}, "/job:worker/task:0/device:tpu:0");
   Status s2 = PlaceGraph(&g2, TwoPs());
   CHECK_THAT(s2.message(), Catch::Contains("node 'x'") && Catch::Contains("device type 'tpu'"));
+}
+
+TEST_CASE("with soft placement a node asking for a missing device takes the default device, and says so") {
+  OpRegistry reg;
+  testing::RegisterTestOps(&reg);
+  Graph g(&reg);
+  AddTestNode(g, "TestSource", "layer3/h", {}, Shape{2}, "/device:cpu:3");
+  AddTestNode(g, "TestSource", "layer1/h", {}, Shape{2}, "/device:cpu:1");
+  PlacementOptions o = TwoPs();
+  REQUIRE_FALSE(PlaceGraph(&g, o).ok());
+  o.soft_placement = true;
+  std::vector<std::string> moved;
+  REQUIRE(PlaceGraph(&g, o, &moved).ok());
+  CHECK(g.FindNode("layer3/h")->assigned_device() == "/job:worker/task:0/device:cpu:0");
+  CHECK(g.FindNode("layer1/h")->assigned_device() == "/job:worker/task:0/device:cpu:1");  // exists: kept
+  REQUIRE(moved.size() == 1);
+  CHECK(moved[0] == "node 'layer3/h' (op TestSource): /job:worker/task:0/device:cpu:3 -> /job:worker/task:0/device:cpu:0");
+}
+
+TEST_CASE("a request for a GPU that a CPU device stands in for takes the stand-in") {
+  OpRegistry reg;
+  testing::RegisterTestOps(&reg);
+  Graph g(&reg);
+  AddTestNode(g, "TestSource", "h", {}, Shape{2}, "/gpu:1");
+  PlacementOptions o = TwoPs();
+  o.stand_ins = {{"/job:worker/task:0/device:gpu:1", "/job:worker/task:0/device:cpu:1"}};
+  REQUIRE(PlaceGraph(&g, o).ok());
+  CHECK(g.FindNode("h")->assigned_device() == "/job:worker/task:0/device:cpu:1");
 }
 
 TEST_CASE("without ps tasks every node goes to the default device") {
