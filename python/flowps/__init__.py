@@ -211,8 +211,10 @@ def get_default_graph():
 
 @contextlib.contextmanager
 def device(name):
-    """Nodes built inside request device ``name``, e.g. "/device:cpu:1" or
-    "/job:worker/device:cpu:1" (the cluster completes a missing job or task).
+    """Nodes built inside request device ``name``, e.g. "/device:cpu:1",
+    "/gpu:1" or "/job:worker/device:cpu:1" (the cluster completes a missing job
+    or task). On a cluster such a model is model-parallel: each worker runs it
+    as one replica over its own devices (README, "Model parallelism").
     A local Session runs every node on its own CPU."""
     g = get_default_graph()
     g._devices.append(name)

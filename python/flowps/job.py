@@ -84,18 +84,23 @@ class Async:
 
 class Job:
     def __init__(self, name, graph, loss, data, optimizer, mode, metrics=None, epochs=None, steps=None,
-                 log_every_steps=100, eval_every_steps=0, run_dir=None):
+                 log_every_steps=100, eval_every_steps=0, run_dir=None, soft_placement=False):
         if (epochs is None) == (steps is None):
             raise ValueError("give exactly one of epochs and steps")
         self.name, self.graph, self.loss, self.metrics = name, graph, loss, dict(metrics or {})
         self.data, self.optimizer, self.mode = data, optimizer, mode
         self.epochs, self.steps = epochs, steps
         self.log_every_steps, self.eval_every_steps, self.run_dir = log_every_steps, eval_every_steps, run_dir
+        # A node asking (fp.device) for a device its worker lacks runs on the worker's first device.
+        self.soft_placement = bool(soft_placement)
 
     def spec(self, graph_file):
         train = {"epochs": float(self.epochs)} if self.epochs is not None else {"steps": int(self.steps)}
         train.update(log_every_steps=int(self.log_every_steps), eval_every_steps=int(self.eval_every_steps))
-        out = {"name": self.name, "model": {"graph_file": graph_file}, "data": self.data.spec(),
+        model = {"graph_file": graph_file}
+        if self.soft_placement:
+            model["soft_placement"] = True
+        out = {"name": self.name, "model": model, "data": self.data.spec(),
                "optimizer": self.optimizer.spec(), "mode": self.mode.spec(), "train": train}
         if self.run_dir:
             out["run_dir"] = self.run_dir

@@ -62,7 +62,8 @@ StatusOr<std::string> LocalModel::TowerNodeDevice(const Node& n, const std::stri
   return ReplicaDevice(n, on);
 }
 
-Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) {
+Status LocalModel::SetUpDevices(const TowerOptions& towers, bool soft_placement,
+                                std::map<std::string, Device*>* devices, std::string* host) {
   tower_devices_ = towers.devices;
   if (tower_devices_.empty()) {
     own_device_ = std::make_unique<CpuDevice>("/job:worker/task:0/device:cpu:0");
@@ -70,19 +71,29 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
   }
   // Feeds and variables live on a host CPU device: the first tower's when it
   // is a CPU, else its task's cpu:0.
-  std::map<std::string, Device*> devices;
   for (Device* d : tower_devices_) {
-    if (!devices.emplace(d->name(), d).second) return InvalidArgument("device '" + d->name() + "' is named twice");
+    if (!devices->emplace(d->name(), d).second) return InvalidArgument("device '" + d->name() + "' is named twice");
   }
-  std::string host = tower_devices_[0]->name();
+  *host = tower_devices_[0]->name();
   if (tower_devices_[0]->type() != DeviceType::kCPU) {
-    FLOWPS_ASSIGN_OR_RETURN(DeviceName first, ParseDeviceName(host));
-    host = first.TaskName() + "/device:cpu:0";
-    if (devices.count(host) == 0) {
-      own_device_ = std::make_unique<CpuDevice>(host);
-      devices[host] = own_device_.get();
+    FLOWPS_ASSIGN_OR_RETURN(DeviceName first, ParseDeviceName(*host));
+    *host = first.TaskName() + "/device:cpu:0";
+    if (devices->count(*host) == 0) {
+      own_device_ = std::make_unique<CpuDevice>(*host);
+      (*devices)[*host] = own_device_.get();
     }
   }
+  if (!model_parallel_ || soft_placement) return Status::OK();
+  std::vector<std::string> names = {*host};  // the first: requests are read relative to it
+  for (const auto& [name, device] : *devices)
+    if (name != *host) names.push_back(name);
+  return CheckReplicaDevices(*model_.graph, names, towers.stand_ins);
+}
+
+Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) {
+  std::map<std::string, Device*> devices;
+  std::string host;
+  FLOWPS_RETURN_IF_ERROR(SetUpDevices(towers, soft_placement, &devices, &host));
 
   // One copy of the model per tower; the Variable nodes are shared.
   const Graph& model = *model_.graph;
@@ -173,10 +184,7 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
   for (const auto& [name, device] : devices) placement.worker_devices.push_back(name);
   placement.stand_ins = towers.stand_ins;
   placement.soft_placement = soft_placement;
-  Status placed = PlaceGraph(&g, placement, &soft_placed_);
-  if (!placed.ok() && model_parallel_)
-    return InvalidArgument(placed.message() + "; model.soft_placement: true would run such nodes on " + host);
-  FLOWPS_RETURN_IF_ERROR(placed);
+  FLOWPS_RETURN_IF_ERROR(PlaceGraph(&g, placement, &soft_placed_));
   std::vector<std::string> fetch_names;
   for (const Output& o : fetches) fetch_names.push_back(o.name());
   FLOWPS_ASSIGN_OR_RETURN(tower_runner_, PartitionedRunner::Create(g, fetch_names, {}, pool_, devices));

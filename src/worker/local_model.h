@@ -150,6 +150,12 @@ class LocalModel {
   StatusOr<FeedList> ResolveFeeds(const std::vector<std::pair<std::string, Tensor>>& feeds) const;
   StatusOr<double> RunStep(const FeedList& feeds);
   Status BuildTowers(const TowerOptions& towers, bool soft_placement);
+  // The tower devices by name (plus a host CPU device when the first is a
+  // GPU), and the host: the device of the feeds and variable reads. For a
+  // model-parallel model without soft placement, checks that every device
+  // asked for is among them.
+  Status SetUpDevices(const TowerOptions& towers, bool soft_placement, std::map<std::string, Device*>* devices,
+                      std::string* host);
   // The device a node copied into the tower graph asks for ("" for the
   // tower's scope): the host for feeds, its own request in a model-parallel
   // replica.

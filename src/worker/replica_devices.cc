@@ -32,22 +32,27 @@ StatusOr<std::string> ReplicaDevice(const Node& node, const DeviceName& host) {
   return device.ToString();
 }
 
-Status CheckReplicaDevices(const Graph& model, const TaskSpec& worker) {
-  const std::vector<std::string> devices = worker.DeviceNames();
-  if (devices.empty()) return InvalidArgument(worker.name() + " has no devices");
+Status CheckReplicaDevices(const Graph& model, const std::vector<std::string>& devices,
+                           const std::map<std::string, std::string>& stand_ins) {
+  if (devices.empty()) return InvalidArgument("a worker without devices runs no model");
   FLOWPS_ASSIGN_OR_RETURN(DeviceName host, ParseDeviceName(devices[0]));
   for (const auto& n : model.nodes()) {
     if (!PlacedByRequest(*n)) continue;
     FLOWPS_ASSIGN_OR_RETURN(std::string want, ReplicaDevice(*n, host));
+    if (auto stand_in = stand_ins.find(want); stand_in != stand_ins.end()) want = stand_in->second;
     if (std::find(devices.begin(), devices.end(), want) != devices.end()) continue;
     std::string have;
-    for (const std::string& d : worker.devices) have += (have.empty() ? "" : ", ") + d;
+    for (const std::string& d : devices) have += (have.empty() ? "" : ", ") + d.substr(d.rfind('/') + 1 + 7);
     return InvalidArgument(Where(*n) + " asks for device '" + n->requested_device() + "', which worker " +
-                           worker.name() + " lacks (its devices: [" + have +
+                           host.TaskName() + " lacks (its devices: [" + have +
                            "]); add it to the task's devices in the cluster spec, or set model.soft_placement: true "
                            "to run such nodes on the worker's first device");
   }
   return Status::OK();
+}
+
+Status CheckReplicaDevices(const Graph& model, const TaskSpec& worker) {
+  return CheckReplicaDevices(model, worker.DeviceNames());
 }
 
 }  // namespace flowps

@@ -12,7 +12,9 @@
 // worker reads them on its first device. Pure functions; thread-safe.
 #pragma once
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "core/cluster_spec.h"
 #include "core/status.h"
@@ -30,9 +32,14 @@ bool AsksForDevices(const Graph& model);
 // REQUIRES: node.requested_device() is not empty.
 StatusOr<std::string> ReplicaDevice(const Node& node, const DeviceName& host);
 
-// Checks that `worker` (a worker task of the cluster spec) has every device
-// the nodes of `model` ask for. InvalidArgument naming the task, the first
-// node (and op) whose device it lacks, and the devices it has.
+// Checks that a worker has every device the nodes of `model` ask for:
+// `devices` are its full device names, devices[0] its first; a request that
+// `stand_ins` maps (gpu:i -> cpu:i) takes the stand-in. InvalidArgument naming
+// the worker's task, the first node (and op) whose device it lacks, and the
+// devices it has.
+Status CheckReplicaDevices(const Graph& model, const std::vector<std::string>& devices,
+                           const std::map<std::string, std::string>& stand_ins = {});
+// The same for a worker task of the cluster spec, with the devices it declares.
 Status CheckReplicaDevices(const Graph& model, const TaskSpec& worker);
 
 }  // namespace flowps

@@ -215,3 +215,16 @@ TEST_CASE("a job spec section that is a scalar is refused, not thrown (found by 
   CHECK_THAT(ErrorOf(text), Catch::Contains("key 'data' must be a mapping"));
   CHECK_THAT(ErrorOf("just some words\n"), Catch::Contains("the document must be a mapping"));
 }
+
+TEST_CASE("model.soft_placement is off unless the job turns it on") {
+  auto off = ParseJobSpec(Valid(), "job.yaml");
+  REQUIRE(off.ok());
+  CHECK_FALSE(off->model.soft_placement);
+  std::string text = Valid();
+  text.replace(text.find("  hidden:"), 0, "  soft_placement: true\n");
+  auto on = ParseJobSpec(text, "job.yaml");
+  REQUIRE(on.ok());
+  CHECK(on->model.soft_placement);
+  text.replace(text.find("true"), 4, "maybe");
+  CHECK_THAT(ErrorOf(text), Catch::Contains("job.yaml:4: key 'model.soft_placement'"));
+}

@@ -17,6 +17,7 @@
 
 #include <kj/async-io.h>
 
+#include "bench/layered_lstm.h"
 #include "worker/job_client.h"
 #include "worker/models.h"
 #include "graph/graph_def.h"
@@ -911,4 +912,66 @@ TEST_CASE("a job whose checkpoint.dir cannot be written fails before its first s
   const WorkerJobStatus chief = cluster.WaitJobEnd(std::chrono::seconds(30));
   CHECK(chief.state == JobState::kFailed);
   CHECK(chief.global_step == 0);
+}
+
+// ---- Model parallelism (issue #15): each worker one replica over its devices.
+
+namespace {
+
+// A layered LSTM over Fashion-MNIST (4 steps of 196 pixels), layer d asking
+// for /device:cpu:d, as a graph job of `steps` sync steps on 2 workers.
+std::string WriteLayeredLstmJob(TrainingCluster& cluster, int64_t steps) {
+  OpRegistry registry;
+  REQUIRE(RegisterStandardOps(&registry).ok());
+  auto graph = BuildLayeredLstm(LayeredLstmOptions{}, &registry);
+  REQUIRE(graph.ok());
+  REQUIRE(WriteGraphFile(**graph, cluster.dir() + "/lstm.graph").ok());
+  std::string job = cluster.WriteJob("lstm.yaml", kSync2, steps);
+  std::string text = Slurp(job);
+  text.replace(text.find("model:"), text.find("data:") - text.find("model:"), "model:\n  graph_file: lstm.graph\n");
+  text.replace(text.find("learning_rate: 0.002"), 20, "learning_rate: 0.01");
+  std::ofstream(job) << text;
+  return job;
+}
+
+}  // namespace
+
+TEST_CASE("a model-parallel LSTM trains on 1 ps and 2 workers of 4 devices each, each worker one replica over its "
+          "devices", "[e2e]") {
+  TrainingCluster cluster(1, 2, "[cpu:0, cpu:1, cpu:2, cpu:3]");
+  const std::string job = WriteLayeredLstmJob(cluster, 200);
+  REQUIRE(SubmitJob(cluster.io(), cluster.spec(), Slurp(job), job, kCallTimeout,
+                    *ReadModelGraphFile(cluster.dir() + "/lstm.graph"))
+              .ok());
+  WorkerJobStatus end = cluster.WaitJobEnd(std::chrono::seconds(180));
+  INFO(cluster.Logs());
+  REQUIRE(end.state == JobState::kDone);
+  CHECK(end.test_accuracy >= 0.6);  // 10 classes: chance is 0.1
+  CHECK(cluster.Workers()[1].job.local_steps >= 190);
+  CHECK_THAT(cluster.Logs(), Catch::Contains("one model-parallel replica on /job:worker/task:1/device:cpu:0, "
+                                             "/job:worker/task:1/device:cpu:1, /job:worker/task:1/device:cpu:2, "
+                                             "/job:worker/task:1/device:cpu:3"));
+}
+
+TEST_CASE("a model-parallel job whose layers ask for devices the workers lack fails at its start, naming the node "
+          "and the worker; with model.soft_placement it trains", "[e2e]") {
+  TrainingCluster cluster(1, 2, "[cpu:0, cpu:1]");
+  const std::string job = WriteLayeredLstmJob(cluster, 20);
+  const std::string bytes = *ReadModelGraphFile(cluster.dir() + "/lstm.graph");
+  Status submitted = SubmitJob(cluster.io(), cluster.spec(), Slurp(job), job, kCallTimeout, bytes);
+  WorkerJobStatus end = cluster.WaitJobEnd(std::chrono::seconds(60));
+  INFO(cluster.Logs());
+  REQUIRE(end.state == JobState::kFailed);
+  CHECK_THAT(submitted.ok() ? end.error : submitted.message(),
+             Catch::Contains("node 'layer2/") && Catch::Contains("'/device:cpu:2'") &&
+                 Catch::Contains("/job:worker/task:0 lacks") && Catch::Contains("model.soft_placement"));
+  CHECK(end.local_steps == 0);
+
+  std::string text = Slurp(job);
+  text.replace(text.find("  graph_file:"), 0, "  soft_placement: true\n");
+  std::ofstream(job) << text;
+  REQUIRE(SubmitJob(cluster.io(), cluster.spec(), text, job, kCallTimeout, bytes).ok());
+  end = cluster.WaitJobEnd(std::chrono::seconds(120));
+  REQUIRE(end.state == JobState::kDone);
+  CHECK_THAT(cluster.Logs(), Catch::Contains("soft placement: node 'tower0/layer3/"));
 }

@@ -50,3 +50,11 @@ def test_a_job_spec_the_loader_refuses_raises_naming_the_key(tmp_path):
         job.save(str(tmp_path / "job.yaml"))
     with pytest.raises(ValueError, match="exactly one of epochs and steps"):
         fp.Job("mlp", g, loss=loss, data=None, optimizer=None, mode=None)
+
+
+def test_a_job_with_soft_placement_says_so_in_its_model_section(tmp_path):
+    g, x, y, logits, loss = mlp()
+    job = fp.Job("mlp", g, loss=loss, data=fp.data.idx("/usr/share/datasets/fashion-mnist", feeds={x: "features", y: "label"}),
+                 optimizer=fp.optimizers.SGD(0.1), mode=fp.Sync(total_workers=1), steps=10, soft_placement=True)
+    job.save(str(tmp_path / "job.yaml"))
+    assert "soft_placement: true" in (tmp_path / "job.yaml").read_text()

@@ -4,9 +4,15 @@
 // naming the node unless soft placement is on.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include "bench/layered_lstm.h"
+#include "bench/model_parallel_bench.h"
 #include "core/thread_pool.h"
 #include "graph/device.h"
 #include "graph/graph_def.h"
@@ -124,8 +130,10 @@ TEST_CASE("a model on a worker of 1 device is refused naming a node that asks fo
   Worker one(LstmBytes(), 1, /*soft=*/false);
   REQUIRE_FALSE(one.model.ok());
   CHECK_THAT(one.model.status().message(),
-             Catch::Contains("placing the model-parallel replica") && Catch::Contains("node 'tower0/layer1/") &&
-                 Catch::Contains("requests device '/job:worker/task:0/device:cpu:1'") && Catch::Contains("model.soft_placement: true"));
+             Catch::Contains("placing the model-parallel replica") && Catch::Contains("node 'layer1/") &&
+                 Catch::Contains("asks for device '/device:cpu:1', which worker /job:worker/task:0 lacks "
+                                 "(its devices: [cpu:0])") &&
+                 Catch::Contains("model.soft_placement: true"));
 }
 
 TEST_CASE("a layer asking for gpu:N runs on the CPU device that stands in for that GPU") {
@@ -191,4 +199,29 @@ TEST_CASE("a model without device requests keeps one tower per device") {
   REQUIRE(four.model.ok());
   CHECK_FALSE((*four.model)->model_parallel());
   CHECK((*four.model)->num_towers() == 4);
+}
+
+TEST_CASE("the model-parallel benchmark times 1 against N devices and writes a trace with a track per device") {
+  auto pool = NewAsioThreadPool(2);
+  const std::string trace = "/tmp/flowps_model_parallel_bench_test_" + std::to_string(::getpid()) + ".json";
+  std::vector<Measurement> got;
+  BenchContext ctx;
+  ctx.pool = pool.get();
+  ctx.options = {{"steps", "2"},  {"warmup", "1"}, {"layers", "2"}, {"time_steps", "2"},
+                 {"hidden", "8"}, {"batch", "4"},  {"devices", "2"}, {"trace", trace}};
+  ctx.emit = [&](const Measurement& m) { got.push_back(m); };
+  REQUIRE(MakeModelParallelBenchmark().run(ctx).ok());
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].name == "lstm_2x2_h8_b4_step_2dev_median_us");
+  CHECK(got[0].baseline_name == std::optional<std::string>("lstm_2x2_h8_b4_step_1dev_median_us"));
+  CHECK(got[0].value > 0);
+  CHECK(got[1].value >= 0);
+  CHECK(got[1].value <= 1);
+  std::ifstream in(trace);
+  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::remove(trace.c_str());
+  CHECK_THAT(json, Catch::Contains("\"traceEvents\"") && Catch::Contains(Cpu(0)) && Catch::Contains(Cpu(1)));
+
+  ctx.options = {{"devcies", "2"}};
+  CHECK_THAT(MakeModelParallelBenchmark().run(ctx).message(), Catch::Contains("devcies"));
 }
