@@ -18,7 +18,7 @@ Benchmark MakePsApplyBenchmark();
 // validation and an SGD apply (async mode); a third figure is one pushPull
 // (the push and the variable read back in one call, bytes counted both ways). Options: sizes (MiB, comma-
 // separated), reps (per size, default 5), bfloat16 (1: reduced precision).
-// It calls KeepLargeBuffersResident (ps/memory_tuning.h) for this process, as
+// It calls KeepLargeBuffersResident (core/memory_tuning.h) for this process, as
 // flowps-ps does.
 Benchmark MakePushPullBenchmark();
 

@@ -11,7 +11,7 @@
 #include "net/rpc_common.h"
 #include "net/rpc_server.h"
 #include "bench/loopback_ps_server.h"
-#include "ps/memory_tuning.h"
+#include "core/memory_tuning.h"
 #include "bench/ps_benchmarks.h"
 
 namespace flowps {

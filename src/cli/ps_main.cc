@@ -11,12 +11,12 @@
 
 #include "cli/metric_families.h"
 #include "cli/task_daemon.h"
-#include "ps/memory_tuning.h"
+#include "core/memory_tuning.h"
 #include "ps/parameter_server_impl.h"
 #include "ps/shard_monitor.h"
 
 int main(int argc, char** argv) {
-  flowps::ps::KeepLargeBuffersResident();
+  flowps::KeepLargeBuffersResident();
   return flowps::RunTaskDaemon("ps", argc, argv, [](flowps::DaemonContext& context, flowps::ServiceFactories& services) {
     const int shard = context.task.index;
     const int num_shards = static_cast<int>(context.spec.ps.size());

@@ -3,10 +3,12 @@
 #include "cli/dashboard_server.h"
 #include "cli/metric_families.h"
 #include "cli/task_daemon.h"
+#include "core/memory_tuning.h"
 #include "worker/worker_metrics.h"
 #include "worker/worker_runtime.h"
 
 int main(int argc, char** argv) {
+  flowps::KeepFreedBuffersOffTheHeap();  // before any other thread runs (core/memory_tuning.h)
   return flowps::RunTaskDaemon("worker", argc, argv, [](flowps::DaemonContext& context, flowps::ServiceFactories& services) {
     auto metrics = std::make_shared<flowps::WorkerMetrics>();
     auto runtime = std::make_shared<flowps::WorkerRuntime>(context.spec, context.task.index, &context.pool,

@@ -17,7 +17,13 @@ class ThreadPool {
 };
 
 // A pool of `num_threads` threads on asio::thread_pool (0: one per core).
-// Destruction waits for scheduled work to finish.
+// Destruction waits for scheduled work to finish. Its threads are named
+// "flowps-pool" (see NameThisThread).
 std::unique_ptr<ThreadPool> NewAsioThreadPool(int num_threads = 0);
+
+// Names the calling thread for ps, top and perf (at most 15 characters are
+// kept). Each long-lived thread of a daemon names itself: "flowps-pool",
+// "rpc-loop", "job", "input".
+void NameThisThread(const char* name);
 
 }  // namespace flowps

@@ -2,12 +2,14 @@
 
 #include <cstring>
 
+#include "data/inflated_copy.h"
 #include "data/parse_number.h"
 
 namespace flowps::data {
 
 StatusOr<GzFile> OpenGz(const std::string& path) {
-  GzFile f(gzopen(path.c_str(), "rb"), gzclose);
+  const std::string read_from = InflatedCopy(path, DefaultInflateCacheDir(), kInflateCopyMinBytes);
+  GzFile f(gzopen(read_from.c_str(), "rb"), gzclose);
   if (!f) return NotFound(path + ": cannot open file");
   gzbuffer(f.get(), 1 << 18);
   return f;

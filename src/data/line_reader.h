@@ -19,7 +19,8 @@ namespace flowps::data {
 
 // A gzFile closed on destruction.
 using GzFile = std::unique_ptr<gzFile_s, int (*)(gzFile)>;
-// Opens `path` for reading (gzip or plain); NotFound naming it.
+// Opens `path` for reading (gzip or plain); NotFound naming it. A large
+// gzip file is read from its inflated copy (data/inflated_copy.h).
 StatusOr<GzFile> OpenGz(const std::string& path);
 // Reads up to `n` bytes; returns the count (0 at the end). The error names the file.
 StatusOr<size_t> ReadGz(gzFile f, const std::string& path, void* out, size_t n);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/thread_pool.h"
+
 namespace flowps::data {
 
 void ShuffleBuffer::Restart(uint64_t seed) {
@@ -72,7 +74,10 @@ StatusOr<std::unique_ptr<Pipeline>> Pipeline::Start(DataSource source, PipelineO
   if (options.shuffle_buffer < 0) return InvalidArgument("shuffle_buffer must not be negative");
   FLOWPS_ASSIGN_OR_RETURN(ShardPlan plan, PlanShard(source.files().size(), options.worker, options.num_workers));
   std::unique_ptr<Pipeline> p(new Pipeline(std::move(source), options, std::move(plan)));
-  p->thread_ = std::thread([raw = p.get()] { raw->Run(); });
+  p->thread_ = std::thread([raw = p.get()] {
+    NameThisThread("input");
+    raw->Run();
+  });
   return p;
 }
 

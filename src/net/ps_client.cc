@@ -334,69 +334,62 @@ std::vector<Tensor> WriteRows(capnp::List<wire::RowsRequest>::Builder out, const
 
 }  // namespace
 
-kj::Promise<PulledVariables> PsClient::Pull(std::vector<std::string> names) {
-  PullSpec spec;
-  spec.names = std::move(names);
+kj::Promise<PulledVariables> PsClient::ReadFromShards(const PullSpec& spec, ShardAsk ask) {
   StatusOr<std::shared_ptr<const ReadPlan>> planned = PlanRead(spec);
   if (!planned.ok()) return KJ_EXCEPTION(FAILED, planned.status().ToString());
   std::shared_ptr<const ReadPlan> plan = *planned;
   kj::Vector<kj::Promise<ShardRead>> calls;
   for (int k = 0; k < num_shards(); ++k) {
     Shard* s = shard(k).get();
-    std::function<kj::Promise<ShardRead>()> pull = [s, k, plan] {
-      return s->Get().then([s, k, plan](wire::ParameterServer::Client ps) {
-        auto request = ps.pullRequest();
-        const std::vector<std::string>& mine = plan->shard_names[static_cast<size_t>(k)];
-        WriteNames(request.initNames(static_cast<unsigned>(mine.size())), mine);
-        request.setBfloat16(plan->bfloat16);
-        using Response = capnp::Response<wire::ParameterServer::PullResults>;
-        return s->Call(request.send(), "pull").then([](Response&& r) {
-          auto owner = std::make_shared<Response>(kj::mv(r));
-          ShardRead read;
-          read.step = owner->getGlobalStep();
-          ReadNamed(owner->getTensors(), owner, "pulled", &read.values);
-          return read;
-        });
-      });
-    };
-    calls.add(AgainOnBreak(kj::mv(pull), options_.push_attempts));
+    std::function<kj::Promise<ShardRead>()> read = [ask, s, k, plan] { return ask(s, k, plan); };
+    calls.add(AgainOnBreak(kj::mv(read), options_.push_attempts));
   }
   return kj::joinPromises(calls.releaseAsArray()).then([this, plan](kj::Array<ShardRead> reads) {
     return Assemble(*plan, std::vector<ShardRead>(std::make_move_iterator(reads.begin()), std::make_move_iterator(reads.end())));
   });
 }
 
+kj::Promise<PulledVariables> PsClient::Pull(std::vector<std::string> names) {
+  PullSpec spec;
+  spec.names = std::move(names);
+  return ReadFromShards(spec, [](Shard* s, int k, std::shared_ptr<const ReadPlan> plan) {
+    return s->Get().then([s, k, plan](wire::ParameterServer::Client ps) {
+      auto request = ps.pullRequest();
+      const std::vector<std::string>& mine = plan->shard_names[static_cast<size_t>(k)];
+      WriteNames(request.initNames(static_cast<unsigned>(mine.size())), mine);
+      request.setBfloat16(plan->bfloat16);
+      using Response = capnp::Response<wire::ParameterServer::PullResults>;
+      return s->Call(request.send(), "pull").then([](Response&& r) {
+        auto owner = std::make_shared<Response>(kj::mv(r));
+        ShardRead read;
+        read.step = owner->getGlobalStep();
+        ReadNamed(owner->getTensors(), owner, "pulled", &read.values);
+        return read;
+      });
+    });
+  });
+}
+
 kj::Promise<PulledVariables> PsClient::PullRows(std::string name, std::vector<int64_t> rows) {
   PullSpec spec;
   spec.rows[name] = Tensor::FromVector<int64_t>({static_cast<int64_t>(rows.size())}, rows);
-  StatusOr<std::shared_ptr<const ReadPlan>> planned = PlanRead(spec);
-  if (!planned.ok()) return KJ_EXCEPTION(FAILED, planned.status().ToString());
-  std::shared_ptr<const ReadPlan> plan = *planned;
-  kj::Vector<kj::Promise<ShardRead>> calls;
-  for (int k = 0; k < num_shards(); ++k) {
-    Shard* s = shard(k).get();
-    std::function<kj::Promise<ShardRead>()> pull = [s, k, plan] {
-      return s->Get().then([s, k, plan](wire::ParameterServer::Client ps) {
-        auto request = ps.pullRowsRequest();
-        request.setBfloat16(plan->bfloat16);
-        const auto& mine = plan->shard_rows[static_cast<size_t>(k)];
-        std::vector<Tensor> kept = WriteRows(request.initRequests(static_cast<unsigned>(mine.size())), mine);
-        using Response = capnp::Response<wire::ParameterServer::PullRowsResults>;
-        return s->Call(request.send(), "pullRows")
-            .then([](Response&& r) {
-              auto owner = std::make_shared<Response>(kj::mv(r));
-              ShardRead read;
-              read.step = owner->getGlobalStep();
-              ReadNamed(owner->getTensors(), owner, "rows of", &read.rows);
-              return read;
-            })
-            .attach(kj::mv(kept));
-      });
-    };
-    calls.add(AgainOnBreak(kj::mv(pull), options_.push_attempts));
-  }
-  return kj::joinPromises(calls.releaseAsArray()).then([this, plan](kj::Array<ShardRead> reads) {
-    return Assemble(*plan, std::vector<ShardRead>(std::make_move_iterator(reads.begin()), std::make_move_iterator(reads.end())));
+  return ReadFromShards(spec, [](Shard* s, int k, std::shared_ptr<const ReadPlan> plan) {
+    return s->Get().then([s, k, plan](wire::ParameterServer::Client ps) {
+      auto request = ps.pullRowsRequest();
+      request.setBfloat16(plan->bfloat16);
+      const auto& mine = plan->shard_rows[static_cast<size_t>(k)];
+      std::vector<Tensor> kept = WriteRows(request.initRequests(static_cast<unsigned>(mine.size())), mine);
+      using Response = capnp::Response<wire::ParameterServer::PullRowsResults>;
+      return s->Call(request.send(), "pullRows")
+          .then([](Response&& r) {
+            auto owner = std::make_shared<Response>(kj::mv(r));
+            ShardRead read;
+            read.step = owner->getGlobalStep();
+            ReadNamed(owner->getTensors(), owner, "rows of", &read.rows);
+            return read;
+          })
+          .attach(kj::mv(kept));
+    });
   });
 }
 

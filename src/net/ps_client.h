@@ -28,6 +28,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -177,6 +178,10 @@ class PsClient {
   StatusOr<std::shared_ptr<const ReadPlan>> PlanRead(const PullSpec& spec) const;
   // The shards' answers put together: whole variables and rows in the order asked.
   PulledVariables Assemble(const ReadPlan& plan, std::vector<ShardRead> reads) const;
+  // A read of `spec` from every shard in parallel: `ask(s, k, plan)` asks shard
+  // k for its share (again after a broken connection); the answers are assembled.
+  using ShardAsk = std::function<kj::Promise<ShardRead>(Shard* s, int k, std::shared_ptr<const ReadPlan> plan)>;
+  kj::Promise<PulledVariables> ReadFromShards(const PullSpec& spec, ShardAsk ask);
   // Sends shard k's share of a push (in parts if large), with pushPull and
   // `read` when given; retried on a broken connection.
   kj::Promise<std::pair<ShardPushReply, ShardRead>> SendShardPush(std::shared_ptr<const PushJob> job,

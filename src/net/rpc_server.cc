@@ -424,7 +424,10 @@ StatusOr<std::unique_ptr<RpcServer>> RpcServer::Start(RpcServerOptions options, 
   std::promise<Status> started;
   auto started_future = started.get_future();
   Impl* raw = impl.get();
-  impl->thread = std::thread([raw, &started]() { raw->Run(&started); });
+  impl->thread = std::thread([raw, &started]() {
+    NameThisThread("rpc-loop");
+    raw->Run(&started);
+  });
   Status s = started_future.get();
   if (!s.ok()) {
     impl->thread.join();

@@ -9,6 +9,7 @@
 #include <kj/debug.h>
 #include <spdlog/spdlog.h>
 
+#include "core/memory_tuning.h"
 #include "core/thread_pool.h"
 #include "core/trace.h"
 #include "net/pool_bridge.h"
@@ -16,7 +17,6 @@
 #include "net/ps.capnp.h"
 #include "net/rpc_server.h"
 #include "net/tensor_codec.h"
-#include "ps/memory_tuning.h"
 #include "ps/parameter_shard.h"
 #include "ps/shard_monitor.h"
 

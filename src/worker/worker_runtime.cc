@@ -12,6 +12,7 @@
 #include <kj/async-io.h>
 #include <kj/debug.h>
 
+#include "core/thread_pool.h"
 #include "core/job_spec.h"
 #include "core/partition_plan.h"
 #include "device/device_discovery.h"
@@ -512,6 +513,7 @@ Status WorkerRuntime::State::Start(std::string yaml, std::string path, std::stri
   log->info("{} job '{}' from {}", as_chief ? "starting" : "joining", job.name, path);
   PeerJob peer_job{job.name, std::move(yaml), std::move(path), job_id, std::move(graph_def), trace_steps};
   thread = std::thread([this, job = std::move(job), peer_job = std::move(peer_job), as_chief]() mutable {
+    NameThisThread("job");
     RunJob(job, std::move(peer_job), as_chief);
   });
   return Status::OK();
