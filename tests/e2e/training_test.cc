@@ -611,7 +611,10 @@ TEST_CASE("job setup waits for a ps that starts late, trying again until it answ
   const WorkerJobStatus end = cluster.WaitJobEnd(std::chrono::seconds(120));
   INFO(cluster.Logs());
   CHECK(end.state == JobState::kDone);
-  CHECK(end.global_step == 60);
+  // Async with 2 workers: the other worker's push in flight when step 60 is
+  // reached is applied too (as in TensorFlow's async training).
+  CHECK(end.global_step >= 60);
+  CHECK(end.global_step <= 61);
   CHECK_THAT(Slurp(cluster.dir() + "/worker0.log"), Catch::Contains("trying again in"));
 }
 
