@@ -1,5 +1,8 @@
 #include "graph/layers.h"
 
+#include <optional>
+#include <string>
+
 #include "graph/model_roles.h"
 #include "graph/ops.h"
 
@@ -35,8 +38,10 @@ std::vector<Output> LstmUnroll(const LstmCell& cell, const std::vector<Output>& 
                                LstmState* final) {
   std::vector<Output> out;
   LstmState state = initial;
-  for (const Output& x : inputs) {
-    state = LstmStep(cell, x, state);
+  for (size_t t = 0; t < inputs.size(); ++t) {
+    std::optional<NameScope> step;  // none for an invalid input: LstmStep then does nothing
+    if (inputs[t].valid()) step.emplace(*inputs[t].graph(), "t" + std::to_string(t));
+    state = LstmStep(cell, inputs[t], state);
     out.push_back(state.h);
   }
   if (final != nullptr) *final = state;

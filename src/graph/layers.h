@@ -44,7 +44,9 @@ struct LstmState {
 LstmState LstmStep(const LstmCell& cell, Output x, const LstmState& prev);
 
 // The cell unrolled over `inputs` (one [N, input_width] Output per time step)
-// from `initial`: h at every step, in order. When `final` is not null it
+// from `initial`: h at every step, in order. Step t's nodes are built in the
+// name scope "t<t>" (e.g. "lstm1/t3/MatMul"), so that a trace shows which
+// layer and time step each kernel belongs to. When `final` is not null it
 // receives the state after the last step (for a state carried across steps).
 std::vector<Output> LstmUnroll(const LstmCell& cell, const std::vector<Output>& inputs, const LstmState& initial = {},
                                LstmState* final = nullptr);

@@ -54,6 +54,7 @@ TEST_CASE("an LSTM step follows the cell's formula (gates i, f, o, g; forget bia
                                      {}, &last);
   REQUIRE(g.status().ok());
   REQUIRE(h.size() == 2);
+  CHECK(h[1].node->name().rfind("t1/", 0) == 0);  // step t's nodes in the name scope "t<t>"
   Executor exec(g, pool.get());
   auto r = exec.Run({}, {h[0], h[1], last.c});
   REQUIRE(r.ok());
