@@ -94,7 +94,7 @@ kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> BatchingMessageStream::ReadFr
     end_ = available;
   }
   ++reads_;
-  return reads_canceler_.wrap(stream_.tryRead(buffer_.begin() + end_, 1, buffer_.size() - end_))
+  return stream_.tryRead(buffer_.begin() + end_, 1, buffer_.size() - end_)
       .then([this, options](size_t n) -> kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> {
         if (n == 0) {
           if (end_ == begin_) return kj::Maybe<capnp::MessageReaderAndFds>(nullptr);  // a clean end
@@ -120,7 +120,7 @@ kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> BatchingMessageStream::ReadLa
   kj::byte* rest = reinterpret_cast<kj::byte*>(words.begin()) + have;
   const size_t missing = total_words * sizeof(word) - have;
   ++reads_;
-  return reads_canceler_.wrap(stream_.tryRead(rest, missing, missing))
+  return stream_.tryRead(rest, missing, missing)
       .then([missing, segments, options, table = kj::mv(table), words = kj::mv(words)](
                 size_t n) mutable -> kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> {
         if (n < missing) return KJ_EXCEPTION(DISCONNECTED, "Premature EOF.");
@@ -208,9 +208,7 @@ kj::Promise<void> BatchingMessageStream::Chain(kj::Array<kj::byte> owned,
 }
 
 void BatchingMessageStream::WriteFailed(const kj::Exception& e) {
-  if (write_failure_ != nullptr) return;
-  write_failure_ = kj::cp(e);
-  reads_canceler_.cancel(e);
+  if (write_failure_ == nullptr) write_failure_ = kj::cp(e);
 }
 
 kj::Maybe<int> BatchingMessageStream::getSendBufferSize() {

@@ -20,9 +20,11 @@
 // answer and the next Call -- share one writev() and wake the peer once. A
 // larger message is written from its own segments (not copied) after the
 // batch, and its promise resolves when it is written. Writes go out in the
-// order they were made. A failed write fails every later one, and every read
-// (pending or later) fails with the same error, so that the RPC system sees the
-// broken connection even if the socket still reads. A batched message
+// order they were made. A failed write fails every later one, and every later
+// read fails with the same error, so that the RPC system sees the broken
+// connection even if the socket still reads (a read already waiting ends as
+// the socket does: wrapping every read to cancel it costs each message more
+// than the rare case is worth). A batched message
 // goes out the next time the loop runs out of ready work: a thread that stops
 // running its loop right after a wait() (as with capnp's stream, whose writes
 // also wait for a turn of the loop) holds back what that wait left, e.g. the
@@ -87,8 +89,7 @@ class BatchingMessageStream final : public capnp::MessageStream {
   bool flush_scheduled_ = false;
   kj::Promise<void> flush_ = nullptr;
   kj::ForkedPromise<void> written_;  // the last write in the chain
-  kj::Maybe<kj::Exception> write_failure_;
-  kj::Canceler reads_canceler_;  // cancelled by a failed write
+  kj::Maybe<kj::Exception> write_failure_;  // fails the reads that start after it
   size_t reads_ = 0, writes_ = 0;
 };
 
