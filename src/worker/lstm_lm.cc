@@ -124,16 +124,23 @@ StatusOr<std::unique_ptr<Graph>> BuildLstmLmGraph(const ModelSpec& spec, const O
     Output table = Variable(*g, "embedding", Shape{spec.vocab, spec.embedding}, Uniform(seed, 0.1));
     for (Output x : Split(Gather(table, tokens), t_steps, 1)) inputs.push_back(Reshape(x, Shape{-1, width}));
   }
+  std::vector<StateRole> states;
   for (int64_t d = 0; d < spec.layers; ++d) {
     DeviceScope on(*g, DeviceAt(spec.layer_devices, static_cast<size_t>(d)));
     NameScope layer(*g, "lstm" + std::to_string(d));
     Output w = Variable(*g, "W", Shape{width + hidden, 4 * hidden}, Glorot(seed + 100 + static_cast<uint64_t>(d)));
     Output b = Variable(*g, "b", Shape{4 * hidden}, InitializerSpec{});
-    LstmState state;
+    // The initial state, fed by the worker: the previous step's final state
+    // of the same rows, or zeros (truncated BPTT: no gradient flows back into it).
+    const LstmState initial{Placeholder(*g, DType::kFloat32, Shape{-1, hidden}, "h0"),
+                            Placeholder(*g, DType::kFloat32, Shape{-1, hidden}, "c0")};
+    LstmState state = initial;
     for (Output& x : inputs) {
       state = LstmStep(x, state, w, b, width, hidden);
       x = state.h;  // the next layer's input at this step
     }
+    states.push_back({initial.h.node, state.h});
+    states.push_back({initial.c.node, state.c});
     width = hidden;
   }
   Output rows, flat_targets;
@@ -151,6 +158,7 @@ StatusOr<std::unique_ptr<Graph>> BuildLstmLmGraph(const ModelSpec& spec, const O
   roles.inputs = {{tokens.node, "tokens"}, {targets.node, "targets"}};
   roles.loss = loss;
   roles.metrics = {{"perplexity", "perplexity", {per_example}}, {"accuracy", "accuracy", {logits, flat_targets}}};
+  roles.states = std::move(states);
   return g;
 }
 
