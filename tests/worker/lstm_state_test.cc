@@ -19,35 +19,16 @@
 #include "worker/local_model.h"
 #include "worker/model_metrics.h"
 #include "worker/models.h"
+#include "tiny_lstm_lm.h"
 
 using namespace flowps;
 
 namespace {
 
+using testing::RandomTextBatch;
+using testing::TinyLstmLm;
+
 using Feeds = std::vector<std::pair<std::string, Tensor>>;
-
-ModelSpec Tiny() {
-  ModelSpec spec;
-  spec.kind = ModelKind::kLstmLm;
-  spec.vocab = 7;
-  spec.embedding = 3;
-  spec.layers = 2;
-  spec.hidden_size = 4;
-  spec.unroll = 5;
-  spec.seed = 3;
-  return spec;
-}
-
-Feeds Batch(int64_t n, int64_t t, int64_t vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(vocab - 1));
-  Tensor tokens(DType::kInt32, Shape{n, t}), targets(DType::kInt32, Shape{n, t});
-  for (int64_t i = 0; i < n * t; ++i) {
-    tokens.data<int32_t>()[i] = id(rng);
-    targets.data<int32_t>()[i] = id(rng);
-  }
-  return {{"tokens", tokens}, {"targets", targets}};
-}
 
 std::string Cpu(int i) { return "/job:worker/task:0/device:cpu:" + std::to_string(i); }
 
@@ -58,7 +39,7 @@ struct TwoDeviceModel {
   std::unique_ptr<LocalModel> model;
 
   TwoDeviceModel() {
-    ModelSpec spec = Tiny();
+    ModelSpec spec = TinyLstmLm();
     spec.layer_devices = {"/device:cpu:0", "/device:cpu:1"};
     TowerOptions towers;
     towers.devices = {&cpu0, &cpu1};
@@ -123,7 +104,7 @@ TEST_CASE("with the state carried, the second step starts from the state the fir
   TwoDeviceModel two;
   LocalModel& m = *two.model;
   m.set_carry_state(true);
-  const Feeds first = Batch(3, 5, 7, 21), second = Batch(3, 5, 7, 22);
+  const Feeds first = RandomTextBatch(3, 5, 7, 21), second = RandomTextBatch(3, 5, 7, 22);
   const std::map<std::string, Tensor> after_first = FinalStates(m, first);  // from the zero state
   m.ContinueStreams(0);
   StepLoss(m, first);
@@ -148,7 +129,7 @@ TEST_CASE("with the state carried, the second step starts from the state the fir
 TEST_CASE("the carried state is reset at a new epoch, by ResetState, for a batch of other rows, and when off") {
   TwoDeviceModel two;
   LocalModel& m = *two.model;
-  const Feeds first = Batch(3, 5, 7, 31), second = Batch(3, 5, 7, 32);
+  const Feeds first = RandomTextBatch(3, 5, 7, 31), second = RandomTextBatch(3, 5, 7, 32);
   const double zero_loss = Loss(m, second);
   m.set_carry_state(true);
   m.ContinueStreams(0);
@@ -162,7 +143,7 @@ TEST_CASE("the carried state is reset at a new epoch, by ResetState, for a batch
   m.ResetState();
   CHECK(StepLoss(m, second) == Approx(zero_loss).epsilon(1e-6));
 
-  StepLoss(m, Batch(2, 5, 7, 33));  // 2 rows: not the streams of a 3-row batch
+  StepLoss(m, RandomTextBatch(2, 5, 7, 33));  // 2 rows: not the streams of a 3-row batch
   CHECK(StepLoss(m, second) == Approx(zero_loss).epsilon(1e-6));
 
   m.set_carry_state(false);
