@@ -15,9 +15,10 @@ after a collection. --all-applied: that outcome is apply, every time.
 --prefetch: each step's compute overlaps the previous step's push.
 Prints one line per failed check and exits 1 if any failed."""
 import argparse
-import json
 import sys
 from collections import defaultdict
+
+from trace_file import Checks, end, load
 
 ap = argparse.ArgumentParser()
 ap.add_argument("trace")
@@ -29,20 +30,9 @@ ap.add_argument("--all-applied", action="store_true")
 ap.add_argument("--prefetch", action="store_true")
 a = ap.parse_args()
 
-with open(a.trace) as f:
-    doc = json.load(f)
-events = doc["traceEvents"]
-failures = []
-
-
-def check(ok, what):
-    print(("ok: " if ok else "FAIL: ") + what)
-    if not ok:
-        failures.append(what)
-
-
-processes = {e["pid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "process_name"}
-threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+doc, events, processes, threads = load(a.trace)
+checks = Checks()
+check = checks.check
 spans = [e for e in events if e["ph"] == "X"]
 
 
@@ -172,4 +162,4 @@ for k in range(a.ps):
         overlapping = [r for r in rpcs if r["ts"] - slack <= end(apply) and apply["ts"] <= end(r) + slack]
         check(overlapping, "ps:%d's apply of step %s overlaps a worker's pushPull RPC of that step" % (k, step))
 
-sys.exit(1 if failures else 0)
+sys.exit(checks.exit_code())
