@@ -34,12 +34,6 @@ doc, events, processes, threads = load(a.trace)
 checks = Checks()
 check = checks.check
 spans = [e for e in events if e["ph"] == "X"]
-
-
-def end(s):
-    return s["ts"] + s["dur"]
-
-
 by_id = {s["args"]["id"]: s for s in spans}
 expected = {"ps:%d" % k for k in range(a.ps)} | {"worker:%d" % i for i in range(a.workers)}
 names = {n.split(" ")[0] for n in processes.values()}

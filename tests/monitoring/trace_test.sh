@@ -6,10 +6,12 @@
 # Perfetto would and checks that every span's parent and task exist, that the
 # executor's nodes, the RPCs and the shard's aggregation and apply are there,
 # that the spans of a step nest in time, and that a worker's pushPull overlaps
-# the shard's apply of that step. Then an async job with prefetch on the same
-# cluster: each step's spans carry its own number, the next step's compute
-# overlaps the push, and every traced push has the shard's apply (the chief's
-# last collection waits for the spans still in flight).
+# the shard's apply of that step. Then two async jobs on the same cluster,
+# without and with mode.prefetch: every traced push has the shard's outcome
+# under it (without prefetch: apply, every time), the file was written with no
+# span in flight (the chief's last collection waits for them), each step's
+# spans carry its own number, and with prefetch the next step's compute
+# overlaps the push.
 #   trace_test.sh BIN_DIR SOURCE_DIR
 set -uo pipefail
 source "$(dirname "$0")/monitoring_lib.sh" "$1" "$2" trace
