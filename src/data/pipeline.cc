@@ -158,7 +158,17 @@ Pipeline::~Pipeline() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool Pipeline::Push(StatusOr<ColumnBatch> item) {
+bool Pipeline::Push(StatusOr<ColumnBatch> item, int64_t* began_ns) {
+  if (item.ok()) {
+    item->read_start_ns = *began_ns;
+    item->read_end_ns = NowNs();
+  }
+  const bool queued = Queue(std::move(item));
+  *began_ns = NowNs();
+  return queued;
+}
+
+bool Pipeline::Queue(StatusOr<ColumnBatch> item) {
   std::unique_lock<std::mutex> lock(mu_);
   changed_.wait(lock, [&] { return stop_ || static_cast<int64_t>(queue_.size()) < options_.prefetch_batches; });
   if (stop_) return false;
@@ -188,12 +198,13 @@ Status Pipeline::RunStreams(int64_t epoch) {
     FLOWPS_RETURN_IF_ERROR(cursors.back().Seek((options_.worker * rows + b) * length));
   }
   BatchBuilder batch(source_.schema(), rows);
+  int64_t began_ns = NowNs();
   for (int64_t k = 0; k < length; ++k) {
     for (RecordCursor& stream : cursors) {
       FLOWPS_ASSIGN_OR_RETURN(auto record, stream.Next());
       batch.Add(*record.first, record.second);
     }
-    if (!Push(batch.Take(epoch))) break;
+    if (!Push(batch.Take(epoch), &began_ns)) break;
   }
   return Status::OK();
 }
@@ -212,19 +223,9 @@ Status Pipeline::RunEpoch(int64_t epoch) {
   bool stopping = false;
   int64_t examples = 0;
   int64_t began_ns = NowNs();
-  auto queue = [&] {
-    StatusOr<ColumnBatch> full = batch.Take(epoch);
-    if (full.ok()) {
-      full->read_start_ns = began_ns;
-      full->read_end_ns = NowNs();
-    }
-    const bool queued = Push(std::move(full));
-    began_ns = NowNs();
-    return queued;
-  };
   auto added = [&] {
     ++examples;
-    if (batch.full() && !queue()) stopping = true;
+    if (batch.full() && !Push(batch.Take(epoch), &began_ns)) stopping = true;
   };
   Status read = ReadShard(source_, plan_, order, [&](const RecordBlock& block, int64_t i) {
     if (!shuffle) {
@@ -247,7 +248,7 @@ Status Pipeline::RunEpoch(int64_t epoch) {
     return FailedPrecondition("worker " + std::to_string(options_.worker) + " of " +
                               std::to_string(options_.num_workers) + " has no examples in " + source_.files()[0] +
                               (source_.files().size() > 1 ? " and the other files" : ""));
-  if (!stopping && batch.size() > 0) queue();
+  if (!stopping && batch.size() > 0) Push(batch.Take(epoch), &began_ns);
   return Status::OK();
 }
 
