@@ -84,6 +84,7 @@ std::string ChromeTraceJson(const std::vector<TraceSource>& sources) {
                                        .Add("clock_error_us", static_cast<double>(src.clock.error_ns) / 1e3)
                                        .Add("spans", static_cast<int64_t>(src.trace.spans.size()))
                                        .Add("dropped", static_cast<int64_t>(src.trace.dropped))
+                                       .Add("in_flight", src.trace.in_flight)
                                        .str());
   }
   out += "\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"tasks\":" + tasks.str() + "}}\n";

@@ -7,7 +7,10 @@
 // its threads (tid = a track: a device, "step", "rpc", "ps"), and one "X"
 // (complete) event per span: ts and dur in microseconds from the earliest
 // span, args {id, parent, step, detail}. Parent ids may cross tasks (a ps
-// span's parent is the worker's RPC span).
+// span's parent is the worker's RPC span). otherData.tasks holds, per task,
+// its pid, clock offset and error bound, its spans, those dropped over the
+// recorder's bound and those still in flight when the file was written
+// (begun, not yet recorded: missing from it).
 #pragma once
 
 #include <cstdint>

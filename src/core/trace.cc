@@ -47,6 +47,7 @@ TaskTrace TraceRecorder::Take() {
   out.spans.swap(spans_);
   out.dropped = dropped_;
   dropped_ = 0;
+  out.in_flight = in_flight_.load(std::memory_order_acquire);
   return out;
 }
 
@@ -63,25 +64,39 @@ TraceContext TraceContext::OnTrack(const std::string& track_name) const {
   return c;
 }
 
-void TraceContext::Record(std::string_view name, const char* category, std::string_view detail, int64_t start_ns,
-                          uint64_t id) const {
+namespace {
+// Records the span `id` of `c` from start_ns to end_ns.
+void RecordSpan(const TraceContext& c, uint64_t id, std::string_view name, const char* category,
+                std::string_view detail, int64_t start_ns, int64_t end_ns) {
   TraceSpan span;
   span.name = name;
   span.category = category;
   span.detail = detail;
-  span.track = track;
+  span.track = c.track;
   span.start_ns = start_ns;
-  span.end_ns = TraceRecorder::NowNs();
-  span.id = id != 0 ? id : recorder->NewId();
-  span.parent = parent;
-  span.step = step;
-  recorder->Record(std::move(span));
+  span.end_ns = end_ns;
+  span.id = id;
+  span.parent = c.parent;
+  span.step = c.step;
+  c.recorder->Record(std::move(span));
+}
+}  // namespace
+
+void TraceContext::Record(std::string_view name, const char* category, std::string_view detail, int64_t start_ns,
+                          uint64_t id) const {
+  RecordSpan(*this, id != 0 ? id : recorder->NewId(), name, category, detail, start_ns, TraceRecorder::NowNs());
+}
+
+void TraceContext::RecordInterval(std::string_view name, const char* category, std::string_view detail,
+                                  int64_t start_ns, int64_t end_ns) const {
+  RecordSpan(*this, recorder->NewId(), name, category, detail, start_ns, end_ns);
 }
 
 TraceScope::TraceScope(const TraceContext& context, std::string_view name, const char* category,
                        std::string_view detail)
     : context_(context), category_(category) {
   if (!context_.active()) return;
+  context_.recorder->BeginInFlight();
   id_ = context_.recorder->NewId();
   name_ = name;
   detail_ = detail;
@@ -92,6 +107,7 @@ void TraceScope::End() {
   if (!context_.active() || ended_) return;
   ended_ = true;
   context_.Record(name_, category_, detail_, start_ns_, id_);
+  context_.recorder->EndInFlight();  // after the span is held: a Take sees it or counts it
 }
 
 }  // namespace flowps

@@ -15,6 +15,11 @@
 //
 // Memory is bounded: beyond `max_spans` held, spans are dropped and counted.
 //
+// Spans in flight: a recorder counts the spans begun and not yet recorded (an
+// open TraceScope) and the holds of work that will record more (a TraceHold:
+// a training loop before its last traced step), so that a collector can tell
+// "nothing more is coming" from "the rest is late" (JobTrace waits, bounded).
+//
 // Thread safety: every member of TraceRecorder may be called from any thread
 // at any time. TraceContext and TraceScope are values of the thread using them.
 #pragma once
@@ -50,6 +55,7 @@ struct TaskTrace {
   std::vector<std::string> tracks;
   std::vector<TraceSpan> spans;
   uint64_t dropped = 0;  // spans not kept since the last collection (over max_spans)
+  int64_t in_flight = 0;  // when taken: spans begun and not yet recorded, and holds (more will come)
 };
 
 class TraceRecorder {
@@ -71,8 +77,16 @@ class TraceRecorder {
   uint64_t NewId();
   // Keeps `span` (dropped and counted when max_spans are held).
   void Record(TraceSpan span);
-  // The spans recorded since the last Take, and every track; the spans are removed.
+  // The spans recorded since the last Take, every track and the spans in
+  // flight now; the spans are removed. A span is recorded before it stops
+  // counting as in flight, so a Take that sees 0 in flight has every span
+  // begun before it.
   TaskTrace Take();
+  // Spans in flight (see the file comment): TraceScope and TraceHold count
+  // themselves; BeginInFlight/EndInFlight pair up.
+  void BeginInFlight() { in_flight_.fetch_add(1, std::memory_order_acq_rel); }
+  void EndInFlight() { in_flight_.fetch_sub(1, std::memory_order_acq_rel); }
+  int64_t in_flight() const { return in_flight_.load(std::memory_order_acquire); }
 
   // The steady clock in ns: the time base of every span.
   static int64_t NowNs();
@@ -81,6 +95,7 @@ class TraceRecorder {
   const uint64_t id_base_;
   const size_t max_spans_;
   std::atomic<uint64_t> next_id_{0};
+  std::atomic<int64_t> in_flight_{0};
   std::mutex mu_;  // guards all below
   std::vector<std::string> tracks_;
   std::unordered_map<std::string, int32_t> track_index_;
@@ -115,10 +130,41 @@ struct TraceContext {
   // REQUIRES: active().
   void Record(std::string_view name, const char* category, std::string_view detail, int64_t start_ns,
               uint64_t id = 0) const;
+  // The same from `start_ns` to `end_ns` (work timed elsewhere, e.g. on the input thread).
+  void RecordInterval(std::string_view name, const char* category, std::string_view detail, int64_t start_ns,
+                      int64_t end_ns) const;
+};
+
+// Counts as a span in flight on `recorder` from its construction to its
+// Release() or destruction: held by work that will record spans later, so
+// that a collector waits for them. Null recorder: holds nothing. Move-only.
+class TraceHold {
+ public:
+  TraceHold() = default;
+  explicit TraceHold(TraceRecorder* recorder) : recorder_(recorder) {
+    if (recorder_ != nullptr) recorder_->BeginInFlight();
+  }
+  ~TraceHold() { Release(); }
+  TraceHold(TraceHold&& other) noexcept : recorder_(other.recorder_) { other.recorder_ = nullptr; }
+  TraceHold& operator=(TraceHold&& other) noexcept {
+    if (this != &other) {
+      Release();
+      recorder_ = other.recorder_;
+      other.recorder_ = nullptr;
+    }
+    return *this;
+  }
+  void Release() {
+    if (recorder_ != nullptr) recorder_->EndInFlight();
+    recorder_ = nullptr;
+  }
+
+ private:
+  TraceRecorder* recorder_ = nullptr;
 };
 
 // Records one span from its construction to its destruction (or End()) when
-// the context is active; otherwise does nothing.
+// the context is active (counted in flight meanwhile); otherwise does nothing.
 class TraceScope {
  public:
   TraceScope(const TraceContext& context, std::string_view name, const char* category,

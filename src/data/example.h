@@ -69,6 +69,10 @@ struct ColumnBatch {
   std::map<std::string, Tensor> columns;
   int64_t size = 0;
   int64_t epoch = 0;  // the epoch its examples belong to, from 0
+  // The input thread's work on it (data::Pipeline: from when it began the
+  // batch to when the batch was full), on the steady clock in ns, the time
+  // base of step traces (TraceRecorder::NowNs); both 0: not timed.
+  int64_t read_start_ns = 0, read_end_ns = 0;
 };
 
 // An allocator that leaves a new element default-initialized (for char:

@@ -1,6 +1,7 @@
 #include "data/pipeline.h"
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 
 #include "core/thread_pool.h"
@@ -121,6 +122,14 @@ StatusOr<int64_t> CountExamples(const DataSource& source) {
   return n;
 }
 
+namespace {
+// The steady clock in ns (ColumnBatch's read times).
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 StatusOr<std::unique_ptr<Pipeline>> Pipeline::Start(DataSource source, PipelineOptions options) {
   if (options.batch_size <= 0) return InvalidArgument("batch size " + std::to_string(options.batch_size) + " must be positive");
   if (options.prefetch_batches <= 0) return InvalidArgument("prefetch_batches must be positive");
@@ -149,7 +158,17 @@ Pipeline::~Pipeline() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool Pipeline::Push(StatusOr<ColumnBatch> item) {
+bool Pipeline::Push(StatusOr<ColumnBatch> item, int64_t* began_ns) {
+  if (item.ok()) {
+    item->read_start_ns = *began_ns;
+    item->read_end_ns = NowNs();
+  }
+  const bool queued = Queue(std::move(item));
+  *began_ns = NowNs();
+  return queued;
+}
+
+bool Pipeline::Queue(StatusOr<ColumnBatch> item) {
   std::unique_lock<std::mutex> lock(mu_);
   changed_.wait(lock, [&] { return stop_ || static_cast<int64_t>(queue_.size()) < options_.prefetch_batches; });
   if (stop_) return false;
@@ -179,12 +198,13 @@ Status Pipeline::RunStreams(int64_t epoch) {
     FLOWPS_RETURN_IF_ERROR(cursors.back().Seek((options_.worker * rows + b) * length));
   }
   BatchBuilder batch(source_.schema(), rows);
+  int64_t began_ns = NowNs();
   for (int64_t k = 0; k < length; ++k) {
     for (RecordCursor& stream : cursors) {
       FLOWPS_ASSIGN_OR_RETURN(auto record, stream.Next());
       batch.Add(*record.first, record.second);
     }
-    if (!Push(batch.Take(epoch))) break;
+    if (!Push(batch.Take(epoch), &began_ns)) break;
   }
   return Status::OK();
 }
@@ -197,13 +217,15 @@ Status Pipeline::RunEpoch(int64_t epoch) {
   if (shuffle) std::shuffle(order.begin(), order.end(), std::mt19937_64(file_seed));
   std::seed_seq buffer_seed{options_.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(options_.worker), uint64_t{1}};
   buffer_.Restart(std::mt19937_64(buffer_seed)());
-  // Records go straight into the batch's tensors; a full batch is queued.
+  // Records go straight into the batch's tensors; a full batch is queued,
+  // with the time the thread worked on it (from the queueing of the one before).
   BatchBuilder batch(source_.schema(), options_.batch_size);
   bool stopping = false;
   int64_t examples = 0;
+  int64_t began_ns = NowNs();
   auto added = [&] {
     ++examples;
-    if (batch.full() && !Push(batch.Take(epoch))) stopping = true;
+    if (batch.full() && !Push(batch.Take(epoch), &began_ns)) stopping = true;
   };
   Status read = ReadShard(source_, plan_, order, [&](const RecordBlock& block, int64_t i) {
     if (!shuffle) {
@@ -226,7 +248,7 @@ Status Pipeline::RunEpoch(int64_t epoch) {
     return FailedPrecondition("worker " + std::to_string(options_.worker) + " of " +
                               std::to_string(options_.num_workers) + " has no examples in " + source_.files()[0] +
                               (source_.files().size() > 1 ? " and the other files" : ""));
-  if (!stopping && batch.size() > 0) Push(batch.Take(epoch));
+  if (!stopping && batch.size() > 0) Push(batch.Take(epoch), &began_ns);
   return Status::OK();
 }
 

@@ -106,7 +106,10 @@ class Pipeline {
   void Run();                       // the thread
   Status RunEpoch(int64_t epoch);
   Status RunStreams(int64_t epoch);  // an epoch of a contiguous pipeline
-  bool Push(StatusOr<ColumnBatch> item);  // false when stopping
+  // Queues `item`, stamped (when a batch) with the thread's work on it from
+  // *began_ns to now; then *began_ns = now, the start of the next. False when stopping.
+  bool Push(StatusOr<ColumnBatch> item, int64_t* began_ns);
+  bool Queue(StatusOr<ColumnBatch> item);  // false when stopping
 
   ShuffleBuffer buffer_;                      // the thread's
 

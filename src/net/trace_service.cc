@@ -36,6 +36,7 @@ class TraceServiceImpl final : public wire::TraceService::Server {
         w.setStep(s.step);
       }
       out.setDropped(taken.dropped);
+      out.setInFlight(taken.in_flight);
     }
     out.setClockNs(TraceRecorder::NowNs());
     return kj::READY_NOW;
@@ -64,6 +65,7 @@ TaskTrace ReadTaskTrace(wire::TraceService::CollectResults::Reader in) {
   }
   if (t.tracks.empty() && !t.spans.empty()) t.tracks.push_back("spans");
   t.dropped = in.getDropped();
+  t.in_flight = in.getInFlight();
   return t;
 }
 

@@ -47,15 +47,19 @@ size_t JobTrace::spans() const {
   return n;
 }
 
-void JobTrace::Merge(int slot, ClockOffset clock, TaskTrace taken) {
+void JobTrace::Merge(int slot, ClockOffset clock, TaskTrace taken, Round& round) {
   TraceSource& src = sources_[static_cast<size_t>(slot)];
   // The better estimate of the task's clock serves every span of it.
   if (!clock_known_[static_cast<size_t>(slot)] || clock.error_ns < src.clock.error_ns) src.clock = clock;
   clock_known_[static_cast<size_t>(slot)] = true;
+  round.in_flight += taken.in_flight;
+  round.new_spans += taken.spans.size();
+  if (taken.in_flight > 0) round.busy.push_back(src.process_name);
   // Track indices are the task's; its recorder only ever adds tracks, so the newest list names every span.
   src.trace.tracks = std::move(taken.tracks);
   for (TraceSpan& s : taken.spans) src.trace.spans.push_back(std::move(s));
   src.trace.dropped += taken.dropped;
+  src.trace.in_flight = taken.in_flight;  // as of this round: what the file lacks
 }
 
 void JobTrace::DropEarlierSpans() {
@@ -66,18 +70,48 @@ void JobTrace::DropEarlierSpans() {
   kj::joinPromises(calls.releaseAsArray()).wait(io_.waitScope);
 }
 
-Status JobTrace::Collect() {
+JobTrace::Round JobTrace::CollectRound() {
+  Round round;
   kj::Vector<kj::Promise<void>> calls;
   for (Remote& r : remotes_) {
     calls.add(CollectTaskTrace(*r.client)
-                  .then([this, slot = r.slot](CollectedTrace got) { Merge(slot, got.clock, std::move(got.trace)); },
+                  .then([this, &round, slot = r.slot](
+                            CollectedTrace got) { Merge(slot, got.clock, std::move(got.trace), round); },
                         [this, name = r.name](kj::Exception&& e) {
                           log_->warn("trace: no spans from {} this time: {}", name, e.getDescription().cStr());
                         }));
   }
-  Merge(self_slot_, ClockOffset{}, self_->Take());
+  Merge(self_slot_, ClockOffset{}, self_->Take(), round);
   kj::joinPromises(calls.releaseAsArray()).wait(io_.waitScope);
+  return round;
+}
 
+Status JobTrace::Collect(std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  Round round = CollectRound();
+  // Two rounds in a row with nothing in flight, the second bringing nothing
+  // new: a span begun on one task because of another's (a shard's call under
+  // a worker's RPC) began before the second round reached it.
+  bool quiet_before = false;
+  while (wait.count() > 0) {
+    const bool quiet = round.in_flight == 0;
+    if (quiet && quiet_before && round.new_spans == 0) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      if (!quiet) {
+        std::string busy;
+        for (const std::string& name : round.busy) busy += (busy.empty() ? "" : ", ") + name;
+        log_->warn("trace: spans still in flight on {} after {} ms; the trace lacks them", busy, wait.count());
+      }
+      break;
+    }
+    if (!quiet) io_.provider->getTimer().afterDelay(50 * kj::MILLISECONDS).wait(io_.waitScope);
+    quiet_before = quiet;
+    round = CollectRound();
+  }
+  return Write();
+}
+
+Status JobTrace::Write() const {
   std::vector<TraceSource> known;
   for (size_t slot = 0; slot < sources_.size(); ++slot)
     if (clock_known_[slot]) known.push_back(sources_[slot]);

@@ -8,11 +8,15 @@
 //
 // Collect() may run several times (e.g. once the traced steps are past, and
 // at the end of the job, for a worker that lagged): each adds what the tasks
-// recorded since, and rewrites the file with everything so far.
+// recorded since, and rewrites the file with everything so far. A span that
+// ends after one collection (a shard's apply, another worker's push still in
+// flight) is in the next. The last one waits, bounded, for the spans still in
+// flight (TraceRecorder counts them), so that nothing begun is left out.
 //
 // Threads: belongs to the thread of `io`'s event loop (the job thread).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +36,10 @@ namespace flowps {
 
 class RpcClient;
 
+// How long the chief's last collection of a job waits for spans in flight
+// (a worker's step, a shard's call): a task that hangs cannot hold the job's end longer.
+inline constexpr std::chrono::milliseconds kTraceInFlightWait{10000};
+
 class JobTrace {
  public:
   // `self_worker`: the chief's index among the workers; `self`: its recorder.
@@ -47,8 +55,14 @@ class JobTrace {
   // not answer is skipped.
   void DropEarlierSpans();
   // Collects from every task (one that does not answer is logged and left
-  // out this time) and rewrites the file. An error: the file could not be written.
-  Status Collect();
+  // out this time) and rewrites the file. With `wait` > 0 it collects again
+  // (every 50 ms while a task has spans in flight) until a round finds no
+  // span in flight on any task and a further round brings no new span -- then
+  // every span begun before the first of the two is in the file -- or until
+  // `wait` has passed: the tasks still busy are logged and their late spans
+  // are missing (or in a later Collect). Never waits longer than `wait` plus
+  // a round. An error: the file could not be written.
+  Status Collect(std::chrono::milliseconds wait = std::chrono::milliseconds(0));
   const std::string& path() const { return path_; }
   // Spans in the file so far.
   size_t spans() const;
@@ -59,7 +73,15 @@ class JobTrace {
     std::string name;
     std::unique_ptr<RpcClient> client;
   };
-  void Merge(int slot, ClockOffset clock, TaskTrace taken);
+  // What one round of collection found.
+  struct Round {
+    int64_t in_flight = 0;            // over every task that answered
+    size_t new_spans = 0;
+    std::vector<std::string> busy;   // the tasks with spans in flight
+  };
+  Round CollectRound();
+  void Merge(int slot, ClockOffset clock, TaskTrace taken, Round& round);
+  Status Write() const;
 
   kj::AsyncIoContext& io_;
   TraceRecorder* self_;

@@ -27,11 +27,16 @@ int64_t Staleness(const std::vector<int64_t>& from_steps, const std::vector<Shar
   return worst;
 }
 
+// The detail of a traced step's spans: the worker's step number.
+std::string StepName(int64_t n) { return "worker step " + std::to_string(n); }
+
 }  // namespace
 
 TrainingLoop::TrainingLoop(ParameterSource* params, GradientSource* gradients, BatchSource* batches,
                            TrainingHooks hooks, TrainingLoopOptions options)
-    : params_(params), gradients_(gradients), batches_(batches), hooks_(std::move(hooks)), options_(std::move(options)) {}
+    : params_(params), gradients_(gradients), batches_(batches), hooks_(std::move(hooks)), options_(std::move(options)) {
+  if (options_.traced_steps > 0) traced_ahead_ = TraceHold(options_.trace);
+}
 
 template <typename T>
 T TrainingLoop::Wait(kj::Promise<T> p) {
@@ -51,7 +56,13 @@ T TrainingLoop::WaitLocal(kj::Promise<T> p) {
 
 StatusOr<TrainingLoopResult> TrainingLoop::Run(kj::WaitScope& wait_scope) {
   wait_scope_ = &wait_scope;
-  FLOWPS_RETURN_IF_ERROR(LoadParameters(Wait(params_->Pull())));
+  // Whatever ends the loop, no traced step stays in flight: a batch computed
+  // and never pushed (prefetch) ends its step span here.
+  KJ_DEFER({
+    ready_.reset();
+    traced_ahead_.Release();
+  });
+  FLOWPS_RETURN_IF_ERROR(LoadParameters(Wait(params_->Pull()), {}));
   while (result_.global_step < options_.end_step && !(options_.stop_requested && options_.stop_requested())) {
     if (hooks_.before_step) FLOWPS_RETURN_IF_ERROR(hooks_.before_step(result_.global_step));
     FLOWPS_RETURN_IF_ERROR(Step());
@@ -61,18 +72,18 @@ StatusOr<TrainingLoopResult> TrainingLoop::Run(kj::WaitScope& wait_scope) {
 
 // One step. Without prefetch: compute from the parameters the model holds,
 // then push and get the next. With prefetch: push what was computed last while
-// the next gradients compute from the parameters the model holds.
+// the next gradients compute from the parameters the model holds; each
+// step's spans go under its own step span (Computed::span).
 Status TrainingLoop::Step() {
-  TraceScope step_span(StepTrace(), "step", "step");
-  tracing_ = step_span.child();
   if (!options_.prefetch) {
     FLOWPS_ASSIGN_OR_RETURN(Computed computed, WaitLocal(ComputeNext()));
     const auto sent = std::chrono::steady_clock::now();
-    TraceScope push_span(tracing_, "push", "step");
+    TraceScope push_span(computed.trace(), "push", "step");
     PushPullResult answer =
         Wait(params_->PushPull(computed.from_steps, std::move(computed.gradients.grads), push_span.child()));
     push_span.End();
-    return Record(computed, std::move(answer), SecondsSince(sent));
+    const double round_trip = SecondsSince(sent);
+    return Record(std::move(computed), std::move(answer), round_trip);
   }
   if (!ready_) {
     FLOWPS_ASSIGN_OR_RETURN(ready_, WaitLocal(ComputeNext()));
@@ -80,30 +91,40 @@ Status TrainingLoop::Step() {
   Computed pushing = std::move(*ready_);
   ready_.reset();
   const auto sent = std::chrono::steady_clock::now();
-  TraceScope push_span(tracing_, "push", "step");
-  auto answer = params_->PushPull(pushing.from_steps, std::move(pushing.gradients.grads), push_span.child())
+  double round_trip = 0;
+  // The push ends when its answer arrives, whether or not the next computation is done.
+  std::shared_ptr<TraceScope> push_span;  // traced steps only
+  if (pushing.span) push_span = std::make_shared<TraceScope>(pushing.trace(), "push", "step");
+  auto answer = params_->PushPull(pushing.from_steps, std::move(pushing.gradients.grads),
+                                  push_span ? push_span->child() : TraceContext{})
+                    .then([push_span, sent, &round_trip](PushPullResult r) {
+                      if (push_span) push_span->End();
+                      round_trip = SecondsSince(sent);
+                      return r;
+                    })
                     .eagerlyEvaluate(nullptr);
   StatusOr<Computed> next = WaitLocal(ComputeNext());
   PushPullResult pushed = Wait(kj::mv(answer));
-  push_span.End();
-  const double round_trip = SecondsSince(sent);
   if (!next.ok()) return next.status();
   ready_ = std::move(next).value();
-  return Record(pushing, std::move(pushed), round_trip);
+  return Record(std::move(pushing), std::move(pushed), round_trip);
 }
 
-TraceContext TrainingLoop::StepTrace() const {
-  const int64_t n = result_.local_steps;  // this worker's steps so far: the number of this one
+std::unique_ptr<TraceScope> TrainingLoop::BeginStepSpan() const {
+  const int64_t n = computations_;
   if (options_.trace == nullptr || n < options_.first_traced_step ||
       n >= options_.first_traced_step + options_.traced_steps)
-    return {};
-  return TraceContext{options_.trace, 0, 0, result_.global_step}.OnTrack("step");
+    return nullptr;
+  // Prefetch: step n begins under step n-1's push, so the two alternate between two tracks.
+  const char* track = !options_.prefetch ? "step" : n % 2 == 0 ? "step #2" : "step #1";
+  const TraceContext root = TraceContext{options_.trace, 0, 0, LeastStep(current_steps_)}.OnTrack(track);
+  return std::make_unique<TraceScope>(root, "step", "step", StepName(n));
 }
 
-Status TrainingLoop::LoadParameters(PulledVariables pulled) {
+Status TrainingLoop::LoadParameters(PulledVariables pulled, const TraceContext& trace) {
   result_.global_step = LeastStep(pulled.shard_steps);
   const auto start = std::chrono::steady_clock::now();
-  TraceScope pull_span(tracing_, "pull", "step");
+  TraceScope pull_span(trace, "pull", "step");
   FLOWPS_RETURN_IF_ERROR(WaitLocal(gradients_->Load(pulled.values)));
   pull_span.End();
   load_seconds_ = SecondsSince(start);
@@ -113,15 +134,22 @@ Status TrainingLoop::LoadParameters(PulledVariables pulled) {
 
 kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
   const auto start = std::chrono::steady_clock::now();
-  std::unique_ptr<TraceScope> span;  // traced steps only: the batch's read too
-  if (tracing_.active()) span = std::make_unique<TraceScope>(tracing_.OnTrack("compute"), "compute", "step");
+  Computed c;
+  c.span = BeginStepSpan();
+  ++computations_;
+  c.from_steps = current_steps_;
+  c.pull_seconds = load_seconds_;
+  const TraceContext step = c.trace();
+  std::unique_ptr<TraceScope> span;  // traced steps only: the wait for the batch too
+  if (step.active()) span = std::make_unique<TraceScope>(step.OnTrack("compute"), "compute", "step");
   auto batch = batches_->Next();
   if (!batch.ok()) return StatusOr<Computed>(batch.status());
   batch_ = std::move(batch).value();
-  Computed c;
-  c.from_steps = current_steps_;
+  // The input thread read the batch ahead, before this step began: a root span of the step.
+  if (step.active() && batch_.read_end_ns > 0)
+    step.WithParent(0).OnTrack("input").RecordInterval("input", "step", StepName(computations_ - 1),
+                                                       batch_.read_start_ns, batch_.read_end_ns);
   c.examples = batch_.size;
-  c.pull_seconds = load_seconds_;
   const TraceContext kernels = span ? span->child() : TraceContext{};
   return gradients_->Compute(batch_, kernels).then(
       [c = kj::mv(c), start, span = kj::mv(span)](StatusOr<GradientSource::Gradients> g) mutable -> StatusOr<Computed> {
@@ -133,7 +161,7 @@ kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
       });
 }
 
-Status TrainingLoop::Record(const Computed& c, PushPullResult answer, double round_trip_seconds) {
+Status TrainingLoop::Record(Computed c, PushPullResult answer, double round_trip_seconds) {
   StepRecord r;
   r.global_step = LeastStep(c.from_steps);
   r.examples = c.examples;
@@ -149,7 +177,12 @@ Status TrainingLoop::Record(const Computed& c, PushPullResult answer, double rou
   result_.stale += r.stale ? 1 : 0;
   result_.examples += r.examples;
   if (hooks_.after_step) FLOWPS_RETURN_IF_ERROR(hooks_.after_step(r, result_));
-  return LoadParameters(std::move(answer.pulled));
+  FLOWPS_RETURN_IF_ERROR(LoadParameters(std::move(answer.pulled), c.trace()));
+  c.span.reset();  // the step is done
+  // Past the traced steps, once none is open: nothing more will be recorded.
+  if (computations_ >= options_.first_traced_step + options_.traced_steps && !(ready_ && ready_->span))
+    traced_ahead_.Release();
+  return Status::OK();
 }
 
 }  // namespace flowps

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -129,10 +130,20 @@ struct TrainingLoopOptions {
   kj::ForkedPromise<void>* cancelled = nullptr;
   // Traces `traced_steps` of this worker's steps from its step number
   // `first_traced_step` (0: its first step of the job; 1 leaves a warm-up
-  // step) into `trace`: per step a span "step" (track "step") with children
-  // "compute" (track "compute", the kernels under it), "push" (the pushPull
-  // round trip; the RPCs and the shards' spans under it) and "pull" (loading
-  // the answer). Null: nothing is traced.
+  // step) into `trace`. A step is one batch: per step a span "step" with
+  // children "compute" (track "compute": the wait for the batch and its
+  // gradients, the kernels under it), "push" (the pushPull round trip; the
+  // RPCs and the shards' spans under it) and "pull" (loading the answer), and
+  // a root span "input" (track "input": the input thread's work on the
+  // batch, read ahead). Every span of a step carries its number: the global
+  // step of the parameters it computed from (what its push carries; a push
+  // the shards dropped leaves the next step the same number), and the
+  // details of its step and input spans say "worker step n". With prefetch a step's compute
+  // runs under the previous step's push: its step span begins with its
+  // compute, so consecutive steps overlap and alternate between the tracks
+  // "step #1" and "step #2" (without prefetch: "step"). Until the last traced
+  // step is done (or Run returns) the recorder counts a span in flight
+  // (TraceHold). Null: nothing is traced.
   TraceRecorder* trace = nullptr;
   int64_t first_traced_step = 1;
   int64_t traced_steps = 0;
@@ -153,13 +164,17 @@ class TrainingLoop {
     std::vector<int64_t> from_steps;
     int64_t examples = 0;
     double pull_seconds = 0, compute_seconds = 0;
+    // A traced step: its root span, open from its computation to the load of its answer.
+    std::unique_ptr<TraceScope> span;
+    // Where the step's phases record (inactive when it is not traced).
+    TraceContext trace() const { return span ? span->child() : TraceContext{}; }
   };
   Status Step();
-  Status LoadParameters(PulledVariables pulled);
+  Status LoadParameters(PulledVariables pulled, const TraceContext& trace);
   kj::Promise<StatusOr<Computed>> ComputeNext();
-  // The root of this step's spans when it is traced (inactive otherwise).
-  TraceContext StepTrace() const;
-  Status Record(const Computed& c, PushPullResult answer, double round_trip_seconds);
+  // The root span of the step whose batch is taken next, when it is traced (null otherwise).
+  std::unique_ptr<TraceScope> BeginStepSpan() const;
+  Status Record(Computed c, PushPullResult answer, double round_trip_seconds);
   template <typename T>
   T Wait(kj::Promise<T> p);  // a remote call: a stop ends the wait
   template <typename T>
@@ -176,7 +191,8 @@ class TrainingLoop {
   double load_seconds_ = 0;             // how long loading those took
   data::ColumnBatch batch_;                // the batch being computed (valid until its Compute resolves)
   std::optional<Computed> ready_;       // prefetch: computed, not yet pushed
-  TraceContext tracing_;                // the running step's span when it is traced (its phases go under it)
+  int64_t computations_ = 0;            // batches taken: the worker's step number of the next one
+  TraceHold traced_ahead_;              // until the last traced step is done (see TrainingLoopOptions::trace)
   TrainingLoopResult result_;
 };
 

@@ -157,8 +157,9 @@ class JobRun {
   Status BeforeStep(int64_t global_step);
   Status Evaluate(int64_t global_step);
   Status Finish(const TrainingLoopResult& totals);
-  // Chief, tracing: collects the job's trace and rewrites its file.
-  Status WriteTrace();
+  // Chief, tracing: collects the job's trace and rewrites its file; `last`
+  // (the job's end) waits for the spans still in flight (bounded, JobTrace).
+  Status WriteTrace(bool last);
   Status Sample();
 
   WorkerRuntime::State& s_;
@@ -283,9 +284,9 @@ Status JobRun::PrepareChief() {
   return Status::OK();
 }
 
-Status JobRun::WriteTrace() {
+Status JobRun::WriteTrace(bool last) {
   if (!trace_) return Status::OK();
-  FLOWPS_RETURN_IF_ERROR(trace_->Collect());
+  FLOWPS_RETURN_IF_ERROR(trace_->Collect(last ? kTraceInFlightWait : std::chrono::milliseconds(0)));
   s_.log->info("job '{}': trace of {} steps of every task ({} spans) written to {} (open it in https://ui.perfetto.dev "
                "or chrome://tracing)",
                job_.name, peer_job_.trace_steps, trace_->spans(), trace_->path());
@@ -354,7 +355,7 @@ Status JobRun::Finish(const TrainingLoopResult& totals) {
     Await(checkpoints_->Final(totals.global_step));
     s_.Update([&](WorkerJobStatus& st) { st.last_checkpoint = checkpoints_->last(); });
     if (evaluator_) FLOWPS_RETURN_IF_ERROR(Evaluate(totals.global_step));  // the model holds the final parameters
-    FLOWPS_RETURN_IF_ERROR(WriteTrace());  // spans of a worker that lagged behind the first collection
+    FLOWPS_RETURN_IF_ERROR(WriteTrace(true));  // spans of a worker that lagged, or in flight at the first collection
     if (IsTextModel(*model_)) FLOWPS_RETURN_IF_ERROR(Sample());
   }
   return report_->Finish(totals.global_step, totals, final_metrics_);
@@ -381,7 +382,7 @@ Status JobRun::Run() {
   const int64_t write_trace_after = options.first_traced_step + options.traced_steps + 1;
   hooks.after_step = [this, write_trace_after](const StepRecord& step, const TrainingLoopResult& totals) {
     s_.metrics->RecordStep(step);
-    if (trace_ && totals.local_steps == write_trace_after) FLOWPS_RETURN_IF_ERROR(WriteTrace());
+    if (trace_ && totals.local_steps == write_trace_after) FLOWPS_RETURN_IF_ERROR(WriteTrace(false));
     return report_->RecordStep(step, totals);
   };
   options.end_step = total_;

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -62,6 +63,38 @@ TEST_CASE("a recorder keeps at most max_spans and counts the spans it dropped") 
   CHECK(t.dropped == 0);
 }
 
+TEST_CASE("a collector sees an open scope and a hold as spans in flight until the span is recorded") {
+  TraceRecorder recorder(SpanIdBase(0));
+  TraceContext ctx{&recorder};
+  TraceHold more_to_come(&recorder);  // e.g. a training loop before its traced steps
+  auto open = std::make_unique<TraceScope>(ctx, "apply", "ps");
+  TraceScope(TraceContext{}, "off", "node").End();  // inactive: not in flight
+  TaskTrace t = recorder.Take();
+  CHECK(t.spans.empty());
+  CHECK(t.in_flight == 2);
+  open.reset();  // recorded
+  t = recorder.Take();
+  REQUIRE(t.spans.size() == 1);
+  CHECK(t.spans[0].name == "apply");
+  CHECK(t.in_flight == 1);
+  TraceHold moved = std::move(more_to_come);
+  CHECK(recorder.in_flight() == 1);  // a moved hold counts once
+  moved.Release();
+  moved.Release();
+  CHECK(recorder.Take().in_flight == 0);
+}
+
+TEST_CASE("a span timed elsewhere is recorded with its own start and end") {
+  TraceRecorder recorder(SpanIdBase(0));
+  TraceContext{&recorder, 0, 0, 4}.OnTrack("input").RecordInterval("input", "step", "", 100, 250);
+  TaskTrace t = recorder.Take();
+  REQUIRE(t.spans.size() == 1);
+  CHECK(t.spans[0].start_ns == 100);
+  CHECK(t.spans[0].end_ns == 250);
+  CHECK(t.spans[0].step == 4);
+  CHECK(t.tracks.at(static_cast<size_t>(t.spans[0].track)) == "input");
+}
+
 TEST_CASE("each thread asking for a device's track gets its own numbered track") {
   TraceRecorder recorder(SpanIdBase(0));
   const int32_t mine = recorder.ThreadTrack("/device:cpu:0");
@@ -95,6 +128,6 @@ TEST_CASE("the Chrome trace names every task and track and shifts each task by i
   CHECK_THAT(json, Catch::Contains(R"("ts":0.000,"dur":400.000,"pid":1,"tid":1,)"));
   CHECK_THAT(json, Catch::Contains(R"({"name":"process_name","ph":"M","pid":1,"tid":0,"args":{"name":"worker:0 \"chief\""}})"));
   CHECK_THAT(json, Catch::Contains(R"({"name":"thread_name","ph":"M","pid":1,"tid":1,"args":{"name":"rpc"}})"));
-  CHECK_THAT(json, Catch::Contains(R"("ps:0":{"pid":0,"clock_offset_us":500,"clock_error_us":0.01,"spans":1,"dropped":0})"));
+  CHECK_THAT(json, Catch::Contains(R"("ps:0":{"pid":0,"clock_offset_us":500,"clock_error_us":0.01,"spans":1,"dropped":0,"in_flight":0})"));
   CHECK(json.rfind("{\"traceEvents\":[", 0) == 0);
 }

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -297,4 +298,26 @@ TEST_CASE("contiguous streams refuse shuffling, and a corpus too small for the s
   CHECK(b.status().code() == Code::kFailedPrecondition);
   CHECK_THAT(b.status().message(), Catch::Contains("the 4 examples of"));
   CHECK_THAT(b.status().message(), Catch::Contains("do not fill 6 streams (2 worker(s) x batch size 3)"));
+}
+
+TEST_CASE("each batch says when the input thread worked on it: one after the other, ending before it is taken") {
+  testing::IdxDir dir;
+  DataSource source = Csv(WriteNumbered(dir, "t", 2, 20));
+  PipelineOptions o;
+  o.batch_size = 3;  // the last batch of the epoch is partial
+  o.epochs = 1;
+  auto pipe = Pipeline::Start(source, o);
+  REQUIRE(pipe.ok());
+  int64_t previous_end = 0;
+  int batches = 0;
+  for (auto b = (*pipe)->Next(); b.ok(); b = (*pipe)->Next(), ++batches) {
+    const int64_t taken = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch()).count();
+    CHECK(b->read_start_ns > 0);
+    CHECK(b->read_start_ns >= previous_end);  // a single thread: batch after batch
+    CHECK(b->read_start_ns <= b->read_end_ns);
+    CHECK(b->read_end_ns <= taken);
+    previous_end = b->read_end_ns;
+  }
+  CHECK(batches == 14);  // 40 examples in batches of 3
 }

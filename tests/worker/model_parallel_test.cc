@@ -15,6 +15,7 @@
 #include "bench/layered_lstm.h"
 #include "bench/model_parallel_bench.h"
 #include "core/thread_pool.h"
+#include "core/trace.h"
 #include "graph/device.h"
 #include "graph/graph_def.h"
 #include "worker/local_model.h"
@@ -186,6 +187,27 @@ TEST_CASE("a model-parallel model is one replica: each layer's forward and backw
     CHECK(backward > 0);
     CHECK(other_layers == 0);
   }
+}
+
+TEST_CASE("a traced step of a model-parallel model has a track per device with its partition and its kernels") {
+  Worker two(LstmBytes(LayeredLstmOptions{.layers = 2, .devices = 2}), 2, false);
+  REQUIRE(two.model.ok());
+  REQUIRE((*two.model)->model_parallel());
+  TraceRecorder recorder(SpanIdBase(1));
+  REQUIRE((*two.model)->ComputeGradients(Batch(), TraceContext{&recorder, 0, 0, 5}).ok());
+  TaskTrace t = recorder.Take();
+  // The device of each track: "<device>" (its partition), "<device> #k" (its kernels on pool thread k).
+  std::map<std::string, int> partitions, kernels;
+  for (const TraceSpan& s : t.spans) {
+    const std::string& track = t.tracks.at(static_cast<size_t>(s.track));
+    CHECK(s.step == 5);
+    if (s.category == "partition") ++partitions[track];
+    if (s.category == "node") ++kernels[track.substr(0, track.find(' '))];
+  }
+  CHECK(partitions == std::map<std::string, int>{{Cpu(0), 1}, {Cpu(1), 1}});
+  CHECK(kernels.size() == 2);
+  CHECK(kernels[Cpu(0)] > 0);
+  CHECK(kernels[Cpu(1)] > 0);
 }
 
 TEST_CASE("a model on a worker of 1 device is refused naming a node that asks for a missing device") {

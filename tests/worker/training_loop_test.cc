@@ -5,6 +5,7 @@
 
 #include <kj/async.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -88,10 +89,13 @@ struct FakeTowers final : GradientSource {
   }
 };
 
+// Each batch as if the input thread had read it ahead, in the 100 us before it is taken.
 struct CountingBatches final : BatchSource {
   int32_t next = 0;
   StatusOr<data::ColumnBatch> Next() override {
     data::ColumnBatch b;
+    b.read_end_ns = TraceRecorder::NowNs() - 1000;
+    b.read_start_ns = b.read_end_ns - 100000;
     b.columns["features"] = Tensor::FromVector<float>(Shape{2, 1}, {0, 0});
     b.columns["label"] = Tensor::FromVector<int32_t>(Shape{2}, {next, next});
     b.size = 2;
@@ -107,6 +111,13 @@ struct Run {
   std::vector<StepRecord> records;
   std::vector<int64_t> before;
   TrainingLoopOptions options;
+
+  // Traces `n` of the worker's steps from its step `first` into `recorder`.
+  void TraceSteps(TraceRecorder* recorder, int64_t first, int64_t n) {
+    options.trace = recorder;
+    options.first_traced_step = first;
+    options.traced_steps = n;
+  }
 
   StatusOr<TrainingLoopResult> Go() {
     kj::EventLoop loop;
@@ -239,9 +250,7 @@ TEST_CASE("a traced run records the steps asked for, after the warm-up step, eac
   run.ps.sync = true;
   run.options.end_step = 6;
   TraceRecorder recorder(SpanIdBase(1));
-  run.options.trace = &recorder;
-  run.options.first_traced_step = 1;
-  run.options.traced_steps = 3;
+  run.TraceSteps(&recorder, 1, 3);
   REQUIRE(run.Go().ok());
   TaskTrace t = recorder.Take();
   std::map<uint64_t, const TraceSpan*> by_id;
@@ -256,8 +265,13 @@ TEST_CASE("a traced run records the steps asked for, after the warm-up step, eac
   CHECK(step_numbers == std::set<int64_t>{1, 2, 3});  // not the warm-up step 0, nor 4 and 5
   // Every other span hangs under a step: phase -> step, fake call -> phase.
   std::map<std::string, int> under_step;
+  std::set<int64_t> inputs;  // the input thread's work on each step's batch: a root span of the step
   for (const TraceSpan& s : t.spans) {
-    if (s.name == "step") continue;
+    if (s.name == "input") {
+      CHECK(s.parent == 0);
+      inputs.insert(s.step);
+    }
+    if (s.name == "step" || s.name == "input") continue;
     REQUIRE(by_id.count(s.parent) == 1);
     const TraceSpan* p = by_id[s.parent];
     if (p->name == "step") ++under_step[s.name];
@@ -265,8 +279,103 @@ TEST_CASE("a traced run records the steps asked for, after the warm-up step, eac
     CHECK(s.end_ns <= p->end_ns);
   }
   CHECK(under_step == std::map<std::string, int>{{"compute", 3}, {"pull", 3}, {"push", 3}});
+  CHECK(inputs == step_numbers);
   for (const TraceSpan& s : t.spans) {
     if (s.name == "fake pushPull") CHECK(by_id[s.parent]->name == "push");
     if (s.name == "fake kernel") CHECK(by_id[s.parent]->name == "compute");
   }
+}
+
+namespace {
+// The spans of a traced run, by id, and the step spans in time order.
+struct Traced {
+  TaskTrace t;
+  std::map<uint64_t, const TraceSpan*> by_id;
+  std::vector<const TraceSpan*> steps;
+  explicit Traced(TraceRecorder& recorder) : t(recorder.Take()) {
+    for (const TraceSpan& s : t.spans) {
+      by_id[s.id] = &s;
+      if (s.name == "step") steps.push_back(&s);
+    }
+    std::sort(steps.begin(), steps.end(), [](auto* a, auto* b) { return a->start_ns < b->start_ns; });
+  }
+  // The one span named `name` under `step` (nullptr when there is none or several).
+  const TraceSpan* Child(const TraceSpan& step, const std::string& name) const {
+    const TraceSpan* found = nullptr;
+    for (const TraceSpan& s : t.spans)
+      if (s.parent == step.id && s.name == name) {
+        if (found != nullptr) return nullptr;
+        found = &s;
+      }
+    return found;
+  }
+  std::string Track(const TraceSpan& s) const { return t.tracks.at(static_cast<size_t>(s.track)); }
+};
+}  // namespace
+
+TEST_CASE("a traced prefetch run files each step's compute, push, pull and input under that step, the compute "
+          "overlapping the previous step's push") {
+  Run run;
+  run.options.prefetch = true;  // async
+  run.options.end_step = 8;
+  TraceRecorder recorder(SpanIdBase(1));
+  run.TraceSteps(&recorder, 1, 3);
+  REQUIRE(run.Go().ok());
+  CHECK(recorder.in_flight() == 0);  // nothing left open for a collector to wait for
+  Traced traced(recorder);
+  REQUIRE(traced.steps.size() == 3);
+  std::vector<std::string> details;
+  std::set<int64_t> numbers;
+  for (const TraceSpan* step : traced.steps) {
+    details.push_back(step->detail);
+    numbers.insert(step->step);
+  }
+  CHECK(details == std::vector<std::string>{"worker step 1", "worker step 2", "worker step 3"});
+  // The global step each computed from: step 1 under step 0's push (0), then 1 and 2.
+  CHECK(numbers == std::set<int64_t>{0, 1, 2});
+  for (const TraceSpan* step : traced.steps) {
+    INFO(step->detail);
+    for (const char* phase : {"compute", "push", "pull"}) {
+      INFO(phase);
+      const TraceSpan* s = traced.Child(*step, phase);
+      REQUIRE(s != nullptr);
+      CHECK(s->step == step->step);
+      CHECK(step->start_ns <= s->start_ns);
+      CHECK(s->end_ns <= step->end_ns);
+    }
+    // The batch was read ahead on the input thread: a root span of this step.
+    int inputs = 0;
+    for (const TraceSpan& s : traced.t.spans)
+      if (s.name == "input" && s.detail == step->detail) {
+        ++inputs;
+        CHECK(s.step == step->step);
+        CHECK(s.parent == 0);
+        CHECK(traced.Track(s) == "input");
+        CHECK(s.end_ns <= traced.Child(*step, "compute")->end_ns);
+      }
+    CHECK(inputs == 1);
+  }
+  // Prefetch is visible: step n+1 computes while step n's push is in flight,
+  // the two step spans overlap, on tracks of their own.
+  for (size_t i = 0; i + 1 < traced.steps.size(); ++i) {
+    const TraceSpan* push = traced.Child(*traced.steps[i], "push");
+    const TraceSpan* compute = traced.Child(*traced.steps[i + 1], "compute");
+    CHECK(push->start_ns <= compute->start_ns);
+    CHECK(compute->start_ns < push->end_ns);
+    CHECK(traced.Track(*traced.steps[i]) != traced.Track(*traced.steps[i + 1]));
+  }
+  for (const TraceSpan& s : traced.t.spans)
+    if (s.name == "fake pushPull") CHECK(traced.by_id.at(s.parent)->name == "push");
+}
+
+TEST_CASE("a run that ends before its traced steps are done leaves nothing in flight") {
+  Run run;
+  run.options.prefetch = true;
+  run.options.end_step = 2;  // steps 0 and 1 pushed; step 2 computed, never pushed
+  TraceRecorder recorder(SpanIdBase(1));
+  run.TraceSteps(&recorder, 1, 5);
+  REQUIRE(run.Go().ok());
+  CHECK(recorder.in_flight() == 0);
+  Traced traced(recorder);
+  CHECK(traced.steps.size() == 2);  // step 1, and step 2 with its compute only
 }

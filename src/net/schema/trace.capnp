@@ -22,6 +22,8 @@ interface TraceService {
   # clockNs: the task's steady clock while it answers (a ping for the clock
   # offset). take: also every span recorded since the last take (they are
   # removed from the task), the names of every track, and the spans dropped
-  # over the recorder's bound.
-  collect @0 (take :Bool) -> (clockNs :Int64, tracks :List(Text), spans :List(TraceSpan), dropped :UInt64);
+  # over the recorder's bound. inFlight (with take): spans begun and not yet
+  # recorded, and holds of work that will record more (TraceRecorder).
+  collect @0 (take :Bool) -> (clockNs :Int64, tracks :List(Text), spans :List(TraceSpan), dropped :UInt64,
+                              inFlight :Int64);
 }
