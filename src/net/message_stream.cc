@@ -56,6 +56,7 @@ BatchingMessageStream::~BatchingMessageStream() noexcept(false) = default;
 
 kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> BatchingMessageStream::tryReadMessage(
     kj::ArrayPtr<kj::AutoCloseFd>, capnp::ReaderOptions options, kj::ArrayPtr<word>) {
+  KJ_IF_MAYBE(e, write_failure_) { return kj::cp(*e); }
   return ReadFrom(options);
 }
 
@@ -130,6 +131,16 @@ kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> BatchingMessageStream::ReadLa
 
 kj::Promise<void> BatchingMessageStream::writeMessage(kj::ArrayPtr<const int>,
                                                       kj::ArrayPtr<const kj::ArrayPtr<const word>> segments) {
+  return Write(segments, kj::Own<void>());
+}
+
+void BatchingMessageStream::Send(kj::ArrayPtr<const kj::ArrayPtr<const word>> segments, kj::Own<void> keep) {
+  // The write goes on without the promise (written_ carries it out), and keeps `keep` until then.
+  (void)Write(segments, kj::mv(keep));
+}
+
+kj::Promise<void> BatchingMessageStream::Write(kj::ArrayPtr<const kj::ArrayPtr<const word>> segments,
+                                               kj::Own<void> keep) {
   KJ_REQUIRE(segments.size() > 0, "tried to write a message with no segments");
   const size_t table_bytes = TableBytes(segments.size());
   size_t bytes = table_bytes;
@@ -159,7 +170,7 @@ kj::Promise<void> BatchingMessageStream::writeMessage(kj::ArrayPtr<const int>,
   auto pieces = kj::heapArray<kj::ArrayPtr<const kj::byte>>(segments.size() + 1);
   pieces[0] = table.asPtr();
   for (size_t i = 0; i < segments.size(); ++i) pieces[i + 1] = segments[i].asBytes();
-  return Chain(kj::mv(table), kj::mv(pieces));
+  return Chain(kj::mv(table), kj::mv(pieces), kj::mv(keep));
 }
 
 kj::Promise<void> BatchingMessageStream::writeMessages(
@@ -180,15 +191,24 @@ void BatchingMessageStream::FlushBatch() {
 }
 
 kj::Promise<void> BatchingMessageStream::Chain(kj::Array<kj::byte> owned,
-                                               kj::Array<kj::ArrayPtr<const kj::byte>> pieces) {
+                                               kj::Array<kj::ArrayPtr<const kj::byte>> pieces, kj::Own<void> keep) {
+  // After a failed write the lambda is not run but dropped (with what it keeps).
   auto write = written_.addBranch()
-                   .then([this, owned = kj::mv(owned), pieces = kj::mv(pieces)]() mutable {
+                   .then([this, owned = kj::mv(owned), pieces = kj::mv(pieces), keep = kj::mv(keep)]() mutable {
                      ++writes_;
-                     return stream_.write(pieces.asPtr()).attach(kj::mv(owned), kj::mv(pieces));
+                     return stream_.write(pieces.asPtr()).attach(kj::mv(owned), kj::mv(pieces), kj::mv(keep));
+                   })
+                   .catch_([this](kj::Exception&& e) -> kj::Promise<void> {
+                     WriteFailed(e);
+                     return kj::mv(e);
                    })
                    .fork();
   written_ = kj::mv(write);
   return written_.addBranch();
+}
+
+void BatchingMessageStream::WriteFailed(const kj::Exception& e) {
+  if (write_failure_ == nullptr) write_failure_ = kj::cp(e);
 }
 
 kj::Maybe<int> BatchingMessageStream::getSendBufferSize() {

@@ -20,8 +20,11 @@
 // answer and the next Call -- share one writev() and wake the peer once. A
 // larger message is written from its own segments (not copied) after the
 // batch, and its promise resolves when it is written. Writes go out in the
-// order they were made. A failed write fails every later one; the read side
-// then sees the broken connection (as with capnp's stream). A batched message
+// order they were made. A failed write fails every later one, and every later
+// read fails with the same error, so that the RPC system sees the broken
+// connection even if the socket still reads (a read already waiting ends as
+// the socket does: wrapping every read to cancel it costs each message more
+// than the rare case is worth). A batched message
 // goes out the next time the loop runs out of ready work: a thread that stops
 // running its loop right after a wait() (as with capnp's stream, whose writes
 // also wait for a turn of the loop) holds back what that wait left, e.g. the
@@ -56,6 +59,11 @@ class BatchingMessageStream final : public capnp::MessageStream {
   kj::Maybe<int> getSendBufferSize() override;
   kj::Promise<void> end() override;
 
+  // Writes like writeMessage and keeps `keep` until the message's bytes have
+  // been written (a small message is copied: at once), or the write failed:
+  // e.g. the message that owns `segments` (net/vat_network.h).
+  void Send(kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments, kj::Own<void> keep);
+
   // Counters since construction (for tests and benchmarks).
   size_t reads() const { return reads_; }
   size_t writes() const { return writes_; }
@@ -64,9 +72,13 @@ class BatchingMessageStream final : public capnp::MessageStream {
   kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> ReadFrom(capnp::ReaderOptions options);
   kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> ReadLarge(size_t table_bytes, size_t total_words,
                                                                capnp::ReaderOptions options);
-  // Appends `bytes` to the write chain (after every earlier write).
-  kj::Promise<void> Chain(kj::Array<kj::byte> owned, kj::Array<kj::ArrayPtr<const kj::byte>> pieces);
+  kj::Promise<void> Write(kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments, kj::Own<void> keep);
+  // Appends `pieces` to the write chain (after every earlier write); `owned`
+  // and `keep` are dropped once they are written.
+  kj::Promise<void> Chain(kj::Array<kj::byte> owned, kj::Array<kj::ArrayPtr<const kj::byte>> pieces,
+                          kj::Own<void> keep = kj::Own<void>());
   void FlushBatch();
+  void WriteFailed(const kj::Exception& e);
 
   kj::AsyncIoStream& stream_;
   // Read side: buffer_[begin_, end_) are bytes read and not yet cut into messages.
@@ -77,6 +89,7 @@ class BatchingMessageStream final : public capnp::MessageStream {
   bool flush_scheduled_ = false;
   kj::Promise<void> flush_ = nullptr;
   kj::ForkedPromise<void> written_;  // the last write in the chain
+  kj::Maybe<kj::Exception> write_failure_;  // fails the reads that start after it
   size_t reads_ = 0, writes_ = 0;
 };
 

@@ -25,6 +25,7 @@
 #include "net/message_stream.h"
 #include "net/rpc_common.h"
 #include "net/tls_transport.h"
+#include "net/vat_network.h"
 
 namespace flowps {
 namespace {
@@ -47,6 +48,7 @@ struct ServerState {
   RateLimitedLog login_log;    // refused logins
   RateLimitedLog stranger_log; // connections closed before login, accept failures, failed TLS handshakes
   TlsTransport* tls = nullptr;  // set when every connection is TLS
+  std::shared_ptr<ResponseKeeper> keeper;  // what the services' responses reference (ServiceEnv)
 
   // Writes a warning unless too many were written lately.
   template <typename... Args>
@@ -211,13 +213,13 @@ struct ServerConnection {
       : stream(kj::mv(s)),
         conn(kj::refcounted<ConnState>(state, *stream, kj::mv(peer), kj::mv(closer))),
         messages(*stream),
-        network(messages, capnp::rpc::twoparty::Side::SERVER, ReaderOptionsFor(state.options->limits)),
+        network(messages, capnp::rpc::twoparty::Side::SERVER, ReaderOptionsFor(state.options->limits), state.keeper),
         rpc(capnp::makeRpcServer(network, kj::heap<GateImpl>(kj::addRef(*conn)))) {}
   ~ServerConnection() { conn->Detach(); }
   kj::Own<GuardedStream> stream;
   kj::Own<ConnState> conn;
   BatchingMessageStream messages;
-  capnp::TwoPartyVatNetwork network;
+  KeepingVatNetwork network;  // responses keep what they reference (net/response_keeper.h)
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
 };
 
@@ -373,11 +375,13 @@ kj::Promise<void> RpcServer::Impl::AcceptFailed(kj::Exception&& e, kj::Connectio
 
 void RpcServer::Impl::Run(std::promise<Status>* started) {
   kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&]() {
+    auto keeper = std::make_shared<ResponseKeeper>();
     auto io = kj::setupAsyncIo();
-    ServiceEnv env{kj::getCurrentThreadExecutor(), io.provider->getTimer(), *options.pool};
+    ServiceEnv env{kj::getCurrentThreadExecutor(), io.provider->getTimer(), *options.pool, keeper};
     size_t max_unauthenticated = options.limits.max_unauthenticated;
     if (max_unauthenticated == 0) max_unauthenticated = DefaultMaxUnauthenticated();
     ServerState state(options, io.provider->getTimer(), max_unauthenticated);
+    state.keeper = keeper;
     std::unique_ptr<TlsTransport> tls;
     if (options.tls.has_value()) {
       auto made = TlsTransport::Make(*options.tls, TlsTransport::Side::kServer);

@@ -54,6 +54,7 @@ class logger;
 namespace flowps {
 
 class LogHub;
+class ResponseKeeper;
 class ThreadPool;
 
 // What a service factory gets. It is called once, on the server's loop thread,
@@ -62,6 +63,10 @@ struct ServiceEnv {
   const kj::Executor& loop;  // the loop that runs the service's calls
   kj::Timer& timer;          // the loop's timer (for deadlines)
   ThreadPool& pool;          // where compute goes
+  // Keeps what a response references alive until it is written (pass it to
+  // TensorWireOptions::Response). Null where calls do not come through an
+  // RpcServer's connections (then responses copy).
+  std::shared_ptr<ResponseKeeper> keeper;
 };
 
 // Makes the capability registered under a name, e.g.

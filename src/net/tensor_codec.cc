@@ -4,8 +4,24 @@
 #include <cstring>
 #include <limits>
 
+#include <capnp/any.h>
+
+#include "net/response_keeper.h"
+
 namespace flowps {
 namespace {
+
+// Whether `out` may reference `sent`'s buffer: large and aligned enough, and,
+// for a server response, kept alive with the message by options.keeper.
+bool MayReference(const Tensor& sent, wire::Tensor::Builder out, const TensorWireOptions& options) {
+  const size_t bytes = sent.num_bytes();
+  if (bytes < options.copy_below_bytes || bytes < 8 || reinterpret_cast<uintptr_t>(sent.raw_data()) % 8 != 0)
+    return false;
+  if (options.keeper == nullptr) return true;
+  // An address in `out` names the message (its data section holds the dtype).
+  const void* inside = capnp::AnyStruct::Builder(kj::mv(out)).getDataSection().begin();
+  return options.keeper->Attach(inside, sent.buffer());
+}
 
 bool IsKnownDType(wire::DType d) {
   switch (d) {
@@ -30,8 +46,7 @@ StatusOr<Tensor> WriteTensor(const Tensor& tensor, wire::Tensor::Builder out, co
 
   const size_t bytes = sent.num_bytes();
   const auto* data = static_cast<const kj::byte*>(sent.raw_data());
-  const bool aligned = reinterpret_cast<uintptr_t>(data) % 8 == 0;
-  if (bytes < options.copy_below_bytes || !aligned || bytes < 8) {
+  if (!MayReference(sent, out, options)) {
     // One copied chunk (also the path for misaligned buffers, which cannot be referenced).
     if (bytes > kMaxChunkBytes * kMaxChunksPerTensor)
       return InvalidArgument("tensor of " + std::to_string(bytes) + " bytes is too large to send");

@@ -9,8 +9,12 @@
 //    implies the request was read in full.
 //  - a response (server side): Cap'n Proto writes the results after the
 //    call's promise resolves, when the service holds nothing of it. Use
-//    TensorWireOptions::Copying() there, unless the buffer is immutable and
-//    kept alive by the service itself for longer (e.g. a published snapshot).
+//    TensorWireOptions::Response(keeper): the tensor's buffer is attached to
+//    the response message (net/response_keeper.h) and lives until Cap'n Proto
+//    has written or dropped it; where the keeper does not know the message
+//    (no keeper, an in-process call) the bytes are copied. The buffer must not
+//    change while it is referenced: pass an immutable one (a copy-on-write
+//    snapshot, a fresh tensor nobody else writes).
 // Small tensors, a buffer that is not 8-byte aligned and the last (size % 8)
 // bytes are copied.
 //
@@ -40,6 +44,8 @@
 
 namespace flowps {
 
+class ResponseKeeper;
+
 struct TensorWireOptions {
   // Send float32 as bfloat16 (truncated; halves the bytes, costs one conversion copy).
   bool bfloat16 = false;
@@ -51,11 +57,22 @@ struct TensorWireOptions {
   // costs less than a segment of its own, and keeps many small tensors in one
   // message under the segment limit.
   size_t copy_below_bytes = size_t{64} << 10;
+  // Set (a server response): a tensor is referenced only if `keeper` attaches
+  // its buffer to the message being written; otherwise it is copied.
+  ResponseKeeper* keeper = nullptr;
 
-  // Options that copy every byte into the message (for server responses).
+  // Options that copy every byte into the message.
   static TensorWireOptions Copying() {
     TensorWireOptions o;
     o.copy_below_bytes = ~size_t{0};
+    return o;
+  }
+  // Options for a server response: referenced and kept by `keeper` (may be
+  // null: then copied), see above.
+  static TensorWireOptions Response(ResponseKeeper* keeper) {
+    if (keeper == nullptr) return Copying();
+    TensorWireOptions o;
+    o.keeper = keeper;
     return o;
   }
 };

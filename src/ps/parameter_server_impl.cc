@@ -164,12 +164,15 @@ StatusOr<size_t> ReadBytes(ParameterShard& shard, const ReadRequest& read) {
   return bytes;
 }
 
-// Copies what `read` asks into `lists` and counts its bytes as sent; returns
-// the global step read first.
-int64_t FillRead(ParameterShard& shard, const ReadRequest& read, ReadLists lists, ShardMonitor& monitor) {
+// Writes what `read` asks into `lists` and counts its bytes as sent; returns
+// the global step read first. The values are immutable snapshots (copy-on-write,
+// ps/variable_store.h) and the rows fresh copies: the response references them,
+// kept alive with it by `keeper` (copied where it has none).
+int64_t FillRead(ParameterShard& shard, const ReadRequest& read, ReadLists lists, ShardMonitor& monitor,
+                 ResponseKeeper* keeper) {
   uint64_t bytes = 0;
   const int64_t step = shard.rule().global_step();
-  TensorWireOptions options = TensorWireOptions::Copying();
+  TensorWireOptions options = TensorWireOptions::Response(keeper);
   options.bfloat16 = read.bfloat16;
   for (size_t i = 0; i < read.names.size(); ++i) {
     Tensor t = ValueOrFail(shard.store().Pull(read.names[i]));
@@ -250,7 +253,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
  public:
   ParameterServerImpl(ServiceEnv& env, int shard, int num_shards, std::shared_ptr<spdlog::logger> log,
                       ParameterServerOptions options)
-      : pool_(env.pool), timer_(env.timer), shard_index_(shard), num_shards_(num_shards), log_(std::move(log)),
+      : pool_(env.pool), timer_(env.timer), keeper_(env.keeper), shard_index_(shard), num_shards_(num_shards), log_(std::move(log)),
         options_(options), monitor_(options_.monitor ? options_.monitor : std::make_shared<ShardMonitor>()) {
     if (options_.idle_release_after.count() > 0) idle_watch_ = WatchIdle().eagerlyEvaluate(nullptr);
   }
@@ -552,7 +555,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
       auto out = context.getResults().initRows(static_cast<unsigned>(rows.size()));
       uint64_t sent = 0;
       for (size_t i = 0; i < rows.size(); ++i) {
-        CheckOrFail(WriteTensor(rows[i], out[static_cast<unsigned>(i)], TensorWireOptions::Copying()).status());
+        CheckOrFail(WriteTensor(rows[i], out[static_cast<unsigned>(i)], TensorWireOptions::Response(keeper_.get())).status());
         sent += rows[i].num_bytes();
       }
       monitor_->AddSentBytes(sent);
@@ -665,9 +668,12 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   // to the global step read before the values (so the values are of that step or newer).
   kj::Promise<int64_t> Read(std::shared_ptr<const ReadRequest> read, ReadLists lists, bool on_loop = false) {
     std::shared_ptr<ParameterShard> shard = SharedShard();
-    if (on_loop) return FillRead(*shard, *read, lists, *monitor_);
+    if (on_loop) return FillRead(*shard, *read, lists, *monitor_, keeper_.get());
     std::shared_ptr<ShardMonitor> monitor = monitor_;
-    return RunOnPool(pool_, [shard, read, lists, monitor]() mutable { return FillRead(*shard, *read, lists, *monitor); });
+    std::shared_ptr<ResponseKeeper> keeper = keeper_;
+    return RunOnPool(pool_, [shard, read, lists, monitor, keeper]() mutable {
+      return FillRead(*shard, *read, lists, *monitor, keeper.get());
+    });
   }
 
   // The shard, once configured. Set on the loop thread, replaced by a new
@@ -686,6 +692,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
 
   ThreadPool& pool_;
   kj::Timer& timer_;
+  const std::shared_ptr<ResponseKeeper> keeper_;  // may be null: responses copy
   const int shard_index_;
   const int num_shards_;
   std::shared_ptr<spdlog::logger> log_;

@@ -30,7 +30,8 @@ constexpr uint16_t kMethods = 11;  // ParameterServer methods 0..10
 struct Harness {
   kj::AsyncIoContext io = kj::setupAsyncIo();
   std::unique_ptr<flowps::ThreadPool> pool = flowps::NewAsioThreadPool(1);
-  flowps::ServiceEnv env{kj::getCurrentThreadExecutor(), io.provider->getTimer(), *pool};
+  // No ResponseKeeper: calls through an in-process capability copy their answers.
+  flowps::ServiceEnv env{kj::getCurrentThreadExecutor(), io.provider->getTimer(), *pool, nullptr};
   std::shared_ptr<spdlog::logger> log =
       flowps::MakeLogger("ps", {std::make_shared<spdlog::sinks::null_sink_mt>()});
 };

@@ -130,3 +130,51 @@ TEST_CASE("a peer's frame with too many segments or too many words is refused be
                       Catch::Contains("too large"));
   }
 }
+
+namespace {
+
+// Counts its live instances (what Send keeps).
+struct Kept {
+  explicit Kept(int* live) : live(live) { ++*live; }
+  ~Kept() { --*live; }
+  int* live;
+};
+
+}  // namespace
+
+TEST_CASE("Send keeps a large message's owner until its bytes are written, a small one's not at all") {
+  auto io = kj::setupAsyncIo();
+  auto pipe = io.provider->newTwoWayPipe();
+  BatchingMessageStream sender(*pipe.ends[0]);
+  BatchingMessageStream receiver(*pipe.ends[1]);
+  int live = 0;
+  RawMessage small = MakeMessage(1, 4);
+  sender.Send(small.segments, kj::heap<Kept>(&live));
+  CHECK(live == 0);  // copied into the batch
+  // Far more than a pipe buffers: the write waits for the reader.
+  RawMessage large = MakeMessage(3, 1 << 20);
+  sender.Send(large.segments, kj::heap<Kept>(&live));
+  io.waitScope.poll();
+  CHECK(live == 1);  // written only in part: the reader has not read
+  auto first = receiver.tryReadMessage(nullptr, Options(), nullptr).wait(io.waitScope);
+  auto second = receiver.tryReadMessage(nullptr, Options(), nullptr).wait(io.waitScope);
+  KJ_IF_MAYBE(r, first) { CHECK(SameAs(*r->reader, 1, 4)); } else FAIL("the stream ended early");
+  KJ_IF_MAYBE(r, second) { CHECK(SameAs(*r->reader, 3, 1 << 20)); } else FAIL("the stream ended early");
+  io.waitScope.poll();
+  CHECK(live == 0);
+}
+
+TEST_CASE("a failed write drops what Send keeps and fails the later reads of that stream") {
+  auto io = kj::setupAsyncIo();
+  auto pipe = io.provider->newTwoWayPipe();
+  BatchingMessageStream stream(*pipe.ends[0]);
+  pipe.ends[0]->shutdownWrite();  // writes fail from now on; the peer is still there to read from
+  int live = 0;
+  RawMessage large = MakeMessage(1, 1 << 16);
+  stream.Send(large.segments, kj::heap<Kept>(&live));
+  stream.Send(large.segments, kj::heap<Kept>(&live));
+  io.waitScope.poll();
+  CHECK(live == 0);
+  // The peer could still send, but this stream's reads fail: the connection is broken.
+  CHECK_THROWS(stream.tryReadMessage(nullptr, Options(), nullptr).wait(io.waitScope));
+}
