@@ -3,8 +3,10 @@
 slide: an embedding, 4 LSTM layers with layer d on device d, and a softmax over
 the 256 byte values split by columns over the devices. Trained on the Debian
 fortunes corpus by a flowps cluster (each worker one model-parallel replica, sync
-mode); prints the held-out perplexity beside the unigram baseline and the
-sample of generated text the chief reports at the end.
+mode) with truncated BPTT: the text is read as contiguous streams and each
+worker carries every layer's h and c from step to step (Job(states=...));
+prints the held-out perplexity beside the unigram baseline and the sample of
+generated text the chief reports at the end.
 
     build/src/cli/flowps launch configs/local-lstm.yaml &
     PYTHONPATH=build/python python3 examples/lstm_lm.py --cluster configs/local-lstm.yaml
@@ -24,23 +26,22 @@ VOCAB = 256  # byte values
 
 def lstm_layer(name, inputs, width, hidden, seed):
     """One LSTM layer over the time steps ``inputs`` (each [N, width]): its
-    outputs h_t. Gates from [x, h] W + b; the state starts at zero, so step 0
-    multiplies x by the input rows of W only."""
+    outputs h_t and its state, ((h0, c0), (h_T, c_T)). Gates from [x, h] W + b;
+    the state starts at the placeholders h0 and c0 [N, hidden], which the
+    worker feeds with the h_T and c_T of the step before (truncated BPTT:
+    the state crosses steps, the gradient does not) or zeros."""
     W = fp.variable(f"{name}/W", [width + hidden, 4 * hidden], init=fp.init.glorot_uniform(seed=seed))
     b = fp.variable(f"{name}/b", [4 * hidden], init=fp.init.zeros())
-    h = c = None
+    h0 = fp.placeholder(fp.float32, [None, hidden], name=f"{name}/h0")
+    c0 = fp.placeholder(fp.float32, [None, hidden], name=f"{name}/c0")
+    h, c = h0, c0
     outputs = []
     for x in inputs:
-        if h is None:
-            z = fp.matmul(x, fp.slice(W, begin=[0, 0], size=[width, 4 * hidden]))
-        else:
-            z = fp.matmul(fp.concat([x, h], axis=1), W)
-        i, f, o, g = fp.split(fp.bias_add(z, b), num_split=4, axis=1)
-        candidate = fp.sigmoid(i) * fp.tanh(g)
-        c = candidate if c is None else fp.sigmoid(f + 1.0) * c + candidate  # forget bias 1
+        i, f, o, g = fp.split(fp.bias_add(fp.matmul(fp.concat([x, h], axis=1), W), b), num_split=4, axis=1)
+        c = fp.sigmoid(f + 1.0) * c + fp.sigmoid(i) * fp.tanh(g)  # forget bias 1
         h = fp.sigmoid(o) * fp.tanh(c)
         outputs.append(h)
-    return outputs
+    return outputs, ((h0, c0), (h, c))
 
 
 def split_softmax_loss(rows, targets, hidden, devices, seed):
@@ -69,7 +70,8 @@ def split_softmax_loss(rows, targets, hidden, devices, seed):
 
 
 def build_model(layers=4, hidden=256, embedding=64, unroll=64, devices=4, seed=1):
-    """The graph, its placeholders, per-example loss and mean loss."""
+    """The graph, its placeholders, per-example loss, mean loss and recurrent
+    state {initial placeholder: final value} (each layer's h and c)."""
     g = fp.Graph()
     with g.as_default():
         tokens = fp.placeholder(fp.int32, [None, unroll], name="tokens")
@@ -78,10 +80,11 @@ def build_model(layers=4, hidden=256, embedding=64, unroll=64, devices=4, seed=1
             table = fp.variable("embedding", [VOCAB, embedding], init=fp.init.random_uniform(-0.1, 0.1, seed=seed))
             steps = [fp.reshape(x, shape=[-1, embedding])
                      for x in fp.split(fp.embedding_lookup(table, tokens), num_split=unroll, axis=1)]
-        width = embedding
+        width, states = embedding, {}
         for d in range(layers):
             with fp.device(f"/device:cpu:{d % devices}"):  # the slide's one line: layer d on device d
-                steps = lstm_layer(f"lstm{d}", steps, width, hidden, seed + 100 + d)
+                steps, ((h0, c0), (h, c)) = lstm_layer(f"lstm{d}", steps, width, hidden, seed + 100 + d)
+            states.update({h0: h, c0: c})
             width = hidden
         with fp.device(f"/device:cpu:{(layers - 1) % devices}"):
             rows = fp.reshape(fp.concat(steps, axis=1), shape=[-1, hidden])  # row n*T + t
@@ -90,7 +93,7 @@ def build_model(layers=4, hidden=256, embedding=64, unroll=64, devices=4, seed=1
                                       seed + 200)
         per_example = fp.reduce_mean(fp.reshape(per_char, shape=[-1, unroll]), axes=[1])
         loss = fp.reduce_mean(per_example, name="loss")
-    return g, tokens, targets, per_example, loss
+    return g, tokens, targets, per_example, loss, states
 
 
 def unigram_perplexity(paths):
@@ -126,15 +129,15 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    g, tokens, targets, per_example, loss = build_model(args.layers, args.hidden, args.embedding, args.unroll,
+    g, tokens, targets, per_example, loss, states = build_model(args.layers, args.hidden, args.embedding, args.unroll,
                                                         args.devices)
     workers = args.workers or count_workers(args.cluster)
     job = fp.Job("lstm-lm", g, loss=loss, metrics={"perplexity": fp.perplexity(per_example)},
                  data=fp.data.text(args.train, {tokens: "tokens", targets: "targets"}, args.unroll,
-                                   test=args.test, batch_size=args.batch_size, seed=1),
+                                   test=args.test, batch_size=args.batch_size, seed=1, contiguous=True),
                  optimizer=fp.optimizers.Adam(args.learning_rate, clip_norm=5.0),
                  mode=fp.Sync(total_workers=workers), steps=args.steps, log_every_steps=50,
-                 run_dir=os.path.abspath(args.out))
+                 run_dir=os.path.abspath(args.out), states=states)
     wait_for_cluster(args.cluster)
     result = job.submit(cluster=args.cluster, wait=True, path=os.path.join(args.out, "job.yaml"))
     baseline = unigram_perplexity(sorted(glob.glob(args.test)))

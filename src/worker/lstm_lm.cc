@@ -162,6 +162,32 @@ bool IsTextModel(const LocalModel& model) {
          logits->output_shape(0).rank() == 2;
 }
 
+namespace {
+
+// The last t bytes of text as a [1, t] window, left-padded with '\n' while text is shorter.
+Tensor LastWindow(const std::string& text, int64_t t) {
+  Tensor window(DType::kInt32, Shape{1, t});
+  const int64_t have = std::min<int64_t>(t, static_cast<int64_t>(text.size()));
+  for (int64_t i = 0; i < t; ++i) {
+    const int64_t from = static_cast<int64_t>(text.size()) - have + (i - (t - have));
+    window.data<int32_t>()[i] = i < t - have ? '\n' : static_cast<unsigned char>(text[static_cast<size_t>(from)]);
+  }
+  return window;
+}
+
+// text[base, base + t) as a [1, t] window, right-padded with '\n' (the
+// padding comes after every position read, so it changes nothing read).
+Tensor Block(const std::string& text, size_t base, int64_t t) {
+  Tensor window(DType::kInt32, Shape{1, t});
+  for (int64_t i = 0; i < t; ++i) {
+    const size_t at = base + static_cast<size_t>(i);
+    window.data<int32_t>()[i] = at < text.size() ? static_cast<unsigned char>(text[at]) : '\n';
+  }
+  return window;
+}
+
+}  // namespace
+
 StatusOr<std::string> SampleText(LocalModel& model, const SampleOptions& options) {
   if (!IsTextModel(model))
     return FailedPrecondition("the model has no 'tokens' placeholder [-1, T] and 'logits' [-1, V]: not a text model");
@@ -170,18 +196,26 @@ StatusOr<std::string> SampleText(LocalModel& model, const SampleOptions& options
   Node* logits_node = g.FindNode("logits");
   if (options.prompt.empty()) return InvalidArgument("the sample's prompt is empty");
   const int64_t t_steps = tokens->output_shape(0).dim(1);
+  const bool stateful = model.num_states() > 0;
   std::string text = options.prompt;
+  std::vector<Tensor> state;  // stateful: the model's state after text[0, base), zeros when empty
+  size_t base = 0;
   std::mt19937_64 rng(options.seed);
   for (int64_t k = 0; k < options.length; ++k) {
-    Tensor window(DType::kInt32, Shape{1, t_steps});
-    const int64_t have = std::min<int64_t>(t_steps, static_cast<int64_t>(text.size()));
-    for (int64_t i = 0; i < t_steps; ++i) {
-      const int64_t from = static_cast<int64_t>(text.size()) - have + (i - (t_steps - have));
-      window.data<int32_t>()[i] = i < t_steps - have ? '\n' : static_cast<unsigned char>(text[static_cast<size_t>(from)]);
+    while (stateful && text.size() - base > static_cast<size_t>(t_steps)) {  // a long prompt: move past its blocks
+      FLOWPS_RETURN_IF_ERROR(model.Fetch({{"tokens", Block(text, base, t_steps)}}, {}, &state).status());
+      base += static_cast<size_t>(t_steps);
     }
-    FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, model.Fetch({{"tokens", window}}, {logits_node->output(0)}));
+    const int64_t row = stateful ? static_cast<int64_t>(text.size() - base) - 1 : t_steps - 1;
+    Tensor window = stateful ? Block(text, base, t_steps) : LastWindow(text, t_steps);
+    std::vector<Tensor> next = state;
+    FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, model.Fetch({{"tokens", window}}, {logits_node->output(0)}, &next));
+    if (stateful && row == t_steps - 1) {  // the block is whole: the state moves past it
+      state = std::move(next);
+      base += static_cast<size_t>(t_steps);
+    }
     const int64_t v = out[0].shape().dim(1);
-    const float* last = out[0].data<float>() + (t_steps - 1) * v;
+    const float* last = out[0].data<float>() + row * v;
     std::vector<double> p(static_cast<size_t>(std::min<int64_t>(v, 256)));
     size_t pick = static_cast<size_t>(std::max_element(last, last + p.size()) - last);
     if (options.temperature > 0) {
