@@ -67,11 +67,15 @@ Status TrainingLoop::Step() {
   tracing_ = step_span.child();
   if (!options_.prefetch) {
     FLOWPS_ASSIGN_OR_RETURN(Computed computed, WaitLocal(ComputeNext()));
+    std::shared_ptr<TableReads> next = ReadsAhead(computed, 1);
     const auto sent = std::chrono::steady_clock::now();
     TraceScope push_span(tracing_, "push", "step");
     PushPullResult answer =
-        Wait(params_->PushPull(computed.from_steps, std::move(computed.gradients.grads), push_span.child()));
+        Wait(params_->PushPull(computed.from_steps, std::move(computed.gradients.grads),
+                               next ? next->requests : std::vector<TableLookupRequest>{}, push_span.child())
+                 .attach(kj::cp(next)));
     push_span.End();
+    if (next && !answer.tables.rows.empty()) next->rows = std::move(answer.tables);
     return Record(computed, std::move(answer), SecondsSince(sent));
   }
   if (!ready_) {
@@ -79,13 +83,19 @@ Status TrainingLoop::Step() {
   }
   Computed pushing = std::move(*ready_);
   ready_.reset();
+  // The batch after the one computed during this push reads its rows from this push's answer.
+  std::shared_ptr<TableReads> after_next = ReadsAhead(pushing, 2);
   const auto sent = std::chrono::steady_clock::now();
   TraceScope push_span(tracing_, "push", "step");
-  auto answer = params_->PushPull(pushing.from_steps, std::move(pushing.gradients.grads), push_span.child())
+  auto answer = params_->PushPull(pushing.from_steps, std::move(pushing.gradients.grads),
+                                  after_next ? after_next->requests : std::vector<TableLookupRequest>{},
+                                  push_span.child())
+                    .attach(kj::cp(after_next))
                     .eagerlyEvaluate(nullptr);
   StatusOr<Computed> next = WaitLocal(ComputeNext());
   PushPullResult pushed = Wait(kj::mv(answer));
   push_span.End();
+  if (after_next && !pushed.tables.rows.empty()) after_next->rows = std::move(pushed.tables);
   const double round_trip = SecondsSince(sent);
   if (!next.ok()) return next.status();
   ready_ = std::move(next).value();
@@ -115,15 +125,15 @@ kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<TraceScope> span;  // traced steps only: the batch's read too
   if (tracing_.active()) span = std::make_unique<TraceScope>(tracing_.OnTrack("compute"), "compute", "step");
-  auto batch = batches_->Next();
-  if (!batch.ok()) return StatusOr<Computed>(batch.status());
-  batch_ = std::move(batch).value();
+  StatusOr<Ahead> taken = TakeBatch();
+  if (!taken.ok()) return StatusOr<Computed>(taken.status());
+  batch_ = std::move(taken->batch);
   Computed c;
   c.from_steps = current_steps_;
   c.examples = batch_.size;
   c.pull_seconds = load_seconds_;
   const TraceContext kernels = span ? span->child() : TraceContext{};
-  return gradients_->Compute(batch_, kernels).then(
+  return gradients_->Compute(batch_, std::move(taken->reads), kernels).then(
       [c = kj::mv(c), start, span = kj::mv(span)](StatusOr<GradientSource::Gradients> g) mutable -> StatusOr<Computed> {
         if (span) span->End();
         if (!g.ok()) return g.status();
@@ -131,6 +141,39 @@ kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
         c.compute_seconds = SecondsSince(start);
         return std::move(c);
       });
+}
+
+StatusOr<TrainingLoop::Ahead> TrainingLoop::TakeBatch() {
+  if (ahead_.empty()) {
+    if (!ahead_end_.ok()) return ahead_end_;
+    StatusOr<data::ColumnBatch> batch = batches_->Next();
+    if (!batch.ok()) {
+      ahead_end_ = batch.status();
+      return ahead_end_;
+    }
+    return Ahead{std::move(batch).value(), nullptr};  // not planned: the GradientSource reads its rows itself
+  }
+  Ahead a = std::move(ahead_.front());
+  ahead_.pop_front();
+  return a;
+}
+
+std::shared_ptr<TableReads> TrainingLoop::ReadsAhead(const Computed& pushing, size_t n) {
+  if (LeastStep(pushing.from_steps) + 1 >= options_.end_step) return nullptr;  // the last push: no batch after it
+  while (ahead_.size() < n && ahead_end_.ok()) {
+    StatusOr<data::ColumnBatch> batch = batches_->Next();
+    if (!batch.ok()) {
+      ahead_end_ = batch.status();
+      break;
+    }
+    StatusOr<std::shared_ptr<TableReads>> reads = gradients_->PlanReads(*batch);
+    if (!reads.ok()) {
+      ahead_end_ = reads.status();
+      break;
+    }
+    ahead_.push_back(Ahead{std::move(batch).value(), std::move(reads).value()});
+  }
+  return ahead_.size() >= n ? ahead_[n - 1].reads : nullptr;
 }
 
 Status TrainingLoop::Record(const Computed& c, PushPullResult answer, double round_trip_seconds) {
