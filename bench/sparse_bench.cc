@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "bench/bench_runner.h"
@@ -120,9 +121,10 @@ std::vector<VariableInfo> MlpVariables(int64_t dim) {
 // One worker's wide_deep step over loopback RPC to 2 ps shards of this
 // process, its tables ('wide' dim 1 FTRL, 'deep' dim `dim` Adagrad) holding
 // `rows` keys each: the batch's `ids` ids deduplicated and split by shard
-// (TableKeys), one lookupTables per shard, then one pushPull per shard with
-// the MLP's dense gradients and both tables' rows by key. The graph's compute
-// is left out: it does not depend on the table's size.
+// (TableKeys), one pushPull per shard with the MLP's dense gradients and both
+// tables' rows by key, carrying the next batch's keys; and the same step with
+// a lookupTables per shard of its own first. The graph's compute is left out:
+// it does not depend on the table's size.
 StatusOr<SizeResult> MeasureRpcSize(BenchContext& ctx, int64_t rows, int64_t dim, int64_t ids, int64_t steps) {
   const double rss_before = RssMB();
   std::vector<std::unique_ptr<RpcServer>> servers;
@@ -175,16 +177,10 @@ StatusOr<SizeResult> MeasureRpcSize(BenchContext& ctx, int64_t rows, int64_t dim
     names.push_back(v.name);
   }
   std::vector<int64_t> shard_steps = {0, 0};
-  std::vector<double> times;
   int64_t fresh = rows;
   uint64_t draw = 12345;
-  for (int64_t s = 0; s < steps; ++s) {
-    const std::vector<int64_t> step_ids = StepIds(ids, rows, &fresh, &draw);
-    const auto t0 = std::chrono::steady_clock::now();
-    TableKeys keys(step_ids.data(), ids, 2);
-    FLOWPS_ASSIGN_OR_RETURN(TableLookupResult looked_up,
-                            WaitFor(client.LookupTables({{"wide", &keys}, {"deep", &keys}}, true), io.waitScope,
-                                    "lookupTables"));
+  // The gradients of a batch: the dense ones and both tables' rows by key.
+  auto gradients = [&](const TableKeys& keys) {
     std::vector<VariableGradient> grads = dense;
     const std::vector<int64_t> distinct = keys.ConcatenatedKeys();
     for (const auto& [table, d] : {std::pair<std::string, int64_t>{"wide", 1}, {"deep", dim}}) {
@@ -194,17 +190,52 @@ StatusOr<SizeResult> MeasureRpcSize(BenchContext& ctx, int64_t rows, int64_t dim
       tg.table = true;
       grads.push_back(std::move(tg));
     }
-    FLOWPS_ASSIGN_OR_RETURN(PushPullResult r, WaitFor(client.PushPull(0, shard_steps, grads, PullSpec{names, {}}),
+    return grads;
+  };
+  // The two ways, step by step in turn, so that both see the same load on the machine.
+  // Separate: the batch's rows by a lookupTables per shard, then a pushPull per shard.
+  // With the push: one pushPull per shard carries the next batch's keys and answers their rows (the
+  // first batch's are looked up on their own, untimed).
+  std::vector<double> separate, with_push;
+  std::vector<int64_t> next_ids = StepIds(ids, rows, &fresh, &draw);
+  auto next = std::make_unique<TableKeys>(next_ids.data(), ids, 2);
+  FLOWPS_RETURN_IF_ERROR(
+      WaitFor(client.LookupTables({{"wide", next.get()}, {"deep", next.get()}}, true), io.waitScope, "lookupTables")
+          .status());
+  for (int64_t s = 0; s < steps; ++s) {
+    const std::vector<int64_t> step_ids = StepIds(ids, rows, &fresh, &draw);
+    auto t0 = std::chrono::steady_clock::now();
+    TableKeys separate_keys(step_ids.data(), ids, 2);
+    FLOWPS_RETURN_IF_ERROR(WaitFor(client.LookupTables({{"wide", &separate_keys}, {"deep", &separate_keys}}, true),
+                                   io.waitScope, "lookupTables")
+                               .status());
+    FLOWPS_ASSIGN_OR_RETURN(PushPullResult plain,
+                            WaitFor(client.PushPull(0, shard_steps, gradients(separate_keys), PullSpec{names, {}}),
+                                    io.waitScope, "pushPull"));
+    shard_steps = plain.pulled.shard_steps;
+    separate.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+
+    next_ids = StepIds(ids, rows, &fresh, &draw);  // the pipeline has the next batch ready
+    t0 = std::chrono::steady_clock::now();
+    std::unique_ptr<TableKeys> keys = std::move(next);
+    next = std::make_unique<TableKeys>(next_ids.data(), ids, 2);
+    PullSpec spec{names, {}, {{"wide", next.get()}, {"deep", next.get()}}};
+    FLOWPS_ASSIGN_OR_RETURN(PushPullResult r, WaitFor(client.PushPull(0, shard_steps, gradients(*keys), spec),
                                                       io.waitScope, "pushPull"));
+    if (r.tables.rows.size() != 2) return Internal("bench sparse: the pushPull answered no table rows");
     shard_steps = r.pulled.shard_steps;
-    times.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    with_push.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
   FLOWPS_ASSIGN_OR_RETURN(std::vector<ShardStatsReply> stats, WaitFor(client.Stats(), io.waitScope, "stats"));
   int64_t row_bytes = 0, memory_bytes = 0;
   for (const ShardStatsReply& shard : stats)
     for (const TableShardStats& t : shard.tables) row_bytes += t.row_bytes, memory_bytes += t.memory_bytes;
-  return Report(ctx, "sparse_rpc_" + std::to_string(rows) + "_rows", std::move(times), ids, memory_bytes, row_bytes,
-                RssMB() - rss_before);
+  const std::string tag = "sparse_rpc_" + std::to_string(rows) + "_rows";
+  const SizeResult before =
+      Report(ctx, tag + "_separate_lookup", std::move(separate), ids, memory_bytes, row_bytes, RssMB() - rss_before);
+  const SizeResult after = Report(ctx, tag, std::move(with_push), ids, memory_bytes, row_bytes, RssMB() - rss_before);
+  ctx.emit({tag + "_step_over_separate_lookup", after.step_us / before.step_us, "x", std::nullopt, std::nullopt});
+  return after;
 }
 
 Status RunSparse(BenchContext& ctx) {

@@ -92,6 +92,11 @@ std::vector<MetricFamily> ShardMetricFamilies(const TaskSpec& task, const ShardS
                  s.apply_seconds)
       .Counter("flowps_ps_checkpoints_total", "checkpoint files this shard wrote",
                static_cast<double>(s.checkpoints_written));
+  const char* table_reads = "embedding table reads of training steps (lookup: a lookupTables call of its own; "
+                            "push: the rows of the next batch in a pushPull answer)";
+  f.Counter("flowps_ps_table_reads_total", table_reads, static_cast<double>(s.table_lookup_calls), {{"via", "lookup"}})
+      .Counter("flowps_ps_table_reads_total", table_reads, static_cast<double>(s.table_reads_with_push),
+               {{"via", "push"}});
   if (s.checkpoints_written > 0) {
     f.Gauge("flowps_ps_checkpoint_duration_seconds", "how long the last checkpoint file took to write",
             s.last_checkpoint_seconds)

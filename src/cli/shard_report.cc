@@ -100,7 +100,9 @@ std::string FormatShardJson(const std::vector<ShardReport>& reports) {
           .Add("resident_bytes", s.resident_bytes)
           .Add("apply_seconds_mean",
                s.apply_seconds.count() > 0 ? s.apply_seconds.sum / static_cast<double>(s.apply_seconds.count()) : 0.0)
-          .Add("checkpoints", s.checkpoints_written);
+          .Add("checkpoints", s.checkpoints_written)
+          .Add("table_lookup_calls", s.table_lookup_calls)
+          .Add("table_reads_with_push", s.table_reads_with_push);
     }
     out += (out.empty() ? "" : ",") + j.str();
   }

@@ -10,6 +10,7 @@
 #include "net/ps.capnp.h"
 #include "net/ps_client_shard.h"
 #include "net/rpc_client.h"
+#include "net/table_keys.h"
 #include "net/tensor_codec.h"
 
 namespace flowps {
@@ -198,6 +199,7 @@ struct PsClient::ReadPlan {
   std::vector<Scatter> scatter;                       // rows, per variable asked
   std::vector<std::vector<std::string>> shard_names;  // per shard
   std::vector<std::vector<Rows>> shard_rows;          // per shard
+  std::vector<TableLookupRequest> tables;             // keys split by shard (pushPull only)
   bool bfloat16 = false;
 };
 
@@ -206,6 +208,7 @@ struct PsClient::ShardRead {
   int64_t step = -1;
   std::map<std::string, Tensor> values;  // the shard's part of each whole variable
   std::map<std::string, Tensor> rows;    // the shard's rows of each variable, in part order, each in the order asked
+  std::vector<Tensor> table_rows;        // per table request: the shard's rows of its keys
 };
 
 namespace {
@@ -227,6 +230,11 @@ void WriteNames(capnp::List<capnp::Text>::Builder out, const std::vector<std::st
 StatusOr<std::shared_ptr<const PsClient::ReadPlan>> PsClient::PlanRead(const PullSpec& spec) const {
   auto plan = std::make_shared<ReadPlan>();
   plan->names = spec.names;
+  for (const TableLookupRequest& t : spec.tables)
+    if (t.keys == nullptr || t.keys->num_shards() != num_shards())
+      return InvalidArgument("read of table '" + t.table + "': its keys are not split over " +
+                             std::to_string(num_shards()) + " shards");
+  plan->tables = spec.tables;
   plan->bfloat16 = options_.bfloat16;
   plan->shard_names.resize(static_cast<size_t>(num_shards()));
   plan->shard_rows.resize(static_cast<size_t>(num_shards()));
@@ -468,6 +476,13 @@ kj::Promise<PushPullResult> PsClient::PushPull(int32_t worker, std::vector<int64
           out.pushed.push_back(r.first);
           reads.push_back(kj::mv(r.second));
         }
+        if (!plan->tables.empty()) {
+          out.tables.rows.resize(plan->tables.size());
+          for (ShardRead& r : reads) {
+            out.tables.shard_steps.push_back(r.step);
+            for (size_t i = 0; i < plan->tables.size(); ++i) out.tables.rows[i].push_back(std::move(r.table_rows[i]));
+          }
+        }
         out.pulled = Assemble(*plan, std::move(reads));
         return out;
       });
@@ -559,10 +574,14 @@ kj::Promise<std::pair<ShardPushReply, PsClient::ShardRead>> PsClient::SendShardP
           const auto& rows = read->shard_rows[static_cast<size_t>(k)];
           for (Tensor& t : WriteRows(next.initRows(static_cast<unsigned>(rows.size())), rows)) kept.push_back(t);
           next.setBfloat16(read->bfloat16);
+          if (!read->tables.empty())
+            for (Tensor& t : WriteTableKeys(read->tables, k,
+                                            request.initNextTables(static_cast<unsigned>(read->tables.size()))))
+              kept.push_back(t);
           request.setTraceParent(trace_parent);
           using Response = capnp::Response<wire::ParameterServer::PushPullResults>;
           calls.add(s->Call(request.send(), what)
-                        .then([](Response&& r) {
+                        .then([read, k](Response&& r) {
                           auto owner = std::make_shared<Response>(kj::mv(r));
                           Reply reply{ShardPushReply{FromWire(owner->getOutcome()),
                                                      owner->getComplete() ? owner->getGlobalStep() : -1,
@@ -571,6 +590,9 @@ kj::Promise<std::pair<ShardPushReply, PsClient::ShardRead>> PsClient::SendShardP
                           reply.second.step = reply.first.global_step;
                           ReadNamed(owner->getValues(), owner, "pulled", &reply.second.values);
                           ReadNamed(owner->getRows(), owner, "rows of", &reply.second.rows);
+                          // An earlier part of a multi-part push answers no rows; the part that completes it does.
+                          if (owner->getComplete())
+                            reply.second.table_rows = ReadTableRows(read->tables, k, owner->getTableRows(), owner);
                           return reply;
                         })
                         .attach(kj::mv(kept), job, read));

@@ -75,18 +75,6 @@ struct PulledVariables {
   std::vector<int64_t> shard_steps;      // each shard's global step when it answered
 };
 
-// What a worker reads back with its push: whole variables, and rows of sparse ones.
-struct PullSpec {
-  std::vector<std::string> names;      // whole variables
-  std::map<std::string, Tensor> rows;  // variable -> int64 [n] global row ids (its next batch's ids)
-};
-
-struct PushPullResult {
-  std::vector<ShardPushReply> pushed;  // one per shard
-  // Values after the step (rows: [n, ...] in the order asked); pulled.shard_steps = each shard's new step.
-  PulledVariables pulled;
-};
-
 using ShardStatsReply = ShardStats;  // net/stats_wire.h
 
 class TableKeys;
@@ -103,6 +91,24 @@ struct TableLookupRequest {
 struct TableLookupResult {
   std::vector<std::vector<Tensor>> rows;
   std::vector<int64_t> shard_steps;  // each shard's global step when it answered (-1: not asked)
+};
+
+// What a worker reads back with its push: whole variables, rows of sparse
+// ones, and rows of embedding tables by key.
+struct PullSpec {
+  std::vector<std::string> names;      // whole variables
+  std::map<std::string, Tensor> rows;  // variable -> int64 [n] global row ids (its next batch's ids)
+  // The keys of the next batch per table (a training lookup, as LookupTables
+  // with train: rows are admitted and created); each shard gets its keys.
+  std::vector<TableLookupRequest> tables = {};
+};
+
+struct PushPullResult {
+  std::vector<ShardPushReply> pushed;  // one per shard
+  // Values after the step (rows: [n, ...] in the order asked); pulled.shard_steps = each shard's new step.
+  PulledVariables pulled;
+  // The rows of next.tables, as LookupTables answers them (rows empty when none were asked).
+  TableLookupResult tables;
 };
 
 class PsClient {

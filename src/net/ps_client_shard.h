@@ -4,7 +4,9 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <kj/async.h>
 
@@ -23,6 +25,15 @@ inline kj::Promise<T> AgainOnBreak(std::function<kj::Promise<T>()> call, int att
     return kj::mv(e);
   });
 }
+
+// Writes shard k's keys of each request (referenced, not copied); returns
+// what must outlive the request.
+std::vector<Tensor> WriteTableKeys(const std::vector<TableLookupRequest>& requests, int k,
+                                   capnp::List<wire::TableKeys>::Builder out);
+// Shard k's rows of each request, read in place from a response that `owner`
+// keeps alive; fails unless each is float32 [len(shard k's keys), dim].
+std::vector<Tensor> ReadTableRows(const std::vector<TableLookupRequest>& requests, int k,
+                                  capnp::List<wire::Tensor>::Reader rows, const std::shared_ptr<void>& owner);
 
 // The sum of per-shard counts (e.g. of things created).
 inline kj::Promise<int> SumOfCounts(kj::Vector<kj::Promise<int>> calls) {

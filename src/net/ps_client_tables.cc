@@ -11,6 +11,34 @@
 
 namespace flowps {
 
+std::vector<Tensor> WriteTableKeys(const std::vector<TableLookupRequest>& requests, int k,
+                                   capnp::List<wire::TableKeys>::Builder out) {
+  std::vector<Tensor> kept;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    auto keys = out[static_cast<unsigned>(i)];
+    keys.setTable(requests[i].table);
+    StatusOr<Tensor> written = WriteTensor(requests[i].keys->shard_keys(k), keys.initKeys());
+    if (!written.ok()) kj::throwFatalException(KJ_EXCEPTION(FAILED, written.status().ToString()));
+    kept.push_back(*written);
+  }
+  return kept;
+}
+
+std::vector<Tensor> ReadTableRows(const std::vector<TableLookupRequest>& requests, int k,
+                                  capnp::List<wire::Tensor>::Reader rows, const std::shared_ptr<void>& owner) {
+  KJ_REQUIRE(rows.size() == requests.size(), "a ps shard answered a lookup with the wrong number of tables");
+  std::vector<Tensor> out;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    StatusOr<Tensor> t = ReadTensor(rows[static_cast<unsigned>(i)], owner, "rows of table '" + requests[i].table + "'");
+    if (!t.ok()) kj::throwFatalException(KJ_EXCEPTION(FAILED, t.status().ToString()));
+    const int64_t n = requests[i].keys->num_shard_keys(k);
+    KJ_REQUIRE(t->shape().rank() == 2 && t->shape().dim(0) == n && t->dtype() == DType::kFloat32,
+               "a ps shard answered a lookup with rows of the wrong shape", requests[i].table);
+    out.push_back(std::move(*t));
+  }
+  return out;
+}
+
 kj::Promise<int> PsClient::CreateTables(std::vector<TableConfig> tables) {
   kj::Vector<kj::Promise<int>> calls;
   for (int k = 0; k < num_shards(); ++k) {
@@ -43,7 +71,7 @@ kj::Promise<TableLookupResult> PsClient::LookupTables(std::vector<TableLookupReq
   kj::Vector<kj::Promise<ShardRows>> calls;
   for (int k = 0; k < num_shards(); ++k) {
     bool any = false;
-    for (const TableLookupRequest& r : *reqs) any = any || !r.keys->shard_keys(k).empty();
+    for (const TableLookupRequest& r : *reqs) any = any || r.keys->num_shard_keys(k) > 0;
     if (!any) {  // nothing on this shard: no call
       std::vector<Tensor> empty;
       for (size_t i = 0; i < reqs->size(); ++i) empty.emplace_back();
@@ -55,32 +83,14 @@ kj::Promise<TableLookupResult> PsClient::LookupTables(std::vector<TableLookupReq
       return s->Get().then([s, k, reqs, train](wire::ParameterServer::Client ps) {
         auto request = ps.lookupTablesRequest();
         request.setTrain(train);
-        auto list = request.initRequests(static_cast<unsigned>(reqs->size()));
-        for (size_t i = 0; i < reqs->size(); ++i) {
-          const std::vector<int64_t>& keys = (*reqs)[i].keys->shard_keys(k);
-          auto out = list[static_cast<unsigned>(i)];
-          out.setTable((*reqs)[i].table);
-          Tensor t = Tensor::FromVector<int64_t>({static_cast<int64_t>(keys.size())}, keys);
-          StatusOr<Tensor> kept = WriteTensor(t, out.initKeys(), TensorWireOptions::Copying());
-          if (!kept.ok()) kj::throwFatalException(KJ_EXCEPTION(FAILED, kept.status().ToString()));
-        }
+        std::vector<Tensor> kept = WriteTableKeys(*reqs, k, request.initRequests(static_cast<unsigned>(reqs->size())));
         using Response = capnp::Response<wire::ParameterServer::LookupTablesResults>;
         return s->Call(request.send(), "lookupTables on ps shard " + std::to_string(k))
             .then([reqs, k](Response&& r) {
               auto owner = std::make_shared<Response>(kj::mv(r));
-              auto rows = owner->getRows();
-              KJ_REQUIRE(rows.size() == reqs->size(), "a ps shard answered a lookup with the wrong number of tables");
-              ShardRows out{owner->getGlobalStep(), {}};
-              for (size_t i = 0; i < reqs->size(); ++i) {
-                StatusOr<Tensor> t = ReadTensor(rows[static_cast<unsigned>(i)], owner, "rows of table '" + (*reqs)[i].table + "'");
-                if (!t.ok()) kj::throwFatalException(KJ_EXCEPTION(FAILED, t.status().ToString()));
-                const int64_t n = static_cast<int64_t>((*reqs)[i].keys->shard_keys(k).size());
-                KJ_REQUIRE(t->shape().rank() == 2 && t->shape().dim(0) == n && t->dtype() == DType::kFloat32,
-                           "a ps shard answered a lookup with rows of the wrong shape", (*reqs)[i].table);
-                out.second.push_back(std::move(*t));
-              }
-              return out;
-            });
+              return ShardRows{owner->getGlobalStep(), ReadTableRows(*reqs, k, owner->getRows(), owner)};
+            })
+            .attach(kj::mv(kept));
       });
     };
     calls.add(AgainOnBreak(kj::mv(lookup), options_.push_attempts));

@@ -40,6 +40,8 @@ void WriteShardStats(const ShardStats& s, wire::ShardStats::Builder out) {
   out.setResidentBytes(s.resident_bytes);
   WriteHistogram(s.apply_seconds, out.initApplySeconds());
   out.setCheckpointsWritten(s.checkpoints_written);
+  out.setTableLookupCalls(s.table_lookup_calls);
+  out.setTableReadsWithPush(s.table_reads_with_push);
   out.setLastCheckpointSeconds(s.last_checkpoint_seconds);
   out.setLastCheckpointAgeSeconds(s.last_checkpoint_age_seconds);
   auto tables = out.initTables(static_cast<unsigned>(s.tables.size()));
@@ -84,6 +86,8 @@ StatusOr<ShardStats> ReadShardStats(wire::ShardStats::Reader in) {
   s.resident_bytes = in.getResidentBytes();
   FLOWPS_ASSIGN_OR_RETURN(s.apply_seconds, ReadHistogram(in.getApplySeconds(), "stats: applySeconds"));
   s.checkpoints_written = in.getCheckpointsWritten();
+  s.table_lookup_calls = in.getTableLookupCalls();
+  s.table_reads_with_push = in.getTableReadsWithPush();
   s.last_checkpoint_seconds = in.getLastCheckpointSeconds();
   s.last_checkpoint_age_seconds = in.getLastCheckpointAgeSeconds();
   for (auto t : in.getTables()) {

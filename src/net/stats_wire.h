@@ -48,6 +48,10 @@ struct ShardStats {
   double last_checkpoint_seconds = 0;       // how long the last write of this shard's file took
   double last_checkpoint_age_seconds = -1;  // since it ended; -1: none written since the ps started
   std::vector<TableShardStats> tables;      // by name
+  // Embedding table reads of training steps: lookupTables calls (a worker's
+  // first step, or a batch not known before the push), and pushPull answers
+  // that carried the rows of the worker's next batch.
+  int64_t table_lookup_calls = 0, table_reads_with_push = 0;
 
   int64_t pushes_accepted() const { return accepted - applied_updates; }
 };

@@ -3,7 +3,8 @@
 // (TableShardOf). The worker asks each shard once for its distinct keys, puts
 // the rows it gets back at every position of the batch (Gather), and sums the
 // batch's per-position gradients into one gradient per distinct key
-// (SumGradients) before pushing them to the same shards.
+// (SumGradients) before pushing them to the same shards. The keys of each
+// shard are an int64 tensor, sent as they are (referenced by the request).
 //
 // A value type; not thread-safe to mutate, safe to share once built.
 #pragma once
@@ -11,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "core/tensor.h"
 
 namespace flowps {
 
@@ -21,8 +24,9 @@ class TableKeys {
 
   int num_shards() const { return static_cast<int>(shard_keys_.size()); }
   int64_t num_ids() const { return static_cast<int64_t>(position_.size()); }
-  // The distinct keys shard `s` holds, in order of first appearance.
-  const std::vector<int64_t>& shard_keys(int s) const { return shard_keys_[static_cast<size_t>(s)]; }
+  // The distinct keys shard `s` holds, in order of first appearance: int64 [n].
+  const Tensor& shard_keys(int s) const { return shard_keys_[static_cast<size_t>(s)]; }
+  int64_t num_shard_keys(int s) const { return shard_keys(s).num_elements(); }
   int64_t num_distinct() const;
 
   // The distinct keys of all shards, concatenated in shard order (shard 0's
@@ -43,7 +47,7 @@ class TableKeys {
     int32_t shard;
     int32_t index;  // into shard_keys_[shard]
   };
-  std::vector<std::vector<int64_t>> shard_keys_;
+  std::vector<Tensor> shard_keys_;
   std::vector<Position> position_;  // per id of the batch
 };
 

@@ -122,7 +122,8 @@ size_t GradientBytes(const std::vector<Gradient>& grads) {
   return bytes;
 }
 
-// What a pull, a pullRows or a pushPull reads: whole parts, then rows of parts.
+// What a pull, a pullRows or a pushPull reads: whole parts, then rows of
+// parts, then (pushPull) rows of embedding tables by key.
 struct ReadRequest {
   struct Rows {
     std::string variable;
@@ -130,13 +131,16 @@ struct ReadRequest {
   };
   std::vector<std::string> names;
   std::vector<Rows> rows;
-  bool bfloat16 = false;
+  std::vector<TableLookup> tables;  // keys read in place from the request; checked
+  bool train_tables = true;         // a training lookup (TableStore::Lookup); false: a read only
+  bool bfloat16 = false;            // of the variables' values (table rows travel as float32)
 };
 
-// Where a read's tensors go in the response (either list may be empty).
+// Where a read's tensors go in the response (any list may be empty).
 struct ReadLists {
   capnp::List<wire::NamedTensor>::Builder values;
   capnp::List<wire::NamedTensor>::Builder rows;
+  capnp::List<wire::Tensor>::Builder table_rows;
 };
 
 StatusOr<ReadRequest> ReadRowsRequests(capnp::List<wire::RowsRequest>::Reader in) {
@@ -161,7 +165,7 @@ StatusOr<size_t> ReadBytes(ParameterShard& shard, const ReadRequest& read) {
     FLOWPS_ASSIGN_OR_RETURN(int64_t row_bytes, shard.store().RowBytes(r.variable));
     bytes += static_cast<size_t>(row_bytes * r.indices.num_elements());
   }
-  return bytes;
+  return bytes + shard.tables().LookupBytes(read.tables);
 }
 
 // Writes what `read` asks into `lists` and counts its bytes as sent; returns
@@ -188,6 +192,13 @@ int64_t FillRead(ParameterShard& shard, const ReadRequest& read, ReadLists lists
     auto out = lists.rows[static_cast<unsigned>(i)];
     out.setName(r.variable);
     CheckOrFail(WriteTensor(t, out.initTensor(), options).status());
+  }
+  if (!read.tables.empty()) {  // at the step read first, as a lookupTables call at that step would
+    std::vector<Tensor> rows = shard.tables().Lookup(read.tables, read.train_tables, step);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      bytes += rows[i].num_bytes();
+      CheckOrFail(WriteTensor(rows[i], lists.table_rows[static_cast<unsigned>(i)], TensorWireOptions::Copying()).status());
+    }
   }
   monitor.AddSentBytes(bytes);
   return step;
@@ -386,10 +397,13 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
     for (auto n : next.getNames()) read.names.push_back(n);
     read.bfloat16 = next.getBfloat16();
     std::shared_ptr<ParameterShard> shard = SharedShard();
-    // Table rows are checked with the push and applied once it is taken.
+    // Table rows are checked with the push and applied once it is taken; the
+    // next batch's keys are checked with it too, and looked up with the read.
     auto table_grads = std::make_shared<const std::vector<TableGradient>>(
         ValueOrFail(ReadTableGradients(params.getTableGradients())));
     CheckOrFail(shard->tables().CheckGradients(*table_grads));
+    read.tables = ValueOrFail(ReadTableLookups(params.getNextTables()));
+    CheckOrFail(shard->tables().CheckLookups(read.tables));
     const size_t received = GradientBytes(grads) + TableBytes(*table_grads);
     monitor_->AddReceivedBytes(received);
     const size_t bytes = received + ValueOrFail(ReadBytes(*shard, read));
@@ -421,6 +435,14 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
           if (trace.active()) trace.Record(OfferSpanName(result.outcome), "ps", "", offered_ns);
           out.setOutcome(ToWire(result.outcome));
           out.setComplete(true);
+          if (!shared_read->tables.empty()) {
+            monitor_->TableReadWithPush();
+            if (result.outcome == PushOutcome::kDuplicate) {  // its first copy looked the rows up: read only
+              auto read_only = std::make_shared<ReadRequest>(*shared_read);
+              read_only->train_tables = false;
+              shared_read = std::move(read_only);
+            }
+          }
           // Sync: the answer waits for the step this push counts towards (or joins).
           kj::Promise<StatusOr<int64_t>> released =
               sync ? WaitingForRelease(AwaitCallback<StatusOr<int64_t>>([&](StepClock::Callback done) {
@@ -436,7 +458,8 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
             if (trace.active() && sync) trace.Record("wait", "ps", "", waiting_ns);
             auto read_span = std::make_shared<TraceScope>(trace, "read", "ps");
             ReadLists lists{out.initValues(static_cast<unsigned>(shared_read->names.size())),
-                            out.initRows(static_cast<unsigned>(shared_read->rows.size()))};
+                            out.initRows(static_cast<unsigned>(shared_read->rows.size())),
+                            out.initTableRows(static_cast<unsigned>(shared_read->tables.size()))};
             return Read(shared_read, lists, on_loop).then([out, read_span](int64_t now) mutable {
               read_span->End();
               out.setGlobalStep(now);
@@ -544,6 +567,7 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
         ValueOrFail(ReadTableLookups(params.getRequests())));
     CheckOrFail(shard->tables().CheckLookups(*lookups));
     const bool train = params.getTrain();
+    if (train) monitor_->TableLookupCall();
     const int64_t step = shard->rule().global_step();
     size_t bytes = 0;
     for (const TableLookup& l : *lookups) bytes += static_cast<size_t>(l.keys.num_elements()) * sizeof(int64_t) * 2;

@@ -61,6 +61,8 @@ ShardStats ShardMonitor::Read() const {
   }
   s.waiting += waiting_.load(std::memory_order_relaxed);
   s.received_bytes = received_bytes_.load(std::memory_order_relaxed);
+  s.table_lookup_calls = table_lookup_calls_.load(std::memory_order_relaxed);
+  s.table_reads_with_push = table_reads_with_push_.load(std::memory_order_relaxed);
   s.sent_bytes = sent_bytes_.load(std::memory_order_relaxed);
   s.resident_bytes = ResidentBytes();
   s.apply_seconds = apply_seconds_.Read();

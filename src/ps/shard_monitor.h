@@ -36,6 +36,10 @@ class ShardMonitor {
   void WaitBegins() { waiting_.fetch_add(1, std::memory_order_relaxed); }
   void WaitEnds() { waiting_.fetch_sub(1, std::memory_order_relaxed); }
   void ObserveApply(double seconds) { apply_seconds_.Observe(seconds); }
+  // A training step read table rows: with a lookupTables call of its own, or
+  // in a pushPull answer.
+  void TableLookupCall() { table_lookup_calls_.fetch_add(1, std::memory_order_relaxed); }
+  void TableReadWithPush() { table_reads_with_push_.fetch_add(1, std::memory_order_relaxed); }
   // This shard's checkpoint file was written in `seconds`, ending now.
   void CheckpointWritten(double seconds);
 
@@ -47,6 +51,7 @@ class ShardMonitor {
   std::shared_ptr<ParameterShard> shard_;
   std::atomic<uint64_t> received_bytes_{0}, sent_bytes_{0};
   std::atomic<int64_t> waiting_{0};
+  std::atomic<int64_t> table_lookup_calls_{0}, table_reads_with_push_{0};
   Histogram apply_seconds_;
   std::atomic<int64_t> checkpoints_{0};
   std::atomic<int64_t> checkpoint_ns_{0};       // duration of the last

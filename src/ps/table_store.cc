@@ -134,6 +134,15 @@ std::vector<Tensor> TableStore::Lookup(const std::vector<TableLookup>& lookups, 
   return out;
 }
 
+size_t TableStore::LookupBytes(const std::vector<TableLookup>& lookups) const {
+  size_t bytes = 0;
+  for (const TableLookup& l : lookups) {
+    StatusOr<std::shared_ptr<EmbeddingTable>> t = Find(l.table);
+    if (t.ok()) bytes += static_cast<size_t>(l.keys.num_elements() * (*t)->spec().dim) * sizeof(float);
+  }
+  return bytes;
+}
+
 Status TableStore::Apply(const std::vector<TableGradient>& grads, int64_t step) {
   for (const TableGradient& g : grads) {
     FLOWPS_ASSIGN_OR_RETURN(std::shared_ptr<EmbeddingTable> t, Find(g.table));

@@ -63,6 +63,8 @@ class TableStore {
   // training step's lookup at `step` (EmbeddingTable::Lookup); otherwise a
   // read that changes nothing (EmbeddingTable::Read). REQUIRES: CheckLookups passed.
   std::vector<Tensor> Lookup(const std::vector<TableLookup>& lookups, bool train, int64_t step);
+  // The bytes of the rows Lookup answers. REQUIRES: CheckLookups passed.
+  size_t LookupBytes(const std::vector<TableLookup>& lookups) const;
   // Applies each gradient with its table's optimizer at `step` (>= 1).
   // REQUIRES: CheckGradients passed (finiteness is checked here too).
   Status Apply(const std::vector<TableGradient>& grads, int64_t step);

@@ -20,6 +20,7 @@ kj::Promise<Status> ModelTowers::Load(const std::map<std::string, Tensor>& value
 }
 
 kj::Promise<StatusOr<GradientSource::Gradients>> ModelTowers::Compute(const data::ColumnBatch& batch,
+                                                                      std::shared_ptr<TableReads> /*reads*/,
                                                                       const TraceContext& trace) {
   LocalModel* model = model_;
   const data::ColumnBatch* b = &batch;

@@ -39,7 +39,9 @@ class ModelTowers final : public GradientSource {
   ~ModelTowers() override;
 
   kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) override;
-  kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, const TraceContext& trace) override;
+  // `reads` is unused (a model without tables); TableSource feeds the rows.
+  kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, std::shared_ptr<TableReads> reads,
+                                           const TraceContext& trace) override;
   // The model's metrics (worker/model_metrics.h) over one pass of `test`,
   // as last loaded, `extra` adding columns to each batch (on the driver thread).
   // REQUIRES: `test` and `extra` stay valid until the promise resolves.

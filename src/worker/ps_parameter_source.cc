@@ -11,8 +11,10 @@ kj::Promise<PulledVariables> PsParameterSource::Pull() { return ps_->Pull(names_
 
 kj::Promise<PushPullResult> PsParameterSource::PushPull(std::vector<int64_t> from_steps,
                                                         std::vector<VariableGradient> grads,
+                                                        std::vector<TableLookupRequest> next_tables,
                                                         const TraceContext& trace) {
-  return ps_->PushPull(worker_, std::move(from_steps), std::move(grads), PullSpec{names_, {}}, trace);
+  return ps_->PushPull(worker_, std::move(from_steps), std::move(grads), PullSpec{names_, {}, std::move(next_tables)},
+                       trace);
 }
 
 }  // namespace flowps

@@ -3,8 +3,8 @@
 //
 // One round trip per shard and step: PsClient::PushPull, reading back every
 // variable whole (sync: the values of the next step, once released; async:
-// the current values). The first pull of a job (and after a reconnect) is
-// PsClient::Pull.
+// the current values) and the rows of the next batch's table keys. The first
+// pull of a job (and after a reconnect) is PsClient::Pull.
 //
 // Threads: the PsClient's (the job thread). The PsClient must outlive it.
 #pragma once
@@ -26,7 +26,7 @@ class PsParameterSource final : public ParameterSource {
 
   kj::Promise<PulledVariables> Pull() override;
   kj::Promise<PushPullResult> PushPull(std::vector<int64_t> from_steps, std::vector<VariableGradient> grads,
-                                       const TraceContext& trace) override;
+                                       std::vector<TableLookupRequest> next_tables, const TraceContext& trace) override;
 
  private:
   PsClient* ps_;

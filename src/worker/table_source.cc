@@ -60,7 +60,9 @@ Status SumByKey(const TableKeys& keys, int64_t dim, VariableGradient* g) {
 }  // namespace
 
 TableSource::TableSource(ModelTowers* towers, PsClient* ps, std::vector<TableInput> tables)
-    : towers_(towers), ps_(ps), tables_(std::move(tables)) {}
+    : towers_(towers), ps_(ps), tables_(std::move(tables)) {
+  for (const TableInput& t : tables_) table_names_.push_back(t.table);
+}
 
 std::vector<FeedSpec> TableSource::Feeds(const std::vector<TableInput>& tables) {
   std::vector<FeedSpec> feeds;
@@ -93,36 +95,53 @@ Status TableSource::CheckTables(const JobSpec& job, const std::vector<TableInput
 
 kj::Promise<Status> TableSource::Load(const std::map<std::string, Tensor>& values) { return towers_->Load(values); }
 
-kj::Promise<StatusOr<GradientSource::Gradients>> TableSource::Compute(const data::ColumnBatch& batch,
-                                                                       const TraceContext& trace) {
-  keys_.clear();
-  std::vector<TableLookupRequest> requests;
+StatusOr<std::shared_ptr<TableReads>> TableSource::PlanReads(const data::ColumnBatch& batch) {
+  std::vector<TableKeys> keys;
   for (const TableInput& t : tables_) {
-    StatusOr<Tensor> ids = IdsOf(batch, t);
-    if (!ids.ok()) return StatusOr<Gradients>(ids.status());
-    keys_.emplace_back(ids->data<int64_t>(), ids->num_elements(), ps_->num_shards());
+    FLOWPS_ASSIGN_OR_RETURN(Tensor ids, IdsOf(batch, t));
+    keys.emplace_back(ids.data<int64_t>(), ids.num_elements(), ps_->num_shards());
   }
-  for (size_t i = 0; i < tables_.size(); ++i) requests.push_back({tables_[i].table, &keys_[i]});
-  return ps_->LookupTables(std::move(requests), true)
-      .then([this, &batch, trace](TableLookupResult looked_up) {
-        batch_ = batch;  // the columns share their buffers
-        for (size_t i = 0; i < tables_.size(); ++i) {
-          const TableInput& t = tables_[i];
-          batch_.columns[RowsColumn(t)] = ConcatenateRows(looked_up.rows[i], keys_[i].num_distinct(), t.dim);
-          batch_.columns[IndexColumn(t)] = IndexTensor(keys_[i].ConcatenatedIndex());
-        }
-        return towers_->Compute(batch_, trace);
-      })
-      .then([this](StatusOr<Gradients> computed) -> StatusOr<Gradients> {
-        if (!computed.ok()) return computed;
-        size_t table = 0;
-        for (VariableGradient& g : computed->grads) {
-          if (!g.table) continue;
-          FLOWPS_RETURN_IF_ERROR(SumByKey(keys_[table], tables_[table].dim, &g));
-          ++table;
-        }
-        return computed;
-      });
+  return std::make_shared<TableReads>(table_names_, std::move(keys));
+}
+
+kj::Promise<StatusOr<GradientSource::Gradients>> TableSource::Compute(const data::ColumnBatch& batch,
+                                                                       std::shared_ptr<TableReads> reads,
+                                                                       const TraceContext& trace) {
+  if (reads == nullptr) {
+    StatusOr<std::shared_ptr<TableReads>> planned = PlanReads(batch);
+    if (!planned.ok()) return StatusOr<Gradients>(planned.status());
+    reads = *planned;
+  }
+  if (reads->rows) return ComputeWithRows(batch, std::move(reads), trace);
+  // No push brought the rows: a lookup of their own.
+  return ps_->LookupTables(reads->requests, true).then([this, &batch, reads, trace](TableLookupResult looked_up) mutable {
+    reads->rows = std::move(looked_up);
+    return ComputeWithRows(batch, std::move(reads), trace);
+  });
+}
+
+kj::Promise<StatusOr<GradientSource::Gradients>> TableSource::ComputeWithRows(const data::ColumnBatch& batch,
+                                                                               std::shared_ptr<TableReads> reads,
+                                                                               const TraceContext& trace) {
+  if (reads->rows->rows.size() != tables_.size())
+    return StatusOr<Gradients>(Internal("embedding tables: rows of " + std::to_string(reads->rows->rows.size()) +
+                                        " tables read for " + std::to_string(tables_.size())));
+  batch_ = batch;  // the columns share their buffers
+  for (size_t i = 0; i < tables_.size(); ++i) {
+    const TableInput& t = tables_[i];
+    batch_.columns[RowsColumn(t)] = ConcatenateRows(reads->rows->rows[i], reads->keys[i].num_distinct(), t.dim);
+    batch_.columns[IndexColumn(t)] = IndexTensor(reads->keys[i].ConcatenatedIndex());
+  }
+  return towers_->Compute(batch_, nullptr, trace).then([this, reads](StatusOr<Gradients> computed) -> StatusOr<Gradients> {
+    if (!computed.ok()) return computed;
+    size_t table = 0;
+    for (VariableGradient& g : computed->grads) {
+      if (!g.table) continue;
+      FLOWPS_RETURN_IF_ERROR(SumByKey(reads->keys[table], tables_[table].dim, &g));
+      ++table;
+    }
+    return computed;
+  });
 }
 
 kj::Promise<StatusOr<TestMetrics>> TableSource::Evaluate(const data::DataSource& test) {

@@ -2,19 +2,19 @@
 // embedding tables (graph/table_input.h), over the model's towers.
 //
 // A step, per table: the batch's ids (its int64 ids column) are deduplicated
-// and split by shard (net/table_keys.h); one lookupTables RPC per shard
-// (PsClient::LookupTables, a training lookup: admission and ttl count it)
-// brings the rows of the distinct keys; the graph is fed those rows [U, dim]
-// and each id's position in them, and computes; the gradient with respect to
-// the rows (sparse: positions and [n, dim] values) is summed per key into
-// [U, dim] and handed on with the dense gradients as a table gradient
-// (VariableGradient::table, rows = the keys), which PsClient::PushPull
-// routes by key. No [V, dim] tensor exists anywhere.
+// and split by shard (net/table_keys.h; PlanReads, when the TrainingLoop
+// reads the batch ahead); the rows of the distinct keys come with the answer
+// of the push before the batch's compute (a training lookup: admission and
+// ttl count it); the graph is fed those rows [U, dim] and each id's position
+// in them, and computes; the gradient with respect to the rows (sparse:
+// positions and [n, dim] values) is summed per key into [U, dim] and handed
+// on with the dense gradients as a table gradient (VariableGradient::table,
+// rows = the keys), which PsClient::PushPull routes by key. No [V, dim]
+// tensor exists anywhere.
 //
-// The lookup of a batch is its own round trip, after the previous step's
-// pushPull answered: riding on that pushPull would need the batch after
-// the one being computed, which the TrainingLoop reads only once the push
-// is through.
+// A batch whose rows no push brought (the first of a run, see
+// worker/training_loop.h) is looked up first: one lookupTables RPC per shard
+// that holds some of its keys (PsClient::LookupTables).
 //
 // Evaluation reads the test split's keys once, reads their rows without
 // changing the tables (lookupTables with train = false), and feeds each test
@@ -52,7 +52,10 @@ class TableSource final : public GradientSource {
   static Status CheckTables(const JobSpec& job, const std::vector<TableInput>& tables, const data::Schema& schema);
 
   kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) override;
-  kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, const TraceContext& trace) override;
+  // The batch's keys per table. InvalidArgument naming the table when the batch lacks its ids column.
+  StatusOr<std::shared_ptr<TableReads>> PlanReads(const data::ColumnBatch& batch) override;
+  kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, std::shared_ptr<TableReads> reads,
+                                           const TraceContext& trace) override;
   // The model's metrics over `test` with the tables' current rows.
   // REQUIRES: `test` stays valid until the promise resolves.
   kj::Promise<StatusOr<TestMetrics>> Evaluate(const data::DataSource& test);
@@ -61,8 +64,12 @@ class TableSource final : public GradientSource {
   ModelTowers* towers_;
   PsClient* ps_;
   std::vector<TableInput> tables_;
-  std::vector<TableKeys> keys_;  // per table: the keys of the batch being computed
-  data::ColumnBatch batch_;      // the batch with the tables' columns, until its Compute resolves
+  // The gradients of `batch` whose `reads` have their rows.
+  kj::Promise<StatusOr<Gradients>> ComputeWithRows(const data::ColumnBatch& batch, std::shared_ptr<TableReads> reads,
+                                                   const TraceContext& trace);
+
+  std::vector<std::string> table_names_;  // of tables_
+  data::ColumnBatch batch_;  // the batch with the tables' columns, until its Compute resolves
 };
 
 }  // namespace flowps

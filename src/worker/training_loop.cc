@@ -77,11 +77,15 @@ StatusOr<TrainingLoopResult> TrainingLoop::Run(kj::WaitScope& wait_scope) {
 Status TrainingLoop::Step() {
   if (!options_.prefetch) {
     FLOWPS_ASSIGN_OR_RETURN(Computed computed, WaitLocal(ComputeNext()));
+    std::shared_ptr<TableReads> next = ReadsAhead(computed, 1);
     const auto sent = std::chrono::steady_clock::now();
     TraceScope push_span(computed.trace(), "push", "step");
     PushPullResult answer =
-        Wait(params_->PushPull(computed.from_steps, std::move(computed.gradients.grads), push_span.child()));
+        Wait(params_->PushPull(computed.from_steps, std::move(computed.gradients.grads),
+                               next ? next->requests : std::vector<TableLookupRequest>{}, push_span.child())
+                 .attach(kj::cp(next)));
     push_span.End();
+    if (next && !answer.tables.rows.empty()) next->rows = std::move(answer.tables);
     const double round_trip = SecondsSince(sent);
     return Record(std::move(computed), std::move(answer), round_trip);
   }
@@ -90,13 +94,17 @@ Status TrainingLoop::Step() {
   }
   Computed pushing = std::move(*ready_);
   ready_.reset();
+  // The batch after the one computed during this push reads its rows from this push's answer.
+  std::shared_ptr<TableReads> after_next = ReadsAhead(pushing, 2);
   const auto sent = std::chrono::steady_clock::now();
   double round_trip = 0;
   // The push ends when its answer arrives, whether or not the next computation is done.
   std::shared_ptr<TraceScope> push_span;  // traced steps only
   if (pushing.span) push_span = std::make_shared<TraceScope>(pushing.trace(), "push", "step");
   auto answer = params_->PushPull(pushing.from_steps, std::move(pushing.gradients.grads),
+                                  after_next ? after_next->requests : std::vector<TableLookupRequest>{},
                                   push_span ? push_span->child() : TraceContext{})
+                    .attach(kj::cp(after_next))
                     .then([push_span, sent, &round_trip](PushPullResult r) {
                       if (push_span) push_span->End();
                       round_trip = SecondsSince(sent);
@@ -105,6 +113,7 @@ Status TrainingLoop::Step() {
                     .eagerlyEvaluate(nullptr);
   StatusOr<Computed> next = WaitLocal(ComputeNext());
   PushPullResult pushed = Wait(kj::mv(answer));
+  if (after_next && !pushed.tables.rows.empty()) after_next->rows = std::move(pushed.tables);
   if (!next.ok()) return next.status();
   ready_ = std::move(next).value();
   return Record(std::move(pushing), std::move(pushed), round_trip);
@@ -142,16 +151,16 @@ kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
   const TraceContext step = c.trace();
   std::unique_ptr<TraceScope> span;  // traced steps only: the wait for the batch too
   if (step.active()) span = std::make_unique<TraceScope>(step.OnTrack("compute"), "compute", "step");
-  auto batch = batches_->Next();
-  if (!batch.ok()) return StatusOr<Computed>(batch.status());
-  batch_ = std::move(batch).value();
+  StatusOr<Ahead> taken = TakeBatch();
+  if (!taken.ok()) return StatusOr<Computed>(taken.status());
+  batch_ = std::move(taken->batch);
   // The input thread read the batch ahead, before this step began: a root span of the step.
   if (step.active() && batch_.read_end_ns > 0)
     step.WithParent(0).OnTrack("input").RecordInterval("input", "step", StepName(computations_ - 1),
                                                        batch_.read_start_ns, batch_.read_end_ns);
   c.examples = batch_.size;
   const TraceContext kernels = span ? span->child() : TraceContext{};
-  return gradients_->Compute(batch_, kernels).then(
+  return gradients_->Compute(batch_, std::move(taken->reads), kernels).then(
       [c = kj::mv(c), start, span = kj::mv(span)](StatusOr<GradientSource::Gradients> g) mutable -> StatusOr<Computed> {
         if (span) span->End();
         if (!g.ok()) return g.status();
@@ -159,6 +168,39 @@ kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
         c.compute_seconds = SecondsSince(start);
         return std::move(c);
       });
+}
+
+StatusOr<TrainingLoop::Ahead> TrainingLoop::TakeBatch() {
+  if (ahead_.empty()) {
+    if (!ahead_end_.ok()) return ahead_end_;
+    StatusOr<data::ColumnBatch> batch = batches_->Next();
+    if (!batch.ok()) {
+      ahead_end_ = batch.status();
+      return ahead_end_;
+    }
+    return Ahead{std::move(batch).value(), nullptr};  // not planned: the GradientSource reads its rows itself
+  }
+  Ahead a = std::move(ahead_.front());
+  ahead_.pop_front();
+  return a;
+}
+
+std::shared_ptr<TableReads> TrainingLoop::ReadsAhead(const Computed& pushing, size_t n) {
+  if (LeastStep(pushing.from_steps) + 1 >= options_.end_step) return nullptr;  // the last push: no batch after it
+  while (ahead_.size() < n && ahead_end_.ok()) {
+    StatusOr<data::ColumnBatch> batch = batches_->Next();
+    if (!batch.ok()) {
+      ahead_end_ = batch.status();
+      break;
+    }
+    StatusOr<std::shared_ptr<TableReads>> reads = gradients_->PlanReads(*batch);
+    if (!reads.ok()) {
+      ahead_end_ = reads.status();
+      break;
+    }
+    ahead_.push_back(Ahead{std::move(batch).value(), std::move(reads).value()});
+  }
+  return ahead_.size() >= n ? ahead_[n - 1].reads : nullptr;
 }
 
 Status TrainingLoop::Record(Computed c, PushPullResult answer, double round_trip_seconds) {

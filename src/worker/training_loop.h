@@ -9,6 +9,16 @@
 //   parameters (shard steps s) --Load--> model --Compute(batch)--> gradients
 //   gradients (computed from s) --PushPull--> next parameters (and the outcome)
 //
+// A model with embedding tables also reads rows of its batch's keys
+// (TableReads). The loop reads the batch it computes after a push before
+// sending that push (the pipeline has it ready: it batches ahead on a thread
+// of its own), so the push carries that batch's keys and its answer the rows
+// (sync: after the step's apply; async: current). A batch whose rows did not
+// come that way -- the first of a run (two with prefetch), or one read after
+// the push because it was not known then -- is looked up by the
+// GradientSource on its own before its compute. The last push before the
+// end step carries no keys.
+//
 // Sync: PushPull answers once every shard has released the next step, with
 // that step's values. Async: with the values current after the apply.
 // Prefetch (async only, `mode.prefetch`): the gradients of step s+1 are
@@ -27,6 +37,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -42,8 +53,24 @@
 #include "core/variable_gradient.h"
 #include "data/example.h"
 #include "net/ps_client.h"
+#include "net/table_keys.h"
 
 namespace flowps {
+
+// The embedding table rows a batch reads (worker/table_source.h plans them):
+// per table, the batch's keys split by shard, and once read, their rows.
+// Not copyable: `requests` point into `keys`.
+struct TableReads {
+  TableReads(const std::vector<std::string>& tables, std::vector<TableKeys> table_keys) : keys(std::move(table_keys)) {
+    for (size_t i = 0; i < tables.size(); ++i) requests.push_back({tables[i], &keys[i]});
+  }
+  TableReads(const TableReads&) = delete;
+  TableReads& operator=(const TableReads&) = delete;
+
+  std::vector<TableKeys> keys;               // per table
+  std::vector<TableLookupRequest> requests;  // per table: its name and keys
+  std::optional<TableLookupResult> rows;     // set once read (by a push's answer or a lookup)
+};
 
 // The parameters, from the ps shards.
 class ParameterSource {
@@ -54,9 +81,12 @@ class ParameterSource {
   virtual kj::Promise<PulledVariables> Pull() = 0;
   // Pushes `grads`, computed from parameters at `from_steps` (per shard), and
   // resolves to each shard's outcome and the parameters to compute from next
-  // (see the file comment; PushPullResult is net/ps_client.h's).
+  // (see the file comment; PushPullResult is net/ps_client.h's), with the
+  // rows of `next_tables` (the next batch's keys; empty: none) in
+  // PushPullResult::tables. The keys must outlive the promise.
   // An active `trace` (a traced step) records the calls under trace.parent.
   virtual kj::Promise<PushPullResult> PushPull(std::vector<int64_t> from_steps, std::vector<VariableGradient> grads,
+                                               std::vector<TableLookupRequest> next_tables,
                                                const TraceContext& trace) = 0;
 };
 
@@ -71,10 +101,21 @@ class GradientSource {
   // Copies `values` into the model's own buffers. The tensors must stay valid
   // until the promise resolves. Never called while a Compute runs.
   virtual kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) = 0;
-  // The gradients of `batch` at the parameters last loaded. The batch must
-  // stay valid until the promise resolves. At most one runs at a time. An
-  // active `trace` (a traced step) records the kernels under trace.parent.
-  virtual kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, const TraceContext& trace) = 0;
+  // The table rows `batch` reads, planned when the loop reads the batch ahead
+  // of its compute, so that the push before it can carry the keys. Null: the
+  // model reads no tables (the default). An error ends the loop when it
+  // reaches that batch.
+  virtual StatusOr<std::shared_ptr<TableReads>> PlanReads(const data::ColumnBatch& batch) {
+    (void)batch;
+    return std::shared_ptr<TableReads>();
+  }
+  // The gradients of `batch` at the parameters last loaded; `reads` is what
+  // PlanReads gave for it (null when it was not asked), its rows filled when
+  // a push brought them. The batch must stay valid until the promise
+  // resolves. At most one runs at a time. An active `trace` (a traced step)
+  // records the kernels under trace.parent.
+  virtual kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, std::shared_ptr<TableReads> reads,
+                                                   const TraceContext& trace) = 0;
 };
 
 // The batches of this worker's shard.
@@ -169,12 +210,24 @@ class TrainingLoop {
     // Where the step's phases record (inactive when it is not traced).
     TraceContext trace() const { return span ? span->child() : TraceContext{}; }
   };
+  // A batch read ahead of its compute, and the table rows it reads.
+  struct Ahead {
+    data::ColumnBatch batch;
+    std::shared_ptr<TableReads> reads;
+  };
   Status Step();
   Status LoadParameters(PulledVariables pulled, const TraceContext& trace);
   kj::Promise<StatusOr<Computed>> ComputeNext();
   // The root span of the step whose batch is taken next, when it is traced (null otherwise).
   std::unique_ptr<TraceScope> BeginStepSpan() const;
   Status Record(Computed c, PushPullResult answer, double round_trip_seconds);
+  // The next batch to compute: the first read ahead, or one read now.
+  StatusOr<Ahead> TakeBatch();
+  // The table reads of the batch `n` computations ahead (1: the next), read
+  // ahead if need be, for the push about to be sent to carry; null when that
+  // push is the last (its step reaches the end step), when the batch has no
+  // reads, or when the batch source has no more.
+  std::shared_ptr<TableReads> ReadsAhead(const Computed& pushing, size_t n);
   template <typename T>
   T Wait(kj::Promise<T> p);  // a remote call: a stop ends the wait
   template <typename T>
@@ -190,6 +243,8 @@ class TrainingLoop {
   std::vector<int64_t> current_steps_;  // the shard steps of the parameters the model holds
   double load_seconds_ = 0;             // how long loading those took
   data::ColumnBatch batch_;                // the batch being computed (valid until its Compute resolves)
+  std::deque<Ahead> ahead_;                // batches read ahead of their compute, in order
+  Status ahead_end_;                       // the batch source's error after the last batch read (returned on reaching it)
   std::optional<Computed> ready_;       // prefetch: computed, not yet pushed
   int64_t computations_ = 0;            // batches taken: the worker's step number of the next one
   TraceHold traced_ahead_;              // until the last traced step is done (see TrainingLoopOptions::trace)

@@ -28,6 +28,8 @@ TEST_CASE("a ps shard's pushes are one counter family by outcome, labelled with 
   s.applied_updates = 10;
   s.stale_dropped = 3;
   s.resident_bytes = 4096;
+  s.table_lookup_calls = 2;  // the workers' first steps
+  s.table_reads_with_push = 18;
   Histogram apply(Histogram::SecondsBounds());
   apply.Observe(0.002);
   s.apply_seconds = apply.Read();
@@ -43,6 +45,8 @@ TEST_CASE("a ps shard's pushes are one counter family by outcome, labelled with 
   CHECK(Has(text, "flowps_ps_apply_seconds_bucket{job=\"ps\",task=\"1\",shard=\"1\",le=\"+Inf\"} 1\n"));
   CHECK(Has(text, "flowps_ps_apply_seconds_count{job=\"ps\",task=\"1\",shard=\"1\"} 1\n"));
   CHECK(!Has(text, "flowps_ps_checkpoint_age_seconds"));  // none written yet
+  CHECK(Has(text, "flowps_ps_table_reads_total{job=\"ps\",task=\"1\",shard=\"1\",via=\"lookup\"} 2\n"));
+  CHECK(Has(text, "flowps_ps_table_reads_total{job=\"ps\",task=\"1\",shard=\"1\",via=\"push\"} 18\n"));
 }
 
 TEST_CASE("a worker's step time is one histogram family split by phase, and its steps a counter") {

@@ -591,6 +591,15 @@ int64_t LastRestored(const std::string& log) {
 }
 
 // Runs `flowps status --cluster ... [--json]`; its output.
+// The sum of every `"field":N` in `json` (e.g. a counter over the ps shards of `flowps status --json`).
+int64_t SumOfJsonField(const std::string& json, const std::string& field) {
+  const std::string key = "\"" + field + "\":";
+  int64_t total = 0;
+  for (size_t at = json.find(key); at != std::string::npos; at = json.find(key, at + 1))
+    total += std::stoll(json.substr(at + key.size()));
+  return total;
+}
+
 std::string FlowpsStatus(TrainingCluster& cluster, bool json) {
   const std::string out = cluster.dir() + (json ? "/status-json.out" : "/status.out");
   std::filesystem::remove(out);
@@ -1056,6 +1065,14 @@ TEST_CASE("wide_deep trains on a synthetic click log on 2 ps and 2 workers to wi
   CHECK(workers[1].job.local_steps > 100);
   CHECK_THAT(cluster.Logs(), Catch::Contains("embedding table 'deep' created: dim 8, optimizer adagrad"));
   CHECK_THAT(cluster.Logs(), Catch::Contains("test auc "));
+  // One round trip per shard and step: the rows of each batch but a worker's first came with the push before it.
+  const std::string json = FlowpsStatus(cluster, true);
+  INFO(json);
+  const int64_t lookup_calls = SumOfJsonField(json, "table_lookup_calls");
+  const int64_t reads_with_push = SumOfJsonField(json, "table_reads_with_push");
+  CHECK(lookup_calls >= 1);
+  CHECK(lookup_calls <= 4);  // each worker's first step, on each of the 2 shards
+  CHECK(reads_with_push >= 2 * workers[1].job.local_steps);  // on both shards, every step but the last
 
   // flowps status shows each table: rows on both shards, admissions, hot keys.
   for (const char* format : {"", "--json"}) {

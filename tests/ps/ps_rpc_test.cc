@@ -669,12 +669,12 @@ TEST_CASE("embedding tables over RPC: created on every shard, looked up and push
 
   const std::vector<int64_t> ids = {5, 17, 5, 1000000007, -3};
   TableKeys keys(ids.data(), 5, 2);
-  REQUIRE(!keys.shard_keys(0).empty());
-  REQUIRE(!keys.shard_keys(1).empty());  // these keys do spread over both shards
+  REQUIRE(keys.num_shard_keys(0) > 0);
+  REQUIRE(keys.num_shard_keys(1) > 0);  // these keys do spread over both shards
   TableLookupResult first = Wait(client.LookupTables({{"emb", &keys}}, true), io.waitScope);
   for (int s = 0; s < 2; ++s)
     CHECK(first.rows[0][static_cast<size_t>(s)].shape() ==
-          Shape({static_cast<int64_t>(keys.shard_keys(s).size()), 2}));
+          Shape({keys.num_shard_keys(s), 2}));
   CHECK(LookUp(client, "emb", ids, 2, true, io.waitScope) == std::vector<float>(10, 0.0f));  // zeros: a new row
 
   // The gradient of 5 is given twice: the ps sums it.
@@ -698,6 +698,121 @@ TEST_CASE("embedding tables over RPC: created on every shard, looked up and push
   }
   CHECK(rows == 4);  // the read of key 99 created nothing
   CHECK(updates == 4);
+}
+
+namespace {
+
+// The rows of one table in a PushPullResult or TableLookupResult, gathered
+// back into the order of `ids` ([len(ids), dim]).
+std::vector<float> Gathered(const TableKeys& keys, const std::vector<Tensor>& shard_rows, int64_t dim) {
+  std::vector<const float*> rows;
+  for (const Tensor& t : shard_rows) rows.push_back(t.valid() && t.num_elements() > 0 ? t.data<float>() : nullptr);
+  std::vector<float> out(static_cast<size_t>(keys.num_ids() * dim));
+  keys.Gather(rows, dim, out.data());
+  return out;
+}
+
+TableConfig NormalTable(const std::string& name, int64_t dim) {
+  TableConfig t = SgdTable(name, dim);
+  t.initializer.kind = "normal";
+  t.initializer.stddev = 1.0;
+  t.initializer.seed = 11;
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("a pushPull carrying the next batch's keys answers the rows a separate lookup reads after the apply; a new "
+          "key starts the same either way; a resent push creates and applies nothing again") {
+  PsCluster cluster(2);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"b", DType::kFloat32, Shape{1}}}, 2));
+  Start(client, SyncSgd(1, 1, 1.0), io.waitScope);
+  // "twin" has the same definition as "emb" and is only ever looked up on its own.
+  REQUIRE(Wait(client.CreateTables({NormalTable("emb", 2), NormalTable("twin", 2)}), io.waitScope) == 4);
+
+  // Step 0's batch, looked up on its own (a worker's first step).
+  const std::vector<int64_t> ids = {5, 17, 5, 1000000007, -3};
+  TableKeys keys(ids.data(), 5, 2);
+  const std::vector<float> before = Gathered(keys, Wait(client.LookupTables({{"emb", &keys}}, true), io.waitScope).rows[0], 2);
+  // The next batch: two keys pushed now (17, -3) and two never seen, one on each shard.
+  int64_t new0 = 40, new1 = 40;
+  while (TableShardOf(new0, 2) != 0) ++new0;
+  while (TableShardOf(new1, 2) != 1) ++new1;
+  const std::vector<int64_t> next_ids = {new0, 17, -3, new1, new0};
+  TableKeys next(next_ids.data(), 5, 2);
+  REQUIRE(next.num_shard_keys(0) > 0);
+  REQUIRE(next.num_shard_keys(1) > 0);
+
+  const std::vector<VariableGradient> grads = {
+      DenseGrad("b", {1}, {1}), TableGrad("emb", keys.ConcatenatedKeys(), {4, 2}, {1, 1, 1, 1, 1, 1, 1, 1})};
+  PushPullResult r = Wait(client.PushPull(0, {0, 0}, grads, PullSpec{{"b"}, {}, {{"emb", &next}}}), io.waitScope);
+  CHECK(r.pulled.shard_steps == std::vector<int64_t>{1, 1});
+  REQUIRE(r.tables.rows.size() == 1);
+  REQUIRE(r.tables.rows[0].size() == 2);
+  for (int s = 0; s < 2; ++s)
+    CHECK(r.tables.rows[0][static_cast<size_t>(s)].shape() == Shape({next.num_shard_keys(s), 2}));
+  const std::vector<float> answered = Gathered(next, r.tables.rows[0], 2);
+
+  // The rows after the apply: 17 and -3 moved by the learning rate times their gradient.
+  CHECK(answered == LookUp(client, "emb", next_ids, 2, false, io.waitScope));
+  CHECK(answered[2] == Approx(before[2] - 1));  // 17 (position 1 of ids, 1 of next_ids)
+  CHECK(answered[4] == Approx(before[8] - 1));  // -3 (position 4 of ids, 2 of next_ids)
+  // New keys start from the table's initializer exactly as a lookup of their own makes them.
+  CHECK(answered == [&] {
+    std::vector<float> twin = LookUp(client, "twin", next_ids, 2, true, io.waitScope);
+    for (size_t i : {2u, 3u, 4u, 5u}) twin[i] = answered[i];  // 17 and -3 were trained in "emb" only
+    return twin;
+  }());
+  CHECK(answered[0] != 0.0f);  // a random row, not zeros
+
+  auto table_totals = [&](const std::string& name) {
+    std::map<std::string, int64_t> t;
+    for (const ShardStatsReply& s : Wait(client.Stats(), io.waitScope)) {
+      t["lookup_calls"] += s.table_lookup_calls;
+      t["reads_with_push"] += s.table_reads_with_push;
+      for (const TableShardStats& ts : s.tables)
+        if (ts.name == name) t["rows"] += ts.rows, t["lookups"] += ts.lookups, t["updates"] += ts.updates;
+    }
+    return t;
+  };
+  const std::map<std::string, int64_t> after = table_totals("emb");
+  CHECK(after.at("rows") == 6);      // 5, 17, 1000000007, -3, then new0 and new1
+  CHECK(after.at("updates") == 4);
+  CHECK(after.at("reads_with_push") == 2);  // one per shard
+  CHECK(after.at("lookup_calls") == 4);     // the first step's lookup and "twin"'s, on each shard
+
+  // The same push again (a retry after a broken connection): a duplicate on both shards, the same rows
+  // answered, nothing applied, created or looked up again.
+  PushPullResult again = Wait(client.PushPull(0, {0, 0}, grads, PullSpec{{"b"}, {}, {{"emb", &next}}}), io.waitScope);
+  for (const ShardPushReply& p : again.pushed) CHECK(p.outcome == PushReplyOutcome::kDuplicate);
+  CHECK(Gathered(next, again.tables.rows[0], 2) == answered);
+  CHECK(again.pulled.values.at("b").ToVector<float>() == std::vector<float>{-1});
+  std::map<std::string, int64_t> resent = table_totals("emb");
+  CHECK(resent.at("rows") == after.at("rows"));
+  CHECK(resent.at("updates") == after.at("updates"));
+  CHECK(resent.at("lookups") == after.at("lookups"));
+  CHECK(resent.at("reads_with_push") == 4);
+}
+
+TEST_CASE("a pushPull whose next keys are bad is refused whole: nothing applied, nothing created") {
+  PsCluster cluster(2);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"b", DType::kFloat32, Shape{1}}}, 2));
+  Start(client, SyncSgd(1, 1, 1.0), io.waitScope);
+  Wait(client.CreateTables({SgdTable("emb", 2)}), io.waitScope);
+  const std::vector<int64_t> ids = {1, 2, 3, 4};
+  TableKeys keys(ids.data(), 4, 2);
+  Status refused = WaitFor(client.PushPull(0, {0, 0},
+                                           {DenseGrad("b", {1}, {1}), TableGrad("emb", {1}, {1, 2}, {1, 1})},
+                                           PullSpec{{"b"}, {}, {{"nope", &keys}}}),
+                           io.waitScope, "pushPull")
+                       .status();
+  CHECK_THAT(refused.message(), Catch::Contains("no embedding table 'nope' on this ps shard (it has 'emb')"));
+  CHECK(Wait(client.Pull({"b"}), io.waitScope).values.at("b").ToVector<float>() == std::vector<float>{0});
+  int64_t rows = 0;
+  for (const ShardStatsReply& s : Wait(client.Stats(), io.waitScope)) rows += s.tables.at(0).rows;
+  CHECK(rows == 0);
 }
 
 TEST_CASE("bad table requests are refused naming the table, and change nothing; the ps serves on") {

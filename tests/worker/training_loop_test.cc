@@ -20,6 +20,7 @@ Tensor Scalar(float v) { return Tensor::FromVector<float>(Shape{}, {v}); }
 // A ps of one shard with w = -(applied gradients). Sync: every push completes
 // a step (one replica). Async: each push applies unless staler than
 // max_staleness; `others_per_push` pushes of other workers land before each.
+// Table keys sent with a push are answered with rows [n, 1] holding the key.
 struct FakePs final : ParameterSource {
   bool sync = false;
   int64_t max_staleness = -1;
@@ -28,6 +29,7 @@ struct FakePs final : ParameterSource {
   float w = 0;
   int in_flight = 0;
   std::vector<int64_t> staleness;  // of each push of this worker, on arrival
+  std::vector<int64_t> keys_sent;  // per push: the first key it carried (-1: none)
 
   PulledVariables Values() const {
     PulledVariables p;
@@ -37,13 +39,22 @@ struct FakePs final : ParameterSource {
   }
   kj::Promise<PulledVariables> Pull() override { return Values(); }
   kj::Promise<PushPullResult> PushPull(std::vector<int64_t> from, std::vector<VariableGradient> grads,
-                                       const TraceContext& trace) override {
+                                       std::vector<TableLookupRequest> next_tables, const TraceContext& trace) override {
     if (trace.active()) TraceScope(trace, "fake pushPull", "rpc");
     ++in_flight;
     const float g = grads.at(0).values.data<float>()[0];
-    return kj::evalLater([this, from, g]() {
+    keys_sent.push_back(-1);
+    PushPullResult r;
+    if (!next_tables.empty()) {  // one table, one shard
+      const Tensor& keys = next_tables.at(0).keys->shard_keys(0);
+      keys_sent.back() = keys.data<int64_t>()[0];
+      Tensor rows(DType::kFloat32, Shape{keys.num_elements(), 1});
+      for (int64_t i = 0; i < keys.num_elements(); ++i) rows.data<float>()[i] = static_cast<float>(keys.data<int64_t>()[i]);
+      r.tables.rows = {{rows}};
+      r.tables.shard_steps = {step};
+    }
+    return kj::evalLater([this, from, g, r = std::move(r)]() mutable {
       --in_flight;
-      PushPullResult r;
       ShardPushReply reply;
       step += others_per_push;
       const int64_t stale = step - from.at(0);
@@ -72,16 +83,37 @@ struct FakeTowers final : GradientSource {
   std::vector<float> computed_from;
   int computed_during_push = 0;
   bool fail = false;
+  // With tables: each batch reads the row of key = its number; counts how its rows came.
+  bool tables = false;
+  int rows_from_push = 0, rows_looked_up = 0, wrong_rows = 0;
+
+  StatusOr<std::shared_ptr<TableReads>> PlanReads(const data::ColumnBatch& batch) override {
+    if (!tables) return std::shared_ptr<TableReads>();
+    const int64_t key = batch.columns.at("label").data<int32_t>()[0];
+    std::vector<TableKeys> keys;
+    keys.emplace_back(&key, 1, 1);
+    return std::make_shared<TableReads>(std::vector<std::string>{"t"}, std::move(keys));
+  }
 
   kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) override {
     w = values.at("w").data<float>()[0];
     return Status::OK();
   }
-  kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, const TraceContext& trace) override {
+  kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, std::shared_ptr<TableReads> reads,
+                                           const TraceContext& trace) override {
     if (trace.active()) TraceScope(trace, "fake kernel", "node");
     if (fail) return StatusOr<Gradients>(FailedPrecondition("the loss is nan"));
     computed_from.push_back(w);
     computed_during_push += ps.in_flight > 0 ? 1 : 0;
+    if (tables) {
+      if (reads == nullptr || !reads->rows) {
+        ++rows_looked_up;  // (a TableSource would look them up on its own here)
+      } else {
+        ++rows_from_push;
+        const float row = reads->rows->rows.at(0).at(0).data<float>()[0];
+        wrong_rows += row == batch.columns.at("label").data<int32_t>()[0] ? 0 : 1;
+      }
+    }
     Gradients g;
     g.loss = batch.columns.at("label").data<int32_t>()[0];
     g.grads.push_back(VariableGradient{"w", Scalar(1), {}, false});
@@ -157,6 +189,31 @@ TEST_CASE("sync: every step computes from the values of the step it pushes to, a
   CHECK(run.ps.staleness == std::vector<int64_t>(5, 0));
 }
 
+TEST_CASE("with tables, a push carries the keys of the batch computed after its answer, so only a run's first batch "
+          "(two with prefetch) reads its rows on its own, and the last push carries none") {
+  Run sync;
+  sync.ps.sync = true;
+  sync.towers.tables = true;
+  sync.options.end_step = 6;
+  REQUIRE(sync.Go().ok());
+  CHECK(sync.towers.rows_looked_up == 1);
+  CHECK(sync.towers.rows_from_push == 5);
+  CHECK(sync.towers.wrong_rows == 0);  // each batch got the rows of its own keys
+  CHECK(sync.ps.keys_sent == std::vector<int64_t>{1, 2, 3, 4, 5, -1});
+  CHECK(sync.towers.computed_from == std::vector<float>{0, -1, -2, -3, -4, -5});  // the dense step is unchanged
+  CHECK(sync.batches.next == 6);  // no batch read that is never computed
+
+  Run prefetch;
+  prefetch.towers.tables = true;
+  prefetch.options.prefetch = true;
+  prefetch.options.end_step = 6;
+  REQUIRE(prefetch.Go().ok());
+  CHECK(prefetch.towers.rows_looked_up == 2);  // batch 1 computes during the first push
+  CHECK(prefetch.towers.rows_from_push >= 4);
+  CHECK(prefetch.towers.wrong_rows == 0);
+  CHECK(prefetch.ps.keys_sent.front() == 2);  // push 0 carries the keys of batch 2
+}
+
 TEST_CASE("async: a push made too stale by other workers is dropped and counted, and the loop still ends") {
   Run run;
   run.ps.max_staleness = 1;
@@ -225,7 +282,7 @@ TEST_CASE("with prefetch, step s+1 computes while the push of step s is in fligh
 TEST_CASE("a stopped job ends a wait that would never resolve") {
   struct SilentPs final : ParameterSource {
     kj::Promise<PulledVariables> Pull() override { return kj::NEVER_DONE; }
-    kj::Promise<PushPullResult> PushPull(std::vector<int64_t>, std::vector<VariableGradient>,
+    kj::Promise<PushPullResult> PushPull(std::vector<int64_t>, std::vector<VariableGradient>, std::vector<TableLookupRequest>,
                                          const TraceContext&) override {
       return kj::NEVER_DONE;
     }

@@ -116,6 +116,8 @@ struct ShardStats {
   lastCheckpointSeconds @16 :Float64;
   lastCheckpointAgeSeconds @17 :Float64;  # -1: none written
   tables @18 :List(TableStats);           # the shard's embedding tables, by name
+  tableLookupCalls @19 :Int64;            # lookupTables calls of training steps (train = true)
+  tableReadsWithPush @20 :Int64;          # pushPull answers that carried table rows (nextTables)
 }
 
 # An optimizer and its hyper-parameters (core/train_config.h OptimizerConfig).
@@ -246,15 +248,25 @@ interface ParameterServer {
   #     with the current values.
   # A refused push (bad input) fails the call and reads nothing.
   pushPull @11 (worker :Int32, step :Int64, part :UInt32, parts :UInt32, gradients :List(Gradient),
-                next :ReadBack, tableGradients :List(TableGradient), traceParent :UInt64)
+                next :ReadBack, tableGradients :List(TableGradient), traceParent :UInt64,
+                nextTables :List(TableKeys))
       -> (outcome :PushOutcome, globalStep :Int64, complete :Bool,
-          values :List(NamedTensor), rows :List(NamedTensor), waitSeconds :Float64);
+          values :List(NamedTensor), rows :List(NamedTensor), waitSeconds :Float64,
+          tableRows :List(Tensor));
   # waitSeconds: how long the answer waited for the step's release (sync).
   # tableGradients: rows of embedding tables by key (only keys this shard
   # holds), checked with the push (a bad one refuses the call, nothing
   # applied) and applied on arrival at step + 1 once the push is taken (not
   # for a duplicate or stale push), before the answer's read: tables are not
   # aggregated by the sync step.
+  # nextTables: keys of embedding tables the worker reads next (the ids of
+  # its next batch, only keys this shard holds), checked with the push (a bad
+  # one refuses the call, nothing applied); tableRows answers them, per
+  # request [len(keys), dim] in the order asked, read with the values (after
+  # the wait: sync, the rows after the step's apply; async, the current rows)
+  # as a training lookup at the global step answered -- rows are admitted and
+  # created as by lookupTables -- except for a duplicate push, whose rows are
+  # only read (its first copy looked them up). Empty for an earlier part.
   # traceParent: the worker's span of this call when it traces the step
   # (`--trace`), 0 otherwise; the shard then records its spans of the call
   # (aggregate or apply, wait, read) under it (core/trace.h).
