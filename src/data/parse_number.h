@@ -294,6 +294,16 @@ class FieldSplitter {
     mask_ &= mask_ - 1;
     return sep;
   }
+  // Drops the separators before q, a field's start that the caller reached
+  // by other means (q at most the text's end).
+  void SkipTo(const char* q) {
+    while (!last_block_ && q - block_ >= 64) {
+      block_ += 64;
+      Load();
+    }
+    const size_t off = static_cast<size_t>(q - block_);
+    mask_ &= off >= 64 ? 0 : ~uint64_t{0} << off;
+  }
 
  private:
   void Load() {
