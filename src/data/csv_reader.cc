@@ -59,7 +59,9 @@ class CsvRows {
         // Feature fields up to the label column or the row's end.
         const size_t stop = field <= label_index_ ? label_index_ : fields;
         if (field + 4 <= stop) {
-          if (!ParseFeatureBatches(split, line_end, stop, &begin, &field, &features)) return false;
+          size_t left = stop - field;
+          if (!ParseFloatBatches(split, line_end, &left, &begin, &features)) return false;
+          field = stop - left;
           continue;
         }
       }
@@ -73,44 +75,6 @@ class CsvRows {
       begin = end + 1;
       ++field;
     }
-  }
-
-  // Feature fields from *field (starting at *begin) while four remain
-  // before `stop`, into *features; all three advance. False when the row
-  // ends early or a field is not a number.
-  static bool ParseFeatureBatches(FieldSplitter<','>& split, const char* line_end, size_t stop, const char** begin,
-                                  size_t* field, float** features) {
-    while (*field + 4 <= stop) {
-      if (*field + 16 <= stop) {
-        const size_t n = LoneDigitRun(*begin, std::min<size_t>(16, static_cast<size_t>(line_end - *begin) / 2), *features);
-        if (n > 0) {
-          *begin += 2 * n;
-          *field += n;
-          *features += n;
-          split.SkipTo(*begin);
-          if (*field + 4 > stop) break;
-        }
-      }
-      const char* b[4];
-      const char* e[4];
-      b[0] = *begin;
-      for (int k = 0; k < 4; ++k) {
-        e[k] = split.Next();
-        if (e[k] == nullptr) return false;
-        if (k < 3) b[k + 1] = e[k] + 1;
-      }
-      Decimals4 d;
-      ParseDecimals4(b, e, &d);
-      float* out = *features;
-      std::memcpy(out, d.values, sizeof d.values);
-      if (!d.exact)
-        for (int k = 0; k < 4; ++k)
-          if (!ParseFieldExact(b[k], e[k], out + k)) return false;
-      *begin = e[3] + 1;
-      *field += 4;
-      *features += 4;
-    }
-    return true;
   }
 
   // One pass: each field is a number followed by ',' (or the end). Bytes up
