@@ -109,7 +109,8 @@ def parse_args(argv):
     p.add_argument("--cluster", required=True, help="the cluster spec (YAML) of a running cluster")
     p.add_argument("--train", default=os.path.join(FORTUNES, "[c-v]*[!t8]"),
                    help="text files to train on (a file, folder or glob; the default leaves out .dat and .u8)")
-    p.add_argument("--test", default=os.path.join(FORTUNES, "zippy"), help="held-out text files")
+    p.add_argument("--test", default=os.path.join(FORTUNES, "wisdom"),
+                   help="held-out text files (wisdom: prose like the training files; zippy, all capitals, is not)")
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--embedding", type=int, default=64)

@@ -156,21 +156,27 @@ class Graph:
         return [Tensor(self, node) for node, _ in self._g.variables()]
 
     # ---- roles: what makes the graph a model a cluster can train ----
-    def set_roles(self, inputs, loss, metrics=None):
+    def set_roles(self, inputs, loss, metrics=None, states=None):
         """``inputs``: {placeholder: data column}; ``loss``: a float32 scalar;
-        ``metrics``: {name: fp.accuracy(...) / fp.auc(...) / fp.mean(...) / fp.perplexity(...)}."""
-        metrics = metrics or {}
+        ``metrics``: {name: fp.accuracy(...) / fp.auc(...) / fp.mean(...) / fp.perplexity(...)};
+        ``states``: {initial placeholder (float32 [None, ...]): its value after the step}, the
+        recurrent state a worker carries from step to step on contiguous data (truncated BPTT)."""
+        metrics, states = metrics or {}, states or {}
         self._g.set_roles([(_in_graph(self, p, "an input").node, str(c)) for p, c in inputs.items()],
                           _in_graph(self, loss, "the loss")._ref() if loss is not None else None,
                           [(name, m.kind, [_in_graph(self, t, f"metric {name!r}")._ref() for t in m.tensors])
-                           for name, m in metrics.items()])
+                           for name, m in metrics.items()],
+                          [(_in_graph(self, p, "a state").node, _in_graph(self, f, "a state's final value")._ref())
+                           for p, f in states.items()])
 
     def roles(self):
-        """{"inputs": {placeholder: column}, "loss": Tensor or None, "metrics": {name: Metric}}."""
+        """{"inputs": {placeholder: column}, "loss": Tensor or None, "metrics": {name: Metric},
+        "states": {initial placeholder: final value}}."""
         r = self._g.roles()
         return {"inputs": {Tensor(self, n): c for n, c in r["inputs"]},
                 "loss": Tensor(self, *r["loss"]) if r["loss"] else None,
-                "metrics": {name: Metric(kind, [Tensor(self, *ref) for ref in refs]) for name, kind, refs in r["metrics"]}}
+                "metrics": {name: Metric(kind, [Tensor(self, *ref) for ref in refs]) for name, kind, refs in r["metrics"]},
+                "states": {Tensor(self, n): Tensor(self, *ref) for n, ref in r["states"]}}
 
     def validate(self):
         """Raises flowps.Error, naming the node, unless the graph is a complete model:

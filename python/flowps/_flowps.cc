@@ -212,8 +212,10 @@ class PyGraph {
     return out;
   }
 
+  // states: (initial Placeholder's node name, final value) pairs (GraphRoles::states).
   void SetRoles(const std::vector<std::pair<std::string, std::string>>& inputs, const std::optional<Ref>& loss,
-                const std::vector<std::tuple<std::string, std::string, std::vector<Ref>>>& metrics) {
+                const std::vector<std::tuple<std::string, std::string, std::vector<Ref>>>& metrics,
+                const std::vector<std::pair<std::string, Ref>>& states) {
     GraphRoles roles;
     for (const auto& [node, column] : inputs) roles.inputs.push_back({FindNode(node), column});
     if (loss) roles.loss = FindOutput(*loss);
@@ -222,13 +224,16 @@ class PyGraph {
       for (const Ref& r : refs) m.tensors.push_back(FindOutput(r));
       roles.metrics.push_back(std::move(m));
     }
+    for (const auto& [initial, final] : states) roles.states.push_back({FindNode(initial), FindOutput(final)});
     graph_->roles() = std::move(roles);
   }
 
   py::dict Roles() const {
     const GraphRoles& r = graph_->roles();
-    py::list inputs, metrics;
+    py::list inputs, metrics, states;
     for (const InputRole& in : r.inputs) inputs.append(py::make_tuple(in.placeholder->name(), in.column));
+    for (const StateRole& s : r.states)
+      states.append(py::make_tuple(s.initial->name(), py::make_tuple(s.final.node->name(), s.final.index)));
     for (const MetricRole& m : r.metrics) {
       py::list refs;
       for (const Output& o : m.tensors) refs.append(py::make_tuple(o.node->name(), o.index));
@@ -238,6 +243,7 @@ class PyGraph {
     d["inputs"] = inputs;
     d["loss"] = r.loss.valid() ? py::object(py::make_tuple(r.loss.node->name(), r.loss.index)) : py::none();
     d["metrics"] = metrics;
+    d["states"] = states;
     return d;
   }
 
@@ -457,7 +463,8 @@ PYBIND11_MODULE(_flowps, m) {
       .def("output_info", &PyGraph::OutputInfo)
       .def("gradients", &PyGraph::Gradients)
       .def("variables", &PyGraph::Variables)
-      .def("set_roles", &PyGraph::SetRoles)
+      .def("set_roles", &PyGraph::SetRoles, py::arg("inputs"), py::arg("loss"), py::arg("metrics"),
+           py::arg("states") = std::vector<std::pair<std::string, Ref>>{})
       .def("roles", &PyGraph::Roles)
       .def("validate", &PyGraph::Validate)
       .def("serialize", &PyGraph::Serialize)

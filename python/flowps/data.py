@@ -23,13 +23,15 @@ def libsvm(train, test, feeds, batch_size=64, shuffle=True, seed=0):
     return LibsvmData(train, test, feeds, batch_size, shuffle, seed)
 
 
-def text(train, feeds, sequence_length, test=None, batch_size=32, shuffle=True, seed=0):
+def text(train, feeds, sequence_length, test=None, batch_size=32, shuffle=True, seed=0, contiguous=False):
     """The data of a job (flowps.Job): UTF-8 text files (``train`` and ``test``
     each a file, a folder or a glob) as byte sequences of ``sequence_length``
     whose columns "tokens" and "targets" (the next bytes) feed the placeholders
-    in ``feeds`` ({placeholder: column})."""
+    in ``feeds`` ({placeholder: column}). ``contiguous``: row b of each batch
+    continues the text of row b of the batch before (data.contiguous, no
+    shuffling), for a job whose graph carries recurrent state (Job(states=...))."""
     from .job import TextData
-    return TextData(train, feeds, sequence_length, test, batch_size, shuffle, seed)
+    return TextData(train, feeds, sequence_length, test, batch_size, shuffle, seed, contiguous)
 
 
 def read_idx(path):

@@ -51,14 +51,21 @@ class TextData:
     ``sequence_length``: columns "tokens" (the bytes) and "targets" (the next
     bytes), int32 [sequence_length], feeding the placeholders in ``feeds``."""
 
-    def __init__(self, train, feeds, sequence_length, test=None, batch_size=32, shuffle=True, seed=0):
+    def __init__(self, train, feeds, sequence_length, test=None, batch_size=32, shuffle=True, seed=0,
+                 contiguous=False):
+        """``contiguous``: each batch row continues the text of the row before it
+        (data.contiguous; no shuffling), for a graph whose state roles carry
+        the recurrent state across steps."""
         self.train, self.test, self.feeds = train, test, dict(feeds)
         self.sequence_length, self.batch_size = int(sequence_length), int(batch_size)
-        self.shuffle, self.seed = bool(shuffle), int(seed)
+        self.contiguous = bool(contiguous)
+        self.shuffle, self.seed = bool(shuffle) and not self.contiguous, int(seed)
 
     def spec(self):
         out = {"format": "text", "train": self.train, "sequence_length": self.sequence_length,
                "batch_size": self.batch_size, "shuffle": self.shuffle, "seed": self.seed}
+        if self.contiguous:
+            out["contiguous"] = True
         if self.test:
             out["test"] = self.test
         return out
@@ -130,9 +137,12 @@ class Async:
 class Job:
     def __init__(self, name, graph, loss, data, optimizer, mode, metrics=None, epochs=None, steps=None,
                  log_every_steps=100, eval_every_steps=0, run_dir=None, soft_placement=False,
-                 tables=()):
+                 tables=(), states=None):
         """``optimizer`` trains the graph's variables; each of ``tables``
-        (fp.EmbeddingTable, looked up by the graph) has its own."""
+        (fp.EmbeddingTable, looked up by the graph) has its own. ``states``
+        ({initial placeholder: final value}) is carried from step to step by
+        each worker when the data is contiguous (Graph.set_roles)."""
+        self.states = dict(states or {})
         if (epochs is None) == (steps is None):
             raise ValueError("give exactly one of epochs and steps")
         self.tables = list(tables)
@@ -162,7 +172,7 @@ class Job:
         the node), writes the graph beside ``path`` (same name, ``.graph``) and the
         job spec to ``path``, then reads the spec back with flowps's own loader.
         Returns the graph file's path."""
-        self.graph.set_roles(self.data.feeds, self.loss, self.metrics)
+        self.graph.set_roles(self.data.feeds, self.loss, self.metrics, self.states)
         self.graph.validate()
         stem = os.path.splitext(path)[0]
         graph_path = stem + ".graph"

@@ -139,6 +139,7 @@ Status ReadModel(YamlMap m, const fs::path& base, const std::string& graph_def, 
                            (h <= 0 ? " must be positive" : " must be at most " + std::to_string(kMaxHiddenWidth)));
   m.Optional("seed", &model->seed);
   m.Optional("soft_placement", &model->soft_placement);
+  m.Optional("carry_state", &model->carry_state);
   return m.Finish();
 }
 
@@ -204,6 +205,11 @@ Status ReadData(YamlMap m, const fs::path& base, DataSpec* data) {
   m.Optional("batch_size", &data->batch_size);
   RequirePositive(m, "batch_size", static_cast<double>(data->batch_size));
   m.Optional("shuffle", &data->shuffle);
+  m.Optional("contiguous", &data->contiguous);
+  if (data->contiguous && m.has("shuffle") && data->shuffle)
+    m.Fail("contiguous", "cannot be combined with data.shuffle: true (each row of a batch continues the text of the "
+                         "row before it; shuffling would cut the streams): drop one of them");
+  if (data->contiguous) data->shuffle = false;
   m.Optional("shuffle_buffer", &data->shuffle_buffer);
   RequirePositive(m, "shuffle_buffer", static_cast<double>(data->shuffle_buffer));
   m.Optional("prefetch_batches", &data->prefetch_batches);

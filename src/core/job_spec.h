@@ -43,6 +43,10 @@ struct ModelSpec {
   // A node that asks for a device its worker lacks runs on the worker's first
   // device instead of failing the job (TensorFlow's allow_soft_placement).
   bool soft_placement = false;
+  // With data.contiguous, the worker carries the graph's recurrent state
+  // (GraphRoles::states, e.g. lstm_lm's h and c) from one step to the next;
+  // false feeds the zero state at every step (for comparison).
+  bool carry_state = true;
 };
 
 // One placeholder fed from one column of the data.
@@ -69,6 +73,9 @@ struct DataSpec {
   int64_t shuffle_buffer = 10000;  // examples held by the streaming shuffle
   int64_t prefetch_batches = 4;    // batches read ahead of the step
   int64_t seed = 0;
+  // Each of a batch's rows is a stream: row b of batch k+1 continues row b of
+  // batch k in the data (data::PipelineOptions::contiguous); no shuffling.
+  bool contiguous = false;
   std::vector<FeedSpec> feeds;
   std::string where;        // "file:line" of the data section, for messages
 };

@@ -6,6 +6,59 @@
 #include "core/thread_pool.h"
 
 namespace flowps::data {
+namespace {
+
+// Reads a source's records one at a time from a given record on, the records
+// numbered across the files in reading order (file_records: each file's count).
+class RecordCursor {
+ public:
+  RecordCursor(const DataSource* source, const std::vector<int64_t>* file_records)
+      : source_(source), file_records_(file_records) {}
+
+  // Opens the file that holds `record` and reads up to it.
+  Status Seek(int64_t record) {
+    file_ = 0;
+    while (file_ + 1 < file_records_->size() && record >= (*file_records_)[file_]) record -= (*file_records_)[file_++];
+    FLOWPS_ASSIGN_OR_RETURN(reader_, source_->OpenFile(file_));
+    block_.size = 0;
+    next_ = 0;
+    while (record > 0) {
+      FLOWPS_RETURN_IF_ERROR(Fill());
+      const int64_t skip = std::min(record, block_.size - next_);
+      next_ += skip;
+      record -= skip;
+    }
+    return Status::OK();
+  }
+
+  // The next record: block and index, valid until the next call.
+  StatusOr<std::pair<const RecordBlock*, int64_t>> Next() {
+    FLOWPS_RETURN_IF_ERROR(Fill());
+    return std::pair<const RecordBlock*, int64_t>(&block_, next_++);
+  }
+
+ private:
+  // Makes next_ a record of block_, reading on (into the next files) as needed.
+  Status Fill() {
+    while (next_ >= block_.size) {
+      FLOWPS_RETURN_IF_ERROR(reader_->NextBlock(&block_));
+      next_ = 0;
+      if (block_.size > 0) break;
+      if (++file_ >= source_->files().size()) return OutOfRange("read past the last record of the source");
+      FLOWPS_ASSIGN_OR_RETURN(reader_, source_->OpenFile(file_));
+    }
+    return Status::OK();
+  }
+
+  const DataSource* source_;
+  const std::vector<int64_t>* file_records_;
+  size_t file_ = 0;
+  std::unique_ptr<RecordReader> reader_;
+  RecordBlock block_;
+  int64_t next_ = 0;  // in block_
+};
+
+}  // namespace
 
 std::shared_ptr<RecordBlock> BlockPool::Acquire(const RecordBlock* like) {
   for (const std::shared_ptr<RecordBlock>& b : blocks_)
@@ -172,6 +225,9 @@ StatusOr<std::unique_ptr<Pipeline>> Pipeline::Start(DataSource source, PipelineO
   if (options.batch_size <= 0) return InvalidArgument("batch size " + std::to_string(options.batch_size) + " must be positive");
   if (options.prefetch_batches <= 0) return InvalidArgument("prefetch_batches must be positive");
   if (options.shuffle_buffer < 0) return InvalidArgument("shuffle_buffer must not be negative");
+  if (options.contiguous && options.shuffle_buffer > 1)
+    return InvalidArgument("contiguous streams are read in order: they cannot be shuffled (shuffle_buffer " +
+                           std::to_string(options.shuffle_buffer) + ")");
   FLOWPS_ASSIGN_OR_RETURN(ShardPlan plan, PlanShard(source.files().size(), options.worker, options.num_workers));
   std::unique_ptr<Pipeline> p(new Pipeline(std::move(source), options, std::move(plan)));
   p->thread_ = std::thread([raw = p.get()] {
@@ -202,7 +258,39 @@ bool Pipeline::Push(StatusOr<ColumnBatch> item) {
   return true;
 }
 
+Status Pipeline::RunStreams(int64_t epoch) {
+  if (file_records_.empty())
+    for (size_t f = 0; f < source_.files().size(); ++f) {
+      FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<RecordReader> reader, source_.OpenFile(f));
+      FLOWPS_ASSIGN_OR_RETURN(int64_t n, reader->CountRecords());
+      file_records_.push_back(n);
+    }
+  const int64_t records = std::accumulate(file_records_.begin(), file_records_.end(), int64_t{0});
+  const int64_t rows = options_.batch_size, streams = options_.num_workers * rows, length = records / streams;
+  if (length == 0)
+    return FailedPrecondition("contiguous streams: the " + std::to_string(records) + " examples of " +
+                              source_.files()[0] + (source_.files().size() > 1 ? " and the other files" : "") +
+                              " do not fill " + std::to_string(streams) + " streams (" +
+                              std::to_string(options_.num_workers) + " worker(s) x batch size " +
+                              std::to_string(rows) + ")");
+  std::vector<RecordCursor> cursors;  // stream b of this worker
+  for (int64_t b = 0; b < rows; ++b) {
+    cursors.emplace_back(&source_, &file_records_);
+    FLOWPS_RETURN_IF_ERROR(cursors.back().Seek((options_.worker * rows + b) * length));
+  }
+  BatchBuilder batch(source_.schema(), rows);
+  for (int64_t k = 0; k < length; ++k) {
+    for (RecordCursor& stream : cursors) {
+      FLOWPS_ASSIGN_OR_RETURN(auto record, stream.Next());
+      batch.Add(*record.first, record.second);
+    }
+    if (!Push(batch.Take(epoch))) break;
+  }
+  return Status::OK();
+}
+
 Status Pipeline::RunEpoch(int64_t epoch) {
+  if (options_.contiguous) return RunStreams(epoch);
   const bool shuffle = options_.shuffle_buffer > 1;
   std::vector<size_t> order = plan_.files;
   std::seed_seq file_seed{options_.seed, static_cast<uint64_t>(epoch)};

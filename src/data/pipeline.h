@@ -11,6 +11,17 @@
 // seeded from (seed, epoch) (and the worker, for the buffer), so a run
 // repeats. Next() is for one consumer thread; the destructor stops and joins
 // the thread.
+//
+// With `contiguous`, each of a batch's rows is a stream (the "batchify"
+// layout of truncated backpropagation through time): the source's records,
+// numbered across its files in reading order, are cut into num_workers *
+// batch_size streams of L = records / streams consecutive records each;
+// worker w reads streams w * batch_size .. (w + 1) * batch_size - 1, and row
+// b of its batch k is record k of its stream b. So row b of batch k + 1
+// continues, in the data, exactly where row b of batch k ended. An epoch is L
+// full batches (the records past the streams' ends are dropped); a worker
+// whose streams would be empty fails with FailedPrecondition. The file order
+// is fixed (nothing is shuffled); each stream keeps a reader of its own open.
 #pragma once
 
 #include <condition_variable>
@@ -37,6 +48,7 @@ struct PipelineOptions {
   int num_workers = 1;
   int64_t epochs = 0;             // 0: epoch after epoch until destroyed
   int64_t prefetch_batches = 4;   // > 0
+  bool contiguous = false;        // rows are streams (above); REQUIRES shuffle_buffer <= 1
 };
 
 // Record blocks to read into, shared by the reader and a ShuffleBuffer that
@@ -138,6 +150,7 @@ class Pipeline {
   Pipeline(DataSource source, PipelineOptions options, ShardPlan plan);
   void Run();                       // the thread
   Status RunEpoch(int64_t epoch);
+  Status RunStreams(int64_t epoch);  // an epoch of a contiguous pipeline
   bool Push(StatusOr<ColumnBatch> item);  // false when stopping
 
   BlockPool pool_;                            // the thread's
@@ -146,6 +159,7 @@ class Pipeline {
   DataSource source_;
   PipelineOptions options_;
   ShardPlan plan_;
+  std::vector<int64_t> file_records_;  // the thread's: contiguous, the records of each file (counted once)
   std::mutex mu_;
   std::condition_variable changed_;
   std::deque<StatusOr<ColumnBatch>> queue_;  // guarded by mu_

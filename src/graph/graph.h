@@ -90,12 +90,22 @@ struct MetricRole {
   std::string kind;    // a MetricKind name: "mean", "accuracy", "auc"
   std::vector<Output> tensors;
 };
+// A recurrent state carried from one step to the next (truncated
+// backpropagation through time): the worker feeds `initial`, a float32
+// Placeholder whose first dimension is the batch, with the value `final` had
+// after its previous step on the same rows, or with zeros (worker/local_model.h).
+// No gradient flows across the boundary: `initial` is fed, not computed.
+struct StateRole {
+  Node* initial = nullptr;
+  Output final;
+};
 struct GraphRoles {
   std::vector<InputRole> inputs;
   Output loss;  // invalid: not set
   std::vector<MetricRole> metrics;
+  std::vector<StateRole> states;
 
-  bool empty() const { return inputs.empty() && !loss.valid() && metrics.empty(); }
+  bool empty() const { return inputs.empty() && !loss.valid() && metrics.empty() && states.empty(); }
 };
 
 // Everything needed to add one node.

@@ -16,6 +16,12 @@ struct Roles {
   inputs @0 :List(InputRole);
   loss @1 :TensorRef;          # absent: no loss named
   metrics @2 :List(MetricRole);
+  states @3 :List(StateRole);  # recurrent state carried across steps
+}
+
+struct StateRole {
+  initial @0 :Text;       # a float32 Placeholder [-1, ...]: fed with the previous step's final
+  final @1 :TensorRef;
 }
 
 struct InputRole {

@@ -141,6 +141,11 @@ void WriteRoles(const GraphRoles& roles, schema::Roles::Builder out) {
     auto tensors = mo.initTensors(static_cast<unsigned>(m.tensors.size()));
     for (size_t k = 0; k < m.tensors.size(); ++k) WriteRef(m.tensors[k], tensors[static_cast<unsigned>(k)]);
   }
+  auto states = out.initStates(static_cast<unsigned>(roles.states.size()));
+  for (size_t i = 0; i < roles.states.size(); ++i) {
+    states[static_cast<unsigned>(i)].setInitial(roles.states[i].initial->name());
+    WriteRef(roles.states[i].final, states[static_cast<unsigned>(i)].initFinal());
+  }
 }
 
 StatusOr<Output> ReadRef(const Graph& graph, schema::TensorRef::Reader ref, const std::string& what) {
@@ -169,6 +174,12 @@ StatusOr<GraphRoles> ReadRoles(const Graph& graph, schema::Roles::Reader in) {
       role.tensors.push_back(o);
     }
     roles.metrics.push_back(std::move(role));
+  }
+  for (auto state : in.getStates()) {
+    Node* n = graph.FindNode(state.getInitial().cStr());
+    if (n == nullptr) return InvalidArgument(std::string("state role names no node '") + state.getInitial().cStr() + "'");
+    FLOWPS_ASSIGN_OR_RETURN(Output final, ReadRef(graph, state.getFinal(), "state '" + n->name() + "'"));
+    roles.states.push_back({n, final});
   }
   return roles;
 }

@@ -81,7 +81,37 @@ Status CheckInputs(const GraphRoles& roles) {
   return Status::OK();
 }
 
+// Each state's initial value is a distinct float32 Placeholder [-1, ...] and
+// its final value has the same shape.
+Status CheckStates(const GraphRoles& roles) {
+  std::set<const Node*> seen;
+  for (const StateRole& s : roles.states) {
+    if (s.initial == nullptr || !s.final.valid()) return InvalidArgument("a state role names no node");
+    const std::string at = Where(*s.initial) + ": state";
+    if (s.initial->op() != "Placeholder") return InvalidArgument(at + ": its initial value is not a Placeholder");
+    if (!seen.insert(s.initial).second) return InvalidArgument(at + " is named twice");
+    const Shape& shape = s.initial->output_shape(0);
+    if (s.initial->output_dtype(0) != DType::kFloat32 || shape.rank() < 1 || shape.dim(0) != -1)
+      return InvalidArgument(at + ": the initial value must be float32 [-1, ...] (the batch first), it is " +
+                             DTypeName(s.initial->output_dtype(0)) + shape.ToString());
+    if (s.final.dtype() != DType::kFloat32 || s.final.shape().rank() != shape.rank())
+      return InvalidArgument(at + ": the final value " + s.final.name() + " is " + DTypeName(s.final.dtype()) +
+                             s.final.shape().ToString() + ", not float32 " + shape.ToString());
+    for (int d = 1; d < shape.rank(); ++d)
+      if (s.final.shape().dim(d) != shape.dim(d))
+        return InvalidArgument(at + ": the final value " + s.final.name() + " is " + s.final.shape().ToString() +
+                               ", not " + shape.ToString());
+  }
+  return Status::OK();
+}
+
 }  // namespace
+
+bool IsStateInput(const Graph& graph, const Node& node) {
+  for (const StateRole& s : graph.roles().states)
+    if (s.initial == &node) return true;
+  return false;
+}
 
 void SetInitializerAttrs(const InitializerSpec& spec, AttrMap* attrs) {
   (*attrs)["init"] = std::string(kernels::InitializerKindName(spec.kind));
@@ -165,7 +195,7 @@ Status ValidateModel(const Graph& graph) {
     if (!names.insert(m.name).second) return InvalidArgument("metric '" + m.name + "' is named twice");
     FLOWPS_RETURN_IF_ERROR(CheckMetric(m));
   }
-  return Status::OK();
+  return CheckStates(roles);
 }
 
 }  // namespace flowps

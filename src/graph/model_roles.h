@@ -50,10 +50,16 @@ enum class MetricKind { kMean, kAccuracy, kAuc, kPerplexity };
 const char* MetricKindName(MetricKind kind);  // "mean", "accuracy", "auc", "perplexity"
 StatusOr<MetricKind> ParseMetricKind(const std::string& name);
 
+// Whether `node` is the initial value of one of the graph's state roles (fed
+// by the worker, not by a data column).
+bool IsStateInput(const Graph& graph, const Node& node);
+
 // Validates the full model contract: every variable has an initializer that
 // fits it, there is at least one input, every input is a Placeholder fed by a
 // distinct non-empty column, the loss is a float32 scalar, and every metric has
-// a unique name and tensors of the kind's dtypes and ranks. The error names
+// a unique name and tensors of the kind's dtypes and ranks, and every state
+// role's initial value is a distinct float32 Placeholder [-1, ...] whose
+// final value has its shape. The error names
 // the node (and op) and what is wrong, or the missing role.
 Status ValidateModel(const Graph& graph);
 

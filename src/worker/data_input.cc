@@ -5,6 +5,7 @@
 #include <set>
 
 #include "graph/attr.h"
+#include "graph/model_roles.h"
 #include "graph/table_input.h"
 
 namespace flowps {
@@ -62,7 +63,7 @@ Status CheckFeeds(const DataSpec& data, const Graph& graph, const data::Schema& 
     fed.insert(f.placeholder);
   }
   for (const auto& n : graph.nodes())
-    if (n->op() == "Placeholder" && !IsTableInput(*n) && fed.count(n->name()) == 0)
+    if (n->op() == "Placeholder" && !IsTableInput(*n) && !IsStateInput(graph, *n) && fed.count(n->name()) == 0)
       return InvalidArgument(data.where + ": key 'data.feeds': the model's placeholder '" + n->name() +
                              "' is fed by no column");
   return Status::OK();
@@ -106,6 +107,7 @@ data::PipelineOptions TrainReading(const DataSpec& data, int worker, int num_wor
   reading.prefetch_batches = data.prefetch_batches;
   reading.worker = worker;
   reading.num_workers = num_workers;
+  reading.contiguous = data.contiguous;
   return reading;
 }
 

@@ -33,7 +33,8 @@ std::vector<FeedSpec> EffectiveFeeds(const DataSpec& data, const Graph& graph);
 // whose dtype is the column's and whose shape is [batch] + the column's
 // shape (-1 matches any size), or the offsets of a ragged column and an int64
 // vector placeholder, and every Placeholder of the graph is fed (those of
-// embedding tables are fed by the worker: graph/table_input.h).
+// embedding tables are fed by the worker: graph/table_input.h; so are the
+// initial values of recurrent states: GraphRoles::states).
 // `split` ("train", "test") names the data in messages.
 Status CheckFeeds(const DataSpec& data, const Graph& graph, const data::Schema& schema, const std::string& split);
 
@@ -60,7 +61,7 @@ StatusOr<JobData> OpenJobData(const JobSpec& job, const Graph& graph, bool chief
 
 // How worker `worker` of `num_workers` reads the training data: data.batch_size,
 // data.shuffle_buffer (0 without data.shuffle), data.seed, data.prefetch_batches,
-// epoch after epoch.
+// data.contiguous, epoch after epoch.
 data::PipelineOptions TrainReading(const DataSpec& data, int worker, int num_workers);
 
 }  // namespace flowps

@@ -8,6 +8,7 @@
 #include "graph/device_name.h"
 #include "graph/gradient_clipping.h"
 #include "graph/gradients.h"
+#include "graph/model_roles.h"
 #include "graph/ops.h"
 #include "graph/partition.h"
 #include "graph/partitioned_runner.h"
@@ -15,6 +16,16 @@
 #include "worker/replica_devices.h"
 
 namespace flowps {
+namespace {
+
+// The zero state of a state role's initial Placeholder [-1, ...] for `rows` rows.
+Tensor ZeroState(const Node& initial, int64_t rows) {
+  std::vector<int64_t> dims = initial.output_shape(0).dims();
+  dims[0] = rows;
+  return Tensor::Zeros(DType::kFloat32, Shape(dims));
+}
+
+}  // namespace
 
 LocalModel::LocalModel(OptimizerConfig config, ThreadPool* pool) : optimizer_(config), pool_(pool) {}
 LocalModel::~LocalModel() = default;
@@ -53,6 +64,10 @@ StatusOr<std::unique_ptr<LocalModel>> LocalModel::Create(const ModelSpec& spec, 
     m->store_.Set(v.name, v.value);
     m->vars_.push_back(std::move(v));
   }
+  for (const StateRole& s : m->model_.graph->roles().states) {
+    m->fetches_.push_back(s.final);
+    m->states_.push_back({s.initial, s.final, static_cast<int>(m->fetches_.size()) - 1, {}, {}});
+  }
   for (const TableInput& t : m->model_.tables) m->tables_.push_back(TrainedVariable{t.table, Tensor(), {}, GradValue{}});
   if (!m->tables_.empty() && towers.devices.size() > 1)
     return InvalidArgument("a model with embedding tables trains on one tower, not " +
@@ -65,7 +80,7 @@ StatusOr<std::unique_ptr<LocalModel>> LocalModel::Create(const ModelSpec& spec, 
 }
 
 StatusOr<std::string> LocalModel::TowerNodeDevice(const Node& n, const std::string& host) const {
-  if (n.op() == "Placeholder") return host;
+  if (n.op() == "Placeholder" && !IsStateInput(*model_.graph, n)) return host;
   if (!model_parallel_ || n.requested_device().empty()) return std::string();
   FLOWPS_ASSIGN_OR_RETURN(DeviceName on, ParseDeviceName(host));
   return ReplicaDevice(n, on);
@@ -125,6 +140,7 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
   const size_t n_towers = model_parallel_ ? 1 : tower_devices_.size();
   std::vector<Output> losses, weights;
   std::vector<std::vector<GradValue>> grads;
+  std::vector<std::vector<Output>> final_states;  // per tower, per state
   for (size_t t = 0; t < n_towers; ++t) {
     const std::string prefix = "tower" + std::to_string(t) + "/";
     std::map<const Node*, Node*> copy = shared;
@@ -155,6 +171,8 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
     auto tower_grads = Gradients(losses.back(), xs);
     if (!tower_grads.ok()) return tower_grads.status().WithContext("tower " + std::to_string(t));
     grads.push_back(std::move(*tower_grads));
+    final_states.emplace_back();
+    for (const StateSlot& s : states_) final_states.back().push_back(mapped(s.final));
   }
 
   // The weighted average (the sum of the scaled towers) on the first device;
@@ -213,6 +231,12 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
       tables_[i].tower_dense = fetch(grad.dense);
     }
   }
+  // Each tower's final states, fetched where they are computed (no copy to the host).
+  for (size_t t = 0; t < n_towers; ++t)
+    for (size_t i = 0; i < states_.size(); ++i) {
+      states_[i].tower_fetch.push_back(static_cast<int>(fetches.size()));
+      fetches.push_back(final_states[t][i]);
+    }
   FLOWPS_RETURN_IF_ERROR(g.status());
 
   PlacementOptions placement;
@@ -255,16 +279,75 @@ StatusOr<double> LocalModel::Step(const std::vector<std::pair<std::string, Tenso
 StatusOr<std::vector<Tensor>> LocalModel::Fetch(const std::vector<std::pair<std::string, Tensor>>& feeds,
                                                  const std::vector<Output>& fetches) {
   FLOWPS_ASSIGN_OR_RETURN(FeedList resolved, ResolveFeeds(feeds));
-  return executor_->Run(resolved, fetches, {}, StepOptions{&store_, nullptr});
+  return executor_->Run(WithStates(std::move(resolved), false), fetches, {}, StepOptions{&store_, nullptr});
+}
+
+StatusOr<std::vector<Tensor>> LocalModel::Fetch(const std::vector<std::pair<std::string, Tensor>>& feeds,
+                                                 const std::vector<Output>& fetches, std::vector<Tensor>* state) {
+  FLOWPS_ASSIGN_OR_RETURN(FeedList resolved, ResolveFeeds(feeds));
+  const int64_t rows = resolved.empty() || resolved[0].second.shape().rank() < 1 ? -1 : resolved[0].second.shape().dim(0);
+  std::vector<Output> all = fetches;
+  for (size_t i = 0; i < states_.size(); ++i) {
+    bool fed = false;
+    for (const auto& [out, value] : resolved) fed = fed || out.node == states_[i].initial;
+    if (!fed && i < state->size() && (*state)[i].valid() && (*state)[i].shape().dim(0) == rows)
+      resolved.push_back({Output{states_[i].initial, 0}, (*state)[i]});
+    all.push_back(states_[i].final);
+  }
+  FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out,
+                          executor_->Run(WithStates(std::move(resolved), false), all, {}, StepOptions{&store_, nullptr}));
+  state->assign(out.begin() + static_cast<std::ptrdiff_t>(fetches.size()), out.end());
+  out.resize(fetches.size());
+  return out;
+}
+
+void LocalModel::set_carry_state(bool on) {
+  carry_state_ = on;
+  ResetState();
+}
+
+void LocalModel::ResetState() {
+  for (StateSlot& s : states_) s.value.clear();
+}
+
+void LocalModel::ContinueStreams(int64_t epoch) {
+  if (epoch != stream_epoch_) ResetState();
+  stream_epoch_ = epoch;
+}
+
+StatusOr<Tensor> LocalModel::CarriedState(const std::string& initial) const {
+  for (const StateSlot& s : states_)
+    if (s.initial->name() == initial) return s.value.empty() ? Tensor() : s.value[0];
+  return NotFound("the model carries no state '" + initial + "'");
+}
+
+Tensor LocalModel::StateFeed(const StateSlot& s, size_t tower, int64_t rows) const {
+  if (carry_state_ && tower < s.value.size() && s.value[tower].valid() && s.value[tower].shape().dim(0) == rows)
+    return s.value[tower];
+  return ZeroState(*s.initial, rows);
+}
+
+FeedList LocalModel::WithStates(FeedList feeds, bool carried) const {
+  if (feeds.empty() || feeds[0].second.shape().rank() < 1) return feeds;  // no batch: nothing fed needs a state
+  const int64_t rows = feeds[0].second.shape().dim(0);
+  for (const StateSlot& s : states_) {
+    bool fed = false;
+    for (const auto& [out, value] : feeds) fed = fed || out.node == s.initial;
+    if (!fed) feeds.push_back({Output{s.initial, 0}, carried ? StateFeed(s, 0, rows) : ZeroState(*s.initial, rows)});
+  }
+  return feeds;
 }
 
 StatusOr<double> LocalModel::RunStep(const FeedList& feeds) {
-  FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, executor_->Run(feeds, fetches_, {}, StepOptions{&store_, nullptr}));
+  FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out,
+                          executor_->Run(WithStates(feeds, true), fetches_, {}, StepOptions{&store_, nullptr}));
   double loss = out[0].data<float>()[0];
   if (!std::isfinite(loss))
     return FailedPrecondition("the loss is " + std::to_string(loss) + " at step " + std::to_string(step_ + 1) +
                               "; lower optimizer.learning_rate");
   ++step_;
+  if (carry_state_)
+    for (StateSlot& s : states_) s.value = {out[static_cast<size_t>(s.fetch)]};
   for (TrainedVariable& v : vars_) {
     if (v.slots.empty()) v.slots = optimizer_.MakeSlots(v.value.shape());
     Status s = v.grad.sparse() ? optimizer_.ApplySparse(v.value, v.slots, out[v.indices_fetch], out[v.values_fetch], step_)
@@ -300,6 +383,11 @@ StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(
     const TowerFeeds& names = tower_feeds_[static_cast<size_t>(t)];
     for (const auto& [name, value] : named)
       feeds.emplace_back(names.prefix + name, tables_.empty() ? value.Slice(begin, end) : value);
+    for (const StateSlot& s : states_) {
+      bool fed = false;
+      for (const auto& given : named) fed = fed || given.first == s.initial->name();
+      if (!fed) feeds.emplace_back(names.prefix + s.initial->name(), StateFeed(s, static_cast<size_t>(t), end - begin));
+    }
     feeds.emplace_back(names.weight, Tensor::FromVector<float>(Shape{}, {weight}));
   }
   FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, tower_runner_->Run(feeds, &store_, trace));
@@ -307,6 +395,11 @@ StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(
   result.loss = out[0].data<float>()[0];
   if (!std::isfinite(result.loss))
     return FailedPrecondition("the loss is " + std::to_string(result.loss) + "; lower optimizer.learning_rate");
+  if (carry_state_)
+    for (StateSlot& s : states_) {
+      s.value.clear();
+      for (int f : s.tower_fetch) s.value.push_back(out[static_cast<size_t>(f)]);
+    }
   for (const TrainedVariable& v : vars_) {
     VariableGradient g;
     g.variable = v.name;

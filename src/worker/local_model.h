@@ -125,6 +125,36 @@ class LocalModel {
   // name (as Step), with the variables as they are.
   StatusOr<std::vector<Tensor>> Fetch(const std::vector<std::pair<std::string, Tensor>>& feeds,
                                       const std::vector<Output>& fetches);
+  // The same over a stream, with a state of the caller's own (e.g. an
+  // evaluation over contiguous test data, leaving the training state alone):
+  // each state role the caller does not feed starts from (*state)[i] when
+  // that holds a value of the batch's rows, else from zeros, and *state
+  // receives the final values (one per state role, GraphRoles::states order).
+  StatusOr<std::vector<Tensor>> Fetch(const std::vector<std::pair<std::string, Tensor>>& feeds,
+                                      const std::vector<Output>& fetches, std::vector<Tensor>* state);
+
+  // Recurrent state (GraphRoles::states: truncated backpropagation through
+  // time). Every run feeds each state's initial Placeholder that the caller
+  // does not: while carrying, Step and ComputeGradients feed the value its
+  // final had after the previous step on the same tower (the same rows of the
+  // batch); otherwise zeros [rows, ...] -- at the first step, after
+  // ResetState, when the batch's rows differ from the previous step's, when
+  // not carrying, and always for Fetch. The state is this process's own: no
+  // variable, never pushed or pulled. In the tower graph a state's
+  // Placeholder sits on its layer's device (its request, in a model-parallel
+  // replica; the tower's device otherwise), and the final value is fetched
+  // from that device. Off by default.
+  void set_carry_state(bool on);
+  bool carries_state() const { return carry_state_; }
+  size_t num_states() const { return states_.size(); }
+  // Forgets the carried state: the next step starts from zeros.
+  void ResetState();
+  // Called with the epoch of each batch before its step: a batch of another
+  // epoch than the previous one starts the data's streams again (ResetState).
+  void ContinueStreams(int64_t epoch);
+  // What the next step feeds state `initial` (its Placeholder's name) on the
+  // first tower, or an invalid Tensor for zeros; NotFound for another name.
+  StatusOr<Tensor> CarriedState(const std::string& initial) const;
 
   int64_t steps_done() const { return step_; }
   int64_t num_parameters() const;
@@ -152,7 +182,19 @@ class LocalModel {
   struct TowerFeeds {
     std::string prefix, weight;
   };
+  // A state role, and what it carries into the next step.
+  struct StateSlot {
+    Node* initial = nullptr;  // in model_.graph
+    Output final;
+    int fetch = -1;                // position of final in fetches_ (Step)
+    std::vector<int> tower_fetch;  // per tower: position in the tower runner's fetches
+    std::vector<Tensor> value;     // per tower (Step: [0]); none or invalid: zeros
+  };
   LocalModel(OptimizerConfig config, ThreadPool* pool);
+  // The value to feed `s` for a slice of `rows` rows on tower t.
+  Tensor StateFeed(const StateSlot& s, size_t tower, int64_t rows) const;
+  // `feeds` plus a feed of every state the caller did not feed (carried, or zeros).
+  FeedList WithStates(FeedList feeds, bool carried) const;
   StatusOr<FeedList> ResolveFeeds(const std::vector<std::pair<std::string, Tensor>>& feeds) const;
   StatusOr<double> RunStep(const FeedList& feeds);
   Status BuildTowers(const TowerOptions& towers, bool soft_placement);
@@ -184,6 +226,9 @@ class LocalModel {
   std::unique_ptr<PartitionedRunner> tower_runner_;
   bool model_parallel_ = false;
   std::vector<std::string> soft_placed_;
+  std::vector<StateSlot> states_;
+  bool carry_state_ = false;
+  int64_t stream_epoch_ = -1;
 };
 
 }  // namespace flowps

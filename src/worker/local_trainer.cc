@@ -37,6 +37,10 @@ StatusOr<TrainResult> TrainLocally(const JobSpec& job, const TrainOptions& optio
     return InvalidArgument(where + ": the model looks up embedding table '" + model->model().tables[0].table +
                            "', which lives on the ps: train it on a cluster (flowps submit)");
   log->info("model has {} parameters in {} variables", model->num_parameters(), model->model().variables.size());
+  model->set_carry_state(job.data.contiguous && job.model.carry_state);
+  if (model->num_states() > 0)
+    log->info("recurrent state ({} tensors): {}", model->num_states(),
+              model->carries_state() ? "carried from step to step (data.contiguous)" : "zero at every step");
   FLOWPS_ASSIGN_OR_RETURN(JobData data, OpenJobData(job, *model->model().graph, /*chief=*/true, log));
   const std::vector<FeedSpec> feeds = EffectiveFeeds(job.data, *model->model().graph);
 
@@ -56,6 +60,7 @@ StatusOr<TrainResult> TrainLocally(const JobSpec& job, const TrainOptions& optio
   TrainResult result;
   for (int64_t step = 1; step <= total; ++step) {
     FLOWPS_ASSIGN_OR_RETURN(data::ColumnBatch batch, batches->Next());
+    model->ContinueStreams(batch.epoch);
     auto loss = model->Step(BindFeeds(feeds, batch));
     if (!loss.ok()) return loss.status().WithContext(where + ": step " + std::to_string(step));
     progress.RecordStep(batch.size, *loss);

@@ -102,11 +102,19 @@ StatusOr<std::unique_ptr<Graph>> BuildLstmLmGraph(const ModelSpec& spec, const O
     Output table = Variable(*g, "embedding", Shape{spec.vocab, spec.embedding}, Uniform(seed, 0.1));
     for (Output x : Split(Gather(table, tokens), t_steps, 1)) inputs.push_back(Reshape(x, Shape{-1, width}));
   }
+  std::vector<StateRole> states;
   for (int64_t d = 0; d < spec.layers; ++d) {
     DeviceScope on(*g, DeviceAt(spec.layer_devices, static_cast<size_t>(d)));
     NameScope layer(*g, "lstm" + std::to_string(d));
     const LstmCell cell = LstmCellVariables(*g, width, hidden, seed + 100 + static_cast<uint64_t>(d));
-    inputs = LstmUnroll(cell, inputs);  // the next layer's input at each step
+    // The initial state, fed by the worker: the previous step's final state
+    // of the same rows, or zeros (truncated BPTT: no gradient flows back into it).
+    const LstmState initial{Placeholder(*g, DType::kFloat32, Shape{-1, hidden}, "h0"),
+                            Placeholder(*g, DType::kFloat32, Shape{-1, hidden}, "c0")};
+    LstmState final;
+    inputs = LstmUnroll(cell, inputs, initial, &final);  // the next layer's input at each step
+    states.push_back({initial.h.node, final.h});
+    states.push_back({initial.c.node, final.c});
     width = hidden;
   }
   Output rows, flat_targets;
@@ -124,6 +132,7 @@ StatusOr<std::unique_ptr<Graph>> BuildLstmLmGraph(const ModelSpec& spec, const O
   roles.inputs = {{tokens.node, "tokens"}, {targets.node, "targets"}};
   roles.loss = loss;
   roles.metrics = {{"perplexity", "perplexity", {per_example}}, {"accuracy", "accuracy", {logits, flat_targets}}};
+  roles.states = std::move(states);
   return g;
 }
 

@@ -13,9 +13,13 @@
 // logit picked from the part that holds it (ops LogSumExp, PickColumn).
 //
 // Truncated BPTT: gradients flow back through the T unrolled steps of one
-// example and no further; every example starts from the zero state (the state
-// does not cross steps -- the data's examples are not consecutive across
-// batches).
+// example and no further. Each layer's initial state is a pair of
+// Placeholders "lstm<d>/h0" and "lstm<d>/c0" [-1, hidden] on the layer's
+// device, and the graph's state roles (GraphRoles::states) pair them with the
+// layer's h and c after step T: with data.contiguous the worker feeds each
+// step the state the previous step ended in (worker/local_model.h), so the
+// state crosses steps while the gradient does not; otherwise, and when
+// evaluating or sampling, it feeds zeros.
 //
 // Graph contract: Placeholders "tokens" and "targets" int32 [-1, T] fed from
 // the columns of the same names; "loss" the mean per-character cross-entropy

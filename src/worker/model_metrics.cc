@@ -14,6 +14,11 @@
 namespace flowps {
 namespace {
 
+// A stateful model's test pass: at most this many streams, each at least
+// this many batches long (the state has time to matter).
+constexpr int64_t kMaxEvalStreams = 64;
+constexpr int64_t kMinStreamBatches = 16;
+
 int64_t LabelAt(const Tensor& t, int64_t i) {
   return t.dtype() == DType::kInt64 ? t.data<int64_t>()[i] : t.data<int32_t>()[i];
 }
@@ -96,13 +101,24 @@ StatusOr<TestMetrics> EvaluateMetrics(const data::DataSource& test, const std::v
   data::PipelineOptions once;
   once.batch_size = 1000;
   once.epochs = 1;
+  // A model that carries recurrent state is evaluated as it trains: over
+  // contiguous streams of the test data, with a state of its own carried from
+  // batch to batch (the records past the streams' ends are left out).
+  const bool streams = model->carries_state() && model->num_states() > 0;
+  std::vector<Tensor> state;
+  if (streams) {
+    FLOWPS_ASSIGN_OR_RETURN(const int64_t records, data::CountExamples(test));
+    once.batch_size = std::clamp<int64_t>(records / kMinStreamBatches, 1, kMaxEvalStreams);
+    once.contiguous = true;
+  }
   FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<data::Pipeline> batches, data::Pipeline::Start(test, once));
   for (;;) {
     StatusOr<data::ColumnBatch> b = batches->Next();
     if (!b.ok() && b.status().code() == Code::kOutOfRange) break;
     if (!b.ok()) return b.status();
     if (extra) FLOWPS_RETURN_IF_ERROR(extra(&*b));
-    FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, model->Fetch(BindFeeds(feeds, *b), fetches));
+    FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, streams ? model->Fetch(BindFeeds(feeds, *b), fetches, &state)
+                                                             : model->Fetch(BindFeeds(feeds, *b), fetches));
     for (size_t i = 0; i < metrics.size(); ++i) {
       const size_t n = i == 0 ? 1 : roles.metrics[i - 1].tensors.size();
       metrics[i].second.Add(std::vector<Tensor>(out.begin() + static_cast<std::ptrdiff_t>(first[i]),

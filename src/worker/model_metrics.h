@@ -29,6 +29,10 @@ using ExtraColumns = std::function<Status(data::ColumnBatch* batch)>;
 
 // One pass over `test` in batches of 1000, its placeholders bound by `feeds`
 // (after `extra` added its columns, when given), with `model`'s variables as they are.
+// A model that carries recurrent state (LocalModel::carries_state) reads the
+// test data as contiguous streams instead (at most 64, each at least 16
+// batches long when the data allows) and carries a state of the evaluation's
+// own across them: its metrics are those of the model as it runs on a stream.
 StatusOr<TestMetrics> EvaluateMetrics(const data::DataSource& test, const std::vector<FeedSpec>& feeds,
                                       LocalModel* model, const ExtraColumns& extra = nullptr);
 

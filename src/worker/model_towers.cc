@@ -25,6 +25,7 @@ kj::Promise<StatusOr<GradientSource::Gradients>> ModelTowers::Compute(const data
   const data::ColumnBatch* b = &batch;
   const std::vector<FeedSpec>* feeds = &feeds_;
   return RunOnPool(*driver_, [model, b, feeds, trace]() -> StatusOr<Gradients> {
+    model->ContinueStreams(b->epoch);
     FLOWPS_ASSIGN_OR_RETURN(LocalModel::BatchGradients g, model->ComputeGradients(BindFeeds(*feeds, *b), trace));
     return Gradients{g.loss, std::move(g.grads)};
   });

@@ -10,6 +10,9 @@
 // one task on the compute pool, so that a pulled model is copied once on the
 // worker and never on the job thread.
 //
+// A model that carries recurrent state (LocalModel::set_carry_state) starts
+// it again at each new epoch of the batches (LocalModel::ContinueStreams).
+//
 // Threads: every method is called on the job thread (the one whose event loop
 // waits on the promises); one operation at a time (the TrainingLoop's order).
 // The model must outlive this object; the destructor waits for the running

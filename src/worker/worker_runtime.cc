@@ -201,6 +201,10 @@ Status JobRun::Prepare() {
     for (const TaskSpec& worker : s_.spec.workers)
       FLOWPS_RETURN_IF_ERROR(CheckReplicaDevices(*model_->model().graph, worker));
   for (const std::string& moved : model_->soft_placed()) s_.log->warn("soft placement: {}", moved);
+  model_->set_carry_state(job_.data.contiguous && job_.model.carry_state);
+  if (model_->num_states() > 0)
+    s_.log->info("recurrent state ({} tensors): {}", model_->num_states(),
+                 model_->carries_state() ? "carried from step to step (data.contiguous)" : "zero at every step");
   // Every worker reads its shard (worker task of all) through the pipeline,
   // whatever the format; the chief also reads the test data.
   const int workers = static_cast<int>(s_.spec.workers.size());

@@ -333,3 +333,21 @@ TEST_CASE("a bad table is refused naming file, line and key, and wide_deep needs
   CHECK(job->model.kind == ModelKind::kWideDeep);
   CHECK(job->model.embedding_dim == 8);
 }
+
+TEST_CASE("data.contiguous turns shuffling off, and refuses data.shuffle: true naming both keys") {
+  auto job = ParseJobSpec(LstmJob("", "  sequence_length: 32\n  contiguous: true\n"), "job.yaml");
+  INFO(job.status().ToString());
+  REQUIRE(job.ok());
+  CHECK(job->data.contiguous);
+  CHECK_FALSE(job->data.shuffle);
+  CHECK(job->model.carry_state);
+  auto plain = ParseJobSpec(LstmJob("  carry_state: false\n"), "job.yaml");
+  REQUIRE(plain.ok());
+  CHECK_FALSE(plain->data.contiguous);
+  CHECK(plain->data.shuffle);
+  CHECK_FALSE(plain->model.carry_state);
+  CHECK(ErrorOf(LstmJob("", "  sequence_length: 32\n  shuffle: true\n  contiguous: true\n")) ==
+        "job.yaml:9: key 'data.contiguous' cannot be combined with data.shuffle: true (each row of a batch continues "
+        "the text of the row before it; shuffling would cut the streams): drop one of them");
+  CHECK(ParseJobSpec(LstmJob("", "  sequence_length: 32\n  shuffle: false\n  contiguous: true\n"), "job.yaml").ok());
+}

@@ -252,3 +252,108 @@ TEST_CASE("the shuffle buffer draws as a buffer of copies would, while it compac
     CHECK(max_held <= 2 * capacity + 2 * 300);
   }
 }
+
+namespace {
+
+// The bytes of `files` text files of `per_file` bytes each (printable ASCII
+// drawn from `seed`), written under dir/sub; returns their concatenation.
+std::vector<std::string> WriteTexts(const testing::IdxDir& dir, const std::string& sub, int files, int per_file) {
+  std::filesystem::create_directories(dir.path(sub));
+  std::vector<std::string> texts;
+  uint32_t x = 12345;
+  for (int f = 0; f < files; ++f) {
+    std::string text;
+    for (int i = 0; i < per_file; ++i) {
+      x = x * 1103515245u + 12345u;
+      text.push_back(static_cast<char>('a' + (x >> 16) % 26));
+    }
+    dir.WriteText(sub + "/part-" + std::to_string(f) + ".txt", text);
+    texts.push_back(text);
+  }
+  return texts;
+}
+
+}  // namespace
+
+TEST_CASE("contiguous text streams: row b of consecutive batches concatenates to one slice of the corpus") {
+  testing::IdxDir dir;
+  constexpr int64_t kLength = 5, kRows = 3, kWorkers = 2;
+  // Two files of 101 bytes: 20 sequences each (the last byte is only a target).
+  const std::vector<std::string> files = WriteTexts(dir, "text", 2, 101);
+  std::string records;  // every sequence's tokens in reading order
+  for (const std::string& f : files) records += f.substr(0, 100);
+  const int64_t per_stream = 40 / (kWorkers * kRows);  // 6: 4 sequences are left over
+  SourceOptions text;
+  text.format = DataFormat::kText;
+  text.sequence_length = kLength;
+  auto source = DataSource::Open(text, dir.path("text"));
+  REQUIRE(source.ok());
+  std::set<std::string> all_streams;
+  for (int w = 0; w < kWorkers; ++w) {
+    PipelineOptions o;
+    o.batch_size = kRows;
+    o.worker = w;
+    o.num_workers = kWorkers;
+    o.epochs = 2;
+    o.contiguous = true;
+    auto p = Pipeline::Start(*source, o);
+    REQUIRE(p.ok());
+    std::map<int64_t, std::vector<std::string>> rows;  // epoch -> row b's tokens so far
+    std::map<int64_t, int64_t> batches;
+    for (;;) {
+      auto b = (*p)->Next();
+      if (!b.ok()) {
+        REQUIRE(b.status().code() == Code::kOutOfRange);
+        break;
+      }
+      REQUIRE(b->size == kRows);  // every batch is full
+      ++batches[b->epoch];
+      std::vector<std::string>& r = rows[b->epoch];
+      r.resize(kRows);
+      const int32_t* tokens = b->columns.at("tokens").data<int32_t>();
+      const int32_t* targets = b->columns.at("targets").data<int32_t>();
+      for (int64_t row = 0; row < kRows; ++row)
+        for (int64_t t = 0; t < kLength; ++t) {
+          r[static_cast<size_t>(row)].push_back(static_cast<char>(tokens[row * kLength + t]));
+          if (t > 0) CHECK(targets[row * kLength + t - 1] == tokens[row * kLength + t]);
+        }
+    }
+    REQUIRE(rows.size() == 2);
+    CHECK(batches[0] == per_stream);
+    CHECK(rows[0] == rows[1]);  // every epoch starts the streams again
+    for (int64_t row = 0; row < kRows; ++row) {
+      const int64_t stream = w * kRows + row;
+      INFO("worker " << w << " row " << row);
+      CHECK(rows[0][static_cast<size_t>(row)] ==
+            records.substr(static_cast<size_t>(stream * per_stream * kLength), static_cast<size_t>(per_stream * kLength)));
+      all_streams.insert(rows[0][static_cast<size_t>(row)]);
+    }
+  }
+  CHECK(all_streams.size() == static_cast<size_t>(kWorkers * kRows));  // no two rows read the same text
+}
+
+TEST_CASE("contiguous streams refuse shuffling, and a corpus too small for the streams fails naming the counts") {
+  testing::IdxDir dir;
+  WriteTexts(dir, "small", 1, 21);  // 4 sequences of 5
+  SourceOptions text;
+  text.format = DataFormat::kText;
+  text.sequence_length = 5;
+  auto source = DataSource::Open(text, dir.path("small"));
+  REQUIRE(source.ok());
+  PipelineOptions o;
+  o.batch_size = 3;
+  o.contiguous = true;
+  o.shuffle_buffer = 10;
+  auto shuffled = Pipeline::Start(*source, o);
+  REQUIRE_FALSE(shuffled.ok());
+  CHECK_THAT(shuffled.status().message(), Catch::Contains("cannot be shuffled"));
+  o.shuffle_buffer = 0;
+  o.num_workers = 2;
+  auto p = Pipeline::Start(*source, o);
+  REQUIRE(p.ok());
+  auto b = (*p)->Next();
+  REQUIRE_FALSE(b.ok());
+  CHECK(b.status().code() == Code::kFailedPrecondition);
+  CHECK_THAT(b.status().message(), Catch::Contains("the 4 examples of"));
+  CHECK_THAT(b.status().message(), Catch::Contains("do not fill 6 streams (2 worker(s) x batch size 3)"));
+}

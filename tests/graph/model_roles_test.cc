@@ -209,3 +209,31 @@ TEST_CASE("a model lacking a role or an initializer is refused with the node nam
     CHECK(loaded.status().message().find("which is not an output of the graph") != std::string::npos);
   }
 }
+
+TEST_CASE("a state role is saved with the graph, and a malformed one is refused naming the node") {
+  SmallModel m;
+  Output h0 = Placeholder(m.g, DType::kFloat32, Shape{-1, 4}, "h0");
+  Output h = Tanh(m.x + h0);
+  REQUIRE(m.g.status().ok());
+  m.g.roles().states = {{h0.node, h}};
+  REQUIRE(ValidateModel(m.g).ok());
+  CHECK(IsStateInput(m.g, *h0.node));
+  CHECK_FALSE(IsStateInput(m.g, *m.x.node));
+  auto bytes = SerializeGraph(m.g);
+  REQUIRE(bytes.ok());
+  auto loaded = DeserializeGraph(*bytes, &m.reg);
+  REQUIRE(loaded.ok());
+  const Graph& g = **loaded;
+  REQUIRE(g.roles().states.size() == 1);
+  CHECK(g.roles().states[0].initial->name() == "h0");
+  CHECK(g.roles().states[0].final.node->name() == h.node->name());
+  CHECK(ValidateModel(g).ok());
+
+  m.g.roles().states = {{h0.node, m.logits}};  // [?, 3] is not the state's [?, 4]
+  CHECK_THAT(ValidateModel(m.g).message(), Catch::Contains("node 'h0' (op Placeholder): state: the final value"));
+  m.g.roles().states = {{h.node, h}};
+  CHECK_THAT(ValidateModel(m.g).message(), Catch::Contains("its initial value is not a Placeholder"));
+  Output fixed = Placeholder(m.g, DType::kFloat32, Shape{2, 4}, "fixed");
+  m.g.roles().states = {{fixed.node, h}};
+  CHECK_THAT(ValidateModel(m.g).message(), Catch::Contains("must be float32 [-1, ...] (the batch first)"));
+}

@@ -36,3 +36,26 @@ def test_save_and_load_keep_initializers_devices_and_roles(tmp_path, rng):
     assert np.all(np.abs(b.variable_value("W")) <= 0.2 + 1e-6)
     hx, hy = h.get_tensor_by_name("x:0"), h.get_tensor_by_name("y:0")
     assert a.run(loss, dict(zip([x, y], feeds))) == pytest.approx(b.run(roles["loss"], dict(zip([hx, hy], feeds))))
+
+
+def test_state_roles_are_saved_with_the_graph_and_a_contiguous_text_job_writes_its_key(tmp_path):
+    g = fp.Graph()
+    with g.as_default():
+        tokens = fp.placeholder(fp.float32, [None, 4], name="tokens")
+        y = fp.placeholder(fp.int32, [None], name="y")
+        h0 = fp.placeholder(fp.float32, [None, 4], name="h0")
+        W = fp.variable("W", [4, 3], init=fp.init.truncated_normal(stddev=0.1, seed=9))
+        h = fp.tanh(tokens + h0)
+        loss = fp.reduce_mean(fp.sparse_softmax_cross_entropy_with_logits(fp.matmul(h, W), y), name="loss")
+    g.set_roles({tokens: "tokens", y: "targets"}, loss, states={h0: h})
+    g.validate()
+    path = tmp_path / "model.graph"
+    g.save(path)
+    states = fp.Graph.load(path).roles()["states"]
+    assert {p.node: f.node for p, f in states.items()} == {"h0": h.node}
+    g.set_roles({tokens: "tokens", y: "targets"}, loss, states={h0: loss})  # a scalar is not a [None, 4] state
+    with pytest.raises(fp.Error, match="node 'h0' \\(op Placeholder\\): state: the final value"):
+        g.validate()
+
+    data = fp.data.text(str(tmp_path), feeds={tokens: "tokens", y: "targets"}, sequence_length=4, contiguous=True)
+    assert data.spec()["contiguous"] is True and data.spec()["shuffle"] is False

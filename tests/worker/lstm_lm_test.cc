@@ -13,35 +13,14 @@
 #include "worker/local_model.h"
 #include "worker/lstm_lm.h"
 #include "worker/models.h"
+#include "tiny_lstm_lm.h"
 
 using namespace flowps;
 
 namespace {
 
-ModelSpec Tiny(int64_t parts = 1) {
-  ModelSpec spec;
-  spec.kind = ModelKind::kLstmLm;
-  spec.vocab = 7;
-  spec.embedding = 3;
-  spec.layers = 2;
-  spec.hidden_size = 4;
-  spec.unroll = 5;
-  spec.softmax_parts = parts;
-  spec.seed = 3;
-  return spec;
-}
-
-// A batch of n random sequences over the tiny vocabulary.
-std::vector<std::pair<std::string, Tensor>> Batch(int64_t n, int64_t t, int64_t vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(vocab - 1));
-  Tensor tokens(DType::kInt32, Shape{n, t}), targets(DType::kInt32, Shape{n, t});
-  for (int64_t i = 0; i < n * t; ++i) {
-    tokens.data<int32_t>()[i] = id(rng);
-    targets.data<int32_t>()[i] = id(rng);
-  }
-  return {{"tokens", tokens}, {"targets", targets}};
-}
+using testing::RandomTextBatch;
+using testing::TinyLstmLm;
 
 std::unique_ptr<LocalModel> Create(const ModelSpec& spec, ThreadPool* pool, double clip_norm = 0) {
   OptimizerConfig optimizer;
@@ -87,7 +66,7 @@ Tensor Densify(const VariableGradient& g, const Shape& shape) {
 TEST_CASE("lstm_lm builds with each layer's nodes requesting its layer's device and the roles of a text model") {
   OpRegistry registry;
   REQUIRE(RegisterStandardOps(&registry).ok());
-  ModelSpec spec = Tiny(2);
+  ModelSpec spec = TinyLstmLm(2);
   spec.layer_devices = {"/device:cpu:0", "/device:cpu:1"};
   spec.softmax_devices = {"/device:cpu:2", "/device:cpu:3"};
   auto g = BuildBuiltinGraph(spec, &registry);
@@ -121,8 +100,8 @@ TEST_CASE("lstm_lm builds with each layer's nodes requesting its layer's device 
 
 TEST_CASE("a tiny lstm_lm with a split softmax has numerically correct gradients for every variable") {
   auto pool = NewAsioThreadPool(2);
-  auto m = Create(Tiny(3), pool.get());
-  const auto feeds = Batch(3, 5, 7, 11);
+  auto m = Create(TinyLstmLm(3), pool.get());
+  const auto feeds = RandomTextBatch(3, 5, 7, 11);
   auto grads = m->ComputeGradients(feeds);
   INFO(grads.status().ToString());
   REQUIRE(grads.ok());
@@ -155,8 +134,8 @@ TEST_CASE("a tiny lstm_lm with a split softmax has numerically correct gradients
 
 TEST_CASE("the split softmax's loss and logits equal the single softmax's for the same projection") {
   auto pool = NewAsioThreadPool(2);
-  auto single = Create(Tiny(1), pool.get());
-  auto split = Create(Tiny(3), pool.get());  // columns [0, 3), [3, 5), [5, 7)
+  auto single = Create(TinyLstmLm(1), pool.get());
+  auto split = Create(TinyLstmLm(3), pool.get());  // columns [0, 3), [3, 5), [5, 7)
   std::map<std::string, Tensor> values = Values(*single);
   const Tensor& w = values.at("softmax/W");
   const Tensor& b = values.at("softmax/b");
@@ -174,7 +153,7 @@ TEST_CASE("the split softmax's loss and logits equal the single softmax's for th
   }
   REQUIRE(single->SetVariables(values).ok());
   REQUIRE(split->SetVariables(parts).ok());
-  const auto feeds = Batch(4, 5, 7, 12);
+  const auto feeds = RandomTextBatch(4, 5, 7, 12);
   CHECK(Loss(*split, feeds) == Approx(Loss(*single, feeds)).epsilon(1e-5));
   auto a = single->Fetch(feeds, {Output{single->model().graph->FindNode("logits"), 0}});
   auto c = split->Fetch(feeds, {Output{split->model().graph->FindNode("logits"), 0}});
@@ -186,9 +165,9 @@ TEST_CASE("the split softmax's loss and logits equal the single softmax's for th
 
 TEST_CASE("optimizer.clip_norm clips a batch's gradients to that global norm, and leaves smaller ones alone") {
   auto pool = NewAsioThreadPool(2);
-  const auto feeds = Batch(3, 5, 7, 13);
+  const auto feeds = RandomTextBatch(3, 5, 7, 13);
   auto global_norm = [&](double clip) {
-    auto m = Create(Tiny(2), pool.get(), clip);
+    auto m = Create(TinyLstmLm(2), pool.get(), clip);
     auto g = m->ComputeGradients(feeds);
     REQUIRE(g.ok());
     double sq = 0;
@@ -204,7 +183,7 @@ TEST_CASE("optimizer.clip_norm clips a batch's gradients to that global norm, an
 
 TEST_CASE("a sample continues the prompt with bytes drawn from the model, the same for the same seed") {
   auto pool = NewAsioThreadPool(2);
-  ModelSpec spec = Tiny();
+  ModelSpec spec = TinyLstmLm();
   spec.vocab = 128;
   auto m = Create(spec, pool.get());
   SampleOptions options;
