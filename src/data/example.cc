@@ -44,6 +44,24 @@ void RecordBlock::Reset(const Schema& schema) {
   size = 0;
 }
 
+void RecordBlock::ResetLike(const RecordBlock& other) {
+  columns.resize(other.columns.size());
+  for (size_t c = 0; c < columns.size(); ++c) {
+    columns[c].values.clear();
+    columns[c].ends.clear();
+    columns[c].row_bytes = other.columns[c].row_bytes;
+  }
+  size = 0;
+}
+
+void RecordBlock::AppendRecord(const RecordBlock& from, int64_t i) {
+  for (size_t c = 0; c < columns.size(); ++c) {
+    const std::string_view v = from.Record(c, i);
+    if (!v.empty()) std::memcpy(Grow(c, v.size()), v.data(), v.size());
+  }
+  EndRecord();
+}
+
 void RecordBlock::Truncate(int64_t n) {
   const size_t records = static_cast<size_t>(n);
   for (Column& col : columns) {

@@ -107,6 +107,10 @@ struct RecordBlock {
 
   // Empties the block for records of `schema`.
   void Reset(const Schema& schema);
+  // Empties the block for records of the schema of `other`.
+  void ResetLike(const RecordBlock& other);
+  // Appends a copy of record i of `from` (a block of the same schema).
+  void AppendRecord(const RecordBlock& from, int64_t i);
   // Record i's raw values in column c.
   std::string_view Record(size_t c, int64_t i) const {
     const Column& col = columns[c];

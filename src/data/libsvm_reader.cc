@@ -6,6 +6,7 @@
 #include "data/chunked_lines.h"
 #include "data/parse_number.h"
 #include "data/record_reader.h"
+#include "data/simd_fields.h"
 
 namespace flowps::data {
 namespace {
@@ -48,20 +49,50 @@ class LibsvmLines {
       std::fill(dense, dense + dense_dim_, 0.f);
     }
     PairBuffer pairs(out);
+    auto add = [&](int64_t id, float value) {
+      if (dense == nullptr) {
+        pairs.Add(id, value);
+        return true;
+      }
+      if (id < 0 || id >= dense_dim_) return false;
+      dense[id] = value;
+      return true;
+    };
     for (b = e + 1;;) {
       const char* colon = split.Next();
       if (colon == end || *colon != ':') return false;
       const char* after = split.Next();
       if (after != end && *after != ' ') return false;
+      if constexpr (kFieldBatches) {
+        // Two pairs at once (simd_fields.h): ids in fields 0 and 2, values in 1 and 3.
+        if (after != end) {
+          const char* colon2 = split.Next();
+          if (colon2 == end || *colon2 != ':') return false;
+          const char* after2 = split.Next();
+          if (after2 != end && *after2 != ' ') return false;
+          const char* begins[4] = {b, colon + 1, after + 1, colon2 + 1};
+          const char* ends[4] = {colon, after, colon2, after2};
+          Decimals4 d;
+          ParseDecimals4(begins, ends, &d);
+          if (d.exact && d.integers02) {
+            if (!add(static_cast<int64_t>(d.m[0]), d.values[1]) || !add(static_cast<int64_t>(d.m[2]), d.values[3]))
+              return false;
+          } else {
+            int64_t id0, id1;
+            float v0, v1;
+            if (!ParseIdField(begins[0], ends[0], &id0) || !ParseFieldExact(begins[1], ends[1], &v0) ||
+                !ParseIdField(begins[2], ends[2], &id1) || !ParseFieldExact(begins[3], ends[3], &v1) ||
+                !add(id0, v0) || !add(id1, v1))
+              return false;
+          }
+          if (after2 == end) break;
+          b = after2 + 1;
+          continue;
+        }
+      }
       int64_t id;
       float value;
-      if (!ParseIdField(b, colon, &id) || !ParseFieldExact(colon + 1, after, &value)) return false;
-      if (dense != nullptr) {
-        if (id < 0 || id >= dense_dim_) return false;
-        dense[id] = value;
-      } else {
-        pairs.Add(id, value);
-      }
+      if (!ParseIdField(b, colon, &id) || !ParseFieldExact(colon + 1, after, &value) || !add(id, value)) return false;
       if (after == end) break;
       b = after + 1;
     }

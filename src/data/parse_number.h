@@ -294,6 +294,30 @@ class FieldSplitter {
     mask_ &= mask_ - 1;
     return sep;
   }
+  // The ends of the next four fields (Next() four times); false when the
+  // text ends before the fourth (the ends then are unspecified).
+  bool Next4(const char* ends[4]) {
+    if (__builtin_popcountll(mask_) >= 4) {  // the common case: no branch per field
+      for (int k = 0; k < 4; ++k) {
+        ends[k] = block_ + __builtin_ctzll(mask_);
+        mask_ &= mask_ - 1;
+      }
+      return true;
+    }
+    for (int k = 0; k < 4; ++k)
+      if ((ends[k] = Next()) == nullptr) return false;
+    return true;
+  }
+  // Drops the separators before q, a field's start that the caller reached
+  // by other means (q at most the text's end).
+  void SkipTo(const char* q) {
+    while (!last_block_ && q - block_ >= 64) {
+      block_ += 64;
+      Load();
+    }
+    const size_t off = static_cast<size_t>(q - block_);
+    mask_ &= off >= 64 ? 0 : ~uint64_t{0} << off;
+  }
 
  private:
   void Load() {

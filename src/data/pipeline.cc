@@ -61,42 +61,141 @@ class RecordCursor {
 
 }  // namespace
 
+std::shared_ptr<RecordBlock> BlockPool::Acquire(const RecordBlock* like) {
+  for (const std::shared_ptr<RecordBlock>& b : blocks_)
+    if (b.use_count() == 1) return b;
+  auto block = std::make_shared<RecordBlock>();
+  if (like != nullptr) {
+    block->ResetLike(*like);
+    for (size_t c = 0; c < like->columns.size(); ++c) {
+      block->columns[c].values.reserve(like->columns[c].values.capacity());
+      block->columns[c].ends.reserve(like->columns[c].ends.capacity());
+    }
+  }
+  blocks_.push_back(std::move(block));
+  return blocks_.back();
+}
+
 void ShuffleBuffer::Restart(uint64_t seed) {
   rng_.seed(seed);
   held_ = 0;
+  held_blocks_.clear();
+  free_handles_.clear();
+  last_block_ = nullptr;
+  held_rows_ = 0;
+  release_drawn_ = false;
 }
 
-const Example* ShuffleBuffer::Add(const RecordBlock& block, int64_t i) {
+uint32_t ShuffleBuffer::Hold(const std::shared_ptr<RecordBlock>& block) {
+  if (block.get() == last_block_) return last_handle_;
+  uint32_t h;
+  if (!free_handles_.empty()) {
+    h = free_handles_.back();
+    free_handles_.pop_back();
+  } else {
+    h = static_cast<uint32_t>(held_blocks_.size());
+    held_blocks_.emplace_back();
+  }
+  held_blocks_[h] = {block, 0};
+  held_rows_ += block->size;
+  last_block_ = block.get();
+  last_handle_ = h;
+  return h;
+}
+
+void ShuffleBuffer::Release(uint32_t handle) {
+  Held& held = held_blocks_[handle];
+  if (--held.live > 0) return;
+  held_rows_ -= held.block->size;
+  if (held.block.get() == last_block_) last_block_ = nullptr;
+  held.block.reset();
+  free_handles_.push_back(handle);
+}
+
+void ShuffleBuffer::Compact() {
+  // The blocks at most half of whose records are still held, or, when
+  // those would free too little, every block but the one being added from.
+  std::vector<char> move(held_blocks_.size(), 0);
+  int64_t freed = 0;
+  for (int all = 0; all < 2 && freed * 4 < static_cast<int64_t>(capacity_); ++all) {
+    freed = 0;
+    for (size_t h = 0; h < held_blocks_.size(); ++h) {
+      const Held& b = held_blocks_[h];
+      move[h] = b.block != nullptr && b.block.get() != last_block_ && (all == 1 || b.live * 2 <= b.block->size);
+      if (move[h]) freed += b.block->size - b.live;
+    }
+  }
+  if (freed == 0) return;
+  std::shared_ptr<RecordBlock> into = pool_->Acquire();
+  into->ResetLike(*held_blocks_[slots_[0].handle].block);
+  for (size_t c = 0; c < into->columns.size(); ++c) {
+    // Room for every held record without growing step by step (a ragged column's values: its share).
+    const RecordBlock::Column& like = held_blocks_[slots_[0].handle].block->columns[c];
+    into->columns[c].values.reserve(like.row_bytes > 0 ? held_ * like.row_bytes : held_ * like.values.size() / std::max<size_t>(like.ends.size(), 1));
+    if (like.row_bytes == 0) into->columns[c].ends.reserve(held_);
+  }
+  const uint32_t into_handle = static_cast<uint32_t>(held_blocks_.size());
+  for (size_t s = 0; s < held_; ++s) {
+    Slot& slot = slots_[s];
+    if (!move[slot.handle]) continue;
+    into->AppendRecord(*held_blocks_[slot.handle].block, slot.row);
+    slot = {into_handle, static_cast<uint32_t>(into->size - 1)};
+  }
+  for (size_t h = 0; h < move.size(); ++h) {
+    if (!move[h]) continue;
+    held_rows_ -= held_blocks_[h].block->size;
+    held_blocks_[h] = Held{};
+    free_handles_.push_back(static_cast<uint32_t>(h));
+  }
+  held_blocks_.push_back({into, into->size});
+  held_rows_ += into->size;
+}
+
+RecordRef ShuffleBuffer::Add(const std::shared_ptr<RecordBlock>& block, int64_t i) {
+  if (release_drawn_) {
+    Release(drawn_handle_);
+    release_drawn_ = false;
+  }
+  const int64_t adding = block.get() == last_block_ ? 0 : block->size;
+  if (held_ > 0 && held_rows_ + adding > 2 * static_cast<int64_t>(capacity_) + block->size) Compact();
+  const uint32_t h = Hold(block);
+  ++held_blocks_[h].live;
+  const Slot slot{h, static_cast<uint32_t>(i)};
   if (held_ < capacity_) {
-    if (slots_.size() == held_) slots_.emplace_back();
-    slots_[held_++].Assign(block, i);
-    return nullptr;
+    if (slots_.size() == held_) slots_.push_back(slot);
+    else slots_[held_] = slot;
+    ++held_;
+    return {};
   }
   const size_t j = std::uniform_int_distribution<size_t>(0, held_ - 1)(rng_);
-  std::swap(drawn_, slots_[j]);
-  slots_[j].Assign(block, i);
-  return &drawn_;
+  const Slot drawn = slots_[j];
+  slots_[j] = slot;
+  release_drawn_ = true;
+  drawn_handle_ = drawn.handle;
+  return {held_blocks_[drawn.handle].block.get(), drawn.row};
 }
 
-void ShuffleBuffer::Drain(const std::function<void(const Example&)>& sink) {
+void ShuffleBuffer::Drain(const std::function<void(const RecordBlock&, int64_t)>& sink) {
   std::shuffle(slots_.begin(), slots_.begin() + static_cast<std::ptrdiff_t>(held_), rng_);
-  for (size_t i = 0; i < held_; ++i) sink(slots_[i]);
-  held_ = 0;
+  for (size_t i = 0; i < held_; ++i) sink(*held_blocks_[slots_[i].handle].block, slots_[i].row);
+  Restart(rng_());
 }
 
-Status ReadShard(const DataSource& source, const ShardPlan& plan, const std::vector<size_t>& order,
-                 const std::function<bool(const RecordBlock&, int64_t)>& sink) {
+Status ReadShard(const DataSource& source, const ShardPlan& plan, const std::vector<size_t>& order, BlockPool* pool,
+                 const std::function<bool(const std::shared_ptr<RecordBlock>&, int64_t)>& sink) {
   int64_t record = 0;
-  RecordBlock block;
+  std::shared_ptr<RecordBlock> block;
   for (size_t f : order) {
     FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<RecordReader> reader, source.OpenFile(f));
     for (;;) {
+      // A block the sink still holds (the pool's reference, ours, and its) is left to it.
+      if (block == nullptr || block.use_count() > 2) block = pool->Acquire(block.get());
       // The records before a malformed one are delivered, then its error.
-      Status read = reader->NextBlock(&block);
-      for (int64_t i = 0; i < block.size; ++i)
+      Status read = reader->NextBlock(block.get());
+      for (int64_t i = 0; i < block->size; ++i)
         if (record++ % plan.record_stride == plan.record_offset && !sink(block, i)) return Status::OK();
       FLOWPS_RETURN_IF_ERROR(read);
-      if (block.size == 0) break;
+      if (block->size == 0) break;
     }
   }
   return Status::OK();
@@ -105,7 +204,8 @@ Status ReadShard(const DataSource& source, const ShardPlan& plan, const std::vec
 StatusOr<int64_t> CountShardExamples(const DataSource& source, int worker, int num_workers) {
   FLOWPS_ASSIGN_OR_RETURN(ShardPlan plan, PlanShard(source.files().size(), worker, num_workers));
   int64_t n = 0;
-  FLOWPS_RETURN_IF_ERROR(ReadShard(source, plan, plan.files, [&](const RecordBlock&, int64_t) {
+  BlockPool pool;
+  FLOWPS_RETURN_IF_ERROR(ReadShard(source, plan, plan.files, &pool, [&](const std::shared_ptr<RecordBlock>&, int64_t) {
     ++n;
     return true;
   }));
@@ -147,7 +247,7 @@ StatusOr<std::unique_ptr<Pipeline>> Pipeline::Start(DataSource source, PipelineO
 }
 
 Pipeline::Pipeline(DataSource source, PipelineOptions options, ShardPlan plan)
-    : source_(std::move(source)), options_(options), plan_(std::move(plan)), buffer_(options.shuffle_buffer) {}
+    : source_(std::move(source)), options_(options), plan_(std::move(plan)), buffer_(options.shuffle_buffer, &pool_) {}
 
 Pipeline::~Pipeline() {
   {
@@ -227,21 +327,21 @@ Status Pipeline::RunEpoch(int64_t epoch) {
     ++examples;
     if (batch.full() && !Push(batch.Take(epoch), &began_ns)) stopping = true;
   };
-  Status read = ReadShard(source_, plan_, order, [&](const RecordBlock& block, int64_t i) {
+  Status read = ReadShard(source_, plan_, order, &pool_, [&](const std::shared_ptr<RecordBlock>& block, int64_t i) {
     if (!shuffle) {
-      batch.Add(block, i);
+      batch.Add(*block, i);
       added();
-    } else if (const Example* drawn = buffer_.Add(block, i)) {
-      batch.Add(*drawn);
+    } else if (const RecordRef drawn = buffer_.Add(block, i); drawn.block != nullptr) {
+      batch.Add(*drawn.block, drawn.row);
       added();
     }
     return !stopping;
   });
   FLOWPS_RETURN_IF_ERROR(read);
   if (!stopping)
-    buffer_.Drain([&](const Example& e) {
+    buffer_.Drain([&](const RecordBlock& block, int64_t i) {
       if (stopping) return;
-      batch.Add(e);
+      batch.Add(block, i);
       added();
     });
   if (!stopping && examples == 0)

@@ -51,34 +51,79 @@ struct PipelineOptions {
   bool contiguous = false;        // rows are streams (above); REQUIRES shuffle_buffer <= 1
 };
 
-// A streaming shuffle: holds up to `capacity` records and, once full, gives
-// back a uniformly drawn one for each one added. Its slots keep their
-// storage, so it allocates nothing once each has held a record as large.
-// Not thread-safe.
-class ShuffleBuffer {
+// Record blocks to read into, shared by the reader and a ShuffleBuffer that
+// keeps blocks whose records it still holds: Acquire gives a block nobody
+// else holds (a used one, its storage kept, when there is one; a new one
+// with room for as many bytes per column as `like` holds, so that filling
+// it does not grow it step by step). Not thread-safe.
+class BlockPool {
  public:
-  explicit ShuffleBuffer(int64_t capacity) : capacity_(static_cast<size_t>(capacity)) {}
-  // Empties the buffer (keeping its storage) and seeds its draws.
-  void Restart(uint64_t seed);
-  // Adds record i of `block`. When the buffer was full: the drawn record,
-  // valid until the next call; otherwise nullptr.
-  const Example* Add(const RecordBlock& block, int64_t i);
-  // Gives back every held record in random order and empties the buffer.
-  void Drain(const std::function<void(const Example&)>& sink);
+  std::shared_ptr<RecordBlock> Acquire(const RecordBlock* like = nullptr);
 
  private:
+  std::vector<std::shared_ptr<RecordBlock>> blocks_;
+};
+
+// A record held where it was read: row `row` of `block`.
+struct RecordRef {
+  const RecordBlock* block = nullptr;
+  int64_t row = 0;
+};
+
+// A streaming shuffle: holds up to `capacity` records and, once full, gives
+// back a uniformly drawn one for each one added. It holds them by reference,
+// in the blocks they were read into (which it keeps alive), and shuffles the
+// references: a record is copied once, from its block into the batch.
+// Blocks whose records are mostly drawn are compacted (their remaining
+// records copied into one block of the pool) once the blocks held hold more
+// than twice `capacity` records, so memory stays within about twice that of
+// `capacity` records plus one block. The draws (a std::mt19937_64 seeded by
+// Restart) are the same as those of a buffer of copies. Not thread-safe.
+class ShuffleBuffer {
+ public:
+  ShuffleBuffer(int64_t capacity, BlockPool* pool) : capacity_(static_cast<size_t>(capacity)), pool_(pool) {}
+  // Empties the buffer and seeds its draws.
+  void Restart(uint64_t seed);
+  // Adds record i of `block`. When the buffer was full: the drawn record,
+  // valid until the next call; otherwise a RecordRef without a block.
+  RecordRef Add(const std::shared_ptr<RecordBlock>& block, int64_t i);
+  // Gives back every held record in random order and empties the buffer.
+  void Drain(const std::function<void(const RecordBlock&, int64_t)>& sink);
+  // The records of the blocks it holds, drawn or not (its memory).
+  int64_t held_rows() const { return held_rows_; }
+
+ private:
+  struct Held {
+    std::shared_ptr<RecordBlock> block;  // null: a free handle
+    int64_t live = 0;                    // the slots that refer to it
+  };
+  struct Slot {
+    uint32_t handle;  // into held_blocks_
+    uint32_t row;
+  };
+  uint32_t Hold(const std::shared_ptr<RecordBlock>& block);
+  void Release(uint32_t handle);  // one slot fewer refers to it
+  void Compact();
+
   size_t capacity_;
+  BlockPool* pool_;
   std::mt19937_64 rng_;
-  std::vector<Example> slots_;  // the first held_ hold records
+  std::vector<Slot> slots_;  // the first held_ hold records
   size_t held_ = 0;
-  Example drawn_;
+  std::vector<Held> held_blocks_;
+  std::vector<uint32_t> free_handles_;
+  const RecordBlock* last_block_ = nullptr;  // the block of the last Add, and its handle
+  uint32_t last_handle_ = 0;
+  int64_t held_rows_ = 0;        // the records of the blocks held, drawn or not
+  bool release_drawn_ = false;   // the record drawn last call is released on the next
+  uint32_t drawn_handle_ = 0;
 };
 
 // Reads the shard `plan` of `source` once, in the file order `order` (indexes
-// into source.files()), calling sink(block, i) for each of its records. Stops
-// early, OK, when sink returns false.
-Status ReadShard(const DataSource& source, const ShardPlan& plan, const std::vector<size_t>& order,
-                 const std::function<bool(const RecordBlock&, int64_t)>& sink);
+// into source.files()), into blocks of `pool`, calling sink(block, i) for each
+// of its records. Stops early, OK, when sink returns false.
+Status ReadShard(const DataSource& source, const ShardPlan& plan, const std::vector<size_t>& order, BlockPool* pool,
+                 const std::function<bool(const std::shared_ptr<RecordBlock>&, int64_t)>& sink);
 
 // The examples of worker `worker` of `num_workers` in one epoch: reads (and
 // so checks) every record of its shard once.
@@ -111,6 +156,7 @@ class Pipeline {
   bool Push(StatusOr<ColumnBatch> item, int64_t* began_ns);
   bool Queue(StatusOr<ColumnBatch> item);  // false when stopping
 
+  BlockPool pool_;                            // the thread's
   ShuffleBuffer buffer_;                      // the thread's
 
   DataSource source_;

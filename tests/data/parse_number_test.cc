@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/parse_number.h"
+#include "data/simd_fields.h"
 
 using namespace flowps::data;
 
@@ -253,5 +254,83 @@ TEST_CASE("a whole field reads to the same float as ParseNumberAt when it reads 
     INFO("field '" << field << "'");
     REQUIRE(ParseFieldExact(p, e, &fast) == want);
     if (want) REQUIRE(Bits(fast) == Bits(slow));
+  }
+}
+
+TEST_CASE("four fields parsed at once read as each field alone, or are all left to it") {
+  std::mt19937_64 rng(23);
+  int decided = 0;
+  for (int i = 0; i < 100000; ++i) {
+    // Four fields of a csv line (sometimes one of them the line's last), padded as the chunks are.
+    std::string text;
+    size_t begin[4], end[4];
+    for (int k = 0; k < 4; ++k) {
+      begin[k] = text.size();
+      switch (rng() % 4) {
+        case 0: text += std::to_string(rng() % 10); break;
+        case 1: text += RandomField(rng); break;
+        default: {
+          char buf[32];
+          const float f = static_cast<float>(static_cast<int>(rng() % 2001) - 1000) / static_cast<float>(1 + rng() % 999);
+          text.append(buf, std::to_chars(buf, buf + sizeof buf, f).ptr);
+        }
+      }
+      end[k] = text.size();
+      text += ',';
+    }
+    text.append(64, '7');
+    const char* b[4];
+    const char* e[4];
+    for (int k = 0; k < 4; ++k) b[k] = text.data() + begin[k], e[k] = text.data() + end[k];
+    Decimals4 d;
+    ParseDecimals4(b, e, &d);
+    bool want_exact = true;
+    for (int k = 0; k < 4; ++k) {
+      const long length = e[k] - b[k];
+      PlainNumber n;
+      float f;
+      if (!(length > 0 && length < 16 && PlainDecimal16(b[k], static_cast<int>(length), &n) && DecimalToFloat(n, &f)))
+        want_exact = false;
+    }
+    INFO("fields '" << std::string(b[0], e[3]) << "'");
+    REQUIRE(d.exact == (kFieldBatches && want_exact));
+    if (!d.exact) continue;
+    ++decided;
+    for (int k = 0; k < 4; ++k) {
+      float want = -7;
+      REQUIRE(ParseFieldExact(b[k], e[k], &want));
+      REQUIRE(Bits(d.values[k]) == Bits(want));
+      PlainNumber n;
+      REQUIRE(PlainDecimal16(b[k], static_cast<int>(e[k] - b[k]), &n));
+      CHECK(d.m[k] == n.m);
+    }
+    const bool integers = std::string(b[0], e[0]).find_first_of(".-") == std::string::npos &&
+                          std::string(b[2], e[2]).find_first_of(".-") == std::string::npos;
+    CHECK(d.integers02 == integers);
+  }
+  if (kFieldBatches) CHECK(decided > 10000);
+}
+
+TEST_CASE("a run of lone digits reads as its fields, and stops at the first other field or at its limit") {
+  std::mt19937_64 rng(29);
+  for (int i = 0; i < 20000; ++i) {
+    std::string text;
+    const int lone = static_cast<int>(rng() % 20);
+    for (int k = 0; k < lone; ++k) text += std::to_string(rng() % 10) + ",";
+    text += rng() % 2 ? RandomField(rng) + "," : std::string(rng() % 2 ? "5\n" : "");
+    const size_t size = text.size();
+    text.append(64, ',');
+    const size_t limit = std::min<size_t>(16, rng() % 3 == 0 ? rng() % 17 : size / 2);
+    float out[16];
+    const size_t n = LoneDigitRun(text.data(), limit, out);
+    INFO("text '" << text.substr(0, size) << "' limit " << limit);
+    if (!kFieldBatches) {
+      CHECK(n == 0);
+      continue;
+    }
+    size_t want = 0;
+    while (want < limit && IsDigit(text[2 * want]) && text[2 * want + 1] == ',') ++want;
+    REQUIRE(n == want);
+    for (size_t k = 0; k < n; ++k) CHECK(out[k] == static_cast<float>(text[2 * k] - '0'));
   }
 }

@@ -3,6 +3,9 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <algorithm>
+#include <cstring>
+#include <random>
 #include <set>
 
 #include "data/pipeline.h"
@@ -193,6 +196,62 @@ TEST_CASE("libsvm batches carry each example's ids and values between its offset
     }
   }
   CHECK(k == 11);
+}
+
+TEST_CASE("the shuffle buffer draws as a buffer of copies would, while it compacts the blocks it holds") {
+  // Blocks of 1 to 300 records (a dense column: the record's number; a
+  // ragged one: as many values as number % 3), added one by one.
+  Schema schema = {{"x", DType::kInt64, {}, ""}, {"r", DType::kInt32, {}, "offsets"}};
+  for (int64_t capacity : {1, 7, 50, 400}) {
+    std::mt19937_64 sizes(static_cast<uint64_t>(capacity));
+    BlockPool pool;
+    ShuffleBuffer buffer(capacity, &pool);
+    buffer.Restart(99);
+    // The buffer of copies it replaced, with the same draws.
+    std::mt19937_64 rng(99);
+    std::vector<int64_t> copies;
+    std::vector<int64_t> got, want;
+    auto check = [&](const RecordBlock& b, int64_t i) {
+      int64_t x;
+      std::memcpy(&x, b.Record(0, i).data(), sizeof x);
+      CHECK(b.Record(1, i).size() == static_cast<size_t>(x % 3) * sizeof(int32_t));
+      got.push_back(x);
+    };
+    int64_t next = 0, max_held = 0;
+    for (int blocks = 0; blocks < 60; ++blocks) {
+      auto block = std::make_shared<RecordBlock>();
+      block->Reset(schema);
+      const int64_t n = 1 + static_cast<int64_t>(sizes() % 300);
+      for (int64_t i = 0; i < n; ++i, ++next) {
+        std::memcpy(block->Grow(0, sizeof next), &next, sizeof next);
+        for (int64_t v = 0; v < next % 3; ++v) {
+          const int32_t value = static_cast<int32_t>(v);
+          std::memcpy(block->Grow(1, sizeof value), &value, sizeof value);
+        }
+        block->EndRecord();
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t x = next - n + i;
+        if (static_cast<int64_t>(copies.size()) < capacity) {
+          copies.push_back(x);
+        } else {
+          const size_t j = std::uniform_int_distribution<size_t>(0, copies.size() - 1)(rng);
+          want.push_back(copies[j]);
+          copies[j] = x;
+        }
+        const RecordRef drawn = buffer.Add(block, i);
+        if (drawn.block != nullptr) check(*drawn.block, drawn.row);
+        max_held = std::max(max_held, buffer.held_rows());
+      }
+    }
+    std::shuffle(copies.begin(), copies.end(), rng);
+    want.insert(want.end(), copies.begin(), copies.end());
+    buffer.Drain(check);
+    INFO("capacity " << capacity);
+    CHECK(got == want);
+    // Twice the capacity, the block being added from and the one before it.
+    CHECK(max_held <= 2 * capacity + 2 * 300);
+  }
 }
 
 namespace {

@@ -422,3 +422,75 @@ TEST_CASE("csv values and libsvm ids and values read as the one-number parser re
   CHECK(ids == want_ids);
   CHECK(values == want_bits);
 }
+
+TEST_CASE("csv rows of runs of lone digits and decimals read field for field as the one-number parser reads them") {
+  testing::IdxDir dir;
+  std::mt19937_64 rng(31);
+  constexpr int kFields = 61, kRows = 300;
+  for (int label_at : {0, 29, kFields - 1}) {
+    std::string csv;
+    for (int i = 0; i < kFields; ++i) csv += (i > 0 ? "," : "") + (i == label_at ? std::string("label") : "f" + std::to_string(i));
+    csv += "\n";
+    std::vector<float> want;
+    for (int r = 0; r < kRows; ++r) {
+      // Runs of lone digits (images: the background), decimals as the
+      // converters print them, negatives, and now and then another form.
+      int run = 0;
+      for (int i = 0; i < kFields; ++i) {
+        if (i > 0) csv += ',';
+        if (i == label_at) {
+          csv += std::to_string(r % 10);
+          continue;
+        }
+        std::string v;
+        if (run == 0 && rng() % 3 == 0) run = 1 + static_cast<int>(rng() % 24);
+        if (run > 0) {
+          --run;
+          v = std::to_string(rng() % 10);
+        } else if (rng() % 40 == 0) {
+          v = RandomNumber(rng);
+        } else {
+          char buf[32];
+          const float f = static_cast<float>(static_cast<int>(rng() % 512) - 100) / 255.0f;
+          v.assign(buf, std::to_chars(buf, buf + sizeof buf, f).ptr);
+        }
+        csv += v;
+        float f = 0;
+        REQUIRE(ParseNumber(v, &f));
+        want.push_back(f);
+      }
+      csv += r % 7 == 0 ? "\r\n" : "\n";
+    }
+    auto reader = OpenCsvReader(dir.WriteText("runs" + std::to_string(label_at) + ".csv", csv), "label", 1);
+    REQUIRE(reader.ok());
+    auto rows = ReadAll(**reader);
+    REQUIRE(rows.size() == kRows);
+    for (int r = 0; r < kRows; ++r) {
+      CHECK(rows[r].Values<int32_t>(1)[0] == r % 10);
+      for (int i = 0; i < kFields - 1; ++i) {
+        INFO("label at " << label_at << " row " << r << " feature " << i);
+        REQUIRE(FloatBits(rows[r].Values<float>(0)[i]) == FloatBits(want[static_cast<size_t>(r * (kFields - 1) + i)]));
+      }
+    }
+  }
+  // A bad field inside a run, inside a batch of decimals, or a row a field short: the same errors as ever.
+  std::string zeros;
+  for (int i = 0; i < 30; ++i) zeros += "0,";
+  const std::string header = "label" + [] {
+    std::string h;
+    for (int i = 0; i < 40; ++i) h += ",f" + std::to_string(i);
+    return h;
+  }() + "\n";
+  const std::string good = "1," + zeros + "0.5,0.25,-0.125,0.75,1,0.1,0.2,0.3,0.4,0\n";
+  std::string bad_run = good;
+  bad_run[2 + 2 * 17] = 'z';
+  std::string bad_decimal = good;
+  bad_decimal.replace(bad_decimal.find("0.25"), 4, "0.2.5");
+  const std::string short_row = "1," + zeros + "0.5,0.25,-0.125,0.75,1,0.1,0.2,0.3,0.4\n";
+  CHECK(FirstError(OpenCsvReader(dir.WriteText("b1.csv", header + good + bad_run), "label", 1)) ==
+        dir.path("b1.csv") + ":3: column 'f17' holds 'z', not a number");
+  CHECK(FirstError(OpenCsvReader(dir.WriteText("b2.csv", header + good + good + bad_decimal), "label", 1)) ==
+        dir.path("b2.csv") + ":4: column 'f31' holds '0.2.5', not a number");
+  CHECK(FirstError(OpenCsvReader(dir.WriteText("b3.csv", header + short_row), "label", 1)) ==
+        dir.path("b3.csv") + ":2: 40 fields, but the header has 41");
+}

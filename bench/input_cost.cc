@@ -1,0 +1,68 @@
+// flowps-input-cost: reads one csv or libsvm file through its reader alone
+// (one thread, no pipeline) or through the whole pipeline (parser threads,
+// shuffle buffer 10000, batches of 64, one epoch) and prints the records.
+// A driver for instruction counts that the machine's load does not change:
+//   valgrind --tool=callgrind build/bench/flowps-input-cost reader csv data.csv
+// minus the same run on a file of one record, divided by the records
+// (docs/PERFORMANCE.md, input). Not a benchmark of time: `flowps bench input`.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "data/data_source.h"
+#include "data/pipeline.h"
+#include "data/record_reader.h"
+
+namespace {
+
+using namespace flowps;
+
+StatusOr<int64_t> Drain(const std::string& mode, DataFormat format, const std::string& path) {
+  int64_t records = 0;
+  if (mode == "reader") {
+    std::unique_ptr<data::RecordReader> reader;
+    if (format == DataFormat::kCsv) {
+      FLOWPS_ASSIGN_OR_RETURN(reader, data::OpenCsvReader(path, "label", 1));
+    } else {
+      FLOWPS_ASSIGN_OR_RETURN(reader, data::OpenLibsvmReader(path, 0, 1));
+    }
+    data::RecordBlock block;
+    do {
+      FLOWPS_RETURN_IF_ERROR(reader->NextBlock(&block));
+      records += block.size;
+    } while (block.size > 0);
+    return records;
+  }
+  data::SourceOptions options;
+  options.format = format;
+  FLOWPS_ASSIGN_OR_RETURN(data::DataSource source, data::DataSource::Open(options, path));
+  data::PipelineOptions once;
+  once.batch_size = 64;
+  once.shuffle_buffer = 10000;
+  once.epochs = 1;
+  FLOWPS_ASSIGN_OR_RETURN(std::unique_ptr<data::Pipeline> pipe, data::Pipeline::Start(source, once));
+  for (;;) {
+    StatusOr<data::ColumnBatch> b = pipe->Next();
+    if (!b.ok() && b.status().code() == Code::kOutOfRange) return records;
+    if (!b.ok()) return b.status();
+    records += b->size;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4 || (std::strcmp(argv[1], "reader") != 0 && std::strcmp(argv[1], "pipeline") != 0) ||
+      (std::strcmp(argv[2], "csv") != 0 && std::strcmp(argv[2], "libsvm") != 0)) {
+    std::fprintf(stderr, "usage: flowps-input-cost reader|pipeline csv|libsvm FILE\n");
+    return 2;
+  }
+  const flowps::DataFormat format = std::strcmp(argv[2], "csv") == 0 ? flowps::DataFormat::kCsv : flowps::DataFormat::kLibsvm;
+  flowps::StatusOr<int64_t> records = Drain(argv[1], format, argv[3]);
+  if (!records.ok()) {
+    std::fprintf(stderr, "flowps-input-cost: %s\n", records.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("%lld records\n", static_cast<long long>(*records));
+  return 0;
+}
