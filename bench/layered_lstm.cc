@@ -8,21 +8,13 @@
 namespace flowps {
 namespace {
 
-using kernels::InitializerKind;
 using kernels::InitializerSpec;
-
-InitializerSpec Glorot(uint64_t seed) {
-  InitializerSpec s;
-  s.kind = InitializerKind::kGlorotUniform;
-  s.seed = seed;
-  return s;
-}
 
 // One LSTM layer over the steps; returns its output at every step.
 std::vector<Output> LstmLayer(Graph& g, const std::vector<Output>& in, int64_t in_width, int64_t hidden,
                               uint64_t seed) {
-  Output wx = Variable(g, "Wx", Shape{in_width, 4 * hidden}, Glorot(seed));
-  Output wh = Variable(g, "Wh", Shape{hidden, 4 * hidden}, Glorot(seed + 1));
+  Output wx = Variable(g, "Wx", Shape{in_width, 4 * hidden}, InitializerSpec::GlorotUniform(seed));
+  Output wh = Variable(g, "Wh", Shape{hidden, 4 * hidden}, InitializerSpec::GlorotUniform(seed + 1));
   Output b = Variable(g, "b", Shape{4 * hidden}, InitializerSpec{});
   std::vector<Output> out;
   Output h, c;
@@ -63,7 +55,7 @@ StatusOr<std::unique_ptr<Graph>> BuildLayeredLstm(const LayeredLstmOptions& o, c
   Output logits;
   {
     NameScope softmax(*g, "softmax");
-    Output w = Variable(*g, "W", Shape{o.hidden, o.classes}, Glorot(o.seed + 1000));
+    Output w = Variable(*g, "W", Shape{o.hidden, o.classes}, InitializerSpec::GlorotUniform(o.seed + 1000));
     Output b = Variable(*g, "b", Shape{o.classes}, InitializerSpec{});
     logits = BiasAdd(MatMul(seq.back(), w), b);
   }

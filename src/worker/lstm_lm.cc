@@ -14,24 +14,7 @@
 namespace flowps {
 namespace {
 
-using kernels::InitializerKind;
 using kernels::InitializerSpec;
-
-InitializerSpec Glorot(uint64_t seed) {
-  InitializerSpec s;
-  s.kind = InitializerKind::kGlorotUniform;
-  s.seed = seed;
-  return s;
-}
-
-InitializerSpec Uniform(uint64_t seed, double scale) {
-  InitializerSpec s;
-  s.kind = InitializerKind::kUniform;
-  s.min = -scale;
-  s.max = scale;
-  s.seed = seed;
-  return s;
-}
 
 // The device at `i` of `devices`, or "" (none requested) for an empty list.
 std::string DeviceAt(const std::vector<std::string>& devices, size_t i) {
@@ -71,7 +54,7 @@ std::pair<Output, Output> SoftmaxLoss(Graph& g, const ModelSpec& spec, Output h,
   const int64_t parts = spec.softmax_parts, v = spec.vocab;
   if (parts == 1) {
     DeviceScope on(g, DeviceAt(spec.softmax_devices, 0));
-    Output w = Variable(g, "softmax/W", Shape{spec.hidden_size, v}, Glorot(seed));
+    Output w = Variable(g, "softmax/W", Shape{spec.hidden_size, v}, InitializerSpec::GlorotUniform(seed));
     Output b = Variable(g, "softmax/b", Shape{v}, InitializerSpec{});
     Output logits = BiasAdd(MatMul(h, w), b);
     return {SparseSoftmaxCrossEntropyWithLogits(logits, targets), logits};
@@ -82,7 +65,7 @@ std::pair<Output, Output> SoftmaxLoss(Graph& g, const ModelSpec& spec, Output h,
     const int64_t width = v / parts + (p < v % parts ? 1 : 0);
     DeviceScope on(g, DeviceAt(spec.softmax_devices, static_cast<size_t>(p)));
     const std::string name = "softmax/part" + std::to_string(p);
-    Output w = Variable(g, name + "/W", Shape{spec.hidden_size, width}, Glorot(seed + static_cast<uint64_t>(p)));
+    Output w = Variable(g, name + "/W", Shape{spec.hidden_size, width}, InitializerSpec::GlorotUniform(seed + static_cast<uint64_t>(p)));
     Output b = Variable(g, name + "/b", Shape{width}, InitializerSpec{});
     logits.push_back(BiasAdd(MatMul(h, w), b));
     lse.push_back(LogSumExp(logits.back()));
@@ -121,13 +104,13 @@ StatusOr<std::unique_ptr<Graph>> BuildLstmLmGraph(const ModelSpec& spec, const O
   int64_t width = spec.embedding;
   {
     DeviceScope on(*g, DeviceAt(spec.layer_devices, 0));
-    Output table = Variable(*g, "embedding", Shape{spec.vocab, spec.embedding}, Uniform(seed, 0.1));
+    Output table = Variable(*g, "embedding", Shape{spec.vocab, spec.embedding}, InitializerSpec::Uniform(-0.1, 0.1, seed));
     for (Output x : Split(Gather(table, tokens), t_steps, 1)) inputs.push_back(Reshape(x, Shape{-1, width}));
   }
   for (int64_t d = 0; d < spec.layers; ++d) {
     DeviceScope on(*g, DeviceAt(spec.layer_devices, static_cast<size_t>(d)));
     NameScope layer(*g, "lstm" + std::to_string(d));
-    Output w = Variable(*g, "W", Shape{width + hidden, 4 * hidden}, Glorot(seed + 100 + static_cast<uint64_t>(d)));
+    Output w = Variable(*g, "W", Shape{width + hidden, 4 * hidden}, InitializerSpec::GlorotUniform(seed + 100 + static_cast<uint64_t>(d)));
     Output b = Variable(*g, "b", Shape{4 * hidden}, InitializerSpec{});
     LstmState state;
     for (Output& x : inputs) {

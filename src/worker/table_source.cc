@@ -91,7 +91,11 @@ Status TableSource::CheckTables(const JobSpec& job, const std::vector<TableInput
   return Status::OK();
 }
 
-kj::Promise<Status> TableSource::Load(const std::map<std::string, Tensor>& values) { return towers_->Load(values); }
+kj::Promise<Status> TableSource::Load(std::map<std::string, Tensor> values) {
+  return towers_->Load(std::move(values));
+}
+
+void TableSource::Release() { towers_->Release(); }
 
 kj::Promise<StatusOr<GradientSource::Gradients>> TableSource::Compute(const data::ColumnBatch& batch,
                                                                        const TraceContext& trace) {

@@ -51,7 +51,8 @@ class TableSource final : public GradientSource {
   // the table and the job file.
   static Status CheckTables(const JobSpec& job, const std::vector<TableInput>& tables, const data::Schema& schema);
 
-  kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) override;
+  kj::Promise<Status> Load(std::map<std::string, Tensor> values) override;
+  void Release() override;
   kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, const TraceContext& trace) override;
   // The model's metrics over `test` with the tables' current rows.
   // REQUIRES: `test` stays valid until the promise resolves.

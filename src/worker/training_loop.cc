@@ -66,7 +66,7 @@ Status TrainingLoop::Step() {
   TraceScope step_span(StepTrace(), "step", "step");
   tracing_ = step_span.child();
   if (!options_.prefetch) {
-    FLOWPS_ASSIGN_OR_RETURN(Computed computed, WaitLocal(ComputeNext()));
+    FLOWPS_ASSIGN_OR_RETURN(Computed computed, WaitLocal(ComputeNext(true)));
     const auto sent = std::chrono::steady_clock::now();
     TraceScope push_span(tracing_, "push", "step");
     PushPullResult answer =
@@ -74,8 +74,8 @@ Status TrainingLoop::Step() {
     push_span.End();
     return Record(computed, std::move(answer), SecondsSince(sent));
   }
-  if (!ready_) {
-    FLOWPS_ASSIGN_OR_RETURN(ready_, WaitLocal(ComputeNext()));
+  if (!ready_) {  // the first step: the next compute reads the same parameters
+    FLOWPS_ASSIGN_OR_RETURN(ready_, WaitLocal(ComputeNext(false)));
   }
   Computed pushing = std::move(*ready_);
   ready_.reset();
@@ -83,7 +83,7 @@ Status TrainingLoop::Step() {
   TraceScope push_span(tracing_, "push", "step");
   auto answer = params_->PushPull(pushing.from_steps, std::move(pushing.gradients.grads), push_span.child())
                     .eagerlyEvaluate(nullptr);
-  StatusOr<Computed> next = WaitLocal(ComputeNext());
+  StatusOr<Computed> next = WaitLocal(ComputeNext(true));
   PushPullResult pushed = Wait(kj::mv(answer));
   push_span.End();
   const double round_trip = SecondsSince(sent);
@@ -104,14 +104,14 @@ Status TrainingLoop::LoadParameters(PulledVariables pulled) {
   result_.global_step = LeastStep(pulled.shard_steps);
   const auto start = std::chrono::steady_clock::now();
   TraceScope pull_span(tracing_, "pull", "step");
-  FLOWPS_RETURN_IF_ERROR(WaitLocal(gradients_->Load(pulled.values)));
+  FLOWPS_RETURN_IF_ERROR(WaitLocal(gradients_->Load(std::move(pulled.values))));
   pull_span.End();
   load_seconds_ = SecondsSince(start);
   current_steps_ = std::move(pulled.shard_steps);  // the values now live in the model
   return Status::OK();
 }
 
-kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
+kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext(bool release) {
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<TraceScope> span;  // traced steps only: the batch's read too
   if (tracing_.active()) span = std::make_unique<TraceScope>(tracing_.OnTrack("compute"), "compute", "step");
@@ -124,8 +124,10 @@ kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
   c.pull_seconds = load_seconds_;
   const TraceContext kernels = span ? span->child() : TraceContext{};
   return gradients_->Compute(batch_, kernels).then(
-      [c = kj::mv(c), start, span = kj::mv(span)](StatusOr<GradientSource::Gradients> g) mutable -> StatusOr<Computed> {
+      [this, release, c = kj::mv(c), start, span = kj::mv(span)](
+          StatusOr<GradientSource::Gradients> g) mutable -> StatusOr<Computed> {
         if (span) span->End();
+        if (release) gradients_->Release();  // on this (the job) thread
         if (!g.ok()) return g.status();
         c.gradients = std::move(g).value();
         c.compute_seconds = SecondsSince(start);

@@ -67,9 +67,18 @@ class GradientSource {
     double loss = 0;
     std::vector<VariableGradient> grads;
   };
-  // Copies `values` into the model's own buffers. The tensors must stay valid
-  // until the promise resolves. Never called while a Compute runs.
-  virtual kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) = 0;
+  // Parameter ownership: the source holds the parameters last loaded until
+  // the next Load or Release; it may take `values` over without a copy. They
+  // may alias an RPC response of the calling thread's event loop, so the
+  // source releases them -- and the parameters they replace -- only on the
+  // calling thread: in Load, Release or its destructor. Neither is called
+  // while a Compute runs.
+  virtual kj::Promise<Status> Load(std::map<std::string, Tensor> values) = 0;
+  // Releases the parameters last loaded, when nothing reads them before the
+  // next Load: the loop calls it once it has computed the gradients it will
+  // push, so that the parameters, the gradients in flight and the answer are
+  // not all held at once. Compute (and an evaluation) needs a Load after it.
+  virtual void Release() = 0;
   // The gradients of `batch` at the parameters last loaded. The batch must
   // stay valid until the promise resolves. At most one runs at a time. An
   // active `trace` (a traced step) records the kernels under trace.parent.
@@ -156,7 +165,10 @@ class TrainingLoop {
   };
   Status Step();
   Status LoadParameters(PulledVariables pulled);
-  kj::Promise<StatusOr<Computed>> ComputeNext();
+  // The gradients of the next batch at the parameters the model holds; with
+  // `release`, the model releases them once they are computed (the next read
+  // of the model is the Load of the answer).
+  kj::Promise<StatusOr<Computed>> ComputeNext(bool release);
   // The root of this step's spans when it is traced (inactive otherwise).
   TraceContext StepTrace() const;
   Status Record(const Computed& c, PushPullResult answer, double round_trip_seconds);

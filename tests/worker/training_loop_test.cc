@@ -63,22 +63,33 @@ struct FakePs final : ParameterSource {
 };
 
 // Gradient 1 for w; the loss is the batch's number. Records the w it computed
-// from and whether a push was in flight meanwhile.
+// from and whether a push was in flight meanwhile; refuses to compute from
+// released parameters.
 struct FakeTowers final : GradientSource {
   explicit FakeTowers(const FakePs& ps) : ps(ps) {}
   const FakePs& ps;
   float w = 1e9;
+  bool held = false;  // w is loaded and not released
   std::vector<float> computed_from;
   int computed_during_push = 0;
+  int releases = 0;
+  int loads_while_held = 0;  // loads that found the previous parameters still held
   bool fail = false;
 
-  kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) override {
+  kj::Promise<Status> Load(std::map<std::string, Tensor> values) override {
+    loads_while_held += held ? 1 : 0;
     w = values.at("w").data<float>()[0];
+    held = true;
     return Status::OK();
+  }
+  void Release() override {
+    held = false;
+    ++releases;
   }
   kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, const TraceContext& trace) override {
     if (trace.active()) TraceScope(trace, "fake kernel", "node");
     if (fail) return StatusOr<Gradients>(FailedPrecondition("the loss is nan"));
+    if (!held) return StatusOr<Gradients>(FailedPrecondition("computed from released parameters"));
     computed_from.push_back(w);
     computed_during_push += ps.in_flight > 0 ? 1 : 0;
     Gradients g;
@@ -139,6 +150,7 @@ TEST_CASE("sync: every step computes from the values of the step it pushes to, a
   CHECK(result->stale == 0);
   CHECK(run.towers.computed_from == std::vector<float>{0, -1, -2, -3, -4});
   CHECK(run.towers.w == -5);  // the model holds the last values pulled
+  CHECK(run.towers.held);
   CHECK(run.before == std::vector<int64_t>{0, 1, 2, 3, 4});
   REQUIRE(run.records.size() == 5);
   CHECK(run.records[3].global_step == 3);
@@ -268,5 +280,26 @@ TEST_CASE("a traced run records the steps asked for, after the warm-up step, eac
   for (const TraceSpan& s : t.spans) {
     if (s.name == "fake pushPull") CHECK(by_id[s.parent]->name == "push");
     if (s.name == "fake kernel") CHECK(by_id[s.parent]->name == "compute");
+  }
+}
+
+TEST_CASE("a step releases the parameters it computed from before its push is answered, in every mode") {
+  for (bool sync : {true, false}) {
+    for (bool prefetch : {false, true}) {
+      if (sync && prefetch) continue;  // prefetch is async only
+      INFO("sync " << sync << ", prefetch " << prefetch);
+      Run run;
+      run.ps.sync = sync;
+      run.options.prefetch = prefetch;
+      run.options.end_step = 6;
+      auto result = run.Go();
+      REQUIRE(result.ok());  // no computation ran on released parameters
+      CHECK(result->local_steps == 6);
+      // Each step's values were released before the answer replaced them:
+      // parameters, gradients in flight and answer are never held at once.
+      CHECK(run.towers.loads_while_held == 0);
+      CHECK(run.towers.releases == 6);
+      CHECK(run.towers.held);  // the last answer is loaded: the model holds the final parameters
+    }
   }
 }
