@@ -4,8 +4,8 @@
 //
 // The input x [n, steps * features] is read as `steps` time steps of
 // `features` values (an image read as bands of rows); `layers` LSTM layers
-// (gates from x_t Wx + h_{t-1} Wh + b, split in four) are unrolled over the
-// steps, layer d asking for "/device:cpu:<d % devices>" (no request when
+// (the cell of graph/layers.h, variables "layer<d>/W" and "layer<d>/b") are
+// unrolled over the steps, layer d asking for "/device:cpu:<d % devices>" (no request when
 // devices is 0); a softmax layer on the last layer's device classifies the
 // last step's output. A complete model (graph/model_roles.h): Glorot-uniform
 // weights seeded from `seed`, zero biases; roles x <- features, y <- label,

@@ -54,6 +54,8 @@ for t in "${targets[@]}"; do
     failed=1
     echo "fuzz: $t FAILED; log: $log"
     grep -E 'ERROR: |SUMMARY: |Test unit written to' "$log" | head -5
+    # The first frames say where (CI keeps only this output, not the log).
+    grep -E '^ +#[0-9]+ ' "$log" | grep -v -E 'libFuzzer|fuzzer::|__sanitizer|libc\.so|_start' | head -12 || true
   fi
 done
 exit "$failed"

@@ -85,22 +85,6 @@ bool IsRandomInitializer(InitializerKind kind) {
   return kind != InitializerKind::kZeros && kind != InitializerKind::kConstant;
 }
 
-InitializerSpec InitializerSpec::GlorotUniform(uint64_t seed) {
-  InitializerSpec s;
-  s.kind = InitializerKind::kGlorotUniform;
-  s.seed = seed;
-  return s;
-}
-
-InitializerSpec InitializerSpec::Uniform(double min, double max, uint64_t seed) {
-  InitializerSpec s;
-  s.kind = InitializerKind::kUniform;
-  s.min = min;
-  s.max = max;
-  s.seed = seed;
-  return s;
-}
-
 Status InitializerSpec::Validate() const {
   if (kind == InitializerKind::kUniform && !(std::isfinite(min) && std::isfinite(max) && min <= max))
     return InvalidArgument("uniform initializer needs finite min <= max");

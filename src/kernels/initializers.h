@@ -43,10 +43,6 @@ struct InitializerSpec {
   uint64_t seed = 0;    // every random kind
 
   Status Validate() const;
-
-  // The kinds a model builder names in C++ (the rest come from attributes).
-  static InitializerSpec GlorotUniform(uint64_t seed);
-  static InitializerSpec Uniform(double min, double max, uint64_t seed);
 };
 
 // Rows [row_begin, row_end) of a float32 variable of `full_shape` (a scalar

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "graph/device_name.h"
+#include "graph/layers.h"
 #include "graph/model_roles.h"
 #include "graph/ops.h"
 #include "worker/local_model.h"
@@ -14,7 +15,17 @@
 namespace flowps {
 namespace {
 
+using kernels::InitializerKind;
 using kernels::InitializerSpec;
+
+InitializerSpec Uniform(uint64_t seed, double scale) {
+  InitializerSpec s;
+  s.kind = InitializerKind::kUniform;
+  s.min = -scale;
+  s.max = scale;
+  s.seed = seed;
+  return s;
+}
 
 // The device at `i` of `devices`, or "" (none requested) for an empty list.
 std::string DeviceAt(const std::vector<std::string>& devices, size_t i) {
@@ -32,29 +43,13 @@ Status CheckDevices(const std::vector<std::string>& devices, const std::string& 
   return Status::OK();
 }
 
-struct LstmState {
-  Output h, c;
-};
-
-// One LSTM step: z = [x, h] W + b split into the input, forget, output gates
-// and the candidate; forget bias 1 (as TensorFlow's BasicLSTMCell). At t = 0
-// (no state yet: the zero state) only the input rows of W take part.
-LstmState LstmStep(Output x, const LstmState& prev, Output w, Output b, int64_t in, int64_t hidden) {
-  Output z = prev.h.valid() ? MatMul(Concat({x, prev.h}, 1), w) : MatMul(x, Slice(w, {0, 0}, {in, 4 * hidden}));
-  std::vector<Output> gate = Split(BiasAdd(z, b), 4, 1);
-  if (gate.size() != 4) return {};
-  Output i = Sigmoid(gate[0]), f = Sigmoid(gate[1] + 1.f), o = Sigmoid(gate[2]), g = Tanh(gate[3]);
-  Output c = prev.c.valid() ? f * prev.c + i * g : i * g;
-  return {o * Tanh(c), c};
-}
-
 // Per-character losses [N * T] of the rows h [N * T, H] against targets
 // [N * T], and the logits [N * T, V]: one projection, or the split softmax.
 std::pair<Output, Output> SoftmaxLoss(Graph& g, const ModelSpec& spec, Output h, Output targets, uint64_t seed) {
   const int64_t parts = spec.softmax_parts, v = spec.vocab;
   if (parts == 1) {
     DeviceScope on(g, DeviceAt(spec.softmax_devices, 0));
-    Output w = Variable(g, "softmax/W", Shape{spec.hidden_size, v}, InitializerSpec::GlorotUniform(seed));
+    Output w = Variable(g, "softmax/W", Shape{spec.hidden_size, v}, GlorotUniform(seed));
     Output b = Variable(g, "softmax/b", Shape{v}, InitializerSpec{});
     Output logits = BiasAdd(MatMul(h, w), b);
     return {SparseSoftmaxCrossEntropyWithLogits(logits, targets), logits};
@@ -65,7 +60,7 @@ std::pair<Output, Output> SoftmaxLoss(Graph& g, const ModelSpec& spec, Output h,
     const int64_t width = v / parts + (p < v % parts ? 1 : 0);
     DeviceScope on(g, DeviceAt(spec.softmax_devices, static_cast<size_t>(p)));
     const std::string name = "softmax/part" + std::to_string(p);
-    Output w = Variable(g, name + "/W", Shape{spec.hidden_size, width}, InitializerSpec::GlorotUniform(seed + static_cast<uint64_t>(p)));
+    Output w = Variable(g, name + "/W", Shape{spec.hidden_size, width}, GlorotUniform(seed + static_cast<uint64_t>(p)));
     Output b = Variable(g, name + "/b", Shape{width}, InitializerSpec{});
     logits.push_back(BiasAdd(MatMul(h, w), b));
     lse.push_back(LogSumExp(logits.back()));
@@ -104,19 +99,14 @@ StatusOr<std::unique_ptr<Graph>> BuildLstmLmGraph(const ModelSpec& spec, const O
   int64_t width = spec.embedding;
   {
     DeviceScope on(*g, DeviceAt(spec.layer_devices, 0));
-    Output table = Variable(*g, "embedding", Shape{spec.vocab, spec.embedding}, InitializerSpec::Uniform(-0.1, 0.1, seed));
+    Output table = Variable(*g, "embedding", Shape{spec.vocab, spec.embedding}, Uniform(seed, 0.1));
     for (Output x : Split(Gather(table, tokens), t_steps, 1)) inputs.push_back(Reshape(x, Shape{-1, width}));
   }
   for (int64_t d = 0; d < spec.layers; ++d) {
     DeviceScope on(*g, DeviceAt(spec.layer_devices, static_cast<size_t>(d)));
     NameScope layer(*g, "lstm" + std::to_string(d));
-    Output w = Variable(*g, "W", Shape{width + hidden, 4 * hidden}, InitializerSpec::GlorotUniform(seed + 100 + static_cast<uint64_t>(d)));
-    Output b = Variable(*g, "b", Shape{4 * hidden}, InitializerSpec{});
-    LstmState state;
-    for (Output& x : inputs) {
-      state = LstmStep(x, state, w, b, width, hidden);
-      x = state.h;  // the next layer's input at this step
-    }
+    const LstmCell cell = LstmCellVariables(*g, width, hidden, seed + 100 + static_cast<uint64_t>(d));
+    inputs = LstmUnroll(cell, inputs);  // the next layer's input at each step
     width = hidden;
   }
   Output rows, flat_targets;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -54,7 +55,16 @@ int Connect(int port) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) __builtin_trap();
+  // A connect interrupted by libFuzzer's SIGALRM goes on in the background:
+  // wait for it to finish rather than trap on the harness's own signal.
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    if (errno != EINTR) __builtin_trap();
+    pollfd p = {fd, POLLOUT, 0};
+    while (::poll(&p, 1, 20000) < 0 && errno == EINTR) {}
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0) __builtin_trap();
+  }
   return fd;
 }
 
@@ -66,6 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t sent = 0;
   while (sent < size) {
     ssize_t n = ::send(fd, data + sent, size - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;  // libFuzzer's SIGALRM
     if (n <= 0) break;  // the server closed the connection
     sent += static_cast<size_t>(n);
   }
@@ -78,8 +89,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (true) {
     pollfd p = {fd, POLLIN, 0};
-    if (std::chrono::steady_clock::now() > deadline || ::poll(&p, 1, 20000) <= 0) __builtin_trap();
-    if (::recv(fd, buf, sizeof buf, 0) <= 0) break;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) __builtin_trap();  // the server did not close the connection in time
+    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+    // libFuzzer's -timeout ticks SIGALRM every second, and poll is never
+    // restarted after a signal: EINTR is the harness's, not the server's.
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) __builtin_trap();
+    ssize_t got = ::recv(fd, buf, sizeof buf, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
   }
   ::close(fd);
   return 0;

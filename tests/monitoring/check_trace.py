@@ -9,9 +9,10 @@ pushPull RPC overlaps the shard's apply of that step.
     check_trace.py TRACE.json --ps P --workers W --steps N
 Prints one line per failed check and exits 1 if any failed."""
 import argparse
-import json
 import sys
 from collections import defaultdict
+
+from trace_file import Checks, end, load
 
 ap = argparse.ArgumentParser()
 ap.add_argument("trace")
@@ -20,20 +21,9 @@ ap.add_argument("--workers", type=int, required=True)
 ap.add_argument("--steps", type=int, required=True)
 a = ap.parse_args()
 
-with open(a.trace) as f:
-    doc = json.load(f)
-events = doc["traceEvents"]
-failures = []
-
-
-def check(ok, what):
-    print(("ok: " if ok else "FAIL: ") + what)
-    if not ok:
-        failures.append(what)
-
-
-processes = {e["pid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "process_name"}
-threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+doc, events, processes, threads = load(a.trace)
+checks = Checks()
+check = checks.check
 spans = [e for e in events if e["ph"] == "X"]
 by_id = {s["args"]["id"]: s for s in spans}
 expected = {"ps:%d" % k for k in range(a.ps)} | {"worker:%d" % i for i in range(a.workers)}
@@ -74,10 +64,6 @@ for name, t in doc["otherData"]["tasks"].items():
     error_us[t["pid"]] = t["clock_error_us"]
 
 
-def end(s):
-    return s["ts"] + s["dur"]
-
-
 bad = []
 for s in spans:
     parent = by_id.get(s["args"]["parent"])
@@ -103,4 +89,4 @@ for k in range(a.ps):
         overlapping = [r for r in rpcs if r["ts"] - slack <= end(apply) and apply["ts"] <= end(r) + slack]
         check(overlapping, "ps:%d's apply of step %s overlaps a worker's pushPull RPC of that step" % (k, step))
 
-sys.exit(1 if failures else 0)
+sys.exit(checks.exit_code())

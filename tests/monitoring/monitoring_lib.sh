@@ -70,3 +70,24 @@ SPEC
   wait_until 90 "every task of the cluster healthy" "$bin/flowps" status --cluster "$dir/cluster.yaml" ||
     { tail -20 "$dir/launch.log"; return 1; }
 }
+
+# start_small_cluster DIR BIN WORKERS DEVICES: writes DIR/cluster.yaml (one
+# ps, WORKERS workers with `devices: [DEVICES]`, worker 0 the chief, free
+# ports, no metrics ports) and starts `flowps launch` on it (PID in
+# $launch_pid, log in DIR/launch.log). Waits (bounded) until every task is healthy.
+start_small_cluster() {
+  local dir=$1 bin=$2 workers=$3 devices=$4 i
+  mapfile -t p < <(free_ports $((workers + 1)))
+  printf 'small-cluster-token\n' >"$dir/local.token"
+  {
+    printf 'token_file: local.token\njobs:\n  ps:\n    tasks:\n      - address: 127.0.0.1:%s\n' "${p[0]}"
+    printf '  worker:\n    chief: 0\n    tasks:\n'
+    for ((i = 1; i <= workers; i++)); do
+      printf '      - address: 127.0.0.1:%s\n        devices: [%s]\n' "${p[i]}" "$devices"
+    done
+  } >"$dir/cluster.yaml"
+  "$bin/flowps" launch "$dir/cluster.yaml" --bin-dir "$bin" --wait-s 60 >"$dir/launch.log" 2>&1 &
+  launch_pid=$!
+  wait_until 90 "every task of the cluster healthy" "$bin/flowps" status --cluster "$dir/cluster.yaml" ||
+    { tail -20 "$dir/launch.log"; return 1; }
+}

@@ -12,26 +12,7 @@ set -uo pipefail
 source "$(dirname "$0")/monitoring_lib.sh" "$1" "$2" trace
 ensure_fashion_mnist
 
-mapfile -t p < <(free_ports 3)
-printf 'trace-test-token\n' >"$tmp/local.token"
-cat >"$tmp/cluster.yaml" <<SPEC
-token_file: local.token
-jobs:
-  ps:
-    tasks:
-      - address: 127.0.0.1:${p[0]}
-  worker:
-    chief: 0
-    tasks:
-      - address: 127.0.0.1:${p[1]}
-        devices: [cpu:0]
-      - address: 127.0.0.1:${p[2]}
-        devices: [cpu:0]
-SPEC
-"$bin/flowps" launch "$tmp/cluster.yaml" --bin-dir "$bin" --wait-s 60 >"$tmp/launch.log" 2>&1 &
-launch_pid=$!
-wait_until 90 "every task of the cluster healthy" "$bin/flowps" status --cluster "$tmp/cluster.yaml" >/dev/null ||
-  { tail -20 "$tmp/launch.log"; exit 1; }
+start_small_cluster "$tmp" "$bin" 2 "cpu:0" || exit 1
 
 write_job "$tmp/job.yaml" trace-job 12 "$tmp/run"
 check "the traced job trains to its end" \
