@@ -398,8 +398,16 @@ Status LocalModel::SetVariables(const std::map<std::string, Tensor>& values) {
   return Status::OK();
 }
 
+void LocalModel::ForgetInitialValues() {
+  for (ModelVariable& mv : model_.variables)
+    if (mv.initial_value.valid() && mv.initial_value.raw_data() != nullptr)
+      mv.initial_value = Tensor(mv.initial_value.dtype(), mv.initial_value.shape(),
+                                Buffer::Wrap(nullptr, mv.initial_value.num_bytes(), nullptr));
+}
+
 Status LocalModel::AdoptVariables(std::map<std::string, Tensor> values) {
   FLOWPS_RETURN_IF_ERROR(CheckFit(values));
+  ForgetInitialValues();  // they are the variables' first buffers, replaced here
   for (TrainedVariable& v : vars_) {
     auto it = values.find(v.name);
     if (it == values.end()) continue;
@@ -414,6 +422,7 @@ Status LocalModel::AdoptVariables(std::map<std::string, Tensor> values) {
 }
 
 void LocalModel::ReleaseVariables() {
+  ForgetInitialValues();
   for (TrainedVariable& v : vars_) {
     v.value = Tensor();
     v.adopted = Tensor();

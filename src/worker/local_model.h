@@ -71,7 +71,9 @@ class LocalModel {
   // adds the gradients and sets every variable to its initial value, and the
   // tower graph over towers.devices. The variables take over the buffers of
   // model().variables[i].initial_value (one copy of the parameters, not
-  // two): read only their shapes after training started. Optimizer slots are
+  // two): read only their shapes after training started. From the first
+  // AdoptVariables or ReleaseVariables on, initial_value keeps its dtype and
+  // shape but no memory (its data is null). Optimizer slots are
   // made at the first Step(), so a distributed worker has none.
   // REQUIRES: pool outlives the model.
   static StatusOr<std::unique_ptr<LocalModel>> Create(const ModelSpec& model, const OptimizerConfig& optimizer,
@@ -180,6 +182,8 @@ class LocalModel {
   Status CheckHeld() const;
   // InvalidArgument naming the first of `values` that does not fit its variable.
   Status CheckFit(const std::map<std::string, Tensor>& values) const;
+  // Lets the initial values' memory go, keeping their shapes (see Create).
+  void ForgetInitialValues();
   // Copies each of `out` that aliases an adopted value (see AdoptVariables).
   void Unalias(std::vector<Tensor>* out) const;
   StatusOr<double> RunStep(const FeedList& feeds);

@@ -209,7 +209,10 @@ TEST_CASE("adopted values are the variables themselves, released only by the mod
 
   // Copied values (SetVariables) go into buffers of the model's own again.
   std::map<std::string, Tensor> again;
-  for (const ModelVariable& v : model->model().variables) again[v.name] = Tensor::Zeros(DType::kFloat32, v.initial_value.shape());
+  for (const ModelVariable& v : model->model().variables) {
+    CHECK(v.initial_value.raw_data() == nullptr);  // the drawn values' memory went with the first adoption
+    again[v.name] = Tensor::Zeros(DType::kFloat32, v.initial_value.shape());
+  }
   REQUIRE(model->SetVariables(again).ok());
   auto reloaded = model->ComputeGradients(batch.images, batch.labels);
   REQUIRE(reloaded.ok());
