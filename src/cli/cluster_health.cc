@@ -9,18 +9,13 @@ namespace flowps {
 
 std::vector<TaskReport> CheckHealth(kj::AsyncIoContext& io, const ClusterSpec& spec,
                                     const std::vector<TaskSpec>& tasks, std::chrono::milliseconds timeout) {
-  std::vector<std::unique_ptr<RpcClient>> clients;
   std::vector<TaskReport> reports(tasks.size());
-  kj::Vector<kj::Promise<void>> calls;
-  for (size_t i = 0; i < tasks.size(); ++i) {
-    reports[i].task = tasks[i];
-    clients.push_back(std::make_unique<RpcClient>(io, ClientOptionsFor(spec, tasks[i], timeout, timeout)));
+  for (size_t i = 0; i < tasks.size(); ++i) reports[i].task = tasks[i];
+  CallEach(io, spec, tasks, timeout, [&reports](size_t i, RpcClient& client) {
     TaskReport* report = &reports[i];
-    calls.add(clients.back()->Health().then(
-        [report](TaskHealth h) { report->health = std::move(h); },
-        [report](kj::Exception&& e) { report->status = StatusFromException(e, ""); }));
-  }
-  kj::joinPromises(calls.releaseAsArray()).wait(io.waitScope);
+    return client.Health().then([report](TaskHealth h) { report->health = std::move(h); },
+                                [report](kj::Exception&& e) { report->status = StatusFromException(e, ""); });
+  });
   return reports;
 }
 

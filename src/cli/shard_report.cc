@@ -13,36 +13,32 @@ namespace flowps {
 
 std::vector<ShardReport> QueryShards(kj::AsyncIoContext& io, const ClusterSpec& spec,
                                      std::chrono::milliseconds timeout) {
-  std::vector<std::unique_ptr<RpcClient>> clients;
   std::vector<ShardReport> reports(spec.ps.size());
-  kj::Vector<kj::Promise<void>> calls;
-  for (size_t i = 0; i < spec.ps.size(); ++i) {
-    reports[i].task = spec.ps[i];
-    clients.push_back(std::make_unique<RpcClient>(io, ClientOptionsFor(spec, spec.ps[i], timeout, timeout)));
-    RpcClient* c = clients.back().get();
+  for (size_t i = 0; i < spec.ps.size(); ++i) reports[i].task = spec.ps[i];
+  CallEach(io, spec, spec.ps, timeout, [&reports](size_t i, RpcClient& client) {
+    RpcClient* c = &client;
     ShardReport* report = &reports[i];
-    calls.add(c->GetService("ps")
-                  .then([c](capnp::Capability::Client cap) {
-                    return c->Call(cap.castAs<wire::ParameterServer>().statsRequest().send(), "stats");
-                  })
-                  .then(
-                      [report](capnp::Response<wire::ParameterServer::StatsResults> r) {
-                        StatusOr<ShardStats> stats = ReadShardStats(r.getStats());
-                        if (stats.ok()) {
-                          report->stats = std::move(stats).value();
-                        } else {
-                          report->status = stats.status();
-                        }
-                      },
-                      [report](kj::Exception&& e) {
-                        // The ps fails a call with KJ_EXCEPTION(FAILED, st.ToString()): keep the Status's text.
-                        const Status st = StatusFromException(e, "");
-                        const std::string quoted = "st.ToString() = ";
-                        const std::string& m = st.message();
-                        report->status = m.rfind(quoted, 0) == 0 ? Status(st.code(), m.substr(quoted.size())) : st;
-                      }));
-  }
-  kj::joinPromises(calls.releaseAsArray()).wait(io.waitScope);
+    return c->GetService("ps")
+        .then([c](capnp::Capability::Client cap) {
+          return c->Call(cap.castAs<wire::ParameterServer>().statsRequest().send(), "stats");
+        })
+        .then(
+            [report](capnp::Response<wire::ParameterServer::StatsResults> r) {
+              StatusOr<ShardStats> stats = ReadShardStats(r.getStats());
+              if (stats.ok()) {
+                report->stats = std::move(stats).value();
+              } else {
+                report->status = stats.status();
+              }
+            },
+            [report](kj::Exception&& e) {
+              // The ps fails a call with KJ_EXCEPTION(FAILED, st.ToString()): keep the Status's text.
+              const Status st = StatusFromException(e, "");
+              const std::string quoted = "st.ToString() = ";
+              const std::string& m = st.message();
+              report->status = m.rfind(quoted, 0) == 0 ? Status(st.code(), m.substr(quoted.size())) : st;
+            });
+  });
   return reports;
 }
 

@@ -1,5 +1,7 @@
 #include "net/config_wire.h"
 
+#include <utility>
+
 namespace flowps {
 namespace {
 
@@ -43,35 +45,29 @@ StatusOr<StalenessPolicy> StalenessPolicyFromWire(wire::StalenessPolicy policy) 
   return UnknownValue("stalenessPolicy", static_cast<uint16_t>(policy));
 }
 
+// The one mapping between the C++ and the wire initializer kinds; both
+// directions read it.
+constexpr std::pair<kernels::InitializerKind, wire::InitializerKind> kInitializerKinds[] = {
+    {kernels::InitializerKind::kZeros, wire::InitializerKind::ZEROS},
+    {kernels::InitializerKind::kConstant, wire::InitializerKind::CONSTANT},
+    {kernels::InitializerKind::kUniform, wire::InitializerKind::UNIFORM},
+    {kernels::InitializerKind::kNormal, wire::InitializerKind::NORMAL},
+    {kernels::InitializerKind::kTruncatedNormal, wire::InitializerKind::TRUNCATED_NORMAL},
+    {kernels::InitializerKind::kGlorotUniform, wire::InitializerKind::GLOROT_UNIFORM},
+    {kernels::InitializerKind::kGlorotNormal, wire::InitializerKind::GLOROT_NORMAL},
+    {kernels::InitializerKind::kHeUniform, wire::InitializerKind::HE_UNIFORM},
+    {kernels::InitializerKind::kHeNormal, wire::InitializerKind::HE_NORMAL},
+};
+
 wire::InitializerKind InitializerKindToWire(kernels::InitializerKind kind) {
-  using K = kernels::InitializerKind;
-  switch (kind) {
-    case K::kZeros: return wire::InitializerKind::ZEROS;
-    case K::kConstant: return wire::InitializerKind::CONSTANT;
-    case K::kUniform: return wire::InitializerKind::UNIFORM;
-    case K::kNormal: return wire::InitializerKind::NORMAL;
-    case K::kTruncatedNormal: return wire::InitializerKind::TRUNCATED_NORMAL;
-    case K::kGlorotUniform: return wire::InitializerKind::GLOROT_UNIFORM;
-    case K::kGlorotNormal: return wire::InitializerKind::GLOROT_NORMAL;
-    case K::kHeUniform: return wire::InitializerKind::HE_UNIFORM;
-    case K::kHeNormal: return wire::InitializerKind::HE_NORMAL;
-  }
+  for (const auto& [cc, w] : kInitializerKinds)
+    if (cc == kind) return w;
   return wire::InitializerKind::ZEROS;
 }
 
 StatusOr<kernels::InitializerKind> InitializerKindFromWire(wire::InitializerKind kind) {
-  using K = kernels::InitializerKind;
-  switch (kind) {
-    case wire::InitializerKind::ZEROS: return K::kZeros;
-    case wire::InitializerKind::CONSTANT: return K::kConstant;
-    case wire::InitializerKind::UNIFORM: return K::kUniform;
-    case wire::InitializerKind::NORMAL: return K::kNormal;
-    case wire::InitializerKind::TRUNCATED_NORMAL: return K::kTruncatedNormal;
-    case wire::InitializerKind::GLOROT_UNIFORM: return K::kGlorotUniform;
-    case wire::InitializerKind::GLOROT_NORMAL: return K::kGlorotNormal;
-    case wire::InitializerKind::HE_UNIFORM: return K::kHeUniform;
-    case wire::InitializerKind::HE_NORMAL: return K::kHeNormal;
-  }
+  for (const auto& [cc, w] : kInitializerKinds)
+    if (w == kind) return cc;
   return UnknownValue("initializer.kind", static_cast<uint16_t>(kind));
 }
 

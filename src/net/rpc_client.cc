@@ -1,6 +1,7 @@
 #include "net/rpc_client.h"
 
 #include <capnp/rpc-twoparty.h>
+#include <kj/vector.h>
 
 #include "core/cluster_spec.h"
 #include "net/message_stream.h"
@@ -44,6 +45,17 @@ RpcClientOptions ClientOptionsFor(const ClusterSpec& spec, const TaskSpec& task,
   o.connect_timeout = connect_timeout;
   o.call_timeout = call_timeout;
   return o;
+}
+
+void CallEach(kj::AsyncIoContext& io, const ClusterSpec& spec, const std::vector<TaskSpec>& tasks,
+              std::chrono::milliseconds timeout, const std::function<kj::Promise<void>(size_t, RpcClient&)>& call) {
+  std::vector<std::unique_ptr<RpcClient>> clients;
+  kj::Vector<kj::Promise<void>> calls;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    clients.push_back(std::make_unique<RpcClient>(io, ClientOptionsFor(spec, tasks[i], timeout, timeout)));
+    calls.add(call(i, *clients.back()).catch_([](kj::Exception&&) {}));
+  }
+  kj::joinPromises(calls.releaseAsArray()).wait(io.waitScope);
 }
 
 RpcClient::RpcClient(kj::AsyncIoContext& io, RpcClientOptions options) : io_(io), options_(std::move(options)) {}

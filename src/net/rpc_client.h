@@ -18,6 +18,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -104,5 +105,14 @@ class RpcClient {
   kj::Own<Connection> connection_;   // null until connected or after a break
   kj::Maybe<kj::ForkedPromise<void>> connecting_;
 };
+
+// Makes one call to each of `tasks` in parallel, each through a client of its
+// own (ClientOptionsFor; connect and call each bounded by `timeout`), and
+// returns once every call has ended. `call(i, client)` makes the call to
+// tasks[i] and handles its outcome, failures included: a failure it lets
+// through is dropped. The clients live until CallEach returns. Runs on io's
+// event loop, on the calling thread.
+void CallEach(kj::AsyncIoContext& io, const ClusterSpec& spec, const std::vector<TaskSpec>& tasks,
+              std::chrono::milliseconds timeout, const std::function<kj::Promise<void>(size_t, RpcClient&)>& call);
 
 }  // namespace flowps

@@ -15,7 +15,7 @@ Status AsyncConfig::Validate() const {
 }
 
 AsyncApplier::AsyncApplier(AsyncConfig config, VariableStore* store, std::shared_ptr<spdlog::logger> log)
-    : config_(config), store_(store), log_(std::move(log)),
+    : LockedUpdateRule(config.total_workers, store, std::move(log)), config_(config),
       worker_clock_(static_cast<size_t>(config.total_workers), 0) {}
 
 bool AsyncApplier::MustWait(int32_t worker, int64_t step) const {
@@ -45,7 +45,7 @@ void AsyncApplier::Push(PushRequest request, PushDone done) {
       return st;
     };
     StatusOr<PushResult> early = [&]() -> StatusOr<PushResult> {
-      if (Status st = CheckWorkerId(w, config_.total_workers); !st.ok()) return refuse(st);
+      if (Status st = CheckWorker(w); !st.ok()) return refuse(st);
       auto last = last_step_.find(w);
       if (last != last_step_.end() && t <= last->second) {
         ++stats_.duplicates;
@@ -138,41 +138,15 @@ void AsyncApplier::ReleaseHeld() {
   }
 }
 
-Status AsyncApplier::CheckWorker(int32_t worker) const {
-  return CheckWorkerId(worker, config_.total_workers);
-}
-
-void AsyncApplier::WaitForStep(int64_t step, StepClock::Callback done) {
-  clock_.WaitFor(step, std::move(done));
-}
-
-PushStats AsyncApplier::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
-}
-
-ShardSnapshot AsyncApplier::Snapshot() const {
-  std::unique_lock<std::shared_mutex> apply_lock(apply_mu_);
-  std::lock_guard<std::mutex> lock(mu_);
-  return ShardSnapshot{step_, store_->Snapshot()};
-}
-
-Status AsyncApplier::Restore(ShardSnapshot snapshot) {
-  std::map<std::pair<int32_t, int64_t>, Held> dropped;
-  {
-    std::unique_lock<std::shared_mutex> apply_lock(apply_mu_);
-    std::lock_guard<std::mutex> lock(mu_);
-    FLOWPS_RETURN_IF_ERROR(store_->Restore(std::move(snapshot.variables)));
-    step_ = snapshot.global_step;
-    last_step_.clear();
-    std::fill(worker_clock_.begin(), worker_clock_.end(), step_);
-    dropped.swap(held_);
-    stats_.waiting = 0;
-  }
-  clock_.Reset(snapshot.global_step);
-  for (auto& [key, h] : dropped)
-    for (PushDone& done : h.done) done(Aborted("the shard was restored from a checkpoint; pull and push again"));
-  return Status::OK();
+std::vector<UpdateRule::PushDone> AsyncApplier::ForgetPending(int64_t step) {
+  last_step_.clear();
+  std::fill(worker_clock_.begin(), worker_clock_.end(), step);
+  std::vector<PushDone> waiting;
+  for (auto& [key, h] : held_)
+    for (PushDone& done : h.done) waiting.push_back(std::move(done));
+  held_.clear();
+  stats_.waiting = 0;
+  return waiting;
 }
 
 }  // namespace flowps::ps

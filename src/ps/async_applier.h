@@ -49,18 +49,12 @@ struct AsyncConfig {
   bool operator==(const AsyncConfig&) const = default;
 };
 
-class AsyncApplier final : public UpdateRule {
+class AsyncApplier final : public LockedUpdateRule {
  public:
   // `store` is not owned and must outlive the applier.
   AsyncApplier(AsyncConfig config, VariableStore* store, std::shared_ptr<spdlog::logger> log);
 
   void Push(PushRequest request, PushDone done) override;
-  Status CheckWorker(int32_t worker) const override;
-  void WaitForStep(int64_t step, StepClock::Callback done) override;
-  int64_t global_step() const override { return clock_.now(); }
-  PushStats stats() const override;
-  ShardSnapshot Snapshot() const override;
-  Status Restore(ShardSnapshot snapshot) override;
 
  private:
   struct Held {
@@ -72,19 +66,14 @@ class AsyncApplier final : public UpdateRule {
   bool MustWait(int32_t worker, int64_t step) const;  // REQUIRES: mu_ held
   // Applies the held pushes that may now go, until none may.
   void ReleaseHeld();
+  // Drops the held pushes and every worker's history.
+  std::vector<PushDone> ForgetPending(int64_t step) override;
 
   const AsyncConfig config_;
-  VariableStore* const store_;
-  std::shared_ptr<spdlog::logger> log_;
-  StepClock clock_;
-  mutable std::shared_mutex apply_mu_;
-
-  mutable std::mutex mu_;
-  int64_t step_ = 0;                      // guarded by mu_; clock_ follows it
+  // Guarded by mu_ (LockedUpdateRule):
   std::map<int32_t, int64_t> last_step_;  // worker -> newest step tag applied
   std::vector<int64_t> worker_clock_;     // worker -> global step after its last apply
   std::map<std::pair<int32_t, int64_t>, Held> held_;  // (worker, step) -> held push
-  PushStats stats_;
 };
 
 }  // namespace flowps::ps

@@ -32,16 +32,6 @@ std::pair<Tensor, Tensor> Concat(const std::vector<std::pair<Tensor, Tensor>>& p
 
 }  // namespace
 
-const char* PushOutcomeName(PushOutcome outcome) {
-  switch (outcome) {
-    case PushOutcome::kAccepted: return "accepted";
-    case PushOutcome::kApplied: return "applied";
-    case PushOutcome::kDuplicate: return "duplicate";
-    case PushOutcome::kStale: return "stale";
-  }
-  return "unknown";
-}
-
 Status SyncConfig::Validate() const {
   if (replicas_to_aggregate < 1)
     return InvalidArgument("replicas_to_aggregate must be >= 1, got " + std::to_string(replicas_to_aggregate));
@@ -52,7 +42,7 @@ Status SyncConfig::Validate() const {
 }
 
 SyncAggregator::SyncAggregator(SyncConfig config, VariableStore* store, std::shared_ptr<spdlog::logger> log)
-    : config_(config), store_(store), log_(std::move(log)) {}
+    : LockedUpdateRule(config.total_workers, store, std::move(log)), config_(config) {}
 
 void SyncAggregator::Push(PushRequest request, PushDone done) {
   // The scan of the values runs outside mu_, so pushes validate in parallel.
@@ -70,7 +60,7 @@ StatusOr<PushResult> SyncAggregator::Offer(PushRequest& request, const Status& v
                                            std::optional<CompletedStep>* completed) {
   const int32_t w = request.worker;
   const int64_t s = request.step;
-  if (Status st = CheckWorkerId(w, config_.total_workers); !st.ok()) {
+  if (Status st = CheckWorker(w); !st.ok()) {
     ++stats_.refused;
     return st;
   }
@@ -190,39 +180,14 @@ StatusOr<PushResult> SyncAggregator::ApplyStep(CompletedStep done) {
   return why;
 }
 
-Status SyncAggregator::CheckWorker(int32_t worker) const {
-  return CheckWorkerId(worker, config_.total_workers);
-}
-
-void SyncAggregator::WaitForStep(int64_t step, StepClock::Callback done) {
-  clock_.WaitFor(step, std::move(done));
-}
-
-PushStats SyncAggregator::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
-}
-
-ShardSnapshot SyncAggregator::Snapshot() const {
-  std::unique_lock<std::shared_mutex> apply_lock(apply_mu_);
-  std::lock_guard<std::mutex> lock(mu_);
-  return ShardSnapshot{step_, store_->Snapshot()};
-}
-
-Status SyncAggregator::Restore(ShardSnapshot snapshot) {
-  {
-    std::unique_lock<std::shared_mutex> apply_lock(apply_mu_);
-    std::lock_guard<std::mutex> lock(mu_);
-    FLOWPS_RETURN_IF_ERROR(store_->Restore(std::move(snapshot.variables)));
-    step_ = open_step_ = snapshot.global_step;
-    count_ = 0;
-    counted_.clear();
-    dense_sum_.clear();
-    sparse_.clear();
-    last_counted_.clear();
-  }
-  clock_.Reset(snapshot.global_step);
-  return Status::OK();
+std::vector<UpdateRule::PushDone> SyncAggregator::ForgetPending(int64_t step) {
+  open_step_ = step;
+  count_ = 0;
+  counted_.clear();
+  dense_sum_.clear();
+  sparse_.clear();
+  last_counted_.clear();
+  return {};
 }
 
 }  // namespace flowps::ps

@@ -63,18 +63,12 @@ struct SyncConfig {
   bool operator==(const SyncConfig&) const = default;
 };
 
-class SyncAggregator final : public UpdateRule {
+class SyncAggregator final : public LockedUpdateRule {
  public:
   // `store` is not owned and must outlive the aggregator.
   SyncAggregator(SyncConfig config, VariableStore* store, std::shared_ptr<spdlog::logger> log);
 
   void Push(PushRequest request, PushDone done) override;
-  Status CheckWorker(int32_t worker) const override;
-  void WaitForStep(int64_t step, StepClock::Callback done) override;
-  int64_t global_step() const override { return clock_.now(); }
-  PushStats stats() const override;
-  ShardSnapshot Snapshot() const override;
-  Status Restore(ShardSnapshot snapshot) override;
 
  private:
   // The sums of a step that just completed, taken out of the accumulator.
@@ -91,23 +85,17 @@ class SyncAggregator final : public UpdateRule {
   void Accumulate(std::vector<Gradient>& grads);  // REQUIRES: mu_ held
   // Applies a completed step (mu_ not held); drops it if the apply fails.
   StatusOr<PushResult> ApplyStep(CompletedStep step);
+  // Drops the partial sums of the open step (no push waits: none to answer).
+  std::vector<PushDone> ForgetPending(int64_t step) override;
 
   const SyncConfig config_;
-  VariableStore* const store_;
-  std::shared_ptr<spdlog::logger> log_;
-  StepClock clock_;
-
-  mutable std::shared_mutex apply_mu_;
-
-  mutable std::mutex mu_;
-  int64_t step_ = 0;       // guarded by mu_: the global step (applied); clock_ follows it
+  // Guarded by mu_ (LockedUpdateRule):
   int64_t open_step_ = 0;  // guarded by mu_: the step pushes count towards (step_, or step_ + 1 while applying)
   int count_ = 0;                             // pushes counted for open_step_
   std::vector<int32_t> counted_;              // their workers
   std::map<std::string, Tensor> dense_sum_;   // per variable, for open_step_
   std::map<std::string, std::vector<std::pair<Tensor, Tensor>>> sparse_;  // (indices, rows) for open_step_
   std::map<int32_t, int64_t> last_counted_;   // worker -> newest step counted
-  PushStats stats_;
 };
 
 }  // namespace flowps::ps

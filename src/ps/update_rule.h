@@ -10,12 +10,19 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "ps/step_clock.h"
 #include "ps/variable_store.h"
+
+namespace spdlog {
+class logger;
+}
 
 namespace flowps::ps {
 
@@ -81,6 +88,50 @@ class UpdateRule {
   virtual ShardSnapshot Snapshot() const = 0;
   // Replaces the variables and the global step (forgets pending pushes).
   virtual Status Restore(ShardSnapshot snapshot) = 0;
+};
+
+// What every update rule of a shard shares, defined once: the variable store,
+// the shard's global step and push counters, the step clock, the worker ids,
+// and the two locks that keep a snapshot consistent. A rule derives from it,
+// implements Push, and says in ForgetPending what a restore drops.
+//
+// Locks (order: apply_mu_ before mu_):
+//   apply_mu_  held shared by each apply into the store (several run in
+//              parallel), exclusively by Snapshot and Restore, so neither ever
+//              sees half an update.
+//   mu_        guards step_, stats_ and the derived rule's bookkeeping. Never
+//              held across an apply (a kernel) or a `done` callback.
+// Thread-safe: every public method may be called from any thread.
+class LockedUpdateRule : public UpdateRule {
+ public:
+  Status CheckWorker(int32_t worker) const final;
+  void WaitForStep(int64_t step, StepClock::Callback done) final;
+  int64_t global_step() const final { return clock_.now(); }
+  PushStats stats() const final;
+  ShardSnapshot Snapshot() const final;
+  // Replaces the store's variables and the global step under both locks,
+  // calls ForgetPending, resets the clock, then (no lock held) answers each
+  // push ForgetPending returned with Aborted.
+  Status Restore(ShardSnapshot snapshot) final;
+
+ protected:
+  // `store` is not owned and must outlive the rule.
+  LockedUpdateRule(int total_workers, VariableStore* store, std::shared_ptr<spdlog::logger> log);
+
+  // Forgets every push counted or held for a step after `step` (the restored
+  // global step, already in step_) and returns the `done` callbacks of the
+  // pushes that were waiting for an answer. REQUIRES: apply_mu_ held
+  // exclusively and mu_ held.
+  virtual std::vector<PushDone> ForgetPending(int64_t step) = 0;
+
+  const int total_workers_;
+  VariableStore* const store_;
+  const std::shared_ptr<spdlog::logger> log_;
+  StepClock clock_;  // follows step_; thread-safe on its own
+  mutable std::shared_mutex apply_mu_;
+  mutable std::mutex mu_;
+  int64_t step_ = 0;  // guarded by mu_: the global step (applied)
+  PushStats stats_;   // guarded by mu_
 };
 
 }  // namespace flowps::ps

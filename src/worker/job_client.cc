@@ -80,43 +80,37 @@ kj::Promise<void> StopWorker(RpcClient& client) {
 Status StopJob(kj::AsyncIoContext& io, const ClusterSpec& spec, std::chrono::milliseconds timeout) {
   auto chief = ClientFor(io, spec, spec.chief_task(), timeout);
   Status result = WaitFor(StopWorker(*chief), io.waitScope, "");
-  std::vector<std::unique_ptr<RpcClient>> clients;
-  kj::Vector<kj::Promise<void>> calls;
-  for (size_t i = 0; i < spec.workers.size(); ++i) {
-    if (static_cast<int>(i) == spec.chief) continue;
-    clients.push_back(ClientFor(io, spec, spec.workers[i], timeout));
-    calls.add(StopWorker(*clients.back()).catch_([](kj::Exception&&) {}));
-  }
-  kj::joinPromises(calls.releaseAsArray()).wait(io.waitScope);
+  std::vector<TaskSpec> others;
+  for (size_t i = 0; i < spec.workers.size(); ++i)
+    if (static_cast<int>(i) != spec.chief) others.push_back(spec.workers[i]);
+  // An idle or absent worker holds no job: its failure is dropped.
+  CallEach(io, spec, others, timeout, [](size_t, RpcClient& client) { return StopWorker(client); });
   return result;
 }
 
 std::vector<WorkerReport> QueryWorkers(kj::AsyncIoContext& io, const ClusterSpec& spec,
                                        std::chrono::milliseconds timeout) {
-  std::vector<std::unique_ptr<RpcClient>> clients;
   std::vector<WorkerReport> reports(spec.workers.size());
-  kj::Vector<kj::Promise<void>> calls;
-  for (size_t i = 0; i < spec.workers.size(); ++i) {
-    reports[i].task = spec.workers[i];
-    clients.push_back(ClientFor(io, spec, spec.workers[i], timeout));
-    RpcClient* c = clients.back().get();
+  for (size_t i = 0; i < spec.workers.size(); ++i) reports[i].task = spec.workers[i];
+  CallEach(io, spec, spec.workers, timeout, [&reports](size_t i, RpcClient& client) {
+    RpcClient* c = &client;
     WorkerReport* report = &reports[i];
-    calls.add(c->GetService("worker")
-                  .then([c](capnp::Capability::Client cap) {
-                    return c->Call(cap.castAs<wire::WorkerControl>().statusRequest().send(), "status");
-                  })
-                  .then([report](capnp::Response<wire::WorkerControl::StatusResults> r) {
-                    report->job = FromWire(r.getStatus());
-                    StatusOr<WorkerMetricsSnapshot> metrics = ReadWorkerMetrics(r.getMetrics());
-                    if (metrics.ok()) {
-                      report->metrics = std::move(metrics).value();
-                    } else {
-                      report->status = metrics.status();
-                    }
-                  },
-                        [report](kj::Exception&& e) { report->status = StatusFromException(e, ""); }));
-  }
-  kj::joinPromises(calls.releaseAsArray()).wait(io.waitScope);
+    return c->GetService("worker")
+        .then([c](capnp::Capability::Client cap) {
+          return c->Call(cap.castAs<wire::WorkerControl>().statusRequest().send(), "status");
+        })
+        .then(
+            [report](capnp::Response<wire::WorkerControl::StatusResults> r) {
+              report->job = FromWire(r.getStatus());
+              StatusOr<WorkerMetricsSnapshot> metrics = ReadWorkerMetrics(r.getMetrics());
+              if (metrics.ok()) {
+                report->metrics = std::move(metrics).value();
+              } else {
+                report->status = metrics.status();
+              }
+            },
+            [report](kj::Exception&& e) { report->status = StatusFromException(e, ""); });
+  });
   return reports;
 }
 

@@ -50,6 +50,8 @@ StatusOr<std::unique_ptr<LocalModel>> LocalModel::Create(const ModelSpec& spec, 
     const ModelVariable& mv = m->model_.variables[i];
     // The drawn initial value becomes the variable (no second copy of the model).
     TrainedVariable v{mv.name, mv.initial_value, {}, (*grads)[i]};  // slots: at the first Step()
+    v.dtype = mv.initial_value.dtype();
+    v.shape = mv.initial_value.shape();
     if (!v.grad.valid()) return InvalidArgument("the loss does not depend on variable '" + v.name + "'");
     auto add_fetch = [&](Output o) {
       m->fetches_.push_back(o);
@@ -279,12 +281,17 @@ StatusOr<double> LocalModel::Step(const std::vector<std::pair<std::string, Tenso
 StatusOr<std::vector<Tensor>> LocalModel::Fetch(const std::vector<std::pair<std::string, Tensor>>& feeds,
                                                  const std::vector<Output>& fetches) {
   FLOWPS_ASSIGN_OR_RETURN(FeedList resolved, ResolveFeeds(feeds));
-  return executor_->Run(WithStates(std::move(resolved), false), fetches, {}, StepOptions{&store_, nullptr});
+  FLOWPS_RETURN_IF_ERROR(CheckHeld());
+  FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out,
+                          executor_->Run(WithStates(std::move(resolved), false), fetches, {}, StepOptions{&store_, nullptr}));
+  Unalias(&out);
+  return out;
 }
 
 StatusOr<std::vector<Tensor>> LocalModel::Fetch(const std::vector<std::pair<std::string, Tensor>>& feeds,
                                                  const std::vector<Output>& fetches, std::vector<Tensor>* state) {
   FLOWPS_ASSIGN_OR_RETURN(FeedList resolved, ResolveFeeds(feeds));
+  FLOWPS_RETURN_IF_ERROR(CheckHeld());
   const int64_t rows = resolved.empty() || resolved[0].second.shape().rank() < 1 ? -1 : resolved[0].second.shape().dim(0);
   std::vector<Output> all = fetches;
   for (size_t i = 0; i < states_.size(); ++i) {
@@ -296,6 +303,7 @@ StatusOr<std::vector<Tensor>> LocalModel::Fetch(const std::vector<std::pair<std:
   }
   FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out,
                           executor_->Run(WithStates(std::move(resolved), false), all, {}, StepOptions{&store_, nullptr}));
+  Unalias(&out);
   state->assign(out.begin() + static_cast<std::ptrdiff_t>(fetches.size()), out.end());
   out.resize(fetches.size());
   return out;
@@ -339,6 +347,7 @@ FeedList LocalModel::WithStates(FeedList feeds, bool carried) const {
 }
 
 StatusOr<double> LocalModel::RunStep(const FeedList& feeds) {
+  FLOWPS_RETURN_IF_ERROR(CheckHeld());
   FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out,
                           executor_->Run(WithStates(feeds, true), fetches_, {}, StepOptions{&store_, nullptr}));
   double loss = out[0].data<float>()[0];
@@ -374,6 +383,7 @@ StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(
                              std::to_string(named[0].second.shape().dim(0)) + " for '" + named[0].first + "'");
   const int64_t batch = named[0].second.shape().dim(0);
   if (batch < 1) return InvalidArgument("an empty batch has no gradients");
+  FLOWPS_RETURN_IF_ERROR(CheckHeld());
   const int64_t n = num_towers();
   const bool split = batch >= n && tables_.empty();
   std::vector<std::pair<std::string, Tensor>> feeds;
@@ -391,6 +401,7 @@ StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(
     feeds.emplace_back(names.weight, Tensor::FromVector<float>(Shape{}, {weight}));
   }
   FLOWPS_ASSIGN_OR_RETURN(std::vector<Tensor> out, tower_runner_->Run(feeds, &store_, trace));
+  Unalias(&out);
   BatchGradients result;
   result.loss = out[0].data<float>()[0];
   if (!std::isfinite(result.loss))
@@ -432,33 +443,93 @@ StatusOr<LocalModel::BatchGradients> LocalModel::ComputeGradients(
   return result;
 }
 
-Status LocalModel::SetVariables(const std::map<std::string, Tensor>& values) {
-  for (TrainedVariable& v : vars_) {
-    auto it = values.find(v.name);
-    if (it != values.end() && it->second.shape().dims() != v.value.shape().dims())
-      return InvalidArgument("variable '" + v.name + "' has shape " + v.value.shape().ToString() + ", not " +
-                             it->second.shape().ToString());
-  }
-  for (TrainedVariable& v : vars_) {
+Status LocalModel::CheckFit(const std::map<std::string, Tensor>& values) const {
+  for (const TrainedVariable& v : vars_) {
     auto it = values.find(v.name);
     if (it == values.end()) continue;
-    if (it->second.dtype() != v.value.dtype())
-      return InvalidArgument("variable '" + v.name + "' is " + DTypeName(v.value.dtype()) + ", not " +
+    if (it->second.shape().dims() != v.shape.dims())
+      return InvalidArgument("variable '" + v.name + "' has shape " + v.shape.ToString() + ", not " +
+                             it->second.shape().ToString());
+    if (it->second.dtype() != v.dtype)
+      return InvalidArgument("variable '" + v.name + "' is " + DTypeName(v.dtype) + ", not " +
                              DTypeName(it->second.dtype()));
   }
-  // Copied into the model's own buffers: no allocation, and the caller may
-  // drop (or reuse) what it passed as soon as this returns.
+  return Status::OK();
+}
+
+Status LocalModel::CheckHeld() const {
+  for (const TrainedVariable& v : vars_)
+    if (!v.value.valid())
+      return FailedPrecondition("variable '" + v.name +
+                                "' holds no value: the model released its variables and none were loaded since");
+  return Status::OK();
+}
+
+void LocalModel::Unalias(std::vector<Tensor>* out) const {
+  for (Tensor& t : *out) {
+    if (!t.valid()) continue;
+    for (const TrainedVariable& v : vars_)
+      if (v.adopted.valid() && t.SharesBufferWith(v.value)) {
+        t = t.Clone();
+        break;
+      }
+  }
+}
+
+Status LocalModel::SetVariables(const std::map<std::string, Tensor>& values) {
+  FLOWPS_RETURN_IF_ERROR(CheckFit(values));
+  // Copied into the model's own buffers (made anew where the variable holds
+  // none, or an adopted one): the caller may drop or reuse what it passed as
+  // soon as this returns.
   for (TrainedVariable& v : vars_) {
     auto it = values.find(v.name);
-    if (it == values.end() || it->second.raw_data() == v.value.raw_data()) continue;
+    if (it == values.end() || (v.value.valid() && it->second.raw_data() == v.value.raw_data())) continue;
+    if (!v.value.valid() || v.adopted.valid()) {
+      v.value = Tensor(v.dtype, v.shape);
+      v.adopted = Tensor();
+      store_.Set(v.name, v.value);
+    }
     std::memcpy(v.value.raw_data(), it->second.raw_data(), v.value.num_bytes());
   }
   return Status::OK();
 }
 
+void LocalModel::ForgetInitialValues() {
+  for (ModelVariable& mv : model_.variables)
+    if (mv.initial_value.valid() && mv.initial_value.raw_data() != nullptr)
+      mv.initial_value = Tensor(mv.initial_value.dtype(), mv.initial_value.shape(),
+                                Buffer::Wrap(nullptr, mv.initial_value.num_bytes(), nullptr));
+}
+
+Status LocalModel::AdoptVariables(std::map<std::string, Tensor> values) {
+  FLOWPS_RETURN_IF_ERROR(CheckFit(values));
+  ForgetInitialValues();  // they are the variables' first buffers, replaced here
+  for (TrainedVariable& v : vars_) {
+    auto it = values.find(v.name);
+    if (it == values.end()) continue;
+    // The executors see a view: the last reference to the adopted memory is
+    // always this model's, dropped here or in ReleaseVariables on the caller's thread.
+    Tensor adopted = std::move(it->second);
+    v.value = Tensor(v.dtype, v.shape, Buffer::Wrap(adopted.raw_data(), adopted.num_bytes(), nullptr));
+    v.adopted = std::move(adopted);  // the previous value goes here
+    store_.Set(v.name, v.value);
+  }
+  return Status::OK();
+}
+
+void LocalModel::ReleaseVariables() {
+  ForgetInitialValues();
+  for (TrainedVariable& v : vars_) {
+    v.value = Tensor();
+    v.adopted = Tensor();
+    store_.Set(v.name, Tensor());
+  }
+}
+
 StatusOr<double> LocalModel::Evaluate(const data::Dataset& test) {
   if (!model_.x.valid() || !model_.logits.valid())
     return FailedPrecondition("the model is no image classifier (placeholder x, metric accuracy)");
+  FLOWPS_RETURN_IF_ERROR(CheckHeld());
   constexpr int64_t kEvalBatch = 1000;
   int64_t correct = 0;
   for (int64_t begin = 0; begin < test.size(); begin += kEvalBatch) {
@@ -472,7 +543,7 @@ StatusOr<double> LocalModel::Evaluate(const data::Dataset& test) {
 
 int64_t LocalModel::num_parameters() const {
   int64_t n = 0;
-  for (const TrainedVariable& v : vars_) n += v.value.num_elements();
+  for (const TrainedVariable& v : vars_) n += v.shape.num_elements();
   return n;
 }
 

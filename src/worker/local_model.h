@@ -4,7 +4,7 @@
 // applied to every variable (kernels/optimizers.h).
 //
 // A distributed worker uses the same model without the optimizer: it sets the
-// values pulled from the ps (SetVariables), computes the gradients of a batch
+// values pulled from the ps (AdoptVariables), computes the gradients of a batch
 // split into towers (ComputeGradients) and pushes them. The tower graph holds
 // one copy of the model per device (TowerOptions), each placed on its device,
 // reading the shared variables from a host CPU device; the towers' gradients
@@ -71,7 +71,9 @@ class LocalModel {
   // adds the gradients and sets every variable to its initial value, and the
   // tower graph over towers.devices. The variables take over the buffers of
   // model().variables[i].initial_value (one copy of the parameters, not
-  // two): read only their shapes after training started. Optimizer slots are
+  // two): read only their shapes after training started. From the first
+  // AdoptVariables or ReleaseVariables on, initial_value keeps its dtype and
+  // shape but no memory (its data is null). Optimizer slots are
   // made at the first Step(), so a distributed worker has none.
   // REQUIRES: pool outlives the model.
   static StatusOr<std::unique_ptr<LocalModel>> Create(const ModelSpec& model, const OptimizerConfig& optimizer,
@@ -113,10 +115,29 @@ class LocalModel {
   // their devices' tracks (PartitionedRunner::Run).
   StatusOr<BatchGradients> ComputeGradients(const std::vector<std::pair<std::string, Tensor>>& feeds,
                                             const TraceContext& trace = {});
-  // Copies variable values (e.g. pulled from the ps) into the model's own
-  // buffers; each must keep its shape and dtype. InvalidArgument naming the
-  // first that does not, and nothing changes. The caller keeps its tensors.
+  // Variable ownership. Each variable's value is a Tensor the model shares
+  // with its executors' store; a step's kernels read it by reference. Between
+  // steps (never while a step, Fetch or Evaluate runs) the values may be
+  // replaced or released by the three calls below; each checks every value
+  // (same shape and dtype as the variable) before changing anything, and
+  // fails with InvalidArgument naming the first that does not fit.
+  //  - SetVariables copies `values` into buffers the model owns; the caller
+  //    keeps its tensors.
+  //  - AdoptVariables makes `values` the variables themselves, without a
+  //    copy (e.g. tensors that alias a received RPC response). The model
+  //    keeps the adopted tensors and gives its executors only views of their
+  //    memory, so a kernel never holds the last reference: the adopted
+  //    tensors, and whatever they keep alive, are released only by the next
+  //    AdoptVariables, SetVariables or ReleaseVariables, or the destructor --
+  //    on the thread that calls it. A tensor a step returns never aliases an
+  //    adopted value (one that would is copied), so it outlives the release.
+  //  - ReleaseVariables releases every value (the memory goes back before the
+  //    next values arrive). Until the next SetVariables or AdoptVariables,
+  //    Step, ComputeGradients, Fetch and Evaluate fail with FailedPrecondition.
+  // Variables missing from `values` keep their value.
   Status SetVariables(const std::map<std::string, Tensor>& values);
+  Status AdoptVariables(std::map<std::string, Tensor> values);
+  void ReleaseVariables();
 
   // The fraction of `test` classified correctly (an image classifier's
   // x and logits, see Model; FailedPrecondition for another graph).
@@ -171,11 +192,14 @@ class LocalModel {
  private:
   struct TrainedVariable {
     std::string name;
-    Tensor value;  // shared with store_
+    Tensor value;  // shared with store_; invalid once released; a view of `adopted` when that is set
     std::vector<Tensor> slots;
     GradValue grad;
     int dense_fetch = -1, indices_fetch = -1, values_fetch = -1;  // positions in fetches_
     int tower_dense = -1, tower_indices = -1, tower_values = -1;  // positions in the tower runner's fetches
+    Tensor adopted;  // AdoptVariables: the tensor that keeps value's memory (released on the caller's thread)
+    DType dtype = DType::kFloat32;
+    Shape shape;     // the variable's, also while it holds no value
   };
   // The inputs of one tower in the tower graph: its copy of placeholder p is
   // prefix + p; weight is its share of the batch.
@@ -196,6 +220,14 @@ class LocalModel {
   // `feeds` plus a feed of every state the caller did not feed (carried, or zeros).
   FeedList WithStates(FeedList feeds, bool carried) const;
   StatusOr<FeedList> ResolveFeeds(const std::vector<std::pair<std::string, Tensor>>& feeds) const;
+  // FailedPrecondition naming the first variable that holds no value (released).
+  Status CheckHeld() const;
+  // InvalidArgument naming the first of `values` that does not fit its variable.
+  Status CheckFit(const std::map<std::string, Tensor>& values) const;
+  // Lets the initial values' memory go, keeping their shapes (see Create).
+  void ForgetInitialValues();
+  // Copies each of `out` that aliases an adopted value (see AdoptVariables).
+  void Unalias(std::vector<Tensor>* out) const;
   StatusOr<double> RunStep(const FeedList& feeds);
   Status BuildTowers(const TowerOptions& towers, bool soft_placement);
   // The tower devices by name (plus a host CPU device when the first is a

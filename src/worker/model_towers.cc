@@ -13,11 +13,12 @@ ModelTowers::ModelTowers(LocalModel* model, ThreadPool* pool, std::vector<FeedSp
 
 ModelTowers::~ModelTowers() = default;
 
-kj::Promise<Status> ModelTowers::Load(const std::map<std::string, Tensor>& values) {
-  LocalModel* model = model_;
-  const std::map<std::string, Tensor>* v = &values;
-  return RunOnPool(*pool_, [model, v]() { return model->SetVariables(*v); });
+kj::Promise<Status> ModelTowers::Load(std::map<std::string, Tensor> values) {
+  // No copy, so no work for the pool: taken over on the job thread.
+  return model_->AdoptVariables(std::move(values));
 }
+
+void ModelTowers::Release() { model_->ReleaseVariables(); }
 
 kj::Promise<StatusOr<GradientSource::Gradients>> ModelTowers::Compute(const data::ColumnBatch& batch,
                                                                       std::shared_ptr<TableReads> /*reads*/,

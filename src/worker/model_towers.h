@@ -6,16 +6,18 @@
 // one thread that only waits), and their results come back to the job
 // thread's KJ event loop through cross-thread promises: the job thread keeps
 // sending and receiving (a push in flight, the chief's peer sweep) while the
-// step computes. Load copies pulled values into the model's own buffers as
-// one task on the compute pool, so that a pulled model is copied once on the
-// worker and never on the job thread.
+// step computes. Load adopts the pulled tensors as the model's variables,
+// with no copy (LocalModel::AdoptVariables): they alias the PsClient's
+// response, which belongs to the job thread, and the model releases them only
+// in Load, Release or its destructor, all on the job thread.
 //
 // A model that carries recurrent state (LocalModel::set_carry_state) starts
 // it again at each new epoch of the batches (LocalModel::ContinueStreams).
 //
 // Threads: every method is called on the job thread (the one whose event loop
 // waits on the promises); one operation at a time (the TrainingLoop's order).
-// The model must outlive this object; the destructor waits for the running
+// The model must outlive this object and be destroyed on the job thread (it
+// may hold the values last loaded); the destructor waits for the running
 // operation to finish.
 #pragma once
 
@@ -38,7 +40,8 @@ class ModelTowers final : public GradientSource {
   ModelTowers(LocalModel* model, ThreadPool* pool, std::vector<FeedSpec> feeds);
   ~ModelTowers() override;
 
-  kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) override;
+  kj::Promise<Status> Load(std::map<std::string, Tensor> values) override;
+  void Release() override;
   // `reads` is unused (a model without tables); TableSource feeds the rows.
   kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, std::shared_ptr<TableReads> reads,
                                            const TraceContext& trace) override;

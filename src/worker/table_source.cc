@@ -93,7 +93,11 @@ Status TableSource::CheckTables(const JobSpec& job, const std::vector<TableInput
   return Status::OK();
 }
 
-kj::Promise<Status> TableSource::Load(const std::map<std::string, Tensor>& values) { return towers_->Load(values); }
+kj::Promise<Status> TableSource::Load(std::map<std::string, Tensor> values) {
+  return towers_->Load(std::move(values));
+}
+
+void TableSource::Release() { towers_->Release(); }
 
 StatusOr<std::shared_ptr<TableReads>> TableSource::PlanReads(const data::ColumnBatch& batch) {
   std::vector<TableKeys> keys;

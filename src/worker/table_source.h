@@ -51,7 +51,8 @@ class TableSource final : public GradientSource {
   // the table and the job file.
   static Status CheckTables(const JobSpec& job, const std::vector<TableInput>& tables, const data::Schema& schema);
 
-  kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) override;
+  kj::Promise<Status> Load(std::map<std::string, Tensor> values) override;
+  void Release() override;
   // The batch's keys per table. InvalidArgument naming the table when the batch lacks its ids column.
   StatusOr<std::shared_ptr<TableReads>> PlanReads(const data::ColumnBatch& batch) override;
   kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, std::shared_ptr<TableReads> reads,

@@ -76,7 +76,7 @@ StatusOr<TrainingLoopResult> TrainingLoop::Run(kj::WaitScope& wait_scope) {
 // step's spans go under its own step span (Computed::span).
 Status TrainingLoop::Step() {
   if (!options_.prefetch) {
-    FLOWPS_ASSIGN_OR_RETURN(Computed computed, WaitLocal(ComputeNext()));
+    FLOWPS_ASSIGN_OR_RETURN(Computed computed, WaitLocal(ComputeNext(true)));
     std::shared_ptr<TableReads> next = ReadsAhead(computed, 1);
     const auto sent = std::chrono::steady_clock::now();
     TraceScope push_span(computed.trace(), "push", "step");
@@ -89,8 +89,8 @@ Status TrainingLoop::Step() {
     const double round_trip = SecondsSince(sent);
     return Record(std::move(computed), std::move(answer), round_trip);
   }
-  if (!ready_) {
-    FLOWPS_ASSIGN_OR_RETURN(ready_, WaitLocal(ComputeNext()));
+  if (!ready_) {  // the first step: the next compute reads the same parameters
+    FLOWPS_ASSIGN_OR_RETURN(ready_, WaitLocal(ComputeNext(false)));
   }
   Computed pushing = std::move(*ready_);
   ready_.reset();
@@ -111,7 +111,7 @@ Status TrainingLoop::Step() {
                       return r;
                     })
                     .eagerlyEvaluate(nullptr);
-  StatusOr<Computed> next = WaitLocal(ComputeNext());
+  StatusOr<Computed> next = WaitLocal(ComputeNext(true));
   PushPullResult pushed = Wait(kj::mv(answer));
   if (after_next && !pushed.tables.rows.empty()) after_next->rows = std::move(pushed.tables);
   if (!next.ok()) return next.status();
@@ -134,14 +134,14 @@ Status TrainingLoop::LoadParameters(PulledVariables pulled, const TraceContext& 
   result_.global_step = LeastStep(pulled.shard_steps);
   const auto start = std::chrono::steady_clock::now();
   TraceScope pull_span(trace, "pull", "step");
-  FLOWPS_RETURN_IF_ERROR(WaitLocal(gradients_->Load(pulled.values)));
+  FLOWPS_RETURN_IF_ERROR(WaitLocal(gradients_->Load(std::move(pulled.values))));
   pull_span.End();
   load_seconds_ = SecondsSince(start);
   current_steps_ = std::move(pulled.shard_steps);  // the values now live in the model
   return Status::OK();
 }
 
-kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
+kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext(bool release) {
   const auto start = std::chrono::steady_clock::now();
   Computed c;
   c.span = BeginStepSpan();
@@ -161,8 +161,10 @@ kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext() {
   c.examples = batch_.size;
   const TraceContext kernels = span ? span->child() : TraceContext{};
   return gradients_->Compute(batch_, std::move(taken->reads), kernels).then(
-      [c = kj::mv(c), start, span = kj::mv(span)](StatusOr<GradientSource::Gradients> g) mutable -> StatusOr<Computed> {
+      [this, release, c = kj::mv(c), start, span = kj::mv(span)](
+          StatusOr<GradientSource::Gradients> g) mutable -> StatusOr<Computed> {
         if (span) span->End();
+        if (release) gradients_->Release();  // on this (the job) thread
         if (!g.ok()) return g.status();
         c.gradients = std::move(g).value();
         c.compute_seconds = SecondsSince(start);

@@ -98,9 +98,18 @@ class GradientSource {
     double loss = 0;
     std::vector<VariableGradient> grads;
   };
-  // Copies `values` into the model's own buffers. The tensors must stay valid
-  // until the promise resolves. Never called while a Compute runs.
-  virtual kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) = 0;
+  // Parameter ownership: the source holds the parameters last loaded until
+  // the next Load or Release; it may take `values` over without a copy. They
+  // may alias an RPC response of the calling thread's event loop, so the
+  // source releases them -- and the parameters they replace -- only on the
+  // calling thread: in Load, Release or its destructor. Neither is called
+  // while a Compute runs.
+  virtual kj::Promise<Status> Load(std::map<std::string, Tensor> values) = 0;
+  // Releases the parameters last loaded, when nothing reads them before the
+  // next Load: the loop calls it once it has computed the gradients it will
+  // push, so that the parameters, the gradients in flight and the answer are
+  // not all held at once. Compute (and an evaluation) needs a Load after it.
+  virtual void Release() = 0;
   // The table rows `batch` reads, planned when the loop reads the batch ahead
   // of its compute, so that the push before it can carry the keys. Null: the
   // model reads no tables (the default). An error ends the loop when it
@@ -217,7 +226,10 @@ class TrainingLoop {
   };
   Status Step();
   Status LoadParameters(PulledVariables pulled, const TraceContext& trace);
-  kj::Promise<StatusOr<Computed>> ComputeNext();
+  // The gradients of the next batch at the parameters the model holds; with
+  // `release`, the model releases them once they are computed (the next read
+  // of the model is the Load of the answer).
+  kj::Promise<StatusOr<Computed>> ComputeNext(bool release);
   // The root span of the step whose batch is taken next, when it is traced (null otherwise).
   std::unique_ptr<TraceScope> BeginStepSpan() const;
   Status Record(Computed c, PushPullResult answer, double round_trip_seconds);

@@ -175,8 +175,10 @@ class JobRun {
   bool started_ = false;
   std::optional<data::DataSource> test_;  // chief: until the Evaluator takes it
   LocalDevices devices_;  // outlives model_, whose towers run on them
-  std::unique_ptr<LocalModel> model_;
+  // Outlives model_: the model holds the last pushPull answer, which aliases
+  // a response of ps_'s connections (released on this thread, before ps_).
   std::unique_ptr<PsClient> ps_;
+  std::unique_ptr<LocalModel> model_;
   std::unique_ptr<BatchSource> batches_;
   std::unique_ptr<PsParameterSource> params_;
   std::unique_ptr<JobReport> report_;

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -158,6 +160,63 @@ TEST_CASE("setting variables from a pull changes the gradients; a wrong shape ch
   REQUIRE(after.ok());
   // Every weight zero: the logits are zero, so the loss is ln(10).
   CHECK(after->loss == Approx(std::log(10.0)).epsilon(1e-5));
+}
+
+TEST_CASE("adopted values are the variables themselves, released only by the model's owner thread; a released "
+          "model refuses to compute until values are loaded again") {
+  auto pool = NewAsioThreadPool(2);
+  auto model = SmallMlp(pool.get());
+  Batch batch = RandomBatch(8, 3);
+  // Each value's memory is kept alive by an owner that records where it is released.
+  std::atomic<int> released{0};
+  std::atomic<bool> released_elsewhere{false};
+  const std::thread::id me = std::this_thread::get_id();
+  std::map<std::string, Tensor> zeros;
+  std::vector<float*> memory;
+  for (const ModelVariable& v : model->model().variables) {
+    const Shape& shape = v.initial_value.shape();
+    auto owner = std::shared_ptr<std::vector<float>>(
+        new std::vector<float>(static_cast<size_t>(shape.num_elements()), 0.f), [&, me](std::vector<float>* p) {
+          ++released;
+          if (std::this_thread::get_id() != me) released_elsewhere = true;
+          delete p;
+        });
+    memory.push_back(owner->data());
+    zeros[v.name] = Tensor(DType::kFloat32, shape, Buffer::Wrap(owner->data(), owner->size() * sizeof(float), owner));
+  }
+  REQUIRE(model->AdoptVariables(std::move(zeros)).ok());
+  auto at_zero = model->ComputeGradients(batch.images, batch.labels);
+  REQUIRE(at_zero.ok());
+  CHECK(at_zero->loss == Approx(std::log(10.0)).epsilon(1e-5));  // every weight zero: the logits are zero
+  // Not a copy: the model reads the adopted memory itself.
+  memory.back()[0] = 5.f;  // a bias of the output layer
+  auto moved = model->ComputeGradients(batch.images, batch.labels);
+  REQUIRE(moved.ok());
+  CHECK(moved->loss != Approx(at_zero->loss));
+  // No gradient points into adopted memory, so each outlives the release.
+  for (const VariableGradient& g : moved->grads)
+    for (size_t i = 0; i < memory.size(); ++i) CHECK(g.values.raw_data() != static_cast<void*>(memory[i]));
+
+  CHECK(released == 0);  // the steps' kernels, on the pool, released nothing
+  model->ReleaseVariables();
+  CHECK(released == static_cast<int>(memory.size()));
+  CHECK_FALSE(released_elsewhere);
+
+  auto refused = model->ComputeGradients(batch.images, batch.labels);
+  CHECK(refused.status().code() == Code::kFailedPrecondition);
+  CHECK_THAT(refused.status().message(), Catch::Contains(model->model().variables[0].name));
+  CHECK(moved->grads[0].values.data<float>()[0] == moved->grads[0].values.data<float>()[0]);  // still readable
+
+  // Copied values (SetVariables) go into buffers of the model's own again.
+  std::map<std::string, Tensor> again;
+  for (const ModelVariable& v : model->model().variables) {
+    CHECK(v.initial_value.raw_data() == nullptr);  // the drawn values' memory went with the first adoption
+    again[v.name] = Tensor::Zeros(DType::kFloat32, v.initial_value.shape());
+  }
+  REQUIRE(model->SetVariables(again).ok());
+  auto reloaded = model->ComputeGradients(batch.images, batch.labels);
+  REQUIRE(reloaded.ok());
+  CHECK(reloaded->loss == Approx(at_zero->loss));
 }
 
 TEST_CASE("a model with a sparse (Gather) gradient gets the towers' rows, scaled, equal to the whole batch's") {

@@ -75,13 +75,17 @@ struct FakePs final : ParameterSource {
 };
 
 // Gradient 1 for w; the loss is the batch's number. Records the w it computed
-// from and whether a push was in flight meanwhile.
+// from and whether a push was in flight meanwhile; refuses to compute from
+// released parameters.
 struct FakeTowers final : GradientSource {
   explicit FakeTowers(const FakePs& ps) : ps(ps) {}
   const FakePs& ps;
   float w = 1e9;
+  bool held = false;  // w is loaded and not released
   std::vector<float> computed_from;
   int computed_during_push = 0;
+  int releases = 0;
+  int loads_while_held = 0;  // loads that found the previous parameters still held
   bool fail = false;
   // With tables: each batch reads the row of key = its number; counts how its rows came.
   bool tables = false;
@@ -95,14 +99,21 @@ struct FakeTowers final : GradientSource {
     return std::make_shared<TableReads>(std::vector<std::string>{"t"}, std::move(keys));
   }
 
-  kj::Promise<Status> Load(const std::map<std::string, Tensor>& values) override {
+  kj::Promise<Status> Load(std::map<std::string, Tensor> values) override {
+    loads_while_held += held ? 1 : 0;
     w = values.at("w").data<float>()[0];
+    held = true;
     return Status::OK();
+  }
+  void Release() override {
+    held = false;
+    ++releases;
   }
   kj::Promise<StatusOr<Gradients>> Compute(const data::ColumnBatch& batch, std::shared_ptr<TableReads> reads,
                                            const TraceContext& trace) override {
     if (trace.active()) TraceScope(trace, "fake kernel", "node");
     if (fail) return StatusOr<Gradients>(FailedPrecondition("the loss is nan"));
+    if (!held) return StatusOr<Gradients>(FailedPrecondition("computed from released parameters"));
     computed_from.push_back(w);
     computed_during_push += ps.in_flight > 0 ? 1 : 0;
     if (tables) {
@@ -182,6 +193,7 @@ TEST_CASE("sync: every step computes from the values of the step it pushes to, a
   CHECK(result->stale == 0);
   CHECK(run.towers.computed_from == std::vector<float>{0, -1, -2, -3, -4});
   CHECK(run.towers.w == -5);  // the model holds the last values pulled
+  CHECK(run.towers.held);
   CHECK(run.before == std::vector<int64_t>{0, 1, 2, 3, 4});
   REQUIRE(run.records.size() == 5);
   CHECK(run.records[3].global_step == 3);
@@ -435,4 +447,25 @@ TEST_CASE("a run that ends before its traced steps are done leaves nothing in fl
   CHECK(recorder.in_flight() == 0);
   Traced traced(recorder);
   CHECK(traced.steps.size() == 2);  // step 1, and step 2 with its compute only
+}
+
+TEST_CASE("a step releases the parameters it computed from before its push is answered, in every mode") {
+  for (bool sync : {true, false}) {
+    for (bool prefetch : {false, true}) {
+      if (sync && prefetch) continue;  // prefetch is async only
+      INFO("sync " << sync << ", prefetch " << prefetch);
+      Run run;
+      run.ps.sync = sync;
+      run.options.prefetch = prefetch;
+      run.options.end_step = 6;
+      auto result = run.Go();
+      REQUIRE(result.ok());  // no computation ran on released parameters
+      CHECK(result->local_steps == 6);
+      // Each step's values were released before the answer replaced them:
+      // parameters, gradients in flight and answer are never held at once.
+      CHECK(run.towers.loads_while_held == 0);
+      CHECK(run.towers.releases == 6);
+      CHECK(run.towers.held);  // the last answer is loaded: the model holds the final parameters
+    }
+  }
 }
