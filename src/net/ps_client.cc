@@ -78,6 +78,7 @@ struct TablePart {
 struct PsClient::PushJob {
   int32_t worker = 0;
   std::vector<int64_t> steps;                        // per shard
+  std::vector<uint32_t> seqs;                        // per shard: the push's seq for steps[k] (kept by retries)
   std::vector<std::vector<PartGradient>> per_shard;  // per shard
   std::vector<std::vector<TablePart>> tables;        // per shard: embedding table rows by key
   TraceContext trace;                                // active: each shard's call is a span, its id sent along
@@ -402,9 +403,11 @@ kj::Promise<PulledVariables> PsClient::PullRows(std::string name, std::vector<in
 }
 
 StatusOr<std::shared_ptr<PsClient::PushJob>> PsClient::SplitPush(int32_t worker, std::vector<int64_t> shard_steps,
+                                                                 std::vector<uint32_t> seqs,
                                                                  const std::vector<VariableGradient>& grads) const {
   if (shard_steps.size() != static_cast<size_t>(num_shards()))
     return InvalidArgument("push: need one step per ps shard");
+  if (!seqs.empty() && seqs.size() != shard_steps.size()) return InvalidArgument("push: need one seq per ps shard");
   // Split every gradient into its parts, before sending anything.
   auto job = std::make_shared<PushJob>();
   job->worker = worker;
@@ -438,12 +441,14 @@ StatusOr<std::shared_ptr<PsClient::PushJob>> PsClient::SplitPush(int32_t worker,
           g.variable, GatherRows(g.values, positions), Tensor::FromVector<int64_t>({static_cast<int64_t>(ids.size())}, ids)});
     }
   }
+  job->seqs = seqs.empty() ? std::vector<uint32_t>(job->steps.size(), 0) : std::move(seqs);
   return job;
 }
 
 kj::Promise<std::vector<ShardPushReply>> PsClient::Push(int32_t worker, std::vector<int64_t> shard_steps,
-                                                        std::vector<VariableGradient> grads) {
-  StatusOr<std::shared_ptr<PushJob>> job = SplitPush(worker, std::move(shard_steps), grads);
+                                                        std::vector<VariableGradient> grads,
+                                                        std::vector<uint32_t> shard_seqs) {
+  StatusOr<std::shared_ptr<PushJob>> job = SplitPush(worker, std::move(shard_steps), std::move(shard_seqs), grads);
   if (!job.ok()) return KJ_EXCEPTION(FAILED, job.status().ToString());
   for (const VariableGradient& g : grads)
     if (g.table)
@@ -459,8 +464,8 @@ kj::Promise<std::vector<ShardPushReply>> PsClient::Push(int32_t worker, std::vec
 
 kj::Promise<PushPullResult> PsClient::PushPull(int32_t worker, std::vector<int64_t> shard_steps,
                                                std::vector<VariableGradient> grads, PullSpec next,
-                                               const TraceContext& trace) {
-  StatusOr<std::shared_ptr<PushJob>> job = SplitPush(worker, std::move(shard_steps), grads);
+                                               const TraceContext& trace, std::vector<uint32_t> shard_seqs) {
+  StatusOr<std::shared_ptr<PushJob>> job = SplitPush(worker, std::move(shard_steps), std::move(shard_seqs), grads);
   if (!job.ok()) return KJ_EXCEPTION(FAILED, job.status().ToString());
   (*job)->trace = trace;
   StatusOr<std::shared_ptr<const ReadPlan>> planned = PlanRead(next);
@@ -526,6 +531,7 @@ kj::Promise<std::pair<ShardPushReply, PsClient::ShardRead>> PsClient::SendShardP
         auto fill = [&](auto& request, size_t m) {
           request.setWorker(job->worker);
           request.setStep(job->steps[static_cast<size_t>(k)]);
+          request.setSeq(job->seqs[static_cast<size_t>(k)]);
           request.setPart(static_cast<uint32_t>(m));
           request.setParts(static_cast<uint32_t>(messages.size()));
           auto list = request.initGradients(static_cast<unsigned>(messages[m].size()));
@@ -607,7 +613,7 @@ kj::Promise<std::pair<ShardPushReply, PsClient::ShardRead>> PsClient::SendShardP
       })
       .catch_([this, job, read, k, attempt](kj::Exception&& e) -> kj::Promise<Reply> {
         // A broken connection: the push may or may not have landed. The shard
-        // recognises a second copy of (worker, step), so sending it again is safe.
+        // recognises a second copy of (worker, step, seq), so sending it again is safe.
         if (e.getType() == kj::Exception::Type::DISCONNECTED && attempt + 1 < options_.push_attempts)
           return SendShardPush(job, read, k, attempt + 1);
         return kj::mv(e);

@@ -20,7 +20,9 @@
 // with the values the worker reads next (sync: once the shard released the
 // next step). A push that fails because the connection broke is sent again
 // after reconnecting (push_attempts in all): the shard recognises (worker,
-// step) and never applies it twice. Pulls and waitForStep calls are made
+// step, seq) and never applies it twice. seq, given by the caller, counts the
+// worker's pushes to a shard from the same step (async prefetch pushes twice
+// from one step: PsParameterSource numbers them). Pulls and waitForStep calls are made
 // again the same way (they change nothing).
 //
 // Threads: a PsClient belongs to the thread whose KJ event loop it was made on.
@@ -133,10 +135,15 @@ class PsClient {
   kj::Promise<PulledVariables> Pull(std::vector<std::string> names);
   // Rows of one variable, [len(rows), ...] in the order asked.
   kj::Promise<PulledVariables> PullRows(std::string name, std::vector<int64_t> rows);
-  // Pushes to every shard k with (worker, shard_steps[k]).
+  // Pushes to every shard k with (worker, shard_steps[k], shard_seqs[k]);
+  // empty shard_seqs: seq 0 everywhere. seq counts the worker's pushes to the
+  // shard computed from the same step (see the file comment); calling again
+  // with the same steps and seqs is a resend, a duplicate if the first landed.
   kj::Promise<std::vector<ShardPushReply>> Push(int32_t worker, std::vector<int64_t> shard_steps,
-                                                std::vector<VariableGradient> grads);
-  // One RPC per shard: pushes grads tagged (worker, shard_steps[k]) and answers with the values of `next`.
+                                                std::vector<VariableGradient> grads,
+                                                std::vector<uint32_t> shard_seqs = {});
+  // One RPC per shard: pushes grads tagged (worker, shard_steps[k], shard_seqs[k]) (as Push) and answers with
+  // the values of `next`.
   // Sync: resolves once every shard has released step shard_steps[k]+1 (or moved past it), with the values
   // of that step. Async: resolves once the push was applied (or dropped as stale/duplicate), with the
   // current values. A push refused by a shard (bad input) fails the whole call.
@@ -145,7 +152,7 @@ class PsClient {
   // records its spans of the call under it.
   kj::Promise<PushPullResult> PushPull(int32_t worker, std::vector<int64_t> shard_steps,
                                        std::vector<VariableGradient> grads, PullSpec next,
-                                       const TraceContext& trace = {});
+                                       const TraceContext& trace = {}, std::vector<uint32_t> shard_seqs = {});
   // Resolves once every shard k has reached steps[k]; to the shards' steps.
   // (Not needed by a step: PushPull waits. For tools and tests.)
   kj::Promise<std::vector<int64_t>> WaitForStep(std::vector<int64_t> steps);
@@ -178,7 +185,9 @@ class PsClient {
   struct ShardRead;
   std::unique_ptr<Shard>& shard(int k) { return shards_[static_cast<size_t>(k)]; }
   // A push split by shard (REQUIRES: shard_steps has one step per shard).
+  // (seqs: one per shard, or empty for all 0.)
   StatusOr<std::shared_ptr<PushJob>> SplitPush(int32_t worker, std::vector<int64_t> shard_steps,
+                                               std::vector<uint32_t> seqs,
                                                const std::vector<VariableGradient>& grads) const;
   // What each shard is asked for a read of `spec`.
   StatusOr<std::shared_ptr<const ReadPlan>> PlanRead(const PullSpec& spec) const;

@@ -25,7 +25,7 @@ bool AsyncApplier::MustWait(int32_t worker, int64_t step) const {
   // for its apply instead would deadlock workers held for each other).
   std::vector<int64_t> clock = worker_clock_;
   for (const auto& [key, held] : held_)
-    clock[static_cast<size_t>(key.first)] = std::max(clock[static_cast<size_t>(key.first)], key.second);
+    clock[static_cast<size_t>(key.first)] = std::max(clock[static_cast<size_t>(key.first)], key.second.first);
   int64_t slowest = std::numeric_limits<int64_t>::max();
   for (size_t w = 0; w < clock.size(); ++w)
     if (static_cast<int32_t>(w) != worker) slowest = std::min(slowest, clock[w]);
@@ -35,6 +35,7 @@ bool AsyncApplier::MustWait(int32_t worker, int64_t step) const {
 void AsyncApplier::Push(PushRequest request, PushDone done) {
   const int32_t w = request.worker;
   const int64_t t = request.step;
+  const PushId id{t, request.seq};
   // The scan of the values runs outside mu_, so pushes validate in parallel.
   const Status valid = store_->Validate(request.grads);
   std::optional<StatusOr<PushResult>> answer;  // answered without applying; `done` runs outside mu_
@@ -46,8 +47,8 @@ void AsyncApplier::Push(PushRequest request, PushDone done) {
     };
     StatusOr<PushResult> early = [&]() -> StatusOr<PushResult> {
       if (Status st = CheckWorker(w); !st.ok()) return refuse(st);
-      auto last = last_step_.find(w);
-      if (last != last_step_.end() && t <= last->second) {
+      auto last = last_push_.find(w);
+      if (last != last_push_.end() && id <= last->second) {
         ++stats_.duplicates;
         return PushResult{PushOutcome::kDuplicate, step_};
       }
@@ -66,14 +67,14 @@ void AsyncApplier::Push(PushRequest request, PushDone done) {
       return PushResult{PushOutcome::kAccepted, step_};
     }();
     if (!early.ok() || early->outcome != PushOutcome::kAccepted) answer = std::move(early);
-    auto held = answer ? held_.end() : held_.find({w, t});
+    auto held = answer ? held_.end() : held_.find({w, id});
     if (held != held_.end()) {  // a retry of a held push: answer both when it goes
       held->second.done.push_back(std::move(done));
       return;
     }
     if (!answer && MustWait(w, t)) {
-      log_->debug("holding the push of worker {} from step {}: it is more than {} steps ahead of the slowest",
-                  w, t, config_.max_staleness);
+      log_->debug("holding the push of worker {} from step {} (seq {}): it is more than {} steps ahead of the "
+                  "slowest", w, t, request.seq, config_.max_staleness);
       // The held push outlives this call: copy its tensors, which may point into an RPC message.
       for (Gradient& g : request.grads) {
         g.values = g.values.Clone();
@@ -81,11 +82,11 @@ void AsyncApplier::Push(PushRequest request, PushDone done) {
       }
       Held h{std::move(request), {}};
       h.done.push_back(std::move(done));
-      held_.emplace(std::make_pair(w, t), std::move(h));
+      held_.emplace(HeldKey{w, id}, std::move(h));
       stats_.waiting = static_cast<int64_t>(held_.size());
       return;
     }
-    if (!answer) last_step_[w] = t;
+    if (!answer) last_push_[w] = id;
   }
   if (answer) {
     done(std::move(*answer));
@@ -126,12 +127,13 @@ void AsyncApplier::ReleaseHeld() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = std::find_if(held_.begin(), held_.end(),
-                             [&](const auto& h) { return !MustWait(h.first.first, h.first.second); });
+                             [&](const auto& h) { return !MustWait(h.first.first, h.first.second.first); });
       if (it == held_.end()) return;
       next = std::move(it->second);
       held_.erase(it);
       stats_.waiting = static_cast<int64_t>(held_.size());
-      last_step_[next.request.worker] = std::max(last_step_[next.request.worker], next.request.step);
+      PushId& last = last_push_[next.request.worker];
+      last = std::max(last, PushId{next.request.step, next.request.seq});
     }
     StatusOr<PushResult> result = ApplyNow(next.request);
     for (PushDone& done : next.done) done(result);
@@ -139,7 +141,7 @@ void AsyncApplier::ReleaseHeld() {
 }
 
 std::vector<UpdateRule::PushDone> AsyncApplier::ForgetPending(int64_t step) {
-  last_step_.clear();
+  last_push_.clear();
   std::fill(worker_clock_.begin(), worker_clock_.end(), step);
   std::vector<PushDone> waiting;
   for (auto& [key, h] : held_)

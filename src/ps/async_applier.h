@@ -16,8 +16,11 @@
 //     once the slower workers catch up. Held pushes are in stats().waiting. A
 //     worker that never pushes holds the fast ones until their deadlines.
 //
-// Exactly once: a push (w, t) with t <= the newest step w had applied is a
-// duplicate; a retry of a push that is being held joins the held one.
+// Exactly once: a push (w, t, q) with (t, q) <= the newest (step, seq) w had
+// applied, compared lexicographically, is a duplicate; a retry of a push that
+// is being held (same w, t, q) joins the held one. So two pushes of one worker
+// from the same step (prefetch: seq 0, then 1) are both applied, while a
+// resend of either is not. Staleness and holding use the step only.
 //
 // Thread safety: all methods may be called from any thread. mu_ guards the
 // bookkeeping (never held while applying); apply_mu_ is held shared by every
@@ -71,9 +74,12 @@ class AsyncApplier final : public LockedUpdateRule {
 
   const AsyncConfig config_;
   // Guarded by mu_ (LockedUpdateRule):
-  std::map<int32_t, int64_t> last_step_;  // worker -> newest step tag applied
+  // A push's identity within its worker: (step, seq), ordered lexicographically.
+  using PushId = std::pair<int64_t, uint32_t>;
+  using HeldKey = std::pair<int32_t, PushId>;  // (worker, (step, seq))
+  std::map<int32_t, PushId> last_push_;   // worker -> newest (step, seq) applied or held
   std::vector<int64_t> worker_clock_;     // worker -> global step after its last apply
-  std::map<std::pair<int32_t, int64_t>, Held> held_;  // (worker, step) -> held push
+  std::map<HeldKey, Held> held_;          // (worker, (step, seq)) -> held push
 };
 
 }  // namespace flowps::ps

@@ -374,7 +374,8 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
     const size_t received = GradientBytes(grads);
     monitor_->AddReceivedBytes(received);
     const bool on_loop = received < options_.inline_below_bytes;
-    return Busy<void>(Receive(params.getWorker(), params.getStep(), params.getPart(), params.getParts(), std::move(grads), on_loop)
+    return Busy<void>(Receive(PushId{params.getWorker(), params.getStep(), params.getSeq()}, params.getPart(), params.getParts(),
+                              std::move(grads), on_loop)
         .then([this, context](kj::Maybe<PushResult> whole) mutable {
           auto out = context.getResults();
           KJ_IF_MAYBE(r, whole) {
@@ -416,7 +417,8 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
                                                   "pushPull", "ps", "worker:" + std::to_string(params.getWorker()));
     const TraceContext trace = call_span->child();
     const int64_t offered_ns = trace.active() ? TraceRecorder::NowNs() : 0;
-    return Busy<void>(Receive(params.getWorker(), step, params.getPart(), params.getParts(), std::move(grads), on_loop)
+    return Busy<void>(Receive(PushId{params.getWorker(), step, params.getSeq()}, params.getPart(), params.getParts(),
+                              std::move(grads), on_loop)
         .then([this, context, shard, shared_read, step, sync, on_loop, table_grads, trace, offered_ns](
                   kj::Maybe<PushResult> whole) mutable -> kj::Promise<void> {
           auto out = context.getResults();
@@ -588,11 +590,19 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
   }
 
  private:
+  // What identifies a push on the wire (see PushRequest).
+  struct PushId {
+    int32_t worker = 0;
+    int64_t step = 0;
+    uint32_t seq = 0;
+  };
+
   // The parts of a multi-part push received so far, per worker (loop thread
   // only); kept only for a worker id of the job and parts that passed the
   // shape checks, so at most one push per worker is held.
   struct Pending {
     int64_t step = -1;
+    uint32_t seq = 0;
     uint32_t parts = 0;
     std::map<uint32_t, std::vector<Gradient>> received;
   };
@@ -660,12 +670,13 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
 
   // One part of a push: the whole push's result once every part is here, or
   // nothing for an earlier part (kept until the others arrive).
-  kj::Promise<kj::Maybe<PushResult>> Receive(int32_t worker, int64_t step, uint32_t part, uint32_t parts,
-                                             std::vector<Gradient> grads, bool on_loop) {
+  kj::Promise<kj::Maybe<PushResult>> Receive(PushId id, uint32_t part, uint32_t parts, std::vector<Gradient> grads,
+                                             bool on_loop) {
     parts = std::max<uint32_t>(parts, 1);
     KJ_REQUIRE(part < parts, "push part out of range", part, parts);
     auto whole = [](PushResult r) { return kj::Maybe<PushResult>(r); };
-    if (parts == 1) return Offer(PushRequest{worker, step, std::move(grads)}, on_loop).then(whole);
+    if (parts == 1) return Offer(PushRequest{id.worker, id.step, std::move(grads), id.seq}, on_loop).then(whole);
+    const int32_t worker = id.worker;
 
     // A multi-part push: check this part, then keep a copy of it until every part is here.
     std::shared_ptr<ParameterShard> shard = SharedShard();
@@ -675,16 +686,16 @@ class ParameterServerImpl final : public wire::ParameterServer::Server {
                        CheckOrFail(shard->store().ValidateShapes(grads));
                        return CloneGradients(grads);
                      })
-        .then([this, worker, step, part, parts, whole](std::vector<Gradient> copy) -> kj::Promise<kj::Maybe<PushResult>> {
-          Pending& p = pending_[worker];
-          if (p.step != step || p.parts != parts) p = Pending{step, parts, {}};
+        .then([this, id, part, parts, whole](std::vector<Gradient> copy) -> kj::Promise<kj::Maybe<PushResult>> {
+          Pending& p = pending_[id.worker];
+          if (p.step != id.step || p.seq != id.seq || p.parts != parts) p = Pending{id.step, id.seq, parts, {}};
           p.received[part] = std::move(copy);
           if (p.received.size() < parts) return kj::Maybe<PushResult>(nullptr);
           std::vector<Gradient> all;
           for (auto& [index, part_grads] : p.received)
             for (Gradient& g : part_grads) all.push_back(std::move(g));
-          pending_.erase(worker);
-          return Offer(PushRequest{worker, step, std::move(all)}, false).then(whole);
+          pending_.erase(id.worker);
+          return Offer(PushRequest{id.worker, id.step, std::move(all), id.seq}, false).then(whole);
         });
   }
 

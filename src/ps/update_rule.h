@@ -2,10 +2,13 @@
 // SyncAggregator (N of N+b per global step) and AsyncApplier (apply on
 // arrival, optional bounded staleness) implement it.
 //
-// Every push carries (worker, step): `step` is the shard's global step at which
-// the worker pulled the parameters its gradient was computed from. The pair
-// identifies the push, so a push retried after a reconnect is recognised and
-// never applied twice (outcome kDuplicate, reported as success to the worker).
+// Every push carries (worker, step, seq): `step` is the shard's global step at
+// which the worker pulled the parameters its gradient was computed from, and
+// `seq` counts that worker's pushes computed from the same step (0 for the
+// first; 1 for a prefetched one computed before the first's answer arrived).
+// The triple identifies the push, so a push retried after a reconnect (same
+// step and seq) is recognised and never applied twice (outcome kDuplicate,
+// reported as success to the worker). Staleness uses the step only.
 #pragma once
 
 #include <cstdint>
@@ -30,12 +33,13 @@ struct PushRequest {
   int32_t worker = 0;
   int64_t step = 0;
   std::vector<Gradient> grads;
+  uint32_t seq = 0;  // the worker's pushes from `step` before this one (async; sync ignores it)
 };
 
 enum class PushOutcome {
   kAccepted,   // sync: counted towards its step; applied when the step completes
   kApplied,    // the update (sync: this push completed the step) is in the variables
-  kDuplicate,  // this (worker, step) was counted or applied before; nothing changed
+  kDuplicate,  // this (worker, step[, seq]) was counted or applied before; nothing changed
   kStale,      // dropped (an older step, or too stale); counted in stats
 };
 const char* PushOutcomeName(PushOutcome outcome);  // "accepted", "applied", "duplicate", "stale"

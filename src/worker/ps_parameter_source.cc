@@ -13,8 +13,14 @@ kj::Promise<PushPullResult> PsParameterSource::PushPull(std::vector<int64_t> fro
                                                         std::vector<VariableGradient> grads,
                                                         std::vector<TableLookupRequest> next_tables,
                                                         const TraceContext& trace) {
+  last_steps_.resize(from_steps.size(), -1);
+  last_seqs_.resize(from_steps.size(), 0);
+  for (size_t k = 0; k < from_steps.size(); ++k) {
+    last_seqs_[k] = from_steps[k] == last_steps_[k] ? last_seqs_[k] + 1 : 0;
+    last_steps_[k] = from_steps[k];
+  }
   return ps_->PushPull(worker_, std::move(from_steps), std::move(grads), PullSpec{names_, {}, std::move(next_tables)},
-                       trace);
+                       trace, last_seqs_);
 }
 
 }  // namespace flowps

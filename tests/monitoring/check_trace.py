@@ -10,8 +10,10 @@ thread's work on its batch is a root span with that number.
 
     check_trace.py TRACE.json --ps P --workers W --steps N [--async [--all-applied]] [--prefetch]
 --async: no aggregation or release wait; every pushPull RPC of a traced step
-has the shard's outcome (apply, stale, duplicate) under it: none was lost
-after a collection. --all-applied: that outcome is apply, every time.
+has the shard's outcome under it (none was lost after a collection), and that
+outcome is apply or stale, never duplicate: no push was resent, and with
+prefetch the two pushes computed from the same parameters are told apart by
+their seq. --all-applied: that outcome is apply, every time.
 --prefetch: each step's compute overlaps the previous step's push.
 Prints one line per failed check and exits 1 if any failed."""
 import argparse
@@ -143,6 +145,8 @@ if a.is_async:
         got["/".join(mine) or "none"] += 1
         lacking += 0 if mine else 1
     check(rpcs and not lacking, "every pushPull RPC of a traced step has the shard's outcome under it (%s)" % dict(got))
+    dropped = sum(n for outcome, n in got.items() if "duplicate" in outcome.split("/"))
+    check(dropped == 0, "no traced push was dropped as a duplicate (%s)" % dict(got))
     if a.all_applied:
         check(got == {"apply": len(rpcs)}, "every traced push was applied (%s)" % dict(got))
 

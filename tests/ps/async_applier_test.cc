@@ -100,6 +100,49 @@ TEST_CASE("a retried async push is applied once") {
   CHECK(rule.global_step() == 1);
 }
 
+TEST_CASE("two pushes of one worker from the same step (prefetch: seq 0, then 1) are both applied; resends are not") {
+  VariableStore store(Sgd(1.0), nullptr);
+  CreateOrDie(store, ZerosSpec("w", {1}));
+  AsyncApplier rule({.max_staleness = -1, .policy = StalenessPolicy::kRefuse, .total_workers = 1}, &store,
+                    NullLogger());
+  CHECK(OutcomeOf(PushNow(rule, 0, 0, {Dense("w", {1}, {1})}, 0)) == PushOutcome::kApplied);
+  CHECK(OutcomeOf(PushNow(rule, 0, 0, {Dense("w", {1}, {2})}, 1)) == PushOutcome::kApplied);
+  CHECK(rule.global_step() == 2);
+  // Resends after a broken connection carry the same (step, seq): nothing changes.
+  CHECK(OutcomeOf(PushNow(rule, 0, 0, {Dense("w", {1}, {2})}, 1)) == PushOutcome::kDuplicate);
+  CHECK(OutcomeOf(PushNow(rule, 0, 0, {Dense("w", {1}, {1})}, 0)) == PushOutcome::kDuplicate);
+  // The next pushes: from step 1 (the first push's answer), then step 2 again twice.
+  CHECK(OutcomeOf(PushNow(rule, 0, 1, {Dense("w", {1}, {4})}, 0)) == PushOutcome::kApplied);
+  CHECK(OutcomeOf(PushNow(rule, 0, 1, {Dense("w", {1}, {4})}, 0)) == PushOutcome::kDuplicate);
+  CHECK(OutcomeOf(PushNow(rule, 0, 0, {Dense("w", {1}, {8})}, 5)) == PushOutcome::kDuplicate);  // an older step
+  CHECK(Values(store, "w") == std::vector<float>{-7});
+  CHECK(rule.global_step() == 3);
+  CHECK(rule.stats().duplicates == 4);
+  CHECK(rule.stats().accepted == 3);
+}
+
+TEST_CASE("the wait policy holds a push by its step; a resend of the held (step, seq) joins it, seq 1 does not") {
+  VariableStore store(Sgd(1.0), nullptr);
+  CreateOrDie(store, ZerosSpec("w", {1}));
+  AsyncApplier rule({.max_staleness = 0, .policy = StalenessPolicy::kWait, .total_workers = 2}, &store,
+                    NullLogger());
+  // Worker 0 pushes from step 0 and is then one step ahead of worker 1 (clock 0).
+  CHECK(OutcomeOf(PushNow(rule, 0, 0, {Dense("w", {1}, {1})}, 0)) == PushOutcome::kApplied);
+  std::vector<StatusOr<PushResult>> answers;
+  auto keep = [&](StatusOr<PushResult> r) { answers.push_back(std::move(r)); };
+  rule.Push(PushRequest{0, 1, {Dense("w", {1}, {2})}, 0}, keep);  // held: step 1 - slowest 0 > 0
+  rule.Push(PushRequest{0, 1, {Dense("w", {1}, {2})}, 0}, keep);  // its resend joins it
+  rule.Push(PushRequest{0, 1, {Dense("w", {1}, {4})}, 1}, keep);  // a second push from step 1: held too
+  CHECK(answers.empty());
+  CHECK(rule.stats().waiting == 2);
+  CHECK(OutcomeOf(PushNow(rule, 1, 1, {Dense("w", {1}, {8})}, 0)) == PushOutcome::kApplied);  // worker 1 catches up
+  REQUIRE(answers.size() == 3);
+  for (const auto& a : answers) CHECK(OutcomeOf(a) == PushOutcome::kApplied);
+  CHECK(Values(store, "w") == std::vector<float>{-15});
+  CHECK(rule.global_step() == 4);
+  CHECK(rule.stats().duplicates == 0);
+}
+
 TEST_CASE("concurrent async pushes from many threads all land exactly once") {
   VariableStore store(Sgd(1.0), nullptr);
   CreateOrDie(store, ZerosSpec("a", {64}));

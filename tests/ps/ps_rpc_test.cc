@@ -375,6 +375,33 @@ TEST_CASE("an async pushPull answers with the values right after its push is app
   CHECK(bad.status().message().find("NaN or Inf") != std::string::npos);
 }
 
+TEST_CASE("async: a second pushPull from the same step with seq 1 (prefetch) is applied, a resend of it is not") {
+  PsCluster cluster(1);
+  auto io = kj::setupAsyncIo();
+  PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
+  PsJobConfig config = SyncSgd(1, 1, 1.0);
+  config.mode = TrainingMode::kAsync;
+  Start(client, config, io.waitScope);
+  auto push = [&](uint32_t seq, float g) {
+    return Wait(client.PushPull(0, {0}, {DenseGrad("w", {1}, {g})}, PullSpec{{"w"}, {}}, {}, {seq}), io.waitScope);
+  };
+  CHECK(push(0, 1).pushed[0].outcome == PushReplyOutcome::kApplied);
+  PushPullResult second = push(1, 2);
+  CHECK(second.pushed[0].outcome == PushReplyOutcome::kApplied);
+  CHECK(second.pulled.shard_steps == std::vector<int64_t>{2});
+  client.Disconnect();  // the connection breaks; the worker sends the same push (step 0, seq 1) again
+  PushPullResult resent = push(1, 2);
+  CHECK(resent.pushed[0].outcome == PushReplyOutcome::kDuplicate);
+  CHECK(resent.pulled.values.at("w").ToVector<float>() == std::vector<float>{-3});
+  ShardStatsReply stats = Wait(client.Stats(), io.waitScope)[0];
+  CHECK(stats.duplicates == 1);
+  CHECK(stats.applied_updates == 2);
+  // A push that does not give one seq per shard is refused before anything is sent.
+  CHECK(!WaitFor(client.PushPull(0, {0}, {DenseGrad("w", {1}, {1})}, PullSpec{{"w"}, {}}, {}, {0, 1}), io.waitScope,
+                 "pushPull")
+             .ok());
+}
+
 TEST_CASE("a pushPull answers with the rows asked for next, of a variable split across two shards") {
   PsCluster cluster(2);
   auto io = kj::setupAsyncIo();

@@ -49,9 +49,11 @@ inline std::vector<float> Values(VariableStore& store, const std::string& name) 
 }
 
 // Pushes and returns the answer; an error if the rule did not answer at once.
-inline StatusOr<PushResult> PushNow(UpdateRule& rule, int32_t worker, int64_t step, std::vector<Gradient> grads) {
+// Offers push (worker, step, seq) and returns its answer, which must come at once.
+inline StatusOr<PushResult> PushNow(UpdateRule& rule, int32_t worker, int64_t step, std::vector<Gradient> grads,
+                                    uint32_t seq = 0) {
   std::optional<StatusOr<PushResult>> out;
-  rule.Push(PushRequest{worker, step, std::move(grads)}, [&](StatusOr<PushResult> r) { out = std::move(r); });
+  rule.Push(PushRequest{worker, step, std::move(grads), seq}, [&](StatusOr<PushResult> r) { out = std::move(r); });
   if (!out) return Internal("the push was not answered at once");
   return *out;
 }

@@ -92,7 +92,7 @@ struct Gradient {
 enum PushOutcome {
   accepted @0;            # sync: counted towards its step
   applied @1;             # in the variables (sync: this push completed the step)
-  duplicate @2;           # this (worker, step) was counted or applied before
+  duplicate @2;           # this (worker, step, seq) was counted or applied before
   stale @3;               # dropped: an older step, or too stale
 }
 
@@ -229,15 +229,21 @@ interface ParameterServer {
   pullRows @2 (requests :List(RowsRequest), bfloat16 :Bool) -> (tensors :List(NamedTensor), globalStep :Int64);
 
   # A push of gradients computed from this shard's parameters of `step`,
-  # identified by (worker, step): a retry is never applied twice. A push too
+  # identified by (worker, step, seq): a retry (sent again after a broken
+  # connection, with the same step and seq) is never applied twice. seq counts
+  # the worker's pushes computed from the same step: 0 for the first, 1 for
+  # the next (async prefetch computes a step from the parameters the previous
+  # push was computed from), ...; async, a push whose (step, seq) is not
+  # lexicographically after the worker's last one is a duplicate. Sync
+  # ignores seq. Staleness uses the step only. A push too
   # large for one message is sent in `parts` calls with part = 0 .. parts-1;
   # the shard offers it once every part is there (the earlier parts answer
   # `accepted` with `complete` false).
-  push @3 (worker :Int32, step :Int64, part :UInt32, parts :UInt32, gradients :List(Gradient))
+  push @3 (worker :Int32, step :Int64, part :UInt32, parts :UInt32, gradients :List(Gradient), seq :UInt32)
       -> (outcome :PushOutcome, globalStep :Int64, complete :Bool);
 
   # A push and the read of the values the worker needs next, in one round
-  # trip (the training step). The push is the same as `push` (parts too: the
+  # trip (the training step). The push is the same as `push` (seq and parts too: the
   # earlier parts answer `accepted` with `complete` false and no values; the
   # part that completes the push carries them). It resolves
   #   sync: once the global step is >= step + 1 (the step the push counts
@@ -249,7 +255,7 @@ interface ParameterServer {
   # A refused push (bad input) fails the call and reads nothing.
   pushPull @11 (worker :Int32, step :Int64, part :UInt32, parts :UInt32, gradients :List(Gradient),
                 next :ReadBack, tableGradients :List(TableGradient), traceParent :UInt64,
-                nextTables :List(TableKeys))
+                nextTables :List(TableKeys), seq :UInt32)
       -> (outcome :PushOutcome, globalStep :Int64, complete :Bool,
           values :List(NamedTensor), rows :List(NamedTensor), waitSeconds :Float64,
           tableRows :List(Tensor));
