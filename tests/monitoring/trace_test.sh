@@ -8,7 +8,8 @@
 # that the spans of a step nest in time, and that a worker's pushPull overlaps
 # the shard's apply of that step. Then two async jobs on the same cluster,
 # without and with mode.prefetch: every traced push has the shard's outcome
-# under it (without prefetch: apply, every time), the file was written with no
+# under it, never a duplicate (without prefetch: apply, every time; with it,
+# the two pushes computed from one step are told apart by their seq), the file was written with no
 # span in flight (the chief's last collection waits for them), each step's
 # spans carry its own number, and with prefetch the next step's compute
 # overlaps the push.
