@@ -1,4 +1,5 @@
 #include "bench/input_bench.h"
+#include "bench/reader_drain.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -16,7 +17,6 @@
 #include "data/parse_number.h"
 #include "data/simd_fields.h"
 #include "data/pipeline.h"
-#include "data/record_reader.h"
 #include "worker/local_model.h"
 
 namespace flowps {
@@ -95,18 +95,7 @@ StatusOr<Rate> MlpStepRate(ThreadPool* pool) {
 // threads, no pipeline): records per CPU second and MB of text per CPU second.
 StatusOr<std::pair<double, double>> ParseOnlyRate(DataFormat format, const std::string& path, int64_t bytes) {
   const double cpu0 = CpuNow();
-  std::unique_ptr<data::RecordReader> reader;
-  if (format == DataFormat::kCsv) {
-    FLOWPS_ASSIGN_OR_RETURN(reader, data::OpenCsvReader(path, "label", 1));
-  } else {
-    FLOWPS_ASSIGN_OR_RETURN(reader, data::OpenLibsvmReader(path, 0, 1));
-  }
-  data::RecordBlock block;
-  int64_t records = 0;
-  do {
-    FLOWPS_RETURN_IF_ERROR(reader->NextBlock(&block));
-    records += block.size;
-  } while (block.size > 0);
+  FLOWPS_ASSIGN_OR_RETURN(const int64_t records, DrainReader(format, path));
   const double cpu = CpuNow() - cpu0;
   return std::make_pair(static_cast<double>(records) / cpu, static_cast<double>(bytes) / 1e6 / cpu);
 }

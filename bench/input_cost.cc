@@ -11,28 +11,15 @@
 
 #include "data/data_source.h"
 #include "data/pipeline.h"
-#include "data/record_reader.h"
+#include "bench/reader_drain.h"
 
 namespace {
 
 using namespace flowps;
 
 StatusOr<int64_t> Drain(const std::string& mode, DataFormat format, const std::string& path) {
+  if (mode == "reader") return DrainReader(format, path);
   int64_t records = 0;
-  if (mode == "reader") {
-    std::unique_ptr<data::RecordReader> reader;
-    if (format == DataFormat::kCsv) {
-      FLOWPS_ASSIGN_OR_RETURN(reader, data::OpenCsvReader(path, "label", 1));
-    } else {
-      FLOWPS_ASSIGN_OR_RETURN(reader, data::OpenLibsvmReader(path, 0, 1));
-    }
-    data::RecordBlock block;
-    do {
-      FLOWPS_RETURN_IF_ERROR(reader->NextBlock(&block));
-      records += block.size;
-    } while (block.size > 0);
-    return records;
-  }
   data::SourceOptions options;
   options.format = format;
   FLOWPS_ASSIGN_OR_RETURN(data::DataSource source, data::DataSource::Open(options, path));
