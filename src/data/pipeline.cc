@@ -76,6 +76,14 @@ std::shared_ptr<RecordBlock> BlockPool::Acquire(const RecordBlock* like) {
   return blocks_.back();
 }
 
+int64_t BlockPool::bytes() const {
+  int64_t n = 0;
+  for (const std::shared_ptr<RecordBlock>& b : blocks_)
+    for (const RecordBlock::Column& c : b->columns)
+      n += static_cast<int64_t>(c.values.capacity() + c.ends.capacity() * sizeof(size_t));
+  return n;
+}
+
 void ShuffleBuffer::Restart(uint64_t seed) {
   rng_.seed(seed);
   held_ = 0;
@@ -86,8 +94,7 @@ void ShuffleBuffer::Restart(uint64_t seed) {
   release_drawn_ = false;
 }
 
-uint32_t ShuffleBuffer::Hold(const std::shared_ptr<RecordBlock>& block) {
-  if (block.get() == last_block_) return last_handle_;
+uint32_t ShuffleBuffer::NewHandle(std::shared_ptr<RecordBlock> block) {
   uint32_t h;
   if (!free_handles_.empty()) {
     h = free_handles_.back();
@@ -96,23 +103,33 @@ uint32_t ShuffleBuffer::Hold(const std::shared_ptr<RecordBlock>& block) {
     h = static_cast<uint32_t>(held_blocks_.size());
     held_blocks_.emplace_back();
   }
-  held_blocks_[h] = {block, 0};
   held_rows_ += block->size;
-  last_block_ = block.get();
-  last_handle_ = h;
+  held_blocks_[h] = {std::move(block), 0};
   return h;
+}
+
+uint32_t ShuffleBuffer::Hold(const std::shared_ptr<RecordBlock>& block) {
+  if (block.get() == last_block_) return last_handle_;
+  last_block_ = block.get();
+  last_handle_ = NewHandle(block);
+  return last_handle_;
 }
 
 void ShuffleBuffer::Release(uint32_t handle) {
   Held& held = held_blocks_[handle];
   if (--held.live > 0) return;
+  Drop(handle);
+}
+
+void ShuffleBuffer::Drop(uint32_t handle) {
+  Held& held = held_blocks_[handle];
   held_rows_ -= held.block->size;
   if (held.block.get() == last_block_) last_block_ = nullptr;
-  held.block.reset();
+  held = Held{};
   free_handles_.push_back(handle);
 }
 
-void ShuffleBuffer::Compact() {
+std::vector<char> ShuffleBuffer::BlocksToCompact() const {
   // The blocks at most half of whose records are still held, or, when
   // those would free too little, every block but the one being added from.
   std::vector<char> move(held_blocks_.size(), 0);
@@ -125,30 +142,42 @@ void ShuffleBuffer::Compact() {
       if (move[h]) freed += b.block->size - b.live;
     }
   }
-  if (freed == 0) return;
-  std::shared_ptr<RecordBlock> into = pool_->Acquire();
-  into->ResetLike(*held_blocks_[slots_[0].handle].block);
-  for (size_t c = 0; c < into->columns.size(); ++c) {
-    // Room for every held record without growing step by step (a ragged column's values: its share).
-    const RecordBlock::Column& like = held_blocks_[slots_[0].handle].block->columns[c];
-    into->columns[c].values.reserve(like.row_bytes > 0 ? held_ * like.row_bytes : held_ * like.values.size() / std::max<size_t>(like.ends.size(), 1));
-    if (like.row_bytes == 0) into->columns[c].ends.reserve(held_);
-  }
-  const uint32_t into_handle = static_cast<uint32_t>(held_blocks_.size());
-  for (size_t s = 0; s < held_; ++s) {
-    Slot& slot = slots_[s];
-    if (!move[slot.handle]) continue;
-    into->AppendRecord(*held_blocks_[slot.handle].block, slot.row);
-    slot = {into_handle, static_cast<uint32_t>(into->size - 1)};
-  }
+  if (freed == 0) move.assign(move.size(), 0);
+  return move;
+}
+
+void ShuffleBuffer::Compact() {
+  const std::vector<char> move = BlocksToCompact();
+  // The slots of each block to move, block after block (a counting sort by
+  // handle), so that each block is dropped as soon as its records are copied
+  // and the pool can hand its storage to the next copies: compacting needs
+  // no more than one block beyond what is held.
+  std::vector<uint32_t> first(move.size() + 1, 0);
+  for (size_t s = 0; s < held_; ++s)
+    if (move[slots_[s].handle]) ++first[slots_[s].handle + 1];
+  for (size_t h = 0; h < move.size(); ++h) first[h + 1] += first[h];
+  std::vector<uint32_t> by_block(first.back()), next(first.begin(), first.end() - 1);
+  for (size_t s = 0; s < held_; ++s)
+    if (move[slots_[s].handle]) by_block[next[slots_[s].handle]++] = static_cast<uint32_t>(s);
+  std::shared_ptr<RecordBlock> into;
+  uint32_t into_handle = 0;
   for (size_t h = 0; h < move.size(); ++h) {
     if (!move[h]) continue;
-    held_rows_ -= held_blocks_[h].block->size;
-    held_blocks_[h] = Held{};
-    free_handles_.push_back(static_cast<uint32_t>(h));
+    const RecordBlock& from = *held_blocks_[h].block;
+    for (uint32_t k = first[h]; k < first[h + 1]; ++k) {
+      if (into == nullptr || into->size == kCompactedBlockRecords) {
+        into = pool_->Acquire(&from);
+        into->ResetLike(from);
+        into_handle = NewHandle(into);
+      }
+      Slot& slot = slots_[by_block[k]];
+      into->AppendRecord(from, slot.row);
+      ++held_rows_;
+      ++held_blocks_[into_handle].live;
+      slot = {into_handle, static_cast<uint32_t>(into->size - 1)};
+    }
+    Drop(static_cast<uint32_t>(h));
   }
-  held_blocks_.push_back({into, into->size});
-  held_rows_ += into->size;
 }
 
 RecordRef ShuffleBuffer::Add(const std::shared_ptr<RecordBlock>& block, int64_t i) {

@@ -59,6 +59,8 @@ struct PipelineOptions {
 class BlockPool {
  public:
   std::shared_ptr<RecordBlock> Acquire(const RecordBlock* like = nullptr);
+  // The storage of its blocks, held or free (values and ends reserved).
+  int64_t bytes() const;
 
  private:
   std::vector<std::shared_ptr<RecordBlock>> blocks_;
@@ -75,9 +77,10 @@ struct RecordRef {
 // in the blocks they were read into (which it keeps alive), and shuffles the
 // references: a record is copied once, from its block into the batch.
 // Blocks whose records are mostly drawn are compacted (their remaining
-// records copied into one block of the pool) once the blocks held hold more
-// than twice `capacity` records, so memory stays within about twice that of
-// `capacity` records plus one block. The draws (a std::mt19937_64 seeded by
+// records copied into blocks of the pool of at most kCompactedBlockRecords,
+// one block at a time, each dropped once copied) once the blocks held hold
+// more than twice `capacity` records, so that its blocks, and the pool's,
+// hold about twice `capacity` records (at most 2.5x plus three blocks). The draws (a std::mt19937_64 seeded by
 // Restart) are the same as those of a buffer of copies. Not thread-safe.
 class ShuffleBuffer {
  public:
@@ -101,8 +104,13 @@ class ShuffleBuffer {
     uint32_t handle;  // into held_blocks_
     uint32_t row;
   };
-  uint32_t Hold(const std::shared_ptr<RecordBlock>& block);
+  static constexpr int64_t kCompactedBlockRecords = 256;
+
+  uint32_t NewHandle(std::shared_ptr<RecordBlock> block);  // held, by no slot yet
+  uint32_t Hold(const std::shared_ptr<RecordBlock>& block);  // the block of an Add
   void Release(uint32_t handle);  // one slot fewer refers to it
+  void Drop(uint32_t handle);     // no slot refers to it
+  std::vector<char> BlocksToCompact() const;  // by handle; all 0: none
   void Compact();
 
   size_t capacity_;

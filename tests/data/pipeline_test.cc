@@ -254,6 +254,33 @@ TEST_CASE("the shuffle buffer draws as a buffer of copies would, while it compac
   }
 }
 
+TEST_CASE("the shuffle buffer's memory stays within about twice its capacity, the blocks it reads into included") {
+  // As a worker reads: blocks of 256 records from the pool (a block the
+  // buffer still holds is left to it), 100 capacities' worth of records.
+  Schema schema = {{"x", DType::kInt64, {}, ""}};
+  constexpr int64_t kCapacity = 2000, kBlock = 256;
+  BlockPool pool;
+  ShuffleBuffer buffer(kCapacity, &pool);
+  buffer.Restart(7);
+  std::shared_ptr<RecordBlock> block;
+  int64_t next = 0, peak = 0;
+  while (next < 100 * kCapacity) {
+    if (block == nullptr || block.use_count() > 2) block = pool.Acquire(block.get());
+    block->Reset(schema);
+    for (int64_t i = 0; i < kBlock; ++i, ++next) {
+      std::memcpy(block->Grow(0, sizeof next), &next, sizeof next);
+      block->EndRecord();
+    }
+    for (int64_t i = 0; i < kBlock; ++i) buffer.Add(block, i);
+    peak = std::max(peak, pool.bytes());
+  }
+  // Twice the capacity, the blocks compacted into but not filled, the block
+  // read into, the one before it and the one being compacted into, 8 bytes
+  // each: at most 2.5 capacities and 3 blocks (before the blocks compacted
+  // into were the pool's size, and the pool's grew beyond 11 capacities).
+  CHECK(peak <= (5 * kCapacity / 2 + 3 * kBlock) * 8);
+}
+
 namespace {
 
 // The bytes of `files` text files of `per_file` bytes each (printable ASCII
