@@ -5,6 +5,7 @@
 #include <limits>
 
 #include <capnp/any.h>
+#include <kj/vector.h>
 
 #include "net/response_keeper.h"
 
@@ -68,12 +69,17 @@ StatusOr<Tensor> WriteTensor(const Tensor& tensor, wire::Tensor::Builder out, co
     return InvalidArgument("tensor of " + std::to_string(bytes) + " bytes is too large to send");
   const bool has_tail = body != bytes;
   auto chunks = out.initChunks(static_cast<unsigned>(n_body + (has_tail ? 1 : 0)));
+  // Every chunk's segment first, then the pointers to them: a pointer into
+  // another segment may need a landing pad, and allocating one can open a new
+  // segment of the message; made between two chunks, it would lie between
+  // them on the wire and the receiver would have to copy the tensor.
   capnp::Orphanage orphanage = capnp::Orphanage::getForMessageContaining(out);
+  kj::Vector<capnp::Orphan<capnp::Data>> referenced(n_body);
   for (size_t i = 0; i < n_body; ++i) {
     size_t begin = i * chunk, len = std::min(chunk, body - begin);
-    chunks.adopt(static_cast<unsigned>(i),
-                 orphanage.referenceExternalData(capnp::Data::Reader(data + begin, len)));
+    referenced.add(orphanage.referenceExternalData(capnp::Data::Reader(data + begin, len)));
   }
+  for (size_t i = 0; i < n_body; ++i) chunks.adopt(static_cast<unsigned>(i), kj::mv(referenced[i]));
   if (has_tail) chunks.set(static_cast<unsigned>(n_body), kj::arrayPtr(data + body, bytes - body));
   return sent;
 }

@@ -70,6 +70,23 @@ TEST_CASE("a large aligned tensor is referenced, not copied, and a single chunk 
   CHECK(back->data<float>()[5] == 2.5f);
 }
 
+TEST_CASE("a tensor of several referenced chunks arrives back to back and is read in place") {
+  // A first segment with no room left: each chunk's pointer needs a landing
+  // pad in a segment of its own, which must not come between two chunks.
+  capnp::MallocMessageBuilder b(8, capnp::AllocationStrategy::FIXED_SIZE);
+  Tensor t = Tensor::Zeros(DType::kFloat32, Shape{4, 1 << 18});  // 4 MiB: four chunks of 1 MiB
+  t.data<float>()[(3 << 18) + 7] = -1.5f;
+  auto kept = WriteTensor(t, b.initRoot<wire::Tensor>());
+  REQUIRE(kept.ok());
+  REQUIRE(b.getRoot<wire::Tensor>().asReader().getChunks().size() == 4);
+  Wire w(b);
+  auto root = w.reader.getRoot<wire::Tensor>();
+  auto back = ReadTensor(root, nullptr, "t");
+  REQUIRE(back.ok());
+  CHECK(back->raw_data() == root.getChunks()[0].begin());
+  CHECK(back->data<float>()[(3 << 18) + 7] == -1.5f);
+}
+
 TEST_CASE("a misaligned slice is sent by copy and arrives intact") {
   capnp::MallocMessageBuilder b;
   std::vector<float> v(3 * 30001);
