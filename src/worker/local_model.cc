@@ -122,8 +122,7 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
   FLOWPS_RETURN_IF_ERROR(SetUpDevices(towers, soft_placement, &devices, &host));
 
   // One copy of the model per tower; the Variable nodes are shared.
-  const Graph& model = *model_.graph;
-  FLOWPS_ASSIGN_OR_RETURN(std::vector<Node*> order, TopologicalOrder(model));
+  FLOWPS_ASSIGN_OR_RETURN(std::vector<Node*> order, TopologicalOrder(*model_.graph));
   tower_graph_ = std::make_unique<Graph>(&registry_);
   Graph& g = *tower_graph_;
   std::map<const Node*, Node*> shared;  // model Variable -> tower graph Variable
@@ -134,51 +133,93 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
       shared[n] = g.AddNodeOrRecord(NodeSpec{n->op(), n->name(), {}, {}, n->attrs(), ""});
     }
   }
-  std::vector<Output> reads;
-  for (const ModelVariable& v : model_.variables) reads.push_back(Output{shared.at(v.read.node), v.read.index});
   FLOWPS_RETURN_IF_ERROR(g.status());
-
   // A model-parallel model is one replica over all the devices.
   const size_t n_towers = model_parallel_ ? 1 : tower_devices_.size();
-  std::vector<Output> losses, weights;
-  std::vector<std::vector<GradValue>> grads;
-  std::vector<std::vector<Output>> final_states;  // per tower, per state
+  std::vector<Tower> built;
   for (size_t t = 0; t < n_towers; ++t) {
-    const std::string prefix = "tower" + std::to_string(t) + "/";
-    std::map<const Node*, Node*> copy = shared;
-    auto mapped = [&](const Output& o) { return Output{copy.at(o.node), o.index}; };
-    for (Node* n : order) {
-      if (copy.count(n) != 0) continue;
-      FLOWPS_ASSIGN_OR_RETURN(std::string device, TowerNodeDevice(*n, host));
-      NodeSpec spec{n->op(), prefix + n->name(), {}, {}, n->attrs(), device};
-      for (const Output& in : n->inputs()) spec.inputs.push_back(mapped(in));
-      for (Node* c : n->control_inputs()) spec.control_inputs.push_back(copy.at(c));
-      DeviceScope on_tower(g, tower_devices_[t]->name());
-      Node* added = g.AddNodeOrRecord(std::move(spec));
-      if (added == nullptr) return g.status();
-      copy[n] = added;
-    }
-    tower_feeds_.push_back({prefix, ""});
-    {
-      DeviceScope on_host(g, host);
-      weights.push_back(Placeholder(g, DType::kFloat32, Shape{}, prefix + "weight"));
-      tower_feeds_.back().weight = weights.back().name();
-    }
-    // The tower's loss scaled by its share of the batch: its gradients come
-    // out scaled (a scalar on the backward pass), so averaging is a sum.
-    DeviceScope on_tower(g, tower_devices_[t]->name());
-    losses.push_back(mapped(model_.loss) * weights.back());
-    std::vector<Output> xs = reads;
-    for (const TableInput& table : model_.tables) xs.push_back(mapped(table.rows));
-    auto tower_grads = Gradients(losses.back(), xs);
-    if (!tower_grads.ok()) return tower_grads.status().WithContext("tower " + std::to_string(t));
-    grads.push_back(std::move(*tower_grads));
-    final_states.emplace_back();
-    for (const StateSlot& s : states_) final_states.back().push_back(mapped(s.final));
+    FLOWPS_ASSIGN_OR_RETURN(Tower tower, AddTower(t, order, shared, host));
+    built.push_back(std::move(tower));
   }
+  FLOWPS_ASSIGN_OR_RETURN(std::vector<std::string> fetches, FetchTowerSums(built, host));
 
+  PlacementOptions placement;
+  placement.default_device = host;
+  for (const auto& [name, device] : devices) placement.worker_devices.push_back(name);
+  placement.stand_ins = towers.stand_ins;
+  placement.soft_placement = soft_placement;
+  FLOWPS_RETURN_IF_ERROR(PlaceGraph(&g, placement, &soft_placed_));
+  FLOWPS_ASSIGN_OR_RETURN(tower_runner_, PartitionedRunner::Create(g, fetches, {}, pool_, devices));
+  return Status::OK();
+}
+
+StatusOr<LocalModel::Tower> LocalModel::AddTower(size_t t, const std::vector<Node*>& order,
+                                                 const std::map<const Node*, Node*>& shared, const std::string& host) {
+  Graph& g = *tower_graph_;
+  const std::string prefix = "tower" + std::to_string(t) + "/";
+  std::map<const Node*, Node*> copy = shared;
+  auto mapped = [&](const Output& o) { return Output{copy.at(o.node), o.index}; };
+  for (Node* n : order) {
+    if (copy.count(n) != 0) continue;
+    FLOWPS_ASSIGN_OR_RETURN(std::string device, TowerNodeDevice(*n, host));
+    NodeSpec spec{n->op(), prefix + n->name(), {}, {}, n->attrs(), device};
+    for (const Output& in : n->inputs()) spec.inputs.push_back(mapped(in));
+    for (Node* c : n->control_inputs()) spec.control_inputs.push_back(copy.at(c));
+    DeviceScope on_tower(g, tower_devices_[t]->name());
+    Node* added = g.AddNodeOrRecord(std::move(spec));
+    if (added == nullptr) return g.status();
+    copy[n] = added;
+  }
+  Output weight;
+  {
+    DeviceScope on_host(g, host);
+    weight = Placeholder(g, DType::kFloat32, Shape{}, prefix + "weight");
+  }
+  tower_feeds_.push_back({prefix, weight.name()});
+  // The tower's loss scaled by its share of the batch: its gradients come
+  // out scaled (a scalar on the backward pass), so averaging is a sum.
+  DeviceScope on_tower(g, tower_devices_[t]->name());
+  Tower tower;
+  tower.loss = mapped(model_.loss) * weight;
+  std::vector<Output> xs;  // the variables' reads (shared), then the tables' rows
+  for (const ModelVariable& v : model_.variables) xs.push_back(Output{shared.at(v.read.node), v.read.index});
+  for (const TableInput& table : model_.tables) xs.push_back(mapped(table.rows));
+  auto grads = Gradients(tower.loss, xs);
+  if (!grads.ok()) return grads.status().WithContext("tower " + std::to_string(t));
+  tower.grads = std::move(*grads);
+  for (const StateSlot& s : states_) tower.final_states.push_back(mapped(s.final));
+  return tower;
+}
+
+StatusOr<std::vector<GradValue>> LocalModel::SumTowerGradients(const std::vector<Tower>& towers) const {
+  std::vector<GradValue> summed(vars_.size());
+  for (size_t i = 0; i < vars_.size(); ++i) {
+    const TrainedVariable& v = vars_[i];
+    for (size_t t = 0; t < towers.size(); ++t)
+      if (towers[t].grads[i].sparse() != v.grad.sparse())
+        return Internal("tower " + std::to_string(t) + " differs from the model in the gradient of '" + v.name + "'");
+    summed[i] = towers[0].grads[i];
+    if (towers.size() == 1) continue;
+    if (v.grad.sparse()) {  // the rows of every tower
+      std::vector<Output> indices, values;
+      for (const Tower& t : towers) {
+        indices.push_back(t.grads[i].indices);
+        values.push_back(t.grads[i].values);
+      }
+      summed[i].indices = Concat(indices, 0);
+      summed[i].values = Concat(values, 0);
+    } else {
+      for (size_t t = 1; t < towers.size(); ++t) summed[i].dense = summed[i].dense + towers[t].grads[i].dense;
+    }
+  }
+  return summed;
+}
+
+StatusOr<std::vector<std::string>> LocalModel::FetchTowerSums(const std::vector<Tower>& towers,
+                                                              const std::string& host) {
   // The weighted average (the sum of the scaled towers) on the first device;
   // each fetched through an Identity on the host.
+  Graph& g = *tower_graph_;
   std::vector<Output> fetches;
   auto fetch = [&](Output averaged) {
     DeviceScope on_host(g, host);
@@ -186,31 +227,10 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
     return static_cast<int>(fetches.size()) - 1;
   };
   DeviceScope on_first(g, tower_devices_[0]->name());
-  Output loss = losses[0];
-  for (size_t t = 1; t < n_towers; ++t) loss = loss + losses[t];
+  Output loss = towers[0].loss;
+  for (size_t t = 1; t < towers.size(); ++t) loss = loss + towers[t].loss;
   fetch(loss);
-  std::vector<GradValue> summed(vars_.size());
-  for (size_t i = 0; i < vars_.size(); ++i) {
-    TrainedVariable& v = vars_[i];
-    for (size_t t = 0; t < n_towers; ++t)
-      if (grads[t][i].sparse() != v.grad.sparse())
-        return Internal("tower " + std::to_string(t) + " differs from the model in the gradient of '" + v.name + "'");
-    if (v.grad.sparse()) {
-      std::vector<Output> indices, values;
-      for (size_t t = 0; t < n_towers; ++t) {
-        indices.push_back(grads[t][i].indices);
-        values.push_back(grads[t][i].values);
-      }
-      summed[i] = grads[0][i];
-      summed[i].indices = n_towers == 1 ? indices[0] : Concat(indices, 0);
-      summed[i].values = n_towers == 1 ? values[0] : Concat(values, 0);
-    } else {
-      Output sum = grads[0][i].dense;
-      for (size_t t = 1; t < n_towers; ++t) sum = sum + grads[t][i].dense;
-      summed[i] = grads[0][i];
-      summed[i].dense = sum;
-    }
-  }
+  FLOWPS_ASSIGN_OR_RETURN(std::vector<GradValue> summed, SumTowerGradients(towers));
   // optimizer.clip_norm: the batch's (averaged) gradients clipped together.
   if (optimizer_.config().clip_norm > 0)
     summed = ClipByGlobalNorm(summed, static_cast<float>(optimizer_.config().clip_norm)).grads;
@@ -224,7 +244,7 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
     }
   }
   for (size_t i = 0; i < tables_.size(); ++i) {
-    const GradValue& grad = grads[0][vars_.size() + i];
+    const GradValue& grad = towers[0].grads[vars_.size() + i];
     if (!grad.valid()) return InvalidArgument("the loss does not depend on embedding table '" + tables_[i].name + "'");
     if (grad.sparse()) {
       tables_[i].tower_indices = fetch(grad.indices);
@@ -234,23 +254,15 @@ Status LocalModel::BuildTowers(const TowerOptions& towers, bool soft_placement) 
     }
   }
   // Each tower's final states, fetched where they are computed (no copy to the host).
-  for (size_t t = 0; t < n_towers; ++t)
+  for (const Tower& t : towers)
     for (size_t i = 0; i < states_.size(); ++i) {
       states_[i].tower_fetch.push_back(static_cast<int>(fetches.size()));
-      fetches.push_back(final_states[t][i]);
+      fetches.push_back(t.final_states[i]);
     }
   FLOWPS_RETURN_IF_ERROR(g.status());
-
-  PlacementOptions placement;
-  placement.default_device = host;
-  for (const auto& [name, device] : devices) placement.worker_devices.push_back(name);
-  placement.stand_ins = towers.stand_ins;
-  placement.soft_placement = soft_placement;
-  FLOWPS_RETURN_IF_ERROR(PlaceGraph(&g, placement, &soft_placed_));
-  std::vector<std::string> fetch_names;
-  for (const Output& o : fetches) fetch_names.push_back(o.name());
-  FLOWPS_ASSIGN_OR_RETURN(tower_runner_, PartitionedRunner::Create(g, fetch_names, {}, pool_, devices));
-  return Status::OK();
+  std::vector<std::string> names;
+  for (const Output& o : fetches) names.push_back(o.name());
+  return names;
 }
 
 const std::map<std::string, std::unique_ptr<Graph>>& LocalModel::tower_partitions() const {

@@ -229,7 +229,27 @@ class LocalModel {
   // Copies each of `out` that aliases an adopted value (see AdoptVariables).
   void Unalias(std::vector<Tensor>* out) const;
   StatusOr<double> RunStep(const FeedList& feeds);
+  // The tower graph (a copy of the model per tower device, or one replica
+  // over every device when model-parallel, the Variables shared) and its runner.
   Status BuildTowers(const TowerOptions& towers, bool soft_placement);
+  // One tower's copy in tower_graph_: its loss scaled by its weight feed,
+  // the gradients of that loss (the variables', then the tables' rows) and
+  // its final states.
+  struct Tower {
+    Output loss;
+    std::vector<GradValue> grads;
+    std::vector<Output> final_states;
+  };
+  // Adds tower t: copies of the model's nodes in `order` but the Variables
+  // (`shared`, the tower graph's), and its weight placeholder on `host`.
+  StatusOr<Tower> AddTower(size_t t, const std::vector<Node*>& order, const std::map<const Node*, Node*>& shared,
+                           const std::string& host);
+  // Each variable's gradient summed over the towers (sparse: their rows concatenated).
+  StatusOr<std::vector<GradValue>> SumTowerGradients(const std::vector<Tower>& towers) const;
+  // Adds what a step fetches -- the summed loss, the summed (and clipped)
+  // gradients, the tables' gradients, each tower's final states -- and
+  // records their indexes in vars_, tables_ and states_; their names, in order.
+  StatusOr<std::vector<std::string>> FetchTowerSums(const std::vector<Tower>& towers, const std::string& host);
   // The tower devices by name (plus a host CPU device when the first is a
   // GPU), and the host: the device of the feeds and variable reads. For a
   // model-parallel model without soft placement, checks that every device

@@ -172,15 +172,17 @@ kj::Promise<StatusOr<TrainingLoop::Computed>> TrainingLoop::ComputeNext(bool rel
       });
 }
 
+StatusOr<data::ColumnBatch> TrainingLoop::NextBatch() {
+  if (!ahead_end_.ok()) return ahead_end_;
+  StatusOr<data::ColumnBatch> batch = batches_->Next();
+  if (!batch.ok()) ahead_end_ = batch.status();
+  return batch;
+}
+
 StatusOr<TrainingLoop::Ahead> TrainingLoop::TakeBatch() {
   if (ahead_.empty()) {
-    if (!ahead_end_.ok()) return ahead_end_;
-    StatusOr<data::ColumnBatch> batch = batches_->Next();
-    if (!batch.ok()) {
-      ahead_end_ = batch.status();
-      return ahead_end_;
-    }
-    return Ahead{std::move(batch).value(), nullptr};  // not planned: the GradientSource reads its rows itself
+    FLOWPS_ASSIGN_OR_RETURN(data::ColumnBatch batch, NextBatch());
+    return Ahead{std::move(batch), nullptr};  // not planned: the GradientSource reads its rows itself
   }
   Ahead a = std::move(ahead_.front());
   ahead_.pop_front();
@@ -189,12 +191,9 @@ StatusOr<TrainingLoop::Ahead> TrainingLoop::TakeBatch() {
 
 std::shared_ptr<TableReads> TrainingLoop::ReadsAhead(const Computed& pushing, size_t n) {
   if (LeastStep(pushing.from_steps) + 1 >= options_.end_step) return nullptr;  // the last push: no batch after it
-  while (ahead_.size() < n && ahead_end_.ok()) {
-    StatusOr<data::ColumnBatch> batch = batches_->Next();
-    if (!batch.ok()) {
-      ahead_end_ = batch.status();
-      break;
-    }
+  while (ahead_.size() < n) {
+    StatusOr<data::ColumnBatch> batch = NextBatch();
+    if (!batch.ok()) break;
     StatusOr<std::shared_ptr<TableReads>> reads = gradients_->PlanReads(*batch);
     if (!reads.ok()) {
       ahead_end_ = reads.status();

@@ -233,6 +233,9 @@ class TrainingLoop {
   // The root span of the step whose batch is taken next, when it is traced (null otherwise).
   std::unique_ptr<TraceScope> BeginStepSpan() const;
   Status Record(Computed c, PushPullResult answer, double round_trip_seconds);
+  // The batch source's next batch; once it ends (or fails) that status,
+  // kept in ahead_end_, from then on.
+  StatusOr<data::ColumnBatch> NextBatch();
   // The next batch to compute: the first read ahead, or one read now.
   StatusOr<Ahead> TakeBatch();
   // The table reads of the batch `n` computations ahead (1: the next), read
