@@ -55,8 +55,8 @@ Status JobReport::RecordStep(const StepRecord& step, const TrainingLoopResult& t
   return options_.chief ? ReportJob(std::nullopt) : Status::OK();
 }
 
-Status JobReport::RecordEvaluation(int64_t global_step, double accuracy) {
-  update_([&](WorkerJobStatus& st) { st.test_accuracy = accuracy; });
+Status JobReport::RecordEvaluation(int64_t global_step, std::optional<double> accuracy) {
+  update_([&](WorkerJobStatus& st) { st.test_accuracy = accuracy.value_or(-1); });
   if (job_ == nullptr) return Status::OK();
   job_->AdvanceTo(global_step, options_.examples_per_step, 0);
   FLOWPS_RETURN_IF_ERROR(ReportJob(accuracy));

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,8 +54,10 @@ class JobReport {
   void AtGlobalStep(int64_t global_step);
   // One step of this worker was answered; `totals`: its steps so far.
   Status RecordStep(const StepRecord& step, const TrainingLoopResult& totals);
-  // Chief: the test accuracy at `global_step`.
-  Status RecordEvaluation(int64_t global_step, double accuracy);
+  // Chief: an evaluation at `global_step`; `accuracy`: its test accuracy,
+  // none for a model without an accuracy metric (then the progress line,
+  // metrics.jsonl and the plot carry no accuracy, and the status field is -1).
+  Status RecordEvaluation(int64_t global_step, std::optional<double> accuracy);
   // At the end: the summary line, the plot (chief), the final status fields.
   // `final_metrics`: the chief's last evaluation (empty without test data).
   Status Finish(int64_t global_step, const TrainingLoopResult& totals, const std::map<std::string, double>& final_metrics);

@@ -317,7 +317,7 @@ Status JobRun::Evaluate(int64_t global_step) {
   s_.log->info("job '{}' test metrics at step {}: {}", job_.name, global_step, FormatMetrics(metrics));
   s_.Update([&](WorkerJobStatus& st) { st.test_metrics = std::move(metrics); });
   s_.metrics->RecordEvaluation(global_step, accuracy_);
-  return report_->RecordEvaluation(global_step, accuracy_);
+  return report_->RecordEvaluation(global_step, accuracy_ < 0 ? std::nullopt : std::optional<double>(accuracy_));
 }
 
 // Between steps: the status, and the chief's duties.
