@@ -80,8 +80,9 @@ struct RecordRef {
 // records copied into blocks of the pool of at most kCompactedBlockRecords,
 // one block at a time, each dropped once copied) once the blocks held hold
 // more than twice `capacity` records, so that its blocks, and the pool's,
-// hold about twice `capacity` records (at most 2.5x plus three blocks). The draws (a std::mt19937_64 seeded by
-// Restart) are the same as those of a buffer of copies. Not thread-safe.
+// hold about twice `capacity` records (at most 2.5x plus three blocks). The
+// draws (a std::mt19937_64 seeded by Restart) are the same as those of a
+// buffer of copies. Not thread-safe.
 class ShuffleBuffer {
  public:
   ShuffleBuffer(int64_t capacity, BlockPool* pool) : capacity_(static_cast<size_t>(capacity)), pool_(pool) {}

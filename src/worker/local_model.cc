@@ -18,6 +18,11 @@
 namespace flowps {
 namespace {
 
+// Whether `feeds` feeds node `n`'s output 0 (a state's initial Placeholder).
+bool Feeds(const FeedList& feeds, const Node* n) {
+  return std::any_of(feeds.begin(), feeds.end(), [n](const auto& feed) { return feed.first.node == n; });
+}
+
 // The zero state of a state role's initial Placeholder [-1, ...] for `rows` rows.
 Tensor ZeroState(const Node& initial, int64_t rows) {
   std::vector<int64_t> dims = initial.output_shape(0).dims();
@@ -307,9 +312,8 @@ StatusOr<std::vector<Tensor>> LocalModel::Fetch(const std::vector<std::pair<std:
   const int64_t rows = resolved.empty() || resolved[0].second.shape().rank() < 1 ? -1 : resolved[0].second.shape().dim(0);
   std::vector<Output> all = fetches;
   for (size_t i = 0; i < states_.size(); ++i) {
-    bool fed = false;
-    for (const auto& [out, value] : resolved) fed = fed || out.node == states_[i].initial;
-    if (!fed && i < state->size() && (*state)[i].valid() && (*state)[i].shape().dim(0) == rows)
+    if (!Feeds(resolved, states_[i].initial) && i < state->size() && (*state)[i].valid() &&
+        (*state)[i].shape().dim(0) == rows)
       resolved.push_back({Output{states_[i].initial, 0}, (*state)[i]});
     all.push_back(states_[i].final);
   }
@@ -351,9 +355,8 @@ FeedList LocalModel::WithStates(FeedList feeds, bool carried) const {
   if (feeds.empty() || feeds[0].second.shape().rank() < 1) return feeds;  // no batch: nothing fed needs a state
   const int64_t rows = feeds[0].second.shape().dim(0);
   for (const StateSlot& s : states_) {
-    bool fed = false;
-    for (const auto& [out, value] : feeds) fed = fed || out.node == s.initial;
-    if (!fed) feeds.push_back({Output{s.initial, 0}, carried ? StateFeed(s, 0, rows) : ZeroState(*s.initial, rows)});
+    if (!Feeds(feeds, s.initial))
+      feeds.push_back({Output{s.initial, 0}, carried ? StateFeed(s, 0, rows) : ZeroState(*s.initial, rows)});
   }
   return feeds;
 }

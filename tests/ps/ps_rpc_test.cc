@@ -81,6 +81,13 @@ PsJobConfig SyncSgd(int n, int total, double lr) {
   return c;
 }
 
+// Plain SGD, async: each push applied at once.
+PsJobConfig AsyncSgd(int total, double lr) {
+  PsJobConfig c = SyncSgd(1, total, lr);
+  c.mode = TrainingMode::kAsync;
+  return c;
+}
+
 template <typename T>
 T Wait(kj::Promise<T>&& p, kj::WaitScope& ws) {
   StatusOr<T> r = WaitFor(kj::mv(p), ws, "ps call");
@@ -177,8 +184,7 @@ TEST_CASE("a push retried after a reconnect is applied once") {
   PsCluster cluster(1);
   auto io = kj::setupAsyncIo();
   PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
-  PsJobConfig config = SyncSgd(1, 2, 1.0);
-  config.mode = TrainingMode::kAsync;
+  PsJobConfig config = AsyncSgd(2, 1.0);
   Start(client, config, io.waitScope);
   auto first = Wait(client.Push(1, {0}, {DenseGrad("w", {1}, {3})}), io.waitScope);
   CHECK(first[0].outcome == PushReplyOutcome::kApplied);
@@ -357,8 +363,7 @@ TEST_CASE("an async pushPull answers with the values right after its push is app
   PsCluster cluster(1);
   auto io = kj::setupAsyncIo();
   PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
-  PsJobConfig config = SyncSgd(1, 2, 1.0);
-  config.mode = TrainingMode::kAsync;
+  PsJobConfig config = AsyncSgd(2, 1.0);
   Start(client, config, io.waitScope);
   PushPullResult r = Wait(client.PushPull(1, {0}, {DenseGrad("w", {1}, {3})}, PullSpec{{"w"}, {}}), io.waitScope);
   CHECK(r.pushed[0].outcome == PushReplyOutcome::kApplied);
@@ -379,8 +384,7 @@ TEST_CASE("async: a second pushPull from the same step with seq 1 (prefetch) is 
   PsCluster cluster(1);
   auto io = kj::setupAsyncIo();
   PsClient client(io, cluster.ClientOptions(), Plan({{"w", DType::kFloat32, Shape{1}}}, 1));
-  PsJobConfig config = SyncSgd(1, 1, 1.0);
-  config.mode = TrainingMode::kAsync;
+  PsJobConfig config = AsyncSgd(1, 1.0);
   Start(client, config, io.waitScope);
   auto push = [&](uint32_t seq, float g) {
     return Wait(client.PushPull(0, {0}, {DenseGrad("w", {1}, {g})}, PullSpec{{"w"}, {}}, {}, {seq}), io.waitScope);
@@ -912,8 +916,7 @@ TEST_CASE("a pull's answer references the values it read and keeps them while a 
   const uint64_t bytes = 4096ull * 4096 * sizeof(float);
   PartitionPlan plan = Plan({{"w", DType::kFloat32, shape}}, 1);
   PsClient reader(io, cluster.ClientOptions(), plan);
-  PsJobConfig config = SyncSgd(1, 2, 1.0);
-  config.mode = TrainingMode::kAsync;  // a push is applied at once
+  PsJobConfig config = AsyncSgd(2, 1.0);  // a push is applied at once
   Wait(reader.Configure(config), io.waitScope);
   kernels::InitializerSpec ones;
   ones.kind = kernels::InitializerKind::kConstant;
